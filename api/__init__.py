@@ -1,0 +1,3 @@
+"""The HTTP shell: a FastAPI application over the ledger."""
+
+__all__: list[str] = []
