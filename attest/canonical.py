@@ -83,12 +83,12 @@ def decode(data: bytes) -> JSONValue:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EncodingError(f"JSON text is not valid UTF-8 (invalid byte at {exc.start})") from exc
-    value = _parse(text)
+    value: JSONValue = _parse(text)
     check_profile(value)
     canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     if canonical != data:
         raise EncodingError(_first_difference(canonical, data))
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def decode_object(data: bytes) -> dict[str, JSONValue]:
