@@ -65,6 +65,26 @@ def test_c2sp_example_rejects_a_changed_text() -> None:
         verify_note(note, verifier)
 
 
+def test_spec_worked_example() -> None:
+    # docs/SPEC.md §7.5: the key from seed 0x01 * 32 and its checkpoint of the §6 example tree.
+    verifier = SIGNER.verifier
+    assert verifier.key.raw.hex() == (
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    )
+    assert verifier.key_id.hex() == "41398106"
+    assert verifier.vkey() == (
+        "claimledger.example/log+41398106+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+    )
+    note = (
+        "claimledger.example/log\n3\nNmQuc8JUCrEh46a/lUWwokmCzYMOsT080Z3jzmwCHsE=\n\n"
+        "\u2014 claimledger.example/log QTmBBmmChNXIpYg4b+bLSys0P2GwlYWBanS17KJlvmwYEU0cKsdw/kxfj"
+        "HLNVZlqUbBkW6UZtBiOEeOkI1C+EMEiDwM=\n"
+    ).encode()
+    assert sign_checkpoint(CP, SIGNER) == note
+    assert len(CP.body()) == 71
+    assert verify_checkpoint(note, NoteVerifier.from_vkey(verifier.vkey())) == CP
+
+
 # --- keys and vkeys ------------------------------------------------------------------------------
 
 

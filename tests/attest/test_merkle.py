@@ -28,7 +28,7 @@ from attest.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.conftest import shared_vectors
+from tests.conftest import SHARED_VECTORS, shared_vectors
 
 
 def _files(kind: str) -> list[Path]:
@@ -50,9 +50,8 @@ def _ids(paths: list[Path]) -> list[str]:
 
 # Collected at import so each vector is its own test; a missing folder gives an empty list, which
 # the count tests below turn into failures (shared_vectors() fails when the folder is absent).
-_ROOT = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "merkle"
-_INCLUSION = sorted((_ROOT / "inclusion").rglob("*.json"))
-_CONSISTENCY = sorted((_ROOT / "consistency").rglob("*.json"))
+_INCLUSION = sorted((SHARED_VECTORS / "merkle" / "inclusion").rglob("*.json"))
+_CONSISTENCY = sorted((SHARED_VECTORS / "merkle" / "consistency").rglob("*.json"))
 
 
 def test_inclusion_vectors_are_all_there() -> None:
@@ -131,6 +130,25 @@ def test_three_leaf_tree_matches_definition() -> None:
     assert tree.inclusion_proof(0) == [b, c]
     assert tree.consistency_proof(2, 3) == [c]
     verify_inclusion(c, 2, 3, [node_hash(a, b)], root)
+
+
+def test_spec_worked_example() -> None:
+    # docs/SPEC.md §6, "Worked example": these hex strings are printed there.
+    tree = MemoryTree([leaf_hash(x) for x in (b"a", b"b", b"c")])
+    g = tree.get_node
+    assert g(0, 0).hex() == "022a6979e6dab7aa5ae4c3e5e45f7e977112a7e63593820dbec1ec738a24f93c"
+    assert g(0, 1).hex() == "57eb35615d47f34ec714cacdf5fd74608a5e8e102724e80b24b287c0c27b6a31"
+    assert g(0, 2).hex() == "597fcb31282d34654c200d3418fca5705c648ebf326ec73d8ddef11841f876d8"
+    assert g(1, 0).hex() == "b137985ff484fb600db93107c77b0365c80d78f5b429ded0fd97361d077999eb"
+    assert tree.root(2) == g(1, 0)
+    assert tree.root().hex() == "36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1"
+    assert base64.b64encode(tree.root()).decode() == "NmQuc8JUCrEh46a/lUWwokmCzYMOsT080Z3jzmwCHsE="
+    assert tree.inclusion_proof(2) == [g(1, 0)]
+    assert tree.inclusion_proof(0) == [g(0, 1), g(0, 2)]
+    assert tree.consistency_proof(2) == [g(0, 2)]
+    assert tree.consistency_proof(1) == [g(0, 1), g(0, 2)]
+    with pytest.raises(LookupError):
+        g(1, 1)  # the frontier of size 3 is [node(1,0), node(0,2)]: no other node is stored
 
 
 def test_rfc9162_example_tree_of_seven() -> None:
@@ -313,7 +331,7 @@ def test_tree_size_is_bound_to_its_root_only_by_the_checkpoint() -> None:
     # Inherent to RFC 9162: the proof of leaf 0 in the tree of 3 leaves, [l1, l2], also "proves"
     # leaf 0 in a tree of 4 leaves whose root is root(3), because a verifier cannot tell the leaf
     # hash l2 from the node hash of leaves 2..3. A verifier must take size and root together from
-    # one verified checkpoint (docs/SPEC.md §6.3), never from separate sources.
+    # one verified checkpoint (docs/SPEC.md §6 and §7), never from separate sources.
     proof = _TREE.inclusion_proof(0, 3)
     verify_inclusion(_TREE.get_node(0, 0), 0, 4, proof, _ROOTS[3])
     with pytest.raises(ProofError):
