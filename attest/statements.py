@@ -1,0 +1,1235 @@
+"""Statements: the signed JSON objects of the ledger, their schemas and models.
+
+:func:`parse_statement` reads an already-decoded JSON object (docs/SPEC.md §1) into a
+:class:`Statement` and raises :class:`~attest.errorSchemaError` listing *every* problem found,
+each with an RFC 6901 pointer from the statement root (``/body/metrics/0/value``).
+``Statement.to_dict()`` gives back the same plain object: ``parse_statement(d).to_dict() == d``.
+
+Every model is a frozen, slotted dataclass with ``from_dict``/``to_dict``; building one directly
+checks the same schema (its ``to_dict()`` is re-read), so no model holds a value that would not
+parse. Schemas are docs/SPEC.md §3; who may sign what is the rules engine's business, not this
+module's. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Self, TypeAlias
+
+from attest import _schema as s
+from attest._schema import (
+    INVALID,
+    Ctx,
+    FrozenObject,
+    Model,
+    Obj,
+    format_timestamp,
+    is_party_id,
+    parse_timestamp,
+    valid,
+)
+from attest.errors import FieldProblem, SchemaError
+from attest.measures import MEASURES, measure_problem
+
+__all__ = [
+    "REGISTRY_KINDS",
+    "REGISTRY_STREAM",
+    "STATEMENT_VERSION",
+    "AccreditationGrant",
+    "AccreditationSuspend",
+    "AgeBand",
+    "Assurance",
+    "Body",
+    "Claim",
+    "ClaimStatus",
+    "ClaimWithdraw",
+    "Cooperation",
+    "Details",
+    "Digest",
+    "DocumentRef",
+    "Environment",
+    "Evidence",
+    "ExcludedSurface",
+    "Genesis",
+    "KeyAdd",
+    "KeyRevoke",
+    "Kind",
+    "Metric",
+    "Period",
+    "Population",
+    "PopulationKind",
+    "ProviderReply",
+    "Role",
+    "ScopeMatch",
+    "ScopeTested",
+    "Statement",
+    "Surface",
+    "TestMethod",
+    "TestRecord",
+    "TestResult",
+    "Trial",
+    "TrialOutcome",
+    "Verdict",
+    "VerdictResult",
+    "Window",
+    "format_timestamp",
+    "is_party_id",
+    "parse_statement",
+    "parse_timestamp",
+]
+
+REGISTRY_STREAM = "registry"
+STATEMENT_VERSION = 1
+GLOBAL = "GLOBAL"
+
+Details: TypeAlias = FrozenObject
+"""A claim's measure-specific ``details``: an immutable JSON object (see :mod:`attest.measures`)."""
+
+
+# --------------------------------------------------------------------------------------------
+# enumerations
+
+
+class Kind(StrEnum):
+    """The kind of a statement, which fixes its body schema and its stream."""
+
+    GENESIS = "genesis"
+    PARTY_REGISTER = "party.register"
+    KEY_ADD = "key.add"
+    KEY_REVOKE = "key.revoke"
+    ACCREDITATION_GRANT = "accreditation.grant"
+    ACCREDITATION_SUSPEND = "accreditation.suspend"
+    CLAIM_PUBLISH = "claim.publish"
+    CLAIM_SUPERSEDE = "claim.supersede"
+    CLAIM_WITHDRAW = "claim.withdraw"
+    TEST_RECORD = "test.record"
+    VERDICT_ISSUE = "verdict.issue"
+    PROVIDER_REPLY = "provider.reply"
+
+
+REGISTRY_KINDS = frozenset(
+    {
+        Kind.GENESIS,
+        Kind.PARTY_REGISTER,
+        Kind.KEY_ADD,
+        Kind.KEY_REVOKE,
+        Kind.ACCREDITATION_GRANT,
+        Kind.ACCREDITATION_SUSPEND,
+    }
+)
+"""Kinds that go to the ``registry`` stream; every other kind goes to a provider's stream."""
+
+
+class Role(StrEnum):
+    """The role a party is registered with."""
+
+    PROVIDER = "provider"
+    VERIFIER = "verifier"
+
+
+class Surface(StrEnum):
+    """A part of a service where a measure may apply."""
+
+    PUBLIC_POSTS = "public_posts"
+    PROFILES = "profiles"
+    COMMENTS = "comments"
+    DM_UNENCRYPTED = "dm_unencrypted"
+    DM_E2EE = "dm_e2ee"
+    GROUP_CHAT = "group_chat"
+    LIVESTREAM = "livestream"
+    VIDEO_CALL = "video_call"
+    CLOUD_STORAGE = "cloud_storage"
+    FILE_SHARING = "file_sharing"
+    SEARCH = "search"
+    GENAI = "genai"
+
+
+class ClaimStatus(StrEnum):
+    """Whether a claimed measure runs."""
+
+    DEPLOYED = "deployed"
+    PILOT = "pilot"
+    PLANNED = "planned"
+    DISCONTINUED = "discontinued"
+
+
+class PopulationKind(StrEnum):
+    """Which users a claim covers."""
+
+    ALL_USERS = "all_users"
+    UNDER_18 = "under_18"
+    AGE_BAND = "age_band"
+
+
+class TestMethod(StrEnum):
+    """How a verifier tested a claim."""
+
+    __test__ = False  # not a pytest test class
+
+    SEEDED_CANARY_HASH = "seeded_canary_hash"
+    TEST_ACCOUNT_PROBE = "test_account_probe"
+    REPORTING_FLOW_REVIEW = "reporting_flow_review"
+    TAKEDOWN_LATENCY = "takedown_latency"
+    DATA_RECONCILIATION = "data_reconciliation"
+    DOCUMENT_REVIEW = "document_review"
+    CONFIG_INSPECTION = "config_inspection"
+
+
+class Cooperation(StrEnum):
+    """How far the provider cooperated with a test."""
+
+    NONE = "none"
+    NOTIFIED = "notified"
+    COORDINATED = "coordinated"
+
+
+class TrialOutcome(StrEnum):
+    """The outcome of one trial of a test."""
+
+    PASS = "pass"  # noqa: S105 (not a password)
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+class TestResult(StrEnum):
+    """The overall result of a test record."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "PASSED"
+    WARNED = "WARNED"
+    FAILED = "FAILED"
+    NOT_RUN = "NOT_RUN"
+
+
+class VerdictResult(StrEnum):
+    """A verifier's conclusion on a claim version (DOMAIN.md, "Verdicts")."""
+
+    CONFIRMED = "CONFIRMED"
+    CONFIRMED_WITH_COMMENTS = "CONFIRMED_WITH_COMMENTS"
+    NO_EVIDENCE_FOUND = "NO_EVIDENCE_FOUND"
+    CONTRADICTED = "CONTRADICTED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+class Assurance(StrEnum):
+    """The level of assurance of a verdict."""
+
+    LIMITED = "limited"
+    REASONABLE = "reasonable"
+
+
+class ScopeMatch(StrEnum):
+    """How much of the claim's scope the tests covered."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+# --------------------------------------------------------------------------------------------
+# shared value formats
+
+_ORIGIN = s.pattern(r"[\x21-\x7e]+", "printable ASCII without spaces", 100)
+_FRAMEWORK_REF = s.pattern(
+    r"[A-Z][A-Za-z0-9-]*:[A-Za-z0-9_.:-]+", "a framework reference like 'OFCOM:ICU-C9'", s.NAME_MAX
+)
+_REASON = s.text
+_SURFACE = s.enum(Surface)
+_SURFACES = s.array(_SURFACE, min_items=1, unique=True)
+_NAMES = s.array(s.name, min_items=1, unique=True)
+_TEXTS = s.array(s.text, min_items=1)
+
+
+def _jurisdiction(value: object, pointer: str, ctx: Ctx) -> str:
+    if value == GLOBAL:
+        return GLOBAL
+    return s.alpha2(value, pointer, ctx)
+
+
+def _read_jurisdictions(value: object, pointer: str, ctx: Ctx) -> tuple[str, ...]:
+    result = s.array(_jurisdiction, min_items=1, unique=True)(value, pointer, ctx)
+    if valid(result) and GLOBAL in result and any(j != GLOBAL for j in result):
+        return ctx.add(  # type: ignore[no-any-return]
+            pointer, f"{s.label(pointer)}: 'GLOBAL' cannot be combined with country codes"
+        )
+    return result
+
+
+def _measure(value: object, pointer: str, ctx: Ctx) -> str:
+    result = s.string(s.NAME_MAX)(value, pointer, ctx)
+    if valid(result):
+        problem = measure_problem(result)
+        if problem is not None:
+            return ctx.add(pointer, problem)  # type: ignore[no-any-return]
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# small shared models
+
+
+@dataclass(frozen=True, slots=True)
+class Digest(Model):
+    """The SHA-256 digest of an external document: ``{"sha256": <hex hash>}``."""
+
+    sha256: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        sha256 = o.req("sha256", s.hex64)
+        return o.build(lambda: cls(sha256))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"sha256": self.sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef(Model):
+    """A public document by URI and digest: ``{uri, digest}`` (e.g. a test protocol)."""
+
+    uri: str
+    digest: Digest
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        uri = o.req("uri", s.uri)
+        digest = o.req("digest", s.obj(Digest._read))
+        return o.build(lambda: cls(uri, digest))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"uri": self.uri, "digest": self.digest.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence(Model):
+    """A public evidence document: ``{uri, digest, title?}``."""
+
+    uri: str
+    digest: Digest
+    title: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        uri = o.req("uri", s.uri)
+        digest = o.req("digest", s.obj(Digest._read))
+        title = o.opt("title", s.name)
+        return o.build(lambda: cls(uri, digest, title))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {"uri": self.uri, "digest": self.digest.to_dict()}
+        if self.title is not None:
+            out["title"] = self.title
+        return out
+
+
+_EVIDENCE = s.array(s.obj(Evidence._read), min_items=1, unique=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Period(Model):
+    """A span of calendar dates, both inclusive: ``{start: date, end: date ≥ start}``."""
+
+    start: str
+    end: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        start = o.req("start", s.date_str)
+        end = o.req("end", s.date_str)
+        if valid(start, end) and end < start:
+            o.fail("end", f"end {end} is before start {start}")
+        return o.build(lambda: cls(start, end))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
+class Window(Model):
+    """A span of time: ``{start: timestamp, end: timestamp ≥ start}``."""
+
+    start: str
+    end: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        start = o.req("start", s.timestamp)
+        end = o.req("end", s.timestamp)
+        # The fixed-width timestamp form sorts as text in time order.
+        if valid(start, end) and end < start:
+            o.fail("end", f"end {end} is before start {start}")
+        return o.build(lambda: cls(start, end))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"start": self.start, "end": self.end}
+
+    @property
+    def start_ms(self) -> int:
+        """``start`` in milliseconds since the epoch."""
+        return parse_timestamp(self.start)
+
+    @property
+    def end_ms(self) -> int:
+        """``end`` in milliseconds since the epoch."""
+        return parse_timestamp(self.end)
+
+
+# --------------------------------------------------------------------------------------------
+# registry bodies
+
+
+@dataclass(frozen=True, slots=True)
+class Genesis(Model):
+    """Body of ``genesis``: the log's origin and the authority and log keys.
+
+    The statement's ``signer`` is the authority's party id.
+    """
+
+    origin: str
+    authority_name: str
+    authority_key: str
+    log_key: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        origin = o.req("origin", _ORIGIN)
+        authority_name = o.req("authorityName", s.name)
+        authority_key = o.req("authorityKey", s.b64_key)
+        log_key = o.req("logKey", s.b64_key)
+        if valid(authority_key, log_key) and authority_key == log_key:
+            o.fail("logKey", "logKey must differ from authorityKey")
+        return o.build(lambda: cls(origin, authority_name, authority_key, log_key))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "origin": self.origin,
+            "authorityName": self.authority_name,
+            "authorityKey": self.authority_key,
+            "logKey": self.log_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRegister(Model):
+    """Body of ``party.register``: admits a provider or verifier with its first keys."""
+
+    party: str
+    role: Role
+    name: str
+    jurisdiction: str
+    keys: tuple[str, ...]
+    website: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        role = o.req("role", s.enum(Role))
+        name = o.req("name", s.name)
+        jurisdiction = o.req("jurisdiction", s.alpha2)
+        website = o.opt("website", s.uri)
+        keys = o.req("keys", s.array(s.b64_key, min_items=1, max_items=8, unique=True))
+        return o.build(lambda: cls(party, role, name, jurisdiction, keys, website))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "party": self.party,
+            "role": self.role.value,
+            "name": self.name,
+            "jurisdiction": self.jurisdiction,
+            "keys": list(self.keys),
+        }
+        if self.website is not None:
+            out["website"] = self.website
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAdd(Model):
+    """Body of ``key.add``: a new public key for a party."""
+
+    party: str
+    key: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        key = o.req("key", s.b64_key)
+        return o.build(lambda: cls(party, key))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"party": self.party, "key": self.key}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevoke(Model):
+    """Body of ``key.revoke``: a party's key (by key id) signs nothing after this entry."""
+
+    party: str
+    key_id: str
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        key_id = o.req("keyId", s.hex64)
+        reason = o.req("reason", _REASON)
+        return o.build(lambda: cls(party, key_id, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"party": self.party, "keyId": self.key_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class AccreditationGrant(Model):
+    """Body of ``accreditation.grant``: a verifier may test and judge these measures."""
+
+    party: str
+    scheme: str
+    measures: tuple[str, ...]
+    valid_until: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        scheme = o.req("scheme", s.name)
+        measures = o.req("measures", s.array(_measure, min_items=1, max_items=64, unique=True))
+        valid_until = o.opt("validUntil", s.timestamp)
+        return o.build(lambda: cls(party, scheme, measures, valid_until))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "party": self.party,
+            "scheme": self.scheme,
+            "measures": list(self.measures),
+        }
+        if self.valid_until is not None:
+            out["validUntil"] = self.valid_until
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AccreditationSuspend(Model):
+    """Body of ``accreditation.suspend``: a verifier's accreditation stops."""
+
+    party: str
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        reason = o.req("reason", _REASON)
+        return o.build(lambda: cls(party, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"party": self.party, "reason": self.reason}
+
+
+# --------------------------------------------------------------------------------------------
+# claims
+
+
+@dataclass(frozen=True, slots=True)
+class AgeBand:
+    """An inclusive band of ages in whole years, ``0 <= min <= max <= 120``."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Which users a claim covers.
+
+    JSON: ``"all_users"``, ``"under_18"`` or ``{"ageBand": {"min": int, "max": int}}``.
+    ``age_band`` is set exactly when ``kind`` is :attr:`PopulationKind.AGE_BAND`.
+    """
+
+    kind: PopulationKind
+    age_band: AgeBand | None = None
+
+    def __post_init__(self) -> None:
+        if s.checks_off():
+            return
+        if (self.kind is PopulationKind.AGE_BAND) != (self.age_band is not None):
+            raise SchemaError(
+                [FieldProblem("", "age_band must be set exactly when kind is age_band")]
+            )
+        ctx = Ctx(build=False)
+        _read_population(self.to_json(), "", ctx)
+        if ctx.problems:
+            raise SchemaError(ctx.problems)
+
+    def to_json(self) -> str | dict[str, Any]:
+        """The JSON form: a string, or an ``ageBand`` object."""
+        if self.age_band is None:
+            return self.kind.value
+        return {"ageBand": {"min": self.age_band.min, "max": self.age_band.max}}
+
+
+def _read_age_band(o: Obj) -> AgeBand:
+    low = o.req("min", s.integer(0, 120))
+    high = o.req("max", s.integer(0, 120))
+    if valid(low, high) and high < low:
+        o.fail("max", f"max {high} is less than min {low}")
+    return o.build(lambda: AgeBand(low, high))
+
+
+def _read_population_object(o: Obj) -> Population:
+    band = o.req("ageBand", s.obj(_read_age_band))
+    return o.build(lambda: Population(PopulationKind.AGE_BAND, band))
+
+
+def _read_population(value: object, pointer: str, ctx: Ctx) -> Population:
+    if isinstance(value, Mapping):
+        return s.obj(_read_population_object)(value, pointer, ctx)
+    if value in (PopulationKind.ALL_USERS.value, PopulationKind.UNDER_18.value):
+        return Population(PopulationKind(value)) if ctx.build else s.UNBUILT
+    return ctx.add(  # type: ignore[no-any-return]
+        pointer,
+        f"{s.label(pointer)} must be 'all_users', 'under_18' or "
+        f'{{"ageBand": {{"min": ..., "max": ...}}}}, got {s.show(value)}',
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedSurface(Model):
+    """A surface the claim does not cover, with the reason: ``{surface, reason}``."""
+
+    surface: Surface
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        surface = o.req("surface", _SURFACE)
+        reason = o.req("reason", _REASON)
+        return o.build(lambda: cls(surface, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"surface": self.surface.value, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Metric(Model):
+    """One reported number: ``{name, period, value: int | decimal string, unit, method}``."""
+
+    name: str
+    period: Period
+    value: int | str
+    unit: str
+    method: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        name = o.req("name", s.name)
+        period = o.req("period", s.obj(Period._read))
+        value = o.req("value", s.int_or_decimal)
+        unit = o.req("unit", s.name)
+        method = o.req("method", s.text)
+        return o.build(lambda: cls(name, period, value, unit, method))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "name": self.name,
+            "period": self.period.to_dict(),
+            "value": self.value,
+            "unit": self.unit,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(Model):
+    """Body of ``claim.publish`` and ``claim.supersede``: a provider's claim about one measure.
+
+    ``supersedes`` (the digest of the claim version replaced) is required for
+    ``claim.supersede`` and forbidden for ``claim.publish``; the statement checks which.
+    Optional arrays are either absent (empty here) or non-empty.
+    """
+
+    measure: str
+    services: tuple[str, ...]
+    surfaces: tuple[Surface, ...]
+    jurisdictions: tuple[str, ...]
+    population: Population
+    status: ClaimStatus
+    effective_from: str
+    details: Details
+    excluded_surfaces: tuple[ExcludedSurface, ...] = ()
+    effective_until: str | None = None
+    metrics: tuple[Metric, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    framework_refs: tuple[str, ...] = ()
+    supersedes: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        return cls._read_as(o, None)
+
+    @classmethod
+    def _read_as(cls, o: Obj, kind: Kind | None) -> Self:
+        measure = o.req("measure", _measure)
+        services = o.req("services", _NAMES)
+        surfaces = o.req("surfaces", _SURFACES)
+        excluded = o.opt(
+            "excludedSurfaces",
+            s.array(s.obj(ExcludedSurface._read), min_items=1, max_items=len(Surface)),
+        )
+        jurisdictions = o.req("jurisdictions", _read_jurisdictions)
+        population = o.req("population", _read_population)
+        status = o.req("status", s.enum(ClaimStatus))
+        effective_from = o.req("effectiveFrom", s.date_str)
+        effective_until = o.opt("effectiveUntil", s.date_str)
+        if valid(measure):
+            details = o.req("details", s.obj(MEASURES[measure].read_details))
+        else:
+            o.skip("details")
+            details = INVALID
+        metrics = o.opt("metrics", s.array(s.obj(Metric._read), min_items=1))
+        evidence = o.opt("evidence", _EVIDENCE)
+        refs = o.opt("frameworkRefs", s.array(_FRAMEWORK_REF, min_items=1, unique=True))
+        if kind is Kind.CLAIM_PUBLISH:
+            o.forbid("supersedes", "claim.publish starts a new claim; use claim.supersede")
+            supersedes = None
+        elif kind is Kind.CLAIM_SUPERSEDE:
+            supersedes = o.req("supersedes", s.hex64)
+        else:
+            supersedes = o.opt("supersedes", s.hex64)
+
+        if (
+            valid(effective_from, effective_until)
+            and effective_until is not None
+            and effective_until < effective_from
+        ):
+            o.fail(
+                "effectiveUntil",
+                f"effectiveUntil {effective_until} is before effectiveFrom {effective_from}",
+            )
+        if excluded is not None and valid(excluded, surfaces):
+            _check_excluded(o, o.value or {}, surfaces)
+
+        return o.build(
+            lambda: cls(
+                measure=measure,
+                services=services,
+                surfaces=surfaces,
+                jurisdictions=jurisdictions,
+                population=population,
+                status=status,
+                effective_from=effective_from,
+                details=details,
+                excluded_surfaces=excluded or (),
+                effective_until=effective_until,
+                metrics=metrics or (),
+                evidence=evidence or (),
+                framework_refs=refs or (),
+                supersedes=supersedes,
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "measure": self.measure,
+            "services": list(self.services),
+            "surfaces": [x.value for x in self.surfaces],
+        }
+        if self.excluded_surfaces:
+            out["excludedSurfaces"] = [x.to_dict() for x in self.excluded_surfaces]
+        out["jurisdictions"] = list(self.jurisdictions)
+        out["population"] = self.population.to_json()
+        out["status"] = self.status.value
+        out["effectiveFrom"] = self.effective_from
+        if self.effective_until is not None:
+            out["effectiveUntil"] = self.effective_until
+        out["details"] = self.details.to_dict()
+        if self.metrics:
+            out["metrics"] = [x.to_dict() for x in self.metrics]
+        if self.evidence:
+            out["evidence"] = [x.to_dict() for x in self.evidence]
+        if self.framework_refs:
+            out["frameworkRefs"] = list(self.framework_refs)
+        if self.supersedes is not None:
+            out["supersedes"] = self.supersedes
+        return out
+
+
+def _check_excluded(o: Obj, raw: Mapping[str, Any], surfaces: tuple[Surface, ...]) -> None:
+    seen: dict[str, int] = {}
+    pointer = o.at("excludedSurfaces")
+    for i, item in enumerate(raw["excludedSurfaces"]):
+        surface = item["surface"]
+        at = s.child(s.child(pointer, i), "surface")
+        if surface in surfaces:
+            o.ctx.add(at, f"surface {surface!r} is both claimed and excluded")
+        elif surface in seen:
+            o.ctx.add(at, f"surface {surface!r} is excluded twice (also at [{seen[surface]}])")
+        seen.setdefault(surface, i)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimWithdraw(Model):
+    """Body of ``claim.withdraw``: the provider withdraws a claim version (by digest)."""
+
+    claim: str
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        claim = o.req("claim", s.hex64)
+        reason = o.req("reason", _REASON)
+        return o.build(lambda: cls(claim, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"claim": self.claim, "reason": self.reason}
+
+
+# --------------------------------------------------------------------------------------------
+# tests, verdicts, replies
+
+
+@dataclass(frozen=True, slots=True)
+class Environment(Model):
+    """Where a test ran: ``{service, surface, jurisdiction: alpha-2, clientVersion?}``."""
+
+    service: str
+    surface: Surface
+    jurisdiction: str
+    client_version: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        service = o.req("service", s.name)
+        surface = o.req("surface", _SURFACE)
+        jurisdiction = o.req("jurisdiction", s.alpha2)
+        client_version = o.opt("clientVersion", s.name)
+        return o.build(lambda: cls(service, surface, jurisdiction, client_version))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "service": self.service,
+            "surface": self.surface.value,
+            "jurisdiction": self.jurisdiction,
+        }
+        if self.client_version is not None:
+            out["clientVersion"] = self.client_version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Trial(Model):
+    """One trial of a test: ``{name, expected, observed, outcome, evidence?: [digest]}``."""
+
+    name: str
+    expected: str
+    observed: str
+    outcome: TrialOutcome
+    evidence: tuple[Digest, ...] = ()
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        name = o.req("name", s.name)
+        expected = o.req("expected", s.text)
+        observed = o.req("observed", s.text)
+        outcome = o.req("outcome", s.enum(TrialOutcome))
+        evidence = o.opt("evidence", s.array(s.obj(Digest._read), min_items=1, unique=True))
+        return o.build(lambda: cls(name, expected, observed, outcome, evidence or ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "expected": self.expected,
+            "observed": self.observed,
+            "outcome": self.outcome.value,
+        }
+        if self.evidence:
+            out["evidence"] = [x.to_dict() for x in self.evidence]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TestRecord(Model):
+    """Body of ``test.record``: a verifier's record of one test of one claim version."""
+
+    __test__ = False  # not a pytest test class
+
+    claim: str
+    method: TestMethod
+    protocol: DocumentRef
+    environment: Environment
+    window: Window
+    cooperation: Cooperation
+    trials: tuple[Trial, ...]
+    summary: str
+    result: TestResult
+    limitations: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        claim = o.req("claim", s.hex64)
+        method = o.req("method", s.enum(TestMethod))
+        protocol = o.req("protocol", s.obj(DocumentRef._read))
+        environment = o.req("environment", s.obj(Environment._read))
+        window = o.req("window", s.obj(Window._read))
+        cooperation = o.req("cooperation", s.enum(Cooperation))
+        trials = o.req("trials", s.array(s.obj(Trial._read), max_items=1000))
+        summary = o.req("summary", s.text)
+        result = o.req("result", s.enum(TestResult))
+        limitations = o.req("limitations", s.array(s.text))
+        if valid(result, trials) and o.value is not None:
+            _check_trials(o, result, o.value["trials"])
+        return o.build(
+            lambda: cls(
+                claim,
+                method,
+                protocol,
+                environment,
+                window,
+                cooperation,
+                trials,
+                summary,
+                result,
+                limitations,
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "claim": self.claim,
+            "method": self.method.value,
+            "protocol": self.protocol.to_dict(),
+            "environment": self.environment.to_dict(),
+            "window": self.window.to_dict(),
+            "cooperation": self.cooperation.value,
+            "trials": [x.to_dict() for x in self.trials],
+            "summary": self.summary,
+            "result": self.result.value,
+            "limitations": list(self.limitations),
+        }
+
+
+def _check_trials(o: Obj, result: TestResult, trials: list[Any]) -> None:
+    outcomes = [t.get("outcome") for t in trials]
+    if not trials and result is not TestResult.NOT_RUN:
+        o.fail("trials", f"trials must have at least 1 item when result is {result.value}")
+    if result is TestResult.PASSED and TrialOutcome.FAIL.value in outcomes:
+        o.fail("result", "result is PASSED but a trial failed")
+    if result is TestResult.FAILED and TrialOutcome.FAIL.value not in outcomes:
+        o.fail("result", "result is FAILED but no trial failed")
+    seen: dict[str, int] = {}
+    for i, t in enumerate(trials):
+        name = t.get("name")
+        if name in seen:
+            o.ctx.add(
+                s.child(s.child(o.at("trials"), i), "name"),
+                f"trial name {name!r} repeats trials[{seen[name]}]",
+            )
+        seen.setdefault(name, i)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTested(Model):
+    """The scope a verdict's tests covered: ``{surfaces: [...], jurisdictions: [...]}``."""
+
+    surfaces: tuple[Surface, ...]
+    jurisdictions: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        surfaces = o.req("surfaces", _SURFACES)
+        jurisdictions = o.req("jurisdictions", _read_jurisdictions)
+        return o.build(lambda: cls(surfaces, jurisdictions))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "surfaces": [x.value for x in self.surfaces],
+            "jurisdictions": list(self.jurisdictions),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Model):
+    """Body of ``verdict.issue``: a verifier's conclusion on one claim version."""
+
+    claim: str
+    tests: tuple[str, ...]
+    result: VerdictResult
+    assurance: Assurance
+    scope_tested: ScopeTested
+    scope_match: ScopeMatch
+    valid_until: str
+    conflicts_of_interest: str
+    comments: str | None = None
+    recommendations: tuple[str, ...] = ()
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        claim = o.req("claim", s.hex64)
+        tests = o.req("tests", s.array(s.hex64, min_items=1, max_items=1000, unique=True))
+        result = o.req("result", s.enum(VerdictResult))
+        assurance = o.req("assurance", s.enum(Assurance))
+        scope_tested = o.req("scopeTested", s.obj(ScopeTested._read))
+        scope_match = o.req("scopeMatch", s.enum(ScopeMatch))
+        valid_until = o.req("validUntil", s.timestamp)
+        comments = o.opt("comments", s.text)
+        recommendations = o.opt("recommendations", _TEXTS)
+        conflicts = o.req("conflictsOfInterest", s.text)
+        if valid(result, scope_match):
+            if result is VerdictResult.CONFIRMED and scope_match is not ScopeMatch.FULL:
+                o.fail(
+                    "scopeMatch",
+                    "a CONFIRMED verdict needs scopeMatch 'full' "
+                    "(use CONFIRMED_WITH_COMMENTS for a partial scope)",
+                )
+            if result is VerdictResult.CONFIRMED_WITH_COMMENTS and comments is None:
+                o.fail("comments", "a CONFIRMED_WITH_COMMENTS verdict needs comments")
+        return o.build(
+            lambda: cls(
+                claim,
+                tests,
+                result,
+                assurance,
+                scope_tested,
+                scope_match,
+                valid_until,
+                conflicts,
+                comments,
+                recommendations or (),
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {
+            "claim": self.claim,
+            "tests": list(self.tests),
+            "result": self.result.value,
+            "assurance": self.assurance.value,
+            "scopeTested": self.scope_tested.to_dict(),
+            "scopeMatch": self.scope_match.value,
+            "validUntil": self.valid_until,
+        }
+        if self.comments is not None:
+            out["comments"] = self.comments
+        if self.recommendations:
+            out["recommendations"] = list(self.recommendations)
+        out["conflictsOfInterest"] = self.conflicts_of_interest
+        return out
+
+    @property
+    def valid_until_ms(self) -> int:
+        """``validUntil`` in milliseconds since the epoch."""
+        return parse_timestamp(self.valid_until)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReply(Model):
+    """Body of ``provider.reply``: the provider's public reply to a verdict (by digest)."""
+
+    verdict: str
+    text: str
+    evidence: tuple[Evidence, ...] = ()
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        verdict = o.req("verdict", s.hex64)
+        text = o.req("text", s.text)
+        evidence = o.opt("evidence", _EVIDENCE)
+        return o.build(lambda: cls(verdict, text, evidence or ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {"verdict": self.verdict, "text": self.text}
+        if self.evidence:
+            out["evidence"] = [x.to_dict() for x in self.evidence]
+        return out
+
+
+Body: TypeAlias = (
+    Genesis
+    | PartyRegister
+    | KeyAdd
+    | KeyRevoke
+    | AccreditationGrant
+    | AccreditationSuspend
+    | Claim
+    | ClaimWithdraw
+    | TestRecord
+    | Verdict
+    | ProviderReply
+)
+
+_BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
+    {
+        Kind.GENESIS: Genesis._read,
+        Kind.PARTY_REGISTER: PartyRegister._read,
+        Kind.KEY_ADD: KeyAdd._read,
+        Kind.KEY_REVOKE: KeyRevoke._read,
+        Kind.ACCREDITATION_GRANT: AccreditationGrant._read,
+        Kind.ACCREDITATION_SUSPEND: AccreditationSuspend._read,
+        Kind.CLAIM_PUBLISH: lambda o: Claim._read_as(o, Kind.CLAIM_PUBLISH),
+        Kind.CLAIM_SUPERSEDE: lambda o: Claim._read_as(o, Kind.CLAIM_SUPERSEDE),
+        Kind.CLAIM_WITHDRAW: ClaimWithdraw._read,
+        Kind.TEST_RECORD: TestRecord._read,
+        Kind.VERDICT_ISSUE: Verdict._read,
+        Kind.PROVIDER_REPLY: ProviderReply._read,
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# the statement
+
+
+def _read_version(value: object, pointer: str, ctx: Ctx) -> int:
+    v = s.integer(-(2**53) + 1, 2**53 - 1)(value, pointer, ctx)
+    if valid(v) and v != STATEMENT_VERSION:
+        return ctx.add(  # type: ignore[no-any-return]
+            pointer, f"v must be {STATEMENT_VERSION} (the statement format version), got {v}"
+        )
+    return v
+
+
+def _read_stream(value: object, pointer: str, ctx: Ctx) -> str:
+    if value == REGISTRY_STREAM:
+        return REGISTRY_STREAM
+    return s.party_id(value, pointer, ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement(Model):
+    """A statement: the envelope members of docs/SPEC.md §3.1 and a kind-specific body.
+
+    Attributes:
+        v: the statement format version, always :data:`STATEMENT_VERSION`.
+        kind: the statement kind, which fixes the body type and the stream.
+        stream: ``registry`` for registry kinds, otherwise the provider's party id.
+        prev: the hex entry hash of the stream's head as the signer saw it.
+        signer: the signing party's id.
+        signed_at: the signer's clock, ``YYYY-MM-DDTHH:MM:SSZ``.
+        body: the kind's body model.
+    """
+
+    v: int
+    kind: Kind
+    stream: str
+    prev: str
+    signer: str
+    signed_at: str
+    body: Body
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        v = o.req("v", _read_version)
+        kind = o.req("kind", s.enum(Kind))
+        stream = o.req("stream", _read_stream)
+        prev = o.req("prev", s.hex64)
+        signer = o.req("signer", s.party_id)
+        signed_at = o.req("signedAt", s.timestamp)
+        if valid(kind):
+            body = o.req("body", s.obj(_BODY_READERS[kind]))
+        else:
+            o.skip("body")
+            body = INVALID
+        if valid(kind, stream):
+            if kind in REGISTRY_KINDS and stream != REGISTRY_STREAM:
+                o.fail("stream", f"a {kind.value} statement goes to stream 'registry'")
+            elif kind not in REGISTRY_KINDS and stream == REGISTRY_STREAM:
+                o.fail(
+                    "stream",
+                    f"a {kind.value} statement goes to a provider's stream, not 'registry'",
+                )
+        if (
+            valid(kind, signed_at)
+            and o.value is not None
+            and isinstance(o.value.get("body"), Mapping)
+        ):
+            _check_times(o, kind, signed_at, o.value["body"])
+        return o.build(lambda: cls(v, kind, stream, prev, signer, signed_at, body))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain JSON object (``parse_statement(d).to_dict() == d``)."""
+        return {
+            "v": self.v,
+            "kind": self.kind.value,
+            "stream": self.stream,
+            "prev": self.prev,
+            "signer": self.signer,
+            "signedAt": self.signed_at,
+            "body": self.body.to_dict(),
+        }
+
+    @property
+    def signed_at_ms(self) -> int:
+        """``signedAt`` in milliseconds since the Unix epoch."""
+        return parse_timestamp(self.signed_at)
+
+
+def _check_times(o: Obj, kind: Kind, signed_at: str, body: Mapping[str, Any]) -> None:
+    """Times in a body that must be consistent with ``signedAt`` (checked on valid values only)."""
+    at = o.at("body")
+    until = body.get("validUntil")
+    if (
+        kind in (Kind.VERDICT_ISSUE, Kind.ACCREDITATION_GRANT)
+        and isinstance(until, str)
+        and _is_time(until)
+        and until <= signed_at
+    ):
+        o.ctx.add(
+            s.child(at, "validUntil"),
+            f"validUntil {until} must be later than signedAt {signed_at}",
+        )
+    window = body.get("window")
+    if kind is Kind.TEST_RECORD and isinstance(window, Mapping) and _is_time(window.get("end")):
+        end = window["end"]
+        if end > signed_at:
+            o.ctx.add(
+                s.child(s.child(at, "window"), "end"),
+                f"window end {end} is after signedAt {signed_at}: a test is recorded after it ends",
+            )
+
+
+def _is_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_statement(obj: Mapping[str, Any]) -> Statement:
+    """Read a decoded statement object (docs/SPEC.md §3) into a :class:`Statement`.
+
+    Args:
+        obj: the JSON object, as decoded by the canonical-JSON layer.
+
+    Returns:
+        The statement, whose ``to_dict()`` equals ``obj``.
+
+    Raises:
+        SchemaError: listing every problem found, each with a JSON pointer from the root.
+    """
+    return Statement.from_dict(obj)
