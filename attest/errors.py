@@ -13,7 +13,7 @@ index and the field (a JSON pointer), when known::
           ├── RevokedKeyError      the signing key was revoked before this entry
           ├── NotAuthorisedError   the signer may not write this kind of statement to this stream
           ├── ChainError           ``prev`` is not the current head of the stream
-          ├── DanglingReferenceError  a statement refers to a claim, test or verdict that is not there
+          ├── DanglingReferenceError  a referenced claim, test, verdict or party is not there
           ├── ProofError           a Merkle inclusion or consistency proof does not verify
           └── CheckpointError      a checkpoint or signed note is malformed or not signed by the log
 """

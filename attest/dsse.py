@@ -1,0 +1,237 @@
+"""DSSE v1 envelopes: PAE, signing, strict parsing and the one stored form (docs/SPEC.md §4).
+
+The signature covers ``PAE(payloadType, payload)``; it is checked before the payload is parsed.
+On input, base64 may be standard or URL-safe, with or without padding; the stored form is always
+canonical JSON with standard padded base64. Only that unsigned wrapper is normalised: the payload
+and signature bytes are kept exactly as received.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from attest import canonical
+from attest.errors import EncodingError, SignatureError
+from keys import KeyId, PrivateKey, PublicKey
+from keys.errors import InvalidSignatureError
+
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "PAYLOAD_TYPE",
+    "Envelope",
+    "Signature",
+    "b64decode_lenient",
+    "pae",
+    "sign_envelope",
+]
+
+PAYLOAD_TYPE = "application/vnd.claimledger.statement.v1+json"
+"""The only payload type claimledger accepts."""
+
+MAX_ENVELOPE_BYTES = 256 * 1024
+"""Envelopes larger than this are refused before they are parsed."""
+
+_B64_STD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_B64_URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_KEYID = re.compile(r"[0-9a-f]{64}")
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 Pre-Authentication Encoding; lengths are byte lengths in ASCII decimal."""
+    t = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def b64decode_lenient(text: str, *, field: str) -> bytes:
+    """Decode standard or URL-safe base64, padded or not, refusing everything else.
+
+    Refused: other characters (whitespace included), a mix of both alphabets, impossible lengths,
+    wrong padding and non-zero unused trailing bits (so each byte string has one encoding per
+    alphabet and padding choice).
+
+    Raises:
+        EncodingError: the text is not base64 of one of the accepted forms.
+    """
+    if _B64_STD.fullmatch(text):
+        std = text
+    elif _B64_URL.fullmatch(text):
+        std = text.replace("-", "+").replace("_", "/")
+    else:
+        raise EncodingError("not base64 (standard or URL-safe alphabet)", field=field)
+    bare = std.rstrip("=")
+    if "=" in std and len(std) % 4 != 0:
+        raise EncodingError("base64 has wrong padding", field=field)
+    if len(bare) % 4 == 1:
+        raise EncodingError("base64 has an impossible length", field=field)
+    try:
+        raw = base64.b64decode(bare + "=" * (-len(bare) % 4), validate=True)
+    except binascii.Error as exc:
+        raise EncodingError(f"bad base64: {exc}", field=field) from exc
+    if base64.b64encode(raw).decode("ascii").rstrip("=") != bare:
+        raise EncodingError("base64 has non-zero trailing bits", field=field)
+    return raw
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One DSSE signature: the signer's key id and the 64 signature bytes."""
+
+    keyid: KeyId
+    sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A DSSE v1 envelope holding one claimledger statement.
+
+    Build one with :meth:`parse` (untrusted bytes) or :func:`sign_envelope`. Construction checks
+    the invariants: the claimledger payload type and exactly one signature.
+    """
+
+    payload_type: str
+    payload: bytes
+    signatures: tuple[Signature, ...]
+
+    def __post_init__(self) -> None:
+        if self.payload_type != PAYLOAD_TYPE:
+            raise EncodingError(
+                f"payloadType must be {PAYLOAD_TYPE!r}, not {self.payload_type!r}",
+                field="/payloadType",
+            )
+        if len(self.signatures) != 1:
+            raise EncodingError(
+                f"an envelope carries exactly one signature, not {len(self.signatures)}",
+                field="/signatures",
+            )
+
+    @property
+    def signature(self) -> Signature:
+        """The envelope's only signature."""
+        return self.signatures[0]
+
+    @classmethod
+    def parse(cls, data: bytes) -> Envelope:
+        """Parse untrusted envelope bytes strictly (any JSON layout; DSSE base64 variants).
+
+        Raises:
+            EncodingError: too large, not UTF-8 JSON, duplicate or unknown members, wrong types,
+                bad base64, wrong payload type, or not exactly one signature.
+        """
+        if len(data) > MAX_ENVELOPE_BYTES:
+            raise EncodingError(f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes")
+        try:
+            obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        except UnicodeDecodeError as exc:
+            raise EncodingError("envelope is not UTF-8") from exc
+        except ValueError as exc:
+            raise EncodingError(f"envelope is not valid JSON: {exc}") from exc
+        obj = _members(obj, "", {"payload", "payloadType", "signatures"})
+        payload_type = _string(obj["payloadType"], "/payloadType")
+        payload = b64decode_lenient(_string(obj["payload"], "/payload"), field="/payload")
+        sigs = obj["signatures"]
+        if not isinstance(sigs, list):
+            raise EncodingError("signatures must be an array", field="/signatures")
+        parsed: list[Signature] = []
+        for i, item in enumerate(sigs):
+            where = f"/signatures/{i}"
+            s = _members(item, where, {"keyid", "sig"})
+            keyid = _string(s["keyid"], where + "/keyid")
+            if not _KEYID.fullmatch(keyid):
+                raise EncodingError("keyid must be 64 lowercase hex characters", field=where)
+            sig = b64decode_lenient(_string(s["sig"], where + "/sig"), field=where + "/sig")
+            if len(sig) != 64:
+                raise EncodingError(f"signature must be 64 bytes, not {len(sig)}", field=where)
+            parsed.append(Signature(KeyId(keyid), sig))
+        return cls(payload_type, payload, tuple(parsed))
+
+    @classmethod
+    def parse_stored(cls, data: bytes) -> Envelope:
+        """Parse an envelope that must be in the stored (canonical) form.
+
+        Raises:
+            EncodingError: as :meth:`parse`, or the bytes are not exactly the stored form.
+        """
+        env = cls.parse(data)
+        if env.to_bytes() != data:
+            raise EncodingError("stored envelope is not in its canonical stored form")
+        return env
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a JSON object with standard padded base64."""
+        return {
+            "payload": _b64(self.payload),
+            "payloadType": self.payload_type,
+            "signatures": [{"keyid": s.keyid, "sig": _b64(s.sig)} for s in self.signatures],
+        }
+
+    def to_bytes(self) -> bytes:
+        """The stored form: canonical JSON (docs/SPEC.md §1) of :meth:`to_dict`."""
+        return canonical.encode(self.to_dict())
+
+    def pae(self) -> bytes:
+        """The bytes the signature covers."""
+        return pae(self.payload_type, self.payload)
+
+    def verify(self, key: PublicKey) -> bytes:
+        """Verify the signature with ``key`` and return the (still unparsed) payload bytes.
+
+        Raises:
+            SignatureError: the key id does not match ``key`` or the signature does not verify.
+        """
+        sig = self.signature
+        if sig.keyid != key.key_id:
+            raise SignatureError(
+                f"signature key id {sig.keyid} does not match key {key.key_id}",
+                field="/signatures/0/keyid",
+            )
+        try:
+            key.verify(sig.sig, self.pae())
+        except InvalidSignatureError as exc:
+            raise SignatureError(
+                f"signature by key {sig.keyid} does not verify: {exc}",
+                field="/signatures/0/sig",
+            ) from exc
+        return self.payload
+
+
+def sign_envelope(payload: bytes, key: PrivateKey) -> Envelope:
+    """Sign canonical statement bytes into an envelope."""
+    pub = key.public_key
+    sig = key.sign(pae(PAYLOAD_TYPE, payload))
+    return Envelope(PAYLOAD_TYPE, payload, (Signature(pub.key_id, sig),))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate member {k!r}")
+        out[k] = v
+    return out
+
+
+def _members(obj: object, where: str, names: set[str]) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise EncodingError("expected a JSON object", field=where or "/")
+    unknown = sorted(set(obj) - names)
+    if unknown:
+        raise EncodingError(f"unknown member {unknown[0]!r}", field=f"{where}/{unknown[0]}")
+    missing = sorted(names - set(obj))
+    if missing:
+        raise EncodingError(f"missing member {missing[0]!r}", field=f"{where}/{missing[0]}")
+    return obj
+
+
+def _string(v: object, where: str) -> str:
+    if not isinstance(v, str):
+        raise EncodingError("expected a string", field=where)
+    return v

@@ -1,0 +1,85 @@
+"""Entry hashes, the stream chain rule and Merkle leaf data (docs/SPEC.md §5, §6.1).
+
+Every preimage here is a byte concatenation with a domain-separation prefix and explicit lengths,
+so that a verifier in any language (a browser included) can rebuild it without a JSON library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from attest.dsse import Envelope
+from attest.errors import EncodingError
+
+__all__ = [
+    "LogEntry",
+    "entry_hash",
+    "genesis_prev",
+    "leaf_data",
+]
+
+_ENTRY = b"claimledger:v1:entry\x00"
+_GENESIS = b"claimledger:v1:genesis\x00"
+_LEAF = b"claimledger:v1:leaf\x00"
+_U64_MAX = 2**64 - 1
+
+
+def _field(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def entry_hash(envelope: Envelope) -> bytes:
+    """SHA-256 over the payload type, payload and signatures of ``envelope`` (SPEC §5.1)."""
+    parts = [
+        _ENTRY,
+        _field(envelope.payload_type.encode("utf-8")),
+        _field(envelope.payload),
+        struct.pack(">I", len(envelope.signatures)),
+    ]
+    for s in envelope.signatures:
+        parts.append(_field(s.keyid.encode("ascii")))
+        parts.append(_field(s.sig))
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def genesis_prev(stream: str) -> str:
+    """The ``prev`` value (hex) of the first statement of ``stream`` (SPEC §5.2)."""
+    return hashlib.sha256(_GENESIS + stream.encode("utf-8")).hexdigest()
+
+
+def leaf_data(index: int, stream: str, position: int, log_time_ms: int, ehash: bytes) -> bytes:
+    """The Merkle leaf data of one log entry (SPEC §6.1); hash it with ``merkle.leaf_hash``.
+
+    Raises:
+        EncodingError: a number is out of range or the entry hash is not 32 bytes.
+    """
+    for name, n in (("index", index), ("position", position), ("log time", log_time_ms)):
+        if not 0 <= n <= _U64_MAX:
+            raise EncodingError(f"{name} {n} is out of range")
+    if len(ehash) != 32:
+        raise EncodingError("entry hash must be 32 bytes")
+    return b"".join(
+        (
+            _LEAF,
+            struct.pack(">Q", index),
+            _field(stream.encode("utf-8")),
+            struct.pack(">QQ", position, log_time_ms),
+            ehash,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One raw log entry as a ledger serves it: where the log put it, when, and the envelope.
+
+    Nothing here is trusted: :mod:`attest.verify` re-derives every hash from these bytes.
+    """
+
+    index: int
+    stream: str
+    position: int
+    log_time_ms: int
+    envelope: bytes

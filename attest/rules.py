@@ -1,0 +1,569 @@
+"""The rules engine: whether the next entry may follow a log prefix (docs/SPEC.md §8).
+
+:class:`LogState` is the fold of an accepted log prefix. :meth:`LogState.check` decides, for the
+next entry, accept (returns) or reject (raises a :class:`~attest.errors.VerificationError`
+subclass naming the reason); :meth:`LogState.apply` then records it. The ledger's sequencer and
+every offline verifier run this same code in global index order, so they reach the same decision
+for every entry, including when a key revocation races an append: whichever the log sequenced
+first wins, for everyone.
+
+Signatures are not checked here: they are stateless given the key, so callers check them (in
+parallel) with :func:`open_envelope` before sequencing. What *is* checked here is that the key
+that signed is an active key of the statement's signer at this log position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from attest import canonical
+from attest.dsse import Envelope
+from attest.entry import LogEntry, entry_hash, genesis_prev
+from attest.errors import (
+    ChainError,
+    DanglingReferenceError,
+    EncodingError,
+    NotAuthorisedError,
+    RevokedKeyError,
+    UnknownKeyError,
+    VerificationError,
+)
+from attest.statements import (
+    REGISTRY_STREAM,
+    AccreditationGrant,
+    AccreditationSuspend,
+    Claim,
+    ClaimWithdraw,
+    Genesis,
+    KeyAdd,
+    KeyRevoke,
+    Kind,
+    PartyRegister,
+    ProviderReply,
+    Statement,
+    TestRecord,
+    Verdict,
+    parse_statement,
+    parse_timestamp,
+)
+from keys import KeyId, PublicKey
+from keys.errors import KeyFormatError
+
+__all__ = [
+    "CLOCK_SKEW_MS",
+    "LogState",
+    "Placed",
+    "Signed",
+    "open_envelope",
+    "open_genesis",
+    "replay",
+]
+
+CLOCK_SKEW_MS = 10 * 60 * 1000
+"""How far a statement's ``signedAt`` may lie after the log time at which it was sequenced."""
+
+_REGISTRY_KINDS = frozenset(
+    {
+        Kind.GENESIS,
+        Kind.PARTY_REGISTER,
+        Kind.KEY_ADD,
+        Kind.KEY_REVOKE,
+        Kind.ACCREDITATION_GRANT,
+        Kind.ACCREDITATION_SUSPEND,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """An envelope whose signature verified and whose payload parsed as a statement.
+
+    Attributes:
+        envelope: the envelope, as parsed.
+        statement: the statement in its payload.
+        entry_hash: SPEC §5.1 hash of the envelope.
+        digest: SHA-256 of the payload bytes (SPEC §3.4).
+    """
+
+    envelope: Envelope
+    statement: Statement
+    entry_hash: bytes
+    digest: bytes
+
+    @property
+    def keyid(self) -> KeyId:
+        """Key id of the envelope's signature."""
+        return self.envelope.signature.keyid
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A signed entry at a place in the log: global index, stream position and log time."""
+
+    signed: Signed
+    index: int
+    position: int
+    log_time_ms: int
+
+    def location(self) -> dict[str, str | int]:
+        """Keyword arguments locating this entry in a :class:`VerificationError`."""
+        return {
+            "stream": self.signed.statement.stream,
+            "position": self.position,
+            "index": self.index,
+        }
+
+
+def _parse_payload(payload: bytes) -> Statement:
+    return parse_statement(canonical.decode_object(payload))
+
+
+def open_envelope(envelope: Envelope, key: PublicKey) -> Signed:
+    """Verify ``envelope``'s signature with ``key``, then parse its statement.
+
+    Raises:
+        SignatureError: the signature does not verify with ``key``.
+        EncodingError: the payload is not canonical JSON of the profile.
+        SchemaError: the statement does not match the schema of its kind.
+    """
+    payload = envelope.verify(key)
+    statement = _parse_payload(payload)
+    return Signed(envelope, statement, entry_hash(envelope), hashlib.sha256(payload).digest())
+
+
+def open_genesis(envelope: Envelope) -> Signed:
+    """Open the genesis envelope, which is signed by the authority key it introduces.
+
+    This is the one place a payload is parsed before its signature is checked: the key is inside
+    it. Trust in the genesis entry comes from its entry hash, which users pin (SPEC §8.1).
+
+    Raises:
+        VerificationError: the payload is not a genesis statement, or its signature fails.
+    """
+    statement = _parse_payload(envelope.payload)
+    body = statement.body
+    if not isinstance(body, Genesis):
+        raise NotAuthorisedError(
+            f"the first entry of a log must be a genesis statement, not {statement.kind}"
+        )
+    return open_envelope(envelope, _public_key(body.authority_key, "/body/authorityKey"))
+
+
+def _public_key(b64: str, pointer: str) -> PublicKey:
+    try:
+        return PublicKey.from_b64(b64)
+    except KeyFormatError as exc:
+        raise EncodingError(f"unusable public key: {exc}", field=pointer) from exc
+
+
+@dataclass(slots=True)
+class _Key:
+    party: str
+    key: PublicKey
+    revoked_at: int | None = None
+
+
+@dataclass(slots=True)
+class _Party:
+    role: str
+    name: str
+    keys: tuple[KeyId, ...] = ()
+
+
+@dataclass(slots=True)
+class _Accreditation:
+    measures: frozenset[str]
+    valid_until_ms: int | None
+    suspended: bool = False
+
+
+@dataclass(slots=True)
+class _Claim:
+    stream: str
+    measure: str
+    status: str  # active | withdrawn | superseded
+
+
+@dataclass(slots=True)
+class LogState:
+    """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts.
+
+    Build it by applying entries in index order, starting from an empty state.
+    """
+
+    size: int = 0
+    last_log_time_ms: int = 0
+    origin: str | None = None
+    authority: str | None = None
+    log_key: PublicKey | None = None
+    genesis_hash: bytes | None = None
+    heads: dict[str, tuple[str, int]] = field(default_factory=dict)
+    parties: dict[str, _Party] = field(default_factory=dict)
+    keys: dict[KeyId, _Key] = field(default_factory=dict)
+    accreditations: dict[str, _Accreditation] = field(default_factory=dict)
+    claims: dict[bytes, _Claim] = field(default_factory=dict)
+    tests: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
+    verdicts: dict[bytes, str] = field(default_factory=dict)
+    _journal: list[Callable[[], object]] | None = None
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def head(self, stream: str) -> tuple[str, int]:
+        """The stream's head (hex entry hash, or its genesis value when empty) and length."""
+        return self.heads.get(stream) or (genesis_prev(stream), 0)
+
+    def key(self, keyid: str) -> PublicKey | None:
+        """The public key with this id, if any party ever registered it (revoked or not)."""
+        k = self.keys.get(KeyId(keyid))
+        return None if k is None else k.key
+
+    def open(self, raw: LogEntry) -> Placed:
+        """Open a raw stored log entry for checking: parse, find its key, verify its signature.
+
+        Raises:
+            VerificationError: the stored bytes are malformed, the key is unknown, the signature
+                fails or the statement is invalid; located at the entry.
+        """
+        where = {"stream": raw.stream, "position": raw.position, "index": raw.index}
+        try:
+            env = Envelope.parse_stored(raw.envelope)
+            if raw.index == 0:
+                signed = open_genesis(env)
+            else:
+                key = self.key(env.signature.keyid)
+                if key is None:
+                    raise UnknownKeyError(f"key {env.signature.keyid} is not registered")
+                signed = open_envelope(env, key)
+        except VerificationError as exc:
+            raise exc.located(**where) from None  # type: ignore[arg-type]
+        return Placed(signed, raw.index, raw.position, raw.log_time_ms)
+
+    # -- the decision ----------------------------------------------------------------------------
+
+    def check(self, entry: Placed) -> None:
+        """Decide whether ``entry`` may be the next entry of the log.
+
+        Raises:
+            VerificationError: a subclass naming the broken rule, located at the entry.
+        """
+        try:
+            self._check(entry)
+        except VerificationError as exc:
+            raise exc.located(**entry.location()) from None  # type: ignore[arg-type]
+
+    def apply(self, entry: Placed) -> None:
+        """Record an entry that :meth:`check` accepted. Never re-checks."""
+        st = entry.signed.statement
+        body = st.body
+        digest = entry.signed.digest
+        self._set(self, "size", self.size + 1)
+        self._set(self, "last_log_time_ms", entry.log_time_ms)
+        _, length = self.head(st.stream)
+        self._put(self.heads, st.stream, (entry.signed.entry_hash.hex(), length + 1))
+        if isinstance(body, Genesis):
+            self._set(self, "origin", body.origin)
+            self._set(self, "authority", st.signer)
+            self._set(self, "log_key", _public_key(body.log_key, "/body/logKey"))
+            self._set(self, "genesis_hash", entry.signed.entry_hash)
+            self._put(self.parties, st.signer, _Party("authority", body.authority_name))
+            self._add_key(st.signer, body.authority_key)
+        elif isinstance(body, PartyRegister):
+            self._put(self.parties, body.party, _Party(body.role, body.name))
+            for k in body.keys:
+                self._add_key(body.party, k)
+        elif isinstance(body, KeyAdd):
+            self._add_key(body.party, body.key)
+        elif isinstance(body, KeyRevoke):
+            self._set(self.keys[KeyId(body.key_id)], "revoked_at", entry.index)
+        elif isinstance(body, AccreditationGrant):
+            until = None if body.valid_until is None else parse_timestamp(body.valid_until)
+            self._put(
+                self.accreditations, body.party, _Accreditation(frozenset(body.measures), until)
+            )
+        elif isinstance(body, AccreditationSuspend):
+            self._set(self.accreditations[body.party], "suspended", True)
+        elif isinstance(body, Claim):
+            if body.supersedes is not None:
+                self._set(self.claims[bytes.fromhex(body.supersedes)], "status", "superseded")
+            self._put(self.claims, digest, _Claim(st.stream, body.measure, "active"))
+        elif isinstance(body, ClaimWithdraw):
+            self._set(self.claims[bytes.fromhex(body.claim)], "status", "withdrawn")
+        elif isinstance(body, TestRecord):
+            self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim)))
+        elif isinstance(body, Verdict):
+            self._put(self.verdicts, digest, st.stream)
+
+    # -- transactions: apply entries tentatively, then keep them or undo them ------------------
+
+    def begin(self) -> None:
+        """Start recording changes, so that :meth:`rollback` can undo every later :meth:`apply`."""
+        self._journal = []
+
+    def commit(self) -> None:
+        """Keep every change since :meth:`begin` and stop recording."""
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every change since :meth:`begin`, newest first, and stop recording."""
+        journal, self._journal = self._journal, None
+        for undo in reversed(journal or []):
+            undo()
+
+    def _set(self, obj: object, name: str, value: object) -> None:
+        if self._journal is not None:
+            old = getattr(obj, name)
+            self._journal.append(lambda: setattr(obj, name, old))
+        setattr(obj, name, value)
+
+    def _put(self, mapping: dict[Any, Any], key: object, value: object) -> None:
+        if self._journal is not None:
+            if key in mapping:
+                old = mapping[key]
+                self._journal.append(lambda: mapping.__setitem__(key, old))
+            else:
+                self._journal.append(lambda: mapping.__delitem__(key))
+        mapping[key] = value
+
+    def admit(self, entry: Placed) -> None:
+        """:meth:`check`, then :meth:`apply`."""
+        self.check(entry)
+        self.apply(entry)
+
+    def _add_key(self, party: str, b64: str) -> None:
+        key = _public_key(b64, "/body")
+        self._put(self.keys, key.key_id, _Key(party, key))
+        p = self.parties[party]
+        self._set(p, "keys", (*p.keys, key.key_id))
+
+    # -- the rules, one by one -------------------------------------------------------------------
+
+    def _check(self, entry: Placed) -> None:
+        st = entry.signed.statement
+        self._check_place(entry)
+        head, length = self.head(st.stream)
+        if st.prev != head:
+            raise ChainError(
+                f"prev {st.prev} is not the head of stream {st.stream} "
+                f"(head {head} at length {length})",
+                head=head,
+                length=length,
+                field="/prev",
+            )
+        if parse_timestamp(st.signed_at) > entry.log_time_ms + CLOCK_SKEW_MS:
+            raise NotAuthorisedError(
+                f"signedAt {st.signed_at} is later than the log time allows", field="/signedAt"
+            )
+        if self.size == 0:
+            return  # the genesis statement: _check_place made sure of that
+        self._check_key(entry)
+        body = st.body
+        if st.kind in _REGISTRY_KINDS:
+            self._check_registry(entry)
+        else:
+            self._check_provider_stream(entry, body)
+
+    def _check_place(self, entry: Placed) -> None:
+        st = entry.signed.statement
+        if entry.index != self.size:
+            raise NotAuthorisedError(f"index {entry.index} is not the next index {self.size}")
+        if entry.log_time_ms < self.last_log_time_ms:
+            raise NotAuthorisedError(
+                f"log time {entry.log_time_ms} is before the previous entry's "
+                f"{self.last_log_time_ms}"
+            )
+        _, length = self.head(st.stream)
+        if entry.position != length:
+            raise NotAuthorisedError(
+                f"position {entry.position} is not the next position {length} of {st.stream}"
+            )
+        is_genesis = st.kind == Kind.GENESIS
+        if is_genesis != (self.size == 0):
+            raise NotAuthorisedError(
+                "a genesis statement must be the first entry of the log, and only it"
+                if is_genesis
+                else f"the first entry of a log must be a genesis statement, not {st.kind}",
+                field="/kind",
+            )
+
+    def _check_key(self, entry: Placed) -> None:
+        st = entry.signed.statement
+        keyid = entry.signed.keyid
+        if st.signer not in self.parties:
+            raise UnknownKeyError(f"signer {st.signer} is not a registered party", field="/signer")
+        k = self.keys.get(keyid)
+        if k is None or k.party != st.signer:
+            raise UnknownKeyError(
+                f"key {keyid} is not a key of {st.signer}", field="/signatures/0/keyid"
+            )
+        if k.revoked_at is not None:
+            raise RevokedKeyError(
+                f"key {keyid} of {st.signer} was revoked at index {k.revoked_at}",
+                field="/signatures/0/keyid",
+            )
+
+    def _require_authority(self, st: Statement) -> None:
+        if st.signer != self.authority:
+            raise NotAuthorisedError(
+                f"only the authority may sign {st.kind}, not {st.signer}", field="/signer"
+            )
+
+    def _party(self, party: str, pointer: str = "/body/party") -> _Party:
+        p = self.parties.get(party)
+        if p is None:
+            raise DanglingReferenceError(f"party {party} is not registered", field=pointer)
+        return p
+
+    def _check_new_key(self, b64: str, pointer: str) -> None:
+        key = _public_key(b64, pointer)
+        if key.key_id in self.keys or (self.log_key is not None and key == self.log_key):
+            raise NotAuthorisedError(f"key {key.key_id} is already in use", field=pointer)
+
+    def _check_registry(self, entry: Placed) -> None:
+        st = entry.signed.statement
+        body = st.body
+        if isinstance(body, PartyRegister):
+            self._require_authority(st)
+            if body.party in self.parties or body.party == REGISTRY_STREAM:
+                raise NotAuthorisedError(
+                    f"party {body.party} is already registered", field="/body/party"
+                )
+            seen: set[str] = set()
+            for i, k in enumerate(body.keys):
+                self._check_new_key(k, f"/body/keys/{i}")
+                if k in seen:
+                    raise NotAuthorisedError("a key is listed twice", field=f"/body/keys/{i}")
+                seen.add(k)
+        elif isinstance(body, KeyAdd):
+            self._party(body.party)
+            if st.signer not in (self.authority, body.party):
+                raise NotAuthorisedError(
+                    f"{st.signer} may not add keys for {body.party}", field="/signer"
+                )
+            self._check_new_key(body.key, "/body/key")
+        elif isinstance(body, KeyRevoke):
+            self._party(body.party)
+            if st.signer not in (self.authority, body.party):
+                raise NotAuthorisedError(
+                    f"{st.signer} may not revoke keys of {body.party}", field="/signer"
+                )
+            known = self.keys.get(KeyId(body.key_id))
+            if known is None or known.party != body.party:
+                raise DanglingReferenceError(
+                    f"key {body.key_id} is not a key of {body.party}", field="/body/keyId"
+                )
+            if known.revoked_at is not None:
+                raise NotAuthorisedError(
+                    f"key {body.key_id} is already revoked (index {known.revoked_at})",
+                    field="/body/keyId",
+                )
+        elif isinstance(body, AccreditationGrant):
+            self._require_authority(st)
+            if self._party(body.party).role != "verifier":
+                raise NotAuthorisedError(
+                    f"only verifiers can be accredited; {body.party} is not one",
+                    field="/body/party",
+                )
+        elif isinstance(body, AccreditationSuspend):
+            self._require_authority(st)
+            acc = self.accreditations.get(body.party)
+            if acc is None or acc.suspended:
+                raise DanglingReferenceError(
+                    f"{body.party} holds no accreditation to suspend", field="/body/party"
+                )
+        else:  # pragma: no cover - the schema ties registry kinds to these bodies
+            raise NotAuthorisedError(f"unexpected {st.kind} on the registry stream")
+
+    def _accredited(self, entry: Placed, measure: str) -> None:
+        st = entry.signed.statement
+        if self.parties[st.signer].role != "verifier":
+            raise NotAuthorisedError(
+                f"only accredited verifiers sign {st.kind}; {st.signer} is not a verifier",
+                field="/signer",
+            )
+        acc = self.accreditations.get(st.signer)
+        if acc is None or acc.suspended:
+            state = "suspended" if acc is not None else "not accredited"
+            raise NotAuthorisedError(f"verifier {st.signer} is {state}", field="/signer")
+        if acc.valid_until_ms is not None and entry.log_time_ms > acc.valid_until_ms:
+            raise NotAuthorisedError(
+                f"the accreditation of verifier {st.signer} has expired", field="/signer"
+            )
+        if measure not in acc.measures:
+            raise NotAuthorisedError(
+                f"verifier {st.signer} is not accredited for measure {measure}", field="/signer"
+            )
+
+    def _claim(self, stream: str, hexdigest: str, pointer: str) -> _Claim:
+        claim = self.claims.get(bytes.fromhex(hexdigest))
+        if claim is None or claim.stream != stream:
+            raise DanglingReferenceError(
+                f"claim {hexdigest} is not a claim version in stream {stream}", field=pointer
+            )
+        return claim
+
+    def _check_provider_stream(self, entry: Placed, body: object) -> None:
+        st = entry.signed.statement
+        owner = self.parties.get(st.stream)
+        if owner is None or owner.role != "provider":
+            raise NotAuthorisedError(
+                f"stream {st.stream} is not the stream of a registered provider", field="/stream"
+            )
+        if isinstance(body, Claim | ClaimWithdraw | ProviderReply) and st.signer != st.stream:
+            raise NotAuthorisedError(
+                f"{st.signer} may not sign {st.kind} on the stream of {st.stream}",
+                field="/signer",
+            )
+        if isinstance(body, Claim):
+            if (st.kind == Kind.CLAIM_SUPERSEDE) != (body.supersedes is not None):
+                raise NotAuthorisedError("only claim.supersede names a superseded claim")
+            if body.supersedes is not None:
+                old = self._claim(st.stream, body.supersedes, "/body/supersedes")
+                if old.status != "active":
+                    raise NotAuthorisedError(
+                        f"claim {body.supersedes} is {old.status}, not active",
+                        field="/body/supersedes",
+                    )
+        elif isinstance(body, ClaimWithdraw):
+            claim = self._claim(st.stream, body.claim, "/body/claim")
+            if claim.status != "active":
+                raise NotAuthorisedError(
+                    f"claim {body.claim} is {claim.status}, not active", field="/body/claim"
+                )
+        elif isinstance(body, TestRecord):
+            claim = self._claim(st.stream, body.claim, "/body/claim")
+            self._accredited(entry, claim.measure)
+        elif isinstance(body, Verdict):
+            claim = self._claim(st.stream, body.claim, "/body/claim")
+            self._accredited(entry, claim.measure)
+            for i, t in enumerate(body.tests):
+                test = self.tests.get(bytes.fromhex(t))
+                if test is None or test[0] != st.stream:
+                    raise DanglingReferenceError(
+                        f"test record {t} is not in stream {st.stream}", field=f"/body/tests/{i}"
+                    )
+                if test[1].hex() != body.claim:
+                    raise DanglingReferenceError(
+                        f"test record {t} tests another claim version", field=f"/body/tests/{i}"
+                    )
+        elif (
+            isinstance(body, ProviderReply)
+            and self.verdicts.get(bytes.fromhex(body.verdict)) != st.stream
+        ):
+            raise DanglingReferenceError(
+                f"verdict {body.verdict} is not in stream {st.stream}", field="/body/verdict"
+            )
+
+
+def replay(entries: Iterable[LogEntry]) -> LogState:
+    """Open, check and apply raw entries in order from an empty state (small logs, tests).
+
+    Raises:
+        VerificationError: the first entry that fails, located.
+    """
+    state = LogState()
+    for raw in entries:
+        state.admit(state.open(raw))
+    return state

@@ -1,0 +1,148 @@
+"""Client-side verification of a whole log, streaming and in constant memory (SPEC §8.3).
+
+:class:`LogVerifier` takes raw entries in index order — from a local database, a remote API or a
+bundle — and re-checks everything from bytes: every signature, every chain link, every rule
+decision, the Merkle root against a checkpoint, the checkpoint's signature by the log key the
+genesis names, and consistency with a checkpoint the caller trusted earlier. It never trusts the
+server's opinion of anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
+from attest.entry import LogEntry, leaf_data
+from attest.errors import CheckpointError, ProofError, VerificationError
+from attest.merkle import MerkleFrontier, leaf_hash
+from attest.rules import LogState, Placed
+
+__all__ = ["LogVerifier", "VerifiedLog", "log_note_verifier"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLog:
+    """The outcome of a successful full verification.
+
+    Attributes:
+        checkpoint: the verified checkpoint (its size is the number of entries checked).
+        genesis_hash: the entry hash of the genesis entry: the ledger's fingerprint.
+        state: the rules' state after the last entry.
+    """
+
+    checkpoint: Checkpoint
+    genesis_hash: bytes
+    state: LogState
+
+
+def log_note_verifier(state: LogState) -> NoteVerifier:
+    """The checkpoint verifier named by the genesis entry of the log ``state`` was built from.
+
+    Raises:
+        CheckpointError: the state has no genesis yet.
+    """
+    if state.log_key is None or state.origin is None:
+        raise CheckpointError("no genesis entry: the log key is unknown")
+    return NoteVerifier.for_key(state.origin, state.log_key)
+
+
+class LogVerifier:
+    """Feed raw entries in index order, then :meth:`finish` with a checkpoint note.
+
+    Args:
+        genesis_hash: if given, the genesis entry's hash must equal it (the pinned fingerprint).
+        trusted: a checkpoint verified earlier; the log must extend it (same root at its size).
+    """
+
+    def __init__(
+        self, *, genesis_hash: bytes | None = None, trusted: Checkpoint | None = None
+    ) -> None:
+        self.state = LogState()
+        self._frontier = MerkleFrontier()
+        self._genesis_hash = genesis_hash
+        self._trusted = trusted
+
+    @property
+    def size(self) -> int:
+        """Entries checked so far."""
+        return self._frontier.size
+
+    def root(self) -> bytes:
+        """The Merkle root of the entries checked so far."""
+        return self._frontier.root()
+
+    def feed(self, raw: LogEntry) -> Placed:
+        """Open, check and apply one raw entry, and add its leaf to the tree.
+
+        Raises:
+            VerificationError: the entry fails any check; located at the entry.
+        """
+        return self.feed_opened(raw, self.state.open(raw))
+
+    def feed_opened(self, raw: LogEntry, placed: Placed) -> Placed:
+        """As :meth:`feed`, for an entry whose signature was checked elsewhere (in parallel).
+
+        ``placed`` must come from :func:`attest.rules.open_envelope` on ``raw``'s envelope with the
+        public key whose id the envelope names; the rules then check that this key belongs to the
+        signer and is not revoked.
+
+        Raises:
+            VerificationError: the entry fails any check; located at the entry.
+        """
+        state = self.state
+        state.check(placed)
+        pinned = self._genesis_hash
+        if raw.index == 0 and pinned is not None and placed.signed.entry_hash != pinned:
+            raise VerificationError(
+                f"genesis entry does not match the pinned ledger fingerprint {pinned.hex()}",
+                stream=raw.stream,
+                position=0,
+                index=0,
+            )
+        state.apply(placed)
+        self._frontier.append(
+            leaf_hash(
+                leaf_data(
+                    raw.index, raw.stream, raw.position, raw.log_time_ms, placed.signed.entry_hash
+                )
+            )
+        )
+        trusted = self._trusted
+        if (
+            trusted is not None
+            and self._frontier.size == trusted.size
+            and self._frontier.root() != trusted.root
+        ):
+            raise ProofError(
+                f"the log is not consistent with the checkpoint trusted earlier at size "
+                f"{trusted.size}: history was rewritten (fork or rollback)",
+                index=raw.index,
+            )
+        return placed
+
+    def finish(self, note: bytes) -> VerifiedLog:
+        """Verify ``note`` as the checkpoint of exactly the entries fed.
+
+        Raises:
+            CheckpointError: the note is malformed, not signed by the genesis's log key, of
+                another origin, or of another size than the entries fed.
+            ProofError: the root differs from the entries' root, or the log is shorter than a
+                checkpoint trusted earlier.
+        """
+        state = self.state
+        checkpoint = verify_checkpoint(note, log_note_verifier(state), origin=state.origin)
+        if checkpoint.size != self.size:
+            raise CheckpointError(
+                f"checkpoint is for {checkpoint.size} entries but {self.size} were checked"
+            )
+        if checkpoint.root != self._frontier.root():
+            raise ProofError(
+                f"checkpoint root does not match the root of the {self.size} entries checked"
+            )
+        if self._trusted is not None and self.size < self._trusted.size:
+            raise ProofError(
+                f"the log has {self.size} entries, fewer than the {self._trusted.size} of the "
+                "checkpoint trusted earlier (rollback)"
+            )
+        assert state.genesis_hash is not None  # noqa: S101 - size > 0 implies a genesis
+        return VerifiedLog(checkpoint, state.genesis_hash, state)
