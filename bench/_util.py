@@ -1,0 +1,39 @@
+"""Small timing helpers shared by the benchmarks (best-of-N wall clock, single thread)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def rate(fn: Callable[[], object], n: int, *, repeat: int = 5) -> float:
+    """Calls per second of ``fn``: ``n`` calls per round, best of ``repeat`` rounds."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def machine() -> str:
+    """A one-line description of this machine for the results table."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def stamp() -> str:
+    """Today's UTC date for the results table."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
