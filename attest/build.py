@@ -25,7 +25,7 @@ def make_statement(
     """A statement object (SPEC §3.1) with the given members; not yet validated."""
     return {
         "v": STATEMENT_VERSION,
-        "kind": kind,
+        "kind": str(kind),
         "stream": stream,
         "prev": prev,
         "signer": signer,

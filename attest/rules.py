@@ -192,8 +192,17 @@ class LogState:
     """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts.
 
     Build it by applying entries in index order, starting from an empty state.
+
+    Attributes:
+        sparse: check a *company record* instead of a whole log: the registry stream plus one
+            provider's stream, in index order, with gaps where other streams' entries were
+            (SPEC §8.2). Every rule about a provider stream depends only on the registry and that
+            stream, so the decisions are the same as on the whole log; only "index is the next
+            index" becomes "index is after the previous one".
+        size: one more than the last index applied (the log size, when not sparse).
     """
 
+    sparse: bool = False
     size: int = 0
     last_log_time_ms: int = 0
     origin: str | None = None
@@ -259,7 +268,7 @@ class LogState:
         st = entry.signed.statement
         body = st.body
         digest = entry.signed.digest
-        self._set(self, "size", self.size + 1)
+        self._set(self, "size", entry.index + 1)
         self._set(self, "last_log_time_ms", entry.log_time_ms)
         _, length = self.head(st.stream)
         self._put(self.heads, st.stream, (entry.signed.entry_hash.hex(), length + 1))
@@ -356,7 +365,7 @@ class LogState:
             raise NotAuthorisedError(
                 f"signedAt {st.signed_at} is later than the log time allows", field="/signedAt"
             )
-        if self.size == 0:
+        if entry.index == 0:
             return  # the genesis statement: _check_place made sure of that
         self._check_key(entry)
         body = st.body
@@ -367,7 +376,7 @@ class LogState:
 
     def _check_place(self, entry: Placed) -> None:
         st = entry.signed.statement
-        if entry.index != self.size:
+        if entry.index < self.size or (entry.index != self.size and not self.sparse):
             raise NotAuthorisedError(f"index {entry.index} is not the next index {self.size}")
         if entry.log_time_ms < self.last_log_time_ms:
             raise NotAuthorisedError(
@@ -380,7 +389,7 @@ class LogState:
                 f"position {entry.position} is not the next position {length} of {st.stream}"
             )
         is_genesis = st.kind == Kind.GENESIS
-        if is_genesis != (self.size == 0):
+        if is_genesis != (entry.index == 0):
             raise NotAuthorisedError(
                 "a genesis statement must be the first entry of the log, and only it"
                 if is_genesis

@@ -422,3 +422,24 @@ def test_the_same_decision_for_every_prefix_order() -> None:
     state.admit(state.open(claim_first))
     state.admit(state.open(revoke_after))
     assert isinstance(state, LogState)
+
+
+def test_a_company_record_is_checked_alone_in_sparse_mode() -> None:
+    b, claim, *_ = _story()
+    b.claim(Q)
+    b.append("claim.withdraw", P, P, example_claim_withdraw_body(claim))
+    state = LogState(sparse=True)
+    record = [e for e in b.entries if e.stream in ("registry", P)]
+    assert len(record) < len(b.entries)
+    for entry in record:
+        state.admit(state.open(entry))
+    assert state.claims[bytes.fromhex(claim)].status == "withdrawn"
+    # Going back in the log is still refused, and a dense state refuses the gaps.
+    with pytest.raises(NotAuthorisedError, match="is not the next index"):
+        state.check(state.open(record[-1]))
+    dense = LogState()
+    gap = next(i for i, e in enumerate(record) if e.index != i)
+    for entry in record[:gap]:
+        dense.admit(dense.open(entry))
+    with pytest.raises(NotAuthorisedError, match="is not the next index"):
+        dense.check(dense.open(record[gap]))
