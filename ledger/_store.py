@@ -757,7 +757,7 @@ class EntryStore:
         return out
 
     def iter_log(
-        self, start: int = 0, end: int | None = None, *, batch: int = 1000
+        self, start: int = 0, batch: int = 1000, *, end: int | None = None
     ) -> Iterator[StoredEntry]:
         """Every entry with ``start <= index < end``, by index, reading ``batch`` at a time.
 

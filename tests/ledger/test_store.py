@@ -515,8 +515,8 @@ def test_iter_log_in_order_in_constant_batches(
     assert list(it) == []
     assert all(end - start <= 4 for start, end in calls)
     assert [c[0] for c in calls] == list(range(0, 25, 4))
-    assert list(store.iter_log(3, 11, batch=5)) == entries[3:11]
-    assert list(store.iter_log(20, 100, batch=7)) == entries[20:]
+    assert list(store.iter_log(3, 5, end=11)) == entries[3:11]
+    assert list(store.iter_log(20, 7, end=100)) == entries[20:]
     with pytest.raises(ValueError, match="batch"):
         list(store.iter_log(batch=0))
 
