@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -489,6 +492,60 @@ def test_racing_writers_exactly_one_wins(open_stores: OpenStores, same_stream: b
         assert stores[loser].size() == index + 1
         assert stores[loser].log_entries(index, index + 1) == batches[winners[0]]
     assert [e.index for e in stores[1].iter_log()] == list(range(9))
+
+
+_WORKER = """
+import json, sys
+from ledger._store import StoredEntry, open_store
+from ledger.errors import ConflictError
+
+url, wid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+acked, conflicts, k = [], 0, 0
+with open_store(url) as store:
+    while len(acked) < n:
+        k += 1
+        size, batch, lengths = store.size(), [], {}
+        for j in range(1 + k % 3):
+            name = f"s{(wid + k + j) % 3}"
+            if name not in lengths:
+                lengths[name] = store.stream_length(name)
+            tag = f"w{wid}-{k}-{j}"
+            batch.append(StoredEntry(size + j, name, lengths[name], k, tag.encode(), bytes(32)))
+            lengths[name] += 1
+        try:
+            store.append(batch)
+        except ConflictError:
+            conflicts += 1
+            continue
+        acked.extend(e.envelope.decode() for e in batch)
+print(json.dumps({"acked": acked, "conflicts": conflicts}))
+"""
+
+
+def test_writer_processes_leave_no_fork_no_gap_no_lost_entry(
+    store: EntryStore, store_url: str
+) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, store_url, str(w), "40"],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(4)
+    ]
+    reports = [json.loads(p.communicate(timeout=120)[0]) for p in workers]
+    assert all(p.returncode == 0 for p in workers)
+    acked = [tag for r in reports for tag in r["acked"]]
+    log = list(store.iter_log(batch=64))
+    assert [e.index for e in log] == list(range(len(log)))  # gap-free
+    assert sorted(e.envelope.decode() for e in log) == sorted(acked)  # nothing lost, no extra
+    for name in store.streams():
+        chain = store.stream_entries(name)
+        assert [e.position for e in chain] == list(range(len(chain)))  # no fork
+        assert [e.index for e in chain] == sorted(e.index for e in chain)
+    assert sum(r["conflicts"] for r in reports) > 0  # they did contend
 
 
 # -- iteration -----------------------------------------------------------------------------------
