@@ -1,0 +1,550 @@
+"""The ledger: init, the sequencer (group commit), the Merkle log, checkpoints and receipts.
+
+Write path (docs/ARCHITECTURE.md): an envelope is parsed and its signature checked (stateless
+given the key; in parallel worker processes for large batches), then queued for the one
+sequencer thread. The sequencer takes everything queued (group commit), runs the ``attest``
+rules in order against its in-memory :class:`~attest.rules.LogState`, saves the accepted entries
+in one transaction, integrates them into the Merkle tree, signs a checkpoint and answers every
+submitter with a receipt. If another process appended first, the store refuses the transaction
+as a whole; the sequencer catches up from the store and decides again, so every decision is made
+on the true log prefix — exactly the prefix an offline verifier replays.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from attest.build import make_statement, sign_statement
+from attest.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
+from attest.dsse import Envelope
+from attest.entry import LogEntry, genesis_prev, leaf_data
+from attest.errors import UnknownKeyError, VerificationError
+from attest.merkle import MerkleFrontier, consistency_proof, inclusion_proof, leaf_hash
+from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
+from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
+from keys import PrivateKey
+from ledger._store import EntryStore, StoredEntry, open_store
+from ledger.errors import ConflictError, CorruptionError, LedgerError
+
+__all__ = ["Clock", "Ledger", "Receipt", "system_clock"]
+
+Clock = Callable[[], int]
+"""Milliseconds since the Unix epoch."""
+
+MAX_BATCH = 1024
+"""At most this many entries are saved in one transaction."""
+
+_NODE_CACHE_LEAVES = 1 << 16
+
+
+def system_clock() -> int:
+    """The machine's clock, in ms since the Unix epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the ledger returns for an accepted entry: where it is and the proof that it is there.
+
+    Attributes:
+        index: global log index.
+        stream: the stream.
+        position: position in the stream.
+        entry_hash: SPEC §5.1.
+        log_time_ms: the log's time for the entry.
+        tree_size: the size of the checkpoint below.
+        inclusion_proof: RFC 9162 inclusion proof of the entry's leaf in that tree.
+        checkpoint: the signed checkpoint note (text) covering the entry.
+    """
+
+    index: int
+    stream: str
+    position: int
+    entry_hash: bytes
+    log_time_ms: int
+    tree_size: int
+    inclusion_proof: tuple[bytes, ...]
+    checkpoint: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The receipt as JSON (hashes hex, proof hashes base64, checkpoint as text)."""
+        return {
+            "index": self.index,
+            "stream": self.stream,
+            "position": self.position,
+            "entryHash": self.entry_hash.hex(),
+            "logTime": format_timestamp(self.log_time_ms // 1000 * 1000),
+            "logTimeMs": self.log_time_ms,
+            "treeSize": self.tree_size,
+            "inclusionProof": [base64.b64encode(h).decode() for h in self.inclusion_proof],
+            "checkpoint": self.checkpoint.decode("utf-8"),
+        }
+
+
+@dataclass(slots=True)
+class _Pending:
+    signed: Signed
+    future: Future[Receipt]
+
+
+class Ledger:
+    """One ledger database, opened for reading and (with the log key) writing.
+
+    Build it with :meth:`init` or :meth:`open`. Thread-safe. Close it when done.
+    """
+
+    def __init__(
+        self, store: EntryStore, *, log_key: PrivateKey | None, clock: Clock = system_clock
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.RLock()  # guards state, frontier, node cache
+        self.state = LogState()
+        self._frontier = MerkleFrontier()
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._index_of: dict[bytes, int] = {}
+        self._catch_up()
+        origin = self.state.origin
+        if origin is None:
+            raise CorruptionError("the ledger has no genesis entry")
+        self._signer: NoteSigner | None = None
+        if log_key is not None:
+            if log_key.public_key != self.state.log_key:
+                raise LedgerError("this log key is not the one the ledger's genesis names")
+            self._signer = NoteSigner(origin, log_key)
+        self._verifier = NoteVerifier.for_key(origin, self.state.log_key)  # type: ignore[arg-type]
+        self._checkpoint: tuple[int, bytes] | None = None
+        self._queue: list[_Pending] = []
+        self._queue_cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        url: str,
+        *,
+        authority_id: str,
+        authority_name: str,
+        authority_key: PrivateKey,
+        origin: str,
+        log_key: PrivateKey,
+        clock: Clock = system_clock,
+    ) -> Ledger:
+        """Create a ledger: its tables, and the genesis entry naming the authority and log keys.
+
+        Raises:
+            LedgerExistsError: the database already holds a ledger.
+            VerificationError: the genesis statement is invalid (e.g. a bad party id or origin).
+        """
+        now = clock()
+        statement = make_statement(
+            kind=Kind.GENESIS,
+            stream=REGISTRY_STREAM,
+            prev=genesis_prev(REGISTRY_STREAM),
+            signer=authority_id,
+            signed_at=format_timestamp(now // 1000 * 1000),
+            body={
+                "origin": origin,
+                "authorityName": authority_name,
+                "authorityKey": authority_key.public_key.b64(),
+                "logKey": log_key.public_key.b64(),
+            },
+        )
+        envelope = sign_statement(statement, authority_key)
+        signed = open_genesis(envelope)
+        LogState().check(Placed(signed, 0, 0, now))
+        store = open_store(url, create=True)
+        try:
+            store.append(
+                [StoredEntry(0, REGISTRY_STREAM, 0, now, envelope.to_bytes(), signed.entry_hash)]
+            )
+            return cls(store, log_key=log_key, clock=clock)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def open(
+        cls, url: str, *, log_key: PrivateKey | None = None, clock: Clock = system_clock
+    ) -> Ledger:
+        """Open an existing ledger; without ``log_key`` it is read-only (no appends).
+
+        Raises:
+            LedgerNotFoundError: the database holds no ledger.
+            CorruptionError: the stored entries fail verification.
+        """
+        store = open_store(url)
+        try:
+            return cls(store, log_key=log_key, clock=clock)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the sequencer and close the store."""
+        with self._queue_cv:
+            self._closed = True
+            self._queue_cv.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self._store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def store(self) -> EntryStore:
+        """The underlying entry store."""
+        return self._store
+
+    @property
+    def origin(self) -> str:
+        """The log's origin (its checkpoint name)."""
+        assert self.state.origin is not None  # noqa: S101 - set at open
+        return self.state.origin
+
+    @property
+    def note_verifier(self) -> NoteVerifier:
+        """The verifier of this log's checkpoints."""
+        return self._verifier
+
+    @property
+    def size(self) -> int:
+        """Entries in the log as this object knows it."""
+        return self.state.size
+
+    # -- catching up with the store ---------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        """Apply every stored entry this object has not seen yet (startup, or after a conflict).
+
+        Stored entries are re-verified with the same rules: a tampered database is refused.
+        """
+        with self._lock:
+            start = self.state.size
+            for stored in self._store.iter_log(start):
+                raw = LogEntry(
+                    stored.index,
+                    stored.stream,
+                    stored.position,
+                    stored.log_time_ms,
+                    stored.envelope,
+                )
+                try:
+                    placed = self.state.open(raw)
+                    self.state.check(placed)
+                except VerificationError as exc:
+                    raise CorruptionError(
+                        f"stored entry fails verification: {exc}",
+                        stream=stored.stream,
+                        position=stored.position,
+                        index=stored.index,
+                    ) from exc
+                if placed.signed.entry_hash != stored.entry_hash:
+                    raise CorruptionError(
+                        "stored entry hash does not match its envelope",
+                        stream=stored.stream,
+                        position=stored.position,
+                        index=stored.index,
+                    )
+                self.state.apply(placed)
+                self._integrate(raw, placed.signed.entry_hash)
+            self._persist_nodes()
+
+    def _integrate(self, raw: LogEntry, ehash: bytes) -> None:
+        leaf = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
+        for level, index, h in self._frontier.append(leaf):
+            self._nodes[(level, index)] = h
+        self._index_of[ehash] = raw.index
+
+    def _persist_nodes(self) -> None:
+        """Write the node cache's new nodes to the store; trim the cache to recent leaves."""
+        size = self._frontier.size
+        done = self._store.nodes_size()
+        if done < size:
+            fresh = [(lv, ix, h) for (lv, ix), h in self._nodes.items() if (ix + 1) << lv > done]
+            self._store.put_nodes(fresh, size)
+        if len(self._nodes) > 4 * _NODE_CACHE_LEAVES:
+            keep_from = size - _NODE_CACHE_LEAVES
+            self._nodes = {k: h for k, h in self._nodes.items() if (k[1] << k[0]) >= keep_from}
+
+    def _node(self, level: int, index: int) -> bytes:
+        h = self._nodes.get((level, index))
+        if h is None:
+            h = self._store.get_node(level, index)
+        return h
+
+    # -- proofs and checkpoints ------------------------------------------------------------------
+
+    def checkpoint(self) -> bytes:
+        """The signed checkpoint note of the current tree (deterministic per size)."""
+        with self._lock:
+            size = self._frontier.size
+            if self._checkpoint is None or self._checkpoint[0] != size:
+                if self._signer is None:
+                    raise LedgerError("this ledger was opened without its log key")
+                cp = Checkpoint(self.origin, size, self._frontier.root())
+                self._checkpoint = (size, sign_checkpoint(cp, self._signer))
+            return self._checkpoint[1]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` (O(log n) reads)."""
+        with self._lock:
+            self._check_size(size)
+            return list(inclusion_proof(index, size, self._node))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof between trees of ``size1`` and ``size2``."""
+        with self._lock:
+            self._check_size(size2)
+            return list(consistency_proof(size1, size2, self._node))
+
+    def _check_size(self, size: int) -> None:
+        if not 0 < size <= self._frontier.size:
+            raise LedgerError(f"tree size {size} is not in 1..{self._frontier.size}")
+
+    # -- the write path ------------------------------------------------------------------------
+
+    def prepare(self, envelope_bytes: bytes) -> Signed:
+        """Parse an envelope, find its key, verify its signature and parse its statement.
+
+        Stateless given the key; callers may run it in parallel.
+
+        Raises:
+            VerificationError: malformed envelope, unknown key, bad signature, invalid statement.
+        """
+        env = Envelope.parse(envelope_bytes)
+        key = self.state.key(env.signature.keyid)
+        if key is None:
+            raise UnknownKeyError(
+                f"key {env.signature.keyid} is not registered", field="/signatures/0/keyid"
+            )
+        return open_envelope(env, key)
+
+    def submit(self, envelope_bytes: bytes) -> Receipt:
+        """Append one envelope and return its receipt (the same receipt if already appended).
+
+        Raises:
+            VerificationError: the envelope is invalid or a rule refuses it (ChainError carries
+                the current head of the stream).
+        """
+        return self.submit_signed([self.prepare(envelope_bytes)])[0].result()
+
+    def submit_many(self, envelopes: Sequence[bytes]) -> list[Receipt | VerificationError]:
+        """Append several envelopes in order; each gets a receipt or its own error."""
+        out: list[Receipt | VerificationError | None] = [None] * len(envelopes)
+        ready: list[Signed] = []
+        slots: list[int] = []
+        for i, raw in enumerate(envelopes):
+            try:
+                ready.append(self.prepare(raw))
+                slots.append(i)
+            except VerificationError as exc:
+                out[i] = exc
+        for i, fut in zip(slots, self.submit_signed(ready), strict=True):
+            failure = fut.exception()
+            out[i] = fut.result() if failure is None else _as_verification_error(failure)
+        return [r for r in out if r is not None]
+
+    def submit_signed(self, items: Sequence[Signed]) -> list[Future[Receipt]]:
+        """Queue prepared entries for the sequencer; returns one future per entry, resolved."""
+        if self._signer is None:
+            raise LedgerError("this ledger was opened read-only (no log key)")
+        pend = [_Pending(s, Future()) for s in items]
+        with self._queue_cv:
+            if self._closed:
+                raise LedgerError("the ledger is closed")
+            self._queue.extend(pend)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._sequencer, name="claimledger-sequencer", daemon=True
+                )
+                self._thread.start()
+            self._queue_cv.notify_all()
+        for p in pend:
+            p.future.exception()  # wait
+        return [p.future for p in pend]
+
+    def _sequencer(self) -> None:
+        while True:
+            with self._queue_cv:
+                while not self._queue and not self._closed:
+                    self._queue_cv.wait()
+                if not self._queue and self._closed:
+                    return
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                self._sequence(batch)
+            except BaseException as exc:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+
+    def _sequence(self, batch: list[_Pending]) -> None:
+        for _attempt in range(16):
+            with self._lock:
+                state = self.state
+                state.begin()
+                try:
+                    decisions, placed = self._decide(batch)
+                    if placed:
+                        self._store.append([_stored(pl) for pl in placed])
+                except ConflictError:
+                    state.rollback()
+                    self._catch_up()  # another writer got there first: decide again
+                    continue
+                except BaseException:
+                    state.rollback()
+                    raise
+                state.commit()
+                for pl in placed:
+                    self._integrate(_raw(_stored(pl)), pl.signed.entry_hash)
+                if placed:
+                    self._persist_nodes()
+                self._answer(batch, decisions, placed)
+                return
+        raise LedgerError("could not append: the log kept changing under this writer")
+
+    def _decide(
+        self, batch: list[_Pending]
+    ) -> tuple[dict[int, Placed | int | Exception], list[Placed]]:
+        """Check and apply the batch in order; rejected entries change nothing."""
+        now = max(self._clock(), self.state.last_log_time_ms)
+        decisions: dict[int, Placed | int | Exception] = {}
+        placed: list[Placed] = []
+        seen: dict[bytes, int] = {}
+        for i, p in enumerate(batch):
+            ehash = p.signed.entry_hash
+            if ehash in self._index_of:
+                decisions[i] = self._index_of[ehash]  # idempotent repeat of a stored entry
+                continue
+            if ehash in seen:
+                decisions[i] = -1 - seen[ehash]  # repeat within this batch
+                continue
+            _, length = self.state.head(p.signed.statement.stream)
+            pl = Placed(p.signed, self.state.size, length, now)
+            try:
+                self.state.check(pl)
+            except VerificationError as exc:
+                decisions[i] = exc
+                continue
+            self.state.apply(pl)
+            decisions[i] = pl
+            seen[ehash] = len(placed)
+            placed.append(pl)
+        return decisions, placed
+
+    def _answer(
+        self,
+        batch: list[_Pending],
+        decisions: dict[int, Placed | int | Exception],
+        placed_all: list[Placed],
+    ) -> None:
+        size = self._frontier.size
+        note = self.checkpoint() if size else b""
+        for i, p in enumerate(batch):
+            d = decisions[i]
+            if isinstance(d, Exception):
+                p.future.set_exception(d)
+                continue
+            if isinstance(d, int):
+                index = d if d >= 0 else placed_all[-1 - d].index
+                p.future.set_result(self._receipt_for_index(index, size, note))
+                continue
+            p.future.set_result(
+                self._receipt(
+                    d.index,
+                    d.signed.statement.stream,
+                    d.position,
+                    d.signed.entry_hash,
+                    d.log_time_ms,
+                    size,
+                    note,
+                )
+            )
+
+    def _receipt(
+        self,
+        index: int,
+        stream: str,
+        position: int,
+        ehash: bytes,
+        log_time: int,
+        size: int,
+        note: bytes,
+    ) -> Receipt:
+        proof = tuple(inclusion_proof(index, size, self._node))
+        return Receipt(index, stream, position, ehash, log_time, size, proof, note)
+
+    def _receipt_for_index(self, index: int, size: int, note: bytes) -> Receipt:
+        (stored,) = self._store.log_entries(index, index + 1)
+        return self._receipt(
+            stored.index,
+            stored.stream,
+            stored.position,
+            stored.entry_hash,
+            stored.log_time_ms,
+            size,
+            note,
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def receipt(self, index: int) -> Receipt:
+        """A fresh receipt for the entry at ``index`` against the current checkpoint."""
+        with self._lock:
+            size = self._frontier.size
+            if not 0 <= index < size:
+                raise LedgerError(f"no entry at index {index}")
+            return self._receipt_for_index(index, size, self.checkpoint())
+
+    def log_entries(self, start: int, end: int) -> list[LogEntry]:
+        """Raw entries with global indexes in [start, end)."""
+        return [_raw(s) for s in self._store.log_entries(start, end)]
+
+    def iter_log(self, start: int = 0) -> Iterator[LogEntry]:
+        """Every raw entry from ``start`` on, in index order, in constant memory."""
+        for s in self._store.iter_log(start):
+            yield _raw(s)
+
+    def stream_entries(self, stream: str, start: int = 0, end: int | None = None) -> list[LogEntry]:
+        """Raw entries of ``stream`` with positions in [start, end)."""
+        return [_raw(s) for s in self._store.stream_entries(stream, start, end)]
+
+    def head(self, stream: str) -> tuple[str, int]:
+        """The stream's head (hex hash to use as ``prev``) and its length."""
+        with self._lock:
+            return self.state.head(stream)
+
+
+def _stored(pl: Placed) -> StoredEntry:
+    return StoredEntry(
+        pl.index,
+        pl.signed.statement.stream,
+        pl.position,
+        pl.log_time_ms,
+        pl.signed.envelope.to_bytes(),
+        pl.signed.entry_hash,
+    )
+
+
+def _raw(s: StoredEntry) -> LogEntry:
+    return LogEntry(s.index, s.stream, s.position, s.log_time_ms, s.envelope)
+
+
+def _as_verification_error(exc: BaseException) -> VerificationError:
+    if isinstance(exc, VerificationError):
+        return exc
+    raise exc
