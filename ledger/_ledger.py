@@ -30,6 +30,7 @@ from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
 from ledger._store import EntryStore, StoredEntry, open_store
+from ledger._views import Views
 from ledger.errors import ConflictError, CorruptionError, LedgerError
 
 __all__ = ["Clock", "Ledger", "Receipt", "system_clock"]
@@ -106,6 +107,7 @@ class Ledger:
         self._clock = clock
         self._lock = threading.RLock()  # guards state, frontier, node cache
         self.state = LogState()
+        self.views = Views()
         self._frontier = MerkleFrontier()
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._index_of: dict[bytes, int] = {}
@@ -260,6 +262,7 @@ class Ledger:
                         index=stored.index,
                     )
                 self.state.apply(placed)
+                self.views.apply(placed)
                 self._integrate(raw, placed.signed.entry_hash)
             self._persist_nodes()
 
@@ -410,6 +413,7 @@ class Ledger:
                     raise
                 state.commit()
                 for pl in placed:
+                    self.views.apply(pl)
                     self._integrate(_raw(_stored(pl)), pl.signed.entry_hash)
                 if placed:
                     self._persist_nodes()
