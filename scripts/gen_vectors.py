@@ -1,0 +1,1507 @@
+"""Generate the spec test vectors in ``tests/vectors/*.json`` (docs/SPEC.md §9).
+
+Run ``python -m scripts.gen_vectors`` to (re)write the files, or ``--check`` to compare them with
+what would be written (exit status 1 when they differ). The output is deterministic: fixed seeds,
+fixed times, no randomness and no clock, so the files change only when a signed or hashed byte
+changes. Every expectation is computed by the library *and* every refusal is checked to be
+refused here, so a vector that the library disagrees with cannot be written.
+
+Each file is ``{"description", "spec", "cases": [{name, input, expect} | {name, input, error}]}``,
+pretty-printed with sorted keys, ASCII only, with a trailing newline. ``error`` is
+``{"class": <exception class name>, "reason": <short reason, not normative>}`` plus ``field`` (a
+JSON pointer) where the library names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import struct
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from attest import canonical
+from attest.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    note_key_id,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from attest.dsse import PAYLOAD_TYPE, Envelope, Signature, pae, sign_envelope
+from attest.entry import LogEntry, entry_hash, genesis_prev, leaf_data
+from attest.errors import VerificationError
+from attest.merkle import (
+    EMPTY_ROOT,
+    MemoryTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from attest.rules import open_envelope, replay
+from attest.statements import Kind, parse_statement
+from keys import PrivateKey, PublicKey, verify_strict
+from tests.attest.examples import (
+    example_claim_body,
+    example_claim_withdraw_body,
+    example_digest,
+    example_genesis_body,
+    example_key,
+    example_key_add_body,
+    example_key_revoke_body,
+    example_provider_reply_body,
+    example_seed,
+    example_statement,
+    example_test_record_body,
+    example_verdict_body,
+)
+from tests.attest.logbuilder import LogBuilder, digest
+
+__all__ = ["FILES", "VECTORS_DIR", "build", "main"]
+
+Json = dict[str, Any]
+
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "tests" / "vectors"
+
+FILES = (
+    "canonical.json",
+    "keys.json",
+    "dsse.json",
+    "entry.json",
+    "merkle.json",
+    "checkpoint.json",
+    "statements.json",
+    "log.json",
+    "rules.json",
+)
+
+ORIGIN = "claimledger.example/log"
+PROVIDER = "acme-social"
+VERIFIER = "safecheck-labs"
+
+# -- Ed25519 arithmetic, only to construct refused keys and signatures (docs/SPEC.md §2) ---------
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_L = 2**252 + 27742317777372353535851937790883648493
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_Point = tuple[int, int]
+
+
+def _inv(x: int) -> int:
+    return pow(x, _P - 2, _P)
+
+
+def _x_for(y: int, sign: int) -> int | None:
+    x2 = (y * y - 1) * _inv(_D * y * y + 1) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if x * x % _P != x2:
+        x = x * _SQRT_M1 % _P
+    if x * x % _P != x2:
+        return None
+    if x & 1 != sign:
+        x = _P - x
+    return x % _P
+
+
+def _decode_point(raw: bytes) -> _Point:
+    n = int.from_bytes(raw, "little")
+    y = n & ((1 << 255) - 1)
+    x = _x_for(y, n >> 255)
+    if x is None:
+        raise ValueError("not a curve point")
+    return x, y
+
+
+def _add(a: _Point, b: _Point) -> _Point:
+    (x1, y1), (x2, y2) = a, b
+    t = _D * x1 * x2 * y1 * y2 % _P
+    return (x1 * y2 + x2 * y1) * _inv(1 + t) % _P, (y1 * y2 + x1 * x2) * _inv(1 - t) % _P
+
+
+def _encode_point(pt: _Point) -> bytes:
+    x, y = pt
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+def _secret_scalar(seed: bytes) -> int:
+    h = bytearray(hashlib.sha512(seed).digest()[:32])
+    h[0] &= 248
+    h[31] &= 127
+    h[31] |= 64
+    return int.from_bytes(h, "little")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _case(name: str, input_: Json, expect: Json) -> Json:
+    return {"name": name, "input": input_, "expect": expect}
+
+
+def _refused(
+    name: str, input_: Json, reason: str, call: Callable[[], object], *, field: bool = True
+) -> Json:
+    """A refused case: run ``call``, which must raise; record the class (and field)."""
+    try:
+        call()
+    except Exception as exc:
+        error: Json = {"class": type(exc).__name__, "reason": reason}
+        if field and isinstance(exc, VerificationError) and exc.field is not None:
+            error["field"] = exc.field
+        return {"name": name, "input": input_, "error": error}
+    raise AssertionError(f"vector {name!r} was expected to be refused but was accepted")
+
+
+def _doc(description: str, spec: str, cases: list[Json]) -> bytes:
+    names = [c["name"] for c in cases]
+    if len(set(names)) != len(names):
+        raise AssertionError(f"duplicate case names in {spec}")
+    doc = {"description": description, "spec": f"docs/SPEC.md {spec}", "cases": cases}
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _key(n: int) -> PrivateKey:
+    return PrivateKey.from_seed(example_seed(n))
+
+
+def _raw_entry(e: LogEntry) -> Json:
+    return {
+        "index": e.index,
+        "stream": e.stream,
+        "position": e.position,
+        "logTimeMs": e.log_time_ms,
+        "envelope": e.envelope.decode("utf-8"),
+    }
+
+
+# -- 1. canonical JSON ---------------------------------------------------------------------------
+
+_ESCAPES = 'Tab\t "q" \\ \x1f\x7f \u00e9\u2028\U0001f602'
+
+
+def _canonical() -> bytes:
+    accepted: list[tuple[str, Any]] = [
+        ("null", None),
+        ("true", True),
+        ("false", False),
+        ("zero", 0),
+        ("negative integer", -7),
+        ("largest integer", 2**53 - 1),
+        ("smallest integer", -(2**53 - 1)),
+        ("empty string", ""),
+        ("empty array", []),
+        ("empty object", {}),
+        ("nested empty arrays", [[]]),
+        (
+            "SPEC 1.4 object: nested keys sorted",
+            {"signer": "acme", "v": 1, "body": {"z": [], "A": False, "n": None}},
+        ),
+        (
+            "SPEC 1.4 big integers",
+            [9007199254740991, -9007199254740991, 0, -7],
+        ),
+        (
+            "SPEC 1.4 key order by byte value, empty key first, prefix first",
+            {"a": 6, "A": 5, "#": 4, '"': 3, "!": 2, "": 1, "a~/b": 7},
+        ),
+        ("key that is a prefix sorts first", {"ab": 2, "a": 1, "b": 3}),
+        ("SPEC 1.4 string escapes", _ESCAPES),
+        ("every control character", "".join(chr(c) for c in range(0x20))),
+        ("solidus, DEL, U+2028, U+2029 are literal", "/\x7f\u2028\u2029"),
+        ("U+0000 inside a string", "a\x00b"),
+        ("noncharacter U+FFFF and last scalar U+10FFFF", "\uffff\U0010ffff"),
+        ("array keeps its order", [3, 1, 2, "b", "a"]),
+        ("depth 64 is the limit", _nest(64)),
+    ]
+    cases = []
+    for name, value in accepted:
+        data = canonical.encode(value)
+        if canonical.decode(data) != value:
+            raise AssertionError(name)
+        cases.append(_case(name, {"value": value}, {"hex": data.hex(), "text": data.decode()}))
+
+    refused: list[tuple[str, bytes, str]] = [
+        ("duplicate key", b'{"a":1,"a":2}', "duplicate key a"),
+        ("duplicate key after unescaping", b'{"a":1,"\\u0061":2}', "duplicate key a"),
+        ("fraction 1.0", b"1.0", "not an integer"),
+        ("exponent 1e2", b"1e2", "not an integer"),
+        ("negative zero float", b"-0.0", "not an integer"),
+        ("nested fraction", b'{"x":[0.5]}', "not an integer"),
+        ("integer 2^53", b"9007199254740992", "integer out of range"),
+        ("integer -2^53", b"-9007199254740992", "integer out of range"),
+        ("huge integer", b"1" + b"0" * 40, "integer out of range"),
+        ("lone high surrogate escape", b'"\\ud800"', "lone surrogate"),
+        ("lone low surrogate escape", b'"\\udc00"', "lone surrogate"),
+        ("escaped surrogate pair", b'"\\ud83d\\ude02"', "not canonical: escaped surrogate pair"),
+        ("encoded surrogate ED A0 80", bytes.fromhex("22eda08022"), "not well-formed UTF-8"),
+        ("byte FF", bytes.fromhex("22ff22"), "not well-formed UTF-8"),
+        ("overlong solidus C0 AF", bytes.fromhex("22c0af22"), "not well-formed UTF-8"),
+        ("past U+10FFFF F4 90 80 80", bytes.fromhex("22f490808022"), "not well-formed UTF-8"),
+        ("byte order mark", bytes.fromhex("efbbbf7b7d"), "byte order mark"),
+        ("NaN", b"NaN", "not a JSON number"),
+        ("Infinity", b"[Infinity]", "not a JSON number"),
+        ("trailing data", b"{}x", "trailing data"),
+        ("two values", b"1 2", "trailing data"),
+        ("empty input", b"", "malformed JSON"),
+        ("leading zero", b"01", "malformed JSON"),
+        ("unescaped control character", b'"\x01"', "malformed JSON"),
+        ("single quotes", b"'a'", "malformed JSON"),
+        ("non-ASCII key", '{"\u00e9":1}'.encode(), "key not printable ASCII"),
+        ("NUL key", b'{"\\u0000":1}', "key not printable ASCII"),
+        ("DEL key", b'{"\\u007f":1}', "key not printable ASCII"),
+        ("space after colon", b'{"a": 1}', "not canonical: whitespace"),
+        ("leading space", b" 1", "not canonical: whitespace"),
+        ("trailing newline", b'{"a":1}\n', "not canonical: whitespace"),
+        ("unsorted keys", b'{"b":1,"a":2}', "not canonical: key order"),
+        ("needless escape \\u0041", b'"\\u0041"', "not canonical: needless escape"),
+        ("needless escape \\/", b'"\\/"', "not canonical: needless escape"),
+        ("needless escape \\u2028", b'"\\u2028"', "not canonical: needless escape"),
+        ("\\u0008 instead of \\b", b'"\\u0008"', "not canonical: short escape exists"),
+        ("uppercase hex escape", b'"\\u001F"', "not canonical: uppercase hex"),
+        ("negative zero", b"-0", "not canonical: negative zero"),
+        ("depth 65", _nest_bytes(65), "nesting deeper than 64"),
+    ]
+    for name, data, reason in refused:
+        cases.append(
+            _refused(
+                name,
+                {"hex": data.hex()},
+                reason,
+                partial(canonical.decode, data),
+                field=False,
+            )
+        )
+    return _doc(
+        "The JSON profile and its canonical form. Accepted cases: input.value is a profile "
+        "value (written here as JSON; member order in this file carries no meaning), "
+        "expect.hex is its canonical bytes in hex and expect.text the same bytes as UTF-8 text; "
+        "decoding expect.hex gives back input.value. Refused cases: input.hex is bytes (hex) "
+        "that a decoder must refuse; error.class is the Python exception class, error.reason "
+        "says why (not normative).",
+        "§1",
+        cases,
+    )
+
+
+def _nest(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def _nest_bytes(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+# -- 2. keys and signatures ----------------------------------------------------------------------
+
+_RFC8032 = (
+    ("RFC 8032 7.1 test 1", "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", ""),
+    (
+        "RFC 8032 7.1 test 2",
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "72",
+    ),
+)
+
+
+def _keys() -> bytes:
+    cases: list[Json] = []
+    seeds = [(f"example key {n}", example_seed(n)) for n in range(1, 8)]
+    seeds += [(name, bytes.fromhex(seed)) for name, seed, _ in _RFC8032]
+    seeds.append(("seed 01 repeated (SPEC 7.5 log key)", b"\x01" * 32))
+    for name, seed in seeds:
+        pub = PrivateKey.from_seed(seed).public_key
+        expect = {"publicKey": pub.raw.hex(), "publicKeyB64": pub.b64(), "keyId": pub.key_id}
+        cases.append(_case(f"key id: {name}", {"seed": seed.hex()}, expect))
+
+    good = _key(1).public_key.raw
+    t8 = _decode_point(bytes.fromhex(_SMALL_ORDER_8))
+    mixed = _encode_point(_add(_decode_point(good), t8))
+    bad_keys: list[tuple[str, bytes, str]] = [
+        ("identity", bytes.fromhex("01" + "00" * 31), "small order (identity)"),
+        ("identity with sign bit", bytes.fromhex("01" + "00" * 30 + "80"), "x = 0 with sign bit"),
+        ("point of order 2 (y = -1)", bytes.fromhex("ec" + "ff" * 30 + "7f"), "small order"),
+        ("point of order 8", bytes.fromhex(_SMALL_ORDER_8), "small order"),
+        ("y = p (non-canonical 0)", bytes.fromhex("ed" + "ff" * 30 + "7f"), "non-canonical y"),
+        ("mixed order: example key 1 + order-8 point", mixed, "not in the prime-order subgroup"),
+        ("y = p + 1 (non-canonical identity)", bytes.fromhex("ee" + "ff" * 30 + "7f"), "y >= p"),
+        ("not on the curve", _off_curve(), "no x for this y"),
+        ("31 bytes", good[:31], "wrong length"),
+        ("33 bytes", good + b"\x00", "wrong length"),
+    ]
+    for name, raw, reason in bad_keys:
+        cases.append(
+            _refused(
+                f"refused key: {name}",
+                {"publicKey": raw.hex()},
+                reason,
+                partial(PublicKey.from_raw, raw),
+            )
+        )
+    b64 = _b64(good)
+    trailing = b64[:42] + chr(ord(b64[42]) ^ 1) + "="  # flips an unused trailing bit
+    if base64.b64decode(trailing) != good:
+        trailing = b64[:42] + chr(ord(b64[42]) + 1) + "="
+    bad_texts = [
+        ("URL-safe alphabet", _url_safe_text(), "standard alphabet only"),
+        ("missing padding", b64[:-1], "must be 44 characters"),
+        ("non-zero trailing bits", trailing, "not canonical base64"),
+        ("whitespace", " " + b64[1:], "not base64"),
+    ]
+    for name, text, reason in bad_texts:
+        cases.append(
+            _refused(
+                f"refused key text: {name}",
+                {"publicKeyB64": text},
+                reason,
+                partial(PublicKey.from_b64, text),
+            )
+        )
+
+    # Signatures: (public key, message, signature) -> accept, or refused by the KEY or SIGNATURE
+    # rule.
+    signer = _key(1)
+    msg = b"claimledger signature test"
+    sig = signer.sign(msg)
+    s_int = int.from_bytes(sig[32:], "little")
+    identity = bytes.fromhex("01" + "00" * 31)
+    # R = identity and S = k*a: passes the cofactorless equation (OpenSSL accepts it), so only
+    # rule 2 (R not small-order) refuses it.
+    k = int.from_bytes(hashlib.sha512(identity + good + msg).digest(), "little") % _L
+    forged = identity + (k * _secret_scalar(example_seed(1)) % _L).to_bytes(32, "little")
+    flipped = bytearray(sig)
+    flipped[5] ^= 0x10
+    sig_cases: list[tuple[str, bytes, bytes, bytes, str | None]] = []
+    for rfc_name, seed_hex, msg_hex in _RFC8032:
+        private = PrivateKey.from_seed(bytes.fromhex(seed_hex))
+        message = bytes.fromhex(msg_hex)
+        sig_cases.append((rfc_name, private.public_key.raw, message, private.sign(message), None))
+    sig_cases += [
+        ("example key 1", good, msg, sig, None),
+        ("flipped signature bit", good, msg, bytes(flipped), "equation fails"),
+        ("other message", good, msg + b"!", sig, "equation fails"),
+        ("other key", _key(2).public_key.raw, msg, sig, "equation fails"),
+        ("S + L (not reduced)", good, msg, sig[:32] + (s_int + _L).to_bytes(32, "little"), "S>=L"),
+        ("S = L", good, msg, sig[:32] + _L.to_bytes(32, "little"), "S >= L"),
+        ("R = identity, S = k*a (cofactorless equation holds)", good, msg, forged, "R small"),
+        ("R = order-8 point", good, msg, bytes.fromhex(_SMALL_ORDER_8) + sig[32:], "R small"),
+        ("63-byte signature", good, msg, sig[:63], "wrong length"),
+        ("small-order key, R = identity, S = 0", identity, msg, identity + bytes(32), "weak key"),
+        ("mixed-order key", mixed, msg, sig, "weak key"),
+    ]
+    for name, raw, message, signature, why in sig_cases:
+        input_ = {"publicKey": raw.hex(), "message": message.hex(), "signature": signature.hex()}
+        if why is None:
+            verify_strict(raw, signature, message)
+            cases.append(_case(f"signature: {name}", input_, {"accept": True}))
+        else:
+            cases.append(
+                _refused(
+                    f"signature: {name}",
+                    input_,
+                    why,
+                    partial(verify_strict, raw, signature, message),
+                )
+            )
+    return _doc(
+        "Ed25519 keys and the strict acceptance rule. Bytes are hex; publicKeyB64 is standard "
+        "padded base64. Key id cases: seed -> public key and key id (§2.3). Refused keys: "
+        "error.class WeakKeyError (KEY rule, §2.1) or KeyFormatError (length or text form, §2.4). "
+        "Signature cases: (publicKey, message, signature) -> expect.accept, or refused with "
+        "InvalidSignatureError (SIGNATURE rule, §2.2) or WeakKeyError (KEY rule).",
+        "§2",
+        cases,
+    )
+
+
+_SMALL_ORDER_8 = "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"
+
+
+def _off_curve() -> bytes:
+    y = next(y for y in range(2, 100) if _x_for(y, 0) is None)
+    return y.to_bytes(32, "little")
+
+
+def _url_safe_text() -> str:
+    for n in range(1, 50):
+        text = _b64(PrivateKey.from_seed(example_seed(n)).public_key.raw)
+        if "+" in text or "/" in text:
+            return text.replace("+", "-").replace("/", "_")
+    raise AssertionError("no example key with + or / in its base64")
+
+
+# -- 3. DSSE -------------------------------------------------------------------------------------
+
+
+def _dsse() -> bytes:
+    cases: list[Json] = []
+    pae_inputs = [
+        ("DSSE spec example", "http://example.com/HelloWorld", b"hello world"),
+        ("empty payload", PAYLOAD_TYPE, b""),
+        ("claimledger payload type", PAYLOAD_TYPE, b'{"v":1}'),
+        ("lengths are byte lengths", "t\u00e9", "\u00e9\u00e9".encode()),
+    ]
+    for name, ptype, body in pae_inputs:
+        out = pae(ptype, body)
+        cases.append(
+            _case(
+                f"PAE: {name}",
+                {"payloadType": ptype, "payloadHex": body.hex()},
+                {"hex": out.hex()},
+            )
+        )
+
+    genesis = canonical.encode(example_statement(Kind.GENESIS))
+    claim = canonical.encode(example_statement(Kind.CLAIM_PUBLISH))
+    signed: list[tuple[str, bytes, int]] = [
+        ("genesis signed by example key 1", genesis, 1),
+        ("claim.publish signed by example key 3", claim, 3),
+    ]
+    for name, payload, n in signed:
+        env = sign_envelope(payload, _key(n))
+        cases.append(
+            _case(
+                f"sign: {name}",
+                {"payloadText": payload.decode(), "seed": example_seed(n).hex()},
+                {
+                    "keyid": env.signature.keyid,
+                    "paeHex": env.pae().hex(),
+                    "signature": env.signature.sig.hex(),
+                    "stored": env.to_bytes().decode(),
+                },
+            )
+        )
+
+    env = sign_envelope(claim, _key(3))
+    stored = env.to_bytes().decode()
+    payload_b64, sig_b64 = _b64(env.payload), _b64(env.signature.sig)
+    if not ("=" in sig_b64 and ("+" in sig_b64 or "/" in sig_b64)):
+        raise AssertionError("the variant cases need + or / and = in the base64")
+    kid = env.signature.keyid
+
+    def envelope(payload: str, sig: str, *, ptype: str = PAYLOAD_TYPE, sep: str = "") -> str:
+        return (
+            f'{{"signatures":[{{"sig":"{sig}",{sep}"keyid":"{kid}"}}],{sep}'
+            f'"payloadType":"{ptype}",{sep}"payload":"{payload}"}}'
+        )
+
+    def url(text: str) -> str:
+        return text.replace("+", "-").replace("/", "_")
+
+    variants = [
+        ("stored form itself", stored),
+        ("other member order and whitespace", envelope(payload_b64, sig_b64, sep="\n  ")),
+        ("standard base64 without padding", envelope(payload_b64.rstrip("="), sig_b64.rstrip("="))),
+        ("URL-safe base64 with padding", envelope(url(payload_b64), url(sig_b64))),
+        (
+            "URL-safe base64 without padding",
+            envelope(url(payload_b64).rstrip("="), url(sig_b64).rstrip("=")),
+        ),
+    ]
+    for name, text in variants:
+        parsed = Envelope.parse(text.encode())
+        if parsed.to_bytes().decode() != stored:
+            raise AssertionError(name)
+        cases.append(
+            _case(f"parse: {name}", {"envelope": text, "mode": "parse"}, {"stored": stored})
+        )
+
+    other = sign_envelope(claim, _key(4)).signature
+    two_sigs = stored.replace(
+        '"signatures":[',
+        f'"signatures":[{{"keyid":"{other.keyid}","sig":"{_b64(other.sig)}"}},',
+    )
+    mixed_alphabets = "+" + url(sig_b64)[1:]
+    trailing = sig_b64[:-3] + chr(ord(sig_b64[-3]) + 1) + "=="
+    refused_parse: list[tuple[str, str, str]] = [
+        ("unknown member", stored[:-1] + ',"x":1}', "unknown member"),
+        ("unknown signature member", stored.replace('"sig":', '"x":1,"sig":'), "unknown member"),
+        (
+            "missing payloadType",
+            envelope(payload_b64, sig_b64).replace(f',"payloadType":"{PAYLOAD_TYPE}"', ""),
+            "missing member",
+        ),
+        ("duplicate member", stored[:-1] + f',"payloadType":"{PAYLOAD_TYPE}"}}', "duplicate"),
+        ("other payload type", envelope(payload_b64, sig_b64, ptype="application/json"), "type"),
+        ("two signatures", two_sigs, "exactly one signature"),
+        (
+            "no signature",
+            envelope(payload_b64, sig_b64).split('"signatures":[')[0]
+            + '"signatures":[],'
+            + envelope(payload_b64, sig_b64).split("],", 1)[1],
+            "exactly one",
+        ),
+        ("mixed base64 alphabets", envelope(payload_b64, mixed_alphabets), "mixed alphabets"),
+        ("non-zero trailing bits", envelope(payload_b64, trailing), "non-canonical base64"),
+        ("wrong padding", envelope(payload_b64 + "=", sig_b64), "wrong padding"),
+        (
+            "whitespace inside base64",
+            envelope(payload_b64[:8] + " " + payload_b64[8:], sig_b64),
+            "not base64",
+        ),
+        ("uppercase keyid", stored.replace(kid, kid.upper()), "keyid must be lowercase hex"),
+        ("63-byte signature", envelope(payload_b64, _b64(env.signature.sig[:63])), "length"),
+        ("not JSON", stored[:-1], "malformed JSON"),
+    ]
+    for name, text, reason in refused_parse:
+        cases.append(
+            _refused(
+                f"refused: {name}",
+                {"envelope": text, "mode": "parse"},
+                reason,
+                partial(Envelope.parse, text.encode()),
+            )
+        )
+    refused_stored = [
+        ("whitespace in a stored envelope", envelope(payload_b64, sig_b64, sep=" ")),
+        ("unpadded base64 in a stored envelope", variants[2][1]),
+        ("URL-safe base64 in a stored envelope", variants[3][1]),
+    ]
+    for name, text in refused_stored:
+        cases.append(
+            _refused(
+                f"refused: {name}",
+                {"envelope": text, "mode": "stored"},
+                "not the stored form",
+                partial(Envelope.parse_stored, text.encode()),
+            )
+        )
+
+    pub3 = _key(3).public_key
+    flipped = bytearray(env.signature.sig)
+    flipped[0] ^= 1
+    not_canonical = sign_envelope(claim.replace(b'"v":1', b'"v": 1'), _key(3))
+    bad_schema = sign_envelope(
+        canonical.encode({**example_statement(Kind.KEY_ADD), "x": 1}), _key(3)
+    )
+    refused_open = [
+        (
+            "signature does not verify",
+            Envelope(PAYLOAD_TYPE, claim, (Signature(kid, bytes(flipped)),)).to_bytes().decode(),
+            pub3,
+            "bad signature",
+        ),
+        (
+            "signed by another key",
+            sign_envelope(claim, _key(4)).to_bytes().decode(),
+            pub3,
+            "keyid is not the key's",
+        ),
+        (
+            "payload is not canonical JSON",
+            not_canonical.to_bytes().decode(),
+            pub3,
+            "payload not canonical",
+        ),
+        (
+            "payload is not a valid statement",
+            bad_schema.to_bytes().decode(),
+            pub3,
+            "unknown statement member",
+        ),
+    ]
+    for name, text, key, reason in refused_open:
+        cases.append(
+            _refused(
+                f"refused: {name}",
+                {"envelope": text, "mode": "open", "publicKey": key.b64()},
+                reason,
+                partial(_open, text, key),
+            )
+        )
+    accepted_open = sign_envelope(claim, _key(3)).to_bytes().decode()
+    opened = open_envelope(Envelope.parse_stored(accepted_open.encode()), pub3)
+    cases.append(
+        _case(
+            "open: claim.publish under example key 3",
+            {"envelope": accepted_open, "mode": "open", "publicKey": pub3.b64()},
+            {"digest": opened.digest.hex(), "stored": accepted_open},
+        )
+    )
+    return _doc(
+        "DSSE v1 envelopes. PAE cases: payloadType (text) and payloadHex -> PAE bytes in hex. "
+        "Sign cases: payloadText (the canonical statement, UTF-8) and an Ed25519 seed (hex) -> "
+        "keyid, paeHex, signature (hex) and the stored envelope as text (standard padded "
+        "base64 inside). Other cases: input.envelope is envelope text; mode 'parse' accepts "
+        "standard or URL-safe base64 with or without padding and expect.stored is the one "
+        "stored form; mode 'stored' requires the stored form exactly; mode 'open' is 'stored', "
+        "then the signature under publicKey (base64), then the payload as a canonical "
+        "statement (expect.digest: SHA-256 of the payload, hex).",
+        "§4",
+        cases,
+    )
+
+
+# -- 4. entries ----------------------------------------------------------------------------------
+
+
+def entry_preimage(env: Envelope) -> bytes:
+    """The SPEC §5.1 entry-hash preimage, rebuilt here independently of ``attest.entry``."""
+
+    def field(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    out = b"claimledger:v1:entry\x00" + field(env.payload_type.encode()) + field(env.payload)
+    out += struct.pack(">I", len(env.signatures))
+    for s in env.signatures:
+        out += field(s.keyid.encode()) + field(s.sig)
+    return out
+
+
+def _entry(log: list[LogEntry]) -> bytes:
+    cases: list[Json] = []
+    for e in log[:3]:
+        env = Envelope.parse_stored(e.envelope)
+        pre = entry_preimage(env)
+        if hashlib.sha256(pre).digest() != entry_hash(env):
+            raise AssertionError("entry hash preimage")
+        cases.append(
+            _case(
+                f"entry hash: log entry {e.index}",
+                {"envelope": e.envelope.decode()},
+                {"entryHash": entry_hash(env).hex(), "preimageHex": pre.hex()},
+            )
+        )
+    env0 = Envelope.parse_stored(log[0].envelope)
+    variant = json.dumps(
+        {
+            "payload": _b64(env0.payload).rstrip("=").replace("+", "-").replace("/", "_"),
+            "payloadType": env0.payload_type,
+            "signatures": [{"keyid": env0.signature.keyid, "sig": _b64(env0.signature.sig)}],
+        },
+        indent=1,
+    )
+    cases.append(
+        _case(
+            "entry hash: log entry 0 in another base64 form (same hash)",
+            {"envelope": variant},
+            {"entryHash": entry_hash(Envelope.parse(variant.encode())).hex()},
+        )
+    )
+    for stream in ("registry", PROVIDER, VERIFIER, "a"):
+        pre = b"claimledger:v1:genesis\x00" + stream.encode()
+        cases.append(
+            _case(
+                f"genesis prev: {stream}",
+                {"stream": stream},
+                {"prev": genesis_prev(stream), "preimageHex": pre.hex()},
+            )
+        )
+    places = [
+        ("all zero", 0, "registry", 0, 0, bytes(32)),
+        ("large numbers", 2**53 - 1, PROVIDER, 2**40 + 1, 2**53 - 1, bytes(range(32))),
+    ]
+    for e in log[:3]:
+        ehash = entry_hash(Envelope.parse_stored(e.envelope))
+        places.append((f"log entry {e.index}", e.index, e.stream, e.position, e.log_time_ms, ehash))
+    for name, index, stream, position, t, ehash in places:
+        data = leaf_data(index, stream, position, t, ehash)
+        input_ = {
+            "index": index,
+            "stream": stream,
+            "position": position,
+            "logTimeMs": t,
+            "entryHash": ehash.hex(),
+        }
+        cases.append(
+            _case(
+                f"leaf data: {name}",
+                input_,
+                {"leafData": data.hex(), "leafHash": leaf_hash(data).hex()},
+            )
+        )
+    bad_leaf = [
+        ("negative index", -1, bytes(32), "index out of range"),
+        ("31-byte entry hash", 0, bytes(31), "entry hash must be 32 bytes"),
+    ]
+    for name, index, ehash, reason in bad_leaf:
+        input_ = {
+            "index": index,
+            "stream": "registry",
+            "position": 0,
+            "logTimeMs": 0,
+            "entryHash": ehash.hex(),
+        }
+        cases.append(
+            _refused(
+                f"leaf data: {name}",
+                input_,
+                reason,
+                partial(leaf_data, index, "registry", 0, 0, ehash),
+            )
+        )
+    return _doc(
+        "Entry hashes (§5.1), genesis prev values (§5.2) and Merkle leaf data (§6.1). Envelopes "
+        "are text; hashes and byte strings are hex; preimageHex is the exact bytes hashed with "
+        "SHA-256. Numbers are JSON integers (all below 2^53).",
+        "§5, §6.1",
+        cases,
+    )
+
+
+# -- 5. Merkle -----------------------------------------------------------------------------------
+
+_LETTERS = [bytes([c]) for c in b"abcdefghijklm"]
+
+
+def _merkle() -> bytes:
+    cases: list[Json] = []
+    tree = MemoryTree(leaf_hash(d) for d in _LETTERS)
+    for size in [0, *range(1, 9), 13]:
+        leaves = _LETTERS[:size]
+        cases.append(
+            _case(
+                f"root: size {size}",
+                {"leaves": [d.hex() for d in leaves]},
+                {"leafHashes": [leaf_hash(d).hex() for d in leaves], "root": tree.root(size).hex()},
+            )
+        )
+    inclusion = [(0, 1), (0, 2), (1, 2), (0, 3), (2, 3), (3, 4), (0, 8), (5, 8), (7, 8)]
+    inclusion += [(0, 13), (6, 13), (11, 13), (12, 13)]
+    for index, size in inclusion:
+        proof = tree.inclusion_proof(index, size)
+        verify_inclusion(tree.get_node(0, index), index, size, proof, tree.root(size))
+        cases.append(
+            _case(
+                f"inclusion: leaf {index} in size {size}",
+                {"index": index, "size": size, "leafHash": tree.get_node(0, index).hex()},
+                {"proof": [h.hex() for h in proof], "root": tree.root(size).hex()},
+            )
+        )
+    consistency = [(1, 2), (1, 3), (2, 3), (1, 8), (4, 8), (3, 7), (5, 13), (7, 13), (8, 13)]
+    consistency += [(12, 13), (13, 13), (0, 0)]
+    for m, n in consistency:
+        proof = tree.consistency_proof(m, n) if m else []
+        verify_consistency(m, n, proof, tree.root(m), tree.root(n))
+        cases.append(
+            _case(
+                f"consistency: {m} to {n}",
+                {"size1": m, "size2": n, "root1": tree.root(m).hex(), "root2": tree.root(n).hex()},
+                {"proof": [h.hex() for h in proof]},
+            )
+        )
+
+    def incl(index: int, size: int, proof: Sequence[bytes], root: bytes) -> Json:
+        return {
+            "index": index,
+            "size": size,
+            "leafHash": tree.get_node(0, index).hex(),
+            "proof": [h.hex() for h in proof],
+            "root": root.hex(),
+        }
+
+    p5 = list(tree.inclusion_proof(5, 13))
+    # SPEC §6: a root does not commit to the size. The proof of leaf 5 in size 13 also "proves"
+    # leaf 5 in size 12 against the 13-leaf root; only the checkpoint binds size and root.
+    verify_inclusion(tree.get_node(0, 5), 5, 12, p5, tree.root(13))
+    cases.append(
+        _case(
+            "inclusion: size not bound by the root (SPEC §6): size-13 proof accepted as size 12",
+            incl(5, 12, p5, tree.root(13)),
+            {"accept": True},
+        )
+    )
+    bad_incl: list[tuple[str, int, int, Sequence[bytes], bytes, str]] = [
+        ("proof hash changed", 5, 13, [p5[0], bytes(32), *p5[2:]], tree.root(13), "wrong root"),
+        ("one hash too many", 5, 13, [*p5, bytes(32)], tree.root(13), "too many hashes"),
+        ("one hash too few", 5, 13, p5[:-1], tree.root(13), "too few hashes"),
+        ("index not below size", 13, 13, p5, tree.root(13), "index >= size"),
+        ("proof for size 13 given as size 8", 5, 8, p5, tree.root(13), "too many hashes"),
+        ("31-byte proof hash", 5, 13, [p5[0][:31], *p5[1:]], tree.root(13), "not 32 bytes"),
+    ]
+    for name, index, size, bad, root, reason in bad_incl:
+        input_ = incl(min(index, 12), size, bad, root)
+        input_["index"] = index
+        cases.append(
+            _refused(
+                f"refused inclusion: {name}",
+                input_,
+                reason,
+                partial(verify_inclusion, tree.get_node(0, min(index, 12)), index, size, bad, root),
+            )
+        )
+    c5 = list(tree.consistency_proof(5, 13))
+    bad_cons: list[tuple[str, int, int, Sequence[bytes], bytes, bytes, str]] = [
+        ("proof hash changed", 5, 13, [bytes(32), *c5[1:]], tree.root(5), tree.root(13), "root"),
+        ("wrong old root", 5, 13, c5, tree.root(4), tree.root(13), "old root"),
+        ("wrong new root", 5, 13, c5, tree.root(5), tree.root(12), "new root"),
+        ("one hash too many", 5, 13, [*c5, bytes(32)], tree.root(5), tree.root(13), "too many"),
+        ("one hash too few", 5, 13, c5[:-1], tree.root(5), tree.root(13), "too few"),
+        ("from the empty tree", 0, 13, [], EMPTY_ROOT, tree.root(13), "proves nothing"),
+        ("old size larger", 13, 5, c5, tree.root(13), tree.root(5), "size1 > size2"),
+        ("equal sizes, non-empty proof", 5, 5, c5[:1], tree.root(5), tree.root(5), "not empty"),
+        ("equal sizes, other roots", 5, 5, [], tree.root(5), tree.root(4), "roots differ"),
+    ]
+    for name, m, n, bad, r1, r2, reason in bad_cons:
+        input_ = {
+            "size1": m,
+            "size2": n,
+            "proof": [h.hex() for h in bad],
+            "root1": r1.hex(),
+            "root2": r2.hex(),
+        }
+        cases.append(
+            _refused(
+                f"refused consistency: {name}",
+                input_,
+                reason,
+                partial(verify_consistency, m, n, bad, r1, r2),
+            )
+        )
+    return _doc(
+        "RFC 9162 Merkle trees over SHA-256. Hashes and leaf data are hex. The leaves are the "
+        "one-byte ASCII strings 'a', 'b', 'c', ... (as in the SPEC §6 worked example); "
+        "inclusion and consistency cases are for prefixes of the 13-leaf tree. Inclusion "
+        "proofs are leaf side first (RFC 9162 §2.1.3); consistency proofs are RFC 9162 §2.1.4 "
+        "(empty for equal sizes). Refused cases give the whole verifier input and "
+        "error.class ProofError.",
+        "§6",
+        cases,
+    )
+
+
+# -- 6. checkpoints ------------------------------------------------------------------------------
+
+
+def _checkpoint(log_root: bytes, log_size: int) -> bytes:
+    cases: list[Json] = []
+    root3 = MemoryTree(leaf_hash(d) for d in _LETTERS[:3]).root()
+    signings = [
+        ("SPEC 7.5 example", ORIGIN, 3, root3, b"\x01" * 32),
+        ("empty tree", ORIGIN, 0, EMPTY_ROOT, b"\x01" * 32),
+        ("large size", "example.com/other-log", 2**53 - 1, bytes(range(32)), example_seed(7)),
+        ("log.json checkpoint", ORIGIN, log_size, log_root, example_seed(2)),
+    ]
+    for name, origin, size, root, seed in signings:
+        signer = NoteSigner(origin, PrivateKey.from_seed(seed))
+        cp = Checkpoint(origin, size, root)
+        note = sign_checkpoint(cp, signer)
+        sig = note.split(b"\n\n")[-1].split(b" ")[-1]
+        sig_bytes = base64.b64decode(sig)[4:]
+        verify_checkpoint(note, NoteVerifier.from_vkey(signer.verifier.vkey()))
+        cases.append(
+            _case(
+                f"sign: {name}",
+                {"origin": origin, "size": size, "root": root.hex(), "seed": seed.hex()},
+                {
+                    "body": cp.body().decode(),
+                    "note": note.decode(),
+                    "vkey": signer.verifier.vkey(),
+                    "noteKeyId": signer.verifier.key_id.hex(),
+                    "publicKey": signer.key.public_key.raw.hex(),
+                    "signature": sig_bytes.hex(),
+                },
+            )
+        )
+
+    signer = NoteSigner(ORIGIN, PrivateKey.from_seed(b"\x01" * 32))
+    vkey = signer.verifier.vkey()
+    good = sign_checkpoint(Checkpoint(ORIGIN, 3, root3), signer)
+    witness = NoteSigner("witness.example/w1", _key(6))
+    cosigned = good + witness.sign(Checkpoint(ORIGIN, 3, root3).body()).split(b"\n\n")[-1]
+    ext = signer.sign(Checkpoint(ORIGIN, 3, root3, ("extension line",)).body())
+    accepted = [
+        ("with a witness cosignature (ignored)", cosigned, ("",)),
+        ("with an extension line", ext, ("extension line",)),
+    ]
+    for name, note, extensions in accepted:
+        cp = verify_checkpoint(note, signer.verifier)
+        if cp.extensions != tuple(e for e in extensions if e):
+            raise AssertionError(name)
+        cases.append(
+            _case(
+                f"verify: {name}",
+                {"note": note.decode(), "vkey": vkey},
+                {
+                    "origin": cp.origin,
+                    "size": cp.size,
+                    "root": cp.root.hex(),
+                    "extensions": list(cp.extensions),
+                },
+            )
+        )
+
+    b64root = _b64(root3)
+    sig_line = good.split(b"\n\n")[-1]
+
+    def resign(text: str) -> bytes:
+        # Signed like NoteSigner.sign, but without its check of the text, to make bad notes.
+        blob = signer.verifier.key_id + signer.key.sign(text.encode())
+        return text.encode() + f"\n\u2014 {ORIGIN} {_b64(blob)}\n".encode()
+
+    other_name = NoteSigner("claimledger.example/other", PrivateKey.from_seed(b"\x01" * 32))
+    flipped = bytearray(good)
+    flipped[-10] = ord("A") if flipped[-10] != ord("A") else ord("B")
+    refused_notes: list[tuple[str, bytes, str]] = [
+        ("size changed after signing", good.replace(b"\n3\n", b"\n4\n", 1), "signature fails"),
+        ("signature changed", bytes(flipped), "signature fails"),
+        (
+            "only signed by another key name",
+            sign_checkpoint(Checkpoint(ORIGIN, 3, root3), other_name),
+            "no signature by key",
+        ),
+        ("no blank line", good.replace(b"\n\n", b"\n"), "no blank line"),
+        ("no final newline", good[:-1], "no final newline"),
+        ("carriage return", resign(f"{ORIGIN}\r\n3\n{b64root}\n"), "control character"),
+        ("size with leading zero", resign(f"{ORIGIN}\n03\n{b64root}\n"), "leading zero"),
+        ("size 2^64", resign(f"{ORIGIN}\n{2**64}\n{b64root}\n"), "size >= 2^64"),
+        ("root without padding", resign(f"{ORIGIN}\n3\n{b64root.rstrip('=')}\n"), "base64"),
+        ("root of 31 bytes", resign(f"{ORIGIN}\n3\n{_b64(root3[:31])}\n"), "31-byte root"),
+        ("two lines", resign(f"{ORIGIN}\n3\n"), "too few lines"),
+        ("empty extension line", resign(f"{ORIGIN}\n3\n{b64root}\n\nx\n"), "empty line"),
+        (
+            "other origin",
+            NoteSigner(ORIGIN, PrivateKey.from_seed(b"\x01" * 32)).sign(
+                f"claimledger.example/elsewhere\n3\n{b64root}\n".encode()
+            ),
+            "origin mismatch",
+        ),
+        ("signature line without em dash", good.replace("\u2014".encode(), b"-"), "no em dash"),
+        ("65 signature lines", good + sig_line * 64, "more than 64 signature lines"),
+    ]
+    for name, note, reason in refused_notes:
+        cases.append(
+            _refused(
+                f"refused note: {name}",
+                {"note": note.decode(), "vkey": vkey},
+                reason,
+                partial(verify_checkpoint, note, NoteVerifier.from_vkey(vkey)),
+            )
+        )
+    name_, kid_, data_ = vkey.split("+", 2)
+    small = _b64(b"\x01" + bytes.fromhex("01" + "00" * 31))
+    type2 = _b64(b"\x02" + signer.key.public_key.raw)
+    lettered = next(
+        v
+        for v in (NoteSigner(ORIGIN, _key(n)).verifier.vkey() for n in range(1, 20))
+        if v.split("+")[1].upper() != v.split("+")[1]
+    )
+    l_name, l_kid, l_data = lettered.split("+", 2)
+    refused_vkeys = [
+        ("uppercase key id", f"{l_name}+{l_kid.upper()}+{l_data}", "key id not lowercase hex"),
+        ("wrong key id", f"{name_}+{'00' * 4}+{data_}", "key id mismatch"),
+        ("other signature type", f"{name_}+{kid_}+{type2}", "type byte is not 0x01"),
+        (
+            "small-order key",
+            f"{name_}+{note_key_id(name_, bytes.fromhex('01' + '00' * 31)).hex()}+{small}",
+            "weak key",
+        ),
+        ("no key id", f"{name_}+{data_}", "not name+id+key"),
+    ]
+    for name, text, reason in refused_vkeys:
+        cases.append(
+            _refused(
+                f"refused vkey: {name}",
+                {"vkey": text},
+                reason,
+                partial(NoteVerifier.from_vkey, text),
+            )
+        )
+    return _doc(
+        "C2SP tlog-checkpoints as signed notes with Ed25519 note keys. Sign cases: origin, "
+        "size, root (hex) and an Ed25519 seed (hex) -> body and note (UTF-8 text), the "
+        "verifier key, the 4-byte note key id (hex), the public key and the 64-byte signature "
+        "(hex); the note's base64 is standard and padded. Verify cases: note text and vkey -> "
+        "the checkpoint. Refused notes and vkeys: error.class CheckpointError.",
+        "§7",
+        cases,
+    )
+
+
+# -- 7. statements -------------------------------------------------------------------------------
+
+
+def _statements() -> bytes:
+    cases: list[Json] = []
+    for kind in Kind:
+        st = example_statement(kind)
+        payload = canonical.encode(st)
+        parse_statement(st)
+        cases.append(
+            _case(
+                f"valid: {kind.value}",
+                {"statement": st},
+                {"payloadText": payload.decode(), "digest": hashlib.sha256(payload).hexdigest()},
+            )
+        )
+
+    def with_(kind_: Kind, /, **changes: Any) -> Json:
+        st = example_statement(kind_)
+        for path, value in changes.items():
+            obj = st
+            parts = path.split("__")
+            for p in parts[:-1]:
+                obj = obj[int(p)] if isinstance(obj, list) else obj[p]
+            if value is _DELETE:
+                del obj[parts[-1]]
+            else:
+                obj[parts[-1]] = value
+        return st
+
+    bad_verdict = with_(Kind.VERDICT_ISSUE, body__scopeMatch="partial")
+    failed_trial = example_test_record_body(example_digest("claim v1"))
+    failed_trial["trials"][1]["outcome"] = "fail"
+    genesis_same = example_genesis_body(authority_key=1, log_key=1)
+    b64 = example_key(4)
+    invalid: list[tuple[str, Json, str]] = [
+        ("unknown top-level member", {**example_statement(Kind.KEY_ADD), "note": "x"}, "unknown"),
+        ("missing signedAt", with_(Kind.KEY_ADD, signedAt=_DELETE), "missing member"),
+        ("version 2", with_(Kind.KEY_ADD, v=2), "v must be 1"),
+        ("unknown kind", with_(Kind.KEY_ADD, kind="key.rotate"), "unknown kind"),
+        (
+            "signedAt with fraction",
+            with_(Kind.KEY_ADD, signedAt="2026-11-20T10:00:00.5Z"),
+            "timestamp format",
+        ),
+        (
+            "signedAt leap second",
+            with_(Kind.KEY_ADD, signedAt="2026-12-31T23:59:60Z"),
+            "not a real instant",
+        ),
+        ("bad party id", with_(Kind.CLAIM_PUBLISH, signer="Acme"), "party id pattern"),
+        (
+            "registry kind on a provider stream",
+            with_(Kind.KEY_ADD, stream=PROVIDER),
+            "registry kinds go to registry",
+        ),
+        ("prev not hex", with_(Kind.CLAIM_PUBLISH, prev="00" * 31 + "0G"), "hex hash"),
+        (
+            "claim.publish names supersedes",
+            with_(Kind.CLAIM_PUBLISH, body__supersedes=example_digest("claim v0")),
+            "supersedes only in claim.supersede",
+        ),
+        ("empty services", with_(Kind.CLAIM_PUBLISH, body__services=[]), "at least one"),
+        (
+            "duplicate surface",
+            with_(Kind.CLAIM_PUBLISH, body__surfaces=["search", "search"]),
+            "not unique",
+        ),
+        (
+            "unknown detail member",
+            with_(Kind.CLAIM_PUBLISH, body__details__colour="blue"),
+            "unknown member",
+        ),
+        (
+            "metric value is a boolean",
+            with_(Kind.CLAIM_PUBLISH, body__metrics__0__value=True),
+            "integer or decimal string",
+        ),
+        (
+            "p90 below median",
+            with_(
+                Kind.CLAIM_PUBLISH,
+                body__measure="report.authority",
+                body__details={
+                    "recipients": ["NCMEC"],
+                    "targetMedianHours": "24",
+                    "targetP90Hours": "12",
+                },
+            ),
+            "p90 >= median",
+        ),
+        ("CONFIRMED without full scope", bad_verdict, "CONFIRMED needs scopeMatch full"),
+        (
+            "PASSED with a failed trial",
+            with_(Kind.TEST_RECORD, body=failed_trial),
+            "PASSED has no failed trial",
+        ),
+        ("logKey equal to authorityKey", with_(Kind.GENESIS, body=genesis_same), "keys differ"),
+        (
+            "key with non-zero trailing bits",
+            with_(Kind.KEY_ADD, body__key=b64[:42] + chr(ord(b64[42]) + 1) + "="),
+            "non-canonical base64",
+        ),
+        (
+            "null for an optional member",
+            with_(Kind.CLAIM_PUBLISH, body__metrics=None),
+            "never null",
+        ),
+    ]
+    for name, st, reason in invalid:
+        try:
+            parse_statement(st)
+        except Exception as exc:
+            from attest.errors import SchemaError
+
+            if not isinstance(exc, SchemaError):
+                raise
+            error = {
+                "class": "SchemaError",
+                "reason": reason,
+                "field": exc.field,
+                "pointers": [p.pointer for p in exc.problems],
+            }
+            cases.append({"name": f"invalid: {name}", "input": {"statement": st}, "error": error})
+            continue
+        raise AssertionError(f"statement case {name!r} was accepted")
+    return _doc(
+        "Statements (§3). Valid cases: one example statement per kind -> its canonical payload "
+        "(UTF-8 text) and digest (SHA-256 of the payload, hex, §3.4). Invalid cases: the "
+        "statement object -> SchemaError; error.field is the first problem's RFC 6901 pointer "
+        "and error.pointers lists every problem's pointer, in the order the reference "
+        "implementation reports them (the set is what matters).",
+        "§3",
+        cases,
+    )
+
+
+_DELETE = object()
+
+
+# -- 8. a whole log, and rule decisions after it -------------------------------------------------
+
+
+def story_log() -> tuple[LogBuilder, dict[str, str]]:
+    """The log of log.json: the LogBuilder story, a reply, a key rotation and claim changes."""
+    b = LogBuilder.story()
+    claim1 = digest(b.entries[4])
+    verdict = digest(b.entries[6])
+    b.reply(PROVIDER, verdict)
+    b.append("key.add", "registry", PROVIDER, example_key_add_body(PROVIDER, 7))
+    b.keys[PROVIDER] = 7
+    old = _key(3).public_key.key_id
+    b.append("key.revoke", "registry", PROVIDER, example_key_revoke_body(PROVIDER, old))
+    claim2 = b.claim(PROVIDER, "report.authority")
+    b.append("claim.withdraw", PROVIDER, PROVIDER, example_claim_withdraw_body(claim2))
+    claim3 = digest(
+        b.append("claim.supersede", PROVIDER, PROVIDER, example_claim_body(supersedes=claim1))
+    )
+    return b, {"claim1": claim1, "claim2": claim2, "claim3": claim3, "verdict": verdict}
+
+
+def log_signer() -> NoteSigner:
+    """The log's note signer: origin and example key 2, as the genesis body names them."""
+    return NoteSigner(ORIGIN, _key(2))
+
+
+def _log(b: LogBuilder) -> tuple[bytes, bytes]:
+    entries = b.entries
+    genesis = example_genesis_body()
+    if genesis["origin"] != ORIGIN or genesis["logKey"] != log_signer().key.public_key.b64():
+        raise AssertionError("the genesis body names another origin or log key")
+    hashes = [entry_hash(Envelope.parse_stored(e.envelope)) for e in entries]
+    leaves = [
+        leaf_hash(leaf_data(e.index, e.stream, e.position, e.log_time_ms, h))
+        for e, h in zip(entries, hashes, strict=True)
+    ]
+    tree = MemoryTree(leaves)
+    size = tree.size
+    note = sign_checkpoint(Checkpoint(ORIGIN, size, tree.root()), log_signer())
+    story_size = 7
+    early = sign_checkpoint(Checkpoint(ORIGIN, story_size, tree.root(story_size)), log_signer())
+    state = replay(entries)
+    kinds = [Envelope.parse_stored(e.envelope).payload for e in entries]
+    expect = {
+        "entries": [
+            {
+                "kind": json.loads(p)["kind"],
+                "digest": hashlib.sha256(p).hexdigest(),
+                "entryHash": h.hex(),
+                "leafHash": lh.hex(),
+                "inclusionProof": [x.hex() for x in tree.inclusion_proof(e.index)],
+            }
+            for e, p, h, lh in zip(entries, kinds, hashes, leaves, strict=True)
+        ],
+        "genesisHash": hashes[0].hex(),
+        "size": size,
+        "root": tree.root().hex(),
+        "checkpoint": note.decode(),
+        "vkey": log_signer().verifier.vkey(),
+        "heads": {s: {"head": h, "length": n} for s, (h, n) in sorted(state.heads.items())},
+        "earlierCheckpoint": early.decode(),
+        "consistencyProof": [x.hex() for x in tree.consistency_proof(story_size, size)],
+    }
+    case = _case(
+        "the story log",
+        {"entries": [_raw_entry(e) for e in entries]},
+        expect,
+    )
+    doc = _doc(
+        "A complete small log: genesis, two parties, an accreditation, a claim, a test, a "
+        "verdict, the provider's reply, a key rotation (key.add, then key.revoke of the old "
+        "key, signed with the new one), a second claim and its withdrawal, and a supersession "
+        "of the first claim. input.entries are the raw entries as a ledger serves them "
+        "(envelope: the stored envelope, as text). expect gives, per entry, the statement kind, "
+        "digest, entry hash, leaf hash and inclusion proof in the full tree (hex); the root; "
+        "the ledger fingerprint (genesisHash, the genesis entry hash); each stream's head; a "
+        "checkpoint of the whole log signed by the log key the genesis names (vkey), and a "
+        "checkpoint of the first 7 entries with the consistency proof from it to the whole log.",
+        "§5, §6, §7, §8",
+        [case],
+    )
+    return doc, note
+
+
+def _rules(b: LogBuilder, refs: dict[str, str]) -> bytes:
+    state = replay(b.entries)
+    acme, reg = PROVIDER, "registry"
+    claim3 = refs["claim3"]
+    test_on_3 = example_test_record_body(claim3)
+    tampered = b.make("claim.publish", acme, acme, example_claim_body())
+    env = bytearray(tampered.envelope)
+    i = env.index(b'"sig":"') + 10
+    env[i] = ord("A") if env[i] != ord("A") else ord("B")
+    bad_sig = LogEntry(*_place(tampered), bytes(env))
+    spaced = b.make("claim.publish", acme, acme, example_claim_body())
+    spaced = LogEntry(
+        *_place(spaced), spaced.envelope.replace(b',"payloadType"', b', "payloadType"')
+    )
+    no_services = example_claim_body()
+    del no_services["services"]
+    candidates: list[tuple[str, LogEntry]] = [
+        (
+            "accept: claim.publish with the new key",
+            b.make("claim.publish", acme, acme, example_claim_body()),
+        ),
+        (
+            "accept: test.record on the superseding claim",
+            b.make("test.record", acme, VERIFIER, test_on_3),
+        ),
+        (
+            "accept: provider.reply to the verdict",
+            b.make("provider.reply", acme, acme, example_provider_reply_body(refs["verdict"])),
+        ),
+        (
+            "ChainError: prev is the stream's genesis value",
+            b.make("claim.publish", acme, acme, example_claim_body(), prev=genesis_prev(acme)),
+        ),
+        (
+            "ChainError: prev is a stale head",
+            b.make("claim.publish", acme, acme, example_claim_body(), prev=refs["claim2"]),
+        ),
+        (
+            "RevokedKeyError: signed with the revoked key",
+            b.make("claim.publish", acme, acme, example_claim_body(), key_no=3),
+        ),
+        (
+            "UnknownKeyError: signed with another party's key",
+            b.make("claim.publish", acme, acme, example_claim_body(), key_no=5),
+        ),
+        (
+            "UnknownKeyError: key never registered",
+            b.make("claim.publish", acme, acme, example_claim_body(), key_no=9),
+        ),
+        (
+            "NotAuthorisedError: provider registers a party",
+            b.make(
+                "party.register",
+                reg,
+                acme,
+                {
+                    "party": "new-party",
+                    "role": "provider",
+                    "name": "New",
+                    "jurisdiction": "FR",
+                    "keys": [example_key(8)],
+                },
+            ),
+        ),
+        (
+            "NotAuthorisedError: verifier publishes a claim on the provider's stream",
+            b.make("claim.publish", acme, VERIFIER, example_claim_body()),
+        ),
+        (
+            "NotAuthorisedError: withdraw an already withdrawn claim",
+            b.make("claim.withdraw", acme, acme, example_claim_withdraw_body(refs["claim2"])),
+        ),
+        (
+            "NotAuthorisedError: supersede a superseded claim",
+            b.make("claim.supersede", acme, acme, example_claim_body(supersedes=refs["claim1"])),
+        ),
+        (
+            "NotAuthorisedError: revoke an already revoked key",
+            b.make(
+                "key.revoke", reg, acme, example_key_revoke_body(acme, _key(3).public_key.key_id)
+            ),
+        ),
+        (
+            "NotAuthorisedError: add a key already in use",
+            b.make("key.add", reg, acme, example_key_add_body(acme, 5)),
+        ),
+        (
+            "NotAuthorisedError: a provider signs a test record",
+            b.make("test.record", acme, acme, test_on_3),
+        ),
+        (
+            "NotAuthorisedError: index is not the next index",
+            b.make("claim.publish", acme, acme, example_claim_body(), index=len(b.entries) + 1),
+        ),
+        (
+            "NotAuthorisedError: position is not the next position",
+            b.make("claim.publish", acme, acme, example_claim_body(), position=3),
+        ),
+        (
+            "NotAuthorisedError: log time goes backwards",
+            b.make(
+                "claim.publish",
+                acme,
+                acme,
+                example_claim_body(),
+                log_time_ms=b.time_ms - 1,
+                signed_at_ms=b.time_ms - 1000,
+            ),
+        ),
+        (
+            "NotAuthorisedError: signedAt too far after the log time",
+            b.make(
+                "claim.publish",
+                acme,
+                acme,
+                example_claim_body(),
+                signed_at_ms=b.time_ms + 1000 + 11 * 60 * 1000,
+            ),
+        ),
+        (
+            "DanglingReferenceError: reply to an unknown verdict",
+            b.make(
+                "provider.reply",
+                acme,
+                acme,
+                example_provider_reply_body(example_digest("no such verdict")),
+            ),
+        ),
+        (
+            "DanglingReferenceError: withdraw an unknown claim",
+            b.make(
+                "claim.withdraw",
+                acme,
+                acme,
+                example_claim_withdraw_body(example_digest("no such claim")),
+            ),
+        ),
+        (
+            "DanglingReferenceError: verdict on an unknown test",
+            b.make(
+                "verdict.issue",
+                acme,
+                VERIFIER,
+                example_verdict_body(claim3, [example_digest("no such test")]),
+            ),
+        ),
+        (
+            "DanglingReferenceError: revoke a key of another party",
+            b.make(
+                "key.revoke", reg, acme, example_key_revoke_body(acme, _key(5).public_key.key_id)
+            ),
+        ),
+        ("SignatureError: signature changed", bad_sig),
+        ("EncodingError: envelope not in its stored form", spaced),
+        ("SchemaError: claim without services", b.make("claim.publish", acme, acme, no_services)),
+    ]
+    cases: list[Json] = []
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+        expected_class = name.split(":")[0]
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != expected_class:
+            raise AssertionError(f"{name}: got {case['error']['class']}")
+        cases.append(case)
+    return _doc(
+        "Rule decisions: each case is one candidate next entry for the log of log.json, "
+        "decided on its own against the state after all of that log's entries (candidates "
+        "are never applied). The candidate is opened (stored form, key lookup by keyid, "
+        "signature, canonical payload, schema), then checked against the rules. expect.accept "
+        "is true, or error.class names the refusal and error.field the JSON pointer of the "
+        "offending field when there is one. The checks run in the order of SPEC §8.1 and "
+        "§8.2; the first that fails names the error.",
+        "§8",
+        cases,
+    )
+
+
+def _open(text: str, key: PublicKey) -> object:
+    return open_envelope(Envelope.parse_stored(text.encode()), key)
+
+
+def _place(e: LogEntry) -> tuple[int, str, int, int]:
+    return e.index, e.stream, e.position, e.log_time_ms
+
+
+# -- driver --------------------------------------------------------------------------------------
+
+
+def build() -> dict[str, bytes]:
+    """Every vector file's name and exact bytes."""
+    b, refs = story_log()
+    log_doc, _note = _log(b)
+    log_tree = MemoryTree(
+        leaf_hash(
+            leaf_data(
+                e.index,
+                e.stream,
+                e.position,
+                e.log_time_ms,
+                entry_hash(Envelope.parse_stored(e.envelope)),
+            )
+        )
+        for e in b.entries
+    )
+    files = {
+        "canonical.json": _canonical(),
+        "keys.json": _keys(),
+        "dsse.json": _dsse(),
+        "entry.json": _entry(b.entries),
+        "merkle.json": _merkle(),
+        "checkpoint.json": _checkpoint(log_tree.root(), log_tree.size),
+        "statements.json": _statements(),
+        "log.json": log_doc,
+        "rules.json": _rules(b, refs),
+    }
+    if tuple(files) != FILES:
+        raise AssertionError("FILES is out of date")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the vector files, or with ``--check`` report whether they are up to date."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    parser.add_argument("--out", type=Path, default=VECTORS_DIR, help="output directory")
+    args = parser.parse_args(argv)
+    files = build()
+    out: Path = args.out
+    if args.check:
+        stale = [n for n, data in files.items() if _read(out / n) != data]
+        extra = sorted(p.name for p in out.glob("*.json") if p.name not in files)
+        for name in stale:
+            print(f"out of date: {out / name}")
+        for name in extra:
+            print(f"not generated: {out / name}")
+        return 1 if stale or extra else 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    print(f"wrote {len(files)} files to {out}")
+    return 0
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""The spec vectors in tests/vectors/: up to date byte for byte, and right by the library.
+
+(a) The generator (``scripts/gen_vectors.py``) is run in memory and must reproduce every committed
+file exactly, so any change to a signed or hashed byte fails here until the vectors are
+regenerated on purpose (``python -m scripts.gen_vectors``). (b) Every case is checked against the
+library independently of the generator's own checks, so the committed expectations are known to
+be right. (c) The log of log.json is replayed with the streaming verifier and its checkpoint
+verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+import attest
+from attest import canonical
+from attest.checkpoint import NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
+from attest.dsse import Envelope, pae, sign_envelope
+from attest.entry import LogEntry, entry_hash, genesis_prev, leaf_data
+from attest.errors import SchemaError
+from attest.merkle import (
+    MemoryTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from attest.rules import LogState, open_envelope, replay
+from attest.statements import parse_statement
+from attest.verify import LogVerifier, log_note_verifier
+from keys import KeysError, PrivateKey, PublicKey, key_id, verify_strict
+from scripts import gen_vectors
+from tests.conftest import OWN_VECTORS
+
+Json = dict[str, Any]
+
+
+@cache
+def _built() -> dict[str, bytes]:
+    return gen_vectors.build()
+
+
+def _cases(name: str) -> list[Json]:
+    doc = json.loads((OWN_VECTORS / name).read_bytes())
+    cases: list[Json] = doc["cases"]
+    return cases
+
+
+def _raises(case: Json, exc: BaseException) -> None:
+    """The exception matches the case's expected class (and field, when the case names one)."""
+    error = case["error"]
+    assert type(exc).__name__ == error["class"], (case["name"], repr(exc))
+    if "field" in error:
+        assert isinstance(exc, attest.VerificationError)
+        assert exc.field == error["field"], case["name"]
+
+
+def _refused(case: Json, call: Any, *args: Any) -> None:
+    with pytest.raises((attest.AttestError, KeysError)) as info:
+        call(*args)
+    _raises(case, info.value)
+
+
+def _entry(raw: Json) -> LogEntry:
+    return LogEntry(
+        raw["index"],
+        raw["stream"],
+        raw["position"],
+        raw["logTimeMs"],
+        raw["envelope"].encode("utf-8"),
+    )
+
+
+# -- (a) byte for byte ---------------------------------------------------------------------------
+
+
+def test_the_set_of_vector_files() -> None:
+    on_disk = sorted(p.name for p in OWN_VECTORS.glob("*.json"))
+    assert on_disk == sorted(gen_vectors.FILES)
+    assert sorted(_built()) == on_disk
+
+
+@pytest.mark.parametrize("name", gen_vectors.FILES)
+def test_vectors_are_regenerated_byte_for_byte(name: str) -> None:
+    committed = (OWN_VECTORS / name).read_bytes()
+    assert _built()[name] == committed, (
+        f"tests/vectors/{name} is out of date: a signed or hashed byte changed. If that is "
+        "intended, run `python -m scripts.gen_vectors` and review the diff."
+    )
+
+
+def test_generation_is_deterministic() -> None:
+    assert gen_vectors.build() == _built()
+
+
+@pytest.mark.parametrize("name", gen_vectors.FILES)
+def test_file_shape(name: str) -> None:
+    data = (OWN_VECTORS / name).read_bytes()
+    assert data.endswith(b"}\n")
+    assert data.isascii()
+    doc = json.loads(data)
+    assert set(doc) == {"description", "spec", "cases"}
+    assert doc["spec"].startswith("docs/SPEC.md §")
+    assert json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n" == data
+    names = [c["name"] for c in doc["cases"]]
+    assert len(names) == len(set(names)) > 0
+    for case in doc["cases"]:
+        assert set(case) in ({"name", "input", "expect"}, {"name", "input", "error"}), case
+        if "error" in case:
+            assert {"class", "reason"} <= set(case["error"])
+
+
+# -- (b) every case, by the library --------------------------------------------------------------
+
+
+def test_canonical() -> None:
+    for case in _cases("canonical.json"):
+        if "error" in case:
+            _refused(case, canonical.decode, bytes.fromhex(case["input"]["hex"]))
+            continue
+        value = case["input"]["value"]
+        data = bytes.fromhex(case["expect"]["hex"])
+        assert canonical.encode(value) == data, case["name"]
+        assert case["expect"]["text"].encode("utf-8") == data
+        assert canonical.decode(data) == value
+
+
+def test_keys() -> None:
+    for case in _cases("keys.json"):
+        inp = case["input"]
+        if "seed" in inp:
+            pub = PrivateKey.from_seed(bytes.fromhex(inp["seed"])).public_key
+            assert pub.raw.hex() == case["expect"]["publicKey"]
+            assert pub.b64() == case["expect"]["publicKeyB64"]
+            assert key_id(pub.raw) == case["expect"]["keyId"] == pub.key_id
+            assert PublicKey.from_b64(case["expect"]["publicKeyB64"]) == pub
+        elif "signature" in inp:
+            args = (bytes.fromhex(inp[k]) for k in ("publicKey", "signature", "message"))
+            if "error" in case:
+                _refused(case, verify_strict, *args)
+            else:
+                verify_strict(*args)
+        elif "publicKeyB64" in inp:
+            _refused(case, PublicKey.from_b64, inp["publicKeyB64"])
+        else:
+            _refused(case, PublicKey.from_raw, bytes.fromhex(inp["publicKey"]))
+
+
+def test_keys_rule_2_is_load_bearing() -> None:
+    """The R = identity case passes the cofactorless equation: only rule 2 refuses it."""
+    (case,) = [c for c in _cases("keys.json") if c["name"].startswith("signature: R = identity")]
+    inp = case["input"]
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(inp["publicKey"]))
+    key.verify(bytes.fromhex(inp["signature"]), bytes.fromhex(inp["message"]))  # OpenSSL accepts
+    assert case["error"]["class"] == "InvalidSignatureError"
+
+
+def test_dsse() -> None:
+    for case in _cases("dsse.json"):
+        inp, name = case["input"], case["name"]
+        if name.startswith("PAE"):
+            out = pae(inp["payloadType"], bytes.fromhex(inp["payloadHex"]))
+            assert out.hex() == case["expect"]["hex"]
+        elif name.startswith("sign"):
+            key = PrivateKey.from_seed(bytes.fromhex(inp["seed"]))
+            env = sign_envelope(inp["payloadText"].encode("utf-8"), key)
+            assert env.to_bytes().decode() == case["expect"]["stored"]
+            assert env.signature.keyid == case["expect"]["keyid"]
+            assert env.signature.sig.hex() == case["expect"]["signature"]
+            assert env.pae().hex() == case["expect"]["paeHex"]
+            key.public_key.verify(env.signature.sig, env.pae())
+        elif inp["mode"] == "parse":
+            data = inp["envelope"].encode()
+            if "error" in case:
+                _refused(case, Envelope.parse, data)
+            else:
+                assert Envelope.parse(data).to_bytes().decode() == case["expect"]["stored"]
+        elif inp["mode"] == "stored":
+            _refused(case, Envelope.parse_stored, inp["envelope"].encode())
+        else:
+            assert inp["mode"] == "open"
+            pub = PublicKey.from_b64(inp["publicKey"])
+
+            def open_(text: str, key: PublicKey = pub) -> bytes:
+                return open_envelope(Envelope.parse_stored(text.encode()), key).digest
+
+            if "error" in case:
+                _refused(case, open_, inp["envelope"])
+            else:
+                assert open_(inp["envelope"]).hex() == case["expect"]["digest"]
+
+
+def test_entry() -> None:
+    for case in _cases("entry.json"):
+        inp, expect = case["input"], case.get("expect", {})
+        if "envelope" in inp:
+            env = Envelope.parse(inp["envelope"].encode())
+            assert entry_hash(env).hex() == expect["entryHash"]
+            if "preimageHex" in expect:
+                preimage = bytes.fromhex(expect["preimageHex"])
+                assert hashlib.sha256(preimage).hexdigest() == expect["entryHash"]
+                assert gen_vectors.entry_preimage(env) == preimage
+        elif "entryHash" not in inp:
+            assert genesis_prev(inp["stream"]) == expect["prev"]
+            preimage = bytes.fromhex(expect["preimageHex"])
+            assert hashlib.sha256(preimage).hexdigest() == expect["prev"]
+        else:
+            args = (
+                inp["index"],
+                inp["stream"],
+                inp["position"],
+                inp["logTimeMs"],
+                bytes.fromhex(inp["entryHash"]),
+            )
+            if "error" in case:
+                _refused(case, leaf_data, *args)
+                continue
+            data = leaf_data(*args)
+            assert data.hex() == expect["leafData"]
+            assert leaf_hash(data).hex() == expect["leafHash"]
+
+
+def _hashes(items: list[str]) -> list[bytes]:
+    return [bytes.fromhex(h) for h in items]
+
+
+def test_merkle() -> None:
+    cases = _cases("merkle.json")
+    (full,) = [c for c in cases if c["name"] == "root: size 13"]
+    tree = MemoryTree(leaf_hash(d) for d in _hashes(full["input"]["leaves"]))
+    for case in cases:
+        inp, expect = case["input"], case.get("expect", {})
+        if "leaves" in inp:
+            leaves = _hashes(inp["leaves"])
+            assert [leaf_hash(d).hex() for d in leaves] == expect["leafHashes"]
+            assert MemoryTree(leaf_hash(d) for d in leaves).root().hex() == expect["root"]
+        elif "index" in inp:
+            args = (bytes.fromhex(inp["leafHash"]), inp["index"], inp["size"])
+            if "error" in case:
+                bad, root = _hashes(inp["proof"]), bytes.fromhex(inp["root"])
+                _refused(case, verify_inclusion, *args, bad, root)
+            elif "proof" in inp:  # the size is not bound by the root (SPEC §6)
+                verify_inclusion(*args, _hashes(inp["proof"]), bytes.fromhex(inp["root"]))
+            else:
+                path = tree.inclusion_proof(inp["index"], inp["size"])
+                assert [h.hex() for h in path] == expect["proof"]
+                assert tree.root(inp["size"]).hex() == expect["root"]
+                verify_inclusion(*args, _hashes(expect["proof"]), bytes.fromhex(expect["root"]))
+        else:
+            m, n = inp["size1"], inp["size2"]
+            roots = bytes.fromhex(inp["root1"]), bytes.fromhex(inp["root2"])
+            if "error" in case:
+                _refused(case, verify_consistency, m, n, _hashes(inp["proof"]), *roots)
+                continue
+            assert (tree.root(m), tree.root(n)) == roots
+            made = tree.consistency_proof(m, n) if m else []
+            assert [h.hex() for h in made] == expect["proof"]
+            verify_consistency(m, n, _hashes(expect["proof"]), *roots)
+
+
+def test_checkpoint() -> None:
+    for case in _cases("checkpoint.json"):
+        inp, expect = case["input"], case.get("expect", {})
+        if "seed" in inp:
+            signer = NoteSigner(inp["origin"], PrivateKey.from_seed(bytes.fromhex(inp["seed"])))
+            cp = attest.Checkpoint(inp["origin"], inp["size"], bytes.fromhex(inp["root"]))
+            note = sign_checkpoint(cp, signer)
+            assert cp.body().decode() == expect["body"]
+            assert note.decode() == expect["note"]
+            assert signer.verifier.vkey() == expect["vkey"]
+            assert signer.verifier.key_id.hex() == expect["noteKeyId"]
+            assert signer.key.public_key.raw.hex() == expect["publicKey"]
+            blob = base64.b64decode(note.rsplit(b" ", 1)[1])
+            assert blob == bytes.fromhex(expect["noteKeyId"] + expect["signature"])
+            assert verify_checkpoint(note, NoteVerifier.from_vkey(expect["vkey"])) == cp
+        elif "note" in inp:
+            verifier = NoteVerifier.from_vkey(inp["vkey"])
+            if "error" in case:
+                _refused(case, verify_checkpoint, inp["note"].encode(), verifier)
+                continue
+            cp = verify_checkpoint(inp["note"].encode(), verifier)
+            assert (cp.origin, cp.size, cp.root.hex(), list(cp.extensions)) == (
+                expect["origin"],
+                expect["size"],
+                expect["root"],
+                expect["extensions"],
+            )
+        else:
+            _refused(case, NoteVerifier.from_vkey, inp["vkey"])
+
+
+def test_statements() -> None:
+    kinds = set()
+    for case in _cases("statements.json"):
+        st = case["input"]["statement"]
+        if "error" in case:
+            with pytest.raises(SchemaError) as info:
+                parse_statement(st)
+            _raises(case, info.value)
+            assert [p.pointer for p in info.value.problems] == case["error"]["pointers"]
+            continue
+        kinds.add(st["kind"])
+        payload = canonical.encode(st)
+        assert payload.decode() == case["expect"]["payloadText"]
+        assert hashlib.sha256(payload).hexdigest() == case["expect"]["digest"]
+        assert parse_statement(st).to_dict() == st
+    assert kinds == {k.value for k in attest.Kind}
+
+
+# -- (c) the log, and the rule decisions after it ------------------------------------------------
+
+
+def _log() -> tuple[list[LogEntry], Json]:
+    (case,) = _cases("log.json")
+    return [_entry(e) for e in case["input"]["entries"]], case["expect"]
+
+
+def test_log_replays_and_its_checkpoint_verifies() -> None:
+    entries, expect = _log()
+    verifier = LogVerifier(genesis_hash=bytes.fromhex(expect["genesisHash"]))
+    for raw, want in zip(entries, expect["entries"], strict=True):
+        placed = verifier.feed(raw)
+        assert placed.signed.statement.kind == want["kind"]
+        assert placed.signed.digest.hex() == want["digest"]
+        assert placed.signed.entry_hash.hex() == want["entryHash"]
+    verified = verifier.finish(expect["checkpoint"].encode())
+    assert verified.genesis_hash.hex() == expect["genesisHash"]
+    assert verified.checkpoint.size == expect["size"] == len(entries)
+    assert verified.checkpoint.root.hex() == expect["root"]
+    assert log_note_verifier(verified.state).vkey() == expect["vkey"]
+    heads = {s: {"head": h, "length": n} for s, (h, n) in verified.state.heads.items()}
+    assert heads == expect["heads"]
+
+    root = bytes.fromhex(expect["root"])
+    for raw, want in zip(entries, expect["entries"], strict=True):
+        ehash = bytes.fromhex(want["entryHash"])
+        lh = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
+        assert lh.hex() == want["leafHash"]
+        verify_inclusion(lh, raw.index, len(entries), _hashes(want["inclusionProof"]), root)
+
+    log_key = NoteVerifier.from_vkey(expect["vkey"])
+    early = verify_checkpoint(expect["earlierCheckpoint"].encode(), log_key)
+    proof = _hashes(expect["consistencyProof"])
+    verify_consistency(early.size, len(entries), proof, early.root, root)
+    trusting = LogVerifier(trusted=early)
+    for raw in entries:
+        trusting.feed(raw)
+    trusting.finish(expect["checkpoint"].encode())
+
+
+def test_log_key_is_the_one_the_genesis_names() -> None:
+    entries, expect = _log()
+    genesis = json.loads(Envelope.parse_stored(entries[0].envelope).payload)["body"]
+    signer = gen_vectors.log_signer()
+    assert signer.name == genesis["origin"]
+    assert signer.key.public_key.b64() == genesis["logKey"]
+    assert signer.verifier.vkey() == expect["vkey"]
+
+
+def test_rules() -> None:
+    entries, _ = _log()
+    state: LogState = replay(entries)
+    size = state.size
+    for case in _cases("rules.json"):
+        raw = _entry(case["input"]["entry"])
+        if "error" in case:
+            with pytest.raises(attest.VerificationError) as info:
+                state.check(state.open(raw))
+            _raises(case, info.value)
+            err = info.value
+            assert (err.stream, err.position, err.index) == (raw.stream, raw.position, raw.index)
+        else:
+            assert case["expect"] == {"accept": True}
+            state.check(state.open(raw))
+        assert state.size == size  # candidates are decided, never applied
