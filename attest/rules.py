@@ -244,7 +244,10 @@ class LogState:
             else:
                 key = self.key(env.signature.keyid)
                 if key is None:
-                    raise UnknownKeyError(f"key {env.signature.keyid} is not registered")
+                    raise UnknownKeyError(
+                        f"key {env.signature.keyid} is not registered",
+                        field="/signatures/0/keyid",
+                    )
                 signed = open_envelope(env, key)
         except VerificationError as exc:
             raise exc.located(**where) from None  # type: ignore[arg-type]
