@@ -81,7 +81,9 @@ def valid(*values: object) -> bool:
 
 def child(pointer: str, token: str | int) -> str:
     """The RFC 6901 pointer to member or item ``token`` of the value at ``pointer``."""
-    text = str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" in text or "/" in text:
+        text = text.replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{text}"
 
 
@@ -341,24 +343,23 @@ def string(
         if not _expect(value, pointer, ctx, str, "a string"):
             return INVALID  # type: ignore[no-any-return]
         assert isinstance(value, str)  # noqa: S101 (narrowing for mypy)
-        name = label(pointer)
         if not value.strip():
-            return ctx.add(pointer, f"{name} must not be empty or blank")  # type: ignore[no-any-return]
+            return ctx.add(pointer, f"{label(pointer)} must not be empty or blank")  # type: ignore[no-any-return]
         controls = _CONTROL_TEXT if multiline else _CONTROL
         if controls.search(value):
-            return ctx.add(pointer, f"{name} contains a control character")  # type: ignore[no-any-return]
+            return ctx.add(pointer, f"{label(pointer)} contains a control character")  # type: ignore[no-any-return]
         if not multiline and value != value.strip():
             return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{name} must not have leading or trailing whitespace"
+                pointer, f"{label(pointer)} must not have leading or trailing whitespace"
             )
         # A format check first: its message says more than a length would.
         if check is not None:
             problem = check(value)
             if problem is not None:
-                return ctx.add(pointer, f"{name} {problem}")  # type: ignore[no-any-return]
+                return ctx.add(pointer, f"{label(pointer)} {problem}")  # type: ignore[no-any-return]
         if len(value) > max_len:
             return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{name} is {len(value)} characters long; the limit is {max_len}"
+                pointer, f"{label(pointer)} is {len(value)} characters long; the limit is {max_len}"
             )
         return value
 
@@ -449,22 +450,24 @@ def array(
         if not _expect(value, pointer, ctx, list, "an array"):
             return INVALID  # type: ignore[no-any-return]
         assert isinstance(value, list)  # noqa: S101 (narrowing for mypy)
-        name = label(pointer)
         if len(value) < min_items:
             need = "item" if min_items == 1 else "items"
             return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{name} must have at least {min_items} {need}, got {len(value)}"
+                pointer, f"{label(pointer)} must have at least {min_items} {need}, got {len(value)}"
             )
         if len(value) > max_items:
             return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{name} must have at most {max_items} items, got {len(value)}"
+                pointer, f"{label(pointer)} must have at most {max_items} items, got {len(value)}"
             )
         out: list[T] = []
         for i, raw in enumerate(value):
             if unique:
                 for j in range(i):
                     if _same_json(value[j], raw):
-                        ctx.add(child(pointer, i), f"{name}[{i}] repeats {name}[{j}]")
+                        ctx.add(
+                            child(pointer, i),
+                            f"{label(pointer)}[{i}] repeats {label(pointer)}[{j}]",
+                        )
                         break
             out.append(item(raw, child(pointer, i), ctx))
         if not valid(*out):
