@@ -1,14 +1,987 @@
-"""Read views over the log: replay as of a date or size, scorecards, search (to be built)."""
+"""Read views over the log: replay as of a date or size, scorecards, search, parties.
+
+The views are projections of the accepted entries, fed by :meth:`Views.apply` in index order
+(the ledger does so at open, while catching up, and after every committed batch), so they are
+rebuilt from the events after any restart and never stored. Memory is what matters at a million
+entries, so each entry is kept as one slotted :class:`EntryFact`: its place in the log, its kind,
+signer and digest, and only the few body fields the views need — never the statement itself.
+
+For each stream the facts are kept in index order (positions are list indexes), and a *live*
+fold of the whole stream (claims, their tests, verdicts and replies) is updated as entries come
+in. Replaying as of a date or a log size bisects the stream's facts for the cut and folds the
+prefix with the same code; the fold is over small facts, so a 10,000-entry company replays in a
+few milliseconds.
+
+The meaning of a verdict for the public (docs/SPEC.md, ``../shared/DOMAIN.md``): an active claim
+version with no verdict, or whose latest verdict had expired (``validUntil`` before the time the
+view is evaluated at), is *unverified* — never fine.
+"""
 
 from __future__ import annotations
 
-from attest.rules import Placed
+import sys
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
-__all__ = ["Views"]
+from attest.measures import MEASURES
+from attest.rules import Placed
+from attest.statements import (
+    REGISTRY_STREAM,
+    AccreditationGrant,
+    AccreditationSuspend,
+    Claim,
+    ClaimWithdraw,
+    Genesis,
+    KeyAdd,
+    KeyRevoke,
+    Kind,
+    PartyRegister,
+    ProviderReply,
+    TestRecord,
+    Verdict,
+    format_timestamp,
+    parse_timestamp,
+)
+from keys import PublicKey
+
+__all__ = [
+    "PUBLIC_STATUSES",
+    "Accreditation",
+    "ClaimScope",
+    "ClaimVersion",
+    "EntryFact",
+    "Party",
+    "PartyKey",
+    "Scorecard",
+    "ScorecardCell",
+    "ScorecardRow",
+    "StreamReplay",
+    "Views",
+]
+
+PUBLIC_STATUSES = (
+    "contradicted",
+    "no_evidence_found",
+    "unverified",
+    "inconclusive",
+    "confirmed_with_comments",
+    "confirmed",
+    "no_claim",
+)
+"""The public status words of a scorecard cell, from least to most favourable (``no_claim``
+aside: the provider claims nothing for the measure). A cell with several active claim versions
+shows the least favourable of their statuses."""
+
+_RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
+
+_CLAIM_KINDS = frozenset({Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value})
+_VERIFIER_KINDS = frozenset({Kind.TEST_RECORD.value, Kind.VERDICT_ISSUE.value})
+_by_index = attrgetter("index")
+_by_time = attrgetter("log_time_ms")
+
+
+def _iso(ms: int) -> str:
+    """RFC 3339 UTC, whole seconds (as in receipts; the exact value is in the ``…Ms`` member)."""
+    return format_timestamp(ms - ms % 1000)
+
+
+def _intern(s: str) -> str:
+    return sys.intern(s)
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimScope:
+    """What a claim version covers: the caveats the public page shows next to its verdict.
+
+    Attributes:
+        surfaces: surfaces covered.
+        excluded_surfaces: ``(surface, reason)`` for each surface the claim says it does not cover.
+        jurisdictions: ISO 3166-1 alpha-2 codes or ``GLOBAL``.
+        population: ``all_users``, ``under_18`` or ``ages_<min>-<max>``.
+        status: the deployment status the provider states: deployed, pilot, planned, discontinued.
+        effective_from: date the claim takes effect (``YYYY-MM-DD``).
+        effective_until: date it ends, if stated.
+    """
+
+    surfaces: tuple[str, ...]
+    excluded_surfaces: tuple[tuple[str, str], ...]
+    jurisdictions: tuple[str, ...]
+    population: str
+    status: str
+    effective_from: str
+    effective_until: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "surfaces": list(self.surfaces),
+            "excludedSurfaces": [{"surface": s, "reason": r} for s, r in self.excluded_surfaces],
+            "jurisdictions": list(self.jurisdictions),
+            "population": self.population,
+            "status": self.status,
+            "effectiveFrom": self.effective_from,
+            "effectiveUntil": self.effective_until,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFact:
+    """One accepted entry, reduced to what the views need.
+
+    Attributes:
+        index: global log index.
+        stream: the stream (``registry`` or a provider's party id).
+        position: position in the stream.
+        log_time_ms: the log's time for the entry.
+        kind: the statement kind.
+        signer: the signing party.
+        digest: SHA-256 of the statement payload (SPEC §3.4), 32 bytes.
+        measure: the claim's measure; for withdrawals, tests, verdicts and replies the measure of
+            the claim version they concern.
+        claim: the claim version a withdrawal, test record or verdict is about.
+        supersedes: the claim version a ``claim.supersede`` replaces.
+        verdict: the verdict a provider reply answers.
+        tests: the test records a verdict rests on.
+        result: a test record's or verdict's result.
+        valid_until_ms: a verdict's ``validUntil``, or an accreditation's.
+        scope: a claim's scope.
+        party: the party a registry statement is about (genesis: the authority).
+    """
+
+    index: int
+    stream: str
+    position: int
+    log_time_ms: int
+    kind: str
+    signer: str
+    digest: bytes
+    measure: str | None = None
+    claim: bytes | None = None
+    supersedes: bytes | None = None
+    verdict: bytes | None = None
+    tests: tuple[bytes, ...] = ()
+    result: str | None = None
+    valid_until_ms: int | None = None
+    scope: ClaimScope | None = None
+    party: str | None = None
+
+    @property
+    def title(self) -> str:
+        """A short plain-language title for timelines."""
+        k = self.kind
+        spec = MEASURES.get(self.measure or "")
+        what = spec.title if spec is not None else (self.measure or "")
+        titles = {
+            Kind.GENESIS.value: "Ledger created",
+            Kind.PARTY_REGISTER.value: f"{self.party} registered",
+            Kind.KEY_ADD.value: f"Key added for {self.party}",
+            Kind.KEY_REVOKE.value: f"Key of {self.party} revoked",
+            Kind.ACCREDITATION_GRANT.value: f"{self.party} accredited",
+            Kind.ACCREDITATION_SUSPEND.value: f"Accreditation of {self.party} suspended",
+            Kind.CLAIM_PUBLISH.value: f"Claim: {what}",
+            Kind.CLAIM_SUPERSEDE.value: f"Claim updated: {what}",
+            Kind.CLAIM_WITHDRAW.value: f"Claim withdrawn: {what}",
+            Kind.TEST_RECORD.value: f"Test {self.result}: {what}",
+            Kind.VERDICT_ISSUE.value: f"Verdict {self.result}: {what}",
+            Kind.PROVIDER_REPLY.value: f"Reply to a verdict: {what}",
+        }
+        return titles.get(k, k)
+
+    def expired_at(self, at_ms: int) -> bool:
+        """Whether this verdict's ``validUntil`` is before ``at_ms``."""
+        return self.valid_until_ms is not None and self.valid_until_ms < at_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: camelCase keys, hashes as hex, times RFC 3339 (and exact ms)."""
+        out: dict[str, Any] = {
+            "index": self.index,
+            "stream": self.stream,
+            "position": self.position,
+            "logTime": _iso(self.log_time_ms),
+            "logTimeMs": self.log_time_ms,
+            "kind": self.kind,
+            "signer": self.signer,
+            "digest": self.digest.hex(),
+            "title": self.title,
+        }
+        if self.measure is not None:
+            out["measure"] = self.measure
+        if self.claim is not None:
+            out["claim"] = self.claim.hex()
+        if self.supersedes is not None:
+            out["supersedes"] = self.supersedes.hex()
+        if self.verdict is not None:
+            out["verdict"] = self.verdict.hex()
+        if self.tests:
+            out["tests"] = [t.hex() for t in self.tests]
+        if self.result is not None:
+            out["result"] = self.result
+        if self.valid_until_ms is not None:
+            out["validUntil"] = _iso(self.valid_until_ms)
+        if self.scope is not None:
+            out["scope"] = self.scope.to_dict()
+        if self.party is not None:
+            out["party"] = self.party
+        return out
+
+
+def _scope(body: Claim) -> ClaimScope:
+    pop = body.population
+    population = (
+        f"ages_{pop.age_band.min}-{pop.age_band.max}"
+        if pop.age_band is not None
+        else str(pop.kind.value)
+    )
+    return ClaimScope(
+        surfaces=tuple(_intern(s.value) for s in body.surfaces),
+        excluded_surfaces=tuple(
+            (_intern(e.surface.value), e.reason) for e in body.excluded_surfaces
+        ),
+        jurisdictions=tuple(_intern(j) for j in body.jurisdictions),
+        population=_intern(population),
+        status=_intern(body.status.value),
+        effective_from=body.effective_from,
+        effective_until=body.effective_until,
+    )
+
+
+# -- the fold of one provider stream ----------------------------------------------------------
+
+
+class _ClaimState:
+    __slots__ = ("ended_by", "fact", "replies", "status", "tests", "verdicts")
+
+    def __init__(self, fact: EntryFact) -> None:
+        self.fact = fact
+        self.status = "active"
+        self.ended_by: EntryFact | None = None
+        self.tests: list[EntryFact] = []
+        self.verdicts: list[EntryFact] = []
+        self.replies: list[EntryFact] = []
+
+
+class _Record:
+    """The state of one provider's record: its claim versions with tests, verdicts, replies."""
+
+    __slots__ = ("claims", "verdict_claim")
+
+    def __init__(self) -> None:
+        self.claims: dict[bytes, _ClaimState] = {}
+        self.verdict_claim: dict[bytes, bytes] = {}
+
+    def apply(self, f: EntryFact) -> None:
+        k = f.kind
+        claims = self.claims
+        if k in _CLAIM_KINDS:
+            if f.supersedes is not None:
+                old = claims.get(f.supersedes)
+                if old is not None:
+                    old.status, old.ended_by = "superseded", f
+            claims[f.digest] = _ClaimState(f)
+        elif k == Kind.CLAIM_WITHDRAW.value:
+            c = claims.get(f.claim)  # type: ignore[arg-type]
+            if c is not None:
+                c.status, c.ended_by = "withdrawn", f
+        elif k == Kind.TEST_RECORD.value:
+            c = claims.get(f.claim)  # type: ignore[arg-type]
+            if c is not None:
+                c.tests.append(f)
+        elif k == Kind.VERDICT_ISSUE.value:
+            c = claims.get(f.claim)  # type: ignore[arg-type]
+            if c is not None:
+                c.verdicts.append(f)
+                self.verdict_claim[f.digest] = f.claim  # type: ignore[assignment]
+        elif k == Kind.PROVIDER_REPLY.value:
+            c = claims.get(self.verdict_claim.get(f.verdict, b""))  # type: ignore[arg-type]
+            if c is not None:
+                c.replies.append(f)
+
+    def measure_of(self, digest: bytes | None) -> str | None:
+        c = self.claims.get(digest) if digest is not None else None
+        return None if c is None else c.fact.measure
+
+    def versions(self, at_ms: int) -> tuple[ClaimVersion, ...]:
+        return tuple(_version(c, at_ms) for c in self.claims.values())
+
+
+def _public_status(latest: EntryFact | None, at_ms: int) -> str:
+    if latest is None or latest.result is None or latest.expired_at(at_ms):
+        return "unverified"
+    return latest.result.lower()
+
+
+def _version(c: _ClaimState, at_ms: int) -> ClaimVersion:
+    latest = c.verdicts[-1] if c.verdicts else None
+    return ClaimVersion(
+        entry=c.fact,
+        status=c.status,
+        ended_by=c.ended_by,
+        tests=tuple(c.tests),
+        verdicts=tuple(c.verdicts),
+        replies=tuple(c.replies),
+        latest_verdict=latest,
+        latest_verdict_expired=None if latest is None else latest.expired_at(at_ms),
+        public_status=_public_status(latest, at_ms),
+    )
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimVersion:
+    """One claim version as it stood at the cut of a replay.
+
+    Attributes:
+        entry: the claim's entry (``claim.publish`` or ``claim.supersede``).
+        status: ``active``, ``withdrawn`` or ``superseded``.
+        ended_by: the entry that withdrew or superseded it, if any.
+        tests: its test records, in log order.
+        verdicts: the verdicts on it, in log order.
+        replies: the provider's replies to those verdicts.
+        latest_verdict: the last verdict on it, if any.
+        latest_verdict_expired: whether that verdict's ``validUntil`` is before the time the
+            replay was evaluated at (``None`` without a verdict).
+        public_status: ``unverified`` (no verdict, or the latest one expired) or the latest
+            verdict's result in lower case (``confirmed``, ``confirmed_with_comments``,
+            ``no_evidence_found``, ``contradicted``, ``inconclusive``).
+    """
+
+    entry: EntryFact
+    status: str
+    ended_by: EntryFact | None
+    tests: tuple[EntryFact, ...]
+    verdicts: tuple[EntryFact, ...]
+    replies: tuple[EntryFact, ...]
+    latest_verdict: EntryFact | None
+    latest_verdict_expired: bool | None
+    public_status: str
+
+    @property
+    def digest(self) -> bytes:
+        """The claim version's digest."""
+        return self.entry.digest
+
+    @property
+    def measure(self) -> str:
+        """The claim's measure."""
+        return self.entry.measure or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        scope = self.entry.scope
+        latest = self.latest_verdict
+        return {
+            "digest": self.digest.hex(),
+            "measure": self.measure,
+            "title": MEASURES[self.measure].title if self.measure in MEASURES else self.measure,
+            "status": self.status,
+            "supersededBy": (
+                self.ended_by.digest.hex()
+                if self.ended_by is not None and self.status == "superseded"
+                else None
+            ),
+            "endedBy": None if self.ended_by is None else self.ended_by.to_dict(),
+            "scope": None if scope is None else scope.to_dict(),
+            "index": self.entry.index,
+            "position": self.entry.position,
+            "logTime": _iso(self.entry.log_time_ms),
+            "logTimeMs": self.entry.log_time_ms,
+            "signer": self.entry.signer,
+            "publicStatus": self.public_status,
+            "latestVerdict": (
+                None
+                if latest is None
+                else {**latest.to_dict(), "expired": bool(self.latest_verdict_expired)}
+            ),
+            "tests": [t.to_dict() for t in self.tests],
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "replies": [r.to_dict() for r in self.replies],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReplay:
+    """A company's record as it stood at a date or log size.
+
+    Attributes:
+        stream: the provider's party id.
+        as_of_ms: the date cut (entries with log time ≤ it), if one was asked for.
+        size: the log-size cut (entries with index < it), if one was asked for.
+        evaluated_at_ms: the time verdict expiry is judged at: the caller's ``at_ms``, else
+            ``as_of_ms``, else the log time of the last entry of the log before the cut.
+        claims: every claim version published by then, in log order.
+        timeline: every entry of the stream before the cut, in order.
+    """
+
+    stream: str
+    as_of_ms: int | None
+    size: int | None
+    evaluated_at_ms: int
+    claims: tuple[ClaimVersion, ...]
+    timeline: tuple[EntryFact, ...]
+
+    @property
+    def length(self) -> int:
+        """Entries in the stream before the cut."""
+        return len(self.timeline)
+
+    def claim(self, digest: bytes) -> ClaimVersion:
+        """The claim version with this digest (``KeyError`` if none)."""
+        for c in self.claims:
+            if c.digest == digest:
+                return c
+        raise KeyError(digest.hex())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "stream": self.stream,
+            "asOf": None if self.as_of_ms is None else _iso(self.as_of_ms),
+            "asOfMs": self.as_of_ms,
+            "size": self.size,
+            "evaluatedAt": _iso(self.evaluated_at_ms),
+            "evaluatedAtMs": self.evaluated_at_ms,
+            "length": self.length,
+            "claims": [c.to_dict() for c in self.claims],
+            "timeline": [f.to_dict() for f in self.timeline],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardCell:
+    """One provider x measure cell.
+
+    Attributes:
+        provider: the provider's party id.
+        measure: the measure type.
+        status: one of :data:`PUBLIC_STATUSES`: ``no_claim`` without an active claim version,
+            else the least favourable public status of the active versions.
+        claims: the active claim versions for the measure, newest first.
+    """
+
+    provider: str
+    measure: str
+    status: str
+    claims: tuple[ClaimVersion, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: each claim with its scope caveats and latest verdict, compactly."""
+        out = []
+        for c in self.claims:
+            v = c.latest_verdict
+            out.append(
+                {
+                    "digest": c.digest.hex(),
+                    "index": c.entry.index,
+                    "logTime": _iso(c.entry.log_time_ms),
+                    "status": c.public_status,
+                    "scope": None if c.entry.scope is None else c.entry.scope.to_dict(),
+                    "verdict": None
+                    if v is None
+                    else {
+                        "digest": v.digest.hex(),
+                        "index": v.index,
+                        "logTime": _iso(v.log_time_ms),
+                        "verifier": v.signer,
+                        "result": v.result,
+                        "validUntil": None if v.valid_until_ms is None else _iso(v.valid_until_ms),
+                        "expired": bool(c.latest_verdict_expired),
+                    },
+                    "replies": len(c.replies),
+                }
+            )
+        return {
+            "provider": self.provider,
+            "measure": self.measure,
+            "status": self.status,
+            "claims": out,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardRow:
+    """One provider's row: its cells in the order of :attr:`Scorecard.measures`."""
+
+    provider: str
+    name: str
+    jurisdiction: str | None
+    cells: tuple[ScorecardCell, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "provider": self.provider,
+            "name": self.name,
+            "jurisdiction": self.jurisdiction,
+            "cells": [c.to_dict() for c in self.cells],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """Providers x measures, as the log stood at a cut, with verdict expiry judged at ``at_ms``.
+
+    Attributes:
+        at_ms: the time verdict expiry is judged at.
+        as_of_ms: the date cut, if any.
+        size: the log-size cut, if any.
+        measures: the measure vocabulary, in its order (the columns).
+        rows: one row per provider registered before the cut, by party id.
+    """
+
+    at_ms: int
+    as_of_ms: int | None
+    size: int | None
+    measures: tuple[str, ...]
+    rows: tuple[ScorecardRow, ...]
+
+    def cell(self, provider: str, measure: str) -> ScorecardCell:
+        """The cell of ``provider`` x ``measure`` (``KeyError`` if none)."""
+        for row in self.rows:
+            if row.provider == provider:
+                for c in row.cells:
+                    if c.measure == measure:
+                        return c
+        raise KeyError((provider, measure))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "at": _iso(self.at_ms),
+            "atMs": self.at_ms,
+            "asOf": None if self.as_of_ms is None else _iso(self.as_of_ms),
+            "asOfMs": self.as_of_ms,
+            "size": self.size,
+            "measures": [{"measure": m, "title": MEASURES[m].title} for m in self.measures],
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PartyKey:
+    """A key of a party: its claimledger key id, the key, and when it was added and revoked."""
+
+    key_id: str
+    key: str
+    added_at: int
+    revoked_at: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "keyId": self.key_id,
+            "key": self.key,
+            "addedAt": self.added_at,
+            "revokedAt": self.revoked_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Accreditation:
+    """A verifier's current accreditation (the latest grant; suspended or not)."""
+
+    scheme: str
+    measures: tuple[str, ...]
+    valid_until_ms: int | None
+    granted_at: int
+    suspended_at: int | None
+
+    @property
+    def suspended(self) -> bool:
+        """Whether it was suspended after it was granted."""
+        return self.suspended_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "scheme": self.scheme,
+            "measures": list(self.measures),
+            "validUntil": None if self.valid_until_ms is None else _iso(self.valid_until_ms),
+            "grantedAt": self.granted_at,
+            "suspended": self.suspended,
+            "suspendedAt": self.suspended_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A registered party.
+
+    Attributes:
+        id: the party id.
+        role: ``authority``, ``provider`` or ``verifier``.
+        name: display name.
+        jurisdiction: alpha-2 code (``None`` for the authority, which the genesis does not place).
+        website: its website, if registered.
+        registered_at: the index of the entry that registered it (the genesis for the authority).
+        keys: its keys, in the order added.
+        accreditation: a verifier's accreditation, if it holds one.
+    """
+
+    id: str
+    role: str
+    name: str
+    jurisdiction: str | None
+    website: str | None
+    registered_at: int
+    keys: tuple[PartyKey, ...]
+    accreditation: Accreditation | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "name": self.name,
+            "jurisdiction": self.jurisdiction,
+            "website": self.website,
+            "registeredAt": self.registered_at,
+            "keys": [k.to_dict() for k in self.keys],
+            "accreditation": None if self.accreditation is None else self.accreditation.to_dict(),
+        }
+
+
+class _PartyState:
+    __slots__ = ("accreditation", "keys", "party")
+
+    def __init__(self, party: Party) -> None:
+        self.party = party
+        self.keys: dict[str, PartyKey] = {}
+        self.accreditation: Accreditation | None = None
+
+    def snapshot(self) -> Party:
+        p = self.party
+        return Party(
+            p.id,
+            p.role,
+            p.name,
+            p.jurisdiction,
+            p.website,
+            p.registered_at,
+            tuple(self.keys.values()),
+            self.accreditation,
+        )
+
+
+class _Stream:
+    __slots__ = ("facts", "live")
+
+    def __init__(self) -> None:
+        self.facts: list[EntryFact] = []
+        self.live = _Record()
+
+
+# -- the views --------------------------------------------------------------------------------
 
 
 class Views:
-    """Projections built from accepted entries, in index order (rebuilt at every open)."""
+    """Projections built from accepted entries, in index order (rebuilt at every open).
+
+    Feed every accepted entry to :meth:`apply` in index order; a *sparse* feed (a company record:
+    the registry and one provider, as in an evidence bundle) works the same for that provider.
+    Not thread-safe by itself: the ledger applies under its lock; readers get immutable results.
+    """
+
+    def __init__(self) -> None:
+        self._all: list[EntryFact] = []
+        self._streams: dict[str, _Stream] = {}
+        self._parties: dict[str, _PartyState] = {}
+
+    # -- feeding ---------------------------------------------------------------------------
 
     def apply(self, placed: Placed) -> None:
-        """Record one accepted entry."""
+        """Record one accepted entry (the next one in index order)."""
+        st = placed.signed.statement
+        stream = self._streams.get(st.stream)
+        if stream is None:
+            stream = self._streams[_intern(st.stream)] = _Stream()
+        fact = self._fact(placed, stream.live)
+        stream.facts.append(fact)
+        self._all.append(fact)
+        if st.stream == REGISTRY_STREAM:
+            self._apply_registry(placed, fact)
+        else:
+            stream.live.apply(fact)
+
+    def _fact(self, placed: Placed, record: _Record) -> EntryFact:
+        st = placed.signed.statement
+        body = st.body
+        base: dict[str, Any] = {
+            "index": placed.index,
+            "stream": _intern(st.stream),
+            "position": placed.position,
+            "log_time_ms": placed.log_time_ms,
+            "kind": _intern(st.kind.value),
+            "signer": _intern(st.signer),
+            "digest": placed.signed.digest,
+        }
+        if isinstance(body, Claim):
+            return EntryFact(
+                **base,
+                measure=_intern(body.measure),
+                supersedes=None if body.supersedes is None else bytes.fromhex(body.supersedes),
+                scope=_scope(body),
+            )
+        if isinstance(body, ClaimWithdraw):
+            ref = bytes.fromhex(body.claim)
+            return EntryFact(**base, claim=ref, measure=record.measure_of(ref))
+        if isinstance(body, TestRecord):
+            ref = bytes.fromhex(body.claim)
+            return EntryFact(
+                **base, claim=ref, measure=record.measure_of(ref), result=body.result.value
+            )
+        if isinstance(body, Verdict):
+            ref = bytes.fromhex(body.claim)
+            return EntryFact(
+                **base,
+                claim=ref,
+                measure=record.measure_of(ref),
+                tests=tuple(bytes.fromhex(t) for t in body.tests),
+                result=body.result.value,
+                valid_until_ms=parse_timestamp(body.valid_until),
+            )
+        if isinstance(body, ProviderReply):
+            ref = bytes.fromhex(body.verdict)
+            return EntryFact(
+                **base, verdict=ref, measure=record.measure_of(record.verdict_claim.get(ref))
+            )
+        if isinstance(body, Genesis):
+            return EntryFact(**base, party=_intern(st.signer))
+        if isinstance(body, AccreditationGrant):
+            until = None if body.valid_until is None else parse_timestamp(body.valid_until)
+            return EntryFact(**base, party=_intern(body.party), valid_until_ms=until)
+        if isinstance(body, PartyRegister | KeyAdd | KeyRevoke | AccreditationSuspend):
+            return EntryFact(**base, party=_intern(body.party))
+        return EntryFact(**base)  # pragma: no cover - every kind is handled above
+
+    def _apply_registry(self, placed: Placed, fact: EntryFact) -> None:
+        st = placed.signed.statement
+        body = st.body
+        i = placed.index
+        if isinstance(body, Genesis):
+            p = _PartyState(
+                Party(st.signer, "authority", body.authority_name, None, None, i, (), None)
+            )
+            self._parties[st.signer] = p
+            self._add_key(p, body.authority_key, i)
+        elif isinstance(body, PartyRegister):
+            p = _PartyState(
+                Party(
+                    body.party,
+                    body.role.value,
+                    body.name,
+                    body.jurisdiction,
+                    body.website,
+                    i,
+                    (),
+                    None,
+                )
+            )
+            self._parties[body.party] = p
+            for k in body.keys:
+                self._add_key(p, k, i)
+        elif isinstance(body, KeyAdd):
+            party = self._parties.get(body.party)
+            if party is not None:
+                self._add_key(party, body.key, i)
+        elif isinstance(body, KeyRevoke):
+            party = self._parties.get(body.party)
+            if party is not None and body.key_id in party.keys:
+                old = party.keys[body.key_id]
+                party.keys[body.key_id] = PartyKey(old.key_id, old.key, old.added_at, i)
+        elif isinstance(body, AccreditationGrant):
+            party = self._parties.get(body.party)
+            if party is not None:
+                party.accreditation = Accreditation(
+                    body.scheme, tuple(body.measures), fact.valid_until_ms, i, None
+                )
+        elif isinstance(body, AccreditationSuspend):
+            party = self._parties.get(body.party)
+            if party is not None and party.accreditation is not None:
+                a = party.accreditation
+                party.accreditation = Accreditation(
+                    a.scheme, a.measures, a.valid_until_ms, a.granted_at, i
+                )
+
+    def _add_key(self, party: _PartyState, b64: str, index: int) -> None:
+        key_id = str(PublicKey.from_b64(b64).key_id)
+        party.keys[key_id] = PartyKey(key_id, b64, index, None)
+
+    # -- cuts ------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """One more than the last index applied (0 when nothing was)."""
+        return self._all[-1].index + 1 if self._all else 0
+
+    def _limit(self, as_of_ms: int | None, size: int | None) -> int:
+        """The first global index excluded by the cut."""
+        limit = self.size if size is None else min(size, self.size)
+        if as_of_ms is not None:
+            n = bisect_right(self._all, as_of_ms, key=_by_time)
+            limit = min(limit, self._all[n - 1].index + 1 if n else 0)
+        return max(limit, 0)
+
+    def _time_at(self, limit: int) -> int:
+        """The log time of the last entry before global index ``limit`` (0 for none)."""
+        n = bisect_left(self._all, limit, key=_by_index)
+        return self._all[n - 1].log_time_ms if n else 0
+
+    # -- replay ----------------------------------------------------------------------------
+
+    def replay(
+        self,
+        stream: str,
+        *,
+        as_of_ms: int | None = None,
+        size: int | None = None,
+        at_ms: int | None = None,
+    ) -> StreamReplay:
+        """The state of ``stream``'s record at a date and/or log size.
+
+        Args:
+            stream: a provider's party id (an unknown stream replays as empty).
+            as_of_ms: keep entries whose log time is at most this.
+            size: keep entries whose index is below this.
+            at_ms: judge verdict expiry at this time; by default ``as_of_ms``, else the log time
+                of the last entry before the cut. Callers showing the present pass their clock.
+        """
+        limit = self._limit(as_of_ms, size)
+        when = (
+            at_ms
+            if at_ms is not None
+            else as_of_ms
+            if as_of_ms is not None
+            else self._time_at(limit)
+        )
+        s = self._streams.get(stream)
+        if s is None:
+            return StreamReplay(stream, as_of_ms, size, when, (), ())
+        facts = s.facts
+        n = bisect_left(facts, limit, key=_by_index)
+        if n == len(facts):
+            record = s.live
+            timeline = tuple(facts)
+        else:
+            record = _Record()
+            timeline = tuple(facts[:n])
+            for f in timeline:
+                record.apply(f)
+        return StreamReplay(stream, as_of_ms, size, when, record.versions(when), timeline)
+
+    # -- scorecard -------------------------------------------------------------------------
+
+    def scorecard(
+        self, *, at_ms: int, as_of_ms: int | None = None, size: int | None = None
+    ) -> Scorecard:
+        """Providers x measures: the public status of each provider's active claims per measure.
+
+        Args:
+            at_ms: judge verdict expiry at this time (the caller's clock, for the present).
+            as_of_ms: the log as it stood at this date.
+            size: the log as it stood at this size.
+        """
+        limit = self._limit(as_of_ms, size)
+        measures = tuple(MEASURES)
+        rows = []
+        for pid in sorted(self._parties):
+            p = self._parties[pid].party
+            if p.role != "provider" or p.registered_at >= limit:
+                continue
+            replay = self.replay(pid, size=limit, at_ms=at_ms)
+            by_measure: dict[str, list[ClaimVersion]] = {}
+            for c in replay.claims:
+                if c.status == "active":
+                    by_measure.setdefault(c.measure, []).append(c)
+            cells = []
+            for m in measures:
+                active = tuple(reversed(by_measure.get(m, ())))
+                status = (
+                    min((c.public_status for c in active), key=_RANK.__getitem__)
+                    if active
+                    else "no_claim"
+                )
+                cells.append(ScorecardCell(pid, m, status, active))
+            rows.append(ScorecardRow(pid, p.name, p.jurisdiction, tuple(cells)))
+        return Scorecard(at_ms, as_of_ms, size, measures, tuple(rows))
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        *,
+        company: str | None = None,
+        measure: str | None = None,
+        verifier: str | None = None,
+        result: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after_index: int | None = None,
+    ) -> list[EntryFact]:
+        """Entries matching every filter given, in index order, at most ``limit``.
+
+        Args:
+            company: the stream (a provider's party id, or ``registry``).
+            measure: the measure of the claim the entry is or concerns.
+            verifier: the signer of a test record or verdict.
+            result: a test record's or verdict's result (e.g. ``CONFIRMED``, ``FAILED``).
+            kind: the statement kind.
+            limit: page size, at least 1.
+            after_index: return only entries after this index (the last index of the
+                previous page).
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if company is not None:
+            s = self._streams.get(company)
+            pool: list[EntryFact] = [] if s is None else s.facts
+        else:
+            pool = self._all
+        start = 0 if after_index is None else bisect_right(pool, after_index, key=_by_index)
+        out: list[EntryFact] = []
+        for i in range(start, len(pool)):
+            f = pool[i]
+            if (
+                (measure is None or f.measure == measure)
+                and (verifier is None or (f.signer == verifier and f.kind in _VERIFIER_KINDS))
+                and (result is None or f.result == result)
+                and (kind is None or f.kind == kind)
+            ):
+                out.append(f)
+                if len(out) == limit:
+                    break
+        return out
+
+    # -- parties ---------------------------------------------------------------------------
+
+    def parties(self, *, role: str | None = None) -> list[Party]:
+        """Every registered party (optionally of one role), by party id."""
+        return [
+            self._parties[pid].snapshot()
+            for pid in sorted(self._parties)
+            if role is None or self._parties[pid].party.role == role
+        ]
+
+    def party(self, party_id: str) -> Party | None:
+        """The party with this id, or ``None``."""
+        p = self._parties.get(party_id)
+        return None if p is None else p.snapshot()
+
+    def streams(self) -> list[str]:
+        """Every stream with at least one entry, sorted."""
+        return sorted(self._streams)
+
+    def entries(self, stream: str) -> Iterable[EntryFact]:
+        """Every fact of ``stream``, in order."""
+        s = self._streams.get(stream)
+        return () if s is None else tuple(s.facts)
