@@ -1,0 +1,45 @@
+"""Dependencies: the shared ledger and the server's settings, read from the application state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ledger import Ledger
+
+__all__ = ["LedgerDep", "Settings", "SettingsDep", "get_ledger", "get_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Limits and mode of one server.
+
+    Attributes:
+        max_body_bytes: largest request body, except on the batch endpoint.
+        max_batch: most envelopes in one batch.
+        max_batch_bytes: largest batch request body.
+        writable: the server holds the log key (may append and sign checkpoints).
+    """
+
+    max_body_bytes: int
+    max_batch: int
+    max_batch_bytes: int
+    writable: bool
+
+
+def get_ledger(request: Request) -> Ledger:
+    """The ledger this server serves (opened at startup)."""
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def get_settings(request: Request) -> Settings:
+    """This server's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

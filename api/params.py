@@ -1,0 +1,114 @@
+"""Parsing and checking of query parameters shared by several routers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from api.problems import InvalidParameterError, NotFoundError, NotImplementedYetError
+from ledger import Ledger, LedgerError
+
+__all__ = [
+    "committed_size",
+    "history_cut",
+    "log_entry_json",
+    "parse_as_of",
+    "require_stream",
+    "view",
+]
+
+
+def parse_as_of(value: str | None, *, parameter: str = "as_of") -> int | None:
+    """Milliseconds since the epoch of an RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``).
+
+    Raises:
+        InvalidParameterError: not such a date-time.
+    """
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or "T" not in value.upper() or when.tzinfo is None:
+        raise InvalidParameterError(
+            f"{parameter} must be an RFC 3339 date-time with an offset, e.g. 2026-11-20T10:00:00Z",
+            parameter=parameter,
+        )
+    ms = int(when.timestamp() * 1000)
+    if ms < 0:
+        raise InvalidParameterError(f"{parameter} is before 1970", parameter=parameter)
+    return ms
+
+
+def committed_size(ledger: Ledger) -> int:
+    """The size of the log's committed tree (what the latest checkpoint covers).
+
+    ``Ledger.size`` is the rules' state, which runs ahead of the commit while the sequencer
+    decides a batch; the checkpoint is only signed over committed entries. A read-only ledger
+    has no sequencer, so there its size is the committed size.
+    """
+    try:
+        note = ledger.checkpoint()
+    except LedgerError:
+        return ledger.size
+    return int(note.split(b"\n", 2)[1])
+
+
+def history_cut(
+    ledger: Ledger, as_of: str | None, size: int | None
+) -> tuple[int | None, int | None]:
+    """Check the ``as_of``/``size`` pair that cuts a history: at most one, ``size`` not ahead.
+
+    Raises:
+        InvalidParameterError: both are given, ``as_of`` is malformed or ``size`` is too large.
+    """
+    if as_of is not None and size is not None:
+        raise InvalidParameterError("give as_of or size, not both", parameter="size")
+    as_of_ms = parse_as_of(as_of)
+    if size is not None:
+        current = committed_size(ledger)
+        if size > current:
+            raise InvalidParameterError(
+                f"size {size} is larger than the log ({current})", parameter="size"
+            )
+    return as_of_ms, size
+
+
+def require_stream(ledger: Ledger, stream: str) -> tuple[str, int]:
+    """The head and length of a stream that exists: it has entries, or is a provider's.
+
+    Raises:
+        NotFoundError: no such stream.
+    """
+    head, length = ledger.head(stream)
+    if length == 0:
+        party = ledger.state.parties.get(stream)
+        if party is None or party.role != "provider":
+            raise NotFoundError(f"no stream {stream!r}")
+    return head, length
+
+
+def log_entry_json(
+    index: int, stream: str, position: int, log_time_ms: int, envelope: bytes
+) -> dict[str, Any]:
+    """A raw log entry as JSON; ``envelope`` is the stored bytes as a string (ASCII)."""
+    return {
+        "index": index,
+        "stream": stream,
+        "position": position,
+        "logTimeMs": log_time_ms,
+        "envelope": envelope.decode("utf-8"),
+    }
+
+
+def view(ledger: Ledger, name: str) -> Any:
+    """The read view ``ledger.views.<name>``.
+
+    Raises:
+        NotImplementedYetError: this build of the ledger has no such view yet.
+    """
+    fn = getattr(ledger.views, name, None)
+    if fn is None:
+        raise NotImplementedYetError(f"ledger.views.{name} is not available in this build")
+    return fn

@@ -1,0 +1,80 @@
+"""``/v1/scorecard`` and ``/v1/search``: providers x measures, and a search over entries."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from api.deps import LedgerDep
+from api.params import history_cut, parse_as_of, view
+from api.responses import json_response
+from api.schemas import Responses, ViewOut, problem_docs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["views"])
+
+_ERRORS: Responses = {
+    **problem_docs((400, "invalid parameters")),
+    **problem_docs((501, "not built yet")),
+}
+MAX_SEARCH = 1000
+Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+@router.get("/scorecard", response_model=ViewOut, summary="Providers x measures", responses=_ERRORS)
+def get_scorecard(
+    request: Request,
+    ledger: LedgerDep,
+    at: Annotated[
+        str | None,
+        Query(description="RFC 3339: judge verdict expiry at this time (default: now)"),
+    ] = None,
+    as_of: Annotated[
+        str | None, Query(description="RFC 3339: the record as it stood then (by log time)")
+    ] = None,
+    size: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="the record at this size")
+    ] = None,
+) -> Response:
+    """The latest verdict per provider and measure; no verdict or an expired one is *unverified*."""
+    as_of_ms, cut = history_cut(ledger, as_of, size)
+    at_ms = parse_as_of(at, parameter="at")
+    if at_ms is None:
+        at_ms = as_of_ms if as_of_ms is not None else time.time_ns() // 1_000_000
+    card = view(ledger, "scorecard")(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
+    return json_response(request, card.to_dict())
+
+
+@router.get("/search", response_model=ViewOut, summary="Search entries", responses=_ERRORS)
+def search(
+    request: Request,
+    ledger: LedgerDep,
+    company: Text = None,
+    measure: Text = None,
+    verifier: Text = None,
+    result: Text = None,
+    kind: Text = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="only entries after this log index")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 100,
+) -> Response:
+    """Entries matching every given filter, in index order; page on with ``after``."""
+    facts = view(ledger, "search")(
+        company=company,
+        measure=measure,
+        verifier=verifier,
+        result=result,
+        kind=kind,
+        limit=limit,
+        after_index=after,
+    )
+    items = [f.to_dict() if hasattr(f, "to_dict") else f for f in facts]
+    out: dict[str, object] = {"results": items}
+    if len(items) == limit and items and isinstance(items[-1], dict) and "index" in items[-1]:
+        out["nextAfter"] = items[-1]["index"]
+    return json_response(request, out)

@@ -1,0 +1,157 @@
+"""``/v1/streams/{stream}``: a stream's head, its entries (NDJSON), its replayed state, its bundle.
+
+A stream exists once it has an entry, or as soon as its provider is registered (then with length
+0 and the genesis ``prev``, so a new provider can sign its first statement). History can be cut
+at a past log time (``as_of``, RFC 3339) or log size (``size``): only entries with a log time at
+or before ``as_of``, or a global index below ``size``, are served.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.deps import LedgerDep
+from api.params import history_cut, log_entry_json, require_stream, view
+from api.problems import NotImplementedYetError
+from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response
+from api.schemas import Responses, StreamOut, ViewOut, problem_docs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/streams", tags=["streams"])
+
+MAX_PAGE = 1000
+"""Most entries in one page of ``/entries``."""
+
+_NOT_FOUND: Responses = {**problem_docs((404, "no such stream"))}
+_BAD: Responses = {**problem_docs((400, "invalid parameters"))}
+
+Stream = Annotated[str, Path(min_length=1, max_length=128, description="the stream's name")]
+AsOf = Annotated[
+    str | None,
+    Query(description="RFC 3339 date-time: the history as it stood then (by log time)"),
+]
+Size = Annotated[
+    int | None, Query(ge=1, le=2**63 - 1, description="the history as of this log size")
+]
+
+
+@router.get("/{stream}", response_model=StreamOut, summary="A stream's head", responses=_NOT_FOUND)
+def get_stream(request: Request, ledger: LedgerDep, stream: Stream) -> Response:
+    """The stream's head (the ``prev`` its next statement must name) and length."""
+    head, length = require_stream(ledger, stream)
+    return json_response(request, {"stream": stream, "head": head, "length": length})
+
+
+@router.get(
+    "/{stream}/entries",
+    summary="A stream's raw entries (NDJSON)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "one raw log entry per line (the LogEntryOut schema), by position; "
+            'a full page has a Link rel="next" header',
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        },
+        **_BAD,
+        **_NOT_FOUND,
+    },
+)
+def get_stream_entries(
+    request: Request,
+    ledger: LedgerDep,
+    stream: Stream,
+    start: Annotated[int, Query(ge=0, le=2**63 - 1, description="first position")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="most entries")] = 100,
+    as_of: AsOf = None,
+    size: Size = None,
+) -> Response:
+    """Entries of the stream from position ``start``, at most ``limit``, as NDJSON.
+
+    A full page can never change and is cached for a year; a short one must be revalidated.
+    """
+    require_stream(ledger, stream)
+    as_of_ms, cut = history_cut(ledger, as_of, size)
+    page = ledger.stream_entries(stream, start, start + limit)
+    kept = []
+    for e in page:
+        if (as_of_ms is not None and e.log_time_ms > as_of_ms) or (
+            cut is not None and e.index >= cut
+        ):
+            break
+        kept.append(e)
+    full = len(kept) == limit
+    headers = {}
+    if full:
+        query = request.url.include_query_params(start=start + limit, limit=limit)
+        headers["Link"] = f'<{query.path}?{query.query}>; rel="next"'
+    lines = (
+        ndjson_line(log_entry_json(e.index, e.stream, e.position, e.log_time_ms, e.envelope))
+        for e in kept
+    )
+    return ndjson_response(
+        request, lines, cache=Cache.IMMUTABLE if full else Cache.NO_CACHE, headers=headers
+    )
+
+
+@router.get(
+    "/{stream}/state",
+    response_model=ViewOut,
+    summary="A stream replayed (as of a date or log size)",
+    responses={**_BAD, **_NOT_FOUND, **problem_docs((501, "not built yet"))},
+)
+def get_stream_state(
+    request: Request, ledger: LedgerDep, stream: Stream, as_of: AsOf = None, size: Size = None
+) -> Response:
+    """The stream's claims, tests, verdicts and replies as they stood (``ledger.views.replay``)."""
+    require_stream(ledger, stream)
+    as_of_ms, cut = history_cut(ledger, as_of, size)
+    replay = view(ledger, "replay")(stream, as_of_ms=as_of_ms, size=cut)
+    return json_response(request, replay.to_dict())
+
+
+@router.get(
+    "/{stream}/bundle",
+    summary="The offline evidence bundle of a stream",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "a self-contained bundle that verifies offline (a download)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **_NOT_FOUND,
+        **problem_docs((501, "not built yet")),
+    },
+)
+async def get_bundle(request: Request, ledger: LedgerDep, stream: Stream) -> Response:
+    """Everything needed to verify the stream offline (``claimledger verify --bundle``)."""
+    require_stream(ledger, stream)
+    data: bytes = await run_in_threadpool(_export_bundle(), ledger, stream)
+    return Response(
+        data,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{stream}.bundle.json"',
+            "Cache-Control": Cache.NO_CACHE.value,
+        },
+    )
+
+
+def _export_bundle() -> Any:
+    """``ledger.export_bundle`` (or ``ledger._bundle.export_bundle`` until it is exported)."""
+    import ledger as ledger_pkg
+
+    fn = getattr(ledger_pkg, "export_bundle", None)
+    if fn is None:
+        try:
+            from ledger import _bundle  # type: ignore[attr-defined,unused-ignore]
+        except ImportError as exc:
+            raise NotImplementedYetError(
+                "ledger.export_bundle is not available in this build"
+            ) from exc
+        fn = _bundle.export_bundle
+    return fn

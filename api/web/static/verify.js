@@ -1,0 +1,1371 @@
+// claimledger browser verifier: re-checks a company's record from raw bytes (docs/SPEC.md).
+//
+// An ES module with no dependencies: WebCrypto for SHA-256 and Ed25519, BigInt for the curve
+// checks WebCrypto does not do (the KEY rule of SPEC §2.1 and rule 2 of §2.2). Nothing the
+// server says is trusted: every signature, chain link, rule decision and inclusion proof is
+// re-derived from the entries' bytes and checked against a checkpoint signed by the log key.
+//
+// Every failed check throws one error type, VerificationFailure, whose `kind` is the name of
+// the matching Python error class (attest/errors.py, keys/errors.py) and which, for an entry,
+// carries its stream, position and global index.
+//
+// Needs a secure context (https:, or http://127.0.0.1 / localhost): crypto.subtle is absent
+// elsewhere.
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export const PAYLOAD_TYPE = "application/vnd.claimledger.statement.v1+json";
+export const REGISTRY_STREAM = "registry";
+export const CLOCK_SKEW_MS = 10 * 60 * 1000;
+export const MAX_NOTE_SIZE = 1 << 20;
+export const MAX_NOTE_SIGNATURES = 64;
+export const MAX_PROOF_HASHES = 64;
+const U64_LIMIT = 1n << 64n;
+
+// ---------------------------------------------------------------------------------------------
+// The one error type
+
+export class VerificationFailure extends Error {
+  /**
+   * @param {string} kind  the Python error class this corresponds to, e.g. "SignatureError"
+   * @param {string} what  what failed, in words
+   * @param {{stream?: string, position?: number, index?: number, field?: string}} [where]
+   */
+  constructor(kind, what, where = {}) {
+    super(VerificationFailure.describe(kind, what, where));
+    this.name = "VerificationFailure";
+    this.kind = kind;
+    this.what = what;
+    this.stream = where.stream ?? null;
+    this.position = where.position ?? null;
+    this.index = where.index ?? null;
+    this.field = where.field ?? null;
+  }
+
+  static describe(kind, what, where) {
+    const at = [];
+    if (where.index !== undefined && where.index !== null) at.push(`index ${where.index}`);
+    if (where.stream !== undefined && where.stream !== null) {
+      at.push(`${where.stream} position ${where.position}`);
+    }
+    if (where.field) at.push(`field ${where.field}`);
+    return `${kind}: ${what}${at.length ? ` (${at.join(", ")})` : ""}`;
+  }
+
+  /** The same failure, located at an entry (keeps a location already set). */
+  located(where) {
+    if (this.index !== null) return this;
+    return new VerificationFailure(this.kind, this.what, { field: this.field, ...where });
+  }
+
+  toJSON() {
+    return {
+      kind: this.kind,
+      what: this.what,
+      stream: this.stream,
+      position: this.position,
+      index: this.index,
+      field: this.field,
+      message: this.message,
+    };
+  }
+}
+
+const fail = (kind, what, where) => {
+  throw new VerificationFailure(kind, what, where);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Bytes: hex, base64, UTF-8
+
+export function hex(bytes) {
+  let s = "";
+  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
+  return s;
+}
+
+export function fromHex(text, what = "hex") {
+  if (typeof text !== "string" || !/^(?:[0-9a-fA-F]{2})*$/.test(text)) {
+    fail("EncodingError", `${what} is not hexadecimal`);
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
+  return out;
+}
+
+export function b64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function atobBytes(text) {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Strict standard base64 with padding: the text must be the re-encoding of its bytes. */
+export function b64decode(text, what = "base64", kind = "EncodingError") {
+  if (typeof text !== "string" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    fail(kind, `${what} is not padded standard base64`);
+  }
+  let out;
+  try {
+    out = atobBytes(text);
+  } catch {
+    fail(kind, `${what} is not valid base64`);
+  }
+  if (b64(out) !== text) fail(kind, `${what} is not canonical base64 (non-zero trailing bits)`);
+  return out;
+}
+
+/** DSSE decoding (SPEC §4): standard or URL-safe, padded or not; nothing else. */
+export function b64decodeLenient(text, field) {
+  let std;
+  if (/^[A-Za-z0-9+/]*={0,2}$/.test(text)) std = text;
+  else if (/^[A-Za-z0-9_-]*={0,2}$/.test(text)) std = text.replace(/-/g, "+").replace(/_/g, "/");
+  else fail("EncodingError", "not base64 (standard or URL-safe alphabet)", { field });
+  const bare = std.replace(/=+$/, "");
+  if (std.includes("=") && std.length % 4 !== 0) {
+    fail("EncodingError", "base64 has wrong padding", { field });
+  }
+  if (bare.length % 4 === 1) fail("EncodingError", "base64 has an impossible length", { field });
+  const padded = bare + "=".repeat((4 - (bare.length % 4)) % 4);
+  let out;
+  try {
+    out = atobBytes(padded);
+  } catch {
+    fail("EncodingError", "bad base64", { field });
+  }
+  if (b64(out).replace(/=+$/, "") !== bare) {
+    fail("EncodingError", "base64 has non-zero trailing bits", { field });
+  }
+  return out;
+}
+
+export const utf8 = (text) => enc.encode(text);
+
+export function decodeUtf8(bytes, what = "text", kind = "EncodingError") {
+  try {
+    return dec.decode(bytes);
+  } catch {
+    fail(kind, `${what} is not valid UTF-8`);
+  }
+}
+
+function asBytes(value, what) {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return enc.encode(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(`${what} must be bytes or a string`);
+}
+
+export function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function u32(n) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+function u64(n) {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+const field = (bytes) => concat(u32(bytes.length), bytes);
+
+function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashing (WebCrypto)
+
+function subtle() {
+  const s = globalThis.crypto && globalThis.crypto.subtle;
+  if (!s) {
+    fail(
+      "VerificationError",
+      "WebCrypto is unavailable here (the page must be served over https or from localhost)",
+    );
+  }
+  return s;
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle().digest("SHA-256", bytes));
+}
+
+export async function sha512(bytes) {
+  return new Uint8Array(await subtle().digest("SHA-512", bytes));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519: the KEY rule (§2.1) and the SIGNATURE rule (§2.2)
+
+const P = (1n << 255n) - 19n;
+export const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+const mod = (a) => {
+  const r = a % P;
+  return r < 0n ? r + P : r;
+};
+function pow(b, e) {
+  let r = 1n;
+  b = mod(b);
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % P;
+    b = (b * b) % P;
+    e >>= 1n;
+  }
+  return r;
+}
+const inv = (a) => pow(a, P - 2n);
+const D = mod(-121665n * inv(121666n));
+const D2 = mod(2n * D);
+const SQRT_M1 = pow(2n, (P - 1n) / 4n);
+
+function leInt(bytes) {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]);
+  return n;
+}
+
+// Extended coordinates (X, Y, Z, T) with x = X/Z, y = Y/Z, xy = T/Z. The unified addition law is
+// complete on edwards25519 (a = -1 is a square, d is not), so it also doubles.
+const IDENTITY = [0n, 1n, 1n, 0n];
+function add([X1, Y1, Z1, T1], [X2, Y2, Z2, T2]) {
+  const A = mod((Y1 - X1) * (Y2 - X2));
+  const B = mod((Y1 + X1) * (Y2 + X2));
+  const C = mod(T1 * D2 * T2);
+  const Dd = mod(2n * Z1 * Z2);
+  const E = B - A;
+  const F = Dd - C;
+  const G = Dd + C;
+  const H = B + A;
+  return [mod(E * F), mod(G * H), mod(F * G), mod(E * H)];
+}
+function mul(point, scalar) {
+  let r = IDENTITY;
+  for (let i = BigInt(scalar.toString(2).length) - 1n; i >= 0n; i--) {
+    r = add(r, r);
+    if ((scalar >> i) & 1n) r = add(r, point);
+  }
+  return r;
+}
+const isIdentity = ([X, Y, Z]) => X === 0n && mod(Y - Z) === 0n;
+function encodePoint([X, Y, Z]) {
+  const zi = inv(Z);
+  const x = mod(X * zi);
+  const y = mod(Y * zi);
+  const n = y | ((x & 1n) << 255n);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+const BASE = (() => {
+  const y = mod(4n * inv(5n));
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * v ** 3n * pow(u * v ** 7n, (P - 5n) / 8n));
+  if (mod(v * x * x - u) !== 0n) x = mod(x * SQRT_M1);
+  if (x & 1n) x = P - x;
+  return [x, y, 1n, mod(x * y)];
+})();
+
+/** Decode a point per SPEC §2.1 rules 2-4; returns extended coordinates or a reason string. */
+function decodePoint(bytes) {
+  const n = leInt(bytes);
+  const y = n & ((1n << 255n) - 1n);
+  const s = n >> 255n;
+  if (y >= P) return "y is not canonical (y >= p)";
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * pow(v, 3n) * pow(u * pow(v, 7n), (P - 5n) / 8n));
+  const vx2 = mod(v * x * x);
+  if (vx2 !== u) {
+    if (vx2 === mod(-u)) x = mod(x * SQRT_M1);
+    else return "not a point on the curve (no x for this y)";
+  }
+  if (x === 0n && s === 1n) return "x = 0 with the sign bit set";
+  if ((x & 1n) !== s) x = P - x;
+  return [x, y, 1n, mod(x * y)];
+}
+
+const keyVerdicts = new Map(); // hex key -> null (accepted) or the reason it fails
+
+/**
+ * The KEY rule (SPEC §2.1). Throws KeyFormatError (length) or WeakKeyError (rules 2-6).
+ * @param {Uint8Array} publicKey
+ */
+export function checkKey(publicKey) {
+  if (!(publicKey instanceof Uint8Array)) throw new TypeError("publicKey must be a Uint8Array");
+  if (publicKey.length !== 32) {
+    fail("KeyFormatError", `an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
+  }
+  const h = hex(publicKey);
+  if (!keyVerdicts.has(h)) {
+    let reason = null;
+    const A = decodePoint(publicKey);
+    if (typeof A === "string") reason = A;
+    else if (isIdentity(add(add(add(A, A), add(A, A)), add(add(A, A), add(A, A))))) {
+      reason = "a point of small order";
+    } else if (!isIdentity(mul(A, L))) reason = "not in the prime-order subgroup ([L]A is not the identity)";
+    keyVerdicts.set(h, reason);
+  }
+  const reason = keyVerdicts.get(h);
+  if (reason !== null) fail("WeakKeyError", `public key ${h} is refused: ${reason}`);
+}
+
+// SPEC §2.2 rule 2: every 32-byte string a lenient decoder maps to a point of small order.
+const SMALL_ORDER_R = new Set([
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0000000000000000000000000000000000000000000000000000000000000080",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000080",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+]);
+
+const cryptoKeys = new Map(); // hex key -> Promise<CryptoKey | null> (null: no WebCrypto Ed25519)
+
+function importKey(publicKey) {
+  const h = hex(publicKey);
+  if (!cryptoKeys.has(h)) {
+    cryptoKeys.set(
+      h,
+      subtle()
+        .importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"])
+        .catch((e) => {
+          if (e && e.name === "NotSupportedError") return null;
+          throw e;
+        }),
+    );
+  }
+  return cryptoKeys.get(h);
+}
+
+/** Which implementation checks rule 4: "webcrypto" or "bigint" (no Ed25519 in WebCrypto). */
+export async function ed25519Backend() {
+  const k = await importKey(encodePoint(BASE));
+  return k === null ? "bigint" : "webcrypto";
+}
+
+// Rule 4 in BigInt, for browsers without WebCrypto Ed25519: R' = [S]B - [k]A, compare encodings.
+async function cofactorlessBigInt(publicKey, message, signature, S) {
+  const A = decodePoint(publicKey);
+  const k = leInt(await sha512(concat(signature.subarray(0, 32), publicKey, message))) % L;
+  const negA = [mod(-A[0]), A[1], A[2], mod(-A[3])];
+  return equalBytes(encodePoint(add(mul(BASE, S), mul(negA, k))), signature.subarray(0, 32));
+}
+
+/**
+ * The whole acceptance rule of SPEC §2: the KEY rule on `publicKey`, then the SIGNATURE rule.
+ * Throws KeyFormatError / WeakKeyError (key) or InvalidSignatureError (signature).
+ */
+export async function verifySignature(publicKey, message, signature) {
+  checkKey(publicKey);
+  message = asBytes(message, "message");
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) {
+    fail("InvalidSignatureError", `an Ed25519 signature is 64 bytes, got ${signature.length}`);
+  }
+  if (SMALL_ORDER_R.has(hex(signature.subarray(0, 32)))) {
+    fail("InvalidSignatureError", "signature R is a small-order point");
+  }
+  const S = leInt(signature.subarray(32));
+  if (S >= L) fail("InvalidSignatureError", "signature S is not reduced (S >= L)");
+  const key = await importKey(publicKey);
+  const ok =
+    key === null
+      ? await cofactorlessBigInt(publicKey, message, signature, S)
+      : await subtle().verify({ name: "Ed25519" }, key, signature, message);
+  if (!ok) fail("InvalidSignatureError", "signature does not verify");
+}
+
+/** SPEC §2.3: hex(SHA-256("claimledger:v1:key" ‖ 0x00 ‖ A)). */
+export async function keyId(publicKey) {
+  if (publicKey.length !== 32) {
+    fail("KeyFormatError", `an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
+  }
+  return hex(await sha256(concat(utf8("claimledger:v1:key\0"), publicKey)));
+}
+
+/** SPEC §2.4: a public key in a statement, 44 characters of canonical padded base64. */
+export function publicKeyFromB64(text) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(text)) {
+    fail("KeyFormatError", "a public key must be 44 characters of standard base64 with padding");
+  }
+  const raw = b64decode(text, "public key", "KeyFormatError");
+  checkKey(raw);
+  return raw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON: a strict RFC 8259 parser with the profile of SPEC §1.1, and the canonical form (§1.2)
+
+const MAX_DEPTH = 64;
+
+/** Parse JSON text strictly; duplicate keys refused. Numbers must be profile integers. */
+export function parseJSON(text, { profile = true } = {}) {
+  let i = 0;
+  const bad = (why) => fail("EncodingError", `malformed JSON at character ${i}: ${why}`);
+  const ws = () => {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+  };
+  const str = () => {
+    i++; // opening quote
+    let out = "";
+    let start = i;
+    for (;;) {
+      if (i >= text.length) bad("unterminated string");
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        out += text.slice(start, i);
+        i++;
+        break;
+      }
+      if (c < 0x20) bad("control character in a string");
+      if (c === 0x5c) {
+        out += text.slice(start, i);
+        const e = text[i + 1];
+        const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+        if (e in simple) {
+          out += simple[e];
+          i += 2;
+        } else if (e === "u" && /^[0-9a-fA-F]{4}$/.test(text.substr(i + 2, 4))) {
+          out += String.fromCharCode(parseInt(text.substr(i + 2, 4), 16));
+          i += 6;
+        } else bad("bad escape");
+        start = i;
+      } else i++;
+    }
+    if (profile && !isWellFormed(out)) fail("EncodingError", "a string holds a lone surrogate");
+    return out;
+  };
+  const num = () => {
+    const m = /^-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!m) bad("bad number");
+    i += m[0].length;
+    if (profile) {
+      if (m[1] !== undefined || m[2] !== undefined) {
+        fail("EncodingError", `number ${m[0]} is not an integer of the profile`);
+      }
+      const n = Number(m[0]);
+      if (!Number.isSafeInteger(n)) fail("EncodingError", `integer ${m[0]} is out of range`);
+      return n;
+    }
+    return Number(m[0]);
+  };
+  const value = (depth) => {
+    ws();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      if (depth >= MAX_DEPTH) fail("EncodingError", `nesting deeper than ${MAX_DEPTH}`);
+      i++;
+      ws();
+      if (c === "[") {
+        const arr = [];
+        if (text[i] === "]") {
+          i++;
+          return arr;
+        }
+        for (;;) {
+          arr.push(value(depth + 1));
+          ws();
+          if (text[i] === ",") i++;
+          else if (text[i] === "]") {
+            i++;
+            return arr;
+          } else bad("expected , or ]");
+        }
+      }
+      const obj = Object.create(null);
+      if (text[i] === "}") {
+        i++;
+        return obj;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') bad("expected a key");
+        const k = str();
+        if (profile && !/^[\x20-\x7e]*$/.test(k)) fail("EncodingError", "a key is not printable ASCII");
+        if (Object.prototype.hasOwnProperty.call(obj, k)) {
+          fail("EncodingError", `duplicate member ${JSON.stringify(k)}`);
+        }
+        ws();
+        if (text[i] !== ":") bad("expected :");
+        i++;
+        obj[k] = value(depth + 1);
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "}") {
+          i++;
+          return obj;
+        } else bad("expected , or }");
+      }
+    }
+    if (c === '"') return str();
+    if (c === "-" || (c >= "0" && c <= "9")) return num();
+    for (const [word, v] of [["true", true], ["false", false], ["null", null]]) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return v;
+      }
+    }
+    bad("unexpected character");
+  };
+  const v = value(0);
+  ws();
+  if (i !== text.length) bad("trailing data");
+  return v;
+}
+
+function isWellFormed(s) {
+  if (typeof s.isWellFormed === "function") return s.isWellFormed();
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+/** The canonical form of a profile value (SPEC §1.2) as a string. */
+export function canonicalString(v) {
+  if (v === null || v === true || v === false) return String(v);
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) fail("EncodingError", `${v} is not an integer of the profile`);
+    return String(v === 0 ? 0 : v);
+  }
+  if (typeof v === "string") return JSON.stringify(v); // ECMAScript's escapes are §1.2's
+  if (Array.isArray(v)) return `[${v.map(canonicalString).join(",")}]`;
+  if (typeof v === "object") {
+    const keys = Object.keys(v).sort(); // printable ASCII: code-unit order is byte order
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalString(v[k])}`).join(",")}}`;
+  }
+  throw new TypeError(`not a JSON value: ${typeof v}`);
+}
+
+export const canonicalEncode = (v) => utf8(canonicalString(v));
+
+/** SPEC §1.3: decode bytes, refusing anything that is not the canonical form of its value. */
+export function decodeCanonical(bytes) {
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    fail("EncodingError", "starts with a byte order mark");
+  }
+  const text = decodeUtf8(bytes, "JSON");
+  const v = parseJSON(text);
+  if (canonicalString(v) !== text) fail("EncodingError", "not in canonical form (SPEC §1.2)");
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DSSE (SPEC §4)
+
+/** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
+export function pae(payloadType, payload) {
+  const t = asBytes(payloadType, "payloadType");
+  const b = asBytes(payload, "payload");
+  return concat(utf8(`DSSEv1 ${t.length} `), t, utf8(` ${b.length} `), b);
+}
+
+function members(obj, where, names) {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+    fail("EncodingError", "expected a JSON object", { field: where || "/" });
+  }
+  for (const k of Object.keys(obj).sort()) {
+    if (!names.includes(k)) fail("EncodingError", `unknown member ${JSON.stringify(k)}`, { field: `${where}/${k}` });
+  }
+  for (const k of [...names].sort()) {
+    if (!(k in obj)) fail("EncodingError", `missing member ${JSON.stringify(k)}`, { field: `${where}/${k}` });
+  }
+  return obj;
+}
+
+function str(v, where) {
+  if (typeof v !== "string") fail("EncodingError", "expected a string", { field: where });
+  return v;
+}
+
+/**
+ * Parse a DSSE envelope. With `stored` (the default: what a ledger serves), the bytes must be
+ * exactly the stored form (canonical JSON, standard padded base64); otherwise any JSON layout and
+ * the DSSE base64 variants are accepted.
+ * @returns {{payloadType: string, payload: Uint8Array, signatures: {keyid: string, sig: Uint8Array}[]}}
+ */
+export function parseEnvelope(data, { stored = true } = {}) {
+  const bytes = asBytes(data, "envelope");
+  if (bytes.length > 256 * 1024) fail("EncodingError", "envelope is larger than 256 KiB");
+  const text = decodeUtf8(bytes, "envelope");
+  const obj = members(parseJSON(text, { profile: false }), "", ["payload", "payloadType", "signatures"]);
+  const payloadType = str(obj.payloadType, "/payloadType");
+  const payload = b64decodeLenient(str(obj.payload, "/payload"), "/payload");
+  if (!Array.isArray(obj.signatures)) fail("EncodingError", "signatures must be an array", { field: "/signatures" });
+  const signatures = obj.signatures.map((item, n) => {
+    const where = `/signatures/${n}`;
+    const s = members(item, where, ["keyid", "sig"]);
+    const keyid = str(s.keyid, `${where}/keyid`);
+    if (!/^[0-9a-f]{64}$/.test(keyid)) fail("EncodingError", "keyid must be 64 lowercase hex characters", { field: where });
+    const sig = b64decodeLenient(str(s.sig, `${where}/sig`), `${where}/sig`);
+    if (sig.length !== 64) fail("EncodingError", `signature must be 64 bytes, not ${sig.length}`, { field: where });
+    return { keyid, sig };
+  });
+  if (payloadType !== PAYLOAD_TYPE) {
+    fail("EncodingError", `payloadType must be ${PAYLOAD_TYPE}`, { field: "/payloadType" });
+  }
+  if (signatures.length !== 1) {
+    fail("EncodingError", `an envelope carries exactly one signature, not ${signatures.length}`, { field: "/signatures" });
+  }
+  const env = { payloadType, payload, signatures };
+  if (stored && storedEnvelope(env) !== text) {
+    fail("EncodingError", "stored envelope is not in its canonical stored form");
+  }
+  return env;
+}
+
+/** The stored form of an envelope, as text (SPEC §4). */
+export function storedEnvelope(env) {
+  return canonicalString({
+    payload: b64(env.payload),
+    payloadType: env.payloadType,
+    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: b64(s.sig) })),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries, chains and leaves (SPEC §5, §6.1)
+
+/** SPEC §5.1 entry hash of a parsed envelope (32 bytes). */
+export async function entryHash(env) {
+  const parts = [
+    utf8("claimledger:v1:entry\0"),
+    field(utf8(env.payloadType)),
+    field(env.payload),
+    u32(env.signatures.length),
+  ];
+  for (const s of env.signatures) parts.push(field(utf8(s.keyid)), field(s.sig));
+  return sha256(concat(...parts));
+}
+
+/** SPEC §5.2: the `prev` (hex) of a stream's first statement. */
+export async function genesisPrev(stream) {
+  return hex(await sha256(concat(utf8("claimledger:v1:genesis\0"), utf8(stream))));
+}
+
+function u64Arg(n, what, kind = "EncodingError") {
+  let v;
+  if (typeof n === "bigint") v = n;
+  else if (Number.isSafeInteger(n)) v = BigInt(n);
+  else fail(kind, `${what} ${n} is not an integer`);
+  if (v < 0n || v >= U64_LIMIT) fail(kind, `${what} ${n} is out of range`);
+  return v;
+}
+
+/** SPEC §6.1 leaf data. */
+export function leafData(index, stream, position, logTimeMs, ehash) {
+  const i = u64Arg(index, "index");
+  const p = u64Arg(position, "position");
+  const t = u64Arg(logTimeMs, "log time");
+  if (!(ehash instanceof Uint8Array) || ehash.length !== 32) fail("EncodingError", "entry hash must be 32 bytes");
+  return concat(utf8("claimledger:v1:leaf\0"), u64(i), field(utf8(stream)), u64(p), u64(t), ehash);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9162 Merkle trees (SPEC §6)
+
+export const leafHash = (data) => sha256(concat(Uint8Array.of(0), data));
+export const nodeHash = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
+
+function hashArg(h, what) {
+  if (!(h instanceof Uint8Array) || h.length !== 32) fail("ProofError", `${what} is not 32 bytes`);
+  return h;
+}
+
+/** The root an inclusion proof implies (RFC 9162 §2.1.3.2 without the final compare). */
+export async function rootFromInclusion(leaf, index, size, proof) {
+  const fnStart = u64Arg(index, "leaf index", "ProofError");
+  const sz = u64Arg(size, "tree size", "ProofError");
+  if (fnStart >= sz) fail("ProofError", `leaf index ${index} is not below the tree size ${size}`);
+  let node = hashArg(leaf, "leaf hash");
+  proof = proof || [];
+  if (proof.length > MAX_PROOF_HASHES) fail("ProofError", `proof has more than ${MAX_PROOF_HASHES} hashes`);
+  proof.forEach((p, n) => hashArg(p, `proof hash ${n}`));
+  let fn = fnStart;
+  let sn = sz - 1n;
+  for (const p of proof) {
+    if (sn === 0n) fail("ProofError", `inclusion proof has ${proof.length} hashes, more than index ${index} in a tree of size ${size} needs`);
+    if (fn & 1n || fn === sn) {
+      node = await nodeHash(p, node);
+      while (!(fn & 1n) && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      node = await nodeHash(node, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) fail("ProofError", `inclusion proof has ${proof.length} hashes, fewer than index ${index} in a tree of size ${size} needs`);
+  return node;
+}
+
+/** Throws ProofError unless `leaf` is leaf `index` of the tree of `size` leaves with `root`. */
+export async function verifyInclusion(leaf, index, size, proof, root) {
+  hashArg(root, "root");
+  const got = await rootFromInclusion(leaf, index, size, proof);
+  if (!equalBytes(got, root)) {
+    fail("ProofError", `inclusion proof for index ${index} in a tree of size ${size} leads to root ${hex(got)}, not ${hex(root)}`);
+  }
+}
+
+/** The root of a whole list of leaf hashes (MTH), for tests and small trees. */
+export async function merkleRoot(leaves) {
+  if (leaves.length === 0) return sha256(new Uint8Array(0));
+  const frontier = []; // [height, hash]
+  for (let n = 0; n < leaves.length; n++) {
+    let h = leaves[n];
+    let height = 0;
+    let m = n;
+    while (m & 1) {
+      h = await nodeHash(frontier.pop()[1], h);
+      height++;
+      m >>= 1;
+    }
+    frontier.push([height, h]);
+  }
+  let root = frontier.pop()[1];
+  while (frontier.length) root = await nodeHash(frontier.pop()[1], root);
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------
+// C2SP signed notes and checkpoints (SPEC §7)
+
+const CONTROL = /[\x00-\x09\x0b-\x1f]/;
+// Python's str.isspace(): the Unicode White_Space characters plus U+001C..U+001F.
+const UNICODE_SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const cpFail = (what) => fail("CheckpointError", what);
+
+function noteText(bytes, what) {
+  const text = decodeUtf8(bytes, what, "CheckpointError");
+  const m = CONTROL.exec(text);
+  if (m) cpFail(`${what} contains the control character U+${m[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}; only newline is allowed`);
+  if (!text.endsWith("\n")) cpFail(`${what} does not end with a newline`);
+  return text;
+}
+
+function checkKeyName(name) {
+  if (!name) cpFail("a note key name must be non-empty");
+  if (UNICODE_SPACE.test(name) || name.includes("+") || CONTROL.test(name)) {
+    cpFail(`note key name ${JSON.stringify(name)} contains a space, a plus sign or a control character`);
+  }
+}
+
+/** SPEC §7.3: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[0:4]. */
+export async function noteKeyId(name, publicKey) {
+  checkKeyName(name);
+  return (await sha256(concat(utf8(name), Uint8Array.of(0x0a, 0x01), publicKey))).subarray(0, 4);
+}
+
+/** Parse a verifier key `<name>+<8 hex key id>+<base64(0x01 ‖ key)>` (SPEC §7.3). */
+export async function parseVkey(vkey) {
+  if (typeof vkey !== "string") cpFail("a verifier key must be a string");
+  const a = vkey.indexOf("+");
+  const b = a < 0 ? -1 : vkey.indexOf("+", a + 1);
+  if (b < 0) cpFail("verifier key is not <name>+<key id>+<key>");
+  const name = vkey.slice(0, a);
+  const idHex = vkey.slice(a + 1, b);
+  checkKeyName(name);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) cpFail(`verifier key id ${JSON.stringify(idHex)} is not 8 lowercase hex digits`);
+  const data = b64decode(vkey.slice(b + 1), "verifier key data", "CheckpointError");
+  if (data.length !== 33 || data[0] !== 0x01) cpFail("verifier key data must be 0x01 (Ed25519) followed by a 32-byte public key");
+  const publicKey = data.slice(1);
+  try {
+    checkKey(publicKey);
+  } catch (e) {
+    if (e instanceof VerificationFailure) cpFail(`verifier key ${name} holds a refused key: ${e.what}`);
+    throw e;
+  }
+  const keyId = fromHex(idHex);
+  if (!equalBytes(keyId, await noteKeyId(name, publicKey))) cpFail(`key id ${idHex} of note key ${name} does not match its name and public key`);
+  return { name, keyId, publicKey };
+}
+
+/** The vkey of a note key (name, raw public key). */
+export async function vkeyFor(name, publicKey) {
+  return { name, keyId: await noteKeyId(name, publicKey), publicKey };
+}
+
+/**
+ * Parse a signed note (SPEC §7.2) within the limits.
+ * @returns {{text: Uint8Array, signatures: {name: string, keyId: Uint8Array, signature: Uint8Array}[]}}
+ */
+export function parseNote(note) {
+  const bytes = asBytes(note, "note");
+  if (bytes.length > MAX_NOTE_SIZE) cpFail(`signed note is ${bytes.length} bytes, more than ${MAX_NOTE_SIZE}`);
+  const text = noteText(bytes, "signed note");
+  const split = text.lastIndexOf("\n\n");
+  if (split < 0) cpFail("signed note has no blank line before its signatures");
+  const block = text.slice(split + 2, -1);
+  const lines = block ? block.split("\n") : [];
+  if (!lines.length) cpFail("signed note has no signature lines");
+  if (lines.length > MAX_NOTE_SIGNATURES) cpFail(`signed note has ${lines.length} signature lines, more than ${MAX_NOTE_SIGNATURES}`);
+  const signatures = lines.map((line, n) => {
+    if (!line.startsWith("\u2014 ")) cpFail(`signature line ${n + 1} does not start with an em dash and a space`);
+    const fields = line.slice(2).split(" ");
+    if (fields.length !== 2) cpFail(`signature line ${n + 1} is not '— <key name> <signature>'`);
+    checkKeyName(fields[0]);
+    const blob = b64decode(fields[1], `signature line ${n + 1}`, "CheckpointError");
+    if (blob.length <= 4) cpFail(`signature line ${n + 1} holds a key id but no signature`);
+    return { name: fields[0], keyId: blob.slice(0, 4), signature: blob.slice(4) };
+  });
+  return { text: utf8(text.slice(0, split + 1)), signatures };
+}
+
+/** Verify a note against one key ({name, keyId, publicKey}); returns the signed text bytes. */
+export async function verifyNote(note, verifier) {
+  const { text, signatures } = parseNote(note);
+  let verified = 0;
+  for (const [n, s] of signatures.entries()) {
+    if (s.name !== verifier.name || !equalBytes(s.keyId, verifier.keyId)) continue;
+    try {
+      await verifySignature(verifier.publicKey, text, s.signature);
+    } catch (e) {
+      if (e instanceof VerificationFailure) cpFail(`signature line ${n + 1} by ${verifier.name}+${hex(verifier.keyId)} does not verify: ${e.what}`);
+      throw e;
+    }
+    verified++;
+  }
+  if (!verified) cpFail(`signed note has no signature by ${verifier.name}+${hex(verifier.keyId)} (among ${signatures.length} signature line(s))`);
+  return text;
+}
+
+/**
+ * Parse a checkpoint body (SPEC §7.1) strictly.
+ * @returns {{origin: string, size: bigint, root: Uint8Array, extensions: string[]}}
+ */
+export function parseCheckpoint(body) {
+  const lines = noteText(asBytes(body, "checkpoint"), "checkpoint body").slice(0, -1).split("\n");
+  if (lines.length < 3) cpFail(`checkpoint body has ${lines.length} line(s); it needs origin, size and root hash`);
+  const [origin, sizeText, rootText, ...extensions] = lines;
+  if (!origin) cpFail("checkpoint origin line is empty");
+  if (!/^(?:0|[1-9][0-9]{0,19})$/.test(sizeText)) cpFail(`checkpoint tree size ${JSON.stringify(sizeText.slice(0, 40))} is not a decimal number without leading zeros`);
+  const size = BigInt(sizeText);
+  if (size >= U64_LIMIT) cpFail(`checkpoint tree size ${size} is not below 2^64`);
+  const root = b64decode(rootText, "checkpoint root hash", "CheckpointError");
+  if (root.length !== 32) cpFail(`checkpoint root hash is ${root.length} bytes, not 32`);
+  extensions.forEach((line, n) => {
+    if (!line) cpFail(`checkpoint extension line ${n + 1} is empty`);
+  });
+  return { origin, size, root, extensions };
+}
+
+/** Verify a signed checkpoint with the log's note key; its origin must be `origin` (default: the key's name). */
+export async function verifyCheckpoint(note, verifier, origin = verifier.name) {
+  const cp = parseCheckpoint(await verifyNote(note, verifier));
+  if (cp.origin !== origin) cpFail(`checkpoint origin is ${JSON.stringify(cp.origin)}, expected ${JSON.stringify(origin)}`);
+  return cp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements: the envelope of every statement (SPEC §3.1) and the body members the rules read.
+// The full per-kind schemas of §3.3 (services, surfaces, details per measure...) are not
+// re-checked here; see docs/ARCHITECTURE.md, "Browser verifier".
+
+const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend"]);
+const PROVIDER_KINDS = new Set(["claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply"]);
+const HEX64 = /^[0-9a-f]{64}$/;
+const isPartyId = (v) => typeof v === "string" && /^[a-z][a-z0-9-]{1,62}$/.test(v) && !v.endsWith("-") && v !== REGISTRY_STREAM;
+
+/** Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (a real instant, not before 1970), or null. */
+export function parseTimestamp(v) {
+  const m = typeof v === "string" && /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$/.exec(v);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  const t = Date.UTC(y, mo - 1, d, h, mi, s);
+  const back = new Date(t);
+  if (y < 1970 || back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== s) return null;
+  return t;
+}
+
+function schemaStatement(v) {
+  const bad = (what, field) => fail("SchemaError", what, { field });
+  if (v === null || typeof v !== "object" || Array.isArray(v)) bad("a statement is a JSON object", "");
+  const names = ["body", "kind", "prev", "signedAt", "signer", "stream", "v"];
+  for (const k of Object.keys(v).sort()) if (!names.includes(k)) bad(`unknown statement member ${JSON.stringify(k)}`, `/${k}`);
+  for (const k of names) if (!(k in v)) bad(`missing statement member ${k}`, `/${k}`);
+  if (v.v !== 1) bad("v must be 1", "/v");
+  if (!REGISTRY_KINDS.has(v.kind) && !PROVIDER_KINDS.has(v.kind)) bad(`unknown kind ${JSON.stringify(v.kind)}`, "/kind");
+  if (REGISTRY_KINDS.has(v.kind) ? v.stream !== REGISTRY_STREAM : !isPartyId(v.stream)) bad(`stream of a ${v.kind} statement`, "/stream");
+  if (typeof v.prev !== "string" || !HEX64.test(v.prev)) bad("prev must be 64 hex characters", "/prev");
+  if (!isPartyId(v.signer)) bad("signer must be a party id", "/signer");
+  if (parseTimestamp(v.signedAt) === null) bad("signedAt must be a YYYY-MM-DDTHH:MM:SSZ timestamp", "/signedAt");
+  const b = v.body;
+  if (b === null || typeof b !== "object" || Array.isArray(b)) bad("body must be an object", "/body");
+  const need = (name, ok, what) => {
+    if (!(name in b) || !ok(b[name])) bad(`body.${name} must be ${what}`, `/body/${name}`);
+  };
+  const opt = (name, ok, what) => {
+    if (name in b && !ok(b[name])) bad(`body.${name} must be ${what}`, `/body/${name}`);
+  };
+  const isKey = (x) => typeof x === "string" && /^[A-Za-z0-9+/]{43}=$/.test(x);
+  const isHex = (x) => typeof x === "string" && HEX64.test(x);
+  const arrayOf = (ok, min, max) => (x) => Array.isArray(x) && x.length >= min && x.length <= max && x.every(ok);
+  const isStr = (x) => typeof x === "string" && x.length > 0;
+  switch (v.kind) {
+    case "genesis":
+      need("origin", (x) => typeof x === "string" && /^[\x21-\x7e]{1,100}$/.test(x), "printable ASCII without spaces");
+      need("authorityName", isStr, "a name");
+      need("authorityKey", isKey, "a public key");
+      need("logKey", (x) => isKey(x) && x !== b.authorityKey, "a public key other than authorityKey");
+      break;
+    case "party.register":
+      need("party", isPartyId, "a party id");
+      need("role", (x) => x === "provider" || x === "verifier", "provider or verifier");
+      need("name", isStr, "a name");
+      need("keys", arrayOf(isKey, 1, 8), "1 to 8 public keys");
+      break;
+    case "key.add":
+      need("party", isPartyId, "a party id");
+      need("key", isKey, "a public key");
+      break;
+    case "key.revoke":
+      need("party", isPartyId, "a party id");
+      need("keyId", isHex, "a key id");
+      break;
+    case "accreditation.grant":
+      need("party", isPartyId, "a party id");
+      need("measures", arrayOf(isStr, 1, 64), "1 to 64 measures");
+      opt("validUntil", (x) => parseTimestamp(x) !== null, "a timestamp");
+      break;
+    case "accreditation.suspend":
+      need("party", isPartyId, "a party id");
+      break;
+    case "claim.publish":
+    case "claim.supersede":
+      need("measure", isStr, "a measure");
+      if (v.kind === "claim.supersede") need("supersedes", isHex, "a hex hash");
+      else if ("supersedes" in b) bad("claim.publish names no superseded claim", "/body/supersedes");
+      break;
+    case "claim.withdraw":
+      need("claim", isHex, "a hex hash");
+      break;
+    case "test.record":
+      need("claim", isHex, "a hex hash");
+      break;
+    case "verdict.issue":
+      need("claim", isHex, "a hex hash");
+      need("tests", arrayOf(isHex, 1, 1000), "1 to 1000 hex hashes");
+      break;
+    case "provider.reply":
+      need("verdict", isHex, "a hex hash");
+      break;
+  }
+  return v;
+}
+
+/** Canonical-or-reject decode of a payload (§1.3), then the statement checks above. */
+export function parseStatement(payload) {
+  return schemaStatement(decodeCanonical(payload));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rules (SPEC §8.2), a port of attest/rules.py's LogState in sparse mode
+
+class Rules {
+  constructor({ sparse = true } = {}) {
+    this.sparse = sparse;
+    this.size = 0;
+    this.lastLogTime = 0;
+    this.origin = null;
+    this.authority = null;
+    this.logKey = null;
+    this.genesisHash = null;
+    this.heads = new Map(); // stream -> [hex head, length]
+    this.parties = new Map(); // party -> {role, keys: []}
+    this.keys = new Map(); // key id -> {party, raw, revokedAt}
+    this.accreditations = new Map(); // party -> {measures: Set, validUntil, suspended}
+    this.claims = new Map(); // digest hex -> {stream, measure, status}
+    this.tests = new Map(); // digest hex -> [stream, claim hex]
+    this.verdicts = new Map(); // digest hex -> stream
+    this.genesisPrevs = new Map(); // stream -> hex (precomputed)
+  }
+
+  head(stream) {
+    return this.heads.get(stream) || [this.genesisPrevs.get(stream), 0];
+  }
+
+  check(e) {
+    const st = e.statement;
+    const no = (what, fieldName) => fail("NotAuthorisedError", what, { field: fieldName });
+    // Place.
+    if (e.index < this.size || (e.index !== this.size && !this.sparse)) no(`index ${e.index} is not the next index ${this.size}`);
+    if (e.logTimeMs < this.lastLogTime) no(`log time ${e.logTimeMs} is before the previous entry's ${this.lastLogTime}`);
+    const [head, length] = this.head(st.stream);
+    if (e.position !== length) no(`position ${e.position} is not the next position ${length} of ${st.stream}`);
+    const isGenesis = st.kind === "genesis";
+    if (isGenesis !== (e.index === 0)) {
+      no(isGenesis ? "a genesis statement must be the first entry of the log, and only it" : `the first entry of a log must be a genesis statement, not ${st.kind}`, "/kind");
+    }
+    // Chain.
+    if (st.prev !== head) fail("ChainError", `prev ${st.prev} is not the head of stream ${st.stream} (head ${head} at length ${length})`, { field: "/prev" });
+    // Clock.
+    if (parseTimestamp(st.signedAt) > e.logTimeMs + CLOCK_SKEW_MS) no(`signedAt ${st.signedAt} is later than the log time allows`, "/signedAt");
+    if (e.index === 0) return;
+    // Signer's key.
+    if (!this.parties.has(st.signer)) fail("UnknownKeyError", `signer ${st.signer} is not a registered party`, { field: "/signer" });
+    const k = this.keys.get(e.keyid);
+    if (!k || k.party !== st.signer) fail("UnknownKeyError", `key ${e.keyid} is not a key of ${st.signer}`, { field: "/signatures/0/keyid" });
+    if (k.revokedAt !== null) fail("RevokedKeyError", `key ${e.keyid} of ${st.signer} was revoked at index ${k.revokedAt}`, { field: "/signatures/0/keyid" });
+    if (REGISTRY_KINDS.has(st.kind)) this.checkRegistry(e);
+    else this.checkProvider(e);
+  }
+
+  requireAuthority(st) {
+    if (st.signer !== this.authority) fail("NotAuthorisedError", `only the authority may sign ${st.kind}, not ${st.signer}`, { field: "/signer" });
+  }
+
+  party(party) {
+    const p = this.parties.get(party);
+    if (!p) fail("DanglingReferenceError", `party ${party} is not registered`, { field: "/body/party" });
+    return p;
+  }
+
+  checkNewKey(e, text, pointer) {
+    const kid = e.keyIds.get(text);
+    if (this.keys.has(kid) || (this.logKey !== null && b64(this.logKey) === text)) {
+      fail("NotAuthorisedError", `key ${kid} is already in use`, { field: pointer });
+    }
+  }
+
+  checkRegistry(e) {
+    const st = e.statement;
+    const b = st.body;
+    switch (st.kind) {
+      case "party.register": {
+        this.requireAuthority(st);
+        if (this.parties.has(b.party) || b.party === REGISTRY_STREAM) fail("NotAuthorisedError", `party ${b.party} is already registered`, { field: "/body/party" });
+        const seen = new Set();
+        b.keys.forEach((k, n) => {
+          this.checkNewKey(e, k, `/body/keys/${n}`);
+          if (seen.has(k)) fail("NotAuthorisedError", "a key is listed twice", { field: `/body/keys/${n}` });
+          seen.add(k);
+        });
+        break;
+      }
+      case "key.add":
+        this.party(b.party);
+        if (st.signer !== this.authority && st.signer !== b.party) fail("NotAuthorisedError", `${st.signer} may not add keys for ${b.party}`, { field: "/signer" });
+        this.checkNewKey(e, b.key, "/body/key");
+        break;
+      case "key.revoke": {
+        this.party(b.party);
+        if (st.signer !== this.authority && st.signer !== b.party) fail("NotAuthorisedError", `${st.signer} may not revoke keys of ${b.party}`, { field: "/signer" });
+        const known = this.keys.get(b.keyId);
+        if (!known || known.party !== b.party) fail("DanglingReferenceError", `key ${b.keyId} is not a key of ${b.party}`, { field: "/body/keyId" });
+        if (known.revokedAt !== null) fail("NotAuthorisedError", `key ${b.keyId} is already revoked (index ${known.revokedAt})`, { field: "/body/keyId" });
+        break;
+      }
+      case "accreditation.grant":
+        this.requireAuthority(st);
+        if (this.party(b.party).role !== "verifier") fail("NotAuthorisedError", `only verifiers can be accredited; ${b.party} is not one`, { field: "/body/party" });
+        break;
+      case "accreditation.suspend": {
+        this.requireAuthority(st);
+        const acc = this.accreditations.get(b.party);
+        if (!acc || acc.suspended) fail("DanglingReferenceError", `${b.party} holds no accreditation to suspend`, { field: "/body/party" });
+        break;
+      }
+      default:
+        fail("NotAuthorisedError", `unexpected ${st.kind} on the registry stream`);
+    }
+  }
+
+  accredited(e, measure) {
+    const st = e.statement;
+    const no = (what) => fail("NotAuthorisedError", what, { field: "/signer" });
+    if (this.parties.get(st.signer).role !== "verifier") no(`only accredited verifiers sign ${st.kind}; ${st.signer} is not a verifier`);
+    const acc = this.accreditations.get(st.signer);
+    if (!acc || acc.suspended) no(`verifier ${st.signer} is ${acc ? "suspended" : "not accredited"}`);
+    if (acc.validUntil !== null && e.logTimeMs > acc.validUntil) no(`the accreditation of verifier ${st.signer} has expired`);
+    if (!acc.measures.has(measure)) no(`verifier ${st.signer} is not accredited for measure ${measure}`);
+  }
+
+  claim(stream, digest, pointer) {
+    const c = this.claims.get(digest);
+    if (!c || c.stream !== stream) fail("DanglingReferenceError", `claim ${digest} is not a claim version in stream ${stream}`, { field: pointer });
+    return c;
+  }
+
+  checkProvider(e) {
+    const st = e.statement;
+    const b = st.body;
+    const owner = this.parties.get(st.stream);
+    if (!owner || owner.role !== "provider") fail("NotAuthorisedError", `stream ${st.stream} is not the stream of a registered provider`, { field: "/stream" });
+    const providerSigns = ["claim.publish", "claim.supersede", "claim.withdraw", "provider.reply"].includes(st.kind);
+    if (providerSigns && st.signer !== st.stream) fail("NotAuthorisedError", `${st.signer} may not sign ${st.kind} on the stream of ${st.stream}`, { field: "/signer" });
+    switch (st.kind) {
+      case "claim.publish":
+      case "claim.supersede":
+        if ((st.kind === "claim.supersede") !== ("supersedes" in b)) fail("NotAuthorisedError", "only claim.supersede names a superseded claim");
+        if ("supersedes" in b) {
+          const old = this.claim(st.stream, b.supersedes, "/body/supersedes");
+          if (old.status !== "active") fail("NotAuthorisedError", `claim ${b.supersedes} is ${old.status}, not active`, { field: "/body/supersedes" });
+        }
+        break;
+      case "claim.withdraw": {
+        const c = this.claim(st.stream, b.claim, "/body/claim");
+        if (c.status !== "active") fail("NotAuthorisedError", `claim ${b.claim} is ${c.status}, not active`, { field: "/body/claim" });
+        break;
+      }
+      case "test.record":
+        this.accredited(e, this.claim(st.stream, b.claim, "/body/claim").measure);
+        break;
+      case "verdict.issue":
+        this.accredited(e, this.claim(st.stream, b.claim, "/body/claim").measure);
+        b.tests.forEach((t, n) => {
+          const test = this.tests.get(t);
+          if (!test || test[0] !== st.stream) fail("DanglingReferenceError", `test record ${t} is not in stream ${st.stream}`, { field: `/body/tests/${n}` });
+          if (test[1] !== b.claim) fail("DanglingReferenceError", `test record ${t} tests another claim version`, { field: `/body/tests/${n}` });
+        });
+        break;
+      case "provider.reply":
+        if (this.verdicts.get(b.verdict) !== st.stream) fail("DanglingReferenceError", `verdict ${b.verdict} is not in stream ${st.stream}`, { field: "/body/verdict" });
+        break;
+    }
+  }
+
+  addKey(e, party, text) {
+    const kid = e.keyIds.get(text);
+    this.keys.set(kid, { party, raw: e.rawKeys.get(text), revokedAt: null });
+    this.parties.get(party).keys.push(kid);
+  }
+
+  apply(e) {
+    const st = e.statement;
+    const b = st.body;
+    this.size = e.index + 1;
+    this.lastLogTime = e.logTimeMs;
+    const [, length] = this.head(st.stream);
+    this.heads.set(st.stream, [hex(e.entryHash), length + 1]);
+    switch (st.kind) {
+      case "genesis":
+        this.origin = b.origin;
+        this.authority = st.signer;
+        this.logKey = e.rawKeys.get(b.logKey);
+        this.genesisHash = e.entryHash;
+        this.parties.set(st.signer, { role: "authority", keys: [] });
+        this.addKey(e, st.signer, b.authorityKey);
+        break;
+      case "party.register":
+        this.parties.set(b.party, { role: b.role, keys: [] });
+        for (const k of b.keys) this.addKey(e, b.party, k);
+        break;
+      case "key.add":
+        this.addKey(e, b.party, b.key);
+        break;
+      case "key.revoke":
+        this.keys.get(b.keyId).revokedAt = e.index;
+        break;
+      case "accreditation.grant":
+        this.accreditations.set(b.party, { measures: new Set(b.measures), validUntil: "validUntil" in b ? parseTimestamp(b.validUntil) : null, suspended: false });
+        break;
+      case "accreditation.suspend":
+        this.accreditations.get(b.party).suspended = true;
+        break;
+      case "claim.publish":
+      case "claim.supersede":
+        if ("supersedes" in b) this.claims.get(b.supersedes).status = "superseded";
+        this.claims.set(e.digest, { stream: st.stream, measure: b.measure, status: "active" });
+        break;
+      case "claim.withdraw":
+        this.claims.get(b.claim).status = "withdrawn";
+        break;
+      case "test.record":
+        this.tests.set(e.digest, [st.stream, b.claim]);
+        break;
+      case "verdict.issue":
+        this.verdicts.set(e.digest, st.stream);
+        break;
+    }
+  }
+}
+
+function publicKeysIn(st) {
+  const b = st.body;
+  switch (st.kind) {
+    case "genesis":
+      return [b.authorityKey, b.logKey];
+    case "party.register":
+      return b.keys;
+    case "key.add":
+      return [b.key];
+    default:
+      return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifying a company record (SPEC §8.2 sparse mode, §8.3, and inclusion proofs)
+
+function entryNumber(raw, name, n) {
+  const v = raw[name];
+  if (!Number.isSafeInteger(v) || v < 0) fail("EncodingError", `entry ${n}: ${name} must be a non-negative integer`);
+  return v;
+}
+
+function proofBytes(proof) {
+  if (!Array.isArray(proof)) fail("ProofError", "the entry has no inclusion proof");
+  return proof.map((h) => (h instanceof Uint8Array ? h : typeof h === "string" && /^[0-9a-f]*$/.test(h) ? fromHex(h) : fail("ProofError", "a proof hash is not lowercase hex")));
+}
+
+/**
+ * Re-verify a company record in the browser.
+ *
+ * @param {object} record
+ * @param {object[]} record.entries  raw entries in index order: the registry's and one provider's
+ *   (or the whole log): {index, stream, position, logTimeMs, envelope (stored envelope text or
+ *   bytes), inclusionProof ([hex] leaf side first, against the checkpoint's tree)}.
+ * @param {string|Uint8Array} record.checkpointNote  the log's signed checkpoint note.
+ * @param {string} [record.logVkey]  the log's note verifier key; if given it must be the log key
+ *   and origin the genesis names; if absent they are taken from the genesis entry.
+ * @param {string} [record.genesisHash]  the pinned ledger fingerprint (hex genesis entry hash).
+ * @param {{sparse?: boolean, requireProofs?: boolean}} [record.options]  sparse (default true):
+ *   indexes may skip other streams' entries; set false for a whole log, which then must be
+ *   exactly the checkpoint's entries.
+ * @param {(p: {phase: string, done: number, total: number}) => void} [onProgress]
+ * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, streams, ms}
+ * @throws {VerificationFailure} the first failure, located at its entry when there is one.
+ */
+export async function verifyRecord(record, onProgress = () => {}) {
+  const started = performance.now();
+  const { entries, checkpointNote, logVkey, genesisHash } = record;
+  const sparse = record.options?.sparse ?? true;
+  if (!Array.isArray(entries) || entries.length === 0) fail("VerificationError", "the record has no entries");
+  const total = entries.length;
+  onProgress({ phase: "parse", done: 0, total });
+
+  // 1. Parse every entry (synchronous). Failures are kept and reported in index order.
+  const items = entries.map((raw, n) => {
+    const e = { n, raw, error: null, payloadError: null };
+    try {
+      e.index = entryNumber(raw, "index", n);
+      e.position = entryNumber(raw, "position", n);
+      e.logTimeMs = entryNumber(raw, "logTimeMs", n);
+      if (typeof raw.stream !== "string") fail("EncodingError", "stream must be a string");
+      e.where = { stream: raw.stream, position: e.position, index: e.index };
+      e.env = parseEnvelope(raw.envelope, { stored: true });
+      e.keyid = e.env.signatures[0].keyid;
+      e.sig = e.env.signatures[0].sig;
+    } catch (err) {
+      e.error = err;
+      return e;
+    }
+    try {
+      e.statement = parseStatement(e.env.payload);
+      if (e.statement.stream !== raw.stream) {
+        fail("EncodingError", `the log places this entry in stream ${raw.stream} but the statement names ${e.statement.stream}`, { field: "/stream" });
+      }
+    } catch (err) {
+      e.payloadError = err;
+    }
+    return e;
+  });
+
+  // 2. Everything that does not depend on rule state, in parallel: entry hashes, digests, leaf
+  //    hashes, inclusion roots, key ids, genesis values, and every signature under the key its
+  //    keyid names (the rules then check that this key was the signer's at that index).
+  onProgress({ phase: "hash", done: 0, total });
+  const keyFirstSeen = new Map(); // key id -> {raw, index}
+  const keyIdsOf = new Map(); // b64 -> key id
+  const rawOf = new Map(); // b64 -> raw bytes (KEY rule passed) or a failure
+  const streams = new Set([REGISTRY_STREAM]);
+  const keyTexts = [];
+  for (const e of items) {
+    if (e.error) continue;
+    streams.add(e.raw.stream);
+    if (e.statement) {
+      streams.add(e.statement.stream);
+      for (const t of publicKeysIn(e.statement)) if (!keyIdsOf.has(t)) keyIdsOf.set(t, null) || keyTexts.push([t, e.index]);
+    }
+  }
+  await Promise.all(
+    keyTexts.map(async ([t, index]) => {
+      let raw;
+      try {
+        raw = publicKeyFromB64(t);
+      } catch (err) {
+        rawOf.set(t, err);
+        return;
+      }
+      rawOf.set(t, raw);
+      const kid = await keyId(raw);
+      keyIdsOf.set(t, kid);
+      if (!keyFirstSeen.has(kid)) keyFirstSeen.set(kid, { raw, index });
+    }),
+  );
+  const rules = new Rules({ sparse });
+  await Promise.all([...streams].map(async (s) => rules.genesisPrevs.set(s, await genesisPrev(s))));
+  let done = 0;
+  await Promise.all(
+    items.map(async (e) => {
+      if (e.error) return;
+      e.entryHash = await entryHash(e.env);
+      e.digest = hex(await sha256(e.env.payload));
+      try {
+        e.leafHash = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash));
+        e.root = await rootFromInclusion(e.leafHash, e.index, record.treeSizeHint ?? 2n ** 63n, []).catch(() => null); // placeholder, replaced below
+      } catch (err) {
+        e.leafError = err;
+      }
+      // The signing key: for the genesis, the authority key it names; otherwise the key
+      // registered under this keyid at an earlier index, if any.
+      let key = null;
+      if (e.index === 0) {
+        const t = e.statement?.body?.authorityKey;
+        const r = rawOf.get(t);
+        if (r instanceof Uint8Array) key = r;
+      } else {
+        const k = keyFirstSeen.get(e.keyid);
+        if (k && k.index < e.index) key = k.raw;
+      }
+      if (key) {
+        e.sigKey = key;
+        e.sigOk = await verifySignature(key, pae(e.env.payloadType, e.env.payload), e.sig).then(
+          () => null,
+          (err) => err,
+        );
+      }
+      done++;
+      if (done % 100 === 0) onProgress({ phase: "hash", done, total });
+    }),
+  );
+  return { items, rules, keyIdsOf, rawOf, started, sparse, total, onProgress, record };
+}
