@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.problems import InvalidParameterError, NotFoundError, NotImplementedYetError
+from api.problems import InvalidParameterError, NotFoundError
 from ledger import Ledger, LedgerError
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "log_entry_json",
     "parse_as_of",
     "require_stream",
-    "view",
 ]
 
 
@@ -83,7 +82,7 @@ def require_stream(ledger: Ledger, stream: str) -> tuple[str, int]:
     """
     head, length = ledger.head(stream)
     if length == 0:
-        party = ledger.state.parties.get(stream)
+        party = ledger.views.party(stream)
         if party is None or party.role != "provider":
             raise NotFoundError(f"no stream {stream!r}")
     return head, length
@@ -100,15 +99,3 @@ def log_entry_json(
         "logTimeMs": log_time_ms,
         "envelope": envelope.decode("utf-8"),
     }
-
-
-def view(ledger: Ledger, name: str) -> Any:
-    """The read view ``ledger.views.<name>``.
-
-    Raises:
-        NotImplementedYetError: this build of the ledger has no such view yet.
-    """
-    fn = getattr(ledger.views, name, None)
-    if fn is None:
-        raise NotImplementedYetError(f"ledger.views.{name} is not available in this build")
-    return fn

@@ -60,7 +60,6 @@ __all__ = [
     "InvalidEnvelopeError",
     "InvalidParameterError",
     "NotFoundError",
-    "NotImplementedYetError",
     "ProblemType",
     "ReadOnlyError",
     "TooLargeError",
@@ -115,7 +114,6 @@ PROBLEMS: dict[str, ProblemType] = _types(
     ("read-only", 503, "This server is read-only"),
     ("checkpoint-unavailable", 503, "No signed checkpoint is available"),
     ("store-unavailable", 503, "The ledger database is unavailable"),
-    ("not-implemented", 501, "Not implemented yet"),
     ("internal-error", 500, "Internal server error"),
 )
 
@@ -182,12 +180,6 @@ class UnavailableError(ApiProblem):
     """No checkpoint can be served (a read-only server cannot sign one)."""
 
     problem = "checkpoint-unavailable"
-
-
-class NotImplementedYetError(ApiProblem):
-    """The endpoint waits for a part of the ledger that is not built yet."""
-
-    problem = "not-implemented"
 
 
 class InvalidEnvelopeError(ApiProblem):

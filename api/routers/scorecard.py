@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import LedgerDep
-from api.params import history_cut, parse_as_of, view
+from api.params import history_cut, parse_as_of
 from api.responses import json_response
 from api.schemas import Responses, ViewOut, problem_docs
 
@@ -19,7 +19,6 @@ router = APIRouter(prefix="/v1", tags=["views"])
 
 _ERRORS: Responses = {
     **problem_docs((400, "invalid parameters")),
-    **problem_docs((501, "not built yet")),
 }
 MAX_SEARCH = 1000
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -45,7 +44,7 @@ def get_scorecard(
     at_ms = parse_as_of(at, parameter="at")
     if at_ms is None:
         at_ms = as_of_ms if as_of_ms is not None else time.time_ns() // 1_000_000
-    card = view(ledger, "scorecard")(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
+    card = ledger.views.scorecard(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
     return json_response(request, card.to_dict())
 
 
@@ -64,7 +63,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 100,
 ) -> Response:
     """Entries matching every given filter, in index order; page on with ``after``."""
-    facts = view(ledger, "search")(
+    facts = ledger.views.search(
         company=company,
         measure=measure,
         verifier=verifier,
@@ -73,8 +72,7 @@ def search(
         limit=limit,
         after_index=after,
     )
-    items = [f.to_dict() if hasattr(f, "to_dict") else f for f in facts]
-    out: dict[str, object] = {"results": items}
-    if len(items) == limit and items and isinstance(items[-1], dict) and "index" in items[-1]:
-        out["nextAfter"] = items[-1]["index"]
+    out: dict[str, object] = {"results": [f.to_dict() for f in facts]}
+    if len(facts) == limit:
+        out["nextAfter"] = facts[-1].index
     return json_response(request, out)

@@ -8,17 +8,19 @@ or before ``as_of``, or a global index below ``size``, are served.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import time
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.deps import LedgerDep
-from api.params import history_cut, log_entry_json, require_stream, view
-from api.problems import NotImplementedYetError
+from api.deps import LedgerDep, SettingsDep
+from api.params import history_cut, log_entry_json, parse_as_of, require_stream
+from api.problems import NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response
 from api.schemas import Responses, StreamOut, ViewOut, problem_docs
+from ledger._bundle import export_bundle
 
 __all__ = ["router"]
 
@@ -102,15 +104,29 @@ def get_stream_entries(
     "/{stream}/state",
     response_model=ViewOut,
     summary="A stream replayed (as of a date or log size)",
-    responses={**_BAD, **_NOT_FOUND, **problem_docs((501, "not built yet"))},
+    responses={**_BAD, **_NOT_FOUND},
 )
 def get_stream_state(
-    request: Request, ledger: LedgerDep, stream: Stream, as_of: AsOf = None, size: Size = None
+    request: Request,
+    ledger: LedgerDep,
+    stream: Stream,
+    as_of: AsOf = None,
+    size: Size = None,
+    at: Annotated[
+        str | None,
+        Query(
+            description="RFC 3339: judge verdict expiry at this time (default: as_of, "
+            "else now for the present record, else the log time at the cut)"
+        ),
+    ] = None,
 ) -> Response:
-    """The stream's claims, tests, verdicts and replies as they stood (``ledger.views.replay``)."""
+    """The stream's claims, tests, verdicts and replies as they stood (a replay of the log)."""
     require_stream(ledger, stream)
     as_of_ms, cut = history_cut(ledger, as_of, size)
-    replay = view(ledger, "replay")(stream, as_of_ms=as_of_ms, size=cut)
+    at_ms = parse_as_of(at, parameter="at")
+    if at_ms is None and as_of_ms is None and cut is None:
+        at_ms = time.time_ns() // 1_000_000
+    replay = ledger.views.replay(stream, as_of_ms=as_of_ms, size=cut, at_ms=at_ms)
     return json_response(request, replay.to_dict())
 
 
@@ -124,34 +140,27 @@ def get_stream_state(
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
         **_NOT_FOUND,
-        **problem_docs((501, "not built yet")),
+        **problem_docs((503, "read-only server: no checkpoint to export against")),
     },
 )
-async def get_bundle(request: Request, ledger: LedgerDep, stream: Stream) -> Response:
-    """Everything needed to verify the stream offline (``claimledger verify --bundle``)."""
-    require_stream(ledger, stream)
-    data: bytes = await run_in_threadpool(_export_bundle(), ledger, stream)
+async def get_bundle(
+    request: Request, ledger: LedgerDep, settings: SettingsDep, stream: Stream
+) -> Response:
+    """Everything needed to verify a provider's record offline (``claimledger verify --bundle``).
+
+    Made against the latest checkpoint; the file is named ``<stream>.bundle.json``.
+    """
+    party = ledger.views.party(stream)
+    if party is None or party.role != "provider":
+        raise NotFoundError(f"no provider {stream!r} (bundles are made for providers' records)")
+    if not settings.writable:
+        raise UnavailableError("a read-only server cannot sign the checkpoint a bundle needs")
+    data = await run_in_threadpool(export_bundle, ledger, stream)
     return Response(
         data,
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="{stream}.bundle.json"',
-            "Cache-Control": Cache.NO_CACHE.value,
+            "Cache-Control": Cache.NO_STORE.value,
         },
     )
-
-
-def _export_bundle() -> Any:
-    """``ledger.export_bundle`` (or ``ledger._bundle.export_bundle`` until it is exported)."""
-    import ledger as ledger_pkg
-
-    fn = getattr(ledger_pkg, "export_bundle", None)
-    if fn is None:
-        try:
-            from ledger import _bundle  # type: ignore[attr-defined,unused-ignore]
-        except ImportError as exc:
-            raise NotImplementedYetError(
-                "ledger.export_bundle is not available in this build"
-            ) from exc
-        fn = _bundle.export_bundle
-    return fn

@@ -745,6 +745,56 @@ export async function verifyInclusion(leaf, index, size, proof, root) {
   }
 }
 
+/**
+ * RFC 9162 §2.1.4.2 with SPEC §6's edge cases: throws ProofError unless the tree of `size2`
+ * leaves with `root2` extends the tree of `size1` leaves with `root1`.
+ */
+export async function verifyConsistency(size1, size2, proof, root1, root2) {
+  const m = u64Arg(size1, "old tree size", "ProofError");
+  const n = u64Arg(size2, "new tree size", "ProofError");
+  const old = hashArg(root1, "root1");
+  hashArg(root2, "root2");
+  proof = proof || [];
+  if (m > n) fail("ProofError", `old tree size ${size1} is larger than new tree size ${size2}`);
+  if (m === n) {
+    if (proof.length) fail("ProofError", `trees of equal size ${size1} need an empty consistency proof`);
+    if (!equalBytes(root1, root2)) fail("ProofError", `trees of equal size ${size1} have different roots`);
+    if (m === 0n && !equalBytes(root1, await sha256(new Uint8Array(0)))) fail("ProofError", "the root of the empty tree must be SHA-256 of the empty string");
+    return;
+  }
+  if (m === 0n) fail("ProofError", `no consistency proof is needed or possible from ${size1} to ${size2}`);
+  if (proof.length > MAX_PROOF_HASHES) fail("ProofError", `proof has more than ${MAX_PROOF_HASHES} hashes`);
+  const path = proof.map((p, k) => hashArg(p, `proof hash ${k}`));
+  if ((m & (m - 1n)) === 0n) path.unshift(old);
+  if (!path.length) fail("ProofError", `consistency proof from ${size1} to ${size2} is empty`);
+  let fn = m - 1n;
+  let sn = n - 1n;
+  while (fn & 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) fail("ProofError", `consistency proof from ${size1} to ${size2} has too many hashes (${path.length})`);
+    if (fn & 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while (!(fn & 1n) && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) fail("ProofError", `consistency proof from ${size1} to ${size2} has too few hashes (${path.length})`);
+  if (!equalBytes(fr, old)) fail("ProofError", `consistency proof from ${size1} to ${size2} rebuilds old root ${hex(fr)}, not ${hex(old)}`);
+  if (!equalBytes(sr, root2)) fail("ProofError", `consistency proof from ${size1} to ${size2} rebuilds new root ${hex(sr)}, not ${hex(root2)}`);
+}
+
 /** The root of a whole list of leaf hashes (MTH), for tests and small trees. */
 export async function merkleRoot(leaves) {
   if (leaves.length === 0) return sha256(new Uint8Array(0));
@@ -1252,16 +1302,16 @@ function proofBytes(proof) {
  * @param {object} record
  * @param {object[]} record.entries  raw entries in index order: the registry's and one provider's
  *   (or the whole log): {index, stream, position, logTimeMs, envelope (stored envelope text or
- *   bytes), inclusionProof ([hex] leaf side first, against the checkpoint's tree)}.
+ *   bytes), inclusionProof ([hex], leaf side first, in the checkpoint's tree)}.
  * @param {string|Uint8Array} record.checkpointNote  the log's signed checkpoint note.
- * @param {string} [record.logVkey]  the log's note verifier key; if given it must be the log key
- *   and origin the genesis names; if absent they are taken from the genesis entry.
+ * @param {string} [record.logVkey]  the log's note verifier key. If given, the checkpoint is
+ *   checked with it and it must be the log key and origin that the genesis entry names; if
+ *   absent, both are taken from the genesis entry (then pin genesisHash).
  * @param {string} [record.genesisHash]  the pinned ledger fingerprint (hex genesis entry hash).
- * @param {{sparse?: boolean, requireProofs?: boolean}} [record.options]  sparse (default true):
- *   indexes may skip other streams' entries; set false for a whole log, which then must be
- *   exactly the checkpoint's entries.
+ * @param {{sparse?: boolean}} [record.options]  sparse (default true): indexes may skip other
+ *   streams' entries. With sparse false the entries must be the whole log of the checkpoint.
  * @param {(p: {phase: string, done: number, total: number}) => void} [onProgress]
- * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, streams, ms}
+ * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, ms}
  * @throws {VerificationFailure} the first failure, located at its entry when there is one.
  */
 export async function verifyRecord(record, onProgress = () => {}) {
@@ -1272,9 +1322,13 @@ export async function verifyRecord(record, onProgress = () => {}) {
   const total = entries.length;
   onProgress({ phase: "parse", done: 0, total });
 
-  // 1. Parse every entry (synchronous). Failures are kept and reported in index order.
+  // 1. The checkpoint's claimed tree size and root, not yet trusted: the inclusion proofs are
+  //    computed against them in parallel, and compared only after the note's signature verified.
+  const claimed = parseCheckpoint(parseNote(checkpointNote).text);
+
+  // 2. Parse every entry. Failures are kept and reported in index order.
   const items = entries.map((raw, n) => {
-    const e = { n, raw, error: null, payloadError: null };
+    const e = { n, raw, error: null, payloadError: null, where: { index: raw?.index } };
     try {
       e.index = entryNumber(raw, "index", n);
       e.position = entryNumber(raw, "position", n);
@@ -1290,82 +1344,146 @@ export async function verifyRecord(record, onProgress = () => {}) {
     }
     try {
       e.statement = parseStatement(e.env.payload);
-      if (e.statement.stream !== raw.stream) {
-        fail("EncodingError", `the log places this entry in stream ${raw.stream} but the statement names ${e.statement.stream}`, { field: "/stream" });
-      }
     } catch (err) {
       e.payloadError = err;
     }
     return e;
   });
 
-  // 2. Everything that does not depend on rule state, in parallel: entry hashes, digests, leaf
-  //    hashes, inclusion roots, key ids, genesis values, and every signature under the key its
-  //    keyid names (the rules then check that this key was the signer's at that index).
+  // 3. Everything that does not depend on the rules' state, in parallel: key ids, genesis
+  //    values, entry hashes, digests, leaf hashes, inclusion roots, and each signature under the
+  //    key its keyid names at that index (the rules then check the key was the signer's).
   onProgress({ phase: "hash", done: 0, total });
-  const keyFirstSeen = new Map(); // key id -> {raw, index}
-  const keyIdsOf = new Map(); // b64 -> key id
-  const rawOf = new Map(); // b64 -> raw bytes (KEY rule passed) or a failure
+  const keyIds = new Map(); // b64 -> key id
+  const rawKeys = new Map(); // b64 -> raw bytes
+  const keyErrors = new Map(); // b64 -> failure (format or KEY rule)
+  const firstSeen = new Map(); // key id -> {raw, index}
   const streams = new Set([REGISTRY_STREAM]);
   const keyTexts = [];
   for (const e of items) {
     if (e.error) continue;
     streams.add(e.raw.stream);
-    if (e.statement) {
-      streams.add(e.statement.stream);
-      for (const t of publicKeysIn(e.statement)) if (!keyIdsOf.has(t)) keyIdsOf.set(t, null) || keyTexts.push([t, e.index]);
+    if (!e.statement) continue;
+    streams.add(e.statement.stream);
+    for (const t of publicKeysIn(e.statement)) {
+      if (!rawKeys.has(t) && !keyErrors.has(t)) {
+        try {
+          rawKeys.set(t, publicKeyFromB64(t));
+          keyTexts.push([t, e.index]);
+        } catch (err) {
+          keyErrors.set(t, err);
+        }
+      }
     }
   }
-  await Promise.all(
-    keyTexts.map(async ([t, index]) => {
-      let raw;
-      try {
-        raw = publicKeyFromB64(t);
-      } catch (err) {
-        rawOf.set(t, err);
-        return;
-      }
-      rawOf.set(t, raw);
-      const kid = await keyId(raw);
-      keyIdsOf.set(t, kid);
-      if (!keyFirstSeen.has(kid)) keyFirstSeen.set(kid, { raw, index });
-    }),
-  );
   const rules = new Rules({ sparse });
-  await Promise.all([...streams].map(async (s) => rules.genesisPrevs.set(s, await genesisPrev(s))));
-  let done = 0;
+  await Promise.all([
+    ...keyTexts.map(async ([t, index]) => {
+      const kid = await keyId(rawKeys.get(t));
+      keyIds.set(t, kid);
+      if (!firstSeen.has(kid) || firstSeen.get(kid).index > index) firstSeen.set(kid, { raw: rawKeys.get(t), index });
+    }),
+    ...[...streams].map(async (s) => rules.genesisPrevs.set(s, await genesisPrev(s))),
+  ]);
+  let hashed = 0;
   await Promise.all(
     items.map(async (e) => {
       if (e.error) return;
       e.entryHash = await entryHash(e.env);
       e.digest = hex(await sha256(e.env.payload));
       try {
-        e.leafHash = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash));
-        e.root = await rootFromInclusion(e.leafHash, e.index, record.treeSizeHint ?? 2n ** 63n, []).catch(() => null); // placeholder, replaced below
+        const leaf = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash));
+        e.root = await rootFromInclusion(leaf, e.index, claimed.size, proofBytes(e.raw.inclusionProof));
       } catch (err) {
-        e.leafError = err;
+        e.proofError = err;
       }
-      // The signing key: for the genesis, the authority key it names; otherwise the key
-      // registered under this keyid at an earlier index, if any.
       let key = null;
-      if (e.index === 0) {
-        const t = e.statement?.body?.authorityKey;
-        const r = rawOf.get(t);
-        if (r instanceof Uint8Array) key = r;
-      } else {
-        const k = keyFirstSeen.get(e.keyid);
-        if (k && k.index < e.index) key = k.raw;
-      }
+      if (e.index === 0) key = rawKeys.get(e.statement?.body?.authorityKey) ?? null;
+      else if (firstSeen.has(e.keyid) && firstSeen.get(e.keyid).index < e.index) key = firstSeen.get(e.keyid).raw;
       if (key) {
-        e.sigKey = key;
-        e.sigOk = await verifySignature(key, pae(e.env.payloadType, e.env.payload), e.sig).then(
+        e.sigError = await verifySignature(key, pae(e.env.payloadType, e.env.payload), e.sig).then(
           () => null,
           (err) => err,
         );
       }
-      done++;
-      if (done % 100 === 0) onProgress({ phase: "hash", done, total });
+      hashed++;
+      if (hashed % 250 === 0) onProgress({ phase: "hash", done: hashed, total });
     }),
   );
-  return { items, rules, keyIdsOf, rawOf, started, sparse, total, onProgress, record };
+
+  // 4. The checkpoint, when the log key is given: before any entry, so that a checkpoint from
+  //    another key is reported as such.
+  let verifier = null;
+  let checkpoint = null;
+  if (logVkey !== undefined && logVkey !== null) {
+    verifier = await parseVkey(logVkey);
+    checkpoint = await verifyCheckpoint(checkpointNote, verifier);
+  }
+
+  // 5. Every entry in index order: open (§8.1), decide (§8.2), apply, and check its inclusion.
+  for (const e of items) {
+    const where = e.where;
+    try {
+      if (e.error) throw e.error;
+      const st = e.statement;
+      if (e.index === 0) {
+        if (e.payloadError) throw e.payloadError;
+        if (st.kind !== "genesis") fail("NotAuthorisedError", `the first entry of a log must be a genesis statement, not ${st.kind}`);
+        if (keyErrors.has(st.body.authorityKey)) fail("EncodingError", `unusable public key: ${keyErrors.get(st.body.authorityKey).what}`, { field: "/body/authorityKey" });
+        if (keyIds.get(st.body.authorityKey) !== e.keyid) fail("SignatureError", `signature key id ${e.keyid} does not match the genesis authority key`, { field: "/signatures/0/keyid" });
+        if (e.sigError) fail("SignatureError", `signature by key ${e.keyid} does not verify: ${e.sigError.what}`, { field: "/signatures/0/sig" });
+      } else {
+        if (!rules.keys.has(e.keyid)) fail("UnknownKeyError", `key ${e.keyid} is not registered`);
+        if (e.sigError === undefined) fail("UnknownKeyError", `key ${e.keyid} is not registered at an earlier index`);
+        if (e.sigError) fail("SignatureError", `signature by key ${e.keyid} does not verify: ${e.sigError.what}`, { field: "/signatures/0/sig" });
+        if (e.payloadError) throw e.payloadError;
+      }
+      // The log's placement (leaf data) names the stream; it must be the statement's.
+      if (st.stream !== e.raw.stream) fail("EncodingError", `the log places this entry in stream ${e.raw.stream}, but the statement is for ${st.stream}`, { field: "/stream" });
+      for (const t of publicKeysIn(st)) {
+        if (keyErrors.has(t)) fail("EncodingError", `unusable public key: ${keyErrors.get(t).what}`, { field: "/body" });
+      }
+      rules.check({ ...e, keyIds, rawKeys, statement: st });
+      if (e.index === 0 && genesisHash && hex(e.entryHash) !== genesisHash.toLowerCase()) {
+        fail("VerificationError", `genesis entry does not match the pinned ledger fingerprint ${genesisHash}`);
+      }
+      rules.apply({ ...e, keyIds, rawKeys, statement: st });
+      if (e.index === 0) {
+        // The genesis names the log key and origin: the checkpoint must be theirs.
+        if (verifier) {
+          if (!equalBytes(verifier.publicKey, rules.logKey) || verifier.name !== rules.origin) {
+            fail("CheckpointError", `the log key given (${logVkey}) is not the log key and origin that the genesis entry names`);
+          }
+          if (checkpoint.origin !== rules.origin) fail("CheckpointError", `checkpoint origin is ${checkpoint.origin}, the genesis names ${rules.origin}`);
+        } else {
+          verifier = await vkeyFor(rules.origin, rules.logKey);
+          checkpoint = await verifyCheckpoint(checkpointNote, verifier, rules.origin);
+        }
+      }
+      if (e.proofError) throw e.proofError;
+      if (!equalBytes(e.root, checkpoint.root)) {
+        fail("ProofError", `the inclusion proof leads to root ${hex(e.root)}, not the checkpoint's root ${hex(checkpoint.root)}`);
+      }
+    } catch (err) {
+      if (err instanceof VerificationFailure) throw err.located(where);
+      throw err;
+    }
+    if ((e.n + 1) % 250 === 0) onProgress({ phase: "check", done: e.n + 1, total });
+  }
+  if (!sparse && BigInt(rules.size) !== checkpoint.size) {
+    fail("CheckpointError", `checkpoint is for ${checkpoint.size} entries but ${rules.size} were checked`);
+  }
+  onProgress({ phase: "done", done: total, total });
+  const heads = {};
+  for (const [s, [head, length]] of rules.heads) heads[s] = { head, length };
+  return {
+    ok: true,
+    entries: total,
+    size: Number(checkpoint.size),
+    root: hex(checkpoint.root),
+    origin: checkpoint.origin,
+    genesisHash: hex(rules.genesisHash),
+    heads,
+    ms: performance.now() - started,
+  };
 }
