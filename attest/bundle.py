@@ -1,0 +1,414 @@
+"""Evidence bundles: one company's record, self-contained, verified offline (docs/SPEC.md §10).
+
+A bundle is one canonical JSON document (SPEC §1) holding a signed checkpoint, the log's verifier
+key, the ledger fingerprint, and the entries of the *company record* below the checkpoint — every
+registry entry and every entry of one provider's stream, in index order — each with its
+inclusion proof against the checkpoint. :func:`verify_bundle` checks it from bytes alone: the
+checkpoint's signature by the log key the genesis entry names, every entry's inclusion proof
+against the checkpoint's root, every signature and every rule (in sparse mode, SPEC §8.2), and
+that both streams are complete from position 0 with nothing missing.
+
+What a bundle cannot prove: that the company's stream (or the registry) has no entries after the
+last one shown and before the checkpoint's size. RFC 9162 trees have no proofs of absence; a
+regulator who needs "this is the whole record up to size n" compares the stream length with the
+live log, or verifies the whole log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from attest import canonical
+from attest.checkpoint import Checkpoint, verify_checkpoint
+from attest.entry import LogEntry, leaf_data
+from attest.errors import (
+    CheckpointError,
+    EncodingError,
+    ProofError,
+    VerificationError,
+)
+from attest.merkle import leaf_hash, verify_consistency, verify_inclusion
+from attest.rules import LogState, Placed
+from attest.statements import REGISTRY_STREAM
+from attest.verify import log_note_verifier
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "MAX_BUNDLE_BYTES",
+    "Bundle",
+    "BundleEntry",
+    "VerifiedRecord",
+    "verify_bundle",
+]
+
+BUNDLE_FORMAT = "claimledger.bundle.v1"
+"""The ``format`` member of every version-1 bundle."""
+
+MAX_BUNDLE_BYTES = 256 << 20
+"""Bundles larger than this (256 MiB) are refused before parsing."""
+
+_MAX_PROOF = 64
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_STREAM = re.compile(r"[a-z][a-z0-9-]{0,61}[a-z0-9]")
+_TOP = frozenset({"checkpoint", "entries", "format", "genesis", "logKey", "origin", "stream"})
+_ENTRY = frozenset({"envelope", "inclusionProof", "index", "logTimeMs", "position", "stream"})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleEntry:
+    """One entry of a bundle: where the log put it, its stored envelope and its inclusion proof.
+
+    Attributes:
+        index: global log index.
+        stream: ``registry`` or the bundle's provider stream.
+        position: position in the stream.
+        log_time_ms: the log's time for the entry.
+        envelope: the stored envelope bytes (SPEC §4, stored form).
+        inclusion_proof: RFC 9162 inclusion proof of the entry's leaf in the checkpoint's tree.
+    """
+
+    index: int
+    stream: str
+    position: int
+    log_time_ms: int
+    envelope: bytes
+    inclusion_proof: tuple[bytes, ...]
+
+    def raw(self) -> LogEntry:
+        """The entry as a raw log entry, for the rules."""
+        return LogEntry(self.index, self.stream, self.position, self.log_time_ms, self.envelope)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry's JSON object (SPEC §10)."""
+        return {
+            "envelope": self.envelope.decode("utf-8"),
+            "inclusionProof": [_b64(h) for h in self.inclusion_proof],
+            "index": self.index,
+            "logTimeMs": self.log_time_ms,
+            "position": self.position,
+            "stream": self.stream,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """An evidence bundle, as parsed (nothing in it verified yet) or as built for export.
+
+    Attributes:
+        origin: the log's origin.
+        log_key: the log's C2SP verifier key (vkey).
+        genesis: the ledger fingerprint: the genesis entry's hash (32 bytes).
+        stream: the provider whose record this is.
+        checkpoint: the signed checkpoint note.
+        entries: the company record's entries below the checkpoint's size, in index order.
+    """
+
+    origin: str
+    log_key: str
+    genesis: bytes
+    stream: str
+    checkpoint: bytes
+    entries: tuple[BundleEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The bundle's JSON object (SPEC §10)."""
+        return {
+            "checkpoint": self.checkpoint.decode("utf-8"),
+            "entries": [e.to_dict() for e in self.entries],
+            "format": BUNDLE_FORMAT,
+            "genesis": self.genesis.hex(),
+            "logKey": self.log_key,
+            "origin": self.origin,
+            "stream": self.stream,
+        }
+
+    def to_bytes(self) -> bytes:
+        """The bundle file: the canonical JSON (SPEC §1) of :meth:`to_dict`."""
+        return canonical.encode(self.to_dict())
+
+    @classmethod
+    def parse(cls, data: bytes) -> Bundle:
+        """Parse bundle bytes strictly: canonical JSON, exactly the members of SPEC §10.
+
+        Raises:
+            EncodingError: too large, not canonical JSON, a missing, unknown or ill-typed member,
+                or a value not in its one accepted form; ``field`` is its JSON pointer.
+        """
+        if not isinstance(data, bytes):
+            raise EncodingError(f"a bundle must be bytes, not {type(data).__name__}")
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise EncodingError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
+        top = _members(canonical.decode_object(data), "", _TOP)
+        if top["format"] != BUNDLE_FORMAT:
+            raise EncodingError(
+                f"unknown bundle format {str(top['format'])[:60]!r}, expected {BUNDLE_FORMAT!r}",
+                field="/format",
+            )
+        stream = _str(top["stream"], "/stream")
+        if _STREAM.fullmatch(stream) is None:
+            raise EncodingError(f"stream {stream[:80]!r} is not a party id", field="/stream")
+        genesis = _str(top["genesis"], "/genesis")
+        if _HEX64.fullmatch(genesis) is None:
+            raise EncodingError("genesis must be 64 lowercase hex characters", field="/genesis")
+        entries = top["entries"]
+        if type(entries) is not list:
+            raise EncodingError("entries must be an array", field="/entries")
+        return cls(
+            origin=_str(top["origin"], "/origin"),
+            log_key=_str(top["logKey"], "/logKey"),
+            genesis=bytes.fromhex(genesis),
+            stream=stream,
+            checkpoint=_str(top["checkpoint"], "/checkpoint").encode("utf-8"),
+            entries=tuple(_entry(e, f"/entries/{i}") for i, e in enumerate(entries)),
+        )
+
+
+def _members(obj: object, where: str, names: frozenset[str]) -> dict[str, Any]:
+    if type(obj) is not dict:
+        raise EncodingError("must be an object", field=where)
+    unknown = sorted(set(obj) - names)
+    if unknown:
+        raise EncodingError(f"unknown member {unknown[0]!r}", field=f"{where}/{unknown[0]}")
+    missing = sorted(names - set(obj))
+    if missing:
+        raise EncodingError(f"missing member {missing[0]!r}", field=f"{where}/{missing[0]}")
+    return obj
+
+
+def _str(v: object, where: str) -> str:
+    if type(v) is not str:
+        raise EncodingError("must be a string", field=where)
+    return v
+
+
+def _uint(v: object, where: str) -> int:
+    if type(v) is not int or v < 0:
+        raise EncodingError("must be a non-negative integer", field=where)
+    return v
+
+
+def _hash_b64(v: object, where: str) -> bytes:
+    text = _str(v, where)
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise EncodingError("not standard base64", field=where) from exc
+    if len(raw) != 32 or _b64(raw) != text:
+        raise EncodingError("must be a 32-byte hash in padded standard base64", field=where)
+    return raw
+
+
+def _entry(obj: object, where: str) -> BundleEntry:
+    e = _members(obj, where, _ENTRY)
+    proof = e["inclusionProof"]
+    if type(proof) is not list:
+        raise EncodingError("must be an array", field=f"{where}/inclusionProof")
+    if len(proof) > _MAX_PROOF:
+        raise EncodingError(
+            f"an inclusion proof has at most {_MAX_PROOF} hashes", field=f"{where}/inclusionProof"
+        )
+    envelope = _str(e["envelope"], f"{where}/envelope")
+    if not envelope.isascii():
+        raise EncodingError("a stored envelope is ASCII", field=f"{where}/envelope")
+    return BundleEntry(
+        index=_uint(e["index"], f"{where}/index"),
+        stream=_str(e["stream"], f"{where}/stream"),
+        position=_uint(e["position"], f"{where}/position"),
+        log_time_ms=_uint(e["logTimeMs"], f"{where}/logTimeMs"),
+        envelope=envelope.encode("ascii"),
+        inclusion_proof=tuple(
+            _hash_b64(h, f"{where}/inclusionProof/{j}") for j, h in enumerate(proof)
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRecord:
+    """A verified company record.
+
+    Attributes:
+        stream: the provider whose record it is.
+        checkpoint: the verified checkpoint the entries are included in.
+        genesis_hash: the ledger fingerprint.
+        entries: every entry, opened and accepted by the rules, in index order (feed them to
+            the ledger's ``Views`` for a replay of the record).
+        state: the rules' state after the last entry (sparse).
+    """
+
+    stream: str
+    checkpoint: Checkpoint
+    genesis_hash: bytes
+    entries: tuple[Placed, ...]
+    state: LogState
+
+    @property
+    def stream_length(self) -> int:
+        """Entries of the company's stream in the bundle."""
+        return self.state.head(self.stream)[1]
+
+    def statements(self) -> list[Placed]:
+        """The company stream's entries only."""
+        return [p for p in self.entries if p.signed.statement.stream == self.stream]
+
+
+def verify_bundle(
+    data: bytes,
+    *,
+    genesis_hash: bytes | None = None,
+    trusted: Checkpoint | None = None,
+    consistency_proof: Sequence[bytes] | None = None,
+) -> VerifiedRecord:
+    """Verify an evidence bundle from its bytes alone (SPEC §10.3).
+
+    Args:
+        data: the bundle file.
+        genesis_hash: the pinned ledger fingerprint; the genesis entry must hash to it.
+        trusted: a checkpoint of the same log verified earlier. The bundle's checkpoint must be
+            consistent with it: equal roots at equal sizes, otherwise ``consistency_proof``
+            (RFC 9162, from the smaller size to the larger) must connect the two.
+        consistency_proof: see ``trusted``.
+
+    Returns:
+        The verified record.
+
+    Raises:
+        EncodingError: the bundle is not a well-formed bundle.
+        CheckpointError: the checkpoint is not signed by the log key of the genesis, or the
+            bundle's origin or log key disagree with the genesis.
+        ProofError: an inclusion proof fails, or the checkpoint is not consistent with
+            ``trusted``.
+        VerificationError: (or a subclass) an entry fails a signature or a rule, is out of order,
+            belongs to another stream, or a stream has a missing position; located at the entry.
+    """
+    bundle = Bundle.parse(data)
+    entries = bundle.entries
+    for before, e in itertools.pairwise(entries):
+        if e.index <= before.index:
+            raise VerificationError(
+                f"entries are not in index order: index {e.index} after {before.index}",
+                stream=e.stream,
+                position=e.position,
+                index=e.index,
+            )
+    if not entries or entries[0].index != 0:
+        raise VerificationError(
+            "the first entry of a bundle must be the genesis entry (index 0)", index=0
+        )
+    first = entries[0]
+    if first.stream != REGISTRY_STREAM or first.position != 0:
+        raise VerificationError(
+            "the genesis entry must be position 0 of the registry",
+            stream=first.stream,
+            position=first.position,
+            index=0,
+        )
+    state = LogState(sparse=True)
+    genesis = state.open(first.raw())
+    state.check(genesis)
+    fingerprint = genesis.signed.entry_hash
+    if genesis_hash is not None and fingerprint != genesis_hash:
+        raise VerificationError(
+            f"genesis entry {fingerprint.hex()} does not match the pinned ledger fingerprint "
+            f"{bytes(genesis_hash).hex()}",
+            **genesis.location(),  # type: ignore[arg-type]
+        )
+    if bundle.genesis != fingerprint:
+        raise VerificationError(
+            f"the bundle names genesis {bundle.genesis.hex()} but its genesis entry hashes to "
+            f"{fingerprint.hex()}",
+            field="/genesis",
+        )
+    state.apply(genesis)
+    verifier = log_note_verifier(state)
+    if bundle.origin != state.origin:
+        raise CheckpointError(
+            f"the bundle's origin {bundle.origin!r} is not the genesis origin {state.origin!r}"
+        )
+    if bundle.log_key != verifier.vkey():
+        raise CheckpointError("the bundle's log key is not the log key the genesis names")
+    cp = verify_checkpoint(bundle.checkpoint, verifier, origin=state.origin)
+    if trusted is not None:
+        _check_trusted(cp, trusted, consistency_proof)
+
+    placed: list[Placed] = []
+    next_position = {REGISTRY_STREAM: 0, bundle.stream: 0}
+    for e in entries:
+        where: dict[str, Any] = {"stream": e.stream, "position": e.position, "index": e.index}
+        if e.index >= cp.size:
+            raise ProofError(
+                f"entry index {e.index} is not below the checkpoint's tree size {cp.size}",
+                **where,
+            )
+        expected = next_position.get(e.stream)
+        if expected is None:
+            raise VerificationError(
+                f"entry of stream {e.stream!r} in a bundle of {bundle.stream!r}", **where
+            )
+        if e.position != expected:
+            raise VerificationError(
+                f"the record of {e.stream} is incomplete: position {expected} is missing "
+                f"(the next entry has position {e.position})",
+                **where,
+            )
+        p = genesis if e.index == 0 else state.open(e.raw())
+        if p.signed.statement.stream != e.stream:
+            raise VerificationError(
+                f"the entry is placed in stream {e.stream} but its statement names "
+                f"{p.signed.statement.stream}",
+                field="/stream",
+                **where,
+            )
+        if e.index != 0:
+            state.admit(p)
+        leaf = leaf_hash(
+            leaf_data(e.index, e.stream, e.position, e.log_time_ms, p.signed.entry_hash)
+        )
+        try:
+            verify_inclusion(leaf, e.index, cp.size, e.inclusion_proof, cp.root)
+        except ProofError as exc:
+            raise exc.located(stream=e.stream, position=e.position, index=e.index) from None
+        next_position[e.stream] = expected + 1
+        placed.append(p)
+    party = state.parties.get(bundle.stream)
+    if party is None or party.role != "provider":
+        raise VerificationError(
+            f"{bundle.stream} is not a provider registered in the bundle's registry entries",
+            field="/stream",
+        )
+    return VerifiedRecord(bundle.stream, cp, fingerprint, tuple(placed), state)
+
+
+def _check_trusted(cp: Checkpoint, trusted: Checkpoint, proof: Sequence[bytes] | None) -> None:
+    if trusted.origin != cp.origin:
+        raise CheckpointError(
+            f"the trusted checkpoint is of log {trusted.origin!r}, not {cp.origin!r}"
+        )
+    if trusted.size == cp.size:
+        if trusted.root != cp.root:
+            raise ProofError(
+                f"the bundle's checkpoint and the trusted one have different roots at size "
+                f"{cp.size}: the log forked"
+            )
+        return
+    if proof is None:
+        raise ProofError(
+            f"the bundle's checkpoint (size {cp.size}) differs in size from the trusted one "
+            f"(size {trusted.size}): a consistency proof is needed"
+        )
+    old, new = (trusted, cp) if trusted.size < cp.size else (cp, trusted)
+    try:
+        verify_consistency(old.size, new.size, proof, old.root, new.root)
+    except ProofError as exc:
+        raise ProofError(
+            f"the bundle's checkpoint is not consistent with the trusted one: {exc.what}"
+        ) from exc
