@@ -19,12 +19,14 @@ view is evaluated at), is *unverified* — never fine.
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from attest.measures import MEASURES
 from attest.rules import Placed
@@ -678,6 +680,19 @@ class _Stream:
         self.live = _Record()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(fn: Callable[Concatenate[Views, _P], _R]) -> Callable[Concatenate[Views, _P], _R]:
+    def wrapper(self: Views, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
 # -- the views --------------------------------------------------------------------------------
 
 
@@ -686,16 +701,19 @@ class Views:
 
     Feed every accepted entry to :meth:`apply` in index order; a *sparse* feed (a company record:
     the registry and one provider, as in an evidence bundle) works the same for that provider.
-    Not thread-safe by itself: the ledger applies under its lock; readers get immutable results.
+    Thread-safe: feeding and reading take one lock (a replay holds it for milliseconds); every
+    result is immutable.
     """
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()
         self._all: list[EntryFact] = []
         self._streams: dict[str, _Stream] = {}
         self._parties: dict[str, _PartyState] = {}
 
     # -- feeding ---------------------------------------------------------------------------
 
+    @_locked
     def apply(self, placed: Placed) -> None:
         """Record one accepted entry (the next one in index order)."""
         st = placed.signed.statement
@@ -817,6 +835,7 @@ class Views:
     # -- cuts ------------------------------------------------------------------------------
 
     @property
+    @_locked
     def size(self) -> int:
         """One more than the last index applied (0 when nothing was)."""
         return self._all[-1].index + 1 if self._all else 0
@@ -836,6 +855,7 @@ class Views:
 
     # -- replay ----------------------------------------------------------------------------
 
+    @_locked
     def replay(
         self,
         stream: str,
@@ -878,6 +898,7 @@ class Views:
 
     # -- scorecard -------------------------------------------------------------------------
 
+    @_locked
     def scorecard(
         self, *, at_ms: int, as_of_ms: int | None = None, size: int | None = None
     ) -> Scorecard:
@@ -914,6 +935,7 @@ class Views:
 
     # -- search ----------------------------------------------------------------------------
 
+    @_locked
     def search(
         self,
         *,
@@ -964,6 +986,7 @@ class Views:
 
     # -- parties ---------------------------------------------------------------------------
 
+    @_locked
     def parties(self, *, role: str | None = None) -> list[Party]:
         """Every registered party (optionally of one role), by party id."""
         return [
@@ -972,15 +995,18 @@ class Views:
             if role is None or self._parties[pid].party.role == role
         ]
 
+    @_locked
     def party(self, party_id: str) -> Party | None:
         """The party with this id, or ``None``."""
         p = self._parties.get(party_id)
         return None if p is None else p.snapshot()
 
+    @_locked
     def streams(self) -> list[str]:
         """Every stream with at least one entry, sorted."""
         return sorted(self._streams)
 
+    @_locked
     def entries(self, stream: str) -> Iterable[EntryFact]:
         """Every fact of ``stream``, in order."""
         s = self._streams.get(stream)

@@ -451,3 +451,52 @@ def test_views_survive_close_and_reopen(store_url: str) -> None:
     finally:
         reopened.close()
     assert after == before
+
+
+def test_reading_while_entries_arrive() -> None:
+    """Regression: a replay iterating the live fold while the sequencer applies an entry must
+    not see a dict change size under it (the views take one lock for feeding and reading)."""
+    import threading
+
+    from attest.rules import Placed
+
+    b = base()
+    c = b.claim(P, IMG)
+    t = b.test(V, P, c)
+    state = LogState()
+    views = Views()
+    for raw in b.entries:
+        placed = state.open(raw)
+        state.admit(placed)
+        views.apply(placed)
+    claim_placed = state.open(b.entries[-2])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def feed() -> None:
+        index, position = len(b.entries), 2
+        try:
+            for i in range(3000):
+                # New claim versions (distinct digests via a changed place) grow the live dict.
+                s = claim_placed.signed
+                signed = type(s)(s.envelope, s.statement, s.entry_hash, i.to_bytes(32, "big"))
+                views.apply(Placed(signed, index, position, b.time_ms + i))
+                index += 1
+                position += 1
+        except BaseException as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    reads = 0
+    while not stop.is_set():
+        views.replay(P)
+        views.scorecard(at_ms=b.time_ms)
+        reads += 1
+    thread.join()
+    assert not errors
+    assert views.replay(P).length == 3002
+    assert t
+    assert reads > 0
