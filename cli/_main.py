@@ -1,9 +1,69 @@
-"""Entry point of the ``claimledger`` command."""
+"""Entry point of the ``claimledger`` command; maps every expected error in one place."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import click
 
+from cli._admin import demo_cmd, init_cmd, serve_cmd
+from cli._errors import to_cli_error
+from cli._keycmds import keys_group
+from cli._readcmds import export_cmd, replay_cmd, verify_cmd
+from cli._write import register
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+__all__ = ["main"]
+
+_EPILOG = """\b
+Exit codes:
+  0  success (verify: everything verified)
+  1  a check failed: verification failed, or an entry was refused (schema, signature,
+     key, rule, chain conflict); the first failure is named
+  2  usage error, bad input file, I/O, database or network error
+
+\b
+Environment: CLAIMLEDGER_DB, CLAIMLEDGER_SERVER, CLAIMLEDGER_KEY, CLAIMLEDGER_SIGNER,
+CLAIMLEDGER_PASSPHRASE, CLAIMLEDGER_LOG_KEY, CLAIMLEDGER_CONFIG_DIR.
+"""
+
+
+class _Main(click.Group):
+    """The root group: turns package errors into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            error = to_cli_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+
+@click.group(
+    cls=_Main,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=_EPILOG,
+)
 @click.version_option(package_name="claimledger")
 def main() -> None:
-    """claimledger: a public, tamper-evident record of child-safety claims and their verdicts."""
+    """claimledger: a public, tamper-evident record of child-safety claims and their verdicts.
+
+    \b
+    Providers:  claim publish | claim supersede | claim withdraw | reply
+    Verifiers:  test record | verdict issue
+    Authority:  init | party register | accredit grant|suspend | key add|revoke
+    Everyone:   verify | replay | export | head | keys generate|show|export-public
+    Offline:    sign (air-gapped) then submit
+    Operators:  serve | demo
+
+    Every command works on a database (--db URL; default sqlite:///claimledger.db, the file
+    claimledger.db in the current directory) or a server (--server URL).
+    """
+
+
+for _cmd in (init_cmd, serve_cmd, demo_cmd, keys_group, verify_cmd, replay_cmd, export_cmd):
+    main.add_command(_cmd)
+register(main)

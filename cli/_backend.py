@@ -1,0 +1,304 @@
+"""Where a command reads and writes: a local database (``--db``) or a server (``--server``).
+
+Both backends offer the same calls, so every command works against either. A local backend
+opens the database with :class:`ledger.Ledger`; writing (and signing checkpoints) needs the log
+key, found with ``--log-key`` / ``CLAIMLEDGER_LOG_KEY`` or, for a SQLite file ``NAME.db``, at
+``NAME-keys/log.key`` beside it (where ``claimledger init`` puts it). A remote backend speaks the
+HTTP API (``/v1/...``) with httpx and turns RFC 9457 problems into errors: a 409 chain conflict
+becomes the same :class:`attest.ChainError` the local ledger raises, so callers rebase alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from attest import ChainError, LogEntry, genesis_prev
+from attest.canonical import encode as canonical_encode
+from cli._errors import CliError, ServerProblem
+from cli._keyfiles import load_private_key
+from ledger import Ledger, parse_database_url
+
+__all__ = [
+    "DEFAULT_DB",
+    "Backend",
+    "LocalBackend",
+    "RemoteBackend",
+    "default_keys_dir",
+    "open_backend",
+]
+
+DEFAULT_DB = "sqlite:///claimledger.db"
+_PAGE = 1000
+
+
+def default_keys_dir(db_url: str) -> Path | None:
+    """``NAME-keys/`` beside a SQLite file ``NAME.db``; ``None`` for PostgreSQL."""
+    parsed = parse_database_url(db_url)
+    if parsed.path is None:
+        return None
+    return parsed.path.with_name(parsed.path.stem + "-keys")
+
+
+class Backend:
+    """The calls every command needs (see the module docstring)."""
+
+    source: str
+    """The database URL (password masked) or server URL: what ``verify`` pins a fingerprint to."""
+
+    def head(self, stream: str) -> tuple[str, int]:
+        """The stream's head (hex, to sign as ``prev``) and length."""
+        raise NotImplementedError
+
+    def submit(self, envelope: bytes) -> dict[str, Any]:
+        """Append one envelope; its receipt as JSON (``Receipt.to_dict()`` form)."""
+        raise NotImplementedError
+
+    def checkpoint(self) -> bytes:
+        """The latest signed checkpoint note."""
+        raise NotImplementedError
+
+    def log_vkey(self) -> str:
+        """The log's note verifier key (C2SP vkey line); untrusted until verified."""
+        raise NotImplementedError
+
+    def log_entries(self, start: int, end: int) -> Iterator[LogEntry]:
+        """Raw log entries with indexes in ``[start, end)``, in order."""
+        raise NotImplementedError
+
+    def bundle(self, stream: str) -> bytes:
+        """The offline evidence bundle of ``stream``."""
+        raise NotImplementedError
+
+    def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
+        """The state of ``stream`` as of a time or log size (``StreamReplay.to_dict()``)."""
+        raise NotImplementedError
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``old`` leaves to that of ``new``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class LocalBackend(Backend):
+    """A ledger database opened in this process."""
+
+    def __init__(self, url: str, *, log_key: Path | None = None) -> None:
+        self.url = url
+        self.source = parse_database_url(url).display
+        self._log_key_path = log_key
+        self._ledger: Ledger | None = None
+        self._writable = False
+
+    def _key_path(self) -> Path | None:
+        if self._log_key_path is not None:
+            return self._log_key_path
+        keys_dir = default_keys_dir(self.url)
+        if keys_dir is not None and (keys_dir / "log.key").is_file():
+            return keys_dir / "log.key"
+        return None
+
+    def ledger(self, *, write: bool = False) -> Ledger:
+        """The open ledger; with ``write``, opened with the log key.
+
+        Raises:
+            CliError: ``write`` and the log key cannot be found.
+        """
+        if self._ledger is not None and (self._writable or not write):
+            return self._ledger
+        path = self._key_path()
+        if write and path is None:
+            raise CliError(
+                f"writing to {self.source} (or signing its checkpoint) needs the log key: "
+                "give --log-key FILE or set CLAIMLEDGER_LOG_KEY"
+            )
+        key = load_private_key(path) if path is not None else None
+        if self._ledger is not None:
+            self._ledger.close()
+        self._ledger = Ledger.open(self.url, log_key=key)
+        self._writable = key is not None
+        return self._ledger
+
+    def head(self, stream: str) -> tuple[str, int]:
+        return self.ledger().head(stream)
+
+    def submit(self, envelope: bytes) -> dict[str, Any]:
+        return self.ledger(write=True).submit(envelope).to_dict()
+
+    def checkpoint(self) -> bytes:
+        return self.ledger(write=True).checkpoint()
+
+    def log_vkey(self) -> str:
+        return self.ledger().note_verifier.vkey()
+
+    def log_entries(self, start: int, end: int) -> Iterator[LogEntry]:
+        led = self.ledger()
+        for i in range(start, end, _PAGE):
+            yield from led.log_entries(i, min(end, i + _PAGE))
+
+    def bundle(self, stream: str) -> bytes:
+        export = _ledger_attr("export_bundle", "ledger._bundle")
+        data: bytes = export(self.ledger(write=True), stream)
+        return data
+
+    def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
+        views: Any = self.ledger().views
+        if not hasattr(views, "replay"):
+            raise CliError("replay is not available in this build (ledger.views.replay is missing)")
+        # The present is judged at the machine's clock; a cut at its own time.
+        now = time.time_ns() // 1_000_000 if as_of_ms is None and size is None else None
+        result: dict[str, Any] = views.replay(
+            stream, as_of_ms=as_of_ms, size=size, at_ms=now
+        ).to_dict()
+        return result
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        if old == new:
+            return []
+        return self.ledger().consistency_proof(old, new)
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+def _ledger_attr(name: str, module: str) -> Any:
+    """``ledger.<name>``, or from ``module`` while the package does not export it yet."""
+    led = importlib.import_module("ledger")
+    if hasattr(led, name):
+        return getattr(led, name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise CliError(f"{name} is not available in this build ({module} is missing)") from None
+
+
+class RemoteBackend(Backend):
+    """A claimledger server, over its HTTP API."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        base = url.rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise CliError(f"--server must be an http:// or https:// URL, not {url!r}")
+        self.source = base
+        self._http = httpx.Client(base_url=base, timeout=timeout, follow_redirects=True)
+
+    def _get(self, path: str, **params: Any) -> httpx.Response:
+        response = self._http.get(path, params={k: v for k, v in params.items() if v is not None})
+        self._check(response)
+        return response
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        try:
+            problem = response.json()
+            if not isinstance(problem, dict):
+                raise ValueError
+        except ValueError:
+            problem = {"title": f"HTTP {response.status_code}", "detail": response.text[:200]}
+        if response.status_code == 409 and "head" in problem:
+            raise ChainError(
+                str(problem.get("detail") or problem.get("title") or "chain conflict"),
+                head=str(problem["head"]),
+                length=int(problem.get("length", 0)),
+            )
+        raise ServerProblem(str(response.request.url), response.status_code, problem)
+
+    def head(self, stream: str) -> tuple[str, int]:
+        response = self._http.get(f"/v1/streams/{quote(stream, safe='')}")
+        if response.status_code == 404:
+            return genesis_prev(stream), 0
+        self._check(response)
+        data = response.json()
+        return str(data["head"]), int(data["length"])
+
+    def submit(self, envelope: bytes) -> dict[str, Any]:
+        response = self._http.post(
+            "/v1/entries", content=envelope, headers={"content-type": "application/json"}
+        )
+        self._check(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def checkpoint(self) -> bytes:
+        return self._get("/v1/log/checkpoint").content
+
+    def log_vkey(self) -> str:
+        return self._get("/v1/log/key").text.strip()
+
+    def log_entries(self, start: int, end: int) -> Iterator[LogEntry]:
+        next_index = start
+        while next_index < end:
+            stop = min(end, next_index + _PAGE)
+            response = self._get("/v1/log/entries", start=next_index, end=stop)
+            got = 0
+            for line in response.text.splitlines():
+                if line.strip():
+                    entry = _log_entry(json.loads(line))
+                    got += 1
+                    next_index = entry.index + 1
+                    yield entry
+            if not got:
+                raise CliError(f"the server returned no entries from index {next_index}")
+
+    def bundle(self, stream: str) -> bytes:
+        return self._get(f"/v1/streams/{quote(stream, safe='')}/bundle").content
+
+    def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
+        from attest.statements import format_timestamp
+
+        as_of = None if as_of_ms is None else format_timestamp(as_of_ms)
+        response = self._get(f"/v1/streams/{quote(stream, safe='')}/state", as_of=as_of, size=size)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        data = self._get("/v1/log/proof/consistency", **{"from": old, "to": new}).json()
+        return [base64.b64decode(h) for h in data["hashes"]]
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _log_entry(obj: Any) -> LogEntry:
+    """One NDJSON line of ``/v1/log/entries``: ``{index, stream, position, logTimeMs, envelope}``.
+
+    The envelope may come as a string (its stored bytes) or as a JSON object, whose canonical
+    encoding is the stored form (SPEC §4); either way the verifier re-checks those bytes.
+    """
+    try:
+        env = obj["envelope"]
+        if isinstance(env, str):
+            raw = env.encode("utf-8")
+        elif isinstance(env, dict):
+            raw = canonical_encode(env)
+        else:
+            raw = base64.b64decode(str(env))
+        return LogEntry(
+            int(obj["index"]),
+            str(obj["stream"]),
+            int(obj["position"]),
+            int(obj["logTimeMs"]),
+            raw,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError(f"the server sent a malformed log entry: {exc}") from exc
+
+
+def open_backend(db: str | None, server: str | None, log_key: Path | None = None) -> Backend:
+    """The backend the options name: ``--server`` if given, else ``--db`` (default file)."""
+    if server:
+        return RemoteBackend(server)
+    return LocalBackend(db or DEFAULT_DB, log_key=log_key)

@@ -1,0 +1,360 @@
+"""``verify``, ``replay`` and ``export``: what the public and regulators run."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from attest import VerificationError
+from cli._backend import Backend
+from cli._common import backend_options, echo_json, parse_date_or_time, with_backend
+from cli._config import TrustStore, config_dir
+from cli._errors import EXIT_FAILED, CliError
+from cli._verifying import (
+    Outcome,
+    trusted_checkpoint,
+    verify_bundle_bytes,
+    verify_full_log,
+)
+
+__all__ = ["export_cmd", "replay_cmd", "run_verification", "verify_cmd"]
+
+VERIFY_HELP = """Verify a ledger on this machine, trusting nothing the server says.
+
+\b
+  claimledger verify --server URL          the whole log of a server
+  claimledger verify --db URL              the whole log of a database
+  claimledger verify STREAM --server URL   one company's record (registry + its stream)
+  claimledger verify --bundle FILE         an exported evidence bundle, offline
+
+Every signature, chain link, rule decision and the Merkle root are re-checked against the log's
+signed checkpoint. The last checkpoint verified per log is remembered in the config directory
+(CLAIMLEDGER_CONFIG_DIR overrides); a log that is no longer consistent with it (a rollback or a
+fork) fails loudly. The ledger fingerprint (the genesis entry hash) is pinned per server or
+database on first use, or with --genesis.
+
+\b
+Exit codes:
+  0  verified
+  1  verification failed; the first failure is named (stream, position, index, what)
+  2  usage or I/O error (nothing was verified)
+"""
+
+
+def _located(exc: VerificationError) -> str:
+    parts = [
+        f"{k} {v}"
+        for k, v in (("stream", exc.stream), ("position", exc.position), ("index", exc.index))
+        if v is not None
+    ]
+    if exc.field is not None:
+        parts.append(f"field {exc.field}")
+    return (", ".join(parts) + ": " if parts else "") + exc.what
+
+
+def run_verification(
+    *,
+    backend: Backend | None,
+    bundle: bytes | None,
+    stream: str | None,
+    genesis: str | None,
+    remember: bool = True,
+    quiet: bool = False,
+) -> Outcome:
+    """Verify, using and updating the trust store; report what was established.
+
+    Raises:
+        CliError: exit 1 naming the first failure, or 2 for usage/I/O errors.
+    """
+    store = TrustStore.load() if remember else TrustStore(config_dir() / "trust.json")
+    pin: bytes | None = None
+    pin_source = ""
+    source = backend.source if backend is not None else None
+    if genesis is not None:
+        try:
+            pin = bytes.fromhex(genesis)
+            if len(pin) != 32:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter("must be 64 hex characters", param_hint="--genesis") from None
+        pin_source = "given with --genesis"
+    elif source is not None and source in store.sources:
+        pin = bytes.fromhex(store.sources[source]["genesis"])
+        pin_source = f"pinned for {source} on first use"
+
+    def trusted_for(vkey: str) -> Any:
+        return trusted_checkpoint(store.logs.get(vkey), vkey)
+
+    try:
+        if bundle is not None:
+            outcome = verify_bundle_bytes(bundle, genesis_hash=pin, trusted_for=trusted_for)
+            if stream is not None and outcome.stream not in (None, stream):
+                raise CliError(f"the bundle is the record of {outcome.stream!r}, not {stream!r}")
+        else:
+            assert backend is not None  # noqa: S101
+            if stream is not None:
+                outcome = verify_bundle_bytes(
+                    backend.bundle(stream),
+                    genesis_hash=pin,
+                    trusted_for=trusted_for,
+                    proof_for=backend.consistency_proof,
+                )
+            else:
+                vkey = backend.log_vkey()
+                trusted = trusted_for(vkey)
+                if pin is None and vkey in store.logs:
+                    pin = bytes.fromhex(store.logs[vkey]["genesis"])
+                    pin_source = "remembered for this log key"
+                with _Progress(quiet) as progress:
+                    outcome = verify_full_log(
+                        backend,
+                        genesis_hash=pin,
+                        trusted=trusted,
+                        progress=progress.update,
+                        start_bar=progress.start,
+                    )
+                if outcome.vkey != vkey:
+                    raise CliError(
+                        f"the server's log key {vkey} is not the one its genesis names "
+                        f"({outcome.vkey})",
+                        EXIT_FAILED,
+                    )
+    except VerificationError as exc:
+        if pin is not None and exc.index == 0 and "fingerprint" in exc.what:
+            raise CliError(
+                f"verification FAILED: this is not the ledger {pin_source} "
+                f"({pin.hex()}): {_located(exc)}",
+                EXIT_FAILED,
+            ) from exc
+        raise CliError(f"verification FAILED at {_located(exc)}", EXIT_FAILED) from exc
+
+    previous = store.logs.get(outcome.vkey)
+    if not quiet:
+        _summary(outcome, stream, previous, pin_source)
+    if remember:
+        first_use = source is not None and source not in store.sources and genesis is None
+        if source is not None:
+            store.sources[source] = {"genesis": outcome.genesis_hash.hex(), "log": outcome.vkey}
+        newer = previous is None or outcome.checkpoint.size >= previous["size"]
+        if outcome.note and newer and not outcome.remark:
+            store.logs[outcome.vkey] = {
+                "note": outcome.note.decode(),
+                "size": outcome.checkpoint.size,
+                "genesis": outcome.genesis_hash.hex(),
+                "verifiedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        store.save()
+        if first_use and not quiet:
+            click.echo(
+                f"Trusting this ledger on first use: fingerprint {outcome.genesis_hash.hex()} is "
+                f"now pinned for {source} (in {store.path}). Check it against a source you trust."
+            )
+    return outcome
+
+
+def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: str) -> None:
+    cp = outcome.checkpoint
+    what = f"the record of {stream}" if stream else f"{outcome.entries} entries"
+    if stream is None and outcome.stream:
+        what = f"the record of {outcome.stream}"
+    click.echo(f"Verified {what} against the checkpoint of {cp.origin}, tree size {cp.size}")
+    click.echo(f"  root:               {base64.b64encode(cp.root).decode()}")
+    click.echo(
+        f"  ledger fingerprint: {outcome.genesis_hash.hex()}"
+        + (f" ({pin_source})" if pin_source else "")
+    )
+    click.echo(f"  log key:            {outcome.vkey}")
+    click.echo(f"  streams: {outcome.streams}, parties: {outcome.parties}")
+    if outcome.remark:
+        click.echo(f"  note: {outcome.remark}")
+    elif previous is not None:
+        click.echo(
+            f"  consistent with the checkpoint verified on {previous.get('verifiedAt')} "
+            f"(tree size {previous.get('size')})"
+        )
+
+
+class _Progress:
+    """A click progress bar on stderr, once the number of entries is known."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def start(self, total: int) -> None:
+        if not self.quiet and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label="Verifying", file=sys.stderr)
+            self.bar.__enter__()
+
+    def update(self, done: int) -> None:
+        """Entries verified so far."""
+        if self.bar is not None and done > self.bar.pos:
+            self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@click.command("verify", help=VERIFY_HELP)
+@click.argument("stream", required=False)
+@backend_options
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Verify this evidence bundle (offline).",
+)
+@click.option(
+    "--genesis",
+    metavar="HEX",
+    help="The ledger fingerprint to require (and pin for this server or database).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary; just the exit code.")
+def verify_cmd(
+    stream: str | None,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
+    bundle_file: Path | None,
+    genesis: str | None,
+    quiet: bool,
+) -> None:
+    if bundle_file is not None:
+        ctx = click.get_current_context()
+        if server or ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("--bundle verifies offline: give no --db or --server")
+        run_verification(
+            backend=None,
+            bundle=bundle_file.read_bytes(),
+            stream=stream,
+            genesis=genesis,
+            quiet=quiet,
+        )
+        return
+    backend = with_backend(db, server, log_key)
+    run_verification(backend=backend, bundle=None, stream=stream, genesis=genesis, quiet=quiet)
+
+
+@click.command("replay")
+@click.argument("stream")
+@click.option(
+    "--as-of",
+    metavar="DATE",
+    help="Show the record as it stood at this date "
+    "(YYYY-MM-DD: the end of that day, UTC) or time (YYYY-MM-DDTHH:MM:SSZ).",
+)
+@click.option("--size", type=click.IntRange(min=1), help="... or as it stood at this log size.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@backend_options
+def replay_cmd(
+    stream: str,
+    as_of: str | None,
+    size: int | None,
+    fmt: str,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
+) -> None:
+    """Replay a company's record as it stood at a past date or log size.
+
+    Shows each claim with its status (active, superseded, withdrawn) and latest verdict; a claim
+    with no verdict, or only an expired one, is shown as unverified.
+    """
+    if as_of is not None and size is not None:
+        raise click.UsageError("give --as-of or --size, not both")
+    as_of_ms = None if as_of is None else parse_date_or_time(as_of)
+    state = with_backend(db, server, log_key).replay(stream, as_of_ms=as_of_ms, size=size)
+    if fmt == "json":
+        echo_json(state)
+    else:
+        _table(stream, state)
+
+
+def _day(iso: Any) -> str:
+    return str(iso or "")[:10]
+
+
+def _table(stream: str, state: dict[str, Any]) -> None:
+    """Render a replay: the claims with their status and latest verdict, then the timeline."""
+    cut = ""
+    if state.get("asOf"):
+        cut = f" as of {state['asOf']}"
+    elif state.get("size"):
+        cut = f" as of log size {state['size']}"
+    click.echo(
+        f"Record of {stream}{cut}: {state.get('length', 0)} entries; verdict expiry judged "
+        f"at {state.get('evaluatedAt')}"
+    )
+    claims = state.get("claims") or []
+    if not claims:
+        click.echo("\nNo claims.")
+    else:
+        rows = []
+        for c in claims:
+            latest = c.get("latestVerdict") or {}
+            verdict = latest.get("result", "-")
+            if latest.get("expired"):
+                verdict += f" (expired {_day(latest.get('validUntil'))})"
+            elif latest:
+                verdict += f" (by {latest.get('signer')}, until {_day(latest.get('validUntil'))})"
+            rows.append(
+                [
+                    str(c.get("digest", ""))[:12],
+                    str(c.get("measure", "")),
+                    str(c.get("status", "")),
+                    str(c.get("publicStatus", "")).upper(),
+                    verdict,
+                    _day(c.get("logTime")),
+                ]
+            )
+        cols = ["claim", "measure", "status", "shown as", "latest verdict", "published"]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(cols)]
+        click.echo("")
+        click.echo("  ".join(h.ljust(w) for h, w in zip(cols, widths, strict=True)).rstrip())
+        for r in rows:
+            click.echo("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip())
+    timeline = state.get("timeline") or []
+    if timeline:
+        click.echo("\nTimeline:")
+        for f in timeline:
+            click.echo(f"  {f.get('logTime')}  #{f.get('index'):<5} {f.get('title')}")
+            click.echo(f"  {'':20}  by {f.get('signer')}, digest {f.get('digest')}")
+
+
+@click.command("export")
+@click.argument("stream")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bundle file to create.",
+)
+@backend_options
+def export_cmd(
+    stream: str, output: Path, db: str | None, server: str | None, log_key: Path | None
+) -> None:
+    """Export STREAM's evidence bundle: its record, the registry, proofs and a checkpoint.
+
+    The bundle verifies offline: 'claimledger verify --bundle FILE'.
+    """
+    if output.exists():
+        raise CliError(f"{output} already exists; refusing to overwrite it")
+    data = with_backend(db, server, log_key).bundle(stream)
+    with output.open("xb") as f:
+        f.write(data)
+    click.echo(
+        f"Wrote {output} ({len(data)} bytes). Verify it offline with: "
+        f"claimledger verify --bundle {output}"
+    )

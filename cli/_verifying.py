@@ -1,0 +1,199 @@
+"""Client-side verification: the whole log, a company record, or a bundle; and what is trusted.
+
+Everything is re-checked from bytes with :mod:`attest` (through ``ledger.verify_log`` for a whole
+log, parallel when it is large; ``attest.bundle.verify_bundle`` for bundles). The caller's trust
+store supplies the checkpoint verified before (``trusted``) and the pinned ledger fingerprint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from attest import (
+    Checkpoint,
+    CheckpointError,
+    LogEntry,
+    LogVerifier,
+    NoteVerifier,
+    ProofError,
+    verify_checkpoint,
+)
+from cli._backend import Backend
+from cli._errors import CliError
+
+_PARALLEL_FROM = 20_000
+"""Logs at least this large are verified with signature worker processes (all cores)."""
+
+__all__ = ["Outcome", "checkpoint_size", "verify_bundle_bytes", "verify_full_log"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a successful verification established."""
+
+    checkpoint: Checkpoint
+    note: bytes
+    genesis_hash: bytes
+    vkey: str
+    entries: int
+    streams: int
+    parties: int
+    stream: str | None = None
+    remark: str = ""
+
+
+def checkpoint_size(note: bytes) -> int:
+    """The size line of an (unverified) checkpoint note, to know how many entries to fetch.
+
+    Raises:
+        CheckpointError: the note has no size line.
+    """
+    lines = note.split(b"\n")
+    try:
+        return int(lines[1].decode("ascii"))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise CheckpointError("the checkpoint note is malformed (no size line)") from None
+
+
+def _optional(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def verify_full_log(
+    backend: Backend,
+    *,
+    genesis_hash: bytes | None,
+    trusted: Checkpoint | None,
+    progress: Callable[[int], None] | None = None,
+    start_bar: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Fetch the checkpoint and every entry it covers from ``backend`` and verify them all.
+
+    Raises:
+        VerificationError: the first failure, located (stream, position, index).
+    """
+    note = backend.checkpoint()
+    size = checkpoint_size(note)
+    if start_bar is not None:
+        start_bar(size)
+    entries: Iterable[LogEntry] = backend.log_entries(0, size)
+    verify_log = _optional("ledger", "verify_log") or _optional("ledger._verify", "verify_log")
+    if verify_log is not None:
+        result = verify_log(
+            entries,
+            note,
+            genesis_hash=genesis_hash,
+            trusted=trusted,
+            progress=progress,
+            workers=None if size >= _PARALLEL_FROM else 0,
+        )
+        state = result.state
+        checkpoint = result.checkpoint
+        genesis = result.genesis_hash
+    else:  # sequential fallback with the same attest code path
+        verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted)
+        for n, raw in enumerate(entries, 1):
+            verifier.feed(raw)
+            if progress is not None and (n % 256 == 0 or n == size):
+                progress(n)
+        result = verifier.finish(note)
+        state, checkpoint, genesis = result.state, result.checkpoint, result.genesis_hash
+    assert state.origin is not None  # noqa: S101 - a verified log has a genesis
+    assert state.log_key is not None  # noqa: S101
+    vkey = NoteVerifier.for_key(state.origin, state.log_key).vkey()
+    return Outcome(
+        checkpoint,
+        note,
+        genesis,
+        vkey,
+        checkpoint.size,
+        len(state.heads),
+        len(state.parties),
+    )
+
+
+def verify_bundle_bytes(
+    data: bytes,
+    *,
+    genesis_hash: bytes | None,
+    trusted_for: Callable[[str], Checkpoint | None],
+    proof_for: Callable[[int, int], list[bytes]] | None = None,
+) -> Outcome:
+    """Verify an evidence bundle (``attest.bundle.verify_bundle``), and its consistency.
+
+    ``trusted_for(vkey)`` gives the checkpoint trusted earlier for that log, if any. At the same
+    size the roots must agree. A live bundle (``proof_for`` given: the ledger it came from can
+    prove consistency) must not be smaller than the trusted checkpoint and must be proved
+    consistent with it; an offline bundle of another size cannot be, and says so.
+
+    Raises:
+        VerificationError: the bundle fails verification, or is inconsistent with the trusted
+            checkpoint.
+    """
+    verify_bundle = _optional("attest", "verify_bundle") or _optional(
+        "attest.bundle", "verify_bundle"
+    )
+    if verify_bundle is None:
+        raise CliError("bundle verification is not available in this build (attest.bundle)")
+    result = verify_bundle(data, genesis_hash=genesis_hash)
+    state = result.state
+    vkey = NoteVerifier.for_key(state.origin, state.log_key).vkey()
+    trusted = trusted_for(vkey)
+    cp: Checkpoint = result.checkpoint
+    remark = ""
+    if trusted is not None:
+        if cp.size == trusted.size:
+            result = verify_bundle(data, genesis_hash=genesis_hash, trusted=trusted)
+        elif proof_for is not None:
+            if cp.size < trusted.size:
+                raise ProofError(
+                    f"the log has {cp.size} entries, fewer than the {trusted.size} of the "
+                    "checkpoint trusted earlier (rollback)"
+                )
+            proof = proof_for(trusted.size, cp.size)
+            result = verify_bundle(
+                data, genesis_hash=genesis_hash, trusted=trusted, consistency_proof=proof
+            )
+        else:
+            remark = (
+                f"consistency with the checkpoint trusted earlier (size {trusted.size}) not "
+                f"checked: an offline bundle of size {cp.size} carries no consistency proof"
+            )
+    return Outcome(
+        result.checkpoint,
+        _note_of(data),
+        result.genesis_hash,
+        vkey,
+        len(result.entries),
+        len(result.state.heads),
+        len(result.state.parties),
+        result.stream,
+        remark,
+    )
+
+
+def _note_of(data: bytes) -> bytes:
+    """The checkpoint note of a bundle (already verified by ``verify_bundle``)."""
+    note = json.loads(data)["checkpoint"]
+    return str(note).encode("utf-8")
+
+
+def trusted_checkpoint(record: dict[str, Any] | None, vkey: str) -> Checkpoint | None:
+    """The checkpoint a trust-store record holds, re-verified with the log's key.
+
+    Raises:
+        CliError: the stored note no longer verifies (the trust store was damaged).
+    """
+    if not record or "note" not in record:
+        return None
+    try:
+        return verify_checkpoint(str(record["note"]).encode(), NoteVerifier.from_vkey(vkey))
+    except CheckpointError as exc:
+        raise CliError(f"the remembered checkpoint for {vkey} does not verify: {exc}") from exc

@@ -1,0 +1,680 @@
+"""Commands that sign a statement and append it: one per role's action, plus sign/submit/head."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+
+from attest import ChainError, Envelope, VerificationError
+from attest.statements import (
+    REGISTRY_KINDS,
+    Assurance,
+    ClaimStatus,
+    Cooperation,
+    Kind,
+    Role,
+    ScopeMatch,
+    Surface,
+    TestMethod,
+    TestResult,
+    VerdictResult,
+)
+from cli._common import (
+    Signing,
+    append,
+    backend_options,
+    body_options,
+    digest_of,
+    echo_json,
+    load_body,
+    print_receipt,
+    report_signed,
+    sign,
+    signing_options,
+    with_backend,
+    write_envelope,
+)
+from cli._errors import EXIT_FAILED, CliError, to_cli_error
+from cli._keyfiles import load_public_key
+from keys import key_id as raw_key_id
+
+__all__ = ["register"]
+
+_SURFACES = click.Choice([s.value for s in Surface])
+_HEX = "64 lowercase hex characters"
+
+
+def _hex(value: str | None, name: str) -> str | None:
+    if value is not None and (len(value) != 64 or set(value) - set("0123456789abcdef")):
+        raise click.BadParameter(f"must be {_HEX}", param_hint=name)
+    return value
+
+
+def _set(body: dict[str, Any], name: str, value: Any) -> None:
+    """Override a body member with an option's value, if the option was given."""
+    if value is None or value == ():
+        return
+    body[name] = list(value) if isinstance(value, tuple) else value
+
+
+def _json_option(text: str | None, name: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+
+
+def _documents(values: Sequence[str], name: str) -> list[dict[str, Any]]:
+    out = []
+    for v in values:
+        uri, sep, digest = v.rpartition("=")
+        if not sep or not uri:
+            raise click.BadParameter(f"expected URI=SHA256, got {v!r}", param_hint=name)
+        _hex(digest, name)
+        out.append({"uri": uri, "digest": {"sha256": digest}})
+    return out
+
+
+def _population(text: str | None) -> Any:
+    if text is None or text in ("all_users", "under_18"):
+        return text
+    lo, sep, hi = text.partition("-")
+    if sep and lo.isdigit() and hi.isdigit():
+        return {"ageBand": {"min": int(lo), "max": int(hi)}}
+    raise click.BadParameter(
+        f"expected all_users, under_18 or an age band like 13-17, got {text!r}",
+        param_hint="--population",
+    )
+
+
+class _Run:
+    """Binds the options every write command has, for :func:`append`."""
+
+    def __init__(self, kw: dict[str, Any]) -> None:
+        self.signing = Signing(
+            kw.pop("key_file"),
+            kw.pop("signer"),
+            kw.pop("prev"),
+            kw.pop("output"),
+            kw.pop("as_json"),
+        )
+        self.backend = partial(with_backend, kw.pop("db"), kw.pop("server"), kw.pop("log_key"))
+        self.body = load_body(kw.pop("body_file", None))
+
+    def __call__(self, kind: Kind, *, stream: str | None = None) -> None:
+        append(self.backend, self.signing, kind=kind, body=self.body, stream=stream)
+
+
+def _writer(func: Callable[..., None]) -> Callable[..., None]:
+    """The options shared by every write command."""
+    return backend_options(signing_options(body_options(func)))
+
+
+# -- claims -------------------------------------------------------------------------------------
+
+
+def _claim_options(func: Callable[..., None]) -> Callable[..., None]:
+    opts = [
+        click.option("--measure", help="Measure type, e.g. detect.hash_known_image."),
+        click.option("--service", "services", multiple=True, help="Service covered (repeat)."),
+        click.option(
+            "--surface", "surfaces", multiple=True, type=_SURFACES, help="Surface covered (repeat)."
+        ),
+        click.option(
+            "--exclude",
+            "excluded",
+            multiple=True,
+            metavar="SURFACE=REASON",
+            help="A surface not covered, with the reason (repeat).",
+        ),
+        click.option(
+            "--jurisdiction",
+            "jurisdictions",
+            multiple=True,
+            metavar="CODE",
+            help="ISO 3166-1 alpha-2 code or GLOBAL (repeat).",
+        ),
+        click.option(
+            "--population", metavar="WHO", help="all_users, under_18, or an age band such as 13-17."
+        ),
+        click.option(
+            "--status",
+            type=click.Choice([s.value for s in ClaimStatus]),
+            help="Whether the measure runs.",
+        ),
+        click.option("--effective-from", metavar="DATE", help="YYYY-MM-DD."),
+        click.option("--effective-until", metavar="DATE", help="YYYY-MM-DD."),
+        click.option(
+            "--details",
+            metavar="JSON",
+            help="The measure's details object, as JSON (see docs/SPEC.md §3.3).",
+        ),
+        click.option(
+            "--evidence",
+            multiple=True,
+            metavar="URI=SHA256",
+            help="A public document and its SHA-256 (repeat).",
+        ),
+        click.option(
+            "--framework-ref",
+            "framework_refs",
+            multiple=True,
+            metavar="REF",
+            help="e.g. OFCOM:ICU-C9 (repeat).",
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _claim_body(run: _Run, kw: dict[str, Any]) -> None:
+    body = run.body
+    _set(body, "measure", kw["measure"])
+    _set(body, "services", kw["services"])
+    _set(body, "surfaces", kw["surfaces"])
+    if kw["excluded"]:
+        items = []
+        for v in kw["excluded"]:
+            surface, sep, reason = v.partition("=")
+            if not sep or not reason:
+                raise click.BadParameter(
+                    f"expected SURFACE=REASON, got {v!r}", param_hint="--exclude"
+                )
+            items.append({"surface": surface, "reason": reason})
+        body["excludedSurfaces"] = items
+    _set(body, "jurisdictions", kw["jurisdictions"])
+    _set(body, "population", _population(kw["population"]))
+    _set(body, "status", kw["status"])
+    _set(body, "effectiveFrom", kw["effective_from"])
+    _set(body, "effectiveUntil", kw["effective_until"])
+    _set(body, "details", _json_option(kw["details"], "--details"))
+    if kw["evidence"]:
+        body["evidence"] = _documents(kw["evidence"], "--evidence")
+    _set(body, "frameworkRefs", kw["framework_refs"])
+
+
+@click.group()
+def claim() -> None:
+    """Publish, supersede and withdraw claims (as a provider, on your own stream)."""
+
+
+@claim.command("publish")
+@_claim_options
+@_writer
+def claim_publish(**kw: Any) -> None:
+    """Publish a claim about one measure.
+
+    Give the body in a file (--body claim.yaml) and/or with options. Example:
+
+    \b
+      claimledger claim publish --key acme.key --signer acme-social \\
+        --measure detect.hash_known_image --service "Acme Social" \\
+        --surface public_posts --surface profiles --jurisdiction GLOBAL \\
+        --population all_users --status deployed --effective-from 2026-01-01 \\
+        --details '{"technologies":["PDQ"],"hashSources":["NCMEC"],"matchPoints":["upload"]}'
+
+    Prints the claim's digest: verifiers and 'claim withdraw' refer to it.
+    """
+    run = _Run(kw)
+    _claim_body(run, kw)
+    run(Kind.CLAIM_PUBLISH)
+
+
+@claim.command("supersede")
+@click.argument("claim_digest", metavar="CLAIM")
+@_claim_options
+@_writer
+def claim_supersede(claim_digest: str, **kw: Any) -> None:
+    """Publish a new version of a claim that replaces the version CLAIM (its digest).
+
+    The body is a whole claim, as for 'claim publish'.
+    """
+    run = _Run(kw)
+    _claim_body(run, kw)
+    run.body["supersedes"] = _hex(claim_digest, "CLAIM")
+    run(Kind.CLAIM_SUPERSEDE)
+
+
+@claim.command("withdraw")
+@click.argument("claim_digest", metavar="CLAIM")
+@click.option("--reason", help="Why the claim is withdrawn (public).")
+@_writer
+def claim_withdraw(claim_digest: str, reason: str | None, **kw: Any) -> None:
+    """Withdraw the claim version CLAIM (its digest). The claim stays on record, withdrawn."""
+    run = _Run(kw)
+    run.body["claim"] = _hex(claim_digest, "CLAIM")
+    _set(run.body, "reason", reason)
+    run(Kind.CLAIM_WITHDRAW)
+
+
+# -- tests, verdicts, replies -----------------------------------------------------------------
+
+
+@click.group("test")
+def test_group() -> None:
+    """Record tests of a provider's claims (as an accredited verifier)."""
+
+
+@test_group.command("record")
+@click.option("--provider", required=True, metavar="PARTY", help="The provider's stream.")
+@click.option("--claim", "claim_digest", metavar="DIGEST", help="The claim version tested.")
+@click.option("--method", type=click.Choice([m.value for m in TestMethod]))
+@click.option("--protocol", metavar="URI=SHA256", help="The test protocol document.")
+@click.option("--service", help="Environment: the service tested.")
+@click.option("--surface", type=_SURFACES, help="Environment: the surface tested.")
+@click.option("--jurisdiction", metavar="CODE", help="Environment: alpha-2 country code.")
+@click.option("--client-version", help="Environment: the client version.")
+@click.option("--window-start", metavar="TIMESTAMP", help="YYYY-MM-DDTHH:MM:SSZ.")
+@click.option("--window-end", metavar="TIMESTAMP", help="YYYY-MM-DDTHH:MM:SSZ.")
+@click.option("--cooperation", type=click.Choice([c.value for c in Cooperation]))
+@click.option(
+    "--trial",
+    "trials",
+    multiple=True,
+    metavar="JSON",
+    help='One trial: {"name","expected","observed","outcome"} (repeat).',
+)
+@click.option("--summary", help="What was done.")
+@click.option("--result", type=click.Choice([r.value for r in TestResult]))
+@click.option("--limitation", "limitations", multiple=True, help="A stated limitation (repeat).")
+@_writer
+def test_record(provider: str, **kw: Any) -> None:
+    """Record one test of a claim version. Tests never involve real abuse material.
+
+    Trials, environment and limitations are easiest in a body file (--body test.yaml).
+    """
+    run = _Run(kw)
+    body = run.body
+    _set(body, "claim", _hex(kw["claim_digest"], "--claim"))
+    _set(body, "method", kw["method"])
+    if kw["protocol"]:
+        body["protocol"] = _documents([kw["protocol"]], "--protocol")[0]
+    env = dict(body.get("environment") or {})
+    _set(env, "service", kw["service"])
+    _set(env, "surface", kw["surface"])
+    _set(env, "jurisdiction", kw["jurisdiction"])
+    _set(env, "clientVersion", kw["client_version"])
+    if env:
+        body["environment"] = env
+    window = dict(body.get("window") or {})
+    _set(window, "start", kw["window_start"])
+    _set(window, "end", kw["window_end"])
+    if window:
+        body["window"] = window
+    _set(body, "cooperation", kw["cooperation"])
+    if kw["trials"]:
+        body["trials"] = [_json_option(t, "--trial") for t in kw["trials"]]
+    _set(body, "summary", kw["summary"])
+    _set(body, "result", kw["result"])
+    _set(body, "limitations", kw["limitations"])
+    body.setdefault("limitations", [])
+    run(Kind.TEST_RECORD, stream=provider)
+
+
+@click.group()
+def verdict() -> None:
+    """Issue verdicts on claims (as an accredited verifier)."""
+
+
+@verdict.command("issue")
+@click.option("--provider", required=True, metavar="PARTY", help="The provider's stream.")
+@click.option("--claim", "claim_digest", metavar="DIGEST", help="The claim version judged.")
+@click.option(
+    "--test",
+    "tests",
+    multiple=True,
+    metavar="DIGEST",
+    help="A test record the verdict rests on (repeat).",
+)
+@click.option("--result", type=click.Choice([r.value for r in VerdictResult]))
+@click.option("--assurance", type=click.Choice([a.value for a in Assurance]))
+@click.option(
+    "--scope-surface",
+    "scope_surfaces",
+    multiple=True,
+    type=_SURFACES,
+    help="A surface the tests covered (repeat).",
+)
+@click.option(
+    "--scope-jurisdiction",
+    "scope_jurisdictions",
+    multiple=True,
+    metavar="CODE",
+    help="A jurisdiction the tests covered (repeat).",
+)
+@click.option(
+    "--scope-match",
+    type=click.Choice([m.value for m in ScopeMatch]),
+    help="How much of the claim's scope was tested.",
+)
+@click.option("--valid-until", metavar="TIMESTAMP", help="When the verdict expires.")
+@click.option("--comments", help="Gaps and caveats (required for CONFIRMED_WITH_COMMENTS).")
+@click.option("--recommendation", "recommendations", multiple=True, help="(repeat)")
+@click.option("--conflicts-of-interest", help="e.g. 'none declared'.")
+@_writer
+def verdict_issue(provider: str, **kw: Any) -> None:
+    """Issue a verdict on one claim version, resting on named test records.
+
+    Results: CONFIRMED, CONFIRMED_WITH_COMMENTS, NO_EVIDENCE_FOUND, CONTRADICTED, INCONCLUSIVE.
+    """
+    run = _Run(kw)
+    body = run.body
+    _set(body, "claim", _hex(kw["claim_digest"], "--claim"))
+    if kw["tests"]:
+        body["tests"] = [_hex(t, "--test") for t in kw["tests"]]
+    _set(body, "result", kw["result"])
+    _set(body, "assurance", kw["assurance"])
+    scope = dict(body.get("scopeTested") or {})
+    _set(scope, "surfaces", kw["scope_surfaces"])
+    _set(scope, "jurisdictions", kw["scope_jurisdictions"])
+    if scope:
+        body["scopeTested"] = scope
+    _set(body, "scopeMatch", kw["scope_match"])
+    _set(body, "validUntil", kw["valid_until"])
+    _set(body, "comments", kw["comments"])
+    _set(body, "recommendations", kw["recommendations"])
+    _set(body, "conflictsOfInterest", kw["conflicts_of_interest"])
+    run(Kind.VERDICT_ISSUE, stream=provider)
+
+
+@click.command("reply")
+@click.option("--verdict", "verdict_digest", metavar="DIGEST", help="The verdict replied to.")
+@click.option("--text", help="The public reply.")
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="URI=SHA256",
+    help="A public document and its SHA-256 (repeat).",
+)
+@_writer
+def reply(
+    verdict_digest: str | None, text: str | None, evidence: tuple[str, ...], **kw: Any
+) -> None:
+    """Publish your reply to a verdict on one of your claims (as the provider)."""
+    run = _Run(kw)
+    _set(run.body, "verdict", _hex(verdict_digest, "--verdict"))
+    _set(run.body, "text", text)
+    if evidence:
+        run.body["evidence"] = _documents(evidence, "--evidence")
+    run(Kind.PROVIDER_REPLY)
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+
+@click.group()
+def party() -> None:
+    """Admit providers and verifiers (as the authority)."""
+
+
+@party.command("register")
+@click.argument("party_id", metavar="PARTY")
+@click.option("--role", type=click.Choice([r.value for r in Role]))
+@click.option("--name", help="Legal or public name.")
+@click.option("--jurisdiction", metavar="CODE", help="ISO 3166-1 alpha-2 country code.")
+@click.option("--website", metavar="URI")
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    metavar="KEY",
+    help="The party's public key: base64, or a public/private key file (repeat).",
+)
+@_writer
+def party_register(
+    party_id: str,
+    role: str | None,
+    name: str | None,
+    jurisdiction: str | None,
+    website: str | None,
+    public_keys: tuple[str, ...],
+    **kw: Any,
+) -> None:
+    """Register PARTY (a provider or verifier) with its first public keys."""
+    run = _Run(kw)
+    body = run.body
+    body["party"] = party_id
+    _set(body, "role", role)
+    _set(body, "name", name)
+    _set(body, "jurisdiction", jurisdiction)
+    _set(body, "website", website)
+    if public_keys:
+        body["keys"] = [load_public_key(k).b64() for k in public_keys]
+    run(Kind.PARTY_REGISTER)
+
+
+@click.group("key")
+def key_group() -> None:
+    """Add and revoke a party's keys in the registry (rotation: add the new, revoke the old)."""
+
+
+@key_group.command("add")
+@click.argument("party_id", metavar="PARTY")
+@click.option(
+    "--public-key",
+    "public_key",
+    metavar="KEY",
+    required=True,
+    help="The new key: base64, or a public/private key file.",
+)
+@_writer
+def key_add(party_id: str, public_key: str, **kw: Any) -> None:
+    """Add a key to PARTY (signed by the authority or by the party itself)."""
+    run = _Run(kw)
+    run.body.update({"party": party_id, "key": load_public_key(public_key).b64()})
+    run(Kind.KEY_ADD)
+
+
+@key_group.command("revoke")
+@click.argument("party_id", metavar="PARTY")
+@click.option("--key-id", metavar="HEX", help="The key id to revoke (64 hex).")
+@click.option(
+    "--public-key",
+    "public_key",
+    metavar="KEY",
+    help="Or the key itself: base64, or a public/private key file.",
+)
+@click.option("--reason", help="Why (public).")
+@_writer
+def key_revoke(
+    party_id: str, key_id: str | None, public_key: str | None, reason: str | None, **kw: Any
+) -> None:
+    """Revoke one of PARTY's keys: it signs nothing after this entry."""
+    if (key_id is None) == (public_key is None):
+        raise click.UsageError("give exactly one of --key-id or --public-key")
+    run = _Run(kw)
+    kid = _hex(key_id, "--key-id") if key_id else raw_key_id(load_public_key(str(public_key)).raw)
+    run.body.update({"party": party_id, "keyId": kid})
+    _set(run.body, "reason", reason)
+    run(Kind.KEY_REVOKE)
+
+
+@click.group()
+def accredit() -> None:
+    """Grant and suspend verifiers' accreditation (as the authority)."""
+
+
+@accredit.command("grant")
+@click.argument("party_id", metavar="VERIFIER")
+@click.option("--scheme", help="The accrediting programme.")
+@click.option("--measure", "measures", multiple=True, help="A measure it may judge (repeat).")
+@click.option("--valid-until", metavar="TIMESTAMP", help="When the accreditation lapses.")
+@_writer
+def accredit_grant(
+    party_id: str, scheme: str | None, measures: tuple[str, ...], valid_until: str | None, **kw: Any
+) -> None:
+    """Accredit VERIFIER to test and judge the given measures (replaces an earlier grant)."""
+    run = _Run(kw)
+    run.body["party"] = party_id
+    _set(run.body, "scheme", scheme)
+    _set(run.body, "measures", measures)
+    _set(run.body, "validUntil", valid_until)
+    run(Kind.ACCREDITATION_GRANT)
+
+
+@accredit.command("suspend")
+@click.argument("party_id", metavar="VERIFIER")
+@click.option("--reason", help="Why (public).")
+@_writer
+def accredit_suspend(party_id: str, reason: str | None, **kw: Any) -> None:
+    """Suspend VERIFIER's accreditation."""
+    run = _Run(kw)
+    run.body["party"] = party_id
+    _set(run.body, "reason", reason)
+    run(Kind.ACCREDITATION_SUSPEND)
+
+
+# -- offline signing, submitting, heads ---------------------------------------------------------
+
+
+@click.command("sign")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice([k.value for k in Kind if k != Kind.GENESIS]),
+    help="The statement kind.",
+)
+@click.option("--stream", help="The stream [default: registry for registry kinds, else --signer].")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CLAIMLEDGER_KEY",
+    required=True,
+    help="Your private key file.",
+)
+@click.option(
+    "--signer", metavar="PARTY", envvar="CLAIMLEDGER_SIGNER", required=True, help="Your party id."
+)
+@click.option(
+    "--prev",
+    metavar="HEX",
+    required=True,
+    help="The stream's head (from 'claimledger head STREAM' on a connected machine).",
+)
+@click.option(
+    "--body",
+    "body_file",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The statement body, JSON or YAML ('-' for stdin).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The envelope file to create.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def sign_cmd(
+    kind: str,
+    stream: str | None,
+    key_file: Path,
+    signer: str,
+    prev: str,
+    body_file: Path,
+    output: Path,
+    as_json: bool,
+) -> None:
+    """Sign a statement offline (air-gapped): no network, no database.
+
+    Writes a DSSE envelope to OUTPUT; carry it to a connected machine and run
+    'claimledger submit OUTPUT'. If the stream moved on meanwhile, submit says so and you sign
+    again on the new head.
+    """
+    signing = Signing(key_file, signer, prev, output, as_json)
+    body = load_body(body_file)
+    k = Kind(kind)
+    target = stream or ("registry" if k in REGISTRY_KINDS else signer)
+    envelope = sign(signing, kind=k, stream=target, prev=prev, body=body)
+    write_envelope(output, envelope)
+    report_signed(envelope, output, kind, target, as_json)
+
+
+def _with_file(path: Path, exc: Exception) -> CliError:
+    """``exc`` as a one-line error naming the envelope file it came from."""
+    err = to_cli_error(exc)
+    if err is None:
+        raise exc
+    return CliError(f"{path}: {err.format_message()}", err.exit_code)
+
+
+@click.command("submit")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print the receipts as JSON.")
+def submit_cmd(
+    files: tuple[Path, ...], db: str | None, server: str | None, log_key: Path | None, as_json: bool
+) -> None:
+    """Submit envelope files signed earlier (e.g. by 'claimledger sign'), in order.
+
+    Every file is read and parsed before anything is sent. Stops at the first envelope refused;
+    those before it stay appended.
+    """
+    envelopes: list[tuple[Path, bytes, Envelope, str]] = []
+    for path in files:
+        data = path.read_bytes().strip()
+        try:
+            env = Envelope.parse(data)
+            kind = str(json.loads(env.payload).get("kind", "entry"))
+        except (VerificationError, ValueError, AttributeError) as exc:
+            if isinstance(exc, VerificationError):
+                raise _with_file(path, exc) from exc
+            raise CliError(f"{path}: the payload is not a statement", EXIT_FAILED) from exc
+        envelopes.append((path, data, env, kind))
+    backend = with_backend(db, server, log_key)
+    for path, data, env, kind in envelopes:
+        try:
+            receipt = backend.submit(data)
+        except ChainError as exc:
+            raise CliError(
+                f"{path}: chain conflict: the stream's head is now {exc.head} (length "
+                f"{exc.length}); sign it again with --prev {exc.head}",
+                EXIT_FAILED,
+            ) from exc
+        except Exception as exc:
+            raise _with_file(path, exc) from exc
+        print_receipt(receipt, kind=kind, digest=digest_of(env), as_json=as_json)
+
+
+@click.command("head")
+@click.argument("stream")
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def head_cmd(
+    stream: str, db: str | None, server: str | None, log_key: Path | None, as_json: bool
+) -> None:
+    """Print STREAM's head (the --prev to sign on) and its length."""
+    head, length = with_backend(db, server, log_key).head(stream)
+    if as_json:
+        echo_json({"stream": stream, "head": head, "length": length})
+    else:
+        click.echo(f"{head}  ({length} entries in {stream})")
+
+
+def register(group: click.Group) -> None:
+    """Add the write commands to ``group``."""
+    for cmd in (
+        claim,
+        test_group,
+        verdict,
+        reply,
+        party,
+        key_group,
+        accredit,
+        sign_cmd,
+        submit_cmd,
+        head_cmd,
+    ):
+        group.add_command(cmd)
