@@ -43,7 +43,9 @@ def get_scorecard(
     as_of_ms, cut = history_cut(ledger, as_of, size)
     at_ms = parse_as_of(at, parameter="at")
     if at_ms is None:
-        at_ms = as_of_ms if as_of_ms is not None else time.time_ns() // 1_000_000
+        at_ms = (
+            as_of_ms if as_of_ms is not None else time.time_ns() // 1_000_000_000 * 1000
+        )  # whole seconds: a stable ETag within a second
     card = ledger.views.scorecard(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
     return json_response(request, card.to_dict())
 

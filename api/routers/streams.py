@@ -125,7 +125,9 @@ def get_stream_state(
     as_of_ms, cut = history_cut(ledger, as_of, size)
     at_ms = parse_as_of(at, parameter="at")
     if at_ms is None and as_of_ms is None and cut is None:
-        at_ms = time.time_ns() // 1_000_000
+        at_ms = (
+            time.time_ns() // 1_000_000_000 * 1000
+        )  # whole seconds: a stable ETag within a second
     replay = ledger.views.replay(stream, as_of_ms=as_of_ms, size=cut, at_ms=at_ms)
     return json_response(request, replay.to_dict())
 

@@ -1291,9 +1291,15 @@ function entryNumber(raw, name, n) {
   return v;
 }
 
+// Proof hashes as bytes, 64 lowercase hex characters (the API, log.json) or padded base64 (bundles).
 function proofBytes(proof) {
   if (!Array.isArray(proof)) fail("ProofError", "the entry has no inclusion proof");
-  return proof.map((h) => (h instanceof Uint8Array ? h : typeof h === "string" && /^[0-9a-f]*$/.test(h) ? fromHex(h) : fail("ProofError", "a proof hash is not lowercase hex")));
+  return proof.map((h) => {
+    if (h instanceof Uint8Array) return h;
+    if (typeof h === "string" && /^[0-9a-f]{64}$/.test(h)) return fromHex(h);
+    if (typeof h === "string" && h.length === 44) return b64decode(h, "proof hash", "ProofError");
+    fail("ProofError", "a proof hash is neither 64 hex characters nor 44 of base64");
+  });
 }
 
 /**
@@ -1318,13 +1324,16 @@ export async function verifyRecord(record, onProgress = () => {}) {
   const started = performance.now();
   const { entries, checkpointNote, logVkey, genesisHash } = record;
   const sparse = record.options?.sparse ?? true;
+  const company = record.stream ?? null; // a company record: only the registry and this stream
   if (!Array.isArray(entries) || entries.length === 0) fail("VerificationError", "the record has no entries");
   const total = entries.length;
   onProgress({ phase: "parse", done: 0, total });
 
   // 1. The checkpoint's claimed tree size and root, not yet trusted: the inclusion proofs are
   //    computed against them in parallel, and compared only after the note's signature verified.
-  const claimed = parseCheckpoint(parseNote(checkpointNote).text);
+  // options.unsafeSkipCheckpoint (tests of the rules only): no checkpoint, no inclusion proofs.
+  const noCheckpoint = record.options?.unsafeSkipCheckpoint === true;
+  const claimed = noCheckpoint ? null : parseCheckpoint(parseNote(checkpointNote).text);
 
   // 2. Parse every entry. Failures are kept and reported in index order.
   const items = entries.map((raw, n) => {
@@ -1391,7 +1400,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
       if (e.error) return;
       e.entryHash = await entryHash(e.env);
       e.digest = hex(await sha256(e.env.payload));
-      try {
+      if (!noCheckpoint) try {
         const leaf = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash));
         e.root = await rootFromInclusion(leaf, e.index, claimed.size, proofBytes(e.raw.inclusionProof));
       } catch (err) {
@@ -1415,16 +1424,28 @@ export async function verifyRecord(record, onProgress = () => {}) {
   //    another key is reported as such.
   let verifier = null;
   let checkpoint = null;
-  if (logVkey !== undefined && logVkey !== null) {
+  if (!noCheckpoint && logVkey !== undefined && logVkey !== null) {
     verifier = await parseVkey(logVkey);
     checkpoint = await verifyCheckpoint(checkpointNote, verifier);
   }
 
   // 5. Every entry in index order: open (§8.1), decide (§8.2), apply, and check its inclusion.
+  const nextPosition = new Map([[REGISTRY_STREAM, 0]]);
+  if (company !== null) nextPosition.set(company, 0);
+  let previous = -1;
   for (const e of items) {
     const where = e.where;
     try {
       if (e.error) throw e.error;
+      if (e.index <= previous) fail("VerificationError", `entries are not in index order: index ${e.index} after ${previous}`);
+      previous = e.index;
+      if (e.n === 0 && e.index !== 0) fail("VerificationError", "the first entry of a record must be the genesis entry (index 0)");
+      if (company !== null) {
+        const expected = nextPosition.get(e.raw.stream);
+        if (expected === undefined) fail("VerificationError", `entry of stream ${JSON.stringify(e.raw.stream)} in the record of ${JSON.stringify(company)}`);
+        if (e.position !== expected) fail("VerificationError", `the record of ${e.raw.stream} is incomplete: position ${expected} is missing (the next entry has position ${e.position})`);
+        nextPosition.set(e.raw.stream, expected + 1);
+      }
       const st = e.statement;
       if (e.index === 0) {
         if (e.payloadError) throw e.payloadError;
@@ -1448,7 +1469,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
         fail("VerificationError", `genesis entry does not match the pinned ledger fingerprint ${genesisHash}`);
       }
       rules.apply({ ...e, keyIds, rawKeys, statement: st });
-      if (e.index === 0) {
+      if (e.index === 0 && !noCheckpoint) {
         // The genesis names the log key and origin: the checkpoint must be theirs.
         if (verifier) {
           if (!equalBytes(verifier.publicKey, rules.logKey) || verifier.name !== rules.origin) {
@@ -1460,6 +1481,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
           checkpoint = await verifyCheckpoint(checkpointNote, verifier, rules.origin);
         }
       }
+      if (noCheckpoint) continue;
       if (e.proofError) throw e.proofError;
       if (!equalBytes(e.root, checkpoint.root)) {
         fail("ProofError", `the inclusion proof leads to root ${hex(e.root)}, not the checkpoint's root ${hex(checkpoint.root)}`);
@@ -1470,7 +1492,10 @@ export async function verifyRecord(record, onProgress = () => {}) {
     }
     if ((e.n + 1) % 250 === 0) onProgress({ phase: "check", done: e.n + 1, total });
   }
-  if (!sparse && BigInt(rules.size) !== checkpoint.size) {
+  if (company !== null && rules.parties.get(company)?.role !== "provider") {
+    fail("VerificationError", `${company} is not a provider registered in the record's registry entries`, { field: "/stream" });
+  }
+  if (!noCheckpoint && !sparse && BigInt(rules.size) !== checkpoint.size) {
     fail("CheckpointError", `checkpoint is for ${checkpoint.size} entries but ${rules.size} were checked`);
   }
   onProgress({ phase: "done", done: total, total });
@@ -1479,11 +1504,36 @@ export async function verifyRecord(record, onProgress = () => {}) {
   return {
     ok: true,
     entries: total,
-    size: Number(checkpoint.size),
-    root: hex(checkpoint.root),
-    origin: checkpoint.origin,
+    size: checkpoint ? Number(checkpoint.size) : null,
+    root: checkpoint ? hex(checkpoint.root) : null,
+    origin: rules.origin,
     genesisHash: hex(rules.genesisHash),
     heads,
     ms: performance.now() - started,
   };
+}
+
+const BUNDLE_MEMBERS = ["checkpoint", "entries", "format", "genesis", "logKey", "origin", "stream"];
+const BUNDLE_ENTRY_MEMBERS = ["envelope", "inclusionProof", "index", "logTimeMs", "position", "stream"];
+
+/**
+ * Verify an evidence bundle (SPEC §10): its canonical bytes (or the parsed object), optionally
+ * against a pinned ledger fingerprint. The bundle's own `genesis`, `origin` and `logKey` must
+ * agree with its genesis entry, which is where trust comes from (pin `genesisHash`).
+ * @returns {Promise<object>} as verifyRecord, plus `stream`.
+ * @throws {VerificationFailure}
+ */
+export async function verifyBundle(bundle, { genesisHash } = {}, onProgress = () => {}) {
+  const b = bundle instanceof Uint8Array || typeof bundle === "string" ? decodeCanonical(asBytes(bundle, "bundle")) : bundle;
+  members(b, "", BUNDLE_MEMBERS);
+  if (b.format !== "claimledger.bundle.v1") fail("EncodingError", "format must be claimledger.bundle.v1", { field: "/format" });
+  for (const k of ["checkpoint", "logKey", "origin", "stream", "genesis"]) str(b[k], `/${k}`);
+  if (!isPartyId(b.stream)) fail("EncodingError", `stream ${JSON.stringify(b.stream)} is not a party id`, { field: "/stream" });
+  if (!HEX64.test(b.genesis)) fail("EncodingError", "genesis must be 64 lowercase hex characters", { field: "/genesis" });
+  if (!Array.isArray(b.entries)) fail("EncodingError", "entries must be an array", { field: "/entries" });
+  b.entries.forEach((e, n) => members(e, `/entries/${n}`, BUNDLE_ENTRY_MEMBERS));
+  const result = await verifyRecord({ entries: b.entries, checkpointNote: b.checkpoint, logVkey: b.logKey, genesisHash, stream: b.stream }, onProgress);
+  if (result.genesisHash !== b.genesis) fail("VerificationError", `the bundle names genesis ${b.genesis} but its genesis entry hashes to ${result.genesisHash}`, { field: "/genesis" });
+  if (b.origin !== result.origin) fail("CheckpointError", `the bundle's origin ${b.origin} is not the genesis origin ${result.origin}`);
+  return { ...result, stream: b.stream };
 }
