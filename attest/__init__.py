@@ -6,6 +6,14 @@ The byte formats are specified in ``docs/SPEC.md``.
 """
 
 from attest.build import make_statement, sign_statement
+from attest.bundle import (
+    BUNDLE_FORMAT,
+    MAX_BUNDLE_BYTES,
+    Bundle,
+    BundleEntry,
+    VerifiedRecord,
+    verify_bundle,
+)
 from attest.canonical import JSONValue
 from attest.checkpoint import (
     Checkpoint,
@@ -44,9 +52,13 @@ from attest.statements import REGISTRY_STREAM, Kind, Statement, parse_statement
 from attest.verify import LogVerifier, VerifiedLog
 
 __all__ = [
+    "BUNDLE_FORMAT",
+    "MAX_BUNDLE_BYTES",
     "PAYLOAD_TYPE",
     "REGISTRY_STREAM",
     "AttestError",
+    "Bundle",
+    "BundleEntry",
     "ChainError",
     "Checkpoint",
     "CheckpointError",
@@ -73,6 +85,7 @@ __all__ = [
     "UnknownKeyError",
     "VerificationError",
     "VerifiedLog",
+    "VerifiedRecord",
     "consistency_proof",
     "entry_hash",
     "genesis_prev",
@@ -87,6 +100,7 @@ __all__ = [
     "sign_checkpoint",
     "sign_envelope",
     "sign_statement",
+    "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",

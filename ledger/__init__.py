@@ -4,8 +4,23 @@ Open a ledger with :meth:`Ledger.init` (new) or :meth:`Ledger.open` (existing), 
 ``sqlite:///path/to/file.db`` (the default kind) or ``postgresql://user@host:port/dbname``.
 """
 
+from ledger._bundle import export_bundle, record_views
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
+from ledger._views import (
+    PUBLIC_STATUSES,
+    Accreditation,
+    ClaimScope,
+    ClaimVersion,
+    EntryFact,
+    Party,
+    PartyKey,
+    Scorecard,
+    ScorecardCell,
+    ScorecardRow,
+    StreamReplay,
+    Views,
+)
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -19,21 +34,35 @@ from ledger.errors import (
 )
 
 __all__ = [
+    "PUBLIC_STATUSES",
+    "Accreditation",
+    "ClaimScope",
+    "ClaimVersion",
     "Clock",
     "ConflictError",
     "CorruptionError",
     "DatabaseURLError",
+    "EntryFact",
     "EntryStore",
     "IndexConflictError",
     "Ledger",
     "LedgerError",
     "LedgerExistsError",
     "LedgerNotFoundError",
+    "Party",
+    "PartyKey",
     "Receipt",
+    "Scorecard",
+    "ScorecardCell",
+    "ScorecardRow",
     "StoreError",
     "StoredEntry",
     "StreamConflictError",
+    "StreamReplay",
+    "Views",
+    "export_bundle",
     "open_store",
     "parse_database_url",
+    "record_views",
     "system_clock",
 ]
