@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
@@ -76,6 +77,13 @@ def _new_app(settings: Settings, lifespan: Any = None, ledger: Ledger | None = N
         return settings.max_batch_bytes if path == BATCH_PATH else settings.max_body_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    # Everything readable is public and verifiable: let pages on other origins fetch it too.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET"],
+        expose_headers=["ETag", "Link", "Location"],
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

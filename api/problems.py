@@ -155,7 +155,9 @@ class InvalidParameterError(ApiProblem):
     problem = "invalid-parameter"
 
     def __init__(self, detail: str, *, parameter: str) -> None:
-        super().__init__(detail, extra={"errors": [{"parameter": parameter, "detail": detail}]})
+        super().__init__(
+            detail, extra={"errors": [{"parameter": parameter, "in": "query", "detail": detail}]}
+        )
 
 
 class TooLargeError(ApiProblem):

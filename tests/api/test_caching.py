@@ -63,3 +63,9 @@ def test_errors_and_writes_are_not_cached(story_api: Api) -> None:
     r = story_api.http.get("/v1/entries/999")
     assert r.headers["cache-control"] == "no-store"
     assert "etag" not in r.headers
+
+
+def test_public_reads_are_open_to_other_origins(story_api: Api) -> None:
+    r = story_api.http.get("/v1/log/checkpoint", headers={"origin": "https://example.org"})
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "etag" in r.headers["access-control-expose-headers"].lower()

@@ -663,6 +663,11 @@ export function storedEnvelope(env) {
 
 /** SPEC §5.1 entry hash of a parsed envelope (32 bytes). */
 export async function entryHash(env) {
+  return sha256(entryPreimage(env));
+}
+
+/** The bytes the entry hash is the SHA-256 of. */
+export function entryPreimage(env) {
   const parts = [
     utf8("claimledger:v1:entry\0"),
     field(utf8(env.payloadType)),
@@ -670,7 +675,7 @@ export async function entryHash(env) {
     u32(env.signatures.length),
   ];
   for (const s of env.signatures) parts.push(field(utf8(s.keyid)), field(s.sig));
-  return sha256(concat(...parts));
+  return concat(...parts);
 }
 
 /** SPEC §5.2: the `prev` (hex) of a stream's first statement. */
@@ -1454,8 +1459,9 @@ export async function verifyRecord(record, onProgress = () => {}) {
         if (keyIds.get(st.body.authorityKey) !== e.keyid) fail("SignatureError", `signature key id ${e.keyid} does not match the genesis authority key`, { field: "/signatures/0/keyid" });
         if (e.sigError) fail("SignatureError", `signature by key ${e.keyid} does not verify: ${e.sigError.what}`, { field: "/signatures/0/sig" });
       } else {
-        if (!rules.keys.has(e.keyid)) fail("UnknownKeyError", `key ${e.keyid} is not registered`);
-        if (e.sigError === undefined) fail("UnknownKeyError", `key ${e.keyid} is not registered at an earlier index`);
+        const unknown = { field: "/signatures/0/keyid" };
+        if (!rules.keys.has(e.keyid)) fail("UnknownKeyError", `key ${e.keyid} is not registered`, unknown);
+        if (e.sigError === undefined) fail("UnknownKeyError", `key ${e.keyid} is not registered at an earlier index`, unknown);
         if (e.sigError) fail("SignatureError", `signature by key ${e.keyid} does not verify: ${e.sigError.what}`, { field: "/signatures/0/sig" });
         if (e.payloadError) throw e.payloadError;
       }
