@@ -20,6 +20,19 @@ def rate(fn: Callable[[], object], n: int, *, repeat: int = 5) -> float:
     return n / best
 
 
+def verify_baseline(message_bytes: int = 1500, n: int = 4000) -> float:
+    """Single-core ``cryptography`` Ed25519 verifies per second over a message of that size.
+
+    The baseline of the ingest and verification benchmarks; best of 5 rounds.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    msg = bytes(i % 251 for i in range(message_bytes))
+    pub, sig = key.public_key(), key.sign(msg)
+    return rate(lambda: pub.verify(sig, msg), n)
+
+
 def machine() -> str:
     """A one-line description of this machine for the results table."""
     cpu = platform.processor() or platform.machine()

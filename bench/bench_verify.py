@@ -1,0 +1,184 @@
+"""Full verification of a 100,000-entry log: ``python -m bench.bench_verify``.
+
+The log (50 providers' claims, tests and verdicts, ≈1.9 KB envelopes) is built once into a SQLite
+file under /tmp (reused when present, with the checkpoint notes at both sizes beside it). Prints:
+
+* entries/s of :func:`ledger._verify.verify_ledger` with one worker per core, next to
+  cores x the single-core ``cryptography`` Ed25519 verify rate measured in the same run
+  (target 0.8x), and the same with no workers (everything in one process) for reference;
+* peak memory (``ru_maxrss`` of the verifying process, in a fresh subprocess per size) at the full
+  size and at a tenth of it (target: at most 1.5x), with the share of the rules' state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from attest.rules import Signed
+from bench._util import machine, stamp, verify_baseline
+from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
+from ledger import Ledger
+from ledger._pool import PendingOpen, SignaturePool
+from ledger._verify import verify_ledger
+
+PROVIDERS = 50
+
+
+def _paths(db: Path) -> Path:
+    return db.with_suffix(".notes.json")
+
+
+def _ingest(
+    ledger: Ledger,
+    pool: SignaturePool,
+    envelopes: Iterator[bytes],
+    count: int,
+    keys: dict[str, bytes],
+) -> None:
+    """Append ``count`` envelopes, opening batch k+1 in the pool while batch k is sequenced."""
+    pending: PendingOpen | None = None
+    while count > 0 or pending is not None:
+        part = list(islice(envelopes, min(count, 512)))
+        count -= len(part)
+        job = pool.submit(part, keys) if part else None
+        if pending is not None:
+            opened = pending.result()
+            signed = [s for s in opened if isinstance(s, Signed)]
+            assert len(signed) == len(opened), opened
+            for f in ledger.submit_signed(signed):
+                f.result()
+        pending = job
+
+
+def build(db: Path, size: int, small: int) -> dict[str, str]:
+    """Build the log at ``db`` with checkpoint notes at ``small`` and ``size`` entries."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    notes: dict[str, str] = {}
+    t0 = time.perf_counter()
+    with SignaturePool() as pool, init_ledger(f"sqlite:///{db}") as ledger:
+        register_parties(ledger, PROVIDERS)
+        envelopes = signed_entries(size - ledger.size, PROVIDERS)
+        keys = ledger_keys(ledger)
+        for n in (small, size):
+            _ingest(ledger, pool, envelopes, n - ledger.size, keys)
+            assert ledger.size == n
+            notes[str(n)] = ledger.checkpoint().decode()
+    print(f"built {size:,} entries into {db} in {time.perf_counter() - t0:.0f} s")
+    _paths(db).write_text(json.dumps(notes))
+    return notes
+
+
+def _deep_size(obj: object) -> int:
+    """Bytes held by ``obj`` and everything it references (containers, slotted dataclasses)."""
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple | set | frozenset):
+            stack.extend(o)
+        elif dataclasses.is_dataclass(o) and not isinstance(o, type):
+            stack.extend(getattr(o, f.name) for f in dataclasses.fields(o))
+    return total
+
+
+def child(db: Path, size: int, workers: int | None) -> None:
+    """Verify the first ``size`` entries and print peak memory as JSON (run in a subprocess)."""
+    notes = json.loads(_paths(db).read_text())
+    t0 = time.perf_counter()
+    out = verify_ledger(f"sqlite:///{db}", notes[str(size)].encode(), workers=workers)
+    dt = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    state = _deep_size(dataclasses.replace(out.state))
+    print(json.dumps({"size": out.checkpoint.size, "rss_kb": peak_kb, "state": state, "s": dt}))
+
+
+def _measure_memory(db: Path, size: int, workers: int | None) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.bench_verify", "--child", str(size), "--db", str(db)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)  # noqa: S603
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="full verification of a log")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes in a temporary directory")
+    ap.add_argument("--size", type=int, default=100_000)
+    ap.add_argument("--db", type=Path, default=None)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child is not None:
+        child(args.db, args.child, args.workers)
+        return
+    with tempfile.TemporaryDirectory(prefix="claimledger-bench-") as tmp:
+        if args.quick:
+            args.size = 600
+            args.db = Path(tmp) / "verify-quick.db"
+        default = Path(tempfile.gettempdir()) / f"claimledger-bench-verify-{args.size}.db"
+        run(args.db or default, args)
+
+
+def run(db: Path, args: argparse.Namespace) -> None:
+    size, small = args.size, args.size // 10
+    print(f"# bench_verify — {stamp()} — {machine()}")
+    cores = os.cpu_count() or 1
+    base = verify_baseline()
+    print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s; x {cores} cores")
+    if not (db.exists() and _paths(db).exists()):
+        build(db, size, small)
+    else:
+        print(f"reusing {db}")
+    notes = json.loads(_paths(db).read_text())
+    note = notes[str(size)].encode()
+    with SignaturePool(args.workers) as pool:
+        pool.start()
+        t0 = time.perf_counter()
+        verify_ledger(f"sqlite:///{db}", note, pool=pool)
+        r = size / (time.perf_counter() - t0)
+    print(
+        f"verify_ledger, {pool.workers} workers, {size:,} entries: {r:8,.0f} /s  "
+        f"({r / (cores * base):.2f}x of {cores} x baseline)"
+    )
+    t0 = time.perf_counter()
+    verify_ledger(f"sqlite:///{db}", notes[str(small)].encode(), workers=0)
+    r0 = small / (time.perf_counter() - t0)
+    print(f"verify_ledger, no workers, {small:,} entries:  {r0:8,.0f} /s  ({r0 / base:.2f}x)")
+    mem = {n: _measure_memory(db, n, args.workers) for n in (small, size)}
+    lo, hi = mem[small], mem[size]
+    print(
+        f"peak RSS of the verifying process: {hi['rss_kb'] / 1024:.1f} MiB at {size:,} vs "
+        f"{lo['rss_kb'] / 1024:.1f} MiB at {small:,} ({hi['rss_kb'] / lo['rss_kb']:.2f}x)"
+    )
+    print(
+        f"of which the rules' state: {hi['state'] / 2**20:.1f} MiB vs {lo['state'] / 2**20:.1f} "
+        f"MiB ({(hi['state'] - lo['state']) / (size - small):.0f} bytes per entry); without it "
+        f"{(hi['rss_kb'] * 1024 - hi['state']) / (lo['rss_kb'] * 1024 - lo['state']):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

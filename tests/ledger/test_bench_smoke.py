@@ -1,0 +1,46 @@
+"""The benchmarks still run and print their figures (``--quick``: tiny sizes; nothing is timed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import bench_core, bench_ingest, bench_proofs, bench_verify
+
+
+def test_bench_ingest_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_ingest.main(["--quick", "--no-postgres", "--workers", "2"])
+    out = capsys.readouterr().out
+    assert "baseline: cryptography Ed25519 verify" in out
+    for figure in (
+        "submit_many, batches",
+        "SignaturePool(2) + submit_signed",
+        "submit, one entry per",
+    ):
+        assert f"sqlite: {figure}" in out
+    assert "disk per entry" in out
+    assert "where the time goes: prepare" in out
+
+
+def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_verify.main(["--quick", "--workers", "2"])
+    out = capsys.readouterr().out
+    assert "verify_ledger, 2 workers, 600 entries" in out
+    assert "x baseline)" in out
+    assert "peak RSS of the verifying process" in out
+    assert "of which the rules' state" in out
+
+
+def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_proofs.main(["--quick", "--no-postgres", "--samples", "20"])
+    out = capsys.readouterr().out
+    for kind in ("inclusion", "consistency"):
+        assert out.count(f"{kind:<11}: get_node p50") == 2
+    assert "in memory (baseline)" in out
+
+
+def test_bench_core_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_core.main(["--quick"])
+    out = capsys.readouterr().out
+    for figure in ("ed25519 verify, cryptography (baseline)", "canonical encode", "entry hash"):
+        assert figure in out
+    assert "inclusion verify @" in out
