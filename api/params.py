@@ -9,12 +9,17 @@ from api.problems import InvalidParameterError, NotFoundError
 from ledger import Ledger, LedgerError
 
 __all__ = [
+    "MAX_TIME_MS",
     "committed_size",
     "history_cut",
     "log_entry_json",
     "parse_as_of",
     "require_stream",
 ]
+
+
+MAX_TIME_MS = 253_402_300_799_000
+"""9999-12-31T23:59:59Z, the last instant a statement timestamp can name."""
 
 
 def parse_as_of(value: str | None, *, parameter: str = "as_of") -> int | None:
@@ -35,8 +40,11 @@ def parse_as_of(value: str | None, *, parameter: str = "as_of") -> int | None:
             parameter=parameter,
         )
     ms = int(when.timestamp() * 1000)
-    if ms < 0:
-        raise InvalidParameterError(f"{parameter} is before 1970", parameter=parameter)
+    if not 0 <= ms <= MAX_TIME_MS:
+        raise InvalidParameterError(
+            f"{parameter} must be in 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z",
+            parameter=parameter,
+        )
     return ms
 
 

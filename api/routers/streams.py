@@ -76,9 +76,10 @@ def get_stream_entries(
 
     A full page can never change and is cached for a year; a short one must be revalidated.
     """
-    require_stream(ledger, stream)
+    _, length = require_stream(ledger, stream)
     as_of_ms, cut = history_cut(ledger, as_of, size)
-    page = ledger.stream_entries(stream, start, start + limit)
+    end = min(start + limit, length)
+    page = ledger.stream_entries(stream, start, end) if start < end else []
     kept = []
     for e in page:
         if (as_of_ms is not None and e.log_time_ms > as_of_ms) or (

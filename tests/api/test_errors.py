@@ -271,6 +271,12 @@ def test_read_only_server_refuses_writes_and_says_why(sqlite_ledger: Ledger) -> 
             400,
         ),
         ("GET", f"/v1/streams/{REGISTRY_STREAM}/state?size=99", "invalid-parameter", 400),
+        (
+            "GET",
+            f"/v1/streams/{REGISTRY_STREAM}/state?as_of=9999-12-31T23:59:59-23:59",
+            "invalid-parameter",
+            400,
+        ),
         ("GET", "/v1/scorecard?at=soon", "invalid-parameter", 400),
         ("GET", "/v1/scorecard?size=0", "invalid-parameter", 400),
         ("GET", "/v1/search?limit=0", "invalid-parameter", 400),
@@ -299,3 +305,17 @@ def test_unexpected_errors_are_a_bare_500(sqlite_ledger: Ledger) -> None:
         body = problem(r, "internal-error", 500)
         assert "secret" not in r.text
         assert "detail" not in body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/v1/streams/{P}/entries?start={2**63 - 1}&limit=1000",
+        f"/v1/log/entries?start={2**63 - 1}",
+        f"/v1/log/entries?start=0&end={2**63 - 1}",
+        f"/v1/search?after={2**63 - 1}",
+    ],
+)
+def test_positions_past_int64_read_as_empty_pages_not_a_500(registered: Api, url: str) -> None:
+    r = registered.http.get(url)
+    assert r.status_code == 200, r.text
