@@ -20,7 +20,7 @@ from api.params import history_cut, log_entry_json, parse_as_of, require_stream
 from api.problems import NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response
 from api.schemas import Responses, StreamOut, ViewOut, problem_docs
-from ledger._bundle import export_bundle
+from ledger import export_bundle
 
 __all__ = ["router"]
 
