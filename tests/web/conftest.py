@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    roots: dict[str, Path] = {}
+    roots: ClassVar[dict[str, Path]] = {}
 
     extensions_map = {  # noqa: RUF012 - the stdlib's own class attribute, overridden
         **SimpleHTTPRequestHandler.extensions_map,
@@ -70,7 +70,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
