@@ -7,8 +7,7 @@ import hashlib
 import pytest
 
 from attest.statements import REGISTRY_STREAM
-from tests.api.conftest import Api
-from tests.ledger.actors import P
+from tests.api.conftest import Api, P
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -16,7 +16,7 @@ from attest.canonical import encode
 from attest.dsse import sign_envelope
 from attest.statements import REGISTRY_STREAM
 from ledger import Ledger
-from tests.api.conftest import Api, Story
+from tests.api.conftest import KEYS, Api, P, Q, Story
 from tests.attest.examples import (
     AUTHORITY,
     example_claim_body,
@@ -25,7 +25,6 @@ from tests.attest.examples import (
     example_test_record_body,
 )
 from tests.attest.logbuilder import key
-from tests.ledger.actors import KEYS, P, Q
 
 PROBLEM = "application/problem+json"
 

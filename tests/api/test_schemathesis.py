@@ -24,8 +24,7 @@ from schemathesis.checks import (
 )
 
 from api import create_app
-from tests.api.conftest import Api, Story
-from tests.ledger.actors import init_ledger
+from tests.api.conftest import Api, Story, init_ledger
 
 
 @schemathesis.check

@@ -22,11 +22,10 @@ from attest.checkpoint import NoteVerifier, verify_checkpoint
 from attest.entry import LogEntry
 from attest.merkle import verify_inclusion
 from attest.verify import LogVerifier
-from tests.api.conftest import Api, Story
+from tests.api.conftest import LOG_KEY, Api, P, Story, init_ledger
 from tests.api.test_story import leaf
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
-from tests.ledger.actors import LOG_KEY, P, init_ledger
 
 PASSPHRASE = "correct horse battery staple"  # noqa: S105 - a test key's passphrase
 

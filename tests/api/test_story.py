@@ -15,8 +15,7 @@ from attest.entry import LogEntry, entry_hash, leaf_data
 from attest.merkle import leaf_hash, verify_consistency, verify_inclusion
 from attest.statements import REGISTRY_STREAM
 from attest.verify import LogVerifier
-from tests.api.conftest import Api, Story
-from tests.ledger.actors import P, V
+from tests.api.conftest import Api, P, Story, V
 
 
 def ndjson(text: str) -> list[dict[str, Any]]:
