@@ -990,7 +990,7 @@ function schemaStatement(v) {
   const opt = (name, ok, what) => {
     if (name in b && !ok(b[name])) bad(`body.${name} must be ${what}`, `/body/${name}`);
   };
-  const isKey = (x) => typeof x === "string" && /^[A-Za-z0-9+/]{43}=$/.test(x);
+  const isKey = (x) => typeof x === "string" && /^[A-Za-z0-9+/]{43}=$/.test(x) && b64(atobBytes(x)) === x;
   const isHex = (x) => typeof x === "string" && HEX64.test(x);
   const arrayOf = (ok, min, max) => (x) => Array.isArray(x) && x.length >= min && x.length <= max && x.every(ok);
   const isStr = (x) => typeof x === "string" && x.length > 0;
@@ -1445,6 +1445,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
       if (e.index <= previous) fail("VerificationError", `entries are not in index order: index ${e.index} after ${previous}`);
       previous = e.index;
       if (e.n === 0 && e.index !== 0) fail("VerificationError", "the first entry of a record must be the genesis entry (index 0)");
+      if (checkpoint !== null && BigInt(e.index) >= checkpoint.size) fail("ProofError", `entry index ${e.index} is not below the checkpoint's tree size ${checkpoint.size}`);
       if (company !== null) {
         const expected = nextPosition.get(e.raw.stream);
         if (expected === undefined) fail("VerificationError", `entry of stream ${JSON.stringify(e.raw.stream)} in the record of ${JSON.stringify(company)}`);
@@ -1530,7 +1531,9 @@ const BUNDLE_ENTRY_MEMBERS = ["envelope", "inclusionProof", "index", "logTimeMs"
  * @throws {VerificationFailure}
  */
 export async function verifyBundle(bundle, { genesisHash } = {}, onProgress = () => {}) {
-  const b = bundle instanceof Uint8Array || typeof bundle === "string" ? decodeCanonical(asBytes(bundle, "bundle")) : bundle;
+  const raw = bundle instanceof Uint8Array || typeof bundle === "string" ? asBytes(bundle, "bundle") : null;
+  if (raw !== null && raw.length > 256 * 1024 * 1024) fail("EncodingError", "bundle is larger than 256 MiB");
+  const b = raw !== null ? decodeCanonical(raw) : bundle;
   members(b, "", BUNDLE_MEMBERS);
   if (b.format !== "claimledger.bundle.v1") fail("EncodingError", "format must be claimledger.bundle.v1", { field: "/format" });
   for (const k of ["checkpoint", "logKey", "origin", "stream", "genesis"]) str(b[k], `/${k}`);
