@@ -27,6 +27,7 @@ __all__ = [
     "append",
     "backend_options",
     "body_options",
+    "check_backend_options",
     "echo_json",
     "load_body",
     "parse_date_or_time",
@@ -68,8 +69,8 @@ def backend_options(func: F) -> F:
     return func
 
 
-def with_backend(db: str | None, server: str | None, log_key: Path | None) -> Backend:
-    """The backend for the options; ``--db`` and ``--server`` together is a usage error."""
+def check_backend_options() -> set[str]:
+    """Which of ``--db``/``--server`` were given on the command line; both is a usage error."""
     ctx = click.get_current_context()
     explicit = {
         name
@@ -78,7 +79,13 @@ def with_backend(db: str | None, server: str | None, log_key: Path | None) -> Ba
     }
     if explicit == {"db", "server"}:
         raise click.UsageError("give either --db or --server, not both")
-    if server and "db" in explicit:
+    return explicit
+
+
+def with_backend(db: str | None, server: str | None, log_key: Path | None) -> Backend:
+    """The backend for the options; ``--db`` and ``--server`` together is a usage error."""
+    ctx = click.get_current_context()
+    if server and "db" in check_backend_options():
         server = None  # an explicit --db beats CLAIMLEDGER_SERVER
     backend = open_backend(db, server, log_key)
     ctx.call_on_close(backend.close)

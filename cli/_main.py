@@ -43,6 +43,7 @@ class _Main(click.Group):
 
 
 @click.group(
+    "claimledger",
     cls=_Main,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=_EPILOG,

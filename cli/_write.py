@@ -29,6 +29,7 @@ from cli._common import (
     append,
     backend_options,
     body_options,
+    check_backend_options,
     digest_of,
     echo_json,
     load_body,
@@ -98,6 +99,7 @@ class _Run:
     """Binds the options every write command has, for :func:`append`."""
 
     def __init__(self, kw: dict[str, Any]) -> None:
+        check_backend_options()
         self.signing = Signing(
             kw.pop("key_file"),
             kw.pop("signer"),

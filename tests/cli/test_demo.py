@@ -1,0 +1,98 @@
+"""``claimledger demo --no-serve``: builds a believable ledger and verifies it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+PROVIDERS = ("brightchat", "pixelstream", "kiteworld", "nimbus-drive", "lumen-search")
+
+
+def test_demo_builds_every_part_of_the_story(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = cli("demo", "--no-serve").stdout
+    assert "Building the demo ledger" in out
+    assert "UNENCRYPTED, demo only" in out
+    assert "Verified 49 entries" in out
+    keys = tmp_path / "claimledger-demo-keys"
+    assert (keys / "brightchat.key").is_file()
+    assert (keys / "brightchat-old.key").is_file()
+    assert not (tmp_path / "config" / "trust.json").exists()  # the demo pins nothing
+
+    db = ["--db", "sqlite:///claimledger-demo.db"]
+    claims = []
+    kinds = []
+    for p in PROVIDERS:
+        state = json.loads(cli("replay", p, *db, "--format", "json").stdout)
+        claims += state["claims"]
+        kinds += [f["kind"] for f in state["timeline"]]
+    results = {c["latestVerdict"]["result"] for c in claims if c["latestVerdict"]}
+    assert results == {
+        "CONFIRMED",
+        "CONFIRMED_WITH_COMMENTS",
+        "NO_EVIDENCE_FOUND",
+        "CONTRADICTED",
+        "INCONCLUSIVE",
+    }
+    assert any(c["latestVerdict"] and c["latestVerdict"]["expired"] for c in claims)
+    assert sum(c["publicStatus"] == "unverified" for c in claims) >= 4
+    assert {c["status"] for c in claims} == {"active", "superseded", "withdrawn"}
+    assert "provider.reply" in kinds
+    registry = cli("verify", *db).stdout
+    assert "parties: 10" in registry
+
+    # the expired verdict was valid at a past date: "as of" means something
+    past = json.loads(
+        cli("replay", "lumen-search", *db, "--as-of", _days_ago(80), "--format", "json").stdout
+    )
+    assert past["claims"][0]["publicStatus"] == "confirmed"
+
+    # run again: it reuses and re-verifies the existing demo ledger
+    again = cli("demo", "--no-serve").stdout
+    assert "Using the existing demo ledger" in again
+
+    # the demo keys sign for real: the rotated provider key is refused
+    result = cli(
+        "claim",
+        "withdraw",
+        "00" * 32,
+        *db,
+        "--key",
+        keys / "brightchat-old.key",
+        "--signer",
+        "brightchat",
+        "--reason",
+        "x",
+        code=1,
+    )
+    assert "revoked key" in result.stderr
+
+
+def _days_ago(days: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
+
+
+def test_demo_as_a_real_process(tmp_path: Path) -> None:
+    env = {**os.environ, "CLAIMLEDGER_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "demo", "--no-serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Verified 49 entries" in proc.stdout

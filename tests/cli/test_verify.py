@@ -1,0 +1,103 @@
+"""``verify``: what it remembers, and how it catches rollbacks, forks and other ledgers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli, World, copy_sqlite, make_world, one_line_error
+from tests.ledger.conftest import raw_execute
+
+
+def _db_path(world: World) -> Path:
+    return Path(world.url.removeprefix("sqlite:///"))
+
+
+def test_rollback_is_caught(sqlite_world: World, tmp_path: Path) -> None:
+    w = sqlite_world
+    snapshot = tmp_path / "snapshot.db"
+    copy_sqlite(w.url, snapshot)
+    w.publish()
+    w.publish("report.authority")
+    w.cli("verify", *w.db())
+    copy_sqlite(f"sqlite:///{snapshot}", _db_path(w))  # the operator serves an older log
+    result = w.cli("verify", *w.db(), code=1)
+    line = one_line_error(result.stderr)
+    assert "verification FAILED" in line
+    assert "rollback" in line
+    # the trust store still holds the larger checkpoint: it keeps failing
+    w.cli("verify", *w.db(), code=1)
+
+
+def test_fork_is_caught_at_the_first_rewritten_index(sqlite_world: World, tmp_path: Path) -> None:
+    w = sqlite_world
+    snapshot = tmp_path / "snapshot.db"
+    copy_sqlite(w.url, snapshot)
+    size = w.size()
+    w.publish()
+    w.cli("verify", *w.db())
+    copy_sqlite(f"sqlite:///{snapshot}", _db_path(w))
+    w.publish("report.authority")  # same size, different entry at index `size`
+    result = w.cli("verify", *w.db(), code=1)
+    line = one_line_error(result.stderr)
+    assert "fork or rollback" in line
+    assert f"index {size}" in line
+
+
+def test_another_ledger_at_the_same_place_is_caught(
+    cli: Cli, sqlite_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = sqlite_world
+    cli("verify", *w.db())
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{_db_path(w)}{suffix}").unlink(missing_ok=True)
+    other = make_world(cli, w.url, tmp_path / "other-keys", monkeypatch)
+    assert other.fingerprint != w.fingerprint
+    result = cli("verify", *w.db(), code=1)
+    line = one_line_error(result.stderr)
+    assert f"not the ledger pinned for sqlite:///{_db_path(w)} on first use" in line
+    assert w.fingerprint in line
+
+
+def test_pinned_genesis(sqlite_world: World) -> None:
+    w = sqlite_world
+    result = w.cli("verify", *w.db(), "--genesis", w.fingerprint)
+    assert "(given with --genesis)" in result.stdout
+    assert "Trusting this ledger on first use" not in result.stdout
+    result = w.cli("verify", *w.db(), "--genesis", "00" * 32, code=1)
+    assert "not the ledger given with --genesis" in one_line_error(result.stderr)
+
+
+def test_trust_store_is_in_the_config_dir(sqlite_world: World, tmp_path: Path) -> None:
+    w = sqlite_world
+    w.cli("verify", *w.db())
+    store = json.loads((tmp_path / "config" / "trust.json").read_text())
+    (log,) = store["logs"].values()
+    assert log["genesis"] == w.fingerprint
+    assert log["size"] == w.size()
+    (source,) = store["sources"].values()
+    assert source["genesis"] == w.fingerprint
+
+
+def test_tampered_database_names_the_entry(sqlite_world: World) -> None:
+    w = sqlite_world
+    w.publish()
+    size = w.size()
+    raw_execute(
+        w.url,
+        "UPDATE claimledger_events SET state = CAST(replace(CAST(state AS TEXT), "
+        "'statement.v1+json', 'statement.v9+json') AS BLOB) "
+        "WHERE topic = ? AND CAST(state AS TEXT) LIKE ?",
+        ("claimledger.v1:EntryAppended", '%"stream":"acme-social"%'),
+    )
+    result = w.cli("verify", *w.db(), code=1)
+    line = one_line_error(result.stderr)
+    assert "the database fails verification" in line
+    assert f"stream acme-social, position 0, index {size - 1}" in line
+
+
+def test_verify_quiet_prints_nothing(sqlite_world: World) -> None:
+    result = sqlite_world.cli("verify", *sqlite_world.db(), "-q")
+    assert result.stdout == ""
