@@ -251,6 +251,14 @@ class LogState:
                 signed = open_envelope(env, key)
         except VerificationError as exc:
             raise exc.located(**where) from None  # type: ignore[arg-type]
+        if signed.statement.stream != raw.stream:
+            # The leaf commits to raw.stream; the rules read the statement's: they must agree.
+            raise NotAuthorisedError(
+                f"the log filed this entry under stream {raw.stream}, but its statement names "
+                f"stream {signed.statement.stream}",
+                field="/stream",
+                **where,  # type: ignore[arg-type]
+            )
         return Placed(signed, raw.index, raw.position, raw.log_time_ms)
 
     # -- the decision ----------------------------------------------------------------------------

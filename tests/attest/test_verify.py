@@ -176,3 +176,15 @@ def test_reordered_entries_are_refused() -> None:
     entries[-1], entries[-2] = entries[-2], entries[-1]
     with pytest.raises(VerificationError):
         _verify(entries, _note(b.entries))
+
+
+def test_an_entry_filed_under_another_stream_is_refused() -> None:
+    """Regression: the leaf commits to the stored stream name, the rules to the statement's."""
+    b = _log(1)
+    b.register("other-co", "provider", 6)
+    raw = b.entries[-2]  # the claim on acme-social
+    moved = LogEntry(raw.index, "other-co", raw.position, raw.log_time_ms, raw.envelope)
+    entries = [*b.entries[:-2], moved]
+    with pytest.raises(VerificationError, match="filed this entry under stream other-co") as info:
+        _verify(entries, _note(b.entries[:-2]))
+    assert info.value.index == raw.index
