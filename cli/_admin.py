@@ -40,6 +40,18 @@ def _refuse_existing(url: str) -> None:
         store.close()
 
 
+def _require_ledger(url: str) -> None:
+    """Fail in one line (not in the server's startup) if ``url`` holds no ledger."""
+    store = open_store(url)
+    try:
+        if store.size() == 0:
+            raise LedgerNotFoundError(
+                f"no ledger in {parse_database_url(url).display}: run `claimledger init`"
+            )
+    finally:
+        store.close()
+
+
 def _key(path: Path, unsafe: bool, made: list[Path]) -> PrivateKey:
     if path.exists():
         return load_private_key(path)
@@ -158,6 +170,7 @@ def _serve(db: str, host: str, port: int, log_key: Path | None) -> None:
     """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here)."""
     import uvicorn
 
+    _require_ledger(db)
     os.environ["CLAIMLEDGER_DB"] = db
     key_path = log_key
     if key_path is None:
@@ -170,8 +183,11 @@ def _serve(db: str, host: str, port: int, log_key: Path | None) -> None:
     else:
         os.environ["CLAIMLEDGER_LOG_KEY"] = str(key_path.absolute())
         if is_encrypted(key_path):
-            os.environ[PASSPHRASE_ENV] = passphrase_for(key_path).decode("utf-8")
+            passphrase = passphrase_for(key_path)
+            PrivateKey.load(key_path, passphrase)  # a wrong passphrase fails here, in one line
+            os.environ[PASSPHRASE_ENV] = passphrase.decode("utf-8")
         else:
+            PrivateKey.load(key_path, None)
             os.environ.pop(PASSPHRASE_ENV, None)
     uvicorn.run("api:app_from_env", factory=True, host=host, port=port, log_level="info")
 
@@ -284,8 +300,9 @@ def demo_cmd(
 Serving the demo at {base}  (Ctrl-C to stop)
 
 Open:
-  {base}/                                   the public comparison page
-  {base}/docs                               the API (OpenAPI)
+  {base}/                          the public comparison page
+  {base}/providers/pixelstream     one company's timeline
+  {base}/docs                      the API (OpenAPI)
 
 Try:
   curl {base}/v1/log/checkpoint

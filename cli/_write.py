@@ -47,6 +47,7 @@ from keys import key_id as raw_key_id
 __all__ = ["register"]
 
 _SURFACES = click.Choice([s.value for s in Surface])
+_SURFACE_HELP = "SURFACE is one of: " + ", ".join(s.value for s in Surface) + "."
 _HEX = "64 lowercase hex characters"
 
 
@@ -127,7 +128,12 @@ def _claim_options(func: Callable[..., None]) -> Callable[..., None]:
         click.option("--measure", help="Measure type, e.g. detect.hash_known_image."),
         click.option("--service", "services", multiple=True, help="Service covered (repeat)."),
         click.option(
-            "--surface", "surfaces", multiple=True, type=_SURFACES, help="Surface covered (repeat)."
+            "--surface",
+            "surfaces",
+            multiple=True,
+            type=_SURFACES,
+            metavar="SURFACE",
+            help="Surface covered (repeat). " + _SURFACE_HELP,
         ),
         click.option(
             "--exclude",
@@ -271,7 +277,12 @@ def test_group() -> None:
 @click.option("--method", type=click.Choice([m.value for m in TestMethod]))
 @click.option("--protocol", metavar="URI=SHA256", help="The test protocol document.")
 @click.option("--service", help="Environment: the service tested.")
-@click.option("--surface", type=_SURFACES, help="Environment: the surface tested.")
+@click.option(
+    "--surface",
+    type=_SURFACES,
+    metavar="SURFACE",
+    help="Environment: the surface tested. " + _SURFACE_HELP,
+)
 @click.option("--jurisdiction", metavar="CODE", help="Environment: alpha-2 country code.")
 @click.option("--client-version", help="Environment: the client version.")
 @click.option("--window-start", metavar="TIMESTAMP", help="YYYY-MM-DDTHH:MM:SSZ.")
@@ -343,7 +354,8 @@ def verdict() -> None:
     "scope_surfaces",
     multiple=True,
     type=_SURFACES,
-    help="A surface the tests covered (repeat).",
+    metavar="SURFACE",
+    help="A surface the tests covered (repeat). " + _SURFACE_HELP,
 )
 @click.option(
     "--scope-jurisdiction",

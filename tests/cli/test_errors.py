@@ -336,3 +336,18 @@ def test_encrypted_key_without_passphrase(cli: Cli, tmp_path: Path) -> None:
     cli("keys", "generate", tmp_path / "k.key", input="pw\npw\n")
     result = cli("keys", "show", tmp_path / "k.key", input="\n", code=2)
     assert "no passphrase was given" in one_line_error(result.stderr)
+
+
+def test_serve_refuses_a_missing_ledger_before_starting(cli: Cli, tmp_path: Path) -> None:
+    result = cli("serve", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--port", "0", code=2)
+    assert "claimledger init" in one_line_error(result.stderr)
+
+
+def test_serve_refuses_a_wrong_log_key_passphrase(
+    cli: Cli, sqlite_world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAIMLEDGER_PASSPHRASE", "right")
+    cli("keys", "generate", tmp_path / "enc.key")
+    monkeypatch.setenv("CLAIMLEDGER_PASSPHRASE", "wrong")
+    result = cli("serve", *sqlite_world.db(), "--log-key", tmp_path / "enc.key", code=2)
+    assert "wrong passphrase" in one_line_error(result.stderr)
