@@ -101,3 +101,18 @@ def test_tampered_database_names_the_entry(sqlite_world: World) -> None:
 def test_verify_quiet_prints_nothing(sqlite_world: World) -> None:
     result = sqlite_world.cli("verify", *sqlite_world.db(), "-q")
     assert result.stdout == ""
+
+
+def test_company_record_is_proved_consistent_with_an_older_checkpoint(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    w = sqlite_world
+    w.publish()
+    w.cli("export", "acme-social", *w.db(), "-o", tmp_path / "old.bundle")
+    w.cli("verify", *w.db())
+    w.publish("report.authority")
+    out = w.cli("verify", "acme-social", *w.db()).stdout  # a consistency proof from the ledger
+    assert "consistent with the checkpoint verified" in out
+    # an older offline bundle verifies, but cannot be checked against the newer checkpoint
+    out = w.cli("verify", "--bundle", tmp_path / "old.bundle").stdout
+    assert "not checked: an offline bundle" in out
