@@ -1,7 +1,25 @@
 """The public page (issue 5): comparison, company timeline, in-browser verification.
 
-Not built yet. It will be mounted by :func:`api.create_app` at ``/`` (``/providers/{id}``,
-``/log``, local static assets) and read the same ``/v1`` endpoints as any other client.
+:func:`mount` adds the server-rendered pages (``/``, ``/providers/{id}``, ``/log``) and the local
+static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``) to an API application. The
+pages read the ledger's views directly; the "Verify this record" button reads the same ``/v1``
+endpoints as any other client and re-checks everything in the browser (``static/verify.js``).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from api.web.pages import STATIC_DIR, router
+
+__all__ = ["mount"]
+
+
+def mount(app: FastAPI) -> None:
+    """Add the public pages and their static assets to ``app`` (once; a second call is a no-op)."""
+    if getattr(app.state, "web_mounted", False):
+        return
+    app.state.web_mounted = True
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

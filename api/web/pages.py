@@ -1,0 +1,830 @@
+"""Server-rendered public pages: the comparison, a company's timeline, the log.
+
+Everything a reader needs is in the HTML (no JavaScript needed to read); ``static/page.js`` only
+adds the in-browser verification. The pages read the ledger's views (:mod:`ledger`), the same
+projections the ``/v1`` scorecard and replay endpoints serve, and turn them into plain words:
+``PUBLIC_STATUSES`` are shown with a label, an icon shape and a colour, never colour alone.
+
+Every page is sent with a strict Content-Security-Policy (scripts and styles from this origin
+only, no inline script) and rendered by Jinja2 with autoescaping on: every string from the
+ledger is text, never markup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse
+
+from api.deps import LedgerDep
+from api.params import committed_size
+from attest import Envelope, Kind
+from attest.measures import MEASURES
+from ledger import (
+    PUBLIC_STATUSES,
+    ClaimVersion,
+    EntryFact,
+    Ledger,
+    LedgerError,
+    Party,
+    ScorecardCell,
+    StreamReplay,
+)
+
+__all__ = [
+    "CSP",
+    "STATIC_DIR",
+    "STATUS_LABELS",
+    "TEMPLATES_DIR",
+    "router",
+]
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+"""The pages' Content-Security-Policy: nothing inline, nothing from another origin."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+DAY_MS = 86_400_000
+DASH = "\u2013"  # an en dash, for ranges
+
+STATUS_LABELS: Mapping[str, str] = {
+    "confirmed": "Confirmed",
+    "confirmed_with_comments": "Confirmed with comments",
+    "no_evidence_found": "No evidence found",
+    "contradicted": "Contradicted",
+    "inconclusive": "Inconclusive",
+    "unverified": "Unverified",
+    "no_claim": "No claim",
+}
+"""The public words for each status of :data:`PUBLIC_STATUSES` (``../shared/DOMAIN.md``)."""
+
+STATUS_MEANINGS: Mapping[str, str] = {
+    "confirmed": "Tested by an accredited verifier; the claim appears true for its stated scope.",
+    "confirmed_with_comments": "Appears true, with gaps or caveats (partial scope, slower than "
+    "claimed...). Read the comments.",
+    "no_evidence_found": "The verifier looked and could find no evidence that it works as claimed.",
+    "contradicted": "The verifier's tests show the claim is not true for its scope.",
+    "inconclusive": "Could not be tested (no access, legal limits).",
+    "unverified": "Nobody has checked it: no verdict yet, or the last verdict has expired. "
+    "Not the same as fine.",
+    "no_claim": "The company makes no claim about this measure.",
+}
+
+SURFACE_LABELS: Mapping[str, str] = {
+    "public_posts": "public posts",
+    "profiles": "profiles",
+    "comments": "comments",
+    "dm_unencrypted": "direct messages (not end-to-end encrypted)",
+    "dm_e2ee": "end-to-end encrypted messages",
+    "group_chat": "group chats",
+    "livestream": "live streams",
+    "video_call": "video calls",
+    "cloud_storage": "cloud storage",
+    "file_sharing": "file sharing",
+    "search": "search",
+    "genai": "AI features",
+}
+
+DEPLOYMENT_NOTES: Mapping[str, str] = {
+    "deployed": "in use",
+    "pilot": "a pilot only",
+    "planned": "planned, not yet in use",
+    "discontinued": "discontinued",
+}
+
+KIND_LABELS: Mapping[str, str] = {
+    Kind.CLAIM_PUBLISH.value: "Claim published",
+    Kind.CLAIM_SUPERSEDE.value: "Claim updated",
+    Kind.CLAIM_WITHDRAW.value: "Claim withdrawn",
+    Kind.TEST_RECORD.value: "Test record",
+    Kind.VERDICT_ISSUE.value: "Verdict",
+    Kind.PROVIDER_REPLY.value: "Company's reply",
+}
+
+TEST_RESULT_LABELS: Mapping[str, str] = {
+    "PASSED": "passed",
+    "WARNED": "passed with warnings",
+    "FAILED": "failed",
+    "NOT_RUN": "not run",
+}
+
+METHOD_LABELS: Mapping[str, str] = {
+    "seeded_canary_hash": "seeded test images (benign media placed in a test hash bank)",
+    "test_account_probe": "test accounts registered with child ages",
+    "reporting_flow_review": "review of the reporting flow",
+    "takedown_latency": "time to take down reported test content",
+    "data_reconciliation": "reported numbers checked against published figures",
+    "document_review": "document review",
+    "config_inspection": "inspection of the configuration",
+}
+
+router = APIRouter(include_in_schema=False)
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html", "svg"], default_for_string=True, default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+# -- small formatting helpers --------------------------------------------------------------------
+
+
+def _now_ms(request: Request) -> int:
+    """The present, in whole seconds (an app may set ``state.clock`` for tests)."""
+    clock = getattr(request.app.state, "clock", None)
+    ms = int(clock()) if callable(clock) else time.time_ns() // 1_000_000
+    return ms - ms % 1000
+
+
+def fmt_time(ms: int) -> str:
+    """``2026-09-06 10:00 UTC``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_time(ms: int) -> str:
+    """RFC 3339 UTC, whole seconds (for ``<time datetime>``)."""
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fmt_date(ms: int) -> str:
+    """``2026-09-06``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def measure_title(measure: str) -> str:
+    """The plain-language title of a measure (its type if unknown)."""
+    spec = MEASURES.get(measure)
+    return spec.title if spec is not None else measure
+
+
+def surface_label(surface: str) -> str:
+    """A surface in plain words."""
+    return SURFACE_LABELS.get(surface, surface.replace("_", " "))
+
+
+def population_label(population: str) -> str:
+    """``all_users`` / ``under_18`` / ``ages_13-15`` in plain words."""
+    if population == "all_users":
+        return "all users"
+    if population == "under_18":
+        return "users under 18"
+    if population.startswith("ages_"):
+        return "users aged " + population[5:].replace("-", DASH)
+    return population
+
+
+def is_web_link(uri: str) -> bool:
+    """Whether ``uri`` may be an ``href`` (only http and https: never ``javascript:``)."""
+    lower = uri.lower()
+    return lower.startswith(("https://", "http://"))
+
+
+def parse_day(text: str) -> int:
+    """The last millisecond (UTC) of the day ``YYYY-MM-DD``: the record "as it stood that day".
+
+    Raises:
+        ValueError: not a date in that form.
+    """
+    day = date.fromisoformat(text)
+    if len(text) != 10:
+        raise ValueError(text)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return int(start.timestamp() * 1000) + DAY_MS - 1
+
+
+_env.filters["time"] = fmt_time
+_env.filters["iso"] = iso_time
+_env.filters["date"] = fmt_date
+_env.filters["measure"] = measure_title
+_env.filters["surface"] = surface_label
+_env.filters["population"] = population_label
+_env.globals["STATUS_LABELS"] = STATUS_LABELS
+_env.globals["STATUS_MEANINGS"] = STATUS_MEANINGS
+_env.globals["PUBLIC_ORDER"] = (
+    "confirmed",
+    "confirmed_with_comments",
+    "inconclusive",
+    "no_evidence_found",
+    "contradicted",
+    "unverified",
+    "no_claim",
+)
+_env.globals["is_web_link"] = is_web_link
+
+
+def _render(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    nav = context.pop("nav", "")
+    html = _env.get_template(template).render(request=request, nav=nav, **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+# -- the comparison ------------------------------------------------------------------------------
+
+
+_RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
+
+
+def covers(claim: ClaimVersion, jurisdiction: str) -> bool:
+    """Whether a claim version's scope covers ``jurisdiction`` (``GLOBAL`` covers every one)."""
+    scope = claim.entry.scope
+    if scope is None:
+        return False
+    return jurisdiction in scope.jurisdictions or "GLOBAL" in scope.jurisdictions
+
+
+def cell_status(claims: Sequence[ClaimVersion]) -> str:
+    """The least favourable public status of ``claims`` (the scorecard's rule), else no claim."""
+    if not claims:
+        return "no_claim"
+    return min((c.public_status for c in claims), key=_RANK.__getitem__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimNote:
+    """One active claim version behind a cell, with what the public needs to read it."""
+
+    claim: ClaimVersion
+    verifier: str | None
+    deployment: str
+
+    @property
+    def scope_caveats(self) -> int:
+        """How many caveats the scope carries (excluded surfaces, non-deployed status)."""
+        scope = self.claim.entry.scope
+        n = 0 if scope is None else len(scope.excluded_surfaces)
+        return n + (self.deployment != "deployed")
+
+
+@dataclass(frozen=True, slots=True)
+class CellView:
+    """One provider x measure cell as shown."""
+
+    provider: str
+    measure: str
+    status: str
+    notes: tuple[ClaimNote, ...]
+
+    @property
+    def label(self) -> str:
+        """The public word for the status."""
+        return STATUS_LABELS[self.status]
+
+    @property
+    def expired(self) -> bool:
+        """Unverified because the latest verdict expired (not merely missing)."""
+        return self.status == "unverified" and any(
+            n.claim.public_status == "unverified" and n.claim.latest_verdict_expired
+            for n in self.notes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderColumn:
+    """A provider shown in the comparison."""
+
+    id: str
+    name: str
+    jurisdiction: str | None
+
+
+@dataclass
+class Comparison:
+    """What the comparison page shows."""
+
+    providers: list[ProviderColumn] = field(default_factory=list)
+    rows: list[tuple[str, list[CellView]]] = field(default_factory=list)
+    hidden_measures: int = 0
+
+
+def _cell_view(cell: ScorecardCell, jurisdiction: str | None, names: Mapping[str, str]) -> CellView:
+    claims = cell.claims
+    if jurisdiction is not None:
+        claims = tuple(c for c in claims if covers(c, jurisdiction))
+        status = cell_status(claims)
+    else:
+        status = cell.status
+    notes = tuple(
+        ClaimNote(
+            c,
+            None
+            if c.latest_verdict is None
+            else names.get(c.latest_verdict.signer, c.latest_verdict.signer),
+            "deployed" if c.entry.scope is None else c.entry.scope.status,
+        )
+        for c in claims
+    )
+    return CellView(cell.provider, cell.measure, status, notes)
+
+
+def build_comparison(
+    ledger: Ledger,
+    *,
+    at_ms: int,
+    jurisdiction: str | None,
+    measure: str | None,
+    all_measures: bool,
+) -> Comparison:
+    """Providers x measures from the ledger's scorecard, narrowed by the filters.
+
+    A jurisdiction filter keeps, in each cell, only the claim versions whose scope covers it
+    (``GLOBAL`` included), and only the providers with at least one such claim; a measure filter
+    keeps that measure's row. Without ``all_measures``, measures no shown provider claims are
+    left out (and counted).
+    """
+    views = ledger.views
+    card = views.scorecard(at_ms=at_ms)
+    names = {p.id: p.name for p in views.parties()}
+    out = Comparison()
+    cells: dict[tuple[str, str], CellView] = {}
+    for row in card.rows:
+        row_cells = [_cell_view(c, jurisdiction, names) for c in row.cells]
+        if jurisdiction is not None and all(c.status == "no_claim" for c in row_cells):
+            continue
+        out.providers.append(ProviderColumn(row.provider, row.name, row.jurisdiction))
+        for c in row_cells:
+            cells[(row.provider, c.measure)] = c
+    for m in card.measures:
+        if measure is not None and m != measure:
+            continue
+        row_views = [cells[(p.id, m)] for p in out.providers]
+        claimed = any(c.status != "no_claim" for c in row_views)
+        if not (claimed or all_measures or measure is not None):
+            out.hidden_measures += 1
+            continue
+        out.rows.append((m, row_views))
+    return out
+
+
+def claim_jurisdictions(ledger: Ledger) -> list[str]:
+    """Every jurisdiction named by a provider's claim (``GLOBAL`` aside), sorted."""
+    found: set[str] = set()
+    for p in ledger.views.parties(role="provider"):
+        for f in ledger.views.entries(p.id):
+            if f.scope is not None:
+                found.update(j for j in f.scope.jurisdictions if j != "GLOBAL")
+    return sorted(found)
+
+
+@router.get("/", response_class=HTMLResponse)
+def comparison_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
+    """Providers x measures with the latest verdict in plain words (filters: GET parameters)."""
+    q = request.query_params
+    jurisdictions = claim_jurisdictions(ledger)
+    problems: list[str] = []
+    jurisdiction = (q.get("jurisdiction") or "").strip().upper() or None
+    if jurisdiction is not None and jurisdiction not in jurisdictions:
+        problems.append(f"No claim names the jurisdiction {jurisdiction!r}; showing all.")
+        jurisdiction = None
+    measure = (q.get("measure") or "").strip() or None
+    if measure is not None and measure not in MEASURES:
+        problems.append(f"There is no measure {measure!r}; showing all.")
+        measure = None
+    all_measures = q.get("all") in ("1", "on", "true")
+    at_ms = _now_ms(request)
+    comparison = build_comparison(
+        ledger,
+        at_ms=at_ms,
+        jurisdiction=jurisdiction,
+        measure=measure,
+        all_measures=all_measures,
+    )
+    verifiers = ledger.views.parties(role="verifier")
+    return _render(
+        request,
+        "comparison.html",
+        {
+            "nav": "compare",
+            "title": "Which services do what they say?",
+            "comparison": comparison,
+            "jurisdictions": jurisdictions,
+            "jurisdiction": jurisdiction,
+            "measures": list(MEASURES.values()),
+            "measure": measure,
+            "all_measures": all_measures,
+            "problems": problems,
+            "at_ms": at_ms,
+            "verifiers": verifiers,
+            "names": {p.id: p.name for p in ledger.views.parties()},
+            "size": ledger.views.size,
+        },
+        status=400 if problems else 200,
+    )
+
+
+# -- a company's record --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A document an entry points to: its URI (if any) and SHA-256."""
+
+    uri: str | None
+    sha256: str
+    title: str | None = None
+    role: str = "evidence"
+
+
+@dataclass
+class EntryView:
+    """One entry of a company's stream, with what its statement says, in plain words."""
+
+    fact: EntryFact
+    kind_label: str
+    headline: str
+    signer_name: str
+    signed_at: str
+    status: str | None = None
+    text: list[tuple[str, str]] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    refs: list[tuple[str, str, int | None]] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _docs(items: Iterable[Mapping[str, Any]], role: str) -> list[Doc]:
+    return [
+        Doc(d.get("uri"), str(d["digest"]["sha256"]), d.get("title"), role)
+        for d in items
+        if isinstance(d, Mapping) and isinstance(d.get("digest"), Mapping)
+    ]
+
+
+def _range(period: Mapping[str, Any]) -> str:
+    return f"{period.get('start')} {DASH} {period.get('end')}"
+
+
+def _statement(envelope: bytes) -> dict[str, Any]:
+    """The statement of a stored envelope (already verified by the ledger when it was read)."""
+    decoded: dict[str, Any] = orjson.loads(Envelope.parse_stored(envelope).payload)
+    return decoded
+
+
+def _entry_view(
+    fact: EntryFact,
+    st: Mapping[str, Any],
+    names: Mapping[str, str],
+    where: Mapping[str, int],
+    at_ms: int,
+) -> EntryView:
+    body: Mapping[str, Any] = st.get("body", {})
+    kind = fact.kind
+    what = measure_title(fact.measure or "")
+    view = EntryView(
+        fact=fact,
+        kind_label=KIND_LABELS.get(kind, kind),
+        headline=what,
+        signer_name=names.get(fact.signer, fact.signer),
+        signed_at=str(st.get("signedAt", "")),
+    )
+
+    def ref(label: str, digest: str | None) -> None:
+        if digest:
+            view.refs.append((label, digest, where.get(digest)))
+
+    if kind in (Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value):
+        scope = fact.scope
+        view.facts.append(("Services", ", ".join(body.get("services", ()))))
+        if scope is not None:
+            view.facts.append(("Covers", ", ".join(surface_label(s) for s in scope.surfaces)))
+            for surface, reason in scope.excluded_surfaces:
+                view.facts.append((f"Not covered: {surface_label(surface)}", reason))
+            view.facts.append(("Where", ", ".join(scope.jurisdictions)))
+            view.facts.append(("Who", population_label(scope.population)))
+            view.facts.append(("Status", DEPLOYMENT_NOTES.get(scope.status, scope.status)))
+            dates = f"from {scope.effective_from}"
+            if scope.effective_until:
+                dates += f" until {scope.effective_until}"
+            view.facts.append(("Effective", dates))
+        refs = body.get("frameworkRefs") or ()
+        if refs:
+            view.facts.append(("Framework references", ", ".join(refs)))
+        ref("Replaces claim", body.get("supersedes"))
+        view.metrics = [
+            {
+                "name": m.get("name"),
+                "value": f"{m.get('value')} {m.get('unit', '')}".strip(),
+                "period": _range(m.get("period", {})),
+                "method": m.get("method"),
+            }
+            for m in body.get("metrics", ())
+        ]
+        view.docs = _docs(body.get("evidence", ()), "evidence")
+    elif kind == Kind.CLAIM_WITHDRAW.value:
+        view.text.append(("Reason", str(body.get("reason", ""))))
+        ref("Withdraws claim", body.get("claim"))
+    elif kind == Kind.TEST_RECORD.value:
+        result = str(body.get("result", ""))
+        view.headline = f"{what} — test {TEST_RESULT_LABELS.get(result, result)}"
+        view.text.append(("Summary", str(body.get("summary", ""))))
+        method = str(body.get("method", ""))
+        view.facts.append(("Method", METHOD_LABELS.get(method, method)))
+        env = body.get("environment", {})
+        view.facts.append(
+            (
+                "Tested on",
+                f"{env.get('service')}, {surface_label(str(env.get('surface')))}, "
+                f"{env.get('jurisdiction')}",
+            )
+        )
+        window = body.get("window", {})
+        view.facts.append(("Window", _range(window)))
+        view.facts.append(("Company's cooperation", str(body.get("cooperation", ""))))
+        for limitation in body.get("limitations", ()):
+            view.facts.append(("Limitation", str(limitation)))
+        ref("Tests claim", body.get("claim"))
+        protocol = body.get("protocol")
+        if isinstance(protocol, Mapping):
+            view.docs = _docs([protocol], "protocol")
+        view.trials = [
+            {
+                "name": t.get("name"),
+                "expected": t.get("expected"),
+                "observed": t.get("observed"),
+                "outcome": t.get("outcome"),
+                "evidence": [str(d.get("sha256")) for d in t.get("evidence", ())],
+            }
+            for t in body.get("trials", ())
+        ]
+    elif kind == Kind.VERDICT_ISSUE.value:
+        result = str(body.get("result", "")).lower()
+        view.status = result if result in STATUS_LABELS else None
+        expired = fact.expired_at(at_ms)
+        view.headline = f"{what} — {STATUS_LABELS.get(result, result)}"
+        if body.get("comments"):
+            view.text.append(("Comments", str(body["comments"])))
+        for r in body.get("recommendations", ()):
+            view.text.append(("Recommendation", str(r)))
+        view.facts.append(("Assurance", str(body.get("assurance", ""))))
+        tested = body.get("scopeTested", {})
+        view.facts.append(
+            (
+                "Scope tested",
+                ", ".join(surface_label(s) for s in tested.get("surfaces", ()))
+                + " in "
+                + ", ".join(tested.get("jurisdictions", ()))
+                + f" ({body.get('scopeMatch', '')} match with the claim)",
+            )
+        )
+        until = str(body.get("validUntil", ""))
+        view.facts.append(("Valid until", until + (" — expired" if expired else "")))
+        view.facts.append(("Conflicts of interest", str(body.get("conflictsOfInterest", ""))))
+        ref("Verdict on claim", body.get("claim"))
+        for t in body.get("tests", ()):
+            ref("Rests on test", t)
+    elif kind == Kind.PROVIDER_REPLY.value:
+        view.text.append(("Reply", str(body.get("text", ""))))
+        ref("Answers verdict", body.get("verdict"))
+        view.docs = _docs(body.get("evidence", ()), "evidence")
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMark:
+    """A marker on the history chart: a test or verdict at a time on a claim's lane."""
+
+    x: float
+    y: float
+    kind: str
+    status: str
+    label: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLane:
+    """One claim version's life on the history chart."""
+
+    y: float
+    x0: float
+    x1: float
+    label: str
+    status: str
+    ended: bool
+    marks: tuple[ChartMark, ...]
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """The claim/verdict history, laid out for the SVG template (user units)."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    lanes: tuple[ChartLane, ...]
+    ticks: tuple[tuple[float, str], ...]
+    summary: str
+
+
+CHART_WIDTH = 760
+CHART_LEFT = 250
+CHART_RIGHT = 16
+LANE = 26
+CHART_TOP = 8
+
+
+def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
+    """Lay out each claim version as a bar (published to withdrawn, superseded or now) with its
+    tests (ticks) and verdicts (shapes by result) on it."""
+    span = max(end_ms - start_ms, 1)
+    inner = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
+
+    def x(ms: int) -> float:
+        return round(CHART_LEFT + inner * (min(max(ms, start_ms), end_ms) - start_ms) / span, 1)
+
+    lanes = []
+    counts: dict[str, int] = {}
+    for i, c in enumerate(replay.claims):
+        y = CHART_TOP + i * LANE + LANE / 2
+        marks = [
+            ChartMark(
+                x(t.log_time_ms),
+                y,
+                "test",
+                "test",
+                f"Test {t.result} on {fmt_date(t.log_time_ms)}",
+                t.index,
+            )
+            for t in c.tests
+        ]
+        for v in c.verdicts:
+            status = (v.result or "").lower()
+            counts[status] = counts.get(status, 0) + 1
+            marks.append(
+                ChartMark(
+                    x(v.log_time_ms),
+                    y,
+                    "verdict",
+                    status,
+                    f"Verdict {STATUS_LABELS.get(status, status)} on {fmt_date(v.log_time_ms)}",
+                    v.index,
+                )
+            )
+        end = c.ended_by.log_time_ms if c.ended_by is not None else end_ms
+        label = measure_title(c.measure)
+        if len(label) > 38:
+            label = label[:36] + "…"
+        lanes.append(
+            ChartLane(
+                y,
+                x(c.entry.log_time_ms),
+                x(end),
+                label,
+                c.public_status if c.status == "active" else c.status,
+                c.ended_by is not None,
+                tuple(marks),
+                c.entry.index,
+            )
+        )
+    height = CHART_TOP + max(len(lanes), 1) * LANE + 28
+    ticks = []
+    first = datetime.fromtimestamp(start_ms / 1000, UTC)
+    month = datetime(first.year, first.month, 1, tzinfo=UTC)
+    while True:
+        month = (
+            datetime(month.year + 1, 1, 1, tzinfo=UTC)
+            if month.month == 12
+            else datetime(month.year, month.month + 1, 1, tzinfo=UTC)
+        )
+        ms = int(month.timestamp() * 1000)
+        if ms > end_ms:
+            break
+        ticks.append((x(ms), month.strftime("%b %Y")))
+    active = sum(1 for c in replay.claims if c.status == "active")
+    ended = len(replay.claims) - active
+    verdicts = ", ".join(f"{n} {STATUS_LABELS.get(s, s).lower()}" for s, n in counts.items())
+    summary = (
+        f"{len(replay.claims)} claim versions ({active} active, {ended} withdrawn or replaced) "
+        f"from {fmt_date(start_ms)} to {fmt_date(end_ms)}; verdicts: {verdicts or 'none'}."
+    )
+    return Chart(
+        CHART_WIDTH,
+        height,
+        CHART_LEFT,
+        CHART_WIDTH - CHART_RIGHT,
+        tuple(lanes),
+        tuple(ticks),
+        summary,
+    )
+
+
+def _not_found(request: Request, what: str) -> HTMLResponse:
+    return _render(request, "not_found.html", {"title": "Not found", "what": what}, status=404)
+
+
+@router.get("/providers/{provider_id}", response_class=HTMLResponse)
+def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTMLResponse:
+    """A company's record: claims with their verdicts, a history chart, every entry in order."""
+    views = ledger.views
+    party: Party | None = views.party(provider_id) if len(provider_id) <= 128 else None
+    if party is None or party.role != "provider":
+        return _not_found(request, f"There is no company with the id “{provider_id[:128]}”.")
+    now = _now_ms(request)
+    as_of_text = (request.query_params.get("as_of") or "").strip()
+    as_of_ms: int | None = None
+    problem = None
+    if as_of_text:
+        try:
+            as_of_ms = parse_day(as_of_text)
+        except ValueError:
+            problem = f"“{as_of_text}” is not a date (YYYY-MM-DD); showing the present record."
+            as_of_text = ""
+    if as_of_ms is not None and as_of_ms >= now:
+        as_of_ms, as_of_text = None, ""
+    replay = views.replay(provider_id, as_of_ms=as_of_ms, at_ms=as_of_ms or now)
+    names = {p.id: p.name for p in views.parties()}
+    stored = ledger.stream_entries(provider_id, 0, replay.length)
+    where = {f.digest.hex(): f.index for f in replay.timeline}
+    entries = [
+        _entry_view(f, _statement(e.envelope), names, where, replay.evaluated_at_ms)
+        for f, e in zip(replay.timeline, stored, strict=True)
+    ]
+    registered = views.search(company="registry", kind=Kind.PARTY_REGISTER.value, limit=1_000_000)
+    start = next(
+        (f.log_time_ms for f in registered if f.party == provider_id),
+        replay.timeline[0].log_time_ms if replay.timeline else now,
+    )
+    end = as_of_ms if as_of_ms is not None else now
+    chart = build_chart(replay, min(start, end), end)
+    genesis = (ledger.state.genesis_hash or b"").hex()
+    return _render(
+        request,
+        "provider.html",
+        {
+            "nav": "",
+            "title": party.name,
+            "party": party,
+            "replay": replay,
+            "entries": entries,
+            "chart": chart,
+            "as_of": as_of_text,
+            "as_of_ms": as_of_ms,
+            "now_ms": now,
+            "today": fmt_date(now),
+            "problem": problem,
+            "genesis": genesis,
+            "names": names,
+            "where": where,
+            "registered_ms": start,
+        },
+        status=400 if problem else 200,
+    )
+
+
+# -- the log -------------------------------------------------------------------------------------
+
+
+@router.get("/log", response_class=HTMLResponse)
+def log_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
+    """The latest checkpoint, the log's key, the fingerprints, and how to verify with the CLI."""
+    try:
+        checkpoint: str | None = ledger.checkpoint().decode("utf-8")
+    except LedgerError:
+        checkpoint = None
+    state = ledger.state
+    authority = ledger.views.party(state.authority or "")
+    base = str(request.base_url).rstrip("/")
+    return _render(
+        request,
+        "log.html",
+        {
+            "nav": "log",
+            "title": "The log",
+            "checkpoint": checkpoint,
+            "size": committed_size(ledger),
+            "origin": ledger.origin,
+            "vkey": ledger.note_verifier.vkey(),
+            "authority": authority,
+            "genesis": (state.genesis_hash or b"").hex(),
+            "base": base,
+            "providers": ledger.views.parties(role="provider"),
+        },
+    )

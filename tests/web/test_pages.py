@@ -1,0 +1,586 @@
+"""The public pages through TestClient, on the demo ledger (a real Ledger on a SQLite file).
+
+Every expectation is computed from the ledger's own views (``views.scorecard``, ``views.replay``)
+or the stored statements, never from the page code: the status words below are the public words
+of ``../shared/DOMAIN.md``, written out here on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api import create_app
+from api.web import mount
+from attest import Envelope, make_statement, sign_statement
+from attest.measures import MEASURES
+from attest.statements import REGISTRY_STREAM, format_timestamp
+from cli._demo import DAY_MS, DemoLedger, build_demo
+from keys import PrivateKey
+from ledger import PUBLIC_STATUSES, Ledger
+from tests.attest.examples import example_claim_body, example_party_register_body
+from tests.attest.logbuilder import key
+
+WORDS = {
+    "confirmed": "Confirmed",
+    "confirmed_with_comments": "Confirmed with comments",
+    "no_evidence_found": "No evidence found",
+    "contradicted": "Contradicted",
+    "inconclusive": "Inconclusive",
+    "unverified": "Unverified",
+    "no_claim": "No claim",
+}
+"""The public word of each cell status (DOMAIN.md), independent of the templates."""
+
+# -- a small DOM, enough to read the pages -------------------------------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+
+@dataclass
+class Node:
+    """An element: tag, attributes, children (nodes and text)."""
+
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node | str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """All text inside, whitespace collapsed."""
+        parts: list[str] = []
+
+        def walk(n: Node) -> None:
+            for c in n.children:
+                if isinstance(c, str):
+                    parts.append(c)
+                else:
+                    walk(c)
+
+        walk(self)
+        return " ".join(" ".join(parts).split())
+
+    def find_all(self, pred: Callable[[Node], bool]) -> list[Node]:
+        """Every element below (document order) for which ``pred`` holds."""
+        out: list[Node] = []
+
+        def walk(n: Node) -> None:
+            for c in n.children:
+                if isinstance(c, Node):
+                    if pred(c):
+                        out.append(c)
+                    walk(c)
+
+        walk(self)
+        return out
+
+    def select(self, tag: str | None = None, **attrs: str | None) -> list[Node]:
+        """Elements by tag and attributes (``class_`` matches one class; None: attribute set)."""
+
+        def match(n: Node) -> bool:
+            if tag is not None and n.tag != tag:
+                return False
+            for k, v in attrs.items():
+                name = "class" if k == "class_" else k.replace("_", "-")
+                if name not in n.attrs:
+                    return False
+                if v is None:
+                    continue
+                if name == "class":
+                    if v not in n.attrs[name].split():
+                        return False
+                elif n.attrs[name] != v:
+                    return False
+            return True
+
+        return self.find_all(match)
+
+    def one(self, tag: str | None = None, **attrs: str | None) -> Node:
+        """The single element matching."""
+        found = self.select(tag, **attrs)
+        assert len(found) == 1, (tag, attrs, len(found))
+        return found[0]
+
+
+class _Builder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def dom(html: str) -> Node:
+    """Parse a page."""
+    b = _Builder()
+    b.feed(html)
+    b.close()
+    return b.root
+
+
+# -- the demo ledger -----------------------------------------------------------------------------
+
+
+@dataclass
+class Demo:
+    """The demo ledger open with its log key, its app and a client; the pages' clock is fixed."""
+
+    info: DemoLedger
+    ledger: Ledger
+    app: FastAPI
+    client: TestClient
+    now_ms: int
+    day0_ms: int
+
+    def day(self, n: int) -> str:
+        """The date ``n`` days into the demo story (``YYYY-MM-DD``)."""
+        return datetime.fromtimestamp((self.day0_ms + n * DAY_MS) / 1000, UTC).strftime("%Y-%m-%d")
+
+    def get(self, url: str, status: int = 200) -> Node:
+        """GET a page and parse it, checking its status."""
+        r = self.client.get(url)
+        assert r.status_code == status, (url, r.status_code, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html")
+        return dom(r.text)
+
+
+def make_demo(root: Path) -> tuple[DemoLedger, int]:
+    """Build the demo ledger under ``root`` (``ledger.db`` and ``keys/``); returns it and today."""
+    today = int(time.time()) * 1000
+    info = build_demo(f"sqlite:///{root / 'ledger.db'}", root / "keys", today_ms=today)
+    return info, today
+
+
+def open_demo(info: DemoLedger) -> Ledger:
+    """The demo ledger opened with its (unencrypted) log key."""
+    return Ledger.open(info.url, log_key=PrivateKey.load(info.keys_dir / "log.key", None))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    info, today = make_demo(tmp_path_factory.mktemp("demo"))
+    ledger = open_demo(info)
+    app = create_app(ledger)
+    mount(app)
+    app.state.clock = lambda: today
+    try:
+        with TestClient(app) as client:
+            yield Demo(info, ledger, app, client, today, today - today % DAY_MS - 200 * DAY_MS)
+    finally:
+        ledger.close()
+
+
+def cells(page: Node) -> dict[tuple[str, str], Node]:
+    """The comparison's cells by (provider, measure)."""
+    out = {}
+    for td in page.select("td", data_provider=None, data_measure=None):
+        out[(td.attrs["data-provider"], td.attrs["data-measure"])] = td
+    return out
+
+
+def label_of(cell: Node) -> str:
+    return cell.one("span", class_="status-label").text()
+
+
+# -- the comparison ------------------------------------------------------------------------------
+
+
+def test_every_cell_says_what_the_scorecard_says(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    page = demo.get("/?all=1")
+    shown = cells(page)
+    assert len(shown) == len(card.rows) * len(MEASURES)
+    for row in card.rows:
+        for c in row.cells:
+            td = shown[(row.provider, c.measure)]
+            assert td.attrs["data-status"] == c.status, (row.provider, c.measure)
+            assert label_of(td) == WORDS[c.status], (row.provider, c.measure)
+    # The demo is believable: every public status appears somewhere.
+    assert {c.status for r in card.rows for c in r.cells} == set(PUBLIC_STATUSES)
+    headers = [th.text() for th in page.one("table", id="comparison").select("th", scope="col")]
+    assert headers[1:] == [f"{r.name} based in {r.jurisdiction}" for r in card.rows]
+
+
+def test_an_expired_verdict_reads_as_unverified_and_says_why(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    expired = [
+        c
+        for r in card.rows
+        for c in r.cells
+        if any(v.latest_verdict_expired for v in c.claims) and c.status == "unverified"
+    ]
+    assert expired, "the demo has an expired verdict"
+    shown = cells(demo.get("/"))
+    for c in expired:
+        td = shown[(c.provider, c.measure)]
+        assert label_of(td) == "Unverified"
+        assert "expired" in td.text()
+
+
+def test_by_default_only_measures_someone_claims_are_rows(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    claimed = [m for i, m in enumerate(card.measures) if any(r.cells[i].claims for r in card.rows)]
+    page = demo.get("/")
+    rows = [tr.attrs["data-measure"] for tr in page.select("tr", data_measure=None)]
+    assert rows == claimed
+    assert f"{len(MEASURES) - len(claimed)} measures" in page.one("caption").text()
+
+
+def test_the_measure_filter_keeps_one_row(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    measure = "detect.hash_known_image"
+    page = demo.get(f"/?measure={measure}")
+    shown = cells(page)
+    assert {m for _, m in shown} == {measure}
+    assert len(shown) == len(card.rows)
+    for row in card.rows:
+        td = shown[(row.provider, measure)]
+        assert td.attrs["data-status"] == card.cell(row.provider, measure).status
+    selected = page.one("select", id="f-measure").select("option", selected=None)
+    assert [o.attrs["value"] for o in selected] == [measure]
+
+
+def test_the_jurisdiction_filter_keeps_claims_covering_it(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    rank = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
+    for place in ("GB", "FI"):
+        want: dict[tuple[str, str], str] = {}
+        for row in card.rows:
+            mine = {}
+            for c in row.cells:
+                covering = [
+                    v
+                    for v in c.claims
+                    if v.entry.scope is not None
+                    and ({place, "GLOBAL"} & set(v.entry.scope.jurisdictions))
+                ]
+                mine[(row.provider, c.measure)] = (
+                    min((v.public_status for v in covering), key=rank.__getitem__)
+                    if covering
+                    else "no_claim"
+                )
+            if any(s != "no_claim" for s in mine.values()):
+                want.update(mine)
+        shown = cells(demo.get(f"/?jurisdiction={place}&all=1"))
+        assert {k: td.attrs["data-status"] for k, td in shown.items()} == want
+        assert len({p for p, _ in shown}) < len(card.rows)  # it narrows
+
+
+def test_unknown_filter_values_say_so_and_show_everything(demo: Demo) -> None:
+    page = demo.get("/?measure=detect.nonsense&jurisdiction=ZZ", status=400)
+    notices = [n.text() for n in page.select("p", role="alert")]
+    assert any("detect.nonsense" in n for n in notices)
+    assert any("ZZ" in n for n in notices)
+    assert cells(page)
+
+
+def test_scope_caveats_are_one_click_away(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    shown = cells(demo.get("/"))
+    checked = 0
+    for row in card.rows:
+        for c in row.cells:
+            for v in c.claims:
+                scope = v.entry.scope
+                assert scope is not None
+                details = shown[(row.provider, c.measure)].select("details", class_="scope")
+                text = " ".join(d.text() for d in details)
+                for _surface, reason in scope.excluded_surfaces:
+                    assert reason in text
+                    checked += 1
+                assert ", ".join(scope.jurisdictions) in text
+    assert checked >= 1
+
+
+def test_the_verifiers_and_their_schemes_are_listed(demo: Demo) -> None:
+    page = demo.get("/")
+    rows = {tr.attrs["data-verifier"]: tr.text() for tr in page.select("tr", data_verifier=None)}
+    verifiers = demo.ledger.views.parties(role="verifier")
+    assert set(rows) == {v.id for v in verifiers}
+    for v in verifiers:
+        assert v.name in rows[v.id]
+        assert v.accreditation is not None
+        assert v.accreditation.scheme in rows[v.id]
+        assert ("Suspended" in rows[v.id]) is v.accreditation.suspended
+    assert any(v.accreditation is not None and v.accreditation.suspended for v in verifiers)
+    how = page.one("section", id="how").text()
+    for word in ("A claim", "A test", "A verdict"):
+        assert word in how
+
+
+# -- a company's page ----------------------------------------------------------------------------
+
+
+def entries_of(page: Node) -> list[Node]:
+    return page.one("ol", id="timeline").select("li", data_index=None)
+
+
+def test_the_company_page_lists_every_entry_in_log_order(demo: Demo) -> None:
+    for provider in demo.info.providers:
+        stored = demo.ledger.stream_entries(provider)
+        page = demo.get(f"/providers/{provider}")
+        items = entries_of(page)
+        assert [int(li.attrs["data-index"]) for li in items] == [e.index for e in stored]
+        assert [int(li.attrs["data-position"]) for li in items] == list(range(len(stored)))
+        for li, e in zip(items, stored, strict=True):
+            statement = orjson.loads(Envelope.parse_stored(e.envelope).payload)
+            text = li.text()
+            assert li.attrs["data-kind"] == statement["kind"]
+            assert f"Log index: {e.index}" in text
+            assert statement["signer"] in [c.text() for c in li.select("code")]
+            body = statement["body"]
+            docs = [*body.get("evidence", ()), *([body["protocol"]] if "protocol" in body else [])]
+            for d in docs:
+                assert d["digest"]["sha256"] in text
+                assert d["uri"] in text
+            for trial in body.get("trials", ()):
+                for d in trial.get("evidence", ()):
+                    assert d["sha256"] in text
+
+
+def test_the_company_page_has_a_verify_button_and_a_chart(demo: Demo) -> None:
+    page = demo.get("/providers/pixelstream")
+    button = page.one("button", id="verify-button")
+    assert "hidden" in button.attrs  # shown by page.js; without JS the noscript note explains
+    assert button.attrs["data-stream"] == "pixelstream"
+    assert button.attrs["data-genesis"] == demo.info.fingerprint
+    assert page.select("noscript")
+    svg = page.one("svg", class_="chart")
+    replay = demo.ledger.views.replay("pixelstream", at_ms=demo.now_ms)
+    assert len(svg.select("rect", class_="bar")) == len(replay.claims)
+    verdicts = sum(len(c.verdicts) for c in replay.claims)
+    assert len(svg.select("g", class_="mark")) == verdicts + sum(
+        len(c.tests) for c in replay.claims
+    )
+    assert [s.attrs["src"] for s in page.select("script")] == ["/static/page.js"]
+
+
+def test_as_of_replays_the_record_as_it_stood(demo: Demo) -> None:
+    withdrawn = bytes.fromhex(demo.info.digests["nimbus-withdrawal"])
+    views = demo.ledger.views
+    now = views.replay("nimbus-drive", at_ms=demo.now_ms)
+    claim = next(c for c in now.claims if c.ended_by is not None and c.ended_by.digest == withdrawn)
+    assert claim.status == "withdrawn"
+    before = demo.day(100)  # the claim stood; withdrawn on day 118
+    then = views.replay(
+        "nimbus-drive",
+        as_of_ms=int(datetime.fromisoformat(before + "T23:59:59.999+00:00").timestamp() * 1000),
+    )
+    assert then.claim(claim.digest).status == "active"
+
+    def status(page: Node) -> str:
+        return page.one("li", data_claim=claim.digest.hex()).attrs["data-status"]
+
+    page_now = demo.get("/providers/nimbus-drive")
+    page_then = demo.get(f"/providers/nimbus-drive?as_of={before}")
+    assert status(page_now) == "withdrawn"
+    assert status(page_then) == "active"
+    assert [int(li.attrs["data-index"]) for li in entries_of(page_then)] == [
+        f.index for f in then.timeline
+    ]
+    assert len(entries_of(page_then)) < len(entries_of(page_now))
+    assert before in page_then.one("p", id="asof-banner").text()
+    assert page_then.one("input", id="as_of").attrs["value"] == before
+
+
+def test_as_of_judges_verdict_expiry_on_that_day(demo: Demo) -> None:
+    expired = demo.info.digests["lumen-verdict-expired"]
+    now = demo.ledger.views.replay("lumen-search", at_ms=demo.now_ms)
+    claim = next(
+        c for c in now.claims if c.latest_verdict and c.latest_verdict.digest.hex() == expired
+    )
+    assert claim.public_status == "unverified"
+    verdict = claim.latest_verdict
+    assert verdict is not None
+    assert verdict.valid_until_ms is not None
+    day = datetime.fromtimestamp(verdict.log_time_ms / 1000 + 86_400, UTC).strftime("%Y-%m-%d")
+    page = demo.get(f"/providers/lumen-search?as_of={day}")
+    card = page.one("li", data_claim=claim.digest.hex())
+    assert card.attrs["data-public-status"] == (verdict.result or "").lower()
+    card_now = demo.get("/providers/lumen-search").one("li", data_claim=claim.digest.hex())
+    assert card_now.attrs["data-public-status"] == "unverified"
+    assert "expired" in card_now.text()
+
+
+def test_a_bad_as_of_date_is_said_and_the_present_shown(demo: Demo) -> None:
+    page = demo.get("/providers/nimbus-drive?as_of=yesterday", status=400)
+    assert "yesterday" in page.one("p", role="alert").text()
+    assert len(entries_of(page)) == len(demo.ledger.stream_entries("nimbus-drive"))
+
+
+@pytest.mark.parametrize("who", ["no-such-company", "clearsight-audit", "registry", "x" * 300])
+def test_unknown_companies_get_an_html_404(demo: Demo, who: str) -> None:
+    page = demo.get(f"/providers/{who}", status=404)
+    assert "Not found" in page.one("h1").text()
+    assert page.select("a", href="/")
+
+
+# -- the log page, headers, assets --------------------------------------------------------------
+
+
+def test_the_log_page_shows_the_checkpoint_key_and_fingerprints(demo: Demo) -> None:
+    page = demo.get("/log")
+    ledger = demo.ledger
+    assert page.one("pre", id="checkpoint").text() == " ".join(ledger.checkpoint().decode().split())
+    assert page.one("dd", id="log-size").text() == str(ledger.size)
+    assert page.one("code", id="log-vkey").text() == ledger.note_verifier.vkey()
+    assert page.one("code", id="genesis").text() == demo.info.fingerprint
+    authority = ledger.views.party(ledger.state.authority or "")
+    assert authority is not None
+    text = page.text()
+    for k in authority.keys:
+        assert k.key_id in text
+    assert (
+        f"claimledger verify --server http://testserver --genesis {demo.info.fingerprint}" in text
+    )
+
+
+@pytest.mark.parametrize("url", ["/", "/providers/brightchat", "/log", "/providers/nope"])
+def test_pages_are_sent_with_a_strict_csp_and_no_inline_script(demo: Demo, url: str) -> None:
+    r = demo.client.get(url)
+    csp = r.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["default-src"] == "'none'"
+    assert "unsafe" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    page = dom(r.text)
+    for script in page.select("script"):
+        assert script.attrs.get("src", "").startswith("/static/")
+        assert not script.text()
+    assert not re.search(r"\son[a-z]+=", r.text), "no inline event handlers"
+    assert " style=" not in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/static/page.js", "javascript"),
+        ("/static/verify.js", "javascript"),
+        ("/static/site.css", "text/css"),
+    ],
+)
+def test_assets_are_local(demo: Demo, path: str, kind: str) -> None:
+    r = demo.client.get(path)
+    assert r.status_code == 200
+    assert kind in r.headers["content-type"]
+    remote = re.compile(
+        r"""(from\s*["']|import\s*\(\s*["']|url\(\s*["']?|@import\s+["']?)(https?:)?//"""
+    )
+    assert not remote.search(r.text), "assets load nothing from another origin"
+
+
+@pytest.mark.parametrize("url", ["/", "/providers/brightchat", "/log"])
+def test_pages_load_only_local_assets(demo: Demo, url: str) -> None:
+    page = demo.get(url)
+    for n in page.select("link", href=None) + page.select("script", src=None):
+        ref = n.attrs.get("href") or n.attrs.get("src") or ""
+        assert ref.startswith("/static/") or ref == "data:,", ref
+
+
+def test_mount_twice_is_harmless(demo: Demo) -> None:
+    routes = len(demo.app.routes)
+    mount(demo.app)
+    assert len(demo.app.routes) == routes
+
+
+def test_the_api_is_still_json(demo: Demo) -> None:
+    r = demo.client.get("/v1/streams/no-such-company/entries")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+# -- hostile strings -----------------------------------------------------------------------------
+
+EVIL_NAME = "<script>alert(1)</script>"
+EVIL_SERVICE = "</td><script>alert(2)</script>"
+EVIL_REASON = '"><img src=x onerror=alert(3)>'
+
+
+def _append(
+    ledger: Ledger, kind: str, stream: str, signer: str, body: dict[str, Any], k: int
+) -> str:
+    statement = make_statement(
+        kind=kind,
+        stream=stream,
+        prev=ledger.head(stream)[0],
+        signer=signer,
+        signed_at=format_timestamp(int(time.time()) * 1000),
+        body=body,
+    )
+    env = sign_statement(statement, key(k))
+    ledger.submit(env.to_bytes())
+    return env.payload.hex()
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Iterator[TestClient]:
+    ledger = Ledger.init(
+        f"sqlite:///{tmp_path / 'hostile.db'}",
+        authority_id="online-safety-board",
+        authority_name='Board <b>of</b> & "trust"',
+        authority_key=key(1),
+        origin="claimledger.example/log",
+        log_key=key(2),
+    )
+    try:
+        register = example_party_register_body("evil-corp")
+        register["name"] = EVIL_NAME
+        _append(ledger, "party.register", REGISTRY_STREAM, "online-safety-board", register, 1)
+        claim = example_claim_body()
+        claim["services"] = [EVIL_SERVICE]
+        claim["excludedSurfaces"][0]["reason"] = EVIL_REASON
+        _append(ledger, "claim.publish", "evil-corp", "evil-corp", claim, 3)
+        app = create_app(ledger)
+        mount(app)
+        with TestClient(app) as client:
+            yield client
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("url", ["/", "/?all=1", "/providers/evil-corp", "/log"])
+def test_hostile_strings_render_as_text(hostile: TestClient, url: str) -> None:
+    r = hostile.get(url)
+    assert r.status_code == 200
+    html = r.text
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "<b>of</b>" not in html
+    page = dom(html)
+    assert [s.attrs.get("src") for s in page.select("script")] in ([], ["/static/page.js"])
+    assert not page.select("img")
+    if url != "/log":
+        assert EVIL_NAME in page.text()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    if url.startswith("/providers"):
+        assert EVIL_SERVICE in page.text()
+        assert EVIL_REASON in page.text()
