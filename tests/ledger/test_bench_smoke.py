@@ -27,7 +27,8 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "verify_ledger, 2 workers, 600 entries" in out
     assert "x baseline)" in out
     assert "peak RSS of the verifying process" in out
-    assert "of which the rules' state" in out
+    assert "the rules' state at the end" in out
+    assert "CPU per entry" in out
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
