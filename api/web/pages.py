@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse
 
 from api.deps import LedgerDep
 from api.params import committed_size
-from attest import Envelope, Kind
+from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
 from ledger import (
     PUBLIC_STATUSES,
@@ -466,6 +466,7 @@ class EntryView:
     docs: list[Doc] = field(default_factory=list)
     trials: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: bool = False
 
 
 def _docs(items: Iterable[Mapping[str, Any]], role: str) -> list[Doc]:
@@ -480,20 +481,27 @@ def _range(period: Mapping[str, Any]) -> str:
     return f"{period.get('start')} {DASH} {period.get('end')}"
 
 
-def _statement(envelope: bytes) -> dict[str, Any]:
-    """The statement of a stored envelope (already verified by the ledger when it was read)."""
-    decoded: dict[str, Any] = orjson.loads(Envelope.parse_stored(envelope).payload)
-    return decoded
+def _statement(envelope: bytes) -> dict[str, Any] | None:
+    """The statement of a stored envelope, for display; ``None`` if it cannot be read.
+
+    The ledger verified every entry when it opened, but the page reads the stored bytes again
+    (the database may have changed since): an unreadable entry is shown as such, and the
+    reader is pointed to the verification, rather than the page failing.
+    """
+    try:
+        decoded = orjson.loads(Envelope.parse_stored(envelope).payload)
+    except (AttestError, ValueError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def _entry_view(
     fact: EntryFact,
-    st: Mapping[str, Any],
+    st: Mapping[str, Any] | None,
     names: Mapping[str, str],
     where: Mapping[str, int],
     at_ms: int,
 ) -> EntryView:
-    body: Mapping[str, Any] = st.get("body", {})
     kind = fact.kind
     what = measure_title(fact.measure or "")
     view = EntryView(
@@ -501,8 +509,12 @@ def _entry_view(
         kind_label=KIND_LABELS.get(kind, kind),
         headline=what,
         signer_name=names.get(fact.signer, fact.signer),
-        signed_at=str(st.get("signedAt", "")),
+        signed_at="" if st is None else str(st.get("signedAt", "")),
     )
+    if st is None:
+        view.unreadable = True
+        return view
+    body: Mapping[str, Any] = st.get("body", {})
 
     def ref(label: str, digest: str | None) -> None:
         if digest:

@@ -8,8 +8,10 @@ of ``../shared/DOMAIN.md``, written out here on purpose.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -29,6 +31,7 @@ from attest.statements import REGISTRY_STREAM, format_timestamp
 from cli._demo import DAY_MS, DemoLedger, build_demo
 from keys import PrivateKey
 from ledger import PUBLIC_STATUSES, Ledger
+from ledger._store import stream_id
 from tests.attest.examples import example_claim_body, example_party_register_body
 from tests.attest.logbuilder import key
 
@@ -181,6 +184,27 @@ def make_demo(root: Path) -> tuple[DemoLedger, int]:
 def open_demo(info: DemoLedger) -> Ledger:
     """The demo ledger opened with its (unencrypted) log key."""
     return Ledger.open(info.url, log_key=PrivateKey.load(info.keys_dir / "log.key", None))
+
+
+@contextmanager
+def one_byte_changed(db: Path, stream: str, position: int) -> Iterator[None]:
+    """Change one byte inside the base64 payload of a stored entry, directly in the SQLite
+    database (the events are readable JSON: docs/ARCHITECTURE.md); put it back on exit."""
+    select = "SELECT state FROM claimledger_events WHERE originator_id=? AND originator_version=?"
+    update = "UPDATE claimledger_events SET state=? WHERE originator_id=? AND originator_version=?"
+    args = (stream_id(stream).hex, position + 1)
+    with sqlite3.connect(db) as conn:
+        (state,) = conn.execute(select, args).fetchone()
+    state = bytes(state)
+    at = state.index(b"payload") + 80
+    flipped = b"A" if state[at : at + 1] != b"A" else b"B"
+    with sqlite3.connect(db) as conn:
+        conn.execute(update, (state[:at] + flipped + state[at + 1 :], *args))
+    try:
+        yield
+    finally:
+        with sqlite3.connect(db) as conn:
+            conn.execute(update, (state, *args))
 
 
 @pytest.fixture(scope="module")
@@ -433,6 +457,17 @@ def test_a_bad_as_of_date_is_said_and_the_present_shown(demo: Demo) -> None:
     page = demo.get("/providers/nimbus-drive?as_of=yesterday", status=400)
     assert "yesterday" in page.one("p", role="alert").text()
     assert len(entries_of(page)) == len(demo.ledger.stream_entries("nimbus-drive"))
+
+
+def test_an_entry_changed_in_the_database_is_flagged_not_a_crash(demo: Demo) -> None:
+    entry = demo.ledger.stream_entries("pixelstream")[3]
+    db = Path(demo.info.url.removeprefix("sqlite:///"))
+    with one_byte_changed(db, "pixelstream", entry.position):
+        page = demo.get("/providers/pixelstream")
+        flagged = page.one("li", id=f"entry-{entry.index}")
+        assert "can no longer be read" in flagged.one("p", role="alert").text()
+        assert len(entries_of(page)) == len(demo.ledger.stream_entries("pixelstream"))
+    assert not demo.get("/providers/pixelstream").select("p", role="alert")
 
 
 @pytest.mark.parametrize("who", ["no-such-company", "clearsight-audit", "registry", "x" * 300])

@@ -1,0 +1,275 @@
+"""The public pages in real headless Chromium, against a real uvicorn server on 127.0.0.1.
+
+The server (started and stopped by the module fixture, in a thread) serves the demo ledger from a
+SQLite file in a temporary folder, with the pages mounted. Tampering is done two ways, both as
+the issue asks: one byte of one stored entry is changed *directly in the database* while the
+server runs (it reads envelopes from the database for every request, so it then serves the
+tampered entry); and the checkpoint is replaced in flight (``page.route``) by one signed with
+another key. Screenshots go to ``test-artifacts/`` (and the comparison to
+``docs/screenshot-comparison.png``, the README's picture).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from api import create_app
+from api.web import mount
+from attest import NoteSigner
+from ledger import Ledger
+from tests.attest.logbuilder import key
+from tests.conftest import REPO
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.web.test_pages import WORDS, make_demo, one_byte_changed, open_demo
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = REPO / "test-artifacts"
+README_SHOT = REPO / "docs" / "screenshot-comparison.png"
+
+
+@dataclass
+class Site:
+    """The demo ledger behind a real server."""
+
+    base: str
+    ledger: Ledger
+    db: Path
+    now_ms: int
+    providers: list[str]
+    digests: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("site")
+    info, today = make_demo(root)
+    ledger = open_demo(info)
+    app = create_app(ledger)
+    mount(app)
+    app.state.clock = lambda: today
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the uvicorn server did not start")
+        time.sleep(0.05)
+    try:
+        yield Site(
+            f"http://127.0.0.1:{port}",
+            ledger,
+            root / "ledger.db",
+            today,
+            info.providers,
+            info.digests,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        ledger.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
+        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    profile = tmp_path_factory.mktemp("chromium-pages")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh tab; fails the test on any script error on the page."""
+    errors: list[str] = []
+    p = browser.new_page()
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "favicon" not in m.text else None,
+    )
+    try:
+        yield p
+        assert not errors, errors
+    finally:
+        p.close()
+
+
+def _cells(page: Any) -> dict[tuple[str, str], tuple[str, str]]:
+    rows = page.eval_on_selector_all(
+        "td[data-provider]",
+        """tds => tds.map(td => [td.dataset.provider, td.dataset.measure, td.dataset.status,
+            td.querySelector('.status-label').innerText.trim()])""",
+    )
+    return {(p, m): (s, label) for p, m, s, label in rows}
+
+
+def _screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_the_comparison_shows_the_demo_verdicts(site: Site, page: Any) -> None:
+    card = site.ledger.views.scorecard(at_ms=site.now_ms)
+    page.goto(f"{site.base}/?all=1")
+    shown = _cells(page)
+    want = {
+        (r.provider, c.measure): (c.status, WORDS[c.status]) for r in card.rows for c in r.cells
+    }
+    assert shown == want
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+
+    page.goto(f"{site.base}/")
+    _screenshot(page, "comparison.png")
+    # The README's picture: the top of the page (header, filters, legend, the table).
+    README_SHOT.parent.mkdir(exist_ok=True)
+    height = page.evaluate(
+        "Math.ceil(document.querySelector('#comparison').getBoundingClientRect().bottom) + 16"
+    )
+    page.screenshot(
+        path=str(README_SHOT),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1280, "height": height},
+    )
+    assert README_SHOT.stat().st_size < 400_000
+
+
+def test_the_measure_filter_narrows_the_table(site: Site, page: Any) -> None:
+    measure = "detect.hash_known_image"
+    card = site.ledger.views.scorecard(at_ms=site.now_ms)
+    page.goto(f"{site.base}/")
+    page.select_option("#f-measure", measure)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(f"**/?*measure={measure}*")
+    shown = _cells(page)
+    assert {m for _, m in shown} == {measure}
+    assert shown == {
+        (r.provider, measure): (
+            card.cell(r.provider, measure).status,
+            WORDS[card.cell(r.provider, measure).status],
+        )
+        for r in card.rows
+    }
+
+
+def test_the_company_page_lists_entries_in_order_and_replays_as_of(site: Site, page: Any) -> None:
+    provider = "nimbus-drive"
+    stored = [e.index for e in site.ledger.stream_entries(provider)]
+    page.goto(f"{site.base}/providers/{provider}")
+    listed = page.eval_on_selector_all(
+        "#timeline > li", "lis => lis.map(li => Number(li.dataset.index))"
+    )
+    assert listed == stored
+    _screenshot(page, "provider.png")
+
+    withdrawal = bytes.fromhex(site.digests["nimbus-withdrawal"])
+    replay = site.ledger.views.replay(provider, at_ms=site.now_ms)
+    claim = next(c for c in replay.claims if c.ended_by and c.ended_by.digest == withdrawal)
+    selector = f"li[data-claim='{claim.digest.hex()}']"
+    assert page.get_attribute(selector, "data-status") == "withdrawn"
+    # The day before the withdrawal: the claim stood.
+    assert claim.ended_by is not None
+    before = time.strftime("%Y-%m-%d", time.gmtime(claim.ended_by.log_time_ms / 1000 - 86_400))
+    page.fill("#as_of", before)
+    page.click("form.asof button[type=submit]")
+    page.wait_for_url(f"**as_of={before}")
+    assert page.get_attribute(selector, "data-status") == "active"
+    assert before in page.inner_text("#asof-banner")
+    shown = page.eval_on_selector_all("#timeline > li", "lis => lis.length")
+    assert shown < len(stored)
+
+
+def _verify(page: Any, base: str, provider: str) -> dict[str, str]:
+    page.goto(f"{base}/providers/{provider}")
+    page.click("#verify-button")
+    page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
+    out: dict[str, str] = page.eval_on_selector(
+        "#verify-result", "el => ({...el.dataset, text: el.innerText})"
+    )
+    return out
+
+
+def test_verify_this_record_succeeds_on_the_demo(site: Site, page: Any) -> None:
+    for provider in site.providers:
+        got = _verify(page, site.base, provider)
+        assert got["outcome"] == "ok", got
+        assert "Record verified" in got["text"]
+        assert str(len(site.ledger.stream_entries(provider))) in got["text"]
+    assert page.get_attribute("#verify-bar", "value") == "100"
+    _screenshot(page, "provider-verified.png")
+
+
+def test_one_byte_changed_in_the_database_is_named(site: Site, page: Any) -> None:
+    provider = "pixelstream"
+    entry = site.ledger.stream_entries(provider)[3]
+    # The server reads envelopes from the database for every request: it now serves the
+    # changed entry (and its page flags it as unreadable).
+    with one_byte_changed(site.db, provider, entry.position):
+        got = _verify(page, site.base, provider)
+    assert got["outcome"] == "failed", got
+    assert (got["index"], got["position"], got["stream"]) == (
+        str(entry.index),
+        str(entry.position),
+        provider,
+    )
+    assert f"position {entry.position}" in got["text"]
+    assert f"log index {entry.index}" in got["text"]
+    assert page.get_attribute(f"#entry-{entry.index}", "class").split()[-1] == "failed-entry"
+    _screenshot(page, "provider-tampered.png")
+    # Put back, it verifies again.
+    assert _verify(page, site.base, provider)["outcome"] == "ok"
+
+
+def test_a_checkpoint_signed_by_another_key_fails(site: Site, page: Any) -> None:
+    note = site.ledger.checkpoint()
+    body = note[: note.index(b"\n\n") + 1]
+    forged = NoteSigner(site.ledger.origin, key(9)).sign(body)
+    assert forged != note
+
+    def serve_forged(route: Any) -> None:
+        route.fulfill(status=200, body=forged, content_type="text/plain; charset=utf-8")
+
+    page.route("**/v1/log/checkpoint", serve_forged)
+    got = _verify(page, site.base, "kiteworld")
+    assert got["outcome"] == "failed", got
+    assert got["kind"] == "CheckpointError", got
+    assert "checkpoint" in got["text"].lower()
