@@ -21,7 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
-from api import problems
+from api import problems, web
 from api.deps import Settings
 from api.middleware import BodyLimitMiddleware
 from api.routers import entries, health, log, parties, scorecard, streams
@@ -72,6 +72,7 @@ def _new_app(settings: Settings, lifespan: Any = None, ledger: Ledger | None = N
     problems.install(app)
     for module in (entries, streams, log, parties, scorecard, health):
         app.include_router(module.router)
+    web.mount(app)
 
     def limit_for(path: str) -> int:
         return settings.max_batch_bytes if path == BATCH_PATH else settings.max_body_bytes
