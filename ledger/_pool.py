@@ -195,7 +195,8 @@ class SignaturePool:
     Args:
         workers: worker processes; ``None`` means ``os.cpu_count()``; ``0`` or ``1`` opens
             everything in the calling process (no processes, no pickling).
-        task_size: envelopes per task sent to a worker.
+        task_size: at most this many envelopes per task sent to a worker (a smaller batch is
+            split evenly over the workers).
         start_method: a :mod:`multiprocessing` start method; ``spawn`` by default (see the
             module docstring).
     """
@@ -279,7 +280,8 @@ class SignaturePool:
             inline = [_open_one(data, lookup, stored) for data in envelopes]
             return PendingOpen(envelopes, keys, stored, None, inline)
         futures = []
-        size = self._task_size
+        # Spread a small batch over every worker rather than filling one task.
+        size = max(1, min(self._task_size, -(-len(envelopes) // self._workers)))
         for start in range(0, len(envelopes), size):
             part = envelopes[start : start + size]
             needed: dict[str, bytes] = {}
