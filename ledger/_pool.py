@@ -12,11 +12,11 @@ the caller's process). Each worker caches the keys it has seen. A task returns, 
 :class:`~attest.rules.Signed` (statement included: re-parsing a statement costs about four times
 more than unpickling it, see docs/BENCHMARKS.md) or the :class:`VerificationError`.
 
-Workers are started with ``spawn`` by default: they import only this module's dependencies, inherit
-no threads, locks or database connections of the caller (a ledger runs a sequencer thread and a
-PostgreSQL connection pool, which ``fork`` would copy in whatever state they were in), and the
-behaviour is the same on every platform. The start-up cost (≈0.3 s, in parallel) is paid once per
-pool; keep a pool open across calls.
+Workers are started with ``spawn`` by default: fresh interpreters that import the ``ledger``
+package and inherit no threads, locks or database connections of the caller (a ledger runs a
+sequencer thread and a PostgreSQL connection pool, which ``fork`` would copy in whatever state
+they were in), and the behaviour is the same on every platform. The start-up cost (≈0.3 s, in
+parallel) is paid once per pool; keep a pool open across calls.
 """
 
 from __future__ import annotations
