@@ -13,25 +13,35 @@ on the true log prefix — exactly the prefix an offline verifier replays.
 from __future__ import annotations
 
 import base64
+import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from attest.build import make_statement, sign_statement
 from attest.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from attest.dsse import Envelope
 from attest.entry import LogEntry, genesis_prev, leaf_data
-from attest.errors import UnknownKeyError, VerificationError
+from attest.errors import ChainError, UnknownKeyError, VerificationError
 from attest.merkle import MerkleFrontier, consistency_proof, inclusion_proof, leaf_hash
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import Views
-from ledger.errors import ConflictError, CorruptionError, LedgerError
+from ledger.errors import (
+    ConflictError,
+    CorruptionError,
+    LedgerError,
+    LedgerNotFoundError,
+    StoreError,
+)
 
 __all__ = ["Clock", "Ledger", "Receipt", "system_clock"]
 
@@ -41,7 +51,14 @@ Clock = Callable[[], int]
 MAX_BATCH = 1024
 """At most this many entries are saved in one transaction."""
 
+MAX_ATTEMPTS = 64
+"""A batch is decided again at most this many times when other writers keep appending first."""
+
 _NODE_CACHE_LEAVES = 1 << 16
+_RECENT_HASHES = 1 << 16
+_CATCH_UP_CHUNK = 4096
+
+_log = logging.getLogger(__name__)
 
 
 def system_clock() -> int:
@@ -80,7 +97,7 @@ class Receipt:
             "stream": self.stream,
             "position": self.position,
             "entryHash": self.entry_hash.hex(),
-            "logTime": format_timestamp(self.log_time_ms // 1000 * 1000),
+            "logTime": _rfc3339_ms(self.log_time_ms),
             "logTimeMs": self.log_time_ms,
             "treeSize": self.tree_size,
             "inclusionProof": [base64.b64encode(h).decode() for h in self.inclusion_proof],
@@ -105,12 +122,14 @@ class Ledger:
     ) -> None:
         self._store = store
         self._clock = clock
-        self._lock = threading.RLock()  # guards state, frontier, node cache
+        self._lock = threading.RLock()  # guards state, frontier, node cache, recent hashes
         self.state = LogState()
         self.views = Views()
         self._frontier = MerkleFrontier()
         self._nodes: dict[tuple[int, int], bytes] = {}
-        self._index_of: dict[bytes, int] = {}
+        self._unsaved: list[tuple[int, int, bytes]] = []  # nodes not yet in the store
+        self._index_of: dict[bytes, int] = {}  # entry hash -> index, recent entries only
+        self.views_error: BaseException | None = None
         self._catch_up()
         origin = self.state.origin
         if origin is None:
@@ -142,6 +161,9 @@ class Ledger:
         clock: Clock = system_clock,
     ) -> Ledger:
         """Create a ledger: its tables, and the genesis entry naming the authority and log keys.
+
+        The genesis entry is written in one transaction, so a crash leaves either no ledger
+        (``open`` raises LedgerNotFoundError and ``init`` may run again) or a complete one.
 
         Raises:
             LedgerExistsError: the database already holds a ledger.
@@ -180,24 +202,33 @@ class Ledger:
     ) -> Ledger:
         """Open an existing ledger; without ``log_key`` it is read-only (no appends).
 
+        Every stored entry is verified again on the way in (signatures, chain, rules, hashes).
+
         Raises:
-            LedgerNotFoundError: the database holds no ledger.
-            CorruptionError: the stored entries fail verification.
+            LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
+            LedgerError: ``log_key`` is not the log key the genesis entry names.
+            CorruptionError: the stored entries fail verification (located).
         """
         store = open_store(url)
         try:
+            if store.size() == 0:
+                raise LedgerNotFoundError(
+                    f"no ledger in {store!r} (its init never finished): "
+                    "run `claimledger init` to create one"
+                )
             return cls(store, log_key=log_key, clock=clock)
         except BaseException:
             store.close()
             raise
 
     def close(self) -> None:
-        """Stop the sequencer and close the store."""
+        """Stop the sequencer (after the queued entries) and close the store."""
         with self._queue_cv:
             self._closed = True
             self._queue_cv.notify_all()
-        if self._thread is not None:
-            self._thread.join()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
         self._store.close()
 
     def __enter__(self) -> Ledger:
@@ -227,6 +258,21 @@ class Ledger:
         """Entries in the log as this object knows it."""
         return self.state.size
 
+    @property
+    def writable(self) -> bool:
+        """Whether this object was opened with the log key (may append and sign)."""
+        return self._signer is not None
+
+    def refresh(self) -> int:
+        """Read (and verify) the entries other writers appended since; return the new size.
+
+        Raises:
+            CorruptionError: a stored entry fails verification.
+        """
+        with self._lock:
+            self._catch_up()
+            return self.state.size
+
     # -- catching up with the store ---------------------------------------------------------------
 
     def _catch_up(self) -> None:
@@ -237,13 +283,7 @@ class Ledger:
         with self._lock:
             start = self.state.size
             for stored in self._store.iter_log(start):
-                raw = LogEntry(
-                    stored.index,
-                    stored.stream,
-                    stored.position,
-                    stored.log_time_ms,
-                    stored.envelope,
-                )
+                raw = _raw(stored)
                 try:
                     placed = self.state.open(raw)
                     self.state.check(placed)
@@ -262,23 +302,47 @@ class Ledger:
                         index=stored.index,
                     )
                 self.state.apply(placed)
-                self.views.apply(placed)
                 self._integrate(raw, placed.signed.entry_hash)
+                self._apply_views(placed)
+                if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
+                    self._persist_nodes()  # bounded memory while reading a large log
             self._persist_nodes()
 
     def _integrate(self, raw: LogEntry, ehash: bytes) -> None:
         leaf = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
         for level, index, h in self._frontier.append(leaf):
             self._nodes[(level, index)] = h
-        self._index_of[ehash] = raw.index
+            self._unsaved.append((level, index, h))
+        recent = self._index_of
+        recent[ehash] = raw.index
+        if len(recent) > 2 * _RECENT_HASHES:  # keep the newest half (dicts keep insertion order)
+            for old in list(islice(recent, len(recent) - _RECENT_HASHES)):
+                del recent[old]
+
+    def _apply_views(self, placed: Placed) -> None:
+        # The views are a projection: a failure there must not stop the log (the entry is
+        # stored and in the tree). It is kept for the views' owner to see; views rebuild at open.
+        try:
+            self.views.apply(placed)
+        except Exception as exc:
+            if self.views_error is None:
+                self.views_error = exc
+            _log.exception("read views failed at index %d", placed.index)
 
     def _persist_nodes(self) -> None:
-        """Write the node cache's new nodes to the store; trim the cache to recent leaves."""
+        """Write the nodes made since the last write to the store; trim the cache.
+
+        O(new nodes): the nodes are collected as the tree grows, not found by scanning the cache.
+        The marker is never lowered below what the store already claims (nodes are never
+        deleted, so a marker set by another writer stays true), and never raised past nodes that
+        are not written. Nodes stay cached until written.
+        """
         size = self._frontier.size
-        done = self._store.nodes_size()
-        if done < size:
-            fresh = [(lv, ix, h) for (lv, ix), h in self._nodes.items() if (ix + 1) << lv > done]
-            self._store.put_nodes(fresh, size)
+        if self._unsaved:
+            done = self._store.nodes_size()
+            if done < size:
+                self._store.put_nodes(self._unsaved, size)
+            self._unsaved = []
         if len(self._nodes) > 4 * _NODE_CACHE_LEAVES:
             keep_from = size - _NODE_CACHE_LEAVES
             self._nodes = {k: h for k, h in self._nodes.items() if (k[1] << k[0]) >= keep_from}
@@ -292,7 +356,11 @@ class Ledger:
     # -- proofs and checkpoints ------------------------------------------------------------------
 
     def checkpoint(self) -> bytes:
-        """The signed checkpoint note of the current tree (deterministic per size)."""
+        """The signed checkpoint note of the current tree (deterministic per size).
+
+        Raises:
+            LedgerError: the ledger was opened read-only (no log key).
+        """
         with self._lock:
             size = self._frontier.size
             if self._checkpoint is None or self._checkpoint[0] != size:
@@ -323,13 +391,17 @@ class Ledger:
     def prepare(self, envelope_bytes: bytes) -> Signed:
         """Parse an envelope, find its key, verify its signature and parse its statement.
 
-        Stateless given the key; callers may run it in parallel.
+        Stateless given the key; callers may run it in parallel. A key this object has not seen
+        may have been registered by another writer: it catches up once before refusing.
 
         Raises:
             VerificationError: malformed envelope, unknown key, bad signature, invalid statement.
         """
         env = Envelope.parse(envelope_bytes)
         key = self.state.key(env.signature.keyid)
+        if key is None and self._store.size() > self.state.size:
+            self.refresh()
+            key = self.state.key(env.signature.keyid)
         if key is None:
             raise UnknownKeyError(
                 f"key {env.signature.keyid} is not registered", field="/signatures/0/keyid"
@@ -342,66 +414,119 @@ class Ledger:
         Raises:
             VerificationError: the envelope is invalid or a rule refuses it (ChainError carries
                 the current head of the stream).
+            LedgerError: read-only, closed, or the store failed.
         """
         return self.submit_signed([self.prepare(envelope_bytes)])[0].result()
 
     def submit_many(self, envelopes: Sequence[bytes]) -> list[Receipt | VerificationError]:
-        """Append several envelopes in order; each gets a receipt or its own error."""
+        """Append several envelopes in order; each gets a receipt or its own error.
+
+        An envelope may be signed with a key registered by an earlier envelope of the same call.
+
+        Raises:
+            LedgerError: read-only, closed, or the store failed.
+        """
         out: list[Receipt | VerificationError | None] = [None] * len(envelopes)
         ready: list[Signed] = []
         slots: list[int] = []
+
+        def flush() -> None:
+            for i, fut in zip(slots, self.submit_signed(ready), strict=True):
+                failure = fut.exception()
+                out[i] = fut.result() if failure is None else _as_verification_error(failure)
+            ready.clear()
+            slots.clear()
+
         for i, raw in enumerate(envelopes):
             try:
-                ready.append(self.prepare(raw))
-                slots.append(i)
+                signed = self.prepare(raw)
+            except UnknownKeyError as exc:
+                if not ready:
+                    out[i] = exc
+                    continue
+                flush()  # the key may be registered by an earlier envelope of this call
+                try:
+                    signed = self.prepare(raw)
+                except VerificationError as again:
+                    out[i] = again
+                    continue
             except VerificationError as exc:
                 out[i] = exc
-        for i, fut in zip(slots, self.submit_signed(ready), strict=True):
-            failure = fut.exception()
-            out[i] = fut.result() if failure is None else _as_verification_error(failure)
+                continue
+            ready.append(signed)
+            slots.append(i)
+        flush()
         return [r for r in out if r is not None]
 
-    def submit_signed(self, items: Sequence[Signed]) -> list[Future[Receipt]]:
-        """Queue prepared entries for the sequencer; returns one future per entry, resolved."""
+    def submit_signed(self, items: Sequence[Signed], *, wait: bool = True) -> list[Future[Receipt]]:
+        """Queue prepared entries for the sequencer; returns one future per entry.
+
+        With ``wait`` (the default) the futures are resolved on return. A future fails with
+        LedgerError if the sequencer stops before deciding it; it never hangs.
+
+        Raises:
+            LedgerError: read-only, closed, or called from the sequencer itself (a view hook).
+        """
         if self._signer is None:
             raise LedgerError("this ledger was opened read-only (no log key)")
+        if threading.current_thread() is self._thread:
+            raise LedgerError("submit from inside the sequencer would wait for itself")
         pend = [_Pending(s, Future()) for s in items]
         with self._queue_cv:
             if self._closed:
                 raise LedgerError("the ledger is closed")
             self._queue.extend(pend)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._sequencer, name="claimledger-sequencer", daemon=True
                 )
                 self._thread.start()
             self._queue_cv.notify_all()
-        for p in pend:
-            p.future.exception()  # wait
+        if wait:
+            for p in pend:
+                p.future.exception()  # wait
         return [p.future for p in pend]
 
     def _sequencer(self) -> None:
-        while True:
+        stopped: BaseException = LedgerError("the ledger was closed before this entry was decided")
+        try:
+            while True:
+                with self._queue_cv:
+                    while not self._queue and not self._closed:
+                        self._queue_cv.wait()
+                    if not self._queue and self._closed:
+                        return
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    self._sequence(batch)
+                except BaseException as exc:
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        stopped = LedgerError(f"the sequencer stopped: {exc!r}")
+                        raise
+        finally:
+            # Whatever ends this thread, nobody may wait forever for an answer from it.
             with self._queue_cv:
-                while not self._queue and not self._closed:
-                    self._queue_cv.wait()
-                if not self._queue and self._closed:
-                    return
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            try:
-                self._sequence(batch)
-            except BaseException as exc:
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
+                left, self._queue = self._queue, []
+                if self._thread is threading.current_thread():
+                    self._thread = None  # the next submit starts a new sequencer
+            for p in left:
+                if not p.future.done():
+                    p.future.set_exception(stopped)
 
     def _sequence(self, batch: list[_Pending]) -> None:
-        for _attempt in range(16):
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt > 2:
+                time.sleep(random.uniform(0, 0.001 * attempt))  # noqa: S311 - jitter only
             with self._lock:
                 state = self.state
                 state.begin()
                 try:
                     decisions, placed = self._decide(batch)
+                    if self._stale_refusal(decisions):
+                        raise ConflictError("refused on a stale prefix")
                     if placed:
                         self._store.append([_stored(pl) for pl in placed])
                 except ConflictError:
@@ -412,14 +537,33 @@ class Ledger:
                     state.rollback()
                     raise
                 state.commit()
+                # The entries are durable: from here on nothing may leave the tree behind.
                 for pl in placed:
-                    self.views.apply(pl)
                     self._integrate(_raw(_stored(pl)), pl.signed.entry_hash)
+                for pl in placed:
+                    self._apply_views(pl)
                 if placed:
-                    self._persist_nodes()
+                    try:
+                        self._persist_nodes()
+                    except StoreError:
+                        # Nodes are a projection and stay cached until written (next batch, or
+                        # rebuilt at open); the entries are stored, so the receipts stand.
+                        _log.exception("cannot store Merkle nodes; will retry")
                 self._answer(batch, decisions, placed)
                 return
         raise LedgerError("could not append: the log kept changing under this writer")
+
+    def _stale_refusal(self, decisions: dict[int, Placed | int | Exception]) -> bool:
+        """Whether a refusal was decided while other writers had appended entries not yet seen.
+
+        A refusal must be the decision of the true log prefix (a ChainError must report the
+        current head, an unknown party may just have been registered elsewhere).
+        """
+        if not any(isinstance(d, Exception) for d in decisions.values()):
+            return False
+        return self._store.size() > self.state.size - sum(
+            1 for d in decisions.values() if isinstance(d, Placed)
+        )
 
     def _decide(
         self, batch: list[_Pending]
@@ -441,6 +585,10 @@ class Ledger:
             pl = Placed(p.signed, self.state.size, length, now)
             try:
                 self.state.check(pl)
+            except ChainError as exc:
+                stored = self._stored_index(p.signed)  # an older repeat, beyond the recent ones
+                decisions[i] = exc if stored is None else stored
+                continue
             except VerificationError as exc:
                 decisions[i] = exc
                 continue
@@ -449,6 +597,28 @@ class Ledger:
             seen[ehash] = len(placed)
             placed.append(pl)
         return decisions, placed
+
+    def _stored_index(self, signed: Signed) -> int | None:
+        """The index of ``signed`` if it is already stored (searching its stream from the head).
+
+        ``prev`` pins the one position where a statement can be: right after the entry whose
+        hash it names. Walking back from the head, that position comes before its predecessor.
+        """
+        st = signed.statement
+        length = self.state.head(st.stream)[1]
+        if st.prev == genesis_prev(st.stream):
+            first = self._store.stream_entries(st.stream, 0, 1)
+            return first[0].index if first and first[0].entry_hash == signed.entry_hash else None
+        hi = length
+        while hi > 0:
+            lo = max(0, hi - 256)
+            for e in reversed(self._store.stream_entries(st.stream, lo, hi)):
+                if e.entry_hash == signed.entry_hash:
+                    return e.index
+                if e.entry_hash.hex() == st.prev:
+                    return None
+            hi = lo
+        return None
 
     def _answer(
         self,
@@ -460,24 +630,28 @@ class Ledger:
         note = self.checkpoint() if size else b""
         for i, p in enumerate(batch):
             d = decisions[i]
-            if isinstance(d, Exception):
-                p.future.set_exception(d)
-                continue
-            if isinstance(d, int):
-                index = d if d >= 0 else placed_all[-1 - d].index
-                p.future.set_result(self._receipt_for_index(index, size, note))
-                continue
-            p.future.set_result(
-                self._receipt(
-                    d.index,
-                    d.signed.statement.stream,
-                    d.position,
-                    d.signed.entry_hash,
-                    d.log_time_ms,
-                    size,
-                    note,
+            try:
+                if isinstance(d, Exception):
+                    p.future.set_exception(d)
+                    continue
+                if isinstance(d, int):
+                    index = d if d >= 0 else placed_all[-1 - d].index
+                    p.future.set_result(self._receipt_for_index(index, size, note))
+                    continue
+                p.future.set_result(
+                    self._receipt(
+                        d.index,
+                        d.signed.statement.stream,
+                        d.position,
+                        d.signed.entry_hash,
+                        d.log_time_ms,
+                        size,
+                        note,
+                    )
                 )
-            )
+            except Exception as exc:  # one failed receipt must not leave the others unanswered
+                if not p.future.done():
+                    p.future.set_exception(exc)
 
     def _receipt(
         self,
@@ -552,3 +726,9 @@ def _as_verification_error(exc: BaseException) -> VerificationError:
     if isinstance(exc, VerificationError):
         return exc
     raise exc
+
+
+def _rfc3339_ms(ms: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``: the log time to the millisecond (it is signed to the ms)."""
+    instant = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{instant:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
