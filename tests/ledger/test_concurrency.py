@@ -228,13 +228,13 @@ def test_writer_processes_on_one_stream(led: Ledger, store_url: str) -> None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         for line in out.splitlines():
-            index, h = line.split()
-            acknowledged.append((int(index), bytes.fromhex(h)))
+            at, hexhash = line.split()
+            acknowledged.append((int(at), bytes.fromhex(hexhash)))
     assert len(acknowledged) == 4 * PER_WRITER
     led.refresh()
     stored = {e.index: entry_hash(Envelope.parse_stored(e.envelope)) for e in led.iter_log()}
-    for index, h in acknowledged:
-        assert stored[index] == h
+    for at, ack in acknowledged:
+        assert stored[at] == ack
     check_log(led, [], start + 4 * PER_WRITER)
 
 
@@ -290,9 +290,9 @@ def test_revocation_races_appends(led: Ledger, store_url: str, objects: str) -> 
         body = placed.signed.statement.body
         if placed.signed.statement.kind == "key.revoke":
             revoked_at[body.key_id] = e.index  # type: ignore[union-attr]
-        kid = signed_with.get(placed.signed.entry_hash)
-        if kid is not None:
-            assert e.index < revoked_at.get(kid, 1 << 62), "stored after its key's revocation"
+        signer_key = signed_with.get(placed.signed.entry_hash)
+        if signer_key is not None:
+            assert e.index < revoked_at.get(signer_key, 1 << 62), "stored after its revocation"
     v.finish(led.checkpoint())
     assert len(revoked_at) == 4
     # every refusal came after the revocation was sequenced
