@@ -233,8 +233,8 @@ def test_writer_processes_on_one_stream(led: Ledger, store_url: str) -> None:
     assert len(acknowledged) == 4 * PER_WRITER
     led.refresh()
     stored = {e.index: entry_hash(Envelope.parse_stored(e.envelope)) for e in led.iter_log()}
-    for at, ack in acknowledged:
-        assert stored[at] == ack
+    for ack_index, ack in acknowledged:
+        assert stored[ack_index] == ack
     check_log(led, [], start + 4 * PER_WRITER)
 
 
