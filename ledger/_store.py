@@ -204,7 +204,11 @@ class _Transcoder(Transcoder):
         if "envelope" in state:
             state["envelope"] = state["envelope"].encode("latin-1")
         if "entry_hash" in state:
-            state["entry_hash"] = bytes.fromhex(state["entry_hash"])
+            text = state["entry_hash"]
+            raw = bytes.fromhex(text)
+            if raw.hex() != text:  # fromhex also reads upper case and spaces: one spelling only
+                raise ValueError("entry_hash is not lower-case hex")
+            state["entry_hash"] = raw
         return state
 
 
