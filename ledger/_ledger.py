@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -97,7 +96,7 @@ class Receipt:
             "stream": self.stream,
             "position": self.position,
             "entryHash": self.entry_hash.hex(),
-            "logTime": _rfc3339_ms(self.log_time_ms),
+            "logTime": format_timestamp(self.log_time_ms),  # SPEC timestamp: whole seconds
             "logTimeMs": self.log_time_ms,
             "treeSize": self.tree_size,
             "inclusionProof": [base64.b64encode(h).decode() for h in self.inclusion_proof],
@@ -726,9 +725,3 @@ def _as_verification_error(exc: BaseException) -> VerificationError:
     if isinstance(exc, VerificationError):
         return exc
     raise exc
-
-
-def _rfc3339_ms(ms: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ``: the log time to the millisecond (it is signed to the ms)."""
-    instant = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{instant:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
