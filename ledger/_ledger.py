@@ -55,6 +55,7 @@ MAX_ATTEMPTS = 64
 
 _NODE_CACHE_LEAVES = 1 << 16
 _RECENT_HASHES = 1 << 16
+_REPEAT_SEARCH = 1 << 14  # positions walked back when looking for an old repeat
 _CATCH_UP_CHUNK = 4096
 
 _log = logging.getLogger(__name__)
@@ -608,9 +609,11 @@ class Ledger:
         if st.prev == genesis_prev(st.stream):
             first = self._store.stream_entries(st.stream, 0, 1)
             return first[0].index if first and first[0].entry_hash == signed.entry_hash else None
-        hi = length
-        while hi > 0:
-            lo = max(0, hi - 256)
+        hi, floor = length, max(0, length - _REPEAT_SEARCH)  # bounded: prev may be garbage
+        chunk = 8  # a stale prev is usually just behind the head: read a little first
+        while hi > floor:
+            lo = max(floor, hi - chunk)
+            chunk = min(2 * chunk, 256)
             for e in reversed(self._store.stream_entries(st.stream, lo, hi)):
                 if e.entry_hash == signed.entry_hash:
                     return e.index
