@@ -49,7 +49,7 @@ from attest.merkle import (
 )
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis, replay
 from attest.statements import REGISTRY_STREAM, Kind, Statement, parse_statement
-from attest.verify import LogVerifier, VerifiedLog
+from attest.verify import LogVerifier, VerifiedLog, log_note_verifier
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -92,6 +92,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_data",
     "leaf_hash",
+    "log_note_verifier",
     "make_statement",
     "open_envelope",
     "open_genesis",

@@ -11,7 +11,6 @@ becomes the same :class:`attest.ChainError` the local ledger raises, so callers 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from attest import ChainError, LogEntry, genesis_prev
 from attest.canonical import encode as canonical_encode
 from cli._errors import CliError, ServerProblem
 from cli._keyfiles import load_private_key
-from ledger import Ledger, parse_database_url
+from ledger import Ledger, export_bundle, parse_database_url
 
 __all__ = [
     "DEFAULT_DB",
@@ -147,9 +146,7 @@ class LocalBackend(Backend):
             yield from led.log_entries(i, min(end, i + _PAGE))
 
     def bundle(self, stream: str) -> bytes:
-        export = _ledger_attr("export_bundle", "ledger._bundle")
-        data: bytes = export(self.ledger(write=True), stream)
-        return data
+        return export_bundle(self.ledger(write=True), stream)
 
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
         views: Any = self.ledger().views
@@ -171,17 +168,6 @@ class LocalBackend(Backend):
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
-
-
-def _ledger_attr(name: str, module: str) -> Any:
-    """``ledger.<name>``, or from ``module`` while the package does not export it yet."""
-    led = importlib.import_module("ledger")
-    if hasattr(led, name):
-        return getattr(led, name)
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise CliError(f"{name} is not available in this build ({module} is missing)") from None
 
 
 class RemoteBackend(Backend):

@@ -7,7 +7,6 @@ store supplies the checkpoint verified before (``trusted``) and the pinned ledge
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,13 +16,15 @@ from attest import (
     Checkpoint,
     CheckpointError,
     LogEntry,
-    LogVerifier,
     NoteVerifier,
     ProofError,
+    log_note_verifier,
+    verify_bundle,
     verify_checkpoint,
 )
 from cli._backend import Backend
 from cli._errors import CliError
+from ledger import verify_log
 
 _PARALLEL_FROM = 20_000
 """Logs at least this large are verified with signature worker processes (all cores)."""
@@ -59,13 +60,6 @@ def checkpoint_size(note: bytes) -> int:
         raise CheckpointError("the checkpoint note is malformed (no size line)") from None
 
 
-def _optional(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def verify_full_log(
     backend: Backend,
     *,
@@ -84,30 +78,16 @@ def verify_full_log(
     if start_bar is not None:
         start_bar(size)
     entries: Iterable[LogEntry] = backend.log_entries(0, size)
-    verify_log = _optional("ledger", "verify_log") or _optional("ledger._verify", "verify_log")
-    if verify_log is not None:
-        result = verify_log(
-            entries,
-            note,
-            genesis_hash=genesis_hash,
-            trusted=trusted,
-            progress=progress,
-            workers=None if size >= _PARALLEL_FROM else 0,
-        )
-        state = result.state
-        checkpoint = result.checkpoint
-        genesis = result.genesis_hash
-    else:  # sequential fallback with the same attest code path
-        verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted)
-        for n, raw in enumerate(entries, 1):
-            verifier.feed(raw)
-            if progress is not None and (n % 256 == 0 or n == size):
-                progress(n)
-        result = verifier.finish(note)
-        state, checkpoint, genesis = result.state, result.checkpoint, result.genesis_hash
-    assert state.origin is not None  # noqa: S101 - a verified log has a genesis
-    assert state.log_key is not None  # noqa: S101
-    vkey = NoteVerifier.for_key(state.origin, state.log_key).vkey()
+    result = verify_log(
+        entries,
+        note,
+        genesis_hash=genesis_hash,
+        trusted=trusted,
+        progress=progress,
+        workers=None if size >= _PARALLEL_FROM else 0,
+    )
+    state, checkpoint, genesis = result.state, result.checkpoint, result.genesis_hash
+    vkey = log_note_verifier(state).vkey()
     return Outcome(
         checkpoint,
         note,
@@ -137,14 +117,9 @@ def verify_bundle_bytes(
         VerificationError: the bundle fails verification, or is inconsistent with the trusted
             checkpoint.
     """
-    verify_bundle = _optional("attest", "verify_bundle") or _optional(
-        "attest.bundle", "verify_bundle"
-    )
-    if verify_bundle is None:
-        raise CliError("bundle verification is not available in this build (attest.bundle)")
     result = verify_bundle(data, genesis_hash=genesis_hash)
     state = result.state
-    vkey = NoteVerifier.for_key(state.origin, state.log_key).vkey()
+    vkey = log_note_verifier(state).vkey()
     trusted = trusted_for(vkey)
     cp: Checkpoint = result.checkpoint
     remark = ""

@@ -6,7 +6,9 @@ Open a ledger with :meth:`Ledger.init` (new) or :meth:`Ledger.open` (existing), 
 
 from ledger._bundle import export_bundle, record_views
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
+from ledger._pool import SignaturePool, WorkerError
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
+from ledger._verify import verify_ledger, verify_log
 from ledger._views import (
     PUBLIC_STATUSES,
     Accreditation,
@@ -55,14 +57,18 @@ __all__ = [
     "Scorecard",
     "ScorecardCell",
     "ScorecardRow",
+    "SignaturePool",
     "StoreError",
     "StoredEntry",
     "StreamConflictError",
     "StreamReplay",
     "Views",
+    "WorkerError",
     "export_bundle",
     "open_store",
     "parse_database_url",
     "record_views",
     "system_clock",
+    "verify_ledger",
+    "verify_log",
 ]
