@@ -527,8 +527,9 @@ class Ledger:
                     decisions, placed = self._decide(batch)
                     if self._stale_refusal(decisions):
                         raise ConflictError("refused on a stale prefix")
-                    if placed:
-                        self._store.append([_stored(pl) for pl in placed])
+                    stored = [_stored(pl) for pl in placed]
+                    if stored:
+                        self._store.append(stored)
                 except ConflictError:
                     state.rollback()
                     self._catch_up()  # another writer got there first: decide again
@@ -538,8 +539,8 @@ class Ledger:
                     raise
                 state.commit()
                 # The entries are durable: from here on nothing may leave the tree behind.
-                for pl in placed:
-                    self._integrate(_raw(_stored(pl)), pl.signed.entry_hash)
+                for pl, entry in zip(placed, stored, strict=True):
+                    self._integrate(_raw(entry), pl.signed.entry_hash)
                 for pl in placed:
                     self._apply_views(pl)
                 if placed:
