@@ -305,8 +305,8 @@ class Ledger:
                 self._integrate(raw, placed.signed.entry_hash)
                 self._apply_views(placed)
                 if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
-                    self._persist_nodes()  # bounded memory while reading a large log
-            self._persist_nodes()
+                    self._try_persist_nodes()  # bounded memory while reading a large log
+            self._try_persist_nodes()
 
     def _integrate(self, raw: LogEntry, ehash: bytes) -> None:
         leaf = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
@@ -346,6 +346,15 @@ class Ledger:
         if len(self._nodes) > 4 * _NODE_CACHE_LEAVES:
             keep_from = size - _NODE_CACHE_LEAVES
             self._nodes = {k: h for k, h in self._nodes.items() if (k[1] << k[0]) >= keep_from}
+
+    def _try_persist_nodes(self) -> None:
+        # Nodes are a projection and stay cached until written (next time, or rebuilt at the
+        # next open): failing to write them (a full disk, a read-only database user) must not
+        # fail an append whose entries are stored, nor a read-only open.
+        try:
+            self._persist_nodes()
+        except StoreError:
+            _log.exception("cannot store Merkle nodes; they stay cached and will be retried")
 
     def _node(self, level: int, index: int) -> bytes:
         h = self._nodes.get((level, index))
@@ -544,12 +553,7 @@ class Ledger:
                 for pl in placed:
                     self._apply_views(pl)
                 if placed:
-                    try:
-                        self._persist_nodes()
-                    except StoreError:
-                        # Nodes are a projection and stay cached until written (next batch, or
-                        # rebuilt at open); the entries are stored, so the receipts stand.
-                        _log.exception("cannot store Merkle nodes; will retry")
+                    self._try_persist_nodes()
                 self._answer(batch, decisions, placed)
                 return
         raise LedgerError("could not append: the log kept changing under this writer")

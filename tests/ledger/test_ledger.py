@@ -926,3 +926,32 @@ def test_trimmed_node_cache_reads_old_nodes_from_the_store(
 
 
 MEASURES = ["report.authority", "age.assurance", "detect.url_blocklist", "transparency.report"]
+
+
+def test_open_on_a_database_that_refuses_node_writes(
+    led: Ledger, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression (readonly_open_needs_write): opening (even read-only) wrote the Merkle nodes and
+    # failed when the database refused the write; nodes are a projection: keep them cached.
+    register_story(led)
+    led.close()
+    from ledger import EntryStore, StoreError
+
+    def refuse(*a: object) -> None:
+        raise StoreError("permission denied (simulated read-only user)")
+
+    monkeypatch.setattr(EntryStore, "put_nodes", refuse)
+    monkeypatch.setattr(EntryStore, "nodes_size", lambda self: 0)
+    with Ledger.open(store_url) as ro:
+        assert ro.size == 5
+        v = LogVerifier()
+        for raw in ro.iter_log():
+            v.feed(raw)
+        for i in range(5):
+            leaf = leaf_hash(leaf_data(*_leaf_fields(ro, i)))
+            verify_inclusion(leaf, i, 5, ro.inclusion_proof(i, 5), v.root())
+
+
+def _leaf_fields(led: Ledger, i: int) -> tuple[int, str, int, int, bytes]:
+    e = led.log_entries(i, i + 1)[0]
+    return e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope)
