@@ -284,9 +284,12 @@ class SQLiteBackend(Backend):
             for start in range(0, len(keys), _SQLITE_CHUNK):
                 chunk = keys[start : start + _SQLITE_CHUNK]
                 values = ",".join(["(?,?)"] * len(chunk))
+                # A join from a VALUES list, not "(level, idx) IN (VALUES ...)": SQLite 3.40
+                # plans the latter as a scan of the whole table (O(n) per proof).
                 c.execute(
-                    f"SELECT level, idx, hash FROM {NODES_TABLE} "  # noqa: S608
-                    f"WHERE (level, idx) IN (VALUES {values})",
+                    f"WITH k(l, i) AS (VALUES {values}) "  # noqa: S608
+                    f"SELECT n.level, n.idx, n.hash FROM k JOIN {NODES_TABLE} AS n "
+                    "ON n.level = k.l AND n.idx = k.i",
                     [p for key in chunk for p in key],
                 )
                 found.update(((lv, ix), bytes(h)) for lv, ix, h in c.fetchall())
