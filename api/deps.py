@@ -29,13 +29,18 @@ class Settings:
     writable: bool
 
 
-def get_ledger(request: Request) -> Ledger:
+# Both are ``async`` although they do no I/O: FastAPI runs a plain ``def`` dependency in the
+# threadpool, and two thread hops per request cost more than the rest of a simple read
+# (docs/BENCHMARKS.md, HTTP ingest).
+
+
+async def get_ledger(request: Request) -> Ledger:
     """The ledger this server serves (opened at startup)."""
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """This server's settings."""
     settings: Settings = request.app.state.settings
     return settings

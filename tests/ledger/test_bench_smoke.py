@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import bench_core, bench_ingest, bench_proofs, bench_verify
+from bench import bench_core, bench_http, bench_ingest, bench_proofs, bench_verify
 
 
 def test_bench_ingest_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,3 +45,20 @@ def test_bench_core_quick(capsys: pytest.CaptureFixture[str]) -> None:
     for figure in ("ed25519 verify, cryptography (baseline)", "canonical encode", "entry hash"):
         assert figure in out
     assert "inclusion verify @" in out
+
+
+def test_bench_http_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_http.main(["--quick"])
+    out = capsys.readouterr().out
+    for figure in (
+        "library: Ledger.submit_many, batches of 40 (baseline)",
+        "trivial GET /ping, 4 clients (baseline)",
+        "ledger app GET /healthz, 4 clients",
+        "POST /v1/entries, 4 clients",
+        "POST /v1/entries receipt latency: p50",
+        "POST /v1/entries server CPU per entry by thread",
+        "POST /v1/entries:batch, batches of 40, 1 client(s)",
+    ):
+        assert figure in out
+    assert out.count("target >=") == 2
+    assert "CPU per request: server" in out
