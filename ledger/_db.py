@@ -47,6 +47,7 @@ __all__ = [
 EVENTS_TABLE: Final = "claimledger_events"
 NODES_TABLE: Final = "claimledger_merkle_nodes"
 META_TABLE: Final = "claimledger_meta"
+CHECKPOINTS_TABLE: Final = "claimledger_checkpoints"
 
 # SQLite allows 32766 host parameters since 3.32 (999 before); stay well under the old limit.
 _SQLITE_CHUNK: Final = 300
@@ -166,8 +167,15 @@ class Backend(abc.ABC):
         """Events in several (originator, lo, hi) version ranges, in no particular order."""
 
     @abc.abstractmethod
-    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int) -> None:
-        """Upsert Merkle nodes and set ``nodes_size`` in one transaction."""
+    def put_nodes(
+        self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int, checkpoint: bytes | None
+    ) -> None:
+        """Upsert Merkle nodes, set ``nodes_size`` and keep ``checkpoint`` (for ``tree_size``),
+        all in one transaction."""
+
+    @abc.abstractmethod
+    def latest_checkpoint(self) -> bytes | None:
+        """The signed checkpoint note of the largest size kept, if any."""
 
     @abc.abstractmethod
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -231,6 +239,10 @@ class SQLiteBackend(Backend):
                 f"CREATE TABLE IF NOT EXISTS {META_TABLE} ("
                 "key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"
             )
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS_TABLE} ("
+                "size INTEGER PRIMARY KEY, note BLOB NOT NULL)"
+            )
             c.executemany(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?) "  # noqa: S608
                 "ON CONFLICT (key) DO NOTHING",
@@ -266,17 +278,33 @@ class SQLiteBackend(Backend):
                 rows.extend((ids[oid], v, topic, state) for oid, v, topic, state in c.fetchall())
         return rows
 
-    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int) -> None:
+    def put_nodes(
+        self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int, checkpoint: bytes | None
+    ) -> None:
         with self._cursor(commit=True) as c:
             c.execute(
                 f"UPDATE {META_TABLE} SET value=? WHERE key='nodes_size'",  # noqa: S608
                 (tree_size,),
             )
+            if checkpoint is not None:
+                c.execute(
+                    f"INSERT INTO {CHECKPOINTS_TABLE} (size, note) VALUES (?, ?) "  # noqa: S608
+                    "ON CONFLICT (size) DO NOTHING",
+                    (tree_size, checkpoint),
+                )
             c.executemany(
                 f"INSERT INTO {NODES_TABLE} (level, idx, hash) VALUES (?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (level, idx) DO UPDATE SET hash=excluded.hash",
                 nodes,
             )
+
+    def latest_checkpoint(self) -> bytes | None:
+        with self._cursor(commit=False) as c:
+            c.execute(
+                f"SELECT note FROM {CHECKPOINTS_TABLE} ORDER BY size DESC LIMIT 1"  # noqa: S608
+            )
+            row = c.fetchone()
+            return None if row is None else bytes(row[0])
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}
@@ -307,6 +335,7 @@ class PostgresBackend(Backend):
         events = sql.SQL("{}.{}").format(schema, sql.Identifier(recorder.events_table_name))
         self._nodes = sql.SQL("{}.{}").format(schema, sql.Identifier(NODES_TABLE))
         self._meta = sql.SQL("{}.{}").format(schema, sql.Identifier(META_TABLE))
+        self._checkpoints = sql.SQL("{}.{}").format(schema, sql.Identifier(CHECKPOINTS_TABLE))
         self._q_max = sql.SQL(
             "SELECT MAX(originator_version) AS v FROM {} WHERE originator_id = %s"
         ).format(events)
@@ -344,6 +373,11 @@ class PostgresBackend(Backend):
                     "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value bigint NOT NULL)"
                 ).format(self._meta)
             )
+            c.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (size bigint PRIMARY KEY, note bytea NOT NULL)"
+                ).format(self._checkpoints)
+            )
             c.executemany(
                 sql.SQL(
                     "INSERT INTO {} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
@@ -380,12 +414,21 @@ class PostgresBackend(Backend):
                 for r in c.fetchall()
             ]
 
-    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int) -> None:
+    def put_nodes(
+        self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int, checkpoint: bytes | None
+    ) -> None:
         with self._ds.transaction(commit=True) as c:
             c.execute(
                 sql.SQL("UPDATE {} SET value = %s WHERE key = 'nodes_size'").format(self._meta),
                 (tree_size,),
             )
+            if checkpoint is not None:
+                c.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (size, note) VALUES (%s, %s) ON CONFLICT (size) DO NOTHING"
+                    ).format(self._checkpoints),
+                    (tree_size, checkpoint),
+                )
             c.executemany(
                 sql.SQL(
                     "INSERT INTO {} (level, idx, hash) VALUES (%s, %s, %s) "
@@ -393,6 +436,14 @@ class PostgresBackend(Backend):
                 ).format(self._nodes),
                 nodes,
             )
+
+    def latest_checkpoint(self) -> bytes | None:
+        with self._ds.transaction(commit=False) as c:
+            c.execute(
+                sql.SQL("SELECT note FROM {} ORDER BY size DESC LIMIT 1").format(self._checkpoints)
+            )
+            row = c.fetchone()
+            return None if row is None else bytes(row["note"])
 
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         with self._ds.transaction(commit=False) as c:

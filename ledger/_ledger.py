@@ -24,11 +24,24 @@ from itertools import islice
 from typing import Any
 
 from attest.build import make_statement, sign_statement
-from attest.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
+from attest.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    NoteVerifier,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from attest.dsse import Envelope
 from attest.entry import LogEntry, genesis_prev, leaf_data
 from attest.errors import ChainError, UnknownKeyError, VerificationError
-from attest.merkle import Hash, MerkleFrontier, consistency_proof, inclusion_proof, leaf_hash
+from attest.merkle import (
+    Hash,
+    MerkleFrontier,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    subtree_hash,
+)
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
@@ -131,17 +144,23 @@ class Ledger:
         self._unsaved: list[tuple[int, int, bytes]] = []  # nodes not yet in the store
         self._index_of: dict[bytes, int] = {}  # entry hash -> index, recent entries only
         self.views_error: BaseException | None = None
+        self._signer: NoteSigner | None = None
+        self._checkpoint: tuple[int, bytes] | None = None
+        # Read before the entries: a kept checkpoint is written after the entries it covers, so
+        # the entries read next must reach its size unless some were removed.
+        kept = store.latest_checkpoint()
         self._catch_up()
         origin = self.state.origin
         if origin is None:
             raise CorruptionError("the ledger has no genesis entry")
-        self._signer: NoteSigner | None = None
         if log_key is not None:
             if log_key.public_key != self.state.log_key:
                 raise LedgerError("this log key is not the one the ledger's genesis names")
             self._signer = NoteSigner(origin, log_key)
         self._verifier = NoteVerifier.for_key(origin, self.state.log_key)  # type: ignore[arg-type]
-        self._checkpoint: tuple[int, bytes] | None = None
+        self._check_kept_checkpoint(kept)
+        if self._signer is not None:
+            self._try_persist_nodes(keep_checkpoint=True)
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -330,8 +349,12 @@ class Ledger:
                 self.views_error = exc
             _log.exception("read views failed at index %d", placed.index)
 
-    def _persist_nodes(self) -> None:
+    def _persist_nodes(self, *, keep_checkpoint: bool = False) -> None:
         """Write the nodes made since the last write to the store; trim the cache.
+
+        With the log key, the signed checkpoint of the new size is kept in the same transaction:
+        it lets a read-only process serve checkpoints and lets every later open detect a database
+        that lost entries the log had signed (a rollback).
 
         O(new nodes): the nodes are collected as the tree grows, not found by scanning the cache.
         The marker is never lowered below what the store already claims (nodes are never
@@ -339,21 +362,22 @@ class Ledger:
         are not written. Nodes stay cached until written.
         """
         size = self._frontier.size
-        if self._unsaved:
+        if self._unsaved or keep_checkpoint:
             done = self._store.nodes_size()
-            if done < size:
-                self._store.put_nodes(self._unsaved, size)
+            if done < size or keep_checkpoint:
+                note = self.checkpoint() if self._signer is not None and size else None
+                self._store.put_nodes(self._unsaved, max(size, done), note)
             self._unsaved = []
         if len(self._nodes) > 4 * _NODE_CACHE_LEAVES:
             keep_from = size - _NODE_CACHE_LEAVES
             self._nodes = {k: h for k, h in self._nodes.items() if (k[1] << k[0]) >= keep_from}
 
-    def _try_persist_nodes(self) -> None:
+    def _try_persist_nodes(self, *, keep_checkpoint: bool = False) -> None:
         # Nodes are a projection and stay cached until written (next time, or rebuilt at the
         # next open): failing to write them (a full disk, a read-only database user) must not
         # fail an append whose entries are stored, nor a read-only open.
         try:
-            self._persist_nodes()
+            self._persist_nodes(keep_checkpoint=keep_checkpoint)
         except StoreError:
             _log.exception("cannot store Merkle nodes; they stay cached and will be retried")
 
@@ -365,17 +389,52 @@ class Ledger:
 
     # -- proofs and checkpoints ------------------------------------------------------------------
 
+    def _check_kept_checkpoint(self, note: bytes | None) -> None:
+        """Refuse a database that lost or changed entries the log signed a checkpoint over.
+
+        Raises:
+            CorruptionError: the kept checkpoint does not verify, is larger than the log
+                (entries were removed: a rollback), or its root is not the root of the stored
+                entries at its size (history was rewritten).
+        """
+        if note is None:
+            return
+        try:
+            cp = verify_checkpoint(note, self._verifier, origin=self.origin)
+        except VerificationError as exc:
+            raise CorruptionError(f"the checkpoint kept in the database is invalid: {exc}") from exc
+        size = self._frontier.size
+        if cp.size > size:
+            raise CorruptionError(
+                f"the log signed a checkpoint of {cp.size} entries but the database holds "
+                f"{size}: entries were removed (rollback)"
+            )
+        root = self._frontier.root() if cp.size == size else subtree_hash(0, cp.size, self._node)
+        if root != cp.root:
+            raise CorruptionError(
+                f"the stored entries do not match the checkpoint the log signed at size "
+                f"{cp.size}: history was rewritten"
+            )
+        self._checkpoint = (cp.size, note)
+
     def checkpoint(self) -> bytes:
         """The signed checkpoint note of the current tree (deterministic per size).
 
+        A ledger opened without the log key serves the latest checkpoint the writer kept in the
+        database (it may lag the entries by the batch being written).
+
         Raises:
-            LedgerError: the ledger was opened read-only (no log key).
+            LedgerError: read-only, and no checkpoint was ever kept.
         """
         with self._lock:
             size = self._frontier.size
-            if self._checkpoint is None or self._checkpoint[0] != size:
-                if self._signer is None:
+            if self._signer is None:
+                self.refresh()
+                note = self._store.latest_checkpoint()
+                if note is None:
                     raise LedgerError("this ledger was opened without its log key")
+                return note
+            if self._checkpoint is None or self._checkpoint[0] != size:
                 cp = Checkpoint(self.origin, size, self._frontier.root())
                 self._checkpoint = (size, sign_checkpoint(cp, self._signer))
             return self._checkpoint[1]

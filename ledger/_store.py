@@ -68,7 +68,7 @@ NAMESPACE: Final = UUID("8c1f6d2e-4b0a-5e39-9d7c-2f5a1b3c4d6e")
 LOG_ID: Final = uuid5(NAMESPACE, "log")
 STREAMS_ID: Final = uuid5(NAMESPACE, "streams")
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 """Storage format, recorded in ``claimledger_meta`` at init and checked at every open."""
 
 SQLITE_LOCK_TIMEOUT_S: Final = 10
@@ -843,10 +843,16 @@ class EntryStore:
 
     # -- Merkle nodes (a projection: derived data, rebuilt from the log after a crash) ----------
 
-    def put_nodes(self, nodes: Iterable[tuple[int, int, bytes]], tree_size: int) -> None:
+    def put_nodes(
+        self,
+        nodes: Iterable[tuple[int, int, bytes]],
+        tree_size: int,
+        checkpoint: bytes | None = None,
+    ) -> None:
         """Store Merkle nodes ``(level, index, hash)`` and mark them complete up to ``tree_size``.
 
-        Both in one transaction. A node already stored is overwritten.
+        With ``checkpoint``, also keep that signed checkpoint note of the tree of ``tree_size``.
+        All in one transaction. A node already stored is overwritten; a kept checkpoint is not.
         """
         if type(tree_size) is not int or tree_size < 0:
             raise ValueError("tree_size must be a non-negative int")
@@ -856,7 +862,12 @@ class EntryStore:
                 raise ValueError(f"bad node ({level}, {index}, {len(digest)} bytes)")
             rows.append((level, index, bytes(digest)))
         with _db_errors("cannot store Merkle nodes"):
-            self._db.put_nodes(rows, tree_size)
+            self._db.put_nodes(rows, tree_size, checkpoint)
+
+    def latest_checkpoint(self) -> bytes | None:
+        """The signed checkpoint note of the largest tree size kept, if any (not verified here)."""
+        with _db_errors("cannot read the latest checkpoint"):
+            return self._db.latest_checkpoint()
 
     def get_node(self, level: int, index: int) -> bytes:
         """The hash of node ``(level, index)``.

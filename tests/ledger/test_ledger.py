@@ -155,9 +155,44 @@ def test_read_only_open_refuses_appends(led: Ledger, store_url: str) -> None:
         assert ro.size == led.size
         with pytest.raises(LedgerError, match="read-only"):
             ro.submit(claim(ro))
-        with pytest.raises(LedgerError, match="log key"):
-            ro.checkpoint()
+        # It serves the checkpoint the writer kept in the database, byte for byte.
+        assert ro.checkpoint() == led.checkpoint()
     assert led.store.size() == 5
+
+
+def test_a_read_only_ledger_follows_the_writer(led: Ledger, store_url: str) -> None:
+    register_story(led)
+    with Ledger.open(store_url) as ro:
+        led.submit(claim(led))
+        assert ro.checkpoint() == led.checkpoint()
+        assert ro.size == led.size
+
+
+def delete_newest_entry(url: str) -> None:
+    """Delete the newest entry's rows (its stream event and its log event) behind the ledger."""
+    from ledger._store import LOG_ID, open_store, stream_id
+    from tests.ledger.test_tamper import Rows
+
+    with open_store(url) as store:
+        size = store.size()
+        (last,) = store.log_entries(size - 1, size)
+    rows = Rows(url)
+    try:
+        rows.delete(stream_id(last.stream), last.position + 1)
+        rows.delete(LOG_ID, size)
+    finally:
+        rows.close()
+
+
+def test_a_database_that_lost_signed_entries_is_refused(led: Ledger, store_url: str) -> None:
+    """Regression: deleting the newest rows (a rollback) used to open without error."""
+    register_story(led)
+    led.submit(claim(led))
+    size = led.size
+    led.close()
+    delete_newest_entry(store_url)
+    with pytest.raises(CorruptionError, match=rf"checkpoint of {size} entries .*\(rollback\)"):
+        Ledger.open(store_url)
 
 
 def test_open_with_the_log_key_appends(led: Ledger, store_url: str) -> None:
