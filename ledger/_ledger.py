@@ -45,6 +45,7 @@ from attest.merkle import (
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
+from ledger._pool import SignaturePool
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import Views
 from ledger.errors import (
@@ -65,6 +66,9 @@ MAX_BATCH = 1024
 
 MAX_ATTEMPTS = 64
 """A batch is decided again at most this many times when other writers keep appending first."""
+
+POOL_FROM = 128
+"""``submit_many`` checks signatures in worker processes from this many envelopes on."""
 
 _PLACEHOLDER = bytes(32)
 _NODE_CACHE_LEAVES = 1 << 16
@@ -146,6 +150,7 @@ class Ledger:
         self.views_error: BaseException | None = None
         self._signer: NoteSigner | None = None
         self._checkpoint: tuple[int, bytes] | None = None
+        self._pool: SignaturePool | None = None  # started by the first large submit_many
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -249,6 +254,8 @@ class Ledger:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        if self._pool is not None:
+            self._pool.close()
         self._store.close()
 
     def __enter__(self) -> Ledger:
@@ -529,26 +536,36 @@ class Ledger:
             ready.clear()
             slots.clear()
 
-        for i, raw in enumerate(envelopes):
-            try:
-                signed = self.prepare(raw)
-            except UnknownKeyError as exc:
-                if not ready:
-                    out[i] = exc
-                    continue
+        for i, (raw, opened) in enumerate(zip(envelopes, self._open_all(envelopes), strict=True)):
+            if isinstance(opened, UnknownKeyError) and ready:
                 flush()  # the key may be registered by an earlier envelope of this call
                 try:
-                    signed = self.prepare(raw)
+                    opened = self.prepare(raw)
                 except VerificationError as again:
-                    out[i] = again
-                    continue
-            except VerificationError as exc:
-                out[i] = exc
+                    opened = again
+            if isinstance(opened, VerificationError):
+                out[i] = opened
                 continue
-            ready.append(signed)
+            ready.append(opened)
             slots.append(i)
         flush()
         return [r for r in out if r is not None]
+
+    def _open_all(self, envelopes: Sequence[bytes]) -> list[Signed | VerificationError]:
+        """:meth:`prepare` every envelope; in worker processes when there are many."""
+        if len(envelopes) < POOL_FROM:
+            out: list[Signed | VerificationError] = []
+            for raw in envelopes:
+                try:
+                    out.append(self.prepare(raw))
+                except VerificationError as exc:
+                    out.append(exc)
+            return out
+        with self._lock:
+            keys: dict[str, bytes] = {kid: k.key.raw for kid, k in self.state.keys.items()}
+            if self._pool is None:
+                self._pool = SignaturePool()
+        return self._pool.open_many(envelopes, keys)
 
     def submit_signed(self, items: Sequence[Signed], *, wait: bool = True) -> list[Future[Receipt]]:
         """Queue prepared entries for the sequencer; returns one future per entry.

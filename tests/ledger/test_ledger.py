@@ -626,7 +626,12 @@ def _stale(led: Ledger) -> bytes:
     return envelope(led, "claim.publish", P, P, body, prev=genesis_prev(P))
 
 
-def test_submit_many_mixes_good_bad_and_duplicate_entries(led: Ledger) -> None:
+@pytest.mark.parametrize("checks", ["inline", "worker processes"])
+def test_submit_many_mixes_good_bad_and_duplicate_entries(
+    led: Ledger, checks: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same decisions whether signatures are checked inline or in a SignaturePool.
+    monkeypatch.setattr("ledger._ledger.POOL_FROM", 10**9 if checks == "inline" else 1)
     register_story(led)
     stored = claim(led)
     r0 = led.submit(stored)
@@ -662,6 +667,7 @@ def test_submit_many_mixes_good_bad_and_duplicate_entries(led: Ledger) -> None:
     assert isinstance(out[7], Receipt)
     assert out[7].index == size + 3
     assert isinstance(out[8], EncodingError)
+    assert (led._pool is not None) == (checks == "worker processes")
     assert led.store.size() == size + 4
     for r in out:
         if isinstance(r, Receipt):
