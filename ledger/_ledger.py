@@ -1,6 +1,6 @@
 """The ledger: init, the sequencer (group commit), the Merkle log, checkpoints and receipts.
 
-Write path (docs/ARCHITECTURE.md): an envelope is parsed and its signature checked (stateless
+Write path (docs/architecture/write-path.md): an envelope is parsed and its signature checked (stateless
 given the key; in parallel worker processes for large batches), then queued for the one
 sequencer thread. The sequencer takes everything queued (group commit), runs the ``attest``
 rules in order against its in-memory :class:`~attest.rules.LogState`, saves the accepted entries

@@ -2,7 +2,7 @@
 
 Storage only: envelopes and hashes are opaque bytes here; checking them is the ledger's job.
 
-Model (docs/ARCHITECTURE.md, "Storage"):
+Model (docs/architecture/storage.md):
 
 - every stream is an eventsourcing originator with id ``uuid5(NAMESPACE, "stream:" + name)``;
   the entry at position ``p`` is its event ``EntryAppended`` at version ``p + 1``;

@@ -189,7 +189,7 @@ def open_demo(info: DemoLedger) -> Ledger:
 @contextmanager
 def one_byte_changed(db: Path, stream: str, position: int) -> Iterator[None]:
     """Change one byte inside the base64 payload of a stored entry, directly in the SQLite
-    database (the events are readable JSON: docs/ARCHITECTURE.md); put it back on exit."""
+    database (the events are readable JSON: docs/architecture/storage.md); put it back on exit."""
     select = "SELECT state FROM claimledger_events WHERE originator_id=? AND originator_version=?"
     update = "UPDATE claimledger_events SET state=? WHERE originator_id=? AND originator_version=?"
     args = (stream_id(stream).hex, position + 1)

@@ -108,7 +108,7 @@ def test_statement_vectors_valid_accepted_and_schema_subset(page: Any) -> None:
 
     Every valid statement is accepted with the same payload and digest; of the invalid ones, those
     the browser refuses are refused as SchemaError at the same pointer, and the rest are the
-    per-kind §3.3 rules it does not re-check (docs/ARCHITECTURE.md, "Browser verifier").
+    per-kind §3.3 rules it does not re-check (docs/architecture/browser-verifier.md).
     """
     cases = _cases("statements")
     results = _run(page, "statements", cases)
@@ -341,7 +341,7 @@ def test_log_vector_earlier_checkpoint_and_consistency(page: Any) -> None:
 # -- rules.json: each candidate decided after the whole log ------------------------------------
 
 # The browser checks the statement envelope (§3.1) and the body members the rules read, not the
-# full per-kind schemas of §3.3 (see docs/ARCHITECTURE.md, "Browser verifier"). These cases are
+# full per-kind schemas of §3.3 (see docs/architecture/browser-verifier.md). These cases are
 # refused by the Python schema only; the browser accepts them.
 SCHEMA_ONLY = {"SchemaError: claim without services"}
 
