@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attest import canonical
+from attest._members import members, string
 from attest.checkpoint import Checkpoint, verify_checkpoint
 from attest.entry import LogEntry, leaf_data
 from attest.errors import (
@@ -148,47 +149,29 @@ class Bundle:
             raise EncodingError(f"a bundle must be bytes, not {type(data).__name__}")
         if len(data) > MAX_BUNDLE_BYTES:
             raise EncodingError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
-        top = _members(canonical.decode_object(data), "", _TOP)
+        top = members(canonical.decode_object(data), "", _TOP)
         if top["format"] != BUNDLE_FORMAT:
             raise EncodingError(
                 f"unknown bundle format {str(top['format'])[:60]!r}, expected {BUNDLE_FORMAT!r}",
                 field="/format",
             )
-        stream = _str(top["stream"], "/stream")
+        stream = string(top["stream"], "/stream")
         if _STREAM.fullmatch(stream) is None:
             raise EncodingError(f"stream {stream[:80]!r} is not a party id", field="/stream")
-        genesis = _str(top["genesis"], "/genesis")
+        genesis = string(top["genesis"], "/genesis")
         if _HEX64.fullmatch(genesis) is None:
             raise EncodingError("genesis must be 64 lowercase hex characters", field="/genesis")
         entries = top["entries"]
         if type(entries) is not list:
             raise EncodingError("entries must be an array", field="/entries")
         return cls(
-            origin=_str(top["origin"], "/origin"),
-            log_key=_str(top["logKey"], "/logKey"),
+            origin=string(top["origin"], "/origin"),
+            log_key=string(top["logKey"], "/logKey"),
             genesis=bytes.fromhex(genesis),
             stream=stream,
-            checkpoint=_str(top["checkpoint"], "/checkpoint").encode("utf-8"),
+            checkpoint=string(top["checkpoint"], "/checkpoint").encode("utf-8"),
             entries=tuple(_entry(e, f"/entries/{i}") for i, e in enumerate(entries)),
         )
-
-
-def _members(obj: object, where: str, names: frozenset[str]) -> dict[str, Any]:
-    if type(obj) is not dict:
-        raise EncodingError("must be an object", field=where)
-    unknown = sorted(set(obj) - names)
-    if unknown:
-        raise EncodingError(f"unknown member {unknown[0]!r}", field=f"{where}/{unknown[0]}")
-    missing = sorted(names - set(obj))
-    if missing:
-        raise EncodingError(f"missing member {missing[0]!r}", field=f"{where}/{missing[0]}")
-    return obj
-
-
-def _str(v: object, where: str) -> str:
-    if type(v) is not str:
-        raise EncodingError("must be a string", field=where)
-    return v
 
 
 def _uint(v: object, where: str) -> int:
@@ -198,7 +181,7 @@ def _uint(v: object, where: str) -> int:
 
 
 def _hash_b64(v: object, where: str) -> bytes:
-    text = _str(v, where)
+    text = string(v, where)
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error) as exc:
@@ -209,7 +192,7 @@ def _hash_b64(v: object, where: str) -> bytes:
 
 
 def _entry(obj: object, where: str) -> BundleEntry:
-    e = _members(obj, where, _ENTRY)
+    e = members(obj, where, _ENTRY)
     proof = e["inclusionProof"]
     if type(proof) is not list:
         raise EncodingError("must be an array", field=f"{where}/inclusionProof")
@@ -217,12 +200,12 @@ def _entry(obj: object, where: str) -> BundleEntry:
         raise EncodingError(
             f"an inclusion proof has at most {_MAX_PROOF} hashes", field=f"{where}/inclusionProof"
         )
-    envelope = _str(e["envelope"], f"{where}/envelope")
+    envelope = string(e["envelope"], f"{where}/envelope")
     if not envelope.isascii():
         raise EncodingError("a stored envelope is ASCII", field=f"{where}/envelope")
     return BundleEntry(
         index=_uint(e["index"], f"{where}/index"),
-        stream=_str(e["stream"], f"{where}/stream"),
+        stream=string(e["stream"], f"{where}/stream"),
         position=_uint(e["position"], f"{where}/position"),
         log_time_ms=_uint(e["logTimeMs"], f"{where}/logTimeMs"),
         envelope=envelope.encode("ascii"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attest import canonical
+from attest._members import members, string
 from attest.errors import EncodingError, SignatureError
 from keys import KeyId, PrivateKey, PublicKey
 from keys.errors import InvalidSignatureError
@@ -134,20 +135,20 @@ class Envelope:
             raise EncodingError("envelope is not UTF-8") from exc
         except ValueError as exc:
             raise EncodingError(f"envelope is not valid JSON: {exc}") from exc
-        obj = _members(obj, "", {"payload", "payloadType", "signatures"})
-        payload_type = _string(obj["payloadType"], "/payloadType")
-        payload = b64decode_lenient(_string(obj["payload"], "/payload"), field="/payload")
+        obj = members(obj, "", {"payload", "payloadType", "signatures"})
+        payload_type = string(obj["payloadType"], "/payloadType")
+        payload = b64decode_lenient(string(obj["payload"], "/payload"), field="/payload")
         sigs = obj["signatures"]
         if not isinstance(sigs, list):
             raise EncodingError("signatures must be an array", field="/signatures")
         parsed: list[Signature] = []
         for i, item in enumerate(sigs):
             where = f"/signatures/{i}"
-            s = _members(item, where, {"keyid", "sig"})
-            keyid = _string(s["keyid"], where + "/keyid")
+            s = members(item, where, {"keyid", "sig"})
+            keyid = string(s["keyid"], where + "/keyid")
             if not _KEYID.fullmatch(keyid):
                 raise EncodingError("keyid must be 64 lowercase hex characters", field=where)
-            sig = b64decode_lenient(_string(s["sig"], where + "/sig"), field=where + "/sig")
+            sig = b64decode_lenient(string(s["sig"], where + "/sig"), field=where + "/sig")
             if len(sig) != 64:
                 raise EncodingError(f"signature must be 64 bytes, not {len(sig)}", field=where)
             parsed.append(Signature(KeyId(keyid), sig))
@@ -217,21 +218,3 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"duplicate member {k!r}")
         out[k] = v
     return out
-
-
-def _members(obj: object, where: str, names: set[str]) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise EncodingError("expected a JSON object", field=where or "/")
-    unknown = sorted(set(obj) - names)
-    if unknown:
-        raise EncodingError(f"unknown member {unknown[0]!r}", field=f"{where}/{unknown[0]}")
-    missing = sorted(names - set(obj))
-    if missing:
-        raise EncodingError(f"missing member {missing[0]!r}", field=f"{where}/{missing[0]}")
-    return obj
-
-
-def _string(v: object, where: str) -> str:
-    if not isinstance(v, str):
-        raise EncodingError("expected a string", field=where)
-    return v

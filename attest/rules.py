@@ -32,6 +32,7 @@ from attest.errors import (
     VerificationError,
 )
 from attest.statements import (
+    REGISTRY_KINDS,
     REGISTRY_STREAM,
     AccreditationGrant,
     AccreditationSuspend,
@@ -64,17 +65,6 @@ __all__ = [
 
 CLOCK_SKEW_MS = 10 * 60 * 1000
 """How far a statement's ``signedAt`` may lie after the log time at which it was sequenced."""
-
-_REGISTRY_KINDS = frozenset(
-    {
-        Kind.GENESIS,
-        Kind.PARTY_REGISTER,
-        Kind.KEY_ADD,
-        Kind.KEY_REVOKE,
-        Kind.ACCREDITATION_GRANT,
-        Kind.ACCREDITATION_SUSPEND,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +370,7 @@ class LogState:
             return  # the genesis statement: _check_place made sure of that
         self._check_key(entry)
         body = st.body
-        if st.kind in _REGISTRY_KINDS:
+        if st.kind in REGISTRY_KINDS:
             self._check_registry(entry)
         else:
             self._check_provider_stream(entry, body)
