@@ -1,7 +1,7 @@
 """The ledger: init, the sequencer (group commit), the Merkle log, checkpoints and receipts.
 
-Write path (docs/architecture/write-path.md): an envelope is parsed and its signature checked (stateless
-given the key; in parallel worker processes for large batches), then queued for the one
+Write path (docs/architecture/write-path.md): an envelope is parsed and its signature checked
+(stateless given the key; in parallel worker processes for large batches), then queued for the one
 sequencer thread. The sequencer takes everything queued (group commit), runs the ``attest``
 rules in order against its in-memory :class:`~attest.rules.LogState`, saves the accepted entries
 in one transaction, integrates them into the Merkle tree, signs a checkpoint and answers every

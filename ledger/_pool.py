@@ -1,4 +1,6 @@
-"""Parallel signature checking: open many envelopes in worker processes (docs/architecture/verification.md).
+"""Parallel signature checking: open many envelopes in worker processes.
+
+See docs/architecture/verification.md.
 
 An Ed25519 verify in ``cryptography`` holds the GIL, so threads do not make it faster; processes
 do. :class:`SignaturePool` parses envelopes, checks each signature with the public key its key id
