@@ -1,4 +1,4 @@
-"""The HTTP shell: a FastAPI application over the ledger (docs/ARCHITECTURE.md, API).
+"""The HTTP shell: a FastAPI application over the ledger (docs/architecture/api.md).
 
 Two ways in:
 

@@ -1,6 +1,6 @@
 """Response helpers: orjson bodies, NDJSON streams, strong ETags and cache lifetimes.
 
-Cache policy (docs/ARCHITECTURE.md, API): what can never change (a raw entry, a proof for a fixed
+Cache policy (docs/architecture/api.md): what can never change (a raw entry, a proof for a fixed
 tree size, a full page of entries) is ``immutable`` for a year; the checkpoint lives 5 seconds;
 mutable views must be revalidated (``no-cache``). Every ``GET`` body carries a strong ETag (a hash
 of the exact body), and ``If-None-Match`` is answered with ``304``.

@@ -13,6 +13,7 @@ on the true log prefix — exactly the prefix an offline verifier replays.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import random
 import threading
@@ -97,6 +98,8 @@ class Receipt:
         tree_size: the size of the checkpoint below.
         inclusion_proof: RFC 9162 inclusion proof of the entry's leaf in that tree.
         checkpoint: the signed checkpoint note (text) covering the entry.
+        appended: whether this submission appended the entry (False: it was already there, and
+            this is the original entry's receipt against the current checkpoint).
     """
 
     index: int
@@ -107,6 +110,7 @@ class Receipt:
     tree_size: int
     inclusion_proof: tuple[bytes, ...]
     checkpoint: bytes
+    appended: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The receipt as JSON (hashes hex, proof hashes base64, checkpoint as text)."""
@@ -743,7 +747,8 @@ class Ledger:
                     continue
                 if isinstance(d, int):
                     index = d if d >= 0 else placed_all[-1 - d].index
-                    p.future.set_result(self._receipt_for_index(index, size, note))
+                    original = self._receipt_for_index(index, size, note)
+                    p.future.set_result(dataclasses.replace(original, appended=False))
                     continue
                 p.future.set_result(
                     self._receipt(

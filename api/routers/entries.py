@@ -31,7 +31,6 @@ from api.responses import NDJSON, Cache, json_response
 from api.schemas import ENVELOPE_SCHEMA, BatchOut, LogEntryOut, ReceiptOut, Responses, problem_docs
 from attest.dsse import Envelope
 from attest.errors import EncodingError
-from attest.rules import Signed
 from ledger import Ledger, Receipt
 
 __all__ = ["router"]
@@ -102,9 +101,9 @@ async def submit(request: Request, ledger: LedgerDep, settings: SettingsDep) -> 
     # and a thread blocked per entry in flight would cap concurrency at the pool's size. An
     # unknown key may make `prepare` read the store, which must not block the event loop.
     if ledger.state.key(env.signature.keyid) is not None:
-        before, signed = _prepare(ledger, body)
+        signed = ledger.prepare(body)
     else:
-        before, signed = await run_in_threadpool(_prepare, ledger, body)
+        signed = await run_in_threadpool(ledger.prepare, body)
     (future,) = ledger.submit_signed([signed], wait=False)
     # Shielded: a client that goes away must not cancel the ledger's future (the entry is
     # decided anyway, and the sequencer answers every future it was given).
@@ -112,21 +111,9 @@ async def submit(request: Request, ledger: LedgerDep, settings: SettingsDep) -> 
     return json_response(
         request,
         receipt.to_dict(),
-        status_code=200 if receipt.index < before else 201,
+        status_code=201 if receipt.appended else 200,
         headers={"Location": f"/v1/entries/{receipt.index}"},
     )
-
-
-def _prepare(ledger: Ledger, body: bytes) -> tuple[int, Signed]:
-    """The log's size as the rules know it, then the opened envelope.
-
-    An index below that size was decided before this request reached the sequencer: the entry
-    was already there (``200``). ``Ledger.size`` is read without the ledger's lock, which the
-    sequencer holds through a whole commit; it runs ahead of the committed size only by a batch
-    being decided, and a batch that is retried after a conflict keeps its place in front of this
-    entry.
-    """
-    return ledger.size, ledger.prepare(body)
 
 
 def _split_array(body: bytes) -> list[bytes]:
@@ -225,10 +212,10 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
         valid.append(raw)
         slots.append(i)
     if valid:
-        before, outcomes = await run_in_threadpool(_submit_many, ledger, valid)
+        outcomes = await run_in_threadpool(ledger.submit_many, valid)
         for i, outcome in zip(slots, outcomes, strict=True):
             if isinstance(outcome, Receipt):
-                status = 200 if outcome.index < before else 201
+                status = 201 if outcome.appended else 200
                 results[i] = {"item": i, "status": status, "receipt": outcome.to_dict()}
             else:
                 results[i] = _failure(i, outcome)
@@ -239,11 +226,6 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
         {"accepted": accepted, "rejected": len(done) - accepted, "results": done},
         cache=Cache.NO_STORE,
     )
-
-
-def _submit_many(ledger: Ledger, raws: list[bytes]) -> tuple[int, list[Any]]:
-    before = committed_size(ledger)
-    return before, list(ledger.submit_many(raws))
 
 
 def _failure(i: int, exc: BaseException) -> dict[str, Any]:

@@ -584,9 +584,11 @@ def test_resubmitting_the_same_envelope_returns_the_original_receipt(led: Ledger
     assert variant != env
     assert Envelope.parse(variant).to_bytes() == env
     first = led.submit(env)
+    assert first.appended
     led.submit(claim(led, P, "report.authority"))
     size = led.store.size()
     for again in (led.submit(env), led.submit(variant)):
+        assert not again.appended
         assert (again.index, again.position, again.entry_hash, again.log_time_ms) == (
             first.index,
             first.position,

@@ -952,7 +952,7 @@ export async function verifyCheckpoint(note, verifier, origin = verifier.name) {
 // ---------------------------------------------------------------------------------------------
 // Statements: the envelope of every statement (SPEC §3.1) and the body members the rules read.
 // The full per-kind schemas of §3.3 (services, surfaces, details per measure...) are not
-// re-checked here; see docs/ARCHITECTURE.md, "Browser verifier".
+// re-checked here; see docs/architecture/browser-verifier.md.
 
 const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend"]);
 const PROVIDER_KINDS = new Set(["claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply"]);
