@@ -35,7 +35,7 @@ from attest.merkle import (
     verify_inclusion,
 )
 from bench._util import machine, stamp
-from ledger import EntryStore, open_store
+from ledger import EntryStore, StoreError, open_store
 
 PG_BASE = os.environ.get("CLAIMLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -150,7 +150,7 @@ def measure(
             f"{label} n={size:>9,} {kind:<11}: get_node p50 {a50:6.3f} ms p99 {a99:6.3f} ms | "
             f"one get_nodes ({len(per['get_nodes'])}) p50 {b50:6.3f} p99 {b99:6.3f} | "
             f"in memory (baseline) p50 {m50:6.3f} p99 {m99:6.3f} | ~{reads[kind]} nodes | "
-            f"p50 < 1 ms: {'yes' if a50 < 1 else 'NO'}"
+            f"p50 < 1 ms on Ledger's path (one get_nodes): {'yes' if b50 < 1 else 'NO'}"
         )
 
 
@@ -175,10 +175,14 @@ def sqlite_store(size: int, root_dir: Path) -> tuple[EntryStore, bytes, str]:
     path = root_dir / f"claimledger-bench-proofs-{size}.db"
     url = f"sqlite:///{path}"
     if path.exists():
-        store = open_store(url)
-        if store.nodes_size() == size:
-            return store, root_of(size), "reused"
-        store.close()
+        try:
+            store = open_store(url)
+        except StoreError:  # an older storage format: build it again
+            pass
+        else:
+            if store.nodes_size() == size:
+                return store, root_of(size), "reused"
+            store.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     store = open_store(url, create=True)

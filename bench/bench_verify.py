@@ -29,7 +29,7 @@ from typing import Any
 from attest.rules import Signed
 from bench._util import machine, stamp, verify_baseline
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
-from ledger import Ledger
+from ledger import Ledger, StoreError, open_store
 from ledger._pool import PendingOpen, SignaturePool
 from ledger._verify import verify_ledger
 
@@ -147,13 +147,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         run(args.db or default, args)
 
 
+def _current_format(db: Path) -> bool:
+    """Whether the cached database is of the storage format this code reads."""
+    try:
+        open_store(f"sqlite:///{db}").close()
+    except StoreError:
+        return False
+    return True
+
+
 def run(db: Path, args: argparse.Namespace) -> None:
     size, small = args.size, args.size // 10
     print(f"# bench_verify — {stamp()} — {machine()}")
     cores = os.cpu_count() or 1
     base = verify_baseline()
     print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s; x {cores} cores")
-    if not (db.exists() and _paths(db).exists()):
+    if not (db.exists() and _paths(db).exists() and _current_format(db)):
+        for stale in (db, _paths(db), Path(f"{db}-wal"), Path(f"{db}-shm")):
+            stale.unlink(missing_ok=True)
         build(db, size, small)
     else:
         print(f"reusing {db}")
