@@ -29,7 +29,8 @@ from tests.attest.examples import (
     example_test_record_body,
     example_verdict_body,
 )
-from tests.attest.logbuilder import AUTHORITY_KEY, LOG_KEY, key
+from tests.attest.logbuilder import LOG_KEY, key
+from tests.ledger.actors import KEYS, ORIGIN, P, Q, V, init_ledger
 from tests.ledger.conftest import pg_schema, store_url
 
 __all__ = [
@@ -45,25 +46,6 @@ __all__ = [
     "pg_schema",
     "store_url",
 ]
-
-ORIGIN = "claimledger.example/log"
-P = "acme-social"
-Q = "other-video"
-V = "safecheck-labs"
-KEYS: dict[str, int] = {AUTHORITY: AUTHORITY_KEY, P: 3, Q: 6, V: 5}
-"""The example key number each party signs with (the log key is example key ``LOG_KEY``)."""
-
-
-def init_ledger(url: str) -> Ledger:
-    """A new ledger at ``url`` with the example authority and log keys."""
-    return Ledger.init(
-        url,
-        authority_id=AUTHORITY,
-        authority_name="Online Safety Standards Board",
-        authority_key=key(AUTHORITY_KEY),
-        origin=ORIGIN,
-        log_key=key(LOG_KEY),
-    )
 
 
 def digest(envelope: bytes) -> str:
