@@ -241,13 +241,23 @@ class LogState:
                 signed = open_envelope(env, key)
         except VerificationError as exc:
             raise exc.located(**where) from None  # type: ignore[arg-type]
+        return self.place(raw, signed)
+
+    def place(self, raw: LogEntry, signed: Signed) -> Placed:
+        """Put an entry opened elsewhere (e.g. in a worker process) at ``raw``'s place in the log.
+
+        Raises:
+            NotAuthorisedError: the stream the log filed the entry under (which its leaf commits
+                to) is not the stream its statement names (which the rules read).
+        """
         if signed.statement.stream != raw.stream:
-            # The leaf commits to raw.stream; the rules read the statement's: they must agree.
             raise NotAuthorisedError(
                 f"the log filed this entry under stream {raw.stream}, but its statement names "
                 f"stream {signed.statement.stream}",
                 field="/stream",
-                **where,  # type: ignore[arg-type]
+                stream=raw.stream,
+                position=raw.position,
+                index=raw.index,
             )
         return Placed(signed, raw.index, raw.position, raw.log_time_ms)
 

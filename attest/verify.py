@@ -90,6 +90,13 @@ class LogVerifier:
             VerificationError: the entry fails any check; located at the entry.
         """
         state = self.state
+        if placed != state.place(raw, placed.signed):
+            raise VerificationError(
+                "the entry was opened for another place in the log",
+                stream=raw.stream,
+                position=raw.position,
+                index=raw.index,
+            )
         state.check(placed)
         pinned = self._genesis_hash
         if raw.index == 0 and pinned is not None and placed.signed.entry_hash != pinned:

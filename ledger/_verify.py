@@ -215,7 +215,7 @@ def _feed(verifier: LogVerifier, part: list[_Item], job: PendingOpen) -> None:
         if raw.index != 0:
             r = next(results)
             if isinstance(r, Signed) and state.key(r.keyid) is not None:
-                placed = Placed(r, raw.index, raw.position, raw.log_time_ms)
+                placed = state.place(raw, r)
         if placed is None:
             # The genesis, a failure, or a key the state does not know: open it as the
             # sequential verifier does, so that the error (or the success) is the same.

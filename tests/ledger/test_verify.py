@@ -333,3 +333,18 @@ def _stored_entries(url: str, start: int, end: int) -> list[LogEntry]:
 def test_verify_ledger_by_url_needs_a_note(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match="checkpoint note"):
         verify_ledger(f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_an_entry_filed_under_another_stream_is_refused_in_parallel_too(
+    pool: SignaturePool,
+) -> None:
+    """Regression: workers' results were placed without checking the filed stream (the leaf
+    commits to it) against the statement's stream (the rules read it)."""
+    b = rich_log(3)
+    entries = list(b.entries)
+    i = max(k for k, e in enumerate(entries) if e.stream == "acme-social")
+    e = entries[i]
+    entries[i] = LogEntry(e.index, "globex-video", e.position, e.log_time_ms, e.envelope)
+    out = same_verdicts(entries, note_for(b.entries), pool)
+    assert not isinstance(out, VerifiedLog)
+    assert (out[0], out[4], out[5]) == ("NotAuthorisedError", i, "/stream")
