@@ -8,6 +8,7 @@ accredited).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from attest.build import make_statement, sign_statement
@@ -19,7 +20,7 @@ from tests.attest.examples import (
     example_claim_body,
     example_party_register_body,
 )
-from tests.attest.logbuilder import AUTHORITY_KEY, LOG_KEY, key
+from tests.attest.logbuilder import AUTHORITY_KEY, LOG_KEY, T0, LogBuilder, key
 
 __all__ = [
     "AUTHORITY",
@@ -33,6 +34,7 @@ __all__ = [
     "claim",
     "envelope",
     "init_ledger",
+    "mirrored_ledger",
     "register_story",
 ]
 
@@ -98,3 +100,24 @@ def register_story(ledger: Ledger) -> list[Receipt]:
 def claim(ledger: Ledger, provider: str = P, measure: str = "detect.hash_known_image") -> bytes:
     """A ``claim.publish`` envelope by ``provider`` on its own stream."""
     return envelope(ledger, "claim.publish", provider, provider, example_claim_body(measure))
+
+
+def mirrored_ledger(url: str) -> tuple[Ledger, LogBuilder, Callable[[], None]]:
+    """A new ledger whose clock follows a :class:`LogBuilder` mirroring it.
+
+    Returns the ledger, the builder (holding the ledger's own genesis) and ``put``, which submits
+    the builder's newest entry at that entry's log time — so the ledger stores exactly the log
+    the builder made, times included.
+    """
+    clock = [T0]
+    ledger = init_ledger(url, clock=lambda: clock[0])
+    b = LogBuilder()
+    b.keys[AUTHORITY] = AUTHORITY_KEY
+    b.add(ledger.log_entries(0, 1)[0])
+
+    def put() -> None:
+        raw = b.entries[-1]
+        clock[0] = raw.log_time_ms
+        ledger.submit(raw.envelope)
+
+    return ledger, b, put

@@ -12,8 +12,8 @@ from attest.errors import ProofError, VerificationError
 from ledger._bundle import export_bundle, record_views
 from ledger._ledger import Ledger
 from ledger.errors import LedgerError
-from tests.attest.examples import AUTHORITY, example_claim_withdraw_body
-from tests.attest.logbuilder import LogBuilder, key
+from tests.attest.examples import example_claim_withdraw_body
+from tests.ledger.actors import mirrored_ledger
 
 P = "acme-social"
 Q = "globex-video"
@@ -29,25 +29,7 @@ def _story(url: str) -> Ledger:
 
 def _story_more(url: str) -> tuple[Ledger, Callable[[], None]]:
     """:func:`_story`, and a function appending one more claim of each provider."""
-    clock = [1_795_000_000_000]
-    ledger = Ledger.init(
-        url,
-        authority_id=AUTHORITY,
-        authority_name="Online Safety Standards Board",
-        authority_key=key(1),
-        origin="claimledger.example/log",
-        log_key=key(2),
-        clock=lambda: clock[0],
-    )
-    b = LogBuilder()
-    b.keys[AUTHORITY] = 1
-    b.add(ledger.log_entries(0, 1)[0])
-
-    def put() -> None:
-        raw = b.entries[-1]
-        clock[0] = raw.log_time_ms
-        ledger.submit(raw.envelope)
-
+    ledger, b, put = mirrored_ledger(url)
     b.register(P, "provider", 3)
     put()
     b.register(Q, "provider", 4)

@@ -23,6 +23,7 @@ from tests.attest.examples import (
     example_verdict_body,
 )
 from tests.attest.logbuilder import STEP_MS, LogBuilder, digest, key
+from tests.ledger.actors import mirrored_ledger
 
 P = "acme-social"
 Q = "globex-video"
@@ -383,26 +384,9 @@ def test_replay_of_a_company_with_10000_entries_cuts_at_the_as_of_date() -> None
 # -- through a real ledger -------------------------------------------------------------------
 
 
-def _ledger_story(url: str, clock: list[int]) -> Ledger:
+def _ledger_story(url: str) -> Ledger:
     """A ledger holding a provider, an accredited verifier, two claims with tests and verdicts."""
-    ledger = Ledger.init(
-        url,
-        authority_id=AUTHORITY,
-        authority_name="Online Safety Standards Board",
-        authority_key=key(1),
-        origin="claimledger.example/log",
-        log_key=key(2),
-        clock=lambda: clock[0],
-    )
-    b = LogBuilder()
-    b.keys[AUTHORITY] = 1
-    b.add(ledger.log_entries(0, 1)[0])  # the ledger's own genesis
-
-    def put() -> None:
-        raw = b.entries[-1]
-        clock[0] = raw.log_time_ms
-        ledger.submit(raw.envelope)
-
+    ledger, b, put = mirrored_ledger(url)
     b.register(P, "provider", 3)
     put()
     b.register(V, "verifier", 5)
@@ -420,11 +404,10 @@ def _ledger_story(url: str, clock: list[int]) -> Ledger:
 
 
 def test_views_survive_close_and_reopen(store_url: str) -> None:
-    clock = [1_795_000_000_000]
-    ledger = _ledger_story(store_url, clock)
+    ledger = _ledger_story(store_url)
     try:
         assert ledger.size == 10
-        at = clock[0]
+        at = ledger.state.last_log_time_ms
         before = (
             ledger.views.replay(P).to_dict(),
             ledger.views.replay(P, size=7).to_dict(),
