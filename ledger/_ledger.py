@@ -68,6 +68,14 @@ MAX_BATCH = 1024
 MAX_ATTEMPTS = 64
 """A batch is decided again at most this many times when other writers keep appending first."""
 
+PERSIST_EVERY_S = 0.2
+"""Merkle nodes and the signed checkpoint are written at most this often while entries keep
+coming (and when the sequencer has been idle this long): they are a projection of the entries,
+rebuilt at open, so writing them after every batch would only cost one more fsync per batch."""
+
+PERSIST_NODES_MAX = 8192
+"""...or as soon as this many nodes wait to be written."""
+
 POOL_FROM = 128
 """``submit_many`` checks signatures in worker processes from this many envelopes on."""
 
@@ -155,6 +163,8 @@ class Ledger:
         self._signer: NoteSigner | None = None
         self._checkpoint: tuple[int, bytes] | None = None
         self._pool: SignaturePool | None = None  # started by the first large submit_many
+        self._last_persist = time.monotonic()
+        self._kept = 0  # the size of the newest checkpoint this object kept in the store
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -258,6 +268,8 @@ class Ledger:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        with self._lock:
+            self._try_persist_nodes()  # what the sequencer had not written yet
         if self._pool is not None:
             self._pool.close()
         self._store.close()
@@ -373,15 +385,29 @@ class Ledger:
         are not written. Nodes stay cached until written.
         """
         size = self._frontier.size
-        if self._unsaved or keep_checkpoint:
+        keep = self._signer is not None and size > 0 and (keep_checkpoint or self._kept < size)
+        if self._unsaved or keep:
             done = self._store.nodes_size()
-            if done < size or keep_checkpoint:
-                note = self.checkpoint() if self._signer is not None and size else None
-                self._store.put_nodes(self._unsaved, max(size, done), note)
+            if done < size or keep:
+                note = self.checkpoint() if keep else None
+                self._store.put_nodes(self._unsaved if done < size else [], max(size, done), note)
+                if keep:
+                    self._kept = size
             self._unsaved = []
+        self._last_persist = time.monotonic()
         if len(self._nodes) > 4 * _NODE_CACHE_LEAVES:
             keep_from = size - _NODE_CACHE_LEAVES
             self._nodes = {k: h for k, h in self._nodes.items() if (k[1] << k[0]) >= keep_from}
+
+    def flush(self) -> None:
+        """Write the Merkle nodes and keep the signed checkpoint now, not within
+        :data:`PERSIST_EVERY_S` (e.g. before copying the database file).
+
+        Raises:
+            StoreError: the store refused the write.
+        """
+        with self._lock:
+            self._persist_nodes()
 
     def _try_persist_nodes(self, *, keep_checkpoint: bool = False) -> None:
         # Nodes are a projection and stay cached until written (next time, or rebuilt at the
@@ -604,12 +630,22 @@ class Ledger:
         stopped: BaseException = LedgerError("the ledger was closed before this entry was decided")
         try:
             while True:
+                idle = False
                 with self._queue_cv:
                     while not self._queue and not self._closed:
-                        self._queue_cv.wait()
-                    if not self._queue and self._closed:
-                        return
-                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                        if not self._unsaved:
+                            self._queue_cv.wait()
+                        elif not self._queue_cv.wait(timeout=PERSIST_EVERY_S):
+                            idle = True  # nothing came: write what waits, then wait again
+                            break
+                    if not idle:
+                        if not self._queue and self._closed:
+                            return
+                        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                if idle:
+                    with self._lock:
+                        self._try_persist_nodes()
+                    continue
                 try:
                     self._sequence(batch)
                 except BaseException as exc:
@@ -656,7 +692,10 @@ class Ledger:
                     self._integrate(_raw(entry), pl.signed.entry_hash)
                 for pl in placed:
                     self._apply_views(pl)
-                if placed:
+                if placed and (
+                    time.monotonic() - self._last_persist >= PERSIST_EVERY_S
+                    or len(self._unsaved) >= PERSIST_NODES_MAX
+                ):
                     self._try_persist_nodes()
                 self._answer(batch, decisions, placed)
                 return
