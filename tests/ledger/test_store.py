@@ -495,13 +495,17 @@ def test_racing_writers_exactly_one_wins(open_stores: OpenStores, same_stream: b
 
 
 _WORKER = """
-import json, sys
+import json, pathlib, sys, time
 from ledger._store import StoredEntry, open_store
 from ledger.errors import ConflictError
 
-url, wid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+url, wid, n, gate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), pathlib.Path(sys.argv[4])
 acked, conflicts, k = [], 0, 0
 with open_store(url) as store:
+    # Start together: say ready, then wait for the go (so the writers really contend).
+    (gate / f"ready-{wid}").touch()
+    while not (gate / "go").exists():
+        time.sleep(0.002)
     while len(acked) < n:
         k += 1
         size, batch, lengths = store.size(), [], {}
@@ -523,18 +527,24 @@ print(json.dumps({"acked": acked, "conflicts": conflicts}))
 
 
 def test_writer_processes_leave_no_fork_no_gap_no_lost_entry(
-    store: EntryStore, store_url: str
+    store: EntryStore, store_url: str, tmp_path: Path
 ) -> None:
     repo = Path(__file__).resolve().parents[2]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, store_url, str(w), "40"],
+            [sys.executable, "-c", _WORKER, store_url, str(w), "40", str(tmp_path)],
             cwd=repo,
             stdout=subprocess.PIPE,
             text=True,
         )
         for w in range(4)
     ]
+    # Regression (flaky under load): workers that started one after another sometimes never
+    # met, and "they did contend" failed. They now start together.
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
     reports = [json.loads(p.communicate(timeout=120)[0]) for p in workers]
     assert all(p.returncode == 0 for p in workers)
     acked = [tag for r in reports for tag in r["acked"]]
