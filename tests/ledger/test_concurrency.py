@@ -143,9 +143,12 @@ def test_eight_writers_on_one_stream(led: Ledger, store_url: str, objects: str) 
     conflicts: list[int] = []
     start = led.size
 
+    together = threading.Barrier(WRITERS)  # open first, then race (else no race under load)
+
     def writer(i: int) -> Callable[[], None]:
         def run() -> None:
             mine = get()
+            together.wait(timeout=60)
             for j in range(PER_WRITER):
                 r, c = append_rebasing(mine, P, P, MEASURES[(i + j * WRITERS) % len(MEASURES)])
                 receipts.append(r)
