@@ -65,6 +65,10 @@ def _new_app(settings: Settings, lifespan: Any = None, ledger: Ledger | None = N
             "stable `type` URI under https://claimledger.dev/problems/."
         ),
         lifespan=lifespan,
+        # The OpenAPI document is served at /openapi.json. FastAPI's /docs and /redoc pages load
+        # their scripts from a CDN; nothing this server serves depends on a third party.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     if ledger is not None:

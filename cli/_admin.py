@@ -302,7 +302,7 @@ Serving the demo at {base}  (Ctrl-C to stop)
 Open:
   {base}/                          the public comparison page
   {base}/providers/pixelstream     one company's timeline
-  {base}/docs                      the API (OpenAPI)
+  {base}/openapi.json              the API (OpenAPI)
 
 Try:
   curl {base}/v1/log/checkpoint

@@ -68,3 +68,14 @@ def test_public_reads_are_open_to_other_origins(story_api: Api) -> None:
     r = story_api.http.get("/v1/log/checkpoint", headers={"origin": "https://example.org"})
     assert r.headers["access-control-allow-origin"] == "*"
     assert "etag" in r.headers["access-control-expose-headers"].lower()
+
+
+def test_the_openapi_document_is_served_but_no_cdn_pages(story_api: Api) -> None:
+    # FastAPI's /docs and /redoc load their scripts from a CDN: nothing served depends on one.
+    spec = story_api.http.get("/openapi.json")
+    assert spec.status_code == 200
+    assert "/v1/entries" in spec.json()["paths"]
+    for page in ("/docs", "/redoc"):
+        r = story_api.http.get(page)
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("application/problem+json")
