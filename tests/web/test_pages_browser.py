@@ -11,6 +11,7 @@ copies the comparison over ``docs/screenshot-comparison.png`` (the README's pict
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -26,7 +27,7 @@ import uvicorn
 
 from api import create_app
 from api.web import mount
-from attest import NoteSigner
+from attest import Envelope, MemoryTree, NoteSigner, entry_hash, leaf_data, leaf_hash
 from ledger import Ledger
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
@@ -280,3 +281,64 @@ def test_a_checkpoint_signed_by_another_key_fails(site: Site, page: Any) -> None
     assert got["outcome"] == "failed", got
     assert got["kind"] == "CheckpointError", got
     assert "checkpoint" in got["text"].lower()
+
+
+def _trust(page: Any, vkey: str, size: int, root: str) -> None:
+    """Make the browser remember having verified a checkpoint of ``size`` with ``root``."""
+    memory = json.dumps({"size": size, "root": root, "at": "2026-01-01T00:00:00Z"})
+    page.evaluate("([k, v]) => localStorage.setItem(k, v)", [f"claimledger:trusted:{vkey}", memory])
+
+
+def test_the_browser_remembers_what_it_verified_and_catches_a_rewrite(
+    site: Site, page: Any
+) -> None:
+    provider = "kiteworld"
+    page.goto(site.base)
+    page.evaluate("localStorage.clear()")  # the browser context is shared by this module's tests
+    try:
+        _remembers_and_catches_rewrites(site, page, provider)
+    finally:
+        page.evaluate("localStorage.clear()")
+
+
+def _remembers_and_catches_rewrites(site: Site, page: Any, provider: str) -> None:
+    assert _verify(page, site.base, provider)["outcome"] == "ok"
+    again = _verify(page, site.base, provider)
+    assert again["outcome"] == "ok", again
+    assert again["history"] == "consistent"
+    assert "the same checkpoint as on" in again["text"]
+    vkey = site.ledger.note_verifier.vkey()
+    size = site.ledger.size
+    leaves = [
+        leaf_hash(
+            leaf_data(
+                e.index, e.stream, e.position, e.log_time_ms,
+                entry_hash(Envelope.parse_stored(e.envelope)),
+            )
+        )
+        for e in site.ledger.iter_log()
+    ]  # fmt: skip
+    tree = MemoryTree(leaves)
+    # An earlier, smaller checkpoint: the new one must extend it, by a consistency proof.
+    _trust(page, vkey, size - 3, tree.root(size - 3).hex())
+    got = _verify(page, site.base, provider)
+    assert got["outcome"] == "ok", got
+    assert (
+        f"consistent with the checkpoint verified on 2026-01-01T00:00:00Z ({size - 3}"
+        in got["text"]
+    )
+    # A fork: the browser verified another root at an earlier size.
+    _trust(page, vkey, size - 3, "00" * 32)
+    got = _verify(page, site.base, provider)
+    assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
+    assert "history was rewritten" in got["text"]
+    # The same size with another root.
+    _trust(page, vkey, size, "11" * 32)
+    got = _verify(page, site.base, provider)
+    assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
+    assert "(a fork)" in got["text"]
+    # A rollback: the browser has seen more entries than the server now shows.
+    _trust(page, vkey, size + 5, tree.root(size).hex())
+    got = _verify(page, site.base, provider)
+    assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
+    assert "history was rolled back" in got["text"]

@@ -10,7 +10,15 @@
 // The outcome is written to #verify-result with data-outcome="ok" | "failed" | "error" and, on a
 // located failure, data-index / data-position / data-stream / data-kind (the tests read these).
 
-import { VerificationFailure, parseCheckpoint, parseNote, verifyRecord } from "./verify.js";
+import {
+  VerificationFailure,
+  b64decode,
+  fromHex,
+  parseCheckpoint,
+  parseNote,
+  verifyConsistency,
+  verifyRecord,
+} from "./verify.js";
 
 const PHASES = {
   fetch: "Downloading the record",
@@ -89,6 +97,53 @@ async function download(stream) {
   throw new FetchProblem("the log kept growing while the record was downloaded; try again");
 }
 
+// What this browser verified last, per log (its vkey names the origin and the key): a later
+// checkpoint must extend it. Otherwise the server rewrote or rolled back history — the browser's
+// counterpart of `claimledger verify`'s trust store.
+const TRUSTED = "claimledger:trusted:";
+
+function trustedFor(logVkey) {
+  try {
+    const t = JSON.parse(localStorage.getItem(TRUSTED + logVkey) || "null");
+    return t && Number.isSafeInteger(t.size) && typeof t.root === "string" ? t : null;
+  } catch {
+    return null; // storage disabled or unreadable: nothing trusted yet
+  }
+}
+
+async function checkAgainstTrusted(logVkey, size, root) {
+  const t = trustedFor(logVkey);
+  const rewritten = (why) =>
+    new VerificationFailure(
+      "ProofError",
+      `the log is not consistent with the checkpoint this browser verified on ${t.at} ` +
+        `(${t.size} entries): ${why}`,
+    );
+  if (t === null) return "";
+  if (size < t.size) throw rewritten("it now has fewer entries (history was rolled back)");
+  if (size === t.size) {
+    if (t.root !== root) throw rewritten("the same size has another root (a fork)");
+    return `the same checkpoint as on ${t.at}`;
+  }
+  const r = await get(`/v1/log/proof/consistency?from=${t.size}&to=${size}`, "a consistency proof");
+  const proof = (await r.json()).hashes.map((h, k) => b64decode(h, `consistency proof hash ${k}`, "ProofError"));
+  try {
+    await verifyConsistency(t.size, size, proof, fromHex(t.root), fromHex(root));
+  } catch (err) {
+    throw rewritten(`history was rewritten (${err.what || err.message})`);
+  }
+  return `consistent with the checkpoint verified on ${t.at} (${t.size} entries)`;
+}
+
+function remember(logVkey, size, root) {
+  try {
+    const at = new Date().toISOString().slice(0, 19) + "Z";
+    localStorage.setItem(TRUSTED + logVkey, JSON.stringify({ size, root, at }));
+  } catch {
+    // storage disabled: nothing is remembered, and the next visit checks from scratch
+  }
+}
+
 function setProgress(bar, phase, label, fraction) {
   bar.value = Math.round(100 * Math.min(Math.max(fraction, 0), 1));
   phase.textContent = label;
@@ -165,7 +220,7 @@ async function run(button) {
   const phase = document.getElementById("verify-phase");
   const out = document.getElementById("verify-result");
   for (const old of document.querySelectorAll(".failed-entry")) old.classList.remove("failed-entry");
-  for (const k of ["outcome", "index", "position", "stream", "kind", "ms"]) delete out.dataset[k];
+  for (const k of ["outcome", "index", "position", "stream", "kind", "ms", "history"]) delete out.dataset[k];
   out.replaceChildren();
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
@@ -183,9 +238,15 @@ async function run(button) {
         setProgress(bar, phase, total && p !== "done" ? `${PHASES[p] || p} (${done} of ${total})` : PHASES[p] || p, at);
       },
     );
+    const history = await checkAgainstTrusted(got.logVkey, result.size, result.root);
+    remember(got.logVkey, result.size, result.root);
     const seconds = (performance.now() - started) / 1000;
     setProgress(bar, phase, PHASES.done, 1);
     showOk(out, result, stream, got, seconds);
+    if (history) {
+      out.querySelector("ul").append(el("li", {}, `History: ${history}.`));
+      out.dataset.history = "consistent";
+    }
     out.dataset.ms = String(Math.round(result.ms));
   } catch (err) {
     setProgress(bar, phase, "Stopped", bar.value / 100);
