@@ -18,24 +18,15 @@ import pytest
 
 from attest.bundle import Bundle, BundleEntry, verify_bundle
 from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
-from attest.dsse import Envelope
-from attest.entry import LogEntry, entry_hash, leaf_data
 from attest.errors import VerificationError
-from attest.merkle import MemoryTree, leaf_hash
 from tests.attest.logbuilder import LogBuilder, key
+from tests.attest.test_bundle import ORIGIN, P, make_bundle
 
 pytestmark = pytest.mark.browser
 
-ORIGIN = "claimledger.example/log"
-SIGNER = NoteSigner(ORIGIN, key(2))
 OTHER_SIGNER = NoteSigner(ORIGIN, key(7))
-P = "acme-social"
 Q = "globex-video"
 V = "safecheck-labs"
-
-
-def _hash(raw: LogEntry) -> bytes:
-    return entry_hash(Envelope.parse_stored(raw.envelope))
 
 
 def build_log(company_entries: int) -> LogBuilder:
@@ -67,29 +58,6 @@ def build_log(company_entries: int) -> LogBuilder:
     assert company() == company_entries
     b.claim(Q)  # the log goes on after the company's last entry
     return b
-
-
-def make_bundle(b: LogBuilder, *, signer: NoteSigner = SIGNER) -> Bundle:
-    """The bundle of ``acme-social`` that an honest ledger exports at the log's full size."""
-    n = len(b.entries)
-    tree = MemoryTree(
-        leaf_hash(leaf_data(r.index, r.stream, r.position, r.log_time_ms, _hash(r)))
-        for r in b.entries
-    )
-    entries = tuple(
-        BundleEntry(
-            r.index,
-            r.stream,
-            r.position,
-            r.log_time_ms,
-            r.envelope,
-            tuple(tree.inclusion_proof(r.index, n)),
-        )
-        for r in b.entries
-        if r.stream in ("registry", P)
-    )
-    note = sign_checkpoint(Checkpoint(ORIGIN, n, tree.root(n)), signer)
-    return Bundle(ORIGIN, SIGNER.verifier.vkey(), _hash(b.entries[0]), P, note, entries)
 
 
 def python_verdict(data: bytes) -> dict[str, Any]:
