@@ -107,11 +107,19 @@ def subtree_hash(start: int, end: int, get_node: NodeGetter) -> Hash:
     return Hash(bytes(acc))
 
 
-def inclusion_proof(index: int, size: int, get_node: NodeGetter) -> list[Hash]:
+def inclusion_proof(
+    index: int,
+    size: int,
+    get_node: NodeGetter,
+    *,
+    memo: dict[tuple[int, int], Hash] | None = None,
+) -> list[Hash]:
     """The inclusion proof ``PATH(index, D[0:size])`` of RFC 9162 §2.1.3.1, leaf side first.
 
     Reads O(log size) perfect nodes through ``get_node``, which must know the first ``size``
-    leaves.
+    leaves. Proofs of many leaves against one size share their right-edge subtrees (the ones
+    that are not perfect and cost a fold of node hashes): pass the same ``memo`` dict to each
+    call to compute each of those once.
 
     Raises:
         ValueError: ``index`` is not below ``size``.
@@ -125,7 +133,13 @@ def inclusion_proof(index: int, size: int, get_node: NodeGetter) -> list[Hash]:
     while end - start > 1:
         k = _split(end - start)
         if index < start + k:
-            path.append(subtree_hash(start + k, end, get_node))
+            if memo is None or end != size:  # below the right edge, subtrees are perfect nodes
+                path.append(subtree_hash(start + k, end, get_node))
+            else:
+                right = memo.get((start + k, end))
+                if right is None:
+                    right = memo[(start + k, end)] = subtree_hash(start + k, end, get_node)
+                path.append(right)
             end = start + k
         else:
             path.append(subtree_hash(start, start + k, get_node))

@@ -778,6 +778,7 @@ class Ledger:
     ) -> None:
         size = self._frontier.size
         note = self.checkpoint() if size else b""
+        memo: dict[tuple[int, int], Hash] = {}  # right-edge subtrees, shared by the proofs
         for i, p in enumerate(batch):
             d = decisions[i]
             try:
@@ -786,7 +787,7 @@ class Ledger:
                     continue
                 if isinstance(d, int):
                     index = d if d >= 0 else placed_all[-1 - d].index
-                    original = self._receipt_for_index(index, size, note)
+                    original = self._receipt_for_index(index, size, note, memo)
                     p.future.set_result(dataclasses.replace(original, appended=False))
                     continue
                 p.future.set_result(
@@ -798,6 +799,7 @@ class Ledger:
                         d.log_time_ms,
                         size,
                         note,
+                        memo,
                     )
                 )
             except Exception as exc:  # one failed receipt must not leave the others unanswered
@@ -813,11 +815,18 @@ class Ledger:
         log_time: int,
         size: int,
         note: bytes,
+        memo: dict[tuple[int, int], Hash] | None = None,
     ) -> Receipt:
-        proof = tuple(inclusion_proof(index, size, self._node))
+        proof = tuple(inclusion_proof(index, size, self._node, memo=memo))
         return Receipt(index, stream, position, ehash, log_time, size, proof, note)
 
-    def _receipt_for_index(self, index: int, size: int, note: bytes) -> Receipt:
+    def _receipt_for_index(
+        self,
+        index: int,
+        size: int,
+        note: bytes,
+        memo: dict[tuple[int, int], Hash] | None = None,
+    ) -> Receipt:
         (stored,) = self._store.log_entries(index, index + 1)
         return self._receipt(
             stored.index,
@@ -827,6 +836,7 @@ class Ledger:
             stored.log_time_ms,
             size,
             note,
+            memo,
         )
 
     # -- reads -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ duplicate in the log: a second writer at a taken place fails as a whole.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -80,8 +81,9 @@ _HASH_LEN: Final = 32
 _MAX_U63: Final = 2**63 - 1
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stream_id(stream: str) -> UUID:
-    """The originator id of ``stream``: ``uuid5(NAMESPACE, "stream:" + stream)``."""
+    """The originator id of ``stream``: ``uuid5(NAMESPACE, "stream:" + stream)`` (memoized)."""
     return uuid5(NAMESPACE, "stream:" + stream)
 
 

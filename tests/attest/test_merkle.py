@@ -174,6 +174,18 @@ def test_proofs_for_an_old_size_come_from_the_same_stored_nodes() -> None:
             )
 
 
+def test_proofs_sharing_a_memo_equal_proofs_computed_alone() -> None:
+    tree = MemoryTree(_leaves(300))
+    for size in (1, 2, 3, 63, 64, 65, 255, 257, 300):
+        memo: dict[tuple[int, int], bytes] = {}
+        for index in range(size):
+            shared = inclusion_proof(index, size, tree.get_node, memo=memo)  # type: ignore[arg-type]
+            assert shared == inclusion_proof(index, size, tree.get_node)
+        # Only right-edge subtrees are kept, one per step down the right edge at most.
+        assert len(memo) <= max(0, (size - 1).bit_length())
+        assert all(end == size for _, end in memo)
+
+
 def test_subtree_hash_refuses_misaligned_ranges() -> None:
     tree = MemoryTree(_leaves(8))
     with pytest.raises(ValueError, match="not a subtree"):
