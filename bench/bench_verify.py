@@ -6,6 +6,8 @@ file under /tmp (reused when present, with the checkpoint notes at both sizes be
 * entries/s of :func:`ledger._verify.verify_ledger` with one worker per core, next to
   cores x the single-core ``cryptography`` Ed25519 verify rate measured in the same run
   (target 0.8x), and the same with no workers (everything in one process) for reference;
+* entries/s of ``Ledger.open`` (which decides every stored entry again), its catch-up in worker
+  processes and on one core;
 * peak memory (``ru_maxrss`` of the verifying process, in a fresh subprocess per size) at the full
   size and at a tenth of it (target: at most 1.5x), with the share of the rules' state.
 """
@@ -30,6 +32,7 @@ from attest.rules import Signed
 from bench._util import machine, stamp, verify_baseline
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
 from ledger import Ledger, StoreError, open_store
+from ledger import _ledger as ledger_module
 from ledger._pool import PendingOpen, SignaturePool
 from ledger._verify import verify_ledger
 
@@ -200,6 +203,20 @@ def run(db: Path, args: argparse.Namespace) -> None:
         f"(the signature check is {1e6 / base:.0f} us of it); bound with {cores} cores and no "
         f"overhead: {cores * r0:,.0f} /s ({cores * r0 / (cores * base):.2f}x)"
     )
+    for workers in (ledger_module.CATCH_UP_WORKERS, 1):
+        ledger_module.CATCH_UP_WORKERS, saved = workers, ledger_module.CATCH_UP_WORKERS
+        try:
+            t0 = time.perf_counter()
+            with Ledger.open(f"sqlite:///{db}") as led:
+                opened = led.size
+            dt = time.perf_counter() - t0
+        finally:
+            ledger_module.CATCH_UP_WORKERS = saved
+        how = f"{workers} workers" if workers > 1 else "one core"
+        print(
+            f"Ledger.open (re-decides every entry), catch-up on {how}, {opened:,} entries: "
+            f"{opened / dt:8,.0f} /s  ({dt:.1f} s)"
+        )
     mem = {n: _measure_memory(db, n, args.workers) for n in (small, size)}
     lo, hi = mem[small], mem[size]
     print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import os
 import random
 import threading
 import time
@@ -46,7 +47,7 @@ from attest.merkle import (
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
-from ledger._pool import SignaturePool
+from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import Views
 from ledger.errors import (
@@ -78,6 +79,13 @@ PERSIST_NODES_MAX = 8192
 
 POOL_FROM = 128
 """``submit_many`` checks signatures in worker processes from this many envelopes on."""
+
+CATCH_UP_POOL_FROM = 4096
+"""Catching up with at least this many stored entries (opening a large ledger) opens them in
+worker processes (a pool starts in ≈ 0.3 s; 4,096 entries take ≈ 1 s on one core)."""
+
+CATCH_UP_WORKERS = os.cpu_count() or 1
+"""Worker processes for a large catch-up (fewer than 2: none, everything on one core)."""
 
 _PLACEHOLDER = bytes(32)
 _NODE_CACHE_LEAVES = 1 << 16
@@ -321,35 +329,61 @@ class Ledger:
     def _catch_up(self) -> None:
         """Apply every stored entry this object has not seen yet (startup, or after a conflict).
 
-        Stored entries are re-verified with the same rules: a tampered database is refused.
+        Stored entries are re-verified with the same rules: a tampered database is refused. When
+        at least :data:`CATCH_UP_POOL_FROM` entries are new (opening a large ledger), their
+        stateless half — envelope, signature, statement — is opened in a :class:`SignaturePool`
+        one chunk ahead of the rules, which still decide every entry here, in index order.
         """
         with self._lock:
             start = self.state.size
-            for stored in self._store.iter_log(start):
-                raw = _raw(stored)
+            entries = self._store.iter_log(start)
+            if self._store.size() - start < CATCH_UP_POOL_FROM or CATCH_UP_WORKERS < 2:
+                for stored in entries:
+                    self._catch_up_one(stored, None)
+            else:
                 try:
-                    placed = self.state.open(raw)
-                    self.state.check(placed)
-                except VerificationError as exc:
-                    raise CorruptionError(
-                        f"stored entry fails verification: {exc}",
-                        stream=stored.stream,
-                        position=stored.position,
-                        index=stored.index,
-                    ) from exc
-                if placed.signed.entry_hash != stored.entry_hash:
-                    raise CorruptionError(
-                        "stored entry hash does not match its envelope",
-                        stream=stored.stream,
-                        position=stored.position,
-                        index=stored.index,
-                    )
-                self.state.apply(placed)
-                self._integrate(raw, placed.signed.entry_hash)
-                self._apply_views(placed)
-                if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
-                    self._try_persist_nodes()  # bounded memory while reading a large log
+                    with SignaturePool(CATCH_UP_WORKERS) as pool:
+                        for part, opened in open_log(pool, entries, _raw):
+                            for stored, signed in zip(part, opened, strict=True):
+                                self._catch_up_one(stored, signed)
+                except WorkerError as exc:
+                    # The workers could not start or died: the same checks, on this core.
+                    _log.warning("catching up on one core: %s", exc)
+                    for stored in self._store.iter_log(self.state.size):
+                        self._catch_up_one(stored, None)
             self._try_persist_nodes()
+
+    def _catch_up_one(self, stored: StoredEntry, opened: Opened | None) -> None:
+        """Decide one stored entry again and apply it (``opened``: its result from a worker)."""
+        raw = _raw(stored)
+        try:
+            placed: Placed | None = None
+            if isinstance(opened, Signed) and self.state.key(opened.keyid) is not None:
+                placed = self.state.place(raw, opened)
+            if placed is None:
+                # No worker result, a failure, or a key unknown here at this index: open it in
+                # this process, so the error (or the success) is the sequential one.
+                placed = self.state.open(raw)
+            self.state.check(placed)
+        except VerificationError as exc:
+            raise CorruptionError(
+                f"stored entry fails verification: {exc}",
+                stream=stored.stream,
+                position=stored.position,
+                index=stored.index,
+            ) from exc
+        if placed.signed.entry_hash != stored.entry_hash:
+            raise CorruptionError(
+                "stored entry hash does not match its envelope",
+                stream=stored.stream,
+                position=stored.position,
+                index=stored.index,
+            )
+        self.state.apply(placed)
+        self._integrate(raw, placed.signed.entry_hash)
+        self._apply_views(placed)
+        if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
+            self._try_persist_nodes()  # bounded memory while reading a large log
 
     def _integrate(self, raw: LogEntry, ehash: bytes) -> None:
         leaf = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))

@@ -26,23 +26,39 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
+from attest import canonical
 from attest.dsse import Envelope
+from attest.entry import LogEntry
 from attest.errors import UnknownKeyError, VerificationError
 from attest.rules import Signed, open_envelope
+from attest.statements import REGISTRY_STREAM
 from keys import KeyId, PublicKey
 from keys.errors import KeysError
 from ledger.errors import LedgerError
 
-__all__ = ["DEFAULT_TASK_SIZE", "Opened", "PendingOpen", "SignaturePool", "WorkerError"]
+__all__ = [
+    "DEFAULT_CHUNK",
+    "DEFAULT_TASK_SIZE",
+    "Opened",
+    "PendingOpen",
+    "SignaturePool",
+    "WorkerError",
+    "open_log",
+    "registry_keys",
+]
 
 DEFAULT_TASK_SIZE = 256
 """Envelopes per task sent to a worker (≈0.5 MB of 2 KB envelopes: IPC stays a small share)."""
+
+DEFAULT_CHUNK = 2048
+"""Entries per step of :func:`open_log`: read, dispatched to the workers, then yielded."""
 
 Opened = Signed | VerificationError
 """What opening one envelope gives: the verified, parsed entry, or why it failed."""
@@ -318,3 +334,89 @@ class SignaturePool:
             WorkerError: a worker process died or failed unexpectedly.
         """
         return self.submit(envelopes, keys, stored=stored).result()
+
+
+# -- opening a whole log in order ---------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def open_log(
+    pool: SignaturePool,
+    items: Iterable[T],
+    raw_of: Callable[[T], LogEntry],
+    *,
+    known: Mapping[str, bytes] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+) -> Iterator[tuple[list[T], list[Opened | None]]]:
+    """Open a log's entries in ``pool``, one chunk ahead of the caller; yield chunks in order.
+
+    Each step reads ``chunk`` items, hands their envelopes to the workers and then yields the
+    previous chunk with its results, so the caller checks chunk k (in index order, with the
+    rules) while the workers open chunk k + 1. The genesis entry (index 0) is not sent (its
+    result is ``None``: it is signed by the key it introduces, so the caller opens it itself).
+
+    The workers are given every public key in ``known`` and every key a registry entry read so
+    far introduces (:func:`registry_keys`: unverified, which is harmless — a key id is the hash
+    of its key, so a key map can only say "the key with this id is this key"; whether it
+    belonged to the signer, unrevoked, at that index is for the caller's rules). A result is the
+    :class:`~attest.rules.Signed` entry or an error; on an error, or a key the caller's state
+    does not know at that index, the caller must open the entry itself so the error it reports
+    is the one the sequential rules give.
+
+    Raises:
+        WorkerError: a worker process died.
+        ValueError: ``chunk`` is below 1.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, not {chunk}")
+    keys: dict[str, bytes] = dict(known or {})
+    it = iter(items)
+    pending: tuple[list[T], list[LogEntry], PendingOpen] | None = None
+    while True:
+        part = list(islice(it, chunk))
+        job: tuple[list[T], list[LogEntry], PendingOpen] | None = None
+        if part:
+            raws = [raw_of(item) for item in part]
+            for raw in raws:
+                if raw.stream == REGISTRY_STREAM:
+                    keys.update(registry_keys(raw.envelope))
+            envelopes = [raw.envelope for raw in raws if raw.index != 0]
+            job = (part, raws, pool.submit(envelopes, keys, stored=True))
+        if pending is not None:
+            yield pending[0], _in_place(pending[1], pending[2].result())
+        if job is None:
+            return
+        pending = job
+
+
+def _in_place(raws: list[LogEntry], opened: list[Opened]) -> list[Opened | None]:
+    results = iter(opened)
+    return [None if raw.index == 0 else next(results) for raw in raws]
+
+
+def registry_keys(envelope: bytes) -> dict[str, bytes]:
+    """The public keys a registry entry introduces, by key id (unverified; see :func:`open_log`).
+
+    Malformed bytes give none: the rules reject the entry in order.
+    """
+    try:
+        statement = canonical.decode_object(Envelope.parse_stored(envelope).payload)
+    except VerificationError:
+        return {}
+    body = statement.get("body")
+    if not isinstance(body, dict):
+        return {}
+    candidates: list[object] = [body.get("authorityKey"), body.get("key")]
+    listed = body.get("keys")
+    if isinstance(listed, list):
+        candidates.extend(listed)
+    found: dict[str, bytes] = {}
+    for c in candidates:
+        if isinstance(c, str):
+            try:
+                key = PublicKey.from_b64(c)
+            except KeysError:
+                continue
+            found[key.key_id] = key.raw
+    return found

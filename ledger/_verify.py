@@ -26,27 +26,18 @@ the log, as the rules require: a verdict may name any earlier claim) and the Mer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from collections.abc import Callable, Iterable
 
-from attest import canonical
 from attest.checkpoint import Checkpoint
-from attest.dsse import Envelope
 from attest.entry import LogEntry
 from attest.errors import VerificationError
 from attest.rules import Placed, Signed
-from attest.statements import REGISTRY_STREAM
 from attest.verify import LogVerifier, VerifiedLog
-from keys import PublicKey
-from keys.errors import KeysError
 from ledger._ledger import Ledger
-from ledger._pool import PendingOpen, SignaturePool
+from ledger._pool import DEFAULT_CHUNK, Opened, SignaturePool, open_log
 from ledger._store import EntryStore, StoredEntry, open_store
 
 __all__ = ["DEFAULT_CHUNK", "verify_ledger", "verify_log"]
-
-DEFAULT_CHUNK = 2048
-"""Entries read, dispatched and fed per step."""
 
 Progress = Callable[[int], None]
 
@@ -176,12 +167,6 @@ def _verify_entries(
         _pipeline(verifier, entries, pool, progress, chunk)
 
 
-def _chunks(entries: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
-    it = iter(entries)
-    while part := list(islice(it, size)):
-        yield part
-
-
 def _pipeline(
     verifier: LogVerifier,
     entries: Iterable[_Item],
@@ -189,33 +174,18 @@ def _pipeline(
     progress: Progress | None,
     chunk: int,
 ) -> None:
-    keys: dict[str, bytes] = {}
-    pending: tuple[list[_Item], PendingOpen] | None = None
-    for part in _chunks(entries, chunk):
-        for raw, _ in part:
-            if raw.stream == REGISTRY_STREAM:
-                _learn_keys(raw.envelope, keys)
-        job = pool.submit([raw.envelope for raw, _ in part if raw.index != 0], keys, stored=True)
-        if pending is not None:
-            _feed(verifier, *pending)  # chunk k, while the workers open chunk k + 1
-            if progress is not None:
-                progress(verifier.size)
-        pending = (part, job)
-    if pending is not None:
-        _feed(verifier, *pending)
+    for part, opened in open_log(pool, entries, lambda item: item[0], chunk=chunk):
+        _feed(verifier, part, opened)  # chunk k, while the workers open chunk k + 1
         if progress is not None:
             progress(verifier.size)
 
 
-def _feed(verifier: LogVerifier, part: list[_Item], job: PendingOpen) -> None:
+def _feed(verifier: LogVerifier, part: list[_Item], opened: list[Opened | None]) -> None:
     state = verifier.state
-    results = iter(job.result())
-    for raw, claimed_hash in part:
+    for (raw, claimed_hash), r in zip(part, opened, strict=True):
         placed: Placed | None = None
-        if raw.index != 0:
-            r = next(results)
-            if isinstance(r, Signed) and state.key(r.keyid) is not None:
-                placed = state.place(raw, r)
+        if isinstance(r, Signed) and state.key(r.keyid) is not None:
+            placed = state.place(raw, r)
         if placed is None:
             # The genesis, a failure, or a key the state does not know: open it as the
             # sequential verifier does, so that the error (or the success) is the same.
@@ -228,25 +198,3 @@ def _feed(verifier: LogVerifier, part: list[_Item], job: PendingOpen) -> None:
                 position=raw.position,
                 index=raw.index,
             )
-
-
-def _learn_keys(envelope: bytes, keys: dict[str, bytes]) -> None:
-    """Collect the public keys a registry entry introduces (unverified; see the module doc)."""
-    try:
-        statement = canonical.decode_object(Envelope.parse_stored(envelope).payload)
-    except VerificationError:
-        return  # the rules will reject this entry in order
-    body = statement.get("body")
-    if not isinstance(body, dict):
-        return
-    candidates: list[object] = [body.get("authorityKey"), body.get("key")]
-    listed = body.get("keys")
-    if isinstance(listed, list):
-        candidates.extend(listed)
-    for c in candidates:
-        if isinstance(c, str):
-            try:
-                key = PublicKey.from_b64(c)
-            except KeysError:
-                continue
-            keys[key.key_id] = key.raw
