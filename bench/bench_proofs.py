@@ -4,7 +4,7 @@ For trees of 10^4, 10^5 and 10^6 leaves, the node table is built directly from s
 hashes with a :class:`~attest.merkle.MerkleFrontier` and ``EntryStore.put_nodes`` (building a
 10^6-entry ledger through full signing would take most of an hour here; the proofs read only the
 node table, so they cannot tell the difference). SQLite files under /tmp are reused when
-present; PostgreSQL schemas (10^4 and 10^5) are built and dropped in each run.
+present; PostgreSQL schemas (all three sizes) are built and dropped in each run.
 
 Proofs are computed the way ``Ledger.inclusion_proof`` and ``Ledger.consistency_proof`` compute
 them, ``attest.merkle.inclusion_proof(index, size, get_node)`` with ``EntryStore.get_node`` (one
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args(argv)
     sizes = [10_000, 100_000, 1_000_000]
-    pg_sizes = [10_000, 100_000]
+    pg_sizes = [10_000, 100_000, 1_000_000]
     root_dir = Path(tempfile.gettempdir())
     if args.quick:
         sizes, pg_sizes, args.samples = [1_000, 5_000], [1_000], 100
