@@ -3,9 +3,14 @@
 A reader walks an already-decoded JSON value (§1 of docs/SPEC.md) and records a
 :class:`~attest.errors.FieldProblem` for each thing that is wrong, with an RFC 6901 pointer from the
 statement root, instead of stopping at the first. Each parser has the shape
-``(value, pointer, ctx) -> T``; on failure it records a problem and returns :data:`INVALID`, a
-sentinel that is never stored in a model because :meth:`Obj.build` only builds an object when
-nothing in its subtree was wrong.
+``(value, parent, token, ctx) -> T``: the value's pointer is ``parent`` plus the member name or
+array index ``token`` (``None``: ``parent`` itself), and is only spelled out (:func:`pointer_of`)
+when a problem is recorded or a nested object or array needs it. On failure a parser records a
+problem and returns :data:`INVALID`, a sentinel that is never stored in a model because
+:meth:`Obj.build` only builds an object when nothing in its subtree was wrong.
+
+Parsers are built once, at import (``enum``, ``array``, ``obj``... are factories), and the happy
+path of each is kept short: this reader runs for every entry ingested, verified or served.
 
 The same reader doubles as each model's invariant check: :class:`Model` re-reads
 ``self.to_dict()`` in check-only mode when a model is built directly, so the rules live in one
@@ -21,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from attest.errors import FieldProblem, SchemaError
@@ -31,7 +36,8 @@ __all__: list[str] = []  # private toolkit: see attest.statements
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 
-Parser = Callable[[object, str, "Ctx"], T]
+Token: TypeAlias = str | int | None
+Parser: TypeAlias = Callable[[object, str, Token, "Ctx"], T]
 
 # Limits on strings, in Unicode code points.
 NAME_MAX = 200
@@ -72,7 +78,19 @@ Cross-field checks therefore look at raw JSON members, never at built nested mod
 
 def valid(*values: object) -> bool:
     """True when none of ``values`` is :data:`INVALID`."""
-    return not any(v is INVALID for v in values)
+    for v in values:  # noqa: SIM110 (a plain loop: no generator on this hot path)
+        if v is INVALID:
+            return False
+    return True
+
+
+class _Absent:
+    """Type of :data:`_ABSENT`: what :meth:`Obj.req` finds for a member that is not there."""
+
+    __slots__ = ()
+
+
+_ABSENT: Any = _Absent()
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,10 +99,24 @@ def valid(*values: object) -> bool:
 
 def child(pointer: str, token: str | int) -> str:
     """The RFC 6901 pointer to member or item ``token`` of the value at ``pointer``."""
-    text = str(token)
+    text = token if type(token) is str else str(token)
     if "~" in text or "/" in text:
         text = text.replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{text}"
+
+
+def pointer_of(parent: str, token: Token) -> str:
+    """The pointer given to a parser as ``(parent, token)``; ``token`` None means ``parent``."""
+    return parent if token is None else child(parent, token)
+
+
+def _pointer(parent: str, token: Token) -> str:
+    """:func:`pointer_of`, with the common tokens inline: a member name that needs no escape, an
+    array index (``str`` of an int never holds ``~`` or ``/``)."""
+    kind = type(token)
+    if kind is int or (kind is str and "~" not in token and "/" not in token):  # type: ignore[operator]
+        return f"{parent}/{token}"
+    return pointer_of(parent, token)
 
 
 def label(pointer: str) -> str:
@@ -148,20 +180,38 @@ class Ctx:
         return INVALID
 
 
+def _problem(ctx: Ctx, parent: str, token: Token, what: str) -> Any:
+    """Record ``<label> <what>`` at the field ``(parent, token)``; returns :data:`INVALID`."""
+    pointer = pointer_of(parent, token)
+    return ctx.add(pointer, f"{label(pointer)} {what}")
+
+
+def _wrong_type(value: object, parent: str, token: Token, ctx: Ctx, name: str) -> Any:
+    """Record ``<label> must be <name>, got <JSON type>``; returns :data:`INVALID`."""
+    return _problem(ctx, parent, token, f"must be {name}, got {json_type(value)}")
+
+
 class Obj:
     """Reads the members of one JSON object, recording problems in a :class:`Ctx`."""
 
-    __slots__ = ("_mark", "_seen", "ctx", "pointer", "value")
+    __slots__ = ("_lookup", "_mark", "_seen", "ctx", "pointer", "value")
 
     def __init__(self, value: object, pointer: str, ctx: Ctx) -> None:
         self.ctx = ctx
         self.pointer = pointer
         self._mark = len(ctx.problems)
         self._seen: set[str] = set()
-        if isinstance(value, Mapping):
+        # _lookup(name, default): the member, or default when absent (or when not an object).
+        self._lookup: Callable[[str, Any], Any]
+        if type(value) is dict:
             self.value: Mapping[str, Any] | None = value
+            self._lookup = value.get
+        elif isinstance(value, Mapping):
+            self.value = value
+            self._lookup = _mapping_lookup(value)
         else:
             self.value = None
+            self._lookup = _no_member
             what = "the statement" if not pointer else label(pointer)
             ctx.add(pointer, f"{what} must be an object, got {json_type(value)}")
 
@@ -177,22 +227,22 @@ class Obj:
     def req(self, name: str, parse: Parser[T]) -> T:
         """Read a required member."""
         self._seen.add(name)
-        if self.value is None:
-            return INVALID  # type: ignore[no-any-return]
-        if name not in self.value:
+        raw = self._lookup(name, _ABSENT)
+        if raw is _ABSENT:
+            if self.value is None:
+                return INVALID  # type: ignore[no-any-return]
             return self.ctx.add(  # type: ignore[no-any-return]
                 self.at(name), f"missing required field '{name}' in {where(self.pointer)}"
             )
-        return parse(self.value[name], self.at(name), self.ctx)
+        return parse(raw, self.pointer, name, self.ctx)
 
     def opt(self, name: str, parse: Parser[T]) -> T | None:
         """Read an optional member: ``None`` when absent; present as ``null`` is a problem."""
         self._seen.add(name)
-        if self.value is None:
-            return INVALID  # type: ignore[no-any-return]
-        if name not in self.value:
-            return None
-        return parse(self.value[name], self.at(name), self.ctx)
+        raw = self._lookup(name, _ABSENT)
+        if raw is _ABSENT:
+            return INVALID if self.value is None else None
+        return parse(raw, self.pointer, name, self.ctx)
 
     def forbid(self, name: str, why: str) -> None:
         """Record a problem if member ``name`` is present."""
@@ -210,8 +260,11 @@ class Obj:
 
     def build(self, factory: Callable[[], T]) -> T:
         """Refuse unknown members, then build the model if nothing in this object was wrong."""
-        if self.value is not None:
-            for key in self.value:
+        value = self.value
+        # issuperset walks the members in C; the loop (in member order) runs only when one of
+        # them is unknown.
+        if value is not None and not self._seen.issuperset(value):
+            for key in value:
                 if key not in self._seen:
                     self.ctx.add(
                         child(self.pointer, key),
@@ -224,11 +277,26 @@ class Obj:
         return factory()
 
 
+def _mapping_lookup(value: Mapping[str, Any]) -> Callable[[str, Any], Any]:
+    """``_lookup`` for a Mapping that is not a dict: ``in`` then ``[]``, as Mappings define."""
+
+    def lookup(name: str, default: Any) -> Any:
+        # Exactly the membership test and item access the reader always made.
+        return value[name] if name in value else default  # noqa: SIM401
+
+    return lookup
+
+
+def _no_member(name: str, default: Any) -> Any:
+    """``_lookup`` for a value that is not an object."""
+    return default
+
+
 def obj(read: Callable[[Obj], T]) -> Parser[T]:
     """A parser for a JSON object read by ``read``."""
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> T:
-        return read(Obj(value, pointer, ctx))
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> T:
+        return read(Obj(value, _pointer(parent, token), ctx))
 
     return parse
 
@@ -312,16 +380,6 @@ class Model:
 # scalar checks: each returns an error message naming the field, or None
 
 
-def _expect(value: object, pointer: str, ctx: Ctx, kind: type, name: str) -> bool:
-    if kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        ctx.add(pointer, f"{label(pointer)} must be {name}, got {json_type(value)}")
-    return ok
-
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -331,35 +389,41 @@ def string(
     *,
     multiline: bool = False,
     check: Callable[[str], str | None] | None = None,
+    fullmatch: tuple[Callable[[str], object], str] | None = None,
 ) -> Parser[str]:
     """A non-blank string of at most ``max_len`` code points.
 
     Single-line strings (the default) refuse control characters and leading or trailing
     whitespace; ``multiline`` text allows tab and newline. ``check`` returns an extra problem
-    (a phrase completing "<field> ...") or ``None``.
+    (a phrase completing "<field> ...") or ``None``. ``fullmatch`` is :func:`pattern`'s format
+    check, made in the same place: a regular expression's ``fullmatch`` and what it describes.
     """
+    controls = (_CONTROL_TEXT if multiline else _CONTROL).search
+    matches, what = fullmatch if fullmatch is not None else (None, "")
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> str:
-        if not _expect(value, pointer, ctx, str, "a string"):
-            return INVALID  # type: ignore[no-any-return]
-        assert isinstance(value, str)  # noqa: S101 (narrowing for mypy)
-        if not value.strip():
-            return ctx.add(pointer, f"{label(pointer)} must not be empty or blank")  # type: ignore[no-any-return]
-        controls = _CONTROL_TEXT if multiline else _CONTROL
-        if controls.search(value):
-            return ctx.add(pointer, f"{label(pointer)} contains a control character")  # type: ignore[no-any-return]
-        if not multiline and value != value.strip():
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} must not have leading or trailing whitespace"
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> str:
+        if not isinstance(value, str):
+            return _wrong_type(value, parent, token, ctx, "a string")  # type: ignore[no-any-return]
+        stripped = value.strip()
+        if not stripped:
+            return _problem(ctx, parent, token, "must not be empty or blank")  # type: ignore[no-any-return]
+        # Printable ASCII (U+0020..U+007E) holds no control character: no need to search it.
+        if not (value.isascii() and value.isprintable()) and controls(value):
+            return _problem(ctx, parent, token, "contains a control character")  # type: ignore[no-any-return]
+        if not multiline and value != stripped:
+            return _problem(  # type: ignore[no-any-return]
+                ctx, parent, token, "must not have leading or trailing whitespace"
             )
         # A format check first: its message says more than a length would.
+        if matches is not None and matches(value) is None:
+            return _problem(ctx, parent, token, f"must be {what}, got {show(value)}")  # type: ignore[no-any-return]
         if check is not None:
             problem = check(value)
             if problem is not None:
-                return ctx.add(pointer, f"{label(pointer)} {problem}")  # type: ignore[no-any-return]
+                return _problem(ctx, parent, token, problem)  # type: ignore[no-any-return]
         if len(value) > max_len:
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} is {len(value)} characters long; the limit is {max_len}"
+            return _problem(  # type: ignore[no-any-return]
+                ctx, parent, token, f"is {len(value)} characters long; the limit is {max_len}"
             )
         return value
 
@@ -368,55 +432,50 @@ def string(
 
 def pattern(regex: str, what: str, max_len: int = NAME_MAX) -> Parser[str]:
     """A string matching ``regex`` in full (``what`` describes the format for messages)."""
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str | None:
-        if compiled.fullmatch(value) is None:
-            return f"must be {what}, got {show(value)}"
-        return None
-
-    return string(max_len, check=check)
+    return string(max_len, fullmatch=(re.compile(regex).fullmatch, what))
 
 
 def integer(minimum: int, maximum: int) -> Parser[int]:
     """An integer (never a boolean) in ``[minimum, maximum]``."""
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> int:
-        if not _expect(value, pointer, ctx, int, "an integer"):
-            return INVALID  # type: ignore[no-any-return]
-        assert isinstance(value, int)  # noqa: S101 (narrowing for mypy)
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return _wrong_type(value, parent, token, ctx, "an integer")  # type: ignore[no-any-return]
         if not minimum <= value <= maximum:
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} must be between {minimum} and {maximum}, got {value}"
+            return _problem(  # type: ignore[no-any-return]
+                ctx, parent, token, f"must be between {minimum} and {maximum}, got {value}"
             )
         return value
 
     return parse
 
 
-def boolean(value: object, pointer: str, ctx: Ctx) -> bool:
+def boolean(value: object, parent: str, token: Token, ctx: Ctx) -> bool:
     """A JSON boolean."""
-    if not _expect(value, pointer, ctx, bool, "a boolean"):
-        return INVALID  # type: ignore[no-any-return]
-    assert isinstance(value, bool)  # noqa: S101 (narrowing for mypy)
+    if not isinstance(value, bool):
+        return _wrong_type(value, parent, token, ctx, "a boolean")  # type: ignore[no-any-return]
     return value
+
+
+_VOCABULARIES: dict[Parser[Any], Mapping[str, Any]] = {}
+"""For the parsers made by :func:`enum` and :func:`choice`: what each accepted string reads as."""
 
 
 def enum(kind: type[E]) -> Parser[E]:
     """A string naming a member of the StrEnum ``kind`` (by value, exact case)."""
     known = ", ".join(m.value for m in kind)
+    # What kind(value) looks up first; for a string it finds exactly what kind(value) returns.
+    by_value: dict[str, E] = {m.value: m for m in kind.__members__.values()}
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> E:
-        if not _expect(value, pointer, ctx, str, "a string"):
-            return INVALID  # type: ignore[no-any-return]
-        assert isinstance(value, str)  # noqa: S101 (narrowing for mypy)
-        try:
-            return kind(value)
-        except ValueError:
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} {show(value)} is not one of: {known}"
-            )
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> E:
+        if not isinstance(value, str):
+            return _wrong_type(value, parent, token, ctx, "a string")  # type: ignore[no-any-return]
+        member = by_value.get(value)
+        if member is None:
+            return _problem(ctx, parent, token, f"{show(value)} is not one of: {known}")  # type: ignore[no-any-return]
+        return member
 
+    _VOCABULARIES[parse] = by_value
     return parse
 
 
@@ -425,16 +484,14 @@ def choice(options: Sequence[str]) -> Parser[str]:
     known = ", ".join(options)
     allowed = frozenset(options)
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> str:
-        if not _expect(value, pointer, ctx, str, "a string"):
-            return INVALID  # type: ignore[no-any-return]
-        assert isinstance(value, str)  # noqa: S101 (narrowing for mypy)
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> str:
+        if not isinstance(value, str):
+            return _wrong_type(value, parent, token, ctx, "a string")  # type: ignore[no-any-return]
         if value not in allowed:
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} {show(value)} is not one of: {known}"
-            )
+            return _problem(ctx, parent, token, f"{show(value)} is not one of: {known}")  # type: ignore[no-any-return]
         return value
 
+    _VOCABULARIES[parse] = {option: option for option in allowed}
     return parse
 
 
@@ -445,36 +502,80 @@ def array(
 
     With ``unique``, an item equal (as JSON) to an earlier one is a problem at the later item.
     """
+    need = "item" if min_items == 1 else "items"
+    vocabulary = _VOCABULARIES.get(item)
 
-    def parse(value: object, pointer: str, ctx: Ctx) -> tuple[T, ...]:
-        if not _expect(value, pointer, ctx, list, "an array"):
-            return INVALID  # type: ignore[no-any-return]
-        assert isinstance(value, list)  # noqa: S101 (narrowing for mypy)
+    def parse(value: object, parent: str, token: Token, ctx: Ctx) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            return _wrong_type(value, parent, token, ctx, "an array")  # type: ignore[no-any-return]
         if len(value) < min_items:
-            need = "item" if min_items == 1 else "items"
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} must have at least {min_items} {need}, got {len(value)}"
+            return _problem(  # type: ignore[no-any-return]
+                ctx, parent, token, f"must have at least {min_items} {need}, got {len(value)}"
             )
         if len(value) > max_items:
-            return ctx.add(  # type: ignore[no-any-return]
-                pointer, f"{label(pointer)} must have at most {max_items} items, got {len(value)}"
+            return _problem(  # type: ignore[no-any-return]
+                ctx, parent, token, f"must have at most {max_items} items, got {len(value)}"
             )
+        if vocabulary is not None:
+            # Items of an enum or choice: when every item is a plain string of the vocabulary
+            # (and, if unique, no two are equal), ``item`` would return vocabulary[x] for each
+            # and record nothing, so the result is built here without a call per item. Any
+            # other array takes the item-by-item path below.
+            fast: list[Any] = []
+            for x in value:
+                read = vocabulary.get(x) if type(x) is str else None
+                if read is None:
+                    break
+                fast.append(read)
+            else:
+                if not unique or len(set(value)) == len(value):
+                    return tuple(fast)
+        pointer = _pointer(parent, token)
+        if unique and not _distinct(value):
+            return _unique_items(item, value, pointer, ctx)
         out: list[T] = []
+        ok = True
         for i, raw in enumerate(value):
-            if unique:
-                for j in range(i):
-                    if _same_json(value[j], raw):
-                        ctx.add(
-                            child(pointer, i),
-                            f"{label(pointer)}[{i}] repeats {label(pointer)}[{j}]",
-                        )
-                        break
-            out.append(item(raw, child(pointer, i), ctx))
-        if not valid(*out):
+            result = item(raw, pointer, i, ctx)
+            if result is INVALID:
+                ok = False
+            out.append(result)
+        if not ok:
             return INVALID  # type: ignore[no-any-return]
         return tuple(out)
 
     return parse
+
+
+def _distinct(items: list[Any]) -> bool:
+    """True when no item can equal (as JSON) another: then ``unique`` finds nothing to report.
+
+    Only decided for fewer than two items or all exact strings (whose ``==`` agrees with their
+    hash, so a set counts them exactly); any other list gets the item-by-item comparison.
+    """
+    if len(items) < 2:
+        return True
+    for x in items:
+        if type(x) is not str:
+            return False
+    return len(set(items)) == len(items)
+
+
+def _unique_items(item: Parser[T], value: list[Any], pointer: str, ctx: Ctx) -> tuple[T, ...]:
+    """Read the items of an array that must hold no repeats, comparing each with the earlier."""
+    out: list[T] = []
+    for i, raw in enumerate(value):
+        for j in range(i):
+            if _same_json(value[j], raw):
+                ctx.add(
+                    child(pointer, i),
+                    f"{label(pointer)}[{i}] repeats {label(pointer)}[{j}]",
+                )
+                break
+        out.append(item(raw, pointer, i, ctx))
+    if not valid(*out):
+        return INVALID  # type: ignore[no-any-return]
+    return tuple(out)
 
 
 def _same_json(a: object, b: object) -> bool:
@@ -493,6 +594,7 @@ _B64_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 _URI_CHARS = re.compile(r"[\x21-\x7e]+")
 RESERVED_PARTY_IDS = frozenset({"registry"})
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def is_party_id(value: object) -> bool:
@@ -521,12 +623,16 @@ def parse_timestamp(value: str) -> int:
         raise ValueError(
             f"{show(value)} is not of the form YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"
         )
-    year, month, day, hour, minute, second = (int(g) for g in m.groups())
+    year, month, day, hour, minute, second = map(int, m.groups())
     try:
-        instant = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        # Naive: the fields are UTC, and a time zone changes none of the constructor's checks.
+        instant = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
     except ValueError as exc:
         raise ValueError(f"{show(value)} is not a real instant ({exc})") from None
-    ms = int(instant.timestamp()) * 1000
+    # Exact integer arithmetic: the same whole seconds as the UTC instant's int(timestamp()),
+    # without the float (toordinal() of 1970-01-01 is _EPOCH_ORDINAL).
+    days = instant.toordinal() - _EPOCH_ORDINAL
+    ms = (days * 86400 + hour * 3600 + minute * 60 + second) * 1000
     if ms < 0:
         raise ValueError(f"{show(value)} is before 1970-01-01T00:00:00Z")
     return ms
@@ -561,6 +667,12 @@ def parse_date(value: str) -> date:
     m = _DATE.fullmatch(value) if isinstance(value, str) else None
     if m is None:
         raise ValueError(f"{show(value)} is not of the form YYYY-MM-DD")
+    # For exactly this form, date.fromisoformat builds date(year, month, day) with the same
+    # checks, in C; when it refuses, the constructor below words the error.
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
     try:
         return date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError as exc:
@@ -658,23 +770,29 @@ def decimal_less(a: str, b: str) -> bool:
     return an * bd < bn * ad
 
 
-def int_or_decimal(value: object, pointer: str, ctx: Ctx) -> int | str:
+_SAFE_INTEGER = integer(-SAFE_INT, SAFE_INT)
+
+
+def int_or_decimal(value: object, parent: str, token: Token, ctx: Ctx) -> int | str:
     """A JSON integer or a decimal string (the profile has no floats)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return integer(-SAFE_INT, SAFE_INT)(value, pointer, ctx)
+        return _SAFE_INTEGER(value, parent, token, ctx)
     if isinstance(value, str):
-        return decimal(value, pointer, ctx)
-    return ctx.add(  # type: ignore[no-any-return]
-        pointer, f"{label(pointer)} must be an integer or a decimal string, got {json_type(value)}"
+        return decimal(value, parent, token, ctx)
+    return _problem(  # type: ignore[no-any-return]
+        ctx, parent, token, f"must be an integer or a decimal string, got {json_type(value)}"
     )
 
 
 def freeze(value: Any) -> Any:
     """A JSON value with arrays as tuples and objects as sorted tuples of pairs (hashable)."""
-    if isinstance(value, Mapping):
-        return FrozenObject(tuple(sorted((k, freeze(v)) for k, v in value.items())))
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # the common leaves first: none of them is a Mapping, list or tuple
+    if kind is dict or isinstance(value, Mapping):
+        return FrozenObject(tuple(sorted([(k, freeze(v)) for k, v in value.items()])))
+    if kind is list or isinstance(value, list | tuple):
+        return tuple([freeze(v) for v in value])
     return value
 
 

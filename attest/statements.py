@@ -1,7 +1,7 @@
 """Statements: the signed JSON objects of the ledger, their schemas and models.
 
 :func:`parse_statement` reads an already-decoded JSON object (docs/SPEC.md §1) into a
-:class:`Statement` and raises :class:`~attest.errorSchemaError` listing *every* problem found,
+:class:`Statement` and raises :class:`~attest.errors.SchemaError` listing *every* problem found,
 each with an RFC 6901 pointer from the statement root (``/body/metrics/0/value``).
 ``Statement.to_dict()`` gives back the same plain object: ``parse_statement(d).to_dict() == d``.
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Self, TypeAlias
+from typing import Any, Self, TypeAlias, TypeGuard
 
 from attest import _schema as s
 from attest._schema import (
@@ -239,33 +239,57 @@ _FRAMEWORK_REF = s.pattern(
 )
 _REASON = s.text
 _SURFACE = s.enum(Surface)
+_KIND = s.enum(Kind)
+_ROLE = s.enum(Role)
+_CLAIM_STATUS = s.enum(ClaimStatus)
+_TEST_METHOD = s.enum(TestMethod)
+_COOPERATION = s.enum(Cooperation)
+_TRIAL_OUTCOME = s.enum(TrialOutcome)
+_TEST_RESULT = s.enum(TestResult)
+_VERDICT_RESULT = s.enum(VerdictResult)
+_ASSURANCE = s.enum(Assurance)
+_SCOPE_MATCH = s.enum(ScopeMatch)
 _SURFACES = s.array(_SURFACE, min_items=1, unique=True)
 _NAMES = s.array(s.name, min_items=1, unique=True)
 _TEXTS = s.array(s.text, min_items=1)
+_LIMITATIONS = s.array(s.text)
+_KEYS = s.array(s.b64_key, min_items=1, max_items=8, unique=True)
+_TESTS = s.array(s.hex64, min_items=1, max_items=1000, unique=True)
 
 
-def _jurisdiction(value: object, pointer: str, ctx: Ctx) -> str:
+def _jurisdiction(value: object, parent: str, token: s.Token, ctx: Ctx) -> str:
     if value == GLOBAL:
         return GLOBAL
-    return s.alpha2(value, pointer, ctx)
+    return s.alpha2(value, parent, token, ctx)
 
 
-def _read_jurisdictions(value: object, pointer: str, ctx: Ctx) -> tuple[str, ...]:
-    result = s.array(_jurisdiction, min_items=1, unique=True)(value, pointer, ctx)
-    if valid(result) and GLOBAL in result and any(j != GLOBAL for j in result):
+_JURISDICTIONS = s.array(_jurisdiction, min_items=1, unique=True)
+
+
+def _read_jurisdictions(value: object, parent: str, token: s.Token, ctx: Ctx) -> tuple[str, ...]:
+    result = _JURISDICTIONS(value, parent, token, ctx)
+    if result is not INVALID and GLOBAL in result and any(j != GLOBAL for j in result):
+        pointer = s.pointer_of(parent, token)
         return ctx.add(  # type: ignore[no-any-return]
             pointer, f"{s.label(pointer)}: 'GLOBAL' cannot be combined with country codes"
         )
     return result
 
 
-def _measure(value: object, pointer: str, ctx: Ctx) -> str:
-    result = s.string(s.NAME_MAX)(value, pointer, ctx)
-    if valid(result):
+_MEASURE_NAME = s.string(s.NAME_MAX)
+
+
+def _measure(value: object, parent: str, token: s.Token, ctx: Ctx) -> str:
+    result = _MEASURE_NAME(value, parent, token, ctx)
+    if result is not INVALID:
         problem = measure_problem(result)
         if problem is not None:
-            return ctx.add(pointer, problem)  # type: ignore[no-any-return]
+            return ctx.add(s.pointer_of(parent, token), problem)  # type: ignore[no-any-return]
     return result
+
+
+_MEASURES = s.array(_measure, min_items=1, max_items=64, unique=True)
+_FRAMEWORK_REFS = s.array(_FRAMEWORK_REF, min_items=1, unique=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,6 +312,10 @@ class Digest(Model):
         return {"sha256": self.sha256}
 
 
+_DIGEST = s.obj(Digest._read)
+_DIGESTS = s.array(_DIGEST, min_items=1, unique=True)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentRef(Model):
     """A public document by URI and digest: ``{uri, digest}`` (e.g. a test protocol)."""
@@ -298,12 +326,15 @@ class DocumentRef(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         uri = o.req("uri", s.uri)
-        digest = o.req("digest", s.obj(Digest._read))
+        digest = o.req("digest", _DIGEST)
         return o.build(lambda: cls(uri, digest))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
         return {"uri": self.uri, "digest": self.digest.to_dict()}
+
+
+_DOCUMENT = s.obj(DocumentRef._read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +348,7 @@ class Evidence(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         uri = o.req("uri", s.uri)
-        digest = o.req("digest", s.obj(Digest._read))
+        digest = o.req("digest", _DIGEST)
         title = o.opt("title", s.name)
         return o.build(lambda: cls(uri, digest, title))
 
@@ -352,6 +383,9 @@ class Period(Model):
         return {"start": self.start, "end": self.end}
 
 
+_PERIOD = s.obj(Period._read)
+
+
 @dataclass(frozen=True, slots=True)
 class Window(Model):
     """A span of time: ``{start: timestamp, end: timestamp ≥ start}``."""
@@ -381,6 +415,9 @@ class Window(Model):
     def end_ms(self) -> int:
         """``end`` in milliseconds since the epoch."""
         return parse_timestamp(self.end)
+
+
+_WINDOW = s.obj(Window._read)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,11 +470,11 @@ class PartyRegister(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         party = o.req("party", s.party_id)
-        role = o.req("role", s.enum(Role))
+        role = o.req("role", _ROLE)
         name = o.req("name", s.name)
         jurisdiction = o.req("jurisdiction", s.alpha2)
         website = o.opt("website", s.uri)
-        keys = o.req("keys", s.array(s.b64_key, min_items=1, max_items=8, unique=True))
+        keys = o.req("keys", _KEYS)
         return o.build(lambda: cls(party, role, name, jurisdiction, keys, website))
 
     def to_dict(self) -> dict[str, Any]:
@@ -505,7 +542,7 @@ class AccreditationGrant(Model):
     def _read(cls, o: Obj) -> Self:
         party = o.req("party", s.party_id)
         scheme = o.req("scheme", s.name)
-        measures = o.req("measures", s.array(_measure, min_items=1, max_items=64, unique=True))
+        measures = o.req("measures", _MEASURES)
         valid_until = o.opt("validUntil", s.timestamp)
         return o.build(lambda: cls(party, scheme, measures, valid_until))
 
@@ -570,7 +607,7 @@ class Population:
                 [FieldProblem("", "age_band must be set exactly when kind is age_band")]
             )
         ctx = Ctx(build=False)
-        _read_population(self.to_json(), "", ctx)
+        _read_population(self.to_json(), "", None, ctx)
         if ctx.problems:
             raise SchemaError(ctx.problems)
 
@@ -582,23 +619,33 @@ class Population:
 
 
 def _read_age_band(o: Obj) -> AgeBand:
-    low = o.req("min", s.integer(0, 120))
-    high = o.req("max", s.integer(0, 120))
+    low = o.req("min", _AGE)
+    high = o.req("max", _AGE)
     if valid(low, high) and high < low:
         o.fail("max", f"max {high} is less than min {low}")
     return o.build(lambda: AgeBand(low, high))
 
 
 def _read_population_object(o: Obj) -> Population:
-    band = o.req("ageBand", s.obj(_read_age_band))
+    band = o.req("ageBand", _AGE_BAND)
     return o.build(lambda: Population(PopulationKind.AGE_BAND, band))
 
 
-def _read_population(value: object, pointer: str, ctx: Ctx) -> Population:
-    if isinstance(value, Mapping):
-        return s.obj(_read_population_object)(value, pointer, ctx)
+_AGE = s.integer(0, 120)
+_AGE_BAND = s.obj(_read_age_band)
+_POPULATION_OBJECT = s.obj(_read_population_object)
+_POPULATION_KINDS = {k.value: k for k in (PopulationKind.ALL_USERS, PopulationKind.UNDER_18)}
+
+
+def _read_population(value: object, parent: str, token: s.Token, ctx: Ctx) -> Population:
+    if _is_object(value):
+        return _POPULATION_OBJECT(value, parent, token, ctx)
     if value in (PopulationKind.ALL_USERS.value, PopulationKind.UNDER_18.value):
-        return Population(PopulationKind(value)) if ctx.build else s.UNBUILT
+        if not ctx.build:
+            return s.UNBUILT  # type: ignore[no-any-return]
+        kind = _POPULATION_KINDS[value] if type(value) is str else PopulationKind(value)
+        return Population(kind)
+    pointer = s.pointer_of(parent, token)
     return ctx.add(  # type: ignore[no-any-return]
         pointer,
         f"{s.label(pointer)} must be 'all_users', 'under_18' or "
@@ -624,6 +671,9 @@ class ExcludedSurface(Model):
         return {"surface": self.surface.value, "reason": self.reason}
 
 
+_EXCLUDED_SURFACES = s.array(s.obj(ExcludedSurface._read), min_items=1, max_items=len(Surface))
+
+
 @dataclass(frozen=True, slots=True)
 class Metric(Model):
     """One reported number: ``{name, period, value: int | decimal string, unit, method}``."""
@@ -637,7 +687,7 @@ class Metric(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         name = o.req("name", s.name)
-        period = o.req("period", s.obj(Period._read))
+        period = o.req("period", _PERIOD)
         value = o.req("value", s.int_or_decimal)
         unit = o.req("unit", s.name)
         method = o.req("method", s.text)
@@ -652,6 +702,13 @@ class Metric(Model):
             "unit": self.unit,
             "method": self.method,
         }
+
+
+_METRICS = s.array(s.obj(Metric._read), min_items=1)
+_DETAILS: Mapping[str, s.Parser[Details]] = MappingProxyType(
+    {name: s.obj(spec.read_details) for name, spec in MEASURES.items()}
+)
+"""The parser of each measure's ``details`` object."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,23 +744,20 @@ class Claim(Model):
         measure = o.req("measure", _measure)
         services = o.req("services", _NAMES)
         surfaces = o.req("surfaces", _SURFACES)
-        excluded = o.opt(
-            "excludedSurfaces",
-            s.array(s.obj(ExcludedSurface._read), min_items=1, max_items=len(Surface)),
-        )
+        excluded = o.opt("excludedSurfaces", _EXCLUDED_SURFACES)
         jurisdictions = o.req("jurisdictions", _read_jurisdictions)
         population = o.req("population", _read_population)
-        status = o.req("status", s.enum(ClaimStatus))
+        status = o.req("status", _CLAIM_STATUS)
         effective_from = o.req("effectiveFrom", s.date_str)
         effective_until = o.opt("effectiveUntil", s.date_str)
         if valid(measure):
-            details = o.req("details", s.obj(MEASURES[measure].read_details))
+            details = o.req("details", _DETAILS[measure])
         else:
             o.skip("details")
             details = INVALID
-        metrics = o.opt("metrics", s.array(s.obj(Metric._read), min_items=1))
+        metrics = o.opt("metrics", _METRICS)
         evidence = o.opt("evidence", _EVIDENCE)
-        refs = o.opt("frameworkRefs", s.array(_FRAMEWORK_REF, min_items=1, unique=True))
+        refs = o.opt("frameworkRefs", _FRAMEWORK_REFS)
         if kind is Kind.CLAIM_PUBLISH:
             o.forbid("supersedes", "claim.publish starts a new claim; use claim.supersede")
             supersedes = None
@@ -834,6 +888,9 @@ class Environment(Model):
         return out
 
 
+_ENVIRONMENT = s.obj(Environment._read)
+
+
 @dataclass(frozen=True, slots=True)
 class Trial(Model):
     """One trial of a test: ``{name, expected, observed, outcome, evidence?: [digest]}``."""
@@ -849,8 +906,8 @@ class Trial(Model):
         name = o.req("name", s.name)
         expected = o.req("expected", s.text)
         observed = o.req("observed", s.text)
-        outcome = o.req("outcome", s.enum(TrialOutcome))
-        evidence = o.opt("evidence", s.array(s.obj(Digest._read), min_items=1, unique=True))
+        outcome = o.req("outcome", _TRIAL_OUTCOME)
+        evidence = o.opt("evidence", _DIGESTS)
         return o.build(lambda: cls(name, expected, observed, outcome, evidence or ()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -864,6 +921,9 @@ class Trial(Model):
         if self.evidence:
             out["evidence"] = [x.to_dict() for x in self.evidence]
         return out
+
+
+_TRIALS = s.array(s.obj(Trial._read), max_items=1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -886,15 +946,15 @@ class TestRecord(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         claim = o.req("claim", s.hex64)
-        method = o.req("method", s.enum(TestMethod))
-        protocol = o.req("protocol", s.obj(DocumentRef._read))
-        environment = o.req("environment", s.obj(Environment._read))
-        window = o.req("window", s.obj(Window._read))
-        cooperation = o.req("cooperation", s.enum(Cooperation))
-        trials = o.req("trials", s.array(s.obj(Trial._read), max_items=1000))
+        method = o.req("method", _TEST_METHOD)
+        protocol = o.req("protocol", _DOCUMENT)
+        environment = o.req("environment", _ENVIRONMENT)
+        window = o.req("window", _WINDOW)
+        cooperation = o.req("cooperation", _COOPERATION)
+        trials = o.req("trials", _TRIALS)
         summary = o.req("summary", s.text)
-        result = o.req("result", s.enum(TestResult))
-        limitations = o.req("limitations", s.array(s.text))
+        result = o.req("result", _TEST_RESULT)
+        limitations = o.req("limitations", _LIMITATIONS)
         if valid(result, trials) and o.value is not None:
             _check_trials(o, result, o.value["trials"])
         return o.build(
@@ -968,6 +1028,9 @@ class ScopeTested(Model):
         }
 
 
+_SCOPE_TESTED = s.obj(ScopeTested._read)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict(Model):
     """Body of ``verdict.issue``: a verifier's conclusion on one claim version."""
@@ -986,11 +1049,11 @@ class Verdict(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         claim = o.req("claim", s.hex64)
-        tests = o.req("tests", s.array(s.hex64, min_items=1, max_items=1000, unique=True))
-        result = o.req("result", s.enum(VerdictResult))
-        assurance = o.req("assurance", s.enum(Assurance))
-        scope_tested = o.req("scopeTested", s.obj(ScopeTested._read))
-        scope_match = o.req("scopeMatch", s.enum(ScopeMatch))
+        tests = o.req("tests", _TESTS)
+        result = o.req("result", _VERDICT_RESULT)
+        assurance = o.req("assurance", _ASSURANCE)
+        scope_tested = o.req("scopeTested", _SCOPE_TESTED)
+        scope_match = o.req("scopeMatch", _SCOPE_MATCH)
         valid_until = o.req("validUntil", s.timestamp)
         comments = o.opt("comments", s.text)
         recommendations = o.opt("recommendations", _TEXTS)
@@ -1096,25 +1159,32 @@ _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
         Kind.PROVIDER_REPLY: ProviderReply._read,
     }
 )
+_BODY_PARSERS: Mapping[Kind, s.Parser[Body]] = MappingProxyType(
+    {kind: s.obj(read) for kind, read in _BODY_READERS.items()}
+)
 
 
 # --------------------------------------------------------------------------------------------
 # the statement
 
 
-def _read_version(value: object, pointer: str, ctx: Ctx) -> int:
-    v = s.integer(-(2**53) + 1, 2**53 - 1)(value, pointer, ctx)
-    if valid(v) and v != STATEMENT_VERSION:
+_VERSION_INTEGER = s.integer(-(2**53) + 1, 2**53 - 1)
+
+
+def _read_version(value: object, parent: str, token: s.Token, ctx: Ctx) -> int:
+    v = _VERSION_INTEGER(value, parent, token, ctx)
+    if v is not INVALID and v != STATEMENT_VERSION:
         return ctx.add(  # type: ignore[no-any-return]
-            pointer, f"v must be {STATEMENT_VERSION} (the statement format version), got {v}"
+            s.pointer_of(parent, token),
+            f"v must be {STATEMENT_VERSION} (the statement format version), got {v}",
         )
     return v
 
 
-def _read_stream(value: object, pointer: str, ctx: Ctx) -> str:
+def _read_stream(value: object, parent: str, token: s.Token, ctx: Ctx) -> str:
     if value == REGISTRY_STREAM:
         return REGISTRY_STREAM
-    return s.party_id(value, pointer, ctx)
+    return s.party_id(value, parent, token, ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1142,13 +1212,13 @@ class Statement(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         v = o.req("v", _read_version)
-        kind = o.req("kind", s.enum(Kind))
+        kind = o.req("kind", _KIND)
         stream = o.req("stream", _read_stream)
         prev = o.req("prev", s.hex64)
         signer = o.req("signer", s.party_id)
         signed_at = o.req("signedAt", s.timestamp)
         if valid(kind):
-            body = o.req("body", s.obj(_BODY_READERS[kind]))
+            body = o.req("body", _BODY_PARSERS[kind])
         else:
             o.skip("body")
             body = INVALID
@@ -1160,11 +1230,7 @@ class Statement(Model):
                     "stream",
                     f"a {kind.value} statement goes to a provider's stream, not 'registry'",
                 )
-        if (
-            valid(kind, signed_at)
-            and o.value is not None
-            and isinstance(o.value.get("body"), Mapping)
-        ):
+        if valid(kind, signed_at) and o.value is not None and _is_object(o.value.get("body")):
             _check_times(o, kind, signed_at, o.value["body"])
         return o.build(lambda: cls(v, kind, stream, prev, signer, signed_at, body))
 
@@ -1188,7 +1254,6 @@ class Statement(Model):
 
 def _check_times(o: Obj, kind: Kind, signed_at: str, body: Mapping[str, Any]) -> None:
     """Times in a body that must be consistent with ``signedAt`` (checked on valid values only)."""
-    at = o.at("body")
     until = body.get("validUntil")
     if (
         kind in (Kind.VERDICT_ISSUE, Kind.ACCREDITATION_GRANT)
@@ -1197,17 +1262,22 @@ def _check_times(o: Obj, kind: Kind, signed_at: str, body: Mapping[str, Any]) ->
         and until <= signed_at
     ):
         o.ctx.add(
-            s.child(at, "validUntil"),
+            s.child(o.at("body"), "validUntil"),
             f"validUntil {until} must be later than signedAt {signed_at}",
         )
     window = body.get("window")
-    if kind is Kind.TEST_RECORD and isinstance(window, Mapping) and _is_time(window.get("end")):
+    if kind is Kind.TEST_RECORD and _is_object(window) and _is_time(window.get("end")):
         end = window["end"]
         if end > signed_at:
             o.ctx.add(
-                s.child(s.child(at, "window"), "end"),
+                s.child(s.child(o.at("body"), "window"), "end"),
                 f"window end {end} is after signedAt {signed_at}: a test is recorded after it ends",
             )
+
+
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, answering the usual plain dict without the ABC check."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _is_time(value: object) -> bool:
