@@ -5,8 +5,11 @@ Two ways in:
 - :func:`create_app` wraps a :class:`~ledger.Ledger` the caller opened (tests, embedding);
 - :func:`app_from_env` is a uvicorn factory (``uvicorn api:app_from_env --factory``) that reads
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
-  it the server is read-only) and ``CLAIMLEDGER_PASSPHRASE``, opens the ledger at startup and
-  closes it at shutdown.
+  it the server is read-only), ``CLAIMLEDGER_PASSPHRASE`` and ``CLAIMLEDGER_OPEN_WORKERS``, opens
+  the ledger at startup and closes it at shutdown.
+
+With ``open_workers`` ≥ 2 a writable server opens submitted envelopes in that many worker
+processes (:mod:`api.opener`), started and stopped with the application's lifespan.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from api import problems, web
 from api.deps import Settings
 from api.middleware import BodyLimitMiddleware
+from api.opener import Opener
 from api.routers import entries, health, log, parties, scorecard, streams
 from attest.dsse import MAX_ENVELOPE_BYTES
 from keys import KeysError, PrivateKey
@@ -33,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_BATCH",
     "DEFAULT_MAX_BATCH_BYTES",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_OPEN_WORKERS",
     "ServerConfigError",
     "app_from_env",
     "create_app",
@@ -47,6 +52,11 @@ DEFAULT_MAX_BATCH = 1000
 DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
 """Largest ``POST /v1/entries:batch`` body."""
 
+DEFAULT_OPEN_WORKERS = 0
+"""Worker processes that open single submissions (0 or 1: in the server process)."""
+
+OPEN_WORKERS_ENV = "CLAIMLEDGER_OPEN_WORKERS"
+
 BATCH_PATH = "/v1/entries:batch"
 
 
@@ -54,7 +64,7 @@ class ServerConfigError(RuntimeError):
     """The server's environment is incomplete or wrong (no database URL, unreadable key...)."""
 
 
-def _new_app(settings: Settings, lifespan: Any = None, ledger: Ledger | None = None) -> FastAPI:
+def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) -> FastAPI:
     app = FastAPI(
         title="claimledger",
         version="1",
@@ -71,6 +81,7 @@ def _new_app(settings: Settings, lifespan: Any = None, ledger: Ledger | None = N
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.opener = None  # set by the lifespan when envelopes are opened in workers
     if ledger is not None:
         app.state.ledger = ledger
     problems.install(app)
@@ -134,6 +145,22 @@ def _problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@asynccontextmanager
+async def _opening(app: FastAPI, ledger: Ledger, settings: Settings) -> AsyncIterator[None]:
+    """Run an :class:`Opener` while the application serves, if configured and writable."""
+    if settings.open_workers < 2 or not settings.writable:
+        yield
+        return
+    opener = Opener(ledger, settings.open_workers)
+    await opener.start()
+    app.state.opener = opener
+    try:
+        yield
+    finally:
+        app.state.opener = None
+        await opener.close()
+
+
 def _is_writable(ledger: Ledger) -> bool:
     try:
         ledger.checkpoint()
@@ -149,6 +176,7 @@ def create_app(
     max_batch: int = DEFAULT_MAX_BATCH,
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     writable: bool | None = None,
+    open_workers: int = DEFAULT_OPEN_WORKERS,
 ) -> FastAPI:
     """The API over an open ledger (the caller closes it).
 
@@ -159,21 +187,34 @@ def create_app(
         max_batch_bytes: largest batch body.
         writable: whether the ledger can append and sign (default: found out by asking it for a
             checkpoint, which needs the log key).
+        open_workers: worker processes that open single submissions (``POST /v1/entries``),
+            started and stopped by the application's lifespan (so only when it runs: a
+            ``TestClient`` used as a context manager, a server); 0 or 1: in the event loop.
     """
+    if open_workers < 0:
+        raise ValueError(f"open_workers must be >= 0, not {open_workers}")
     settings = Settings(
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,
         max_batch_bytes=max_batch_bytes,
         writable=_is_writable(ledger) if writable is None else writable,
+        open_workers=open_workers,
     )
-    return _new_app(settings, ledger=ledger)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _opening(app, ledger, settings):
+            yield
+
+    return _new_app(settings, lifespan, ledger=ledger)
 
 
 def app_from_env() -> FastAPI:
     """A uvicorn factory: the API over the ledger named by the environment.
 
     Raises:
-        ServerConfigError: ``CLAIMLEDGER_DB`` is unset, or the log key cannot be read.
+        ServerConfigError: ``CLAIMLEDGER_DB`` is unset, the log key cannot be read, or
+            ``CLAIMLEDGER_OPEN_WORKERS`` is not a whole number ≥ 0.
     """
     url = os.environ.get("CLAIMLEDGER_DB", "").strip()
     if not url:
@@ -187,6 +228,7 @@ def app_from_env() -> FastAPI:
         max_batch=DEFAULT_MAX_BATCH,
         max_batch_bytes=DEFAULT_MAX_BATCH_BYTES,
         writable=log_key is not None,
+        open_workers=_open_workers(),
     )
 
     @asynccontextmanager
@@ -194,11 +236,25 @@ def app_from_env() -> FastAPI:
         ledger = await run_in_threadpool(lambda: Ledger.open(url, log_key=log_key))
         app.state.ledger = ledger
         try:
-            yield
+            async with _opening(app, ledger, settings):
+                yield
         finally:
             await run_in_threadpool(ledger.close)
 
-    return _new_app(settings, lifespan=lifespan)
+    return _new_app(settings, lifespan)
+
+
+def _open_workers() -> int:
+    raw = os.environ.get(OPEN_WORKERS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_OPEN_WORKERS
+    try:
+        n = int(raw)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ServerConfigError(f"{OPEN_WORKERS_ENV} must be a whole number >= 0, not {raw!r}")
+    return n
 
 
 def _load_log_key() -> PrivateKey | None:

@@ -21,12 +21,14 @@ class Settings:
         max_batch: most envelopes in one batch.
         max_batch_bytes: largest batch request body.
         writable: the server holds the log key (may append and sign checkpoints).
+        open_workers: worker processes that open single submissions (< 2: none, inline).
     """
 
     max_body_bytes: int
     max_batch: int
     max_batch_bytes: int
     writable: bool
+    open_workers: int = 0
 
 
 # Both are ``async`` although they do no I/O: FastAPI runs a plain ``def`` dependency in the

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import LedgerDep, SettingsDep
+from api.opener import Opener, open_inline, parse_envelope
 from api.params import committed_size, log_entry_json
 from api.problems import (
     InvalidEnvelopeError,
@@ -29,7 +30,6 @@ from api.problems import (
 )
 from api.responses import NDJSON, Cache, json_response
 from api.schemas import ENVELOPE_SCHEMA, BatchOut, LogEntryOut, ReceiptOut, Responses, problem_docs
-from attest.dsse import Envelope
 from attest.errors import EncodingError
 from ledger import Ledger, Receipt
 
@@ -53,13 +53,6 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
-
-
-def _parse(raw: bytes) -> Envelope:
-    try:
-        return Envelope.parse(raw)
-    except EncodingError as exc:
-        raise InvalidEnvelopeError(exc) from exc
 
 
 def _require_writable(writable: bool) -> None:
@@ -95,15 +88,11 @@ async def submit(request: Request, ledger: LedgerDep, settings: SettingsDep) -> 
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaTypeError("send the envelope as application/json")
     body = await request.body()
-    env = _parse(body)
-    # The envelope is opened right here when its key is known (CPU only, ≈ 0.2 ms), and the
-    # sequencer is awaited without holding a thread: a thread hop costs as much as the opening,
-    # and a thread blocked per entry in flight would cap concurrency at the pool's size. An
-    # unknown key may make `prepare` read the store, which must not block the event loop.
-    if ledger.state.key(env.signature.keyid) is not None:
-        signed = ledger.prepare(body)
+    opener: Opener | None = request.app.state.opener
+    if opener is not None:
+        signed = await opener.open(body)
     else:
-        signed = await run_in_threadpool(ledger.prepare, body)
+        signed = await open_inline(ledger, body)
     (future,) = ledger.submit_signed([signed], wait=False)
     # Shielded: a client that goes away must not cancel the ledger's future (the entry is
     # decided anyway, and the sequencer answers every future it was given).
@@ -205,7 +194,7 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
     slots: list[int] = []
     for i, raw in enumerate(raws):
         try:
-            _parse(raw)
+            parse_envelope(raw)
         except InvalidEnvelopeError as exc:
             results[i] = _failure(i, exc)
             continue
