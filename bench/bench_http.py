@@ -122,18 +122,40 @@ class Server:
         self.stop()
         raise RuntimeError(f"the server did not answer in 30 s:\n{self.log.read_text()}")
 
+    def _children(self) -> list[int]:
+        """Running child processes of the server (its signature workers, if any)."""
+        out = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(entry.name))
+        return out
+
     def cpu_seconds(self) -> tuple[float, float]:
-        """(user, system) CPU time of the server process so far."""
-        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        """(user, system) CPU time of the server process and its running children so far."""
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user = system = 0.0
+        for pid in [self.proc.pid, *self._children()]:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the child ended
+            user += int(fields[11]) / tick
+            system += int(fields[12]) / tick
+        return user, system
 
     def thread_cpu(self) -> dict[str, float]:
-        """CPU seconds of the server's threads so far: the event loop's (the main thread) and
-        the others' (the ledger's sequencer and the threadpool; Python does not name OS threads).
+        """CPU seconds of the server's threads so far: the event loop's (the main thread), the
+        others' (the ledger's sequencer, the threadpool, the opener's; Python does not name OS
+        threads), and those of its child processes (the signature workers that open envelopes).
         """
-        out = {"event loop": 0.0, "other threads": 0.0}
+        out = {"event loop": 0.0, "other threads": 0.0, "worker processes": 0.0}
         tick = os.sysconf("SC_CLK_TCK")
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
@@ -142,6 +164,12 @@ class Server:
                 continue  # the thread ended
             name = "event loop" if task.name == str(self.proc.pid) else "other threads"
             out[name] += (int(fields[11]) + int(fields[12])) / tick
+        for pid in self._children():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out["worker processes"] += (int(fields[11]) + int(fields[12])) / tick
         return out
 
     def stop(self) -> None:
@@ -367,6 +395,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--providers", type=int, default=48)
     ap.add_argument("--deadline", type=float, default=120.0, help="seconds per phase, at most")
     ap.add_argument(
+        "--open-workers",
+        type=int,
+        metavar="N",
+        help="CLAIMLEDGER_OPEN_WORKERS of the ledger server: worker processes that open single "
+        "submissions (0: in the event loop; default: the server's default)",
+    )
+    ap.add_argument(
         "--py-spy",
         metavar="PREFIX",
         help="record the ledger server with py-spy (collapsed stacks) to PREFIX-<phase>.txt",
@@ -408,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             CLAIMLEDGER_PASSPHRASE=PASSPHRASE,
             PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
         )
+        if args.open_workers is not None:
+            env["CLAIMLEDGER_OPEN_WORKERS"] = str(args.open_workers)
         servers: list[Server] = []
         try:
             trivial = Server.start("bench.bench_http:trivial_app", env, tmp / "trivial.log")
@@ -416,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             servers.append(api)
             print(
                 f"servers: uvicorn {_stack()}, log level info (access log on), "
-                f"pids {trivial.proc.pid} (trivial) and {api.proc.pid} (ledger)"
+                f"pids {trivial.proc.pid} (trivial) and {api.proc.pid} (ledger), "
+                f"CLAIMLEDGER_OPEN_WORKERS={env.get('CLAIMLEDGER_OPEN_WORKERS', 'unset')}"
             )
 
             n = args.clients
