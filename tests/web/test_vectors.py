@@ -103,26 +103,25 @@ def test_canonical_vectors(page: Any) -> None:
     assert wrong == []
 
 
-def test_statement_vectors_valid_accepted_and_schema_subset(page: Any) -> None:
-    """The browser's statement checks are a subset of the schemas: never stricter than Python.
+def test_statement_vectors(page: Any) -> None:
+    """The statement schemas (SPEC §3): the browser refuses exactly what Python refuses.
 
-    Every valid statement is accepted with the same payload and digest; of the invalid ones, those
-    the browser refuses are refused as SchemaError at the same pointer, and the rest are the
-    per-kind §3.3 rules it does not re-check (docs/architecture/browser-verifier.md).
+    Every valid statement is accepted with the same payload and digest; every invalid one is
+    refused as SchemaError at the first pointer Python reports (``api/web/static/schema.js``).
     """
     cases = _cases("statements")
     results = _run(page, "statements", cases)
-    wrong, not_checked = [], []
+    wrong = []
     for case, got in zip(cases, results, strict=True):
         if "expect" in case:
-            if got != {"ok": True, **case["expect"]}:
-                wrong.append((case["name"], got))
-        elif got["ok"]:
-            not_checked.append(case["name"])
-        elif got["kind"] != "SchemaError" or got["field"] not in case["error"]["pointers"]:
+            ok = got == {"ok": True, **case["expect"]}
+        else:
+            first = case["error"]["pointers"][0]
+            ok = not got["ok"] and (got["kind"], got["field"]) == ("SchemaError", first)
+        if not ok:
             wrong.append((case["name"], got))
     assert wrong == []
-    assert len(not_checked) < sum(1 for c in cases if "error" in c)
+    assert sum(1 for c in cases if "error" in c) == 20
 
 
 def test_keys_vectors(page: Any) -> None:
@@ -340,11 +339,6 @@ def test_log_vector_earlier_checkpoint_and_consistency(page: Any) -> None:
 
 # -- rules.json: each candidate decided after the whole log ------------------------------------
 
-# The browser checks the statement envelope (§3.1) and the body members the rules read, not the
-# full per-kind schemas of §3.3 (see docs/architecture/browser-verifier.md). These cases are
-# refused by the Python schema only; the browser accepts them.
-SCHEMA_ONLY = {"SchemaError: claim without services"}
-
 
 def test_rules_vectors(page: Any) -> None:
     record, _ = _log_record()
@@ -359,9 +353,7 @@ def test_rules_vectors(page: Any) -> None:
     results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
     wrong = []
     for case, got in zip(cases, results, strict=True):
-        if case["name"] in SCHEMA_ONLY:
-            ok = got["ok"]
-        elif "error" in case:
+        if "error" in case:
             ok = (
                 not got["ok"]
                 and got["kind"] == case["error"]["class"]
@@ -373,11 +365,11 @@ def test_rules_vectors(page: Any) -> None:
         if not ok:
             wrong.append((case["name"], case.get("error"), got))
     assert wrong == []
-    assert {c["name"] for c in cases} >= SCHEMA_ONLY
+    assert any(c.get("error", {}).get("class") == "SchemaError" for c in cases)
 
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered.add("statements")  # as a subset: see test_statement_vectors_valid_accepted_...
+    covered.add("statements")
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert present == covered

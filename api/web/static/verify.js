@@ -1,7 +1,8 @@
 // claimledger browser verifier: re-checks a company's record from raw bytes (docs/SPEC.md).
 //
-// An ES module with no dependencies: WebCrypto for SHA-256 and Ed25519, BigInt for the curve
-// checks WebCrypto does not do (the KEY rule of SPEC §2.1 and rule 2 of §2.2). Nothing the
+// An ES module with no third-party dependencies (the statement schemas of SPEC §3 are its
+// sibling module schema.js): WebCrypto for SHA-256 and Ed25519, BigInt for the curve checks
+// WebCrypto does not do (the KEY rule of SPEC §2.1 and rule 2 of §2.2). Nothing the
 // server says is trusted: every signature, chain link, rule decision and inclusion proof is
 // re-derived from the entries' bytes and checked against a checkpoint signed by the log key.
 //
@@ -11,6 +12,10 @@
 //
 // Needs a secure context (https:, or http://127.0.0.1 / localhost): crypto.subtle is absent
 // elsewhere.
+
+import { isPartyId, parseTimestamp, REGISTRY_KINDS, statementProblems } from "./schema.js";
+
+export { parseTimestamp, statementProblems };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -950,98 +955,18 @@ export async function verifyCheckpoint(note, verifier, origin = verifier.name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statements: the envelope of every statement (SPEC §3.1) and the body members the rules read.
-// The full per-kind schemas of §3.3 (services, surfaces, details per measure...) are not
-// re-checked here; see docs/architecture/browser-verifier.md.
+// Statements: the schemas of SPEC §3 (the §3.1 envelope and every §3.3 body), in schema.js, a
+// port of attest/statements.py, attest/measures.py and attest/_schema.py.
 
-const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend"]);
-const PROVIDER_KINDS = new Set(["claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply"]);
 const HEX64 = /^[0-9a-f]{64}$/;
-const isPartyId = (v) => typeof v === "string" && /^[a-z][a-z0-9-]{1,62}$/.test(v) && !v.endsWith("-") && v !== REGISTRY_STREAM;
 
-/** Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ` (a real instant, not before 1970), or null. */
-export function parseTimestamp(v) {
-  const m = typeof v === "string" && /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$/.exec(v);
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  const t = Date.UTC(y, mo - 1, d, h, mi, s);
-  const back = new Date(t);
-  if (y < 1970 || back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== s) return null;
-  return t;
-}
-
+/** A decoded statement, or SchemaError at the first problem Python's parse_statement reports. */
 function schemaStatement(v) {
-  const bad = (what, field) => fail("SchemaError", what, { field });
-  if (v === null || typeof v !== "object" || Array.isArray(v)) bad("a statement is a JSON object", "");
-  const names = ["body", "kind", "prev", "signedAt", "signer", "stream", "v"];
-  for (const k of Object.keys(v).sort()) if (!names.includes(k)) bad(`unknown statement member ${JSON.stringify(k)}`, `/${k}`);
-  for (const k of names) if (!(k in v)) bad(`missing statement member ${k}`, `/${k}`);
-  if (v.v !== 1) bad("v must be 1", "/v");
-  if (!REGISTRY_KINDS.has(v.kind) && !PROVIDER_KINDS.has(v.kind)) bad(`unknown kind ${JSON.stringify(v.kind)}`, "/kind");
-  if (REGISTRY_KINDS.has(v.kind) ? v.stream !== REGISTRY_STREAM : !isPartyId(v.stream)) bad(`stream of a ${v.kind} statement`, "/stream");
-  if (typeof v.prev !== "string" || !HEX64.test(v.prev)) bad("prev must be 64 hex characters", "/prev");
-  if (!isPartyId(v.signer)) bad("signer must be a party id", "/signer");
-  if (parseTimestamp(v.signedAt) === null) bad("signedAt must be a YYYY-MM-DDTHH:MM:SSZ timestamp", "/signedAt");
-  const b = v.body;
-  if (b === null || typeof b !== "object" || Array.isArray(b)) bad("body must be an object", "/body");
-  const need = (name, ok, what) => {
-    if (!(name in b) || !ok(b[name])) bad(`body.${name} must be ${what}`, `/body/${name}`);
-  };
-  const opt = (name, ok, what) => {
-    if (name in b && !ok(b[name])) bad(`body.${name} must be ${what}`, `/body/${name}`);
-  };
-  const isKey = (x) => typeof x === "string" && /^[A-Za-z0-9+/]{43}=$/.test(x) && b64(atobBytes(x)) === x;
-  const isHex = (x) => typeof x === "string" && HEX64.test(x);
-  const arrayOf = (ok, min, max) => (x) => Array.isArray(x) && x.length >= min && x.length <= max && x.every(ok);
-  const isStr = (x) => typeof x === "string" && x.length > 0;
-  switch (v.kind) {
-    case "genesis":
-      need("origin", (x) => typeof x === "string" && /^[\x21-\x7e]{1,100}$/.test(x), "printable ASCII without spaces");
-      need("authorityName", isStr, "a name");
-      need("authorityKey", isKey, "a public key");
-      need("logKey", (x) => isKey(x) && x !== b.authorityKey, "a public key other than authorityKey");
-      break;
-    case "party.register":
-      need("party", isPartyId, "a party id");
-      need("role", (x) => x === "provider" || x === "verifier", "provider or verifier");
-      need("name", isStr, "a name");
-      need("keys", arrayOf(isKey, 1, 8), "1 to 8 public keys");
-      break;
-    case "key.add":
-      need("party", isPartyId, "a party id");
-      need("key", isKey, "a public key");
-      break;
-    case "key.revoke":
-      need("party", isPartyId, "a party id");
-      need("keyId", isHex, "a key id");
-      break;
-    case "accreditation.grant":
-      need("party", isPartyId, "a party id");
-      need("measures", arrayOf(isStr, 1, 64), "1 to 64 measures");
-      opt("validUntil", (x) => parseTimestamp(x) !== null, "a timestamp");
-      break;
-    case "accreditation.suspend":
-      need("party", isPartyId, "a party id");
-      break;
-    case "claim.publish":
-    case "claim.supersede":
-      need("measure", isStr, "a measure");
-      if (v.kind === "claim.supersede") need("supersedes", isHex, "a hex hash");
-      else if ("supersedes" in b) bad("claim.publish names no superseded claim", "/body/supersedes");
-      break;
-    case "claim.withdraw":
-      need("claim", isHex, "a hex hash");
-      break;
-    case "test.record":
-      need("claim", isHex, "a hex hash");
-      break;
-    case "verdict.issue":
-      need("claim", isHex, "a hex hash");
-      need("tests", arrayOf(isHex, 1, 1000), "1 to 1000 hex hashes");
-      break;
-    case "provider.reply":
-      need("verdict", isHex, "a hex hash");
-      break;
+  const problems = statementProblems(v);
+  if (problems.length) {
+    const [first] = problems;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "";
+    fail("SchemaError", `${first.message}${more}`, { field: first.pointer });
   }
   return v;
 }
