@@ -6,6 +6,12 @@ arrays, strings, integers within +-(2^53-1), booleans, null; printable-ASCII key
 "canonical or reject": :func:`decode` parses strictly, checks the profile, re-encodes and requires
 the result to equal the input byte for byte, so a value has exactly one accepted encoding.
 
+:func:`decode` first tries orjson: when orjson's value passes the profile check and re-encodes
+to exactly the input, the input is canonical and that value is returned. Any other input goes
+through the strict path (the standard library parser with hooks for duplicate keys, numbers and
+constants), which accepts or refuses it and words the error; the fast path accepts a subset of
+what the strict path accepts, with the same values (the argument is at :func:`_decode_fast`).
+
 Within the profile, JCS is exactly what orjson writes with sorted keys (keys are ASCII, so code
 point order is UTF-16 order; there are no floats to format; control characters are escaped the
 way ECMAScript's ``JSON.stringify`` does). ``tests/attest/test_canonical.py`` proves that output
@@ -77,6 +83,45 @@ def decode(data: bytes) -> JSONValue:
             duplicate key or a value outside the profile, or is not byte-identical to the canonical
             form of what it parses to. ``field`` is a JSON pointer where one is meaningful.
     """
+    if type(data) is bytes:
+        value = _decode_fast(data)
+        if value is not _NOT_CANONICAL:
+            return value  # type: ignore[no-any-return]
+    return _decode_strict(data)
+
+
+_NOT_CANONICAL: Any = object()
+
+
+def _decode_fast(data: bytes) -> Any:
+    """The value of ``data`` if it is exactly the canonical form of a profile value, else
+    :data:`_NOT_CANONICAL` (and then :func:`_decode_strict` decides, and words any error).
+
+    It accepts only what :func:`_decode_strict` accepts, with the same value. It returns a
+    value ``V`` only when orjson parsed ``data`` to ``V``, ``V`` passed :func:`check_profile`,
+    and ``encode(V) == data`` byte for byte. Such bytes are the canonical form of a profile
+    value: no BOM, well-formed UTF-8, no whitespace, no duplicate key (a re-serialization has one
+    member per key), no number but in-range integers without ``-0``, no escape but the canonical
+    ones. The strict parser reads canonical bytes to that same ``V`` (its hooks refuse only what
+    the profile refuses, and canonical strings hold no raw control character), ``V`` passes the
+    profile check and re-encodes to ``data``: the strict path accepts and returns ``V`` too.
+    Everything else (all that orjson refuses or reads differently: big integers become floats,
+    a repeated key keeps the last value, trailing whitespace is skipped...) fails one of the
+    three tests and goes to the strict path, so the accepted set and every error are the strict
+    path's.
+    """
+    try:
+        value = orjson.loads(data)
+        check_profile(value)
+    except (orjson.JSONDecodeError, EncodingError):
+        return _NOT_CANONICAL
+    if orjson.dumps(value, option=orjson.OPT_SORT_KEYS) != data:
+        return _NOT_CANONICAL
+    return value
+
+
+def _decode_strict(data: bytes) -> JSONValue:
+    """:func:`decode` through the standard library parser, which locates every refusal."""
     if data.startswith(_BOM):
         raise EncodingError("JSON text starts with a byte order mark (BOM)")
     try:
@@ -123,32 +168,54 @@ def check_profile(value: object) -> None:
 
 
 def _check(value: object, depth: int) -> None:
-    # Exact types only (bool is tested before int falls through; no subclasses, no coercion).
-    # The pointer is built only while an error unwinds, so a valid value costs no string work.
-    if type(value) is str:
+    # Exact types only (bool is not int here; no subclasses, no coercion). The pointer is built
+    # only while an error unwinds, so a valid value costs no string work. Containers are tested
+    # first: scalar members are mostly passed inline, without a call of their own.
+    if type(value) is dict:
+        if depth >= MAX_DEPTH:
+            _check_depth(depth)  # raises
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() and key.isprintable()):
+                _check_key(key)  # raises
+            # An ASCII string, an in-range integer, null or a boolean is one _check would pass
+            # without a word: skip the call (anything else gets it, and its errors).
+            item_kind = type(item)
+            if (
+                (item_kind is str and item.isascii())
+                or (item_kind is int and -MAX_INT <= item <= MAX_INT)
+                or item is None
+                or item_kind is bool
+            ):
+                continue
+            try:
+                _check(item, depth + 1)
+            except EncodingError as exc:
+                exc.field = f"/{_escape_pointer(key)}{exc.field}"
+                raise
+    elif type(value) is list:
+        if depth >= MAX_DEPTH:
+            _check_depth(depth)  # raises
+        for i, item in enumerate(value):
+            item_kind = type(item)
+            if (
+                (item_kind is str and item.isascii())
+                or (item_kind is int and -MAX_INT <= item <= MAX_INT)
+                or item is None
+                or item_kind is bool
+            ):
+                continue
+            try:
+                _check(item, depth + 1)
+            except EncodingError as exc:
+                exc.field = f"/{i}{exc.field}"
+                raise
+    elif type(value) is str:
         _check_text(value)
     elif type(value) is int:
         if not -MAX_INT <= value <= MAX_INT:
             raise EncodingError(f"integer {value} is outside the integer range {_RANGE}", field="")
     elif value is None or type(value) is bool:
         pass
-    elif type(value) is list:
-        _check_depth(depth)
-        for i, item in enumerate(value):
-            try:
-                _check(item, depth + 1)
-            except EncodingError as exc:
-                exc.field = f"/{i}{exc.field}"
-                raise
-    elif type(value) is dict:
-        _check_depth(depth)
-        for key, item in value.items():
-            _check_key(key)
-            try:
-                _check(item, depth + 1)
-            except EncodingError as exc:
-                exc.field = f"/{_escape_pointer(key)}{exc.field}"
-                raise
     elif type(value) is _Duplicate:
         raise EncodingError(
             f"duplicate object key {_quote(value.key)}", field=f"/{_escape_pointer(value.key)}"
