@@ -217,6 +217,9 @@ def _envelope_variants() -> list[bytes]:
         {**obj, "payload": "e31="},  # non-zero trailing bits
         {**obj, "payload": ""},
         {**obj, "payload": "!!!!"},
+        {**obj, "payload": b64[:8] + "é" + b64[9:]},  # outside ASCII
+        {**obj, "signatures": [{"keyid": "ab" * 32, "sig": "é" + sig[1:]}]},
+        {**obj, "signatures": [{"keyid": "é" + "ab" * 31 + "a", "sig": sig}]},
         {**obj, "payload": 5},
         {**obj, "payloadType": "application/json"},
         {**obj, "payloadType": None},
