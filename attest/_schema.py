@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Self, TypeAlias, TypeVar
+from typing import Any, ParamSpec, Self, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from attest.errors import FieldProblem, SchemaError
@@ -35,6 +35,7 @@ __all__: list[str] = []  # private toolkit: see attest.statements
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
+P = ParamSpec("P")
 
 Token: TypeAlias = str | int | None
 Parser: TypeAlias = Callable[[object, str, Token, "Ctx"], T]
@@ -258,8 +259,12 @@ class Obj:
         """Record a problem at member ``name``."""
         self.ctx.add(self.at(name), message)
 
-    def build(self, factory: Callable[[], T]) -> T:
-        """Refuse unknown members, then build the model if nothing in this object was wrong."""
+    def build(self, factory: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Refuse unknown members, then build the model if nothing in this object was wrong.
+
+        The model is ``factory(*args, **kwargs)``, called only then (the arguments are the
+        values read, some of them :data:`INVALID` when something was wrong).
+        """
         value = self.value
         # issuperset walks the members in C; the loop (in member order) runs only when one of
         # them is unknown.
@@ -274,7 +279,7 @@ class Obj:
             return INVALID  # type: ignore[no-any-return]
         if not self.ctx.build:
             return UNBUILT  # type: ignore[no-any-return]
-        return factory()
+        return factory(*args, **kwargs)
 
 
 def _mapping_lookup(value: Mapping[str, Any]) -> Callable[[str, Any], Any]:
@@ -296,6 +301,9 @@ def obj(read: Callable[[Obj], T]) -> Parser[T]:
     """A parser for a JSON object read by ``read``."""
 
     def parse(value: object, parent: str, token: Token, ctx: Ctx) -> T:
+        # _pointer(parent, token), with a member name that needs no escape joined inline.
+        if type(token) is str and "~" not in token and "/" not in token:
+            return read(Obj(value, f"{parent}/{token}", ctx))
         return read(Obj(value, _pointer(parent, token), ctx))
 
     return parse
@@ -508,13 +516,14 @@ def array(
     def parse(value: object, parent: str, token: Token, ctx: Ctx) -> tuple[T, ...]:
         if not isinstance(value, list):
             return _wrong_type(value, parent, token, ctx, "an array")  # type: ignore[no-any-return]
-        if len(value) < min_items:
+        size = len(value)
+        if size < min_items:
             return _problem(  # type: ignore[no-any-return]
-                ctx, parent, token, f"must have at least {min_items} {need}, got {len(value)}"
+                ctx, parent, token, f"must have at least {min_items} {need}, got {size}"
             )
-        if len(value) > max_items:
+        if size > max_items:
             return _problem(  # type: ignore[no-any-return]
-                ctx, parent, token, f"must have at most {max_items} items, got {len(value)}"
+                ctx, parent, token, f"must have at most {max_items} items, got {size}"
             )
         if vocabulary is not None:
             # Items of an enum or choice: when every item is a plain string of the vocabulary
@@ -528,9 +537,12 @@ def array(
                     break
                 fast.append(read)
             else:
-                if not unique or len(set(value)) == len(value):
+                if not unique or len(set(value)) == size:
                     return tuple(fast)
-        pointer = _pointer(parent, token)
+        if type(token) is str and "~" not in token and "/" not in token:
+            pointer = f"{parent}/{token}"  # _pointer(parent, token), inline for a plain name
+        else:
+            pointer = _pointer(parent, token)
         if unique and not _distinct(value):
             return _unique_items(item, value, pointer, ctx)
         out: list[T] = []
@@ -688,6 +700,14 @@ def _check_timestamp(value: str) -> str | None:
 
 
 def _check_date(value: str) -> str | None:
+    # parse_date's own happy path, inline; anything else goes through it for its message.
+    if _DATE.fullmatch(value) is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return None
     try:
         parse_date(value)
     except ValueError as exc:
@@ -789,10 +809,13 @@ def freeze(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value  # the common leaves first: none of them is a Mapping, list or tuple
+    # Members that are plain strings are leaves too: kept as they are, without a call.
     if kind is dict or isinstance(value, Mapping):
-        return FrozenObject(tuple(sorted([(k, freeze(v)) for k, v in value.items()])))
+        return FrozenObject(
+            tuple(sorted([(k, v if type(v) is str else freeze(v)) for k, v in value.items()]))
+        )
     if kind is list or isinstance(value, list | tuple):
-        return tuple([freeze(v) for v in value])
+        return tuple([v if type(v) is str else freeze(v) for v in value])
     return value
 
 

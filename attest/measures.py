@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from attest._schema import (
+    INVALID,
     FrozenObject,
     Obj,
     Parser,
@@ -86,7 +87,7 @@ class MeasureSpec:
             for member, message in self.check(values):
                 o.fail(member, message)
         raw = o.value
-        return o.build(lambda: FrozenObject.of(raw or {}))
+        return o.build(FrozenObject.of, raw or {})
 
 
 def measure_problem(measure: str) -> str | None:
@@ -118,7 +119,7 @@ def _read_document(o: Obj) -> object:
 def _read_period(o: Obj) -> object:
     start = o.req("start", date_str)
     end = o.req("end", date_str)
-    if valid(start, end) and end < start:
+    if start is not INVALID and end is not INVALID and end < start:
         o.fail("end", f"end {end} is before start {start}")
     return o.build(lambda: (start, end))
 

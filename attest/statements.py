@@ -305,7 +305,7 @@ class Digest(Model):
     @classmethod
     def _read(cls, o: Obj) -> Self:
         sha256 = o.req("sha256", s.hex64)
-        return o.build(lambda: cls(sha256))
+        return o.build(cls, sha256)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -327,7 +327,7 @@ class DocumentRef(Model):
     def _read(cls, o: Obj) -> Self:
         uri = o.req("uri", s.uri)
         digest = o.req("digest", _DIGEST)
-        return o.build(lambda: cls(uri, digest))
+        return o.build(cls, uri, digest)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -350,7 +350,7 @@ class Evidence(Model):
         uri = o.req("uri", s.uri)
         digest = o.req("digest", _DIGEST)
         title = o.opt("title", s.name)
-        return o.build(lambda: cls(uri, digest, title))
+        return o.build(cls, uri, digest, title)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -374,9 +374,9 @@ class Period(Model):
     def _read(cls, o: Obj) -> Self:
         start = o.req("start", s.date_str)
         end = o.req("end", s.date_str)
-        if valid(start, end) and end < start:
+        if start is not INVALID and end is not INVALID and end < start:
             o.fail("end", f"end {end} is before start {start}")
-        return o.build(lambda: cls(start, end))
+        return o.build(cls, start, end)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -398,9 +398,9 @@ class Window(Model):
         start = o.req("start", s.timestamp)
         end = o.req("end", s.timestamp)
         # The fixed-width timestamp form sorts as text in time order.
-        if valid(start, end) and end < start:
+        if start is not INVALID and end is not INVALID and end < start:
             o.fail("end", f"end {end} is before start {start}")
-        return o.build(lambda: cls(start, end))
+        return o.build(cls, start, end)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -442,9 +442,9 @@ class Genesis(Model):
         authority_name = o.req("authorityName", s.name)
         authority_key = o.req("authorityKey", s.b64_key)
         log_key = o.req("logKey", s.b64_key)
-        if valid(authority_key, log_key) and authority_key == log_key:
+        if authority_key is not INVALID and log_key is not INVALID and authority_key == log_key:
             o.fail("logKey", "logKey must differ from authorityKey")
-        return o.build(lambda: cls(origin, authority_name, authority_key, log_key))
+        return o.build(cls, origin, authority_name, authority_key, log_key)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -475,7 +475,7 @@ class PartyRegister(Model):
         jurisdiction = o.req("jurisdiction", s.alpha2)
         website = o.opt("website", s.uri)
         keys = o.req("keys", _KEYS)
-        return o.build(lambda: cls(party, role, name, jurisdiction, keys, website))
+        return o.build(cls, party, role, name, jurisdiction, keys, website)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -502,7 +502,7 @@ class KeyAdd(Model):
     def _read(cls, o: Obj) -> Self:
         party = o.req("party", s.party_id)
         key = o.req("key", s.b64_key)
-        return o.build(lambda: cls(party, key))
+        return o.build(cls, party, key)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -522,7 +522,7 @@ class KeyRevoke(Model):
         party = o.req("party", s.party_id)
         key_id = o.req("keyId", s.hex64)
         reason = o.req("reason", _REASON)
-        return o.build(lambda: cls(party, key_id, reason))
+        return o.build(cls, party, key_id, reason)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -544,7 +544,7 @@ class AccreditationGrant(Model):
         scheme = o.req("scheme", s.name)
         measures = o.req("measures", _MEASURES)
         valid_until = o.opt("validUntil", s.timestamp)
-        return o.build(lambda: cls(party, scheme, measures, valid_until))
+        return o.build(cls, party, scheme, measures, valid_until)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -569,7 +569,7 @@ class AccreditationSuspend(Model):
     def _read(cls, o: Obj) -> Self:
         party = o.req("party", s.party_id)
         reason = o.req("reason", _REASON)
-        return o.build(lambda: cls(party, reason))
+        return o.build(cls, party, reason)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -621,14 +621,14 @@ class Population:
 def _read_age_band(o: Obj) -> AgeBand:
     low = o.req("min", _AGE)
     high = o.req("max", _AGE)
-    if valid(low, high) and high < low:
+    if low is not INVALID and high is not INVALID and high < low:
         o.fail("max", f"max {high} is less than min {low}")
-    return o.build(lambda: AgeBand(low, high))
+    return o.build(AgeBand, low, high)
 
 
 def _read_population_object(o: Obj) -> Population:
     band = o.req("ageBand", _AGE_BAND)
-    return o.build(lambda: Population(PopulationKind.AGE_BAND, band))
+    return o.build(Population, PopulationKind.AGE_BAND, band)
 
 
 _AGE = s.integer(0, 120)
@@ -664,7 +664,7 @@ class ExcludedSurface(Model):
     def _read(cls, o: Obj) -> Self:
         surface = o.req("surface", _SURFACE)
         reason = o.req("reason", _REASON)
-        return o.build(lambda: cls(surface, reason))
+        return o.build(cls, surface, reason)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -691,7 +691,7 @@ class Metric(Model):
         value = o.req("value", s.int_or_decimal)
         unit = o.req("unit", s.name)
         method = o.req("method", s.text)
-        return o.build(lambda: cls(name, period, value, unit, method))
+        return o.build(cls, name, period, value, unit, method)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -767,7 +767,8 @@ class Claim(Model):
             supersedes = o.opt("supersedes", s.hex64)
 
         if (
-            valid(effective_from, effective_until)
+            effective_from is not INVALID
+            and effective_until is not INVALID
             and effective_until is not None
             and effective_until < effective_from
         ):
@@ -775,26 +776,25 @@ class Claim(Model):
                 "effectiveUntil",
                 f"effectiveUntil {effective_until} is before effectiveFrom {effective_from}",
             )
-        if excluded is not None and valid(excluded, surfaces):
+        if excluded is not None and excluded is not INVALID and surfaces is not INVALID:
             _check_excluded(o, o.value or {}, surfaces)
 
         return o.build(
-            lambda: cls(
-                measure=measure,
-                services=services,
-                surfaces=surfaces,
-                jurisdictions=jurisdictions,
-                population=population,
-                status=status,
-                effective_from=effective_from,
-                details=details,
-                excluded_surfaces=excluded or (),
-                effective_until=effective_until,
-                metrics=metrics or (),
-                evidence=evidence or (),
-                framework_refs=refs or (),
-                supersedes=supersedes,
-            )
+            cls,
+            measure=measure,
+            services=services,
+            surfaces=surfaces,
+            jurisdictions=jurisdictions,
+            population=population,
+            status=status,
+            effective_from=effective_from,
+            details=details,
+            excluded_surfaces=excluded or (),
+            effective_until=effective_until,
+            metrics=metrics or (),
+            evidence=evidence or (),
+            framework_refs=refs or (),
+            supersedes=supersedes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -848,7 +848,7 @@ class ClaimWithdraw(Model):
     def _read(cls, o: Obj) -> Self:
         claim = o.req("claim", s.hex64)
         reason = o.req("reason", _REASON)
-        return o.build(lambda: cls(claim, reason))
+        return o.build(cls, claim, reason)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -874,7 +874,7 @@ class Environment(Model):
         surface = o.req("surface", _SURFACE)
         jurisdiction = o.req("jurisdiction", s.alpha2)
         client_version = o.opt("clientVersion", s.name)
-        return o.build(lambda: cls(service, surface, jurisdiction, client_version))
+        return o.build(cls, service, surface, jurisdiction, client_version)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -908,7 +908,7 @@ class Trial(Model):
         observed = o.req("observed", s.text)
         outcome = o.req("outcome", _TRIAL_OUTCOME)
         evidence = o.opt("evidence", _DIGESTS)
-        return o.build(lambda: cls(name, expected, observed, outcome, evidence or ()))
+        return o.build(cls, name, expected, observed, outcome, evidence or ())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -955,21 +955,20 @@ class TestRecord(Model):
         summary = o.req("summary", s.text)
         result = o.req("result", _TEST_RESULT)
         limitations = o.req("limitations", _LIMITATIONS)
-        if valid(result, trials) and o.value is not None:
+        if result is not INVALID and trials is not INVALID and o.value is not None:
             _check_trials(o, result, o.value["trials"])
         return o.build(
-            lambda: cls(
-                claim,
-                method,
-                protocol,
-                environment,
-                window,
-                cooperation,
-                trials,
-                summary,
-                result,
-                limitations,
-            )
+            cls,
+            claim,
+            method,
+            protocol,
+            environment,
+            window,
+            cooperation,
+            trials,
+            summary,
+            result,
+            limitations,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1018,7 +1017,7 @@ class ScopeTested(Model):
     def _read(cls, o: Obj) -> Self:
         surfaces = o.req("surfaces", _SURFACES)
         jurisdictions = o.req("jurisdictions", _read_jurisdictions)
-        return o.build(lambda: cls(surfaces, jurisdictions))
+        return o.build(cls, surfaces, jurisdictions)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -1058,7 +1057,7 @@ class Verdict(Model):
         comments = o.opt("comments", s.text)
         recommendations = o.opt("recommendations", _TEXTS)
         conflicts = o.req("conflictsOfInterest", s.text)
-        if valid(result, scope_match):
+        if result is not INVALID and scope_match is not INVALID:
             if result is VerdictResult.CONFIRMED and scope_match is not ScopeMatch.FULL:
                 o.fail(
                     "scopeMatch",
@@ -1068,18 +1067,17 @@ class Verdict(Model):
             if result is VerdictResult.CONFIRMED_WITH_COMMENTS and comments is None:
                 o.fail("comments", "a CONFIRMED_WITH_COMMENTS verdict needs comments")
         return o.build(
-            lambda: cls(
-                claim,
-                tests,
-                result,
-                assurance,
-                scope_tested,
-                scope_match,
-                valid_until,
-                conflicts,
-                comments,
-                recommendations or (),
-            )
+            cls,
+            claim,
+            tests,
+            result,
+            assurance,
+            scope_tested,
+            scope_match,
+            valid_until,
+            conflicts,
+            comments,
+            recommendations or (),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1119,7 +1117,7 @@ class ProviderReply(Model):
         verdict = o.req("verdict", s.hex64)
         text = o.req("text", s.text)
         evidence = o.opt("evidence", _EVIDENCE)
-        return o.build(lambda: cls(verdict, text, evidence or ()))
+        return o.build(cls, verdict, text, evidence or ())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -1222,7 +1220,7 @@ class Statement(Model):
         else:
             o.skip("body")
             body = INVALID
-        if valid(kind, stream):
+        if kind is not INVALID and stream is not INVALID:
             if kind in REGISTRY_KINDS and stream != REGISTRY_STREAM:
                 o.fail("stream", f"a {kind.value} statement goes to stream 'registry'")
             elif kind not in REGISTRY_KINDS and stream == REGISTRY_STREAM:
@@ -1230,9 +1228,14 @@ class Statement(Model):
                     "stream",
                     f"a {kind.value} statement goes to a provider's stream, not 'registry'",
                 )
-        if valid(kind, signed_at) and o.value is not None and _is_object(o.value.get("body")):
+        if (
+            kind is not INVALID
+            and signed_at is not INVALID
+            and o.value is not None
+            and _is_object(o.value.get("body"))
+        ):
             _check_times(o, kind, signed_at, o.value["body"])
-        return o.build(lambda: cls(v, kind, stream, prev, signer, signed_at, body))
+        return o.build(cls, v, kind, stream, prev, signer, signed_at, body)
 
     def to_dict(self) -> dict[str, Any]:
         """The plain JSON object (``parse_statement(d).to_dict() == d``)."""
