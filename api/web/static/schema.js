@@ -184,7 +184,7 @@ function pyStrip(s) {
 /** Length in Unicode code points (Python's len), not UTF-16 code units. */
 function codePoints(s) {
   let n = 0;
-  for (const _ of s) n++; // eslint-disable-line no-unused-vars
+  for (const _ of s) n++;
   return n;
 }
 
