@@ -692,6 +692,23 @@ def parse_date(value: str) -> date:
 
 
 def _check_timestamp(value: str) -> str | None:
+    # The happy path without int() or datetime: for this fixed-width form, parse_timestamp
+    # accepts exactly when the date is real, hour < 24, minute < 60, second < 60 (two ASCII
+    # digits compare as text as they do as numbers) and the year is at least 1970. Anything
+    # else goes through parse_timestamp for its message.
+    if (
+        _TIMESTAMP.fullmatch(value) is not None
+        and value[:4] >= "1970"
+        and value[11:13] < "24"
+        and value[14:16] < "60"
+        and value[17:19] < "60"
+    ):
+        try:
+            date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+        else:
+            return None
     try:
         parse_timestamp(value)
     except ValueError as exc:

@@ -281,7 +281,7 @@ _MEASURE_NAME = s.string(s.NAME_MAX)
 
 def _measure(value: object, parent: str, token: s.Token, ctx: Ctx) -> str:
     result = _MEASURE_NAME(value, parent, token, ctx)
-    if result is not INVALID:
+    if result is not INVALID and result not in MEASURES:  # measure_problem is None for the rest
         problem = measure_problem(result)
         if problem is not None:
             return ctx.add(s.pointer_of(parent, token), problem)  # type: ignore[no-any-return]
@@ -1231,6 +1231,7 @@ class Statement(Model):
         if (
             kind is not INVALID
             and signed_at is not INVALID
+            and kind in _TIMED_KINDS
             and o.value is not None
             and _is_object(o.value.get("body"))
         ):
@@ -1253,6 +1254,10 @@ class Statement(Model):
     def signed_at_ms(self) -> int:
         """``signedAt`` in milliseconds since the Unix epoch."""
         return parse_timestamp(self.signed_at)
+
+
+_TIMED_KINDS = frozenset({Kind.VERDICT_ISSUE, Kind.ACCREDITATION_GRANT, Kind.TEST_RECORD})
+"""The kinds whose body has times that _check_times compares with signedAt (none for others)."""
 
 
 def _check_times(o: Obj, kind: Kind, signed_at: str, body: Mapping[str, Any]) -> None:
