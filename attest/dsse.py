@@ -141,6 +141,8 @@ class Envelope:
             raise EncodingError("envelope is not UTF-8") from exc
         except ValueError as exc:
             raise EncodingError(f"envelope is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # nesting deep enough to exhaust the parser's stack
+            raise EncodingError("envelope is not valid JSON: nested too deeply") from exc
         obj = members(obj, "", {"payload", "payloadType", "signatures"})
         payload_type = string(obj["payloadType"], "/payloadType")
         payload = b64decode_lenient(string(obj["payload"], "/payload"), field="/payload")

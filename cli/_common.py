@@ -190,6 +190,8 @@ def load_body(path: Path | None) -> dict[str, Any]:
             value = json.loads(text)
         else:
             value = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise CliError(f"body file {name} is not valid JSON/YAML: nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CliError(f"body file {name} is not valid JSON/YAML: {first}") from exc

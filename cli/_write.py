@@ -69,6 +69,8 @@ def _json_option(text: str | None, name: str) -> Any:
         return None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise click.BadParameter("not valid JSON: nested too deeply", param_hint=name) from None
     except ValueError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
 
@@ -642,7 +644,7 @@ def submit_cmd(
         try:
             env = Envelope.parse(data)
             kind = str(json.loads(env.payload).get("kind", "entry"))
-        except (VerificationError, ValueError, AttributeError) as exc:
+        except (VerificationError, ValueError, AttributeError, RecursionError) as exc:
             if isinstance(exc, VerificationError):
                 raise _with_file(path, exc) from exc
             raise CliError(f"{path}: the payload is not a statement", EXIT_FAILED) from exc

@@ -126,9 +126,10 @@ def _split_array(body: bytes) -> list[bytes]:
             break
         try:
             _, end = decoder.raw_decode(text, i)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise InvalidEnvelopeError(
-                EncodingError(f"the batch is not valid JSON: {exc}", field=f"/{len(items)}")
+                EncodingError(f"the batch is not valid JSON: {why}", field=f"/{len(items)}")
             ) from exc
         items.append(text[i:end].encode("utf-8"))
         i = end

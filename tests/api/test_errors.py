@@ -80,6 +80,7 @@ def _revoked(api: Api) -> bytes:
 CASES: dict[str, tuple[Callable[[Api], bytes], str, int]] = {
     "malformed JSON": (lambda a: b'{"payload": ', "invalid-envelope", 400),
     "not an object": (lambda a: b"[1, 2]", "invalid-envelope", 400),
+    "nested too deeply": (lambda a: b"[" * 50_000 + b"]" * 50_000, "invalid-envelope", 400),
     "bad base64": (
         lambda a: json.dumps(
             {

@@ -124,6 +124,14 @@ def test_malformed_envelopes_are_refused_naming_the_field(
     assert info.value.field == field
 
 
+@pytest.mark.parametrize(
+    "raw", [b"[" * 100_000, b'{"payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
+)
+def test_nesting_that_exhausts_the_parser_is_an_encoding_error(raw: bytes) -> None:
+    with pytest.raises(EncodingError, match="nested too deeply"):
+        Envelope.parse(raw)
+
+
 def test_duplicate_members_are_refused() -> None:
     d = _valid()
     raw = _json(d)[:-1] + b', "payload": "AAAA"}'

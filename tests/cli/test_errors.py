@@ -48,6 +48,16 @@ CASES: dict[str, tuple[Case, int, str]] = {
         2,
         "is not valid JSON/YAML",
     ),
+    "body file nested too deeply": (
+        lambda w, t: _publish(w, "--body", _body(t, "b.json", "[" * 100_000 + "]" * 100_000)),
+        2,
+        "is not valid JSON/YAML: nested too deeply",
+    ),
+    "details nested too deeply": (
+        lambda w, t: _publish(w, "--details", "[" * 100_000),
+        2,
+        "Invalid value for --details: not valid JSON: nested too deeply",
+    ),
     "body file not an object": (
         lambda w, t: _publish(w, "--body", _body(t, "b.json", "[1]")),
         2,
