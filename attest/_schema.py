@@ -21,13 +21,13 @@ checked, that re-check is switched off.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ParamSpec, Self, TypeAlias, TypeVar
-from urllib.parse import urlsplit
 
 from attest.errors import FieldProblem, SchemaError
 
@@ -574,25 +574,30 @@ def _distinct(items: list[Any]) -> bool:
 
 
 def _unique_items(item: Parser[T], value: list[Any], pointer: str, ctx: Ctx) -> tuple[T, ...]:
-    """Read the items of an array that must hold no repeats, comparing each with the earlier."""
+    """Read the items of an array that must hold no repeats; a repeat names its first copy."""
     out: list[T] = []
+    first: dict[object, int] = {}
     for i, raw in enumerate(value):
-        for j in range(i):
-            if _same_json(value[j], raw):
-                ctx.add(
-                    child(pointer, i),
-                    f"{label(pointer)}[{i}] repeats {label(pointer)}[{j}]",
-                )
-                break
+        j = first.setdefault(_json_key(raw), i)
+        if j != i:
+            ctx.add(child(pointer, i), f"{label(pointer)}[{i}] repeats {label(pointer)}[{j}]")
         out.append(item(raw, pointer, i, ctx))
     if not valid(*out):
         return INVALID  # type: ignore[no-any-return]
     return tuple(out)
 
 
-def _same_json(a: object, b: object) -> bool:
-    # Python's == says True == 1; JSON does not.
-    return json_type(a) == json_type(b) and a == b
+def _json_key(value: object) -> object:
+    """A hashable key, equal for two values exactly when they are equal as JSON (SPEC §3.2).
+
+    Types are compared at every depth (Python's ``==`` says ``True == 1``; JSON does not), and
+    objects whatever the order of their members.
+    """
+    if isinstance(value, Mapping):
+        return ("o", frozenset((str(k), _json_key(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("a", tuple(_json_key(v) for v in value))
+    return (json_type(value), value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -630,6 +635,13 @@ def parse_timestamp(value: str) -> int:
     """
     if not isinstance(value, str):
         raise ValueError(f"a timestamp must be a string, got {json_type(value)}")
+    return _timestamp_ms(value)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _timestamp_ms(value: str) -> int:
+    # Memoized: the rules and the views read the same few timestamps again and again (every
+    # entry's signedAt, shared by the entries signed in the same second). Errors are not cached.
     m = _TIMESTAMP.fullmatch(value)
     if m is None:
         raise ValueError(
@@ -751,14 +763,28 @@ def _check_b64_key(value: str) -> str | None:
     return None
 
 
+_URI_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_URI_HOST_PORT = re.compile(rf"{_URI_LABEL}(?:\.{_URI_LABEL})*(?::[0-9]{{1,5}})?")
+_URI_AUTHORITY_END = re.compile(r"[/?#]")
+
+
 def _check_uri(value: str) -> str | None:
+    # SPEC §3.2, by its own grammar (no URL library: their readings differ between versions).
     if _URI_CHARS.fullmatch(value) is None:
         return "must be an absolute URI of printable ASCII characters without spaces"
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not value.startswith(f"{parts.scheme}://"):
+    if value.startswith("https://"):
+        rest = value[8:]
+    elif value.startswith("http://"):
+        rest = value[7:]
+    else:
         return f"must be an absolute https:// or http:// URI, got {show(value)}"
-    if not parts.hostname or "@" in parts.netloc:
-        return f"must name a host (and no user info), got {show(value)}"
+    end = _URI_AUTHORITY_END.search(rest)
+    authority = rest if end is None else rest[: end.start()]
+    if _URI_HOST_PORT.fullmatch(authority) is None:
+        return (
+            "must name a host: a DNS name with an optional port (no user info, no IP literal "
+            f"in brackets), got {show(value)}"
+        )
     return None
 
 

@@ -1132,6 +1132,21 @@ def _statements() -> bytes:
             with_(Kind.CLAIM_PUBLISH, body__metrics=None),
             "never null",
         ),
+        (
+            "website with an IP literal host",
+            with_(Kind.PARTY_REGISTER, body__website="https://[2001:db8::1]/"),
+            "host is a DNS name",
+        ),
+        (
+            "website with user info",
+            with_(Kind.PARTY_REGISTER, body__website="https://user@acme.example/"),
+            "no user info",
+        ),
+        (
+            "website with an empty port",
+            with_(Kind.PARTY_REGISTER, body__website="https://acme.example:/"),
+            "port is 1-5 digits",
+        ),
     ]
     for name, st, reason in invalid:
         try:

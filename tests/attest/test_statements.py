@@ -1140,3 +1140,55 @@ def test_junk_anywhere_raises_only_schema_error(kind: Kind, data: st.DataObject)
         return
     assert problems
     assert all(p.pointer == "" or p.pointer.startswith("/") for p in problems)
+
+
+def test_unique_compares_items_as_json_at_every_depth() -> None:
+    """SPEC §3.2: ``true`` is not ``1``, ``{"a": 1, "b": 2}`` is ``{"b": 2, "a": 1}``."""
+    from attest import _schema
+
+    def same(value: object, parent: str, token: object, ctx: _schema.Ctx) -> object:
+        return value
+
+    reader = _schema.array(same, unique=True)
+
+    def repeats(items: list[Any]) -> list[str]:
+        ctx = _schema.Ctx(build=True)
+        reader(items, "", "x", ctx)
+        return [p.pointer for p in ctx.problems]
+
+    assert repeats([{"a": True}, {"a": 1}, [0], [False], None, 0, False, "1", 1]) == []
+    assert repeats([{"a": 1, "b": [True]}, {"b": [True], "a": 1}]) == ["/x/1"]
+    assert repeats([1, True, 1, True, "a"]) == ["/x/2", "/x/3"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "ok"),
+    [
+        ("https://acme.example", True),
+        ("https://acme.example:8443/a/b?c=d#e", True),
+        ("https://192.0.2.1/p", True),
+        ("https://a-b.c-d.example/", True),
+        ("https://" + "a" * 63 + ".example/", True),
+        ("https://" + "a" * 64 + ".example/", False),
+        ("https://[2001:db8::1]/", False),
+        ("https://[::1/", False),
+        ("https://[]/", False),
+        ("https://acme.example:/", False),
+        ("https://acme.example:123456/", False),
+        ("https://a:b:c/", False),
+        ("https://-acme.example/", False),
+        ("https://acme-.example/", False),
+        ("https://acme..example/", False),
+        ("https://acme.example./", False),
+        ("https://acme_social.example/", False),
+        ("https://@acme.example/", False),
+        ("HTTPS://acme.example/", False),
+    ],
+)
+def test_uris_follow_the_spec_grammar(uri: str, ok: bool) -> None:
+    doc = set_at(example_statement(Kind.PARTY_REGISTER), "/body/website", uri)
+    if ok:
+        round_trips(doc)
+    else:
+        [(where, _)] = problems_of(doc)  # a SchemaError at the URI, never another exception
+        assert where == "/body/website"

@@ -248,23 +248,17 @@ function oneOf(options) {
   };
 }
 
-// Python's == on decoded JSON: like JSON equality, except that a boolean equals the number 1 or
-// 0 (bool is an int in Python). _same_json compares the two items' JSON types first, so this
-// only shows inside arrays and objects.
-function pyEqual(a, b) {
-  const na = typeof a === "number" || typeof a === "boolean";
-  const nb = typeof b === "number" || typeof b === "boolean";
-  if (na || nb) return na && nb && Number(a) === Number(b);
-  if (a === null || b === null || typeof a === "string" || typeof b === "string") return a === b;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEqual(x, b[i]));
+/**
+ * A string equal for two values exactly when they are equal as JSON (SPEC §3.2 "unique"): the
+ * same type at every depth (true is not 1), the same members whatever their order.
+ */
+function jsonKey(v) {
+  if (Array.isArray(v)) return `[${v.map(jsonKey).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${jsonKey(v[k])}`).join(",")}}`;
   }
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => hasOwn(b, k) && pyEqual(a[k], b[k]));
+  return JSON.stringify(v);
 }
-
-/** Whether two array items are equal as JSON (Python's _same_json). */
-const sameJson = (a, b) => jsonType(a) === jsonType(b) && pyEqual(a, b);
 
 /** No two items can be equal: fewer than two, or all distinct strings (Python's _distinct). */
 const distinct = (items) => items.length < 2 || (items.every((x) => typeof x === "string") && new Set(items).size === items.length);
@@ -279,16 +273,14 @@ function array(item, { min = 0, max = LIST_MAX, unique = false } = {}) {
     if (!Array.isArray(value)) return wrongType(ctx, pointer, value, "an array");
     if (value.length < min) return problem(ctx, pointer, `must have at least ${min} ${need}, got ${value.length}`);
     if (value.length > max) return problem(ctx, pointer, `must have at most ${max} items, got ${value.length}`);
-    const compare = unique && !distinct(value);
+    const first = unique && !distinct(value) ? new Map() : null; // JSON value -> its first index
     const out = [];
     value.forEach((raw, i) => {
-      if (compare) {
-        for (let j = 0; j < i; j++) {
-          if (sameJson(value[j], raw)) {
-            ctx.add(child(pointer, i), `${label(pointer)}[${i}] repeats ${label(pointer)}[${j}]`);
-            break;
-          }
-        }
+      if (first !== null) {
+        const key = jsonKey(raw);
+        const j = first.get(key);
+        if (j === undefined) first.set(key, i);
+        else ctx.add(child(pointer, i), `${label(pointer)}[${i}] repeats ${label(pointer)}[${j}]`);
       }
       out.push(item(raw, child(pointer, i), ctx));
     });
@@ -359,100 +351,22 @@ function checkB64Key(value) {
   return null;
 }
 
-// -- URIs: what Python's urllib.parse.urlsplit (3.11) makes of a printable-ASCII string.
+// -- URIs: SPEC §3.2's grammar, as attest/_schema.py reads it (no URL parser).
 
-const HEX_DIGITS = /^[0-9a-fA-F]*$/;
-
-/** ipaddress.IPv4Address: four decimal octets 0..255, no leading zeros. */
-function isIPv4(s) {
-  const octets = s.split(".");
-  return octets.length === 4 && octets.every((o) => /^[0-9]{1,3}$/.test(o) && (o === "0" || o[0] !== "0") && Number(o) <= 255);
-}
-
-/** ipaddress.IPv6Address: hextets, one `::`, an IPv4 tail, a non-empty `%scope`. */
-function isIPv6(text) {
-  const cut = text.indexOf("%");
-  let s = text;
-  if (cut >= 0) {
-    const scope = text.slice(cut + 1);
-    if (!scope || scope.includes("%")) return false;
-    s = text.slice(0, cut);
-  }
-  if (!s) return false;
-  const parts = s.split(":");
-  if (parts.length < 3) return false;
-  if (parts[parts.length - 1].includes(".")) {
-    if (!isIPv4(parts.pop())) return false;
-    parts.push("0", "0"); // two hextets in place of the IPv4 tail
-  }
-  if (parts.length > 9) return false;
-  let skip = null;
-  for (let i = 1; i < parts.length - 1; i++) {
-    if (!parts[i]) {
-      if (skip !== null) return false;
-      skip = i;
-    }
-  }
-  let hi;
-  let lo;
-  if (skip !== null) {
-    hi = skip;
-    lo = parts.length - skip - 1;
-    if (!parts[0] && --hi) return false;
-    if (!parts[parts.length - 1] && --lo) return false;
-    if (8 - (hi + lo) < 1) return false;
-  } else {
-    if (parts.length !== 8 || !parts[0] || !parts[parts.length - 1]) return false;
-    hi = parts.length;
-    lo = 0;
-  }
-  const hextets = [...parts.slice(0, hi), ...parts.slice(parts.length - lo)];
-  return hextets.every((h) => HEX_DIGITS.test(h) && h.length <= 4 && h.length > 0);
-}
-
-/** urllib.parse._check_bracketed_host: an IPvFuture literal or an IPv6 address. */
-function bracketedHostOk(host) {
-  if (host.startsWith("v")) return /^v[a-fA-F0-9]+\..+$/.test(host);
-  return isIPv6(host); // an IPv4 address or anything else is refused
-}
-
-/** The scheme and netloc urlsplit finds, or null where urlsplit raises ValueError. */
-function urlsplit(url) {
-  let scheme = "";
-  let rest = url;
-  const i = url.indexOf(":");
-  if (i > 0 && /^[A-Za-z][A-Za-z0-9+.-]*$/.test(url.slice(0, i))) {
-    scheme = url.slice(0, i).toLowerCase();
-    rest = url.slice(i + 1);
-  }
-  let netloc = "";
-  if (rest.startsWith("//")) {
-    const end = rest.slice(2).search(/[/?#]/);
-    netloc = end < 0 ? rest.slice(2) : rest.slice(2, 2 + end);
-    const open = netloc.includes("[");
-    if (open !== netloc.includes("]")) return null;
-    if (open && !bracketedHostOk(netloc.split("[").slice(1).join("[").split("]")[0])) return null;
-  }
-  return { scheme, netloc };
-}
-
-/** SplitResult.hostname, before lowercasing: empty when there is none. */
-function hostname(netloc) {
-  const info = netloc.slice(netloc.lastIndexOf("@") + 1);
-  const open = info.indexOf("[");
-  if (open >= 0) return info.slice(open + 1).split("]")[0];
-  return info.split(":")[0];
-}
+const URI_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const URI_HOST_PORT = new RegExp(`^${URI_LABEL}(?:\\.${URI_LABEL})*(?::[0-9]{1,5})?$`);
 
 function checkUri(value) {
   if (!URI_CHARS.test(value)) return "must be an absolute URI of printable ASCII characters without spaces";
-  const parts = urlsplit(value);
-  // Python's urlsplit raises ValueError here (not a SchemaError): refused all the same.
-  if (parts === null) return `must be a URI with a valid bracketed (IPv6) host, got ${show(value)}`;
-  if ((parts.scheme !== "https" && parts.scheme !== "http") || !value.startsWith(`${parts.scheme}://`)) {
-    return `must be an absolute https:// or http:// URI, got ${show(value)}`;
+  let rest;
+  if (value.startsWith("https://")) rest = value.slice(8);
+  else if (value.startsWith("http://")) rest = value.slice(7);
+  else return `must be an absolute https:// or http:// URI, got ${show(value)}`;
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  if (!URI_HOST_PORT.test(authority)) {
+    return `must name a host: a DNS name with an optional port (no user info, no IP literal in brackets), got ${show(value)}`;
   }
-  if (!hostname(parts.netloc) || parts.netloc.includes("@")) return `must name a host (and no user info), got ${show(value)}`;
   return null;
 }
 
