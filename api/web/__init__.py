@@ -1,9 +1,10 @@
 """The public page (issue 5): comparison, company timeline, in-browser verification.
 
 :func:`mount` adds the server-rendered pages (``/``, ``/providers/{id}``, ``/log``) and the local
-static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``) to an API application. The
-pages read the ledger's views directly; the "Verify this record" button reads the same ``/v1``
-endpoints as any other client and re-checks everything in the browser (``static/verify.js``).
+static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``, ``schema.js``) to an API
+application. The pages read the ledger's views directly; the "Verify this record" button reads
+the same ``/v1`` endpoints as any other client and re-checks everything in the browser
+(``static/verify.js``, with the statement schemas in ``static/schema.js``).
 """
 
 from __future__ import annotations
