@@ -207,16 +207,18 @@ class RemoteBackend(Backend):
         if response.status_code == 404:
             return genesis_prev(stream), 0
         self._check(response)
-        data = response.json()
-        return str(data["head"]), int(data["length"])
+        data = _json_object(response)
+        try:
+            return str(data["head"]), int(data["length"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _malformed(response, f"no head and length ({exc!r})") from exc
 
     def submit(self, envelope: bytes) -> dict[str, Any]:
         response = self._http.post(
             "/v1/entries", content=envelope, headers={"content-type": "application/json"}
         )
         self._check(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return _json_object(response)
 
     def checkpoint(self) -> bytes:
         return self._get("/v1/log/checkpoint").content
@@ -232,7 +234,7 @@ class RemoteBackend(Backend):
             got = 0
             for line in response.text.splitlines():
                 if line.strip():
-                    entry = _log_entry(json.loads(line))
+                    entry = _log_entry(_json_line(line))
                     got += 1
                     next_index = entry.index + 1
                     yield entry
@@ -247,15 +249,45 @@ class RemoteBackend(Backend):
 
         as_of = None if as_of_ms is None else format_timestamp(as_of_ms)
         response = self._get(f"/v1/streams/{quote(stream, safe='')}/state", as_of=as_of, size=size)
-        result: dict[str, Any] = response.json()
-        return result
+        return _json_object(response)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        data = self._get("/v1/log/proof/consistency", **{"from": old, "to": new}).json()
-        return [base64.b64decode(h) for h in data["hashes"]]
+        response = self._get("/v1/log/proof/consistency", **{"from": old, "to": new})
+        data = _json_object(response)
+        try:
+            return [base64.b64decode(h, validate=True) for h in data["hashes"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _malformed(response, f"no base64 proof hashes ({exc!r})") from exc
 
     def close(self) -> None:
         self._http.close()
+
+
+def _malformed(response: httpx.Response, why: str) -> CliError:
+    return CliError(f"the server sent a malformed response to {response.request.url}: {why}")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a successful response carries, or a one-line error (never a traceback)."""
+    try:
+        data = response.json()
+    except RecursionError:
+        raise _malformed(response, "JSON nested too deeply") from None
+    except ValueError as exc:
+        raise _malformed(response, f"not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise _malformed(response, "not a JSON object")
+    return data
+
+
+def _json_line(line: str) -> Any:
+    """One NDJSON line from the server, or a one-line error (never a traceback)."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise CliError("the server sent a malformed log entry: nested too deeply") from None
+    except ValueError as exc:
+        raise CliError(f"the server sent a malformed log entry: {exc}") from exc
 
 
 def _log_entry(obj: Any) -> LogEntry:
