@@ -21,7 +21,8 @@ byte-identical to the ``rfc8785`` reference implementation across the whole prof
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+from collections.abc import Iterable
+from typing import Any, TypeAlias, cast
 
 import orjson
 
@@ -171,12 +172,21 @@ def _check(value: object, depth: int) -> None:
     # Exact types only (bool is not int here; no subclasses, no coercion). The pointer is built
     # only while an error unwinds, so a valid value costs no string work. Containers are tested
     # first: scalar members are mostly passed inline, without a call of their own.
-    if type(value) is dict:
+    kind = type(value)
+    if kind is dict or kind is list:
         if depth >= MAX_DEPTH:
             _check_depth(depth)  # raises
-        for key, item in value.items():
-            if type(key) is not str or not (key.isascii() and key.isprintable()):
-                _check_key(key)  # raises
+        is_object = kind is dict
+        members: Iterable[tuple[Any, Any]] = (
+            cast("dict[Any, Any]", value).items()
+            if is_object
+            else enumerate(cast("list[Any]", value))
+        )
+        for token, item in members:
+            if is_object and (
+                type(token) is not str or not (token.isascii() and token.isprintable())
+            ):
+                _check_key(token)  # raises
             # An ASCII string, an in-range integer, null or a boolean is one _check would pass
             # without a word: skip the call (anything else gets it, and its errors).
             item_kind = type(item)
@@ -190,24 +200,8 @@ def _check(value: object, depth: int) -> None:
             try:
                 _check(item, depth + 1)
             except EncodingError as exc:
-                exc.field = f"/{_escape_pointer(key)}{exc.field}"
-                raise
-    elif type(value) is list:
-        if depth >= MAX_DEPTH:
-            _check_depth(depth)  # raises
-        for i, item in enumerate(value):
-            item_kind = type(item)
-            if (
-                (item_kind is str and item.isascii())
-                or (item_kind is int and -MAX_INT <= item <= MAX_INT)
-                or item is None
-                or item_kind is bool
-            ):
-                continue
-            try:
-                _check(item, depth + 1)
-            except EncodingError as exc:
-                exc.field = f"/{i}{exc.field}"
+                where = _escape_pointer(token) if is_object else token
+                exc.field = f"/{where}{exc.field}"
                 raise
     elif type(value) is str:
         _check_text(value)
