@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from ledger._db import SQLiteBackend
 from ledger._store import (
     LOG_ID,
+    SQLITE_PAGE_SIZE,
     EntryStore,
     StoredEntry,
     open_store,
@@ -219,6 +222,26 @@ def test_sqlite_is_wal_with_full_sync(tmp_path: Path) -> None:
         assert isinstance(backend, SQLiteBackend)
         assert backend.pragma("journal_mode") == "wal"
         assert backend.pragma("synchronous") == 2  # FULL
+
+
+def test_new_sqlite_files_get_16_kib_pages(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'l.db'}", create=True) as store:
+        backend = store.backend
+        assert isinstance(backend, SQLiteBackend)
+        assert backend.pragma("page_size") == SQLITE_PAGE_SIZE == 16384
+        store.append([entry(0, "registry", 0)])
+    with open_store(f"sqlite:///{tmp_path / 'l.db'}") as store:
+        assert store.backend.pragma("page_size") == 16384  # type: ignore[attr-defined]
+
+
+def test_an_existing_sqlite_file_keeps_its_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE unrelated (x INTEGER)")
+        conn.commit()
+    with open_store(f"sqlite:///{path}", create=True) as store:
+        assert store.backend.pragma("page_size") == 4096  # type: ignore[attr-defined]
 
 
 def test_sqlite_path_with_uri_characters(tmp_path: Path) -> None:
