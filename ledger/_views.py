@@ -94,6 +94,11 @@ def _intern(s: str) -> str:
     return sys.intern(s)
 
 
+# Facts read enum members' ``_value_`` (the member's value, as the enum documentation names it)
+# rather than ``.value``, a Python-level property: several reads per entry, on every append and
+# at every open.
+
+
 # -- facts ------------------------------------------------------------------------------------
 
 
@@ -238,16 +243,16 @@ def _scope(body: Claim) -> ClaimScope:
     population = (
         f"ages_{pop.age_band.min}-{pop.age_band.max}"
         if pop.age_band is not None
-        else str(pop.kind.value)
+        else pop.kind._value_
     )
     return ClaimScope(
-        surfaces=tuple(_intern(s.value) for s in body.surfaces),
+        surfaces=tuple(_intern(s._value_) for s in body.surfaces),
         excluded_surfaces=tuple(
-            (_intern(e.surface.value), e.reason) for e in body.excluded_surfaces
+            (_intern(e.surface._value_), e.reason) for e in body.excluded_surfaces
         ),
         jurisdictions=tuple(_intern(j) for j in body.jurisdictions),
         population=_intern(population),
-        status=_intern(body.status.value),
+        status=_intern(body.status._value_),
         effective_from=body.effective_from,
         effective_until=body.effective_until,
     )
@@ -736,7 +741,7 @@ class Views:
             "stream": _intern(st.stream),
             "position": placed.position,
             "log_time_ms": placed.log_time_ms,
-            "kind": _intern(st.kind.value),
+            "kind": _intern(st.kind._value_),
             "signer": _intern(st.signer),
             "digest": placed.signed.digest,
         }
@@ -753,7 +758,7 @@ class Views:
         if isinstance(body, TestRecord):
             ref = bytes.fromhex(body.claim)
             return EntryFact(
-                **base, claim=ref, measure=record.measure_of(ref), result=body.result.value
+                **base, claim=ref, measure=record.measure_of(ref), result=body.result._value_
             )
         if isinstance(body, Verdict):
             ref = bytes.fromhex(body.claim)
@@ -762,7 +767,7 @@ class Views:
                 claim=ref,
                 measure=record.measure_of(ref),
                 tests=tuple(bytes.fromhex(t) for t in body.tests),
-                result=body.result.value,
+                result=body.result._value_,
                 valid_until_ms=parse_timestamp(body.valid_until),
             )
         if isinstance(body, ProviderReply):
