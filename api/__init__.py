@@ -31,7 +31,7 @@ from api.opener import Opener
 from api.routers import entries, health, log, parties, scorecard, streams
 from attest.dsse import MAX_ENVELOPE_BYTES
 from keys import KeysError, PrivateKey
-from ledger import Ledger, LedgerError
+from ledger import Ledger, LedgerError, freeze_heap, tune_gc
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
@@ -233,7 +233,9 @@ def app_from_env() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_gc()
         ledger = await run_in_threadpool(lambda: Ledger.open(url, log_key=log_key))
+        freeze_heap()  # the state the open rebuilt lives as long as the server
         app.state.ledger = ledger
         try:
             async with _opening(app, ledger, settings):

@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from attest.dsse import Envelope
-from bench._util import machine, stamp
+from bench._util import machine, run_like_the_shells, stamp
 from bench._workload import init_ledger, register_parties, signed_entries
 from tests.attest.logbuilder import LOG_KEY, key
 
@@ -416,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return None if args.py_spy is None else f"{args.py_spy}-{phase}.txt"
 
     print(f"# bench_http — {stamp()} — {machine()}")
+    print(run_like_the_shells())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     t0 = time.perf_counter()
     envelopes = list(signed_entries(args.single + args.batched, args.providers))

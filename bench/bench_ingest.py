@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from attest.rules import Signed
-from bench._util import machine, stamp, verify_baseline
+from bench._util import machine, run_like_the_shells, stamp, verify_baseline
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
 from ledger import Ledger
 from ledger._pool import PendingOpen, SignaturePool
@@ -192,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.entries, args.single, args.providers = 200, 30, 5
     print(f"# bench_ingest — {stamp()} — {machine()}")
+    print(run_like_the_shells())
     base = verify_baseline()
     print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s")
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from attest.rules import Signed
-from bench._util import machine, stamp, verify_baseline
+from bench._util import machine, run_like_the_shells, stamp, verify_baseline
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
 from ledger import Ledger, StoreError, open_store
 from ledger import _ledger as ledger_module
@@ -127,6 +127,7 @@ def _peak_rss_kb() -> int:
 
 def child(db: Path, size: int, workers: int | None) -> None:
     """Verify the first ``size`` entries and print peak memory as JSON (run in a subprocess)."""
+    run_like_the_shells()
     notes = json.loads(_paths(db).read_text())
     t0 = time.perf_counter()
     out = verify_ledger(f"sqlite:///{db}", notes[str(size)].encode(), workers=workers)
@@ -177,6 +178,7 @@ def _current_format(db: Path) -> bool:
 def run(db: Path, args: argparse.Namespace) -> None:
     size, small = args.size, args.size // 10
     print(f"# bench_verify — {stamp()} — {machine()}")
+    print(run_like_the_shells())
     cores = os.cpu_count() or 1
     base = verify_baseline()
     print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s; x {cores} cores")

@@ -11,6 +11,7 @@ from cli._errors import to_cli_error
 from cli._keycmds import keys_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
 from cli._write import register
+from ledger import tune_gc
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ class _Main(click.Group):
     """The root group: turns package errors into one line on stderr and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        tune_gc()  # a process that runs a ledger (ledger/_gc.py)
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):

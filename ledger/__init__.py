@@ -5,6 +5,7 @@ Open a ledger with :meth:`Ledger.init` (new) or :meth:`Ledger.open` (existing), 
 """
 
 from ledger._bundle import export_bundle, record_views
+from ledger._gc import freeze_heap, tune_gc
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
 from ledger._pool import SignaturePool, WorkerError
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
@@ -65,10 +66,12 @@ __all__ = [
     "Views",
     "WorkerError",
     "export_bundle",
+    "freeze_heap",
     "open_store",
     "parse_database_url",
     "record_views",
     "system_clock",
+    "tune_gc",
     "verify_ledger",
     "verify_log",
 ]

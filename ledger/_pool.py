@@ -41,6 +41,7 @@ from attest.rules import Signed, open_envelope
 from attest.statements import REGISTRY_STREAM
 from keys import KeyId, PublicKey
 from keys.errors import KeysError
+from ledger._gc import tune_gc
 from ledger.errors import LedgerError
 
 __all__ = [
@@ -236,7 +237,9 @@ class SignaturePool:
         self._executor: ProcessPoolExecutor | None = None
         if self._workers:
             self._executor = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context(start_method)
+                self._workers,
+                mp_context=multiprocessing.get_context(start_method),
+                initializer=tune_gc,
             )
 
     @property
