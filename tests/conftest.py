@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,12 @@ def shared_vectors() -> Path:
 def vectors_dir() -> Path:
     """Path to ../shared/vectors/, failing the test when it is missing."""
     return shared_vectors()
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    """Put the collector's thresholds back and unfreeze, for tests that change them."""
+    saved = gc.get_threshold()
+    yield
+    gc.set_threshold(*saved)
+    gc.unfreeze()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,7 @@ from api import app_from_env
 from bench._workload import init_ledger
 from ledger._gc import GC_THRESHOLD
 
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    saved = gc.get_threshold()
-    yield
-    gc.set_threshold(*saved)
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("restore_gc")
 
 
 def test_the_server_tunes_the_collector_and_freezes_what_the_open_built(

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 
 from ledger import SignaturePool, freeze_heap, tune_gc
 from ledger._gc import GC_THRESHOLD
 
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    saved = gc.get_threshold()
-    yield
-    gc.set_threshold(*saved)
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("restore_gc")
 
 
 def test_tune_gc_raises_the_young_threshold_and_keeps_the_others() -> None:
