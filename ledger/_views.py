@@ -55,12 +55,15 @@ __all__ = [
     "ClaimScope",
     "ClaimVersion",
     "EntryFact",
+    "Feed",
+    "FeedItem",
     "Party",
     "PartyKey",
     "Scorecard",
     "ScorecardCell",
     "ScorecardRow",
     "StreamReplay",
+    "VerdictFlags",
     "Views",
 ]
 
@@ -81,6 +84,18 @@ _RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
 
 _CLAIM_KINDS = frozenset({Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value})
 _VERIFIER_KINDS = frozenset({Kind.TEST_RECORD.value, Kind.VERDICT_ISSUE.value})
+_FEED_REGISTRY_KINDS = frozenset({Kind.ACCREDITATION_SUSPEND.value, Kind.KEY_REVOKE.value})
+FEED_KINDS = frozenset(
+    {
+        *_CLAIM_KINDS,
+        *_VERIFIER_KINDS,
+        *_FEED_REGISTRY_KINDS,
+        Kind.CLAIM_WITHDRAW.value,
+        Kind.PROVIDER_REPLY.value,
+    }
+)
+"""The kinds of entry a feed carries (besides verdicts about to expire)."""
+DAY_MS = 86_400_000
 _by_index = attrgetter("index")
 _by_time = attrgetter("log_time_ms")
 
@@ -159,6 +174,7 @@ class EntryFact:
         valid_until_ms: a verdict's ``validUntil``, or an accreditation's.
         scope: a claim's scope.
         party: the party a registry statement is about (genesis: the authority).
+        key_id: the key id that signed a verdict (to flag verdicts whose key was revoked later).
     """
 
     index: int
@@ -177,6 +193,7 @@ class EntryFact:
     valid_until_ms: int | None = None
     scope: ClaimScope | None = None
     party: str | None = None
+    key_id: str | None = None
 
     @property
     def title(self) -> str:
@@ -235,6 +252,8 @@ class EntryFact:
             out["scope"] = self.scope.to_dict()
         if self.party is not None:
             out["party"] = self.party
+        if self.key_id is not None:
+            out["keyId"] = self.key_id
         return out
 
 
@@ -313,8 +332,10 @@ class _Record:
         c = self.claims.get(digest) if digest is not None else None
         return None if c is None else c.fact.measure
 
-    def versions(self, at_ms: int) -> tuple[ClaimVersion, ...]:
-        return tuple(_version(c, at_ms) for c in self.claims.values())
+    def versions(
+        self, at_ms: int, flags: Callable[[EntryFact], VerdictFlags]
+    ) -> tuple[ClaimVersion, ...]:
+        return tuple(_version(c, at_ms, flags) for c in self.claims.values())
 
 
 def _public_status(latest: EntryFact | None, at_ms: int) -> str:
@@ -323,7 +344,9 @@ def _public_status(latest: EntryFact | None, at_ms: int) -> str:
     return latest.result.lower()
 
 
-def _version(c: _ClaimState, at_ms: int) -> ClaimVersion:
+def _version(
+    c: _ClaimState, at_ms: int, flags: Callable[[EntryFact], VerdictFlags]
+) -> ClaimVersion:
     latest = c.verdicts[-1] if c.verdicts else None
     return ClaimVersion(
         entry=c.fact,
@@ -335,10 +358,60 @@ def _version(c: _ClaimState, at_ms: int) -> ClaimVersion:
         latest_verdict=latest,
         latest_verdict_expired=None if latest is None else latest.expired_at(at_ms),
         public_status=_public_status(latest, at_ms),
+        verdict_flags=tuple(flags(v) for v in c.verdicts),
     )
 
 
 # -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictFlags:
+    """What the registry recorded about a verdict's signer *after* the verdict, before a cut.
+
+    A verdict stays what it was when it was issued (the rules accepted it from an accredited
+    verifier with a valid key), and it still counts as the claim's latest verdict; these flags
+    tell the public that its author's standing changed since.
+
+    Attributes:
+        suspended: the first ``accreditation.suspend`` of the verdict's signer logged after the
+            verdict (and before the view's cut), if any.
+        revoked: the ``key.revoke`` of the key that signed the verdict, if it was logged before
+            the view's cut (a revoked key signs nothing later, so it is always after).
+    """
+
+    suspended: EntryFact | None = None
+    revoked: EntryFact | None = None
+
+    @property
+    def verifier_suspended(self) -> bool:
+        """The verifier's accreditation was suspended after the verdict."""
+        return self.suspended is not None
+
+    @property
+    def key_revoked(self) -> bool:
+        """The key that signed the verdict was revoked later."""
+        return self.revoked is not None
+
+    @property
+    def flagged(self) -> bool:
+        """Either flag is set."""
+        return self.suspended is not None or self.revoked is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the two flags, each with the index and log time of the registry entry."""
+        s, r = self.suspended, self.revoked
+        return {
+            "verifierSuspended": s is not None,
+            "verifierSuspendedIndex": None if s is None else s.index,
+            "verifierSuspendedAt": None if s is None else _iso(s.log_time_ms),
+            "keyRevoked": r is not None,
+            "keyRevokedIndex": None if r is None else r.index,
+            "keyRevokedAt": None if r is None else _iso(r.log_time_ms),
+        }
+
+
+NO_FLAGS = VerdictFlags()
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +430,10 @@ class ClaimVersion:
             replay was evaluated at (``None`` without a verdict).
         public_status: ``unverified`` (no verdict, or the latest one expired) or the latest
             verdict's result in lower case (``confirmed``, ``confirmed_with_comments``,
-            ``no_evidence_found``, ``contradicted``, ``inconclusive``).
+            ``no_evidence_found``, ``contradicted``, ``inconclusive``). A flagged verdict (see
+            ``verdict_flags``) still counts.
+        verdict_flags: for each verdict (same order), whether its verifier was suspended or
+            its key revoked later, as the registry stood at the replay's cut.
     """
 
     entry: EntryFact
@@ -369,6 +445,12 @@ class ClaimVersion:
     latest_verdict: EntryFact | None
     latest_verdict_expired: bool | None
     public_status: str
+    verdict_flags: tuple[VerdictFlags, ...] = ()
+
+    @property
+    def latest_verdict_flags(self) -> VerdictFlags:
+        """The flags of the latest verdict (none without a verdict)."""
+        return self.verdict_flags[-1] if self.verdict_flags else NO_FLAGS
 
     @property
     def digest(self) -> bytes:
@@ -379,6 +461,9 @@ class ClaimVersion:
     def measure(self) -> str:
         """The claim's measure."""
         return self.entry.measure or ""
+
+    def _flags(self) -> tuple[VerdictFlags, ...]:
+        return self.verdict_flags or (NO_FLAGS,) * len(self.verdicts)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, camelCase keys."""
@@ -405,10 +490,17 @@ class ClaimVersion:
             "latestVerdict": (
                 None
                 if latest is None
-                else {**latest.to_dict(), "expired": bool(self.latest_verdict_expired)}
+                else {
+                    **latest.to_dict(),
+                    "expired": bool(self.latest_verdict_expired),
+                    **self.latest_verdict_flags.to_dict(),
+                }
             ),
             "tests": [t.to_dict() for t in self.tests],
-            "verdicts": [v.to_dict() for v in self.verdicts],
+            "verdicts": [
+                {**v.to_dict(), **f.to_dict()}
+                for v, f in zip(self.verdicts, self._flags(), strict=True)
+            ],
             "replies": [r.to_dict() for r in self.replies],
         }
 
@@ -471,12 +563,34 @@ class ScorecardCell:
         status: one of :data:`PUBLIC_STATUSES`: ``no_claim`` without an active claim version,
             else the least favourable public status of the active versions.
         claims: the active claim versions for the measure, newest first.
+
+    A verdict whose verifier was suspended (or whose key was revoked) after it still decides its
+    claim's status: the cell is not silently changed, it is *marked* (:attr:`verifier_suspended`,
+    :attr:`key_revoked`) so the public sees the status rests on such a verdict.
     """
 
     provider: str
     measure: str
     status: str
     claims: tuple[ClaimVersion, ...]
+
+    def _counted(self) -> Iterable[VerdictFlags]:
+        """The flags of the latest verdicts that decide a status (not expired)."""
+        return (
+            c.latest_verdict_flags
+            for c in self.claims
+            if c.latest_verdict is not None and not c.latest_verdict_expired
+        )
+
+    @property
+    def verifier_suspended(self) -> bool:
+        """A status here rests on a verdict whose verifier was suspended after it."""
+        return any(f.verifier_suspended for f in self._counted())
+
+    @property
+    def key_revoked(self) -> bool:
+        """A status here rests on a verdict whose signing key was revoked after it."""
+        return any(f.key_revoked for f in self._counted())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: each claim with its scope caveats and latest verdict, compactly."""
@@ -500,6 +614,7 @@ class ScorecardCell:
                         "result": v.result,
                         "validUntil": None if v.valid_until_ms is None else _iso(v.valid_until_ms),
                         "expired": bool(c.latest_verdict_expired),
+                        **c.latest_verdict_flags.to_dict(),
                     },
                     "replies": len(c.replies),
                 }
@@ -508,6 +623,8 @@ class ScorecardCell:
             "provider": self.provider,
             "measure": self.measure,
             "status": self.status,
+            "verifierSuspended": self.verifier_suspended,
+            "keyRevoked": self.key_revoked,
             "claims": out,
         }
 
@@ -569,6 +686,43 @@ class Scorecard:
             "measures": [{"measure": m, "title": MEASURES[m].title} for m in self.measures],
             "rows": [r.to_dict() for r in self.rows],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of a feed: an entry, or a verdict entering its last days of validity.
+
+    Attributes:
+        fact: the entry (for an ``expiring`` item: the verdict).
+        expiring: whether the item says the verdict expires soon, rather than reporting the entry.
+        index: where the item sits in the log, which orders the feed: the entry's index; for an
+            expiring item, the first entry logged once the verdict was within the window of its
+            ``validUntil`` (or the verdict itself, if it was issued within it).
+        log_time_ms: the log time at ``index`` (the item's ``updated`` time).
+    """
+
+    fact: EntryFact
+    expiring: bool
+    index: int
+    log_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """The newest events of the log (or of one company), as the log stood at a size.
+
+    Attributes:
+        stream: the company, or ``None`` for the whole log.
+        size: the log size the feed was made at.
+        time_ms: the log time of the last entry below ``size``: the feed's time. Expiry is
+            judged at it, never at a wall clock, so a feed is a function of the log's prefix.
+        items: newest first (by ``index``; an expiring item before the entry at the same index).
+    """
+
+    stream: str | None
+    size: int
+    time_ms: int
+    items: tuple[FeedItem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -678,11 +832,12 @@ class _PartyState:
 
 
 class _Stream:
-    __slots__ = ("facts", "live")
+    __slots__ = ("facts", "live", "signers")
 
     def __init__(self) -> None:
         self.facts: list[EntryFact] = []
         self.live = _Record()
+        self.signers: dict[str, int] = {}  # verifier -> index of its first test or verdict here
 
 
 _P = ParamSpec("_P")
@@ -715,6 +870,11 @@ class Views:
         self._all: list[EntryFact] = []
         self._streams: dict[str, _Stream] = {}
         self._parties: dict[str, _PartyState] = {}
+        # The registry's later word on verifiers, for verdict flags and feeds: suspensions by
+        # party (index order), revocations by key id, and both kinds in index order.
+        self._suspensions: dict[str, list[EntryFact]] = {}
+        self._revocations: dict[str, EntryFact] = {}
+        self._registry_events: list[EntryFact] = []
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -732,6 +892,8 @@ class Views:
             self._apply_registry(placed, fact)
         else:
             stream.live.apply(fact)
+            if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
+                stream.signers[fact.signer] = fact.index
 
     def _fact(self, placed: Placed, record: _Record) -> EntryFact:
         st = placed.signed.statement
@@ -769,6 +931,7 @@ class Views:
                 tests=tuple(bytes.fromhex(t) for t in body.tests),
                 result=body.result._value_,
                 valid_until_ms=parse_timestamp(body.valid_until),
+                key_id=_intern(placed.signed.keyid),
             )
         if isinstance(body, ProviderReply):
             ref = bytes.fromhex(body.verdict)
@@ -815,6 +978,8 @@ class Views:
             if party is not None:
                 self._add_key(party, body.key, i)
         elif isinstance(body, KeyRevoke):
+            self._revocations[_intern(body.key_id)] = fact
+            self._registry_events.append(fact)
             party = self._parties.get(body.party)
             if party is not None and body.key_id in party.keys:
                 old = party.keys[body.key_id]
@@ -826,6 +991,8 @@ class Views:
                     body.scheme, tuple(body.measures), fact.valid_until_ms, i, None
                 )
         elif isinstance(body, AccreditationSuspend):
+            self._suspensions.setdefault(fact.party or "", []).append(fact)
+            self._registry_events.append(fact)
             party = self._parties.get(body.party)
             if party is not None and party.accreditation is not None:
                 a = party.accreditation
@@ -853,6 +1020,27 @@ class Views:
             limit = min(limit, self._all[n - 1].index + 1 if n else 0)
         return max(limit, 0)
 
+    def _flags_at(self, limit: int) -> Callable[[EntryFact], VerdictFlags]:
+        """Flags of a verdict as the registry stood below global index ``limit``."""
+        suspensions = self._suspensions
+        revocations = self._revocations
+
+        def flags(v: EntryFact) -> VerdictFlags:
+            suspended = None
+            later = suspensions.get(v.signer)
+            if later:
+                i = bisect_right(later, v.index, key=_by_index)
+                if i < len(later) and later[i].index < limit:
+                    suspended = later[i]
+            revoked = revocations.get(v.key_id) if v.key_id is not None else None
+            if revoked is not None and not v.index < revoked.index < limit:
+                revoked = None
+            if suspended is None and revoked is None:
+                return NO_FLAGS
+            return VerdictFlags(suspended, revoked)
+
+        return flags
+
     def _time_at(self, limit: int) -> int:
         """The log time of the last entry before global index ``limit`` (0 for none)."""
         n = bisect_left(self._all, limit, key=_by_index)
@@ -877,6 +1065,10 @@ class Views:
             size: keep entries whose index is below this.
             at_ms: judge verdict expiry at this time; by default ``as_of_ms``, else the log time
                 of the last entry before the cut. Callers showing the present pass their clock.
+
+        Verdict flags (:class:`VerdictFlags`) are judged at the cut: a suspension or key
+        revocation logged after it is not seen, so a replay as of a past date shows what the
+        registry said then.
         """
         limit = self._limit(as_of_ms, size)
         when = (
@@ -899,7 +1091,8 @@ class Views:
             timeline = tuple(facts[:n])
             for f in timeline:
                 record.apply(f)
-        return StreamReplay(stream, as_of_ms, size, when, record.versions(when), timeline)
+        versions = record.versions(when, self._flags_at(limit))
+        return StreamReplay(stream, as_of_ms, size, when, versions, timeline)
 
     # -- scorecard -------------------------------------------------------------------------
 
@@ -988,6 +1181,94 @@ class Views:
                 if len(out) == limit:
                     break
         return out
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    @_locked
+    def feed(
+        self,
+        stream: str | None = None,
+        *,
+        size: int | None = None,
+        limit: int = 100,
+        expiring_within_ms: int = 30 * DAY_MS,
+    ) -> Feed:
+        """The newest feed items of the whole log, or of one company, at a log size.
+
+        Items are entries of :data:`FEED_KINDS` and, for each active claim version whose latest
+        verdict's ``validUntil`` is within ``expiring_within_ms`` after the feed's time (and not
+        before it), an *expiring* item. A company's feed has its stream's entries, the
+        suspensions and key revocations of verifiers who signed a test record or verdict on its
+        stream before them, and revocations of its own keys.
+
+        Args:
+            stream: a provider's party id, or ``None`` for the whole log.
+            size: the log as it stood at this size (default: all of it).
+            limit: most items, at least 1.
+            expiring_within_ms: the window before ``validUntil`` that makes a verdict expiring.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        cut = self._limit(None, size)
+        time_ms = self._time_at(cut)
+        items: list[FeedItem] = []
+        if stream is None:
+            pool = self._all
+            n = bisect_left(pool, cut, key=_by_index)
+            for i in range(n - 1, -1, -1):
+                f = pool[i]
+                if f.kind in FEED_KINDS:
+                    items.append(FeedItem(f, False, f.index, f.log_time_ms))
+                    if len(items) == limit:
+                        break
+            streams = [s for name, s in self._streams.items() if name != REGISTRY_STREAM]
+        else:
+            s = self._streams.get(stream)
+            streams = [] if s is None or stream == REGISTRY_STREAM else [s]
+            if s is not None and stream != REGISTRY_STREAM:
+                n = bisect_left(s.facts, cut, key=_by_index)
+                items.extend(
+                    FeedItem(f, False, f.index, f.log_time_ms) for f in s.facts[:n][-limit:]
+                )
+                signers = s.signers
+            else:
+                signers = {}
+            for f in self._registry_events:
+                if f.index >= cut:
+                    break
+                first = signers.get(f.party or "")
+                if f.party == stream or (first is not None and first < f.index):
+                    items.append(FeedItem(f, False, f.index, f.log_time_ms))
+        if self._all and cut > 0:
+            for s in streams:
+                items.extend(self._expiring(s, cut, time_ms, expiring_within_ms))
+        items.sort(key=lambda it: (it.index, it.expiring, it.fact.index), reverse=True)
+        return Feed(stream, cut, time_ms, tuple(items[:limit]))
+
+    def _expiring(self, s: _Stream, cut: int, time_ms: int, window: int) -> Iterable[FeedItem]:
+        facts = s.facts
+        n = bisect_left(facts, cut, key=_by_index)
+        if n == len(facts):
+            record = s.live
+        else:
+            record = _Record()
+            for f in facts[:n]:
+                record.apply(f)
+        for c in record.claims.values():
+            if c.status != "active" or not c.verdicts:
+                continue
+            v = c.verdicts[-1]
+            until = v.valid_until_ms
+            if until is None or not time_ms <= until <= time_ms + window:
+                continue
+            # The first entry logged inside the window: the item exists from there on, the
+            # same at every later size while the verdict stays the latest and unexpired.
+            first = self._all[bisect_left(self._all, until - window, key=_by_time)]
+            at = v if first.index < v.index else first
+            yield FeedItem(v, True, at.index, at.log_time_ms)
 
     # -- parties ---------------------------------------------------------------------------
 

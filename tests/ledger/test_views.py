@@ -14,6 +14,7 @@ import pytest
 from attest.rules import LogState
 from attest.statements import format_timestamp, parse_timestamp
 from ledger._ledger import Ledger
+from ledger._views import DAY_MS as DAY
 from ledger._views import PUBLIC_STATUSES, Views
 from tests.attest.examples import (
     AUTHORITY,
@@ -334,6 +335,241 @@ def test_parties_keys_and_accreditation() -> None:
     assert [p.id for p in views.parties(role="verifier")] == [W, V]
     assert views.party("nobody") is None
     assert json.loads(json.dumps(acme.to_dict())) == acme.to_dict()
+
+
+# -- verdict flags: the registry's later word on a verdict's author ---------------------------
+
+
+def suspend(b: LogBuilder, verifier: str) -> int:
+    body = {"party": verifier, "reason": "Undeclared conflict of interest."}
+    return b.append("accreditation.suspend", "registry", AUTHORITY, body).index
+
+
+def test_a_verdict_whose_verifier_was_suspended_later_is_flagged_and_still_counts() -> None:
+    b = base()
+    c = claim_with_verdict(b, IMG, "CONFIRMED")
+    other = b.claim(P, VID)
+    t = b.test(W, P, other)
+    b.verdict(W, P, other, [t])
+    before = len(b.entries)
+    at = suspend(b, V)
+    views = views_of(b)
+
+    claim = views.replay(P).claim(hx(c))
+    flags = claim.latest_verdict_flags
+    assert flags.verifier_suspended
+    assert not flags.key_revoked
+    assert flags.suspended is not None
+    assert flags.suspended.index == at
+    assert claim.verdict_flags == (flags,)
+    assert claim.public_status == "confirmed"  # still the latest verdict: flagged, not hidden
+    assert not views.replay(P).claim(hx(other)).latest_verdict_flags.flagged  # W: untouched
+    d = claim.to_dict()
+    assert d["latestVerdict"]["verifierSuspended"] is True
+    assert d["latestVerdict"]["verifierSuspendedIndex"] == at
+    assert d["latestVerdict"]["verifierSuspendedAt"] == format_timestamp(b.time_ms)
+    assert d["verdicts"][0]["verifierSuspended"] is True
+    assert d["verdicts"][0]["keyRevoked"] is False
+
+    card = views.scorecard(at_ms=b.time_ms)
+    cell = card.cell(P, IMG)
+    assert cell.status == "confirmed"
+    assert cell.verifier_suspended
+    assert not cell.key_revoked
+    assert cell.to_dict()["verifierSuspended"] is True
+    assert cell.to_dict()["claims"][0]["verdict"]["verifierSuspended"] is True
+    assert not card.cell(P, VID).verifier_suspended
+    assert card.cell(P, VID).to_dict()["verifierSuspended"] is False
+
+    # As of a size or date before the suspension, nothing is flagged (replay --as-of).
+    for past in (views.replay(P, size=before), views.replay(P, as_of_ms=b.time_ms - 1)):
+        assert not past.claim(hx(c)).latest_verdict_flags.flagged
+    assert not views.scorecard(at_ms=b.time_ms, size=before).cell(P, IMG).verifier_suspended
+    assert views.scorecard(at_ms=b.time_ms, size=at + 1).cell(P, IMG).verifier_suspended
+
+    # Once the flagged verdict has expired it no longer decides the cell: no mark there, the
+    # verdict itself keeps its flag.
+    late = views.scorecard(at_ms=FAR_FUTURE).cell(P, IMG)
+    assert late.status == "unverified"
+    assert not late.verifier_suspended
+    assert late.to_dict()["claims"][0]["verdict"]["verifierSuspended"] is True
+
+
+def test_a_verdict_after_a_new_accreditation_is_not_flagged_by_the_old_suspension() -> None:
+    b = base()
+    old = claim_with_verdict(b, IMG, "CONFIRMED")
+    first = suspend(b, V)
+    b.accredit(V, MEASURES6)
+    new = claim_with_verdict(b, VID, "CONFIRMED")
+    views = views_of(b)
+    replay = views.replay(P)
+    flags = replay.claim(hx(old)).latest_verdict_flags
+    assert flags.suspended is not None
+    assert flags.suspended.index == first
+    assert not replay.claim(hx(new)).latest_verdict_flags.flagged
+    second = suspend(b, V)
+    replay = views_of(b).replay(P)
+    old_flags = replay.claim(hx(old)).latest_verdict_flags
+    new_flags = replay.claim(hx(new)).latest_verdict_flags
+    assert old_flags.suspended is not None
+    assert old_flags.suspended.index == first  # the first suspension after it
+    assert new_flags.suspended is not None
+    assert new_flags.suspended.index == second
+
+
+def test_a_verdict_whose_key_was_revoked_later_is_flagged() -> None:
+    b = base()
+    c = claim_with_verdict(b, IMG, "CONFIRMED")
+    b.append("key.add", "registry", V, {"party": V, "key": key(7).public_key.b64()})
+    before = len(b.entries)
+    old_id = str(key(5).public_key.key_id)
+    revoked = b.append(
+        "key.revoke", "registry", V, example_key_revoke_body(V, old_id), key_no=7
+    ).index
+    b.keys[V] = 7
+    after = claim_with_verdict(b, VID, "CONFIRMED")  # signed with the new key
+    views = views_of(b)
+    replay = views.replay(P)
+    flags = replay.claim(hx(c)).latest_verdict_flags
+    assert flags.key_revoked
+    assert not flags.verifier_suspended
+    assert flags.revoked is not None
+    assert flags.revoked.index == revoked
+    assert replay.claim(hx(c)).latest_verdict is not None
+    assert replay.claim(hx(c)).latest_verdict.to_dict()["keyId"] == old_id  # type: ignore[union-attr]
+    assert not replay.claim(hx(after)).latest_verdict_flags.flagged
+    assert replay.claim(hx(c)).to_dict()["latestVerdict"]["keyRevokedIndex"] == revoked
+    card = views.scorecard(at_ms=b.time_ms)
+    assert card.cell(P, IMG).key_revoked
+    assert card.cell(P, IMG).status == "confirmed"
+    assert not card.cell(P, VID).key_revoked
+    assert not views.replay(P, size=before).claim(hx(c)).latest_verdict_flags.flagged
+    assert not views.scorecard(at_ms=b.time_ms, size=revoked).cell(P, IMG).key_revoked
+
+
+# -- feeds ------------------------------------------------------------------------------------
+
+
+def verdict_until(b: LogBuilder, claim: str, until_ms: int, verifier: str = V) -> str:
+    t = b.test(verifier, P, claim)
+    body = example_verdict_body(claim, [t], result="CONFIRMED")
+    body["validUntil"] = format_timestamp(until_ms // 1000 * 1000)
+    return digest(b.append("verdict.issue", P, verifier, body))
+
+
+def test_the_whole_log_feed_is_the_newest_events_newest_first() -> None:
+    b = base()
+    c = claim_with_verdict(b, IMG, "CONFIRMED")
+    r = b.reply(P, digest(b.entries[-1]))
+    w = b.append("claim.withdraw", P, P, example_claim_withdraw_body(c))
+    q = b.claim(Q, VID)
+    s = suspend(b, W)
+    views = views_of(b)
+    feed = views.feed()
+    assert feed.stream is None
+    assert feed.size == len(b.entries)
+    assert feed.time_ms == b.time_ms
+    kinds = [(i.fact.kind, i.expiring) for i in feed.items]
+    assert kinds == [
+        ("accreditation.suspend", False),
+        ("claim.publish", False),
+        ("claim.withdraw", False),
+        ("provider.reply", False),
+        ("verdict.issue", False),
+        ("test.record", False),
+        ("claim.publish", False),
+    ]  # registrations, grants and the genesis are not news
+    assert feed.items[0].index == s
+    assert feed.items[1].fact.digest == hx(q)
+    assert feed.items[2].index == w.index
+    assert feed.items[3].fact.digest == hx(r)
+    assert [i.index for i in feed.items] == sorted((i.index for i in feed.items), reverse=True)
+    assert all(i.log_time_ms == i.fact.log_time_ms for i in feed.items)
+    assert [i.index for i in views.feed(limit=3).items] == [i.index for i in feed.items[:3]]
+    past = views.feed(size=w.index)
+    assert past.size == w.index
+    assert past.items[0].fact.kind == "provider.reply"
+    assert past.time_ms == b.entries[w.index - 1].log_time_ms
+    with pytest.raises(ValueError, match="limit"):
+        views.feed(limit=0)
+
+
+def test_a_company_feed_has_its_entries_and_what_affects_its_verifiers() -> None:
+    b = base()
+    c = claim_with_verdict(b, IMG, "CONFIRMED")  # V signs on P's stream
+    w_before = suspend(b, W)  # W has signed nothing on P's stream: not P's news
+    b.accredit(W, MEASURES6)
+    claim_with_verdict(b, VID, "CONTRADICTED", provider=Q)  # Q's, not P's
+    t = b.test(W, P, c)  # now W signs on P's stream...
+    w_after = suspend(b, W)  # ...so this suspension is P's news
+    s_v = suspend(b, V)
+    b.keys[P] = 3
+    b.append("key.add", "registry", P, {"party": P, "key": key(7).public_key.b64()})
+    own = b.append(
+        "key.revoke",
+        "registry",
+        P,
+        example_key_revoke_body(P, str(key(3).public_key.key_id)),
+        key_no=7,
+    ).index
+    views = views_of(b)
+    feed = views.feed(P)
+    assert feed.stream == P
+    assert feed.time_ms == b.time_ms
+    got = [(i.index, i.fact.kind) for i in feed.items]
+    stream = [(f.index, f.kind) for f in views.entries(P)]
+    registry = [
+        (own, "key.revoke"),
+        (s_v, "accreditation.suspend"),
+        (w_after, "accreditation.suspend"),
+    ]
+    assert got == sorted(stream + registry, reverse=True)
+    assert w_before not in [i for i, _ in got]
+    assert digest(b.entries[feed.items[-1].index]) == c
+    assert hx(t) in [i.fact.digest for i in feed.items]
+    # V signed on Q's stream too (before its suspension); W never did.
+    q = [(f.index, f.kind) for f in views.entries(Q)] + [(s_v, "accreditation.suspend")]
+    assert [(i.index, i.fact.kind) for i in views.feed(Q).items] == sorted(q, reverse=True)
+    assert views.feed("nobody").items == ()
+    assert views.feed("registry").items == ()
+    assert [i.index for i in views.feed(P, limit=2).items] == [own, s_v]
+
+
+def test_verdicts_expiring_within_30_days_of_the_feed_time() -> None:
+    b = base()
+    soon = b.claim(P, IMG)
+    v_soon = verdict_until(b, soon, b.time_ms + 10 * DAY)  # issued inside its last 30 days
+    v_soon_index = len(b.entries) - 1
+    later = b.claim(P, VID)
+    v_later = verdict_until(b, later, b.time_ms + 45 * DAY)
+    gone = b.claim(P, REP)
+    verdict_until(b, gone, b.time_ms + 5 * DAY)
+    b.append("claim.withdraw", P, P, example_claim_withdraw_body(gone))  # no longer news
+    views = views_of(b)
+    expiring = [i for i in views.feed().items if i.expiring]
+    assert [i.fact.digest.hex() for i in expiring] == [v_soon]
+    assert expiring[0].index == v_soon_index
+    assert [i.fact.digest.hex() for i in views.feed(P).items if i.expiring] == [v_soon]
+    assert not [i for i in views.feed(Q).items if i.expiring]
+
+    # 20 days on, the 10-day verdict has expired and the 45-day one is within 30 days: its item
+    # starts at the first entry logged inside the window, and stays the same as the log grows.
+    tick = b.append(
+        "claim.publish", Q, Q, example_claim_body(URL), log_time_ms=b.time_ms + 20 * DAY
+    )
+    b.claim(Q, AGE)
+    views = views_of(b)
+    items = {i.fact.digest.hex(): i for i in views.feed().items if i.expiring}
+    assert set(items) == {v_later}
+    assert items[v_later].index == tick.index
+    assert items[v_later].log_time_ms == tick.log_time_ms
+    assert views.feed(size=tick.index + 1).items[0] == items[v_later]
+    assert views.feed(size=tick.index + 1).items[1].index == tick.index  # the entry itself
+    # After it expired, it is no longer expiring (the feed's time is past validUntil).
+    b.append("claim.publish", Q, Q, example_claim_body(REP), log_time_ms=b.time_ms + 40 * DAY)
+    assert not [i for i in views_of(b).feed().items if i.expiring]
+    # A window of 0 days: nothing is expiring.
+    assert not [i for i in views.feed(expiring_within_ms=0).items if i.expiring]
 
 
 # -- speed --------------------------------------------------------------------------------
