@@ -31,9 +31,12 @@ __all__ = [
     "MAX_NOTE_SIGNATURES",
     "MAX_NOTE_SIZE",
     "Checkpoint",
+    "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
     "note_key_id",
+    "note_signature_line",
+    "parse_note",
     "sign_checkpoint",
     "verify_checkpoint",
     "verify_note",
@@ -304,19 +307,53 @@ class NoteSigner:
             CheckpointError: ``text`` is not valid note text.
         """
         _decode_text(text, "note text")
-        blob = self._verifier.key_id + self.key.sign(text)
-        line = f"{_SIG_PREFIX}{self.name} {_b64encode(blob)}\n".encode()
+        line = note_signature_line(self.name, self._verifier.key_id, self.key.sign(text))
         return text + b"\n" + line
 
 
+def note_signature_line(name: str, key_id: bytes, signature: bytes) -> bytes:
+    """One signature line, ``— <name> <base64(key id ‖ signature)>\\n``, as UTF-8 bytes.
+
+    Raises:
+        CheckpointError: the name is not a valid note key name or the key id is not 4 bytes.
+    """
+    _check_key_name(name)
+    if not isinstance(key_id, bytes) or len(key_id) != _KEY_ID_SIZE:
+        raise CheckpointError(f"a note key id is {_KEY_ID_SIZE} bytes")
+    return f"{_SIG_PREFIX}{name} {_b64encode(key_id + signature)}\n".encode()
+
+
 @dataclass(frozen=True, slots=True)
-class _SignatureLine:
+class NoteSignature:
+    """One parsed signature line of a note: key name, 4-byte key id and the signature bytes.
+
+    ``signature`` is everything after the key id, unchecked: its layout depends on the signature
+    type (64 bytes for Ed25519 notes; a timestamp and a signature for cosignatures).
+    """
+
     name: str
     key_id: bytes
     signature: bytes
 
 
-def _parse_note(note: bytes) -> tuple[bytes, list[_SignatureLine]]:
+def parse_note(note: bytes) -> tuple[bytes, tuple[NoteSignature, ...]]:
+    """Split a signed note into its text and its signature lines, checking only their form.
+
+    Nothing is verified: callers match lines to the keys they know (:func:`verify_note`,
+    :mod:`attest.cosignature`).
+
+    Returns:
+        The note text (ending in a newline, without the separating blank line) and every
+        signature line, in order.
+
+    Raises:
+        CheckpointError: the note is malformed or over the limits (§7.2).
+    """
+    text, lines = _parse_note(note)
+    return text, tuple(lines)
+
+
+def _parse_note(note: bytes) -> tuple[bytes, list[NoteSignature]]:
     if not isinstance(note, bytes):
         raise CheckpointError(f"a signed note must be bytes, not {type(note).__name__}")
     if len(note) > MAX_NOTE_SIZE:
@@ -352,7 +389,7 @@ def _parse_note(note: bytes) -> tuple[bytes, list[_SignatureLine]]:
         blob = _b64decode(sig_text, f"signature line {number}")
         if len(blob) <= _KEY_ID_SIZE:
             raise CheckpointError(f"signature line {number} holds a key id but no signature")
-        parsed.append(_SignatureLine(name, blob[:_KEY_ID_SIZE], blob[_KEY_ID_SIZE:]))
+        parsed.append(NoteSignature(name, blob[:_KEY_ID_SIZE], blob[_KEY_ID_SIZE:]))
     return note[: split + 1], parsed
 
 
