@@ -1,0 +1,60 @@
+"""The witness's HTTP interface (C2SP tlog-witness), one prefix for submission and monitoring.
+
+``POST /add-checkpoint`` and ``GET /<origin hash>/checkpoint``; the optional ``sign-subtree`` is
+not offered (it answers 404). Bodies are plain text; errors are one line of text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from witness._core import MAX_REQUEST_SIZE, Witness
+from witness.errors import RequestError, WitnessError
+
+__all__ = ["create_app"]
+
+_TEXT = "text/plain; charset=utf-8"
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def create_app(witness: Witness) -> FastAPI:
+    """The ASGI application serving ``witness``."""
+    app = FastAPI(title="claimledger witness", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/add-checkpoint")
+    async def add_checkpoint(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_SIZE):
+            return Response(b"request body too large\n", 413, media_type=_TEXT)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_REQUEST_SIZE:
+                return Response(b"request body too large\n", 413, media_type=_TEXT)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        try:
+            lines = await run_in_threadpool(witness.add_checkpoint, body, int(time.time()))
+        except RequestError as exc:
+            # Set verbatim: Starlette would append "; charset=utf-8" to a text/* media type,
+            # and the spec's 409 is exactly "text/x.tlog.size".
+            return Response(exc.body, exc.status, headers={"content-type": exc.content_type})
+        except WitnessError as exc:
+            return Response(f"witness error: {exc}\n".encode(), 500, media_type=_TEXT)
+        return Response(lines, 200, media_type=_TEXT)
+
+    @app.get("/{origin_hash}/checkpoint")
+    async def checkpoint(origin_hash: str) -> Response:
+        if _HASH_RE.fullmatch(origin_hash) is None:
+            return Response(b"not a lowercase hex SHA-256 origin hash\n", 404, media_type=_TEXT)
+        note = await run_in_threadpool(witness.latest_note, origin_hash)
+        if note is None:
+            return Response(b"no checkpoint cosigned for this log\n", 404, media_type=_TEXT)
+        return Response(note, 200, media_type=_TEXT)
+
+    return app

@@ -1,0 +1,209 @@
+"""The tlog-witness add-checkpoint decision, on bytes (docs/SPEC.md §12.4).
+
+:meth:`Witness.add_checkpoint` takes the request body and the time, and either returns the
+cosignature lines (after the new state is committed) or raises
+:class:`~witness.errors.RequestError` with the status C2SP tlog-witness prescribes:
+
+====  ==========================================================================================
+400   malformed body (old size line, proof lines, note, checkpoint), more than 63 proof lines,
+      or an old size larger than the checkpoint's size
+403   no signature from a key trusted for the origin, or one that fails to verify
+404   the origin is not in the witness's log list
+409   the old size is not the size of the latest checkpoint cosigned for the origin; the body is
+      that size and a newline, ``Content-Type: text/x.tlog.size``
+422   a size-0 checkpoint whose root is not the empty root, a proof with old size 0, a
+      consistency proof that does not verify, or an equal size with a different root
+====  ==========================================================================================
+
+The checks that depend on the stored state run inside the state file's write transaction, and
+the new state is committed before the answer is returned: the witness never cosigns two
+inconsistent checkpoints for one origin, even across crashes and concurrent requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from attest import CheckpointError, ProofError
+from attest.checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    _b64decode,
+    note_signature_line,
+    parse_note,
+    verify_note,
+)
+from attest.cosignature import cosign
+from attest.loglist import ListedLog
+from attest.merkle import EMPTY_ROOT, verify_consistency
+from witness._keys import WitnessKeys
+from witness._state import Stored, WitnessState
+from witness.errors import RequestError, WitnessError
+
+__all__ = ["MAX_PROOF_LINES", "MAX_REQUEST_SIZE", "SIZE_CONTENT_TYPE", "Witness"]
+
+MAX_PROOF_LINES = 63
+"""C2SP: a client must not send more consistency proof lines."""
+
+MAX_REQUEST_SIZE = (1 << 20) + 4096
+"""A request body: a note of at most 1 MiB (SPEC §7.2), the old size line and the proof."""
+
+SIZE_CONTENT_TYPE = "text/x.tlog.size"
+
+_OLD_RE = re.compile(r"old (0|[1-9][0-9]{0,19})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    old: int
+    proof: tuple[bytes, ...]
+    note: bytes
+    text: bytes
+    checkpoint: Checkpoint
+
+
+def _parse_request(body: bytes) -> _Request:
+    if len(body) > MAX_REQUEST_SIZE:
+        raise RequestError(400, f"request body is over {MAX_REQUEST_SIZE} bytes")
+    split = body.find(b"\n\n")
+    if split < 0:
+        raise RequestError(400, "request has no empty line before the checkpoint")
+    try:
+        head = body[:split].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, "old size and proof lines must be ASCII") from exc
+    first, *proof_lines = head.split("\n")
+    match = _OLD_RE.fullmatch(first)
+    if match is None or int(match.group(1)) >= 1 << 64:
+        raise RequestError(400, f"first line {first[:40]!r} is not 'old <size>'")
+    if len(proof_lines) > MAX_PROOF_LINES:
+        raise RequestError(400, f"{len(proof_lines)} proof lines, more than {MAX_PROOF_LINES}")
+    proof = []
+    for number, line in enumerate(proof_lines, 1):
+        try:
+            node = _b64decode(line, f"proof line {number}")
+        except CheckpointError as exc:
+            raise RequestError(400, exc.what) from exc
+        if len(node) != 32:
+            raise RequestError(400, f"proof line {number} is {len(node)} bytes, not 32")
+        proof.append(node)
+    note = body[split + 2 :]
+    try:
+        text, _ = parse_note(note)
+        cp = Checkpoint.parse_body(text)
+    except CheckpointError as exc:
+        raise RequestError(400, f"malformed checkpoint: {exc.what}") from exc
+    return _Request(int(match.group(1)), tuple(proof), note, text, cp)
+
+
+class Witness:
+    """A witness: its keys, the logs it witnesses and its state file."""
+
+    def __init__(self, keys: WitnessKeys, logs: Iterable[ListedLog], state: WitnessState) -> None:
+        """Set up a witness over an open state file.
+
+        Raises:
+            WitnessError: the log list names one origin under two keys with the same name
+                and key id.
+        """
+        self.keys = keys
+        self.state = state
+        self._logs: dict[str, list[NoteVerifier]] = {}
+        for log in logs:
+            known = self._logs.setdefault(log.origin, [])
+            if any((k.name, k.key_id) == (log.key.name, log.key.key_id) for k in known):
+                raise WitnessError(f"log {log.origin!r} is listed twice under one key name and id")
+            known.append(log.key)
+
+    @property
+    def origins(self) -> Sequence[str]:
+        """The origins this witness cosigns."""
+        return tuple(self._logs)
+
+    def _verify_log_signature(self, req: _Request) -> bytes:
+        """The log signature lines that verified, as note lines; raise 404/403 otherwise."""
+        verifiers = self._logs.get(req.checkpoint.origin)
+        if verifiers is None:
+            raise RequestError(404, f"unknown log origin {req.checkpoint.origin!r}")
+        _, lines = parse_note(req.note)
+        good: list[NoteVerifier] = []
+        for verifier in verifiers:
+            present = any((s.name, s.key_id) == (verifier.name, verifier.key_id) for s in lines)
+            if not present:
+                continue
+            try:
+                verify_note(req.note, verifier)
+            except CheckpointError as exc:
+                raise RequestError(403, f"log signature refused: {exc.what}") from exc
+            good.append(verifier)
+        if not good:
+            raise RequestError(403, f"no signature by a key trusted for {req.checkpoint.origin!r}")
+        kept = {(v.name, v.key_id) for v in good}
+        return b"".join(
+            note_signature_line(s.name, s.key_id, s.signature)
+            for s in lines
+            if (s.name, s.key_id) in kept
+        )
+
+    def add_checkpoint(self, body: bytes, now: int) -> bytes:
+        """Handle one add-checkpoint request body at time ``now`` (POSIX seconds, > 0).
+
+        Returns:
+            The response body: one cosignature line per witness key.
+
+        Raises:
+            RequestError: the request is refused (see the module docstring for the statuses).
+            WitnessError: the state file fails (answer 500; nothing was cosigned).
+        """
+        if now <= 0:
+            raise WitnessError("a cosignature timestamp must not be zero")
+        req = _parse_request(body)
+        log_lines = self._verify_log_signature(req)
+        cp = req.checkpoint
+        if req.old > cp.size:
+            raise RequestError(400, f"old size {req.old} is larger than the checkpoint's {cp.size}")
+        with self.state.transaction() as tx:
+            stored = tx.latest(cp.origin)
+            latest = 0 if stored is None else stored.size
+            if req.old != latest:
+                raise RequestError(
+                    409,
+                    f"old size {req.old} is not the latest cosigned size {latest}",
+                    body=f"{latest}\n".encode("ascii"),
+                    content_type=SIZE_CONTENT_TYPE,
+                )
+            problem = _inconsistency(req, stored)
+            if problem is not None:
+                tx.refuse(cp.origin, now, 422, problem, body)
+                # The refusal is evidence of misbehaviour: commit it, then answer 422.
+            else:
+                lines = b"".join(cosign(req.note, signer, now) for signer in self.keys.signers)
+                note = req.text + b"\n" + log_lines + lines
+                tx.put(Stored(cp.origin, cp.size, cp.root, note, now))
+        if problem is not None:
+            raise RequestError(422, problem)
+        return lines
+
+    def latest_note(self, origin_hash: str) -> bytes | None:
+        """The latest cosigned note of the log with this origin hash (monitoring API)."""
+        stored = self.state.latest_by_hash(origin_hash)
+        return None if stored is None else stored.note
+
+
+def _inconsistency(req: _Request, stored: Stored | None) -> str | None:
+    """Why this checkpoint cannot be cosigned after ``stored``, or None if it can."""
+    cp = req.checkpoint
+    if cp.size == 0 and cp.root != EMPTY_ROOT:
+        return "a checkpoint of size 0 must have the empty tree's root"
+    if req.old == 0:
+        if req.proof:
+            return "a consistency proof from old size 0 must be empty"
+        return None
+    assert stored is not None  # noqa: S101 -- req.old == stored size > 0
+    try:
+        verify_consistency(req.old, cp.size, req.proof, stored.root, cp.root)
+    except ProofError as exc:
+        return f"not consistent with the checkpoint cosigned at size {stored.size}: {exc.what}"
+    return None
