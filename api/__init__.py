@@ -28,7 +28,7 @@ from api import problems, web
 from api.deps import Settings
 from api.middleware import BodyLimitMiddleware
 from api.opener import Opener
-from api.routers import entries, health, log, parties, scorecard, streams
+from api.routers import entries, feeds, health, log, parties, scorecard, streams
 from attest.dsse import MAX_ENVELOPE_BYTES
 from keys import KeysError, PrivateKey
 from ledger import Ledger, LedgerError, freeze_heap, tune_gc
@@ -85,7 +85,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     if ledger is not None:
         app.state.ledger = ledger
     problems.install(app)
-    for module in (entries, streams, log, parties, scorecard, health):
+    for module in (entries, streams, log, parties, scorecard, feeds, health):
         app.include_router(module.router)
     web.mount(app)
 

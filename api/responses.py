@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 __all__ = [
     "NDJSON",
     "Cache",
+    "bytes_response",
     "json_response",
     "ndjson_line",
     "ndjson_response",
@@ -102,6 +103,21 @@ def text_response(
     if not_modified is not None:
         return not_modified
     return Response(text, media_type="text/plain; charset=utf-8", headers=out)
+
+
+def bytes_response(
+    request: Request,
+    body: bytes,
+    *,
+    media_type: str,
+    cache: Cache,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A body of any media type (an Atom feed...) with a strong ETag."""
+    out, not_modified = _finish(request, hashlib.sha256(body).digest(), cache, headers)
+    if not_modified is not None:
+        return not_modified
+    return Response(body, media_type=media_type, headers=out)
 
 
 def ndjson_line(obj: Any) -> bytes:
