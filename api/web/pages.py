@@ -37,6 +37,7 @@ from ledger import (
     Party,
     ScorecardCell,
     StreamReplay,
+    VerdictFlags,
 )
 
 __all__ = [
@@ -303,6 +304,24 @@ class CellView:
             for n in self.notes
         )
 
+    def _counted(self) -> Iterable[VerdictFlags]:
+        # The scorecard's rule (ScorecardCell): flags of the unexpired latest verdicts shown.
+        return (
+            n.claim.latest_verdict_flags
+            for n in self.notes
+            if n.claim.latest_verdict is not None and not n.claim.latest_verdict_expired
+        )
+
+    @property
+    def verifier_suspended(self) -> bool:
+        """A status here rests on a verdict whose verifier was suspended after it."""
+        return any(f.verifier_suspended for f in self._counted())
+
+    @property
+    def key_revoked(self) -> bool:
+        """A status here rests on a verdict whose signing key was revoked after it."""
+        return any(f.key_revoked for f in self._counted())
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderColumn:
@@ -467,6 +486,7 @@ class EntryView:
     trials: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     unreadable: bool = False
+    flags: VerdictFlags | None = None
 
 
 def _docs(items: Iterable[Mapping[str, Any]], role: str) -> list[Doc]:
@@ -779,6 +799,13 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTML
         _entry_view(f, _statement(e.envelope), names, where, replay.evaluated_at_ms)
         for f, e in zip(replay.timeline, stored, strict=True)
     ]
+    flags = {
+        v.digest: fl
+        for c in replay.claims
+        for v, fl in zip(c.verdicts, c.verdict_flags, strict=True)
+    }
+    for view in entries:
+        view.flags = flags.get(view.fact.digest)
     registered = views.search(company="registry", kind=Kind.PARTY_REGISTER.value, limit=1_000_000)
     start = next(
         (f.log_time_ms for f in registered if f.party == provider_id),

@@ -32,8 +32,17 @@ from cli._demo import DAY_MS, DemoLedger, build_demo
 from keys import PrivateKey
 from ledger import PUBLIC_STATUSES, Ledger
 from ledger._store import stream_id
-from tests.attest.examples import example_claim_body, example_party_register_body
+from tests.attest.examples import (
+    AUTHORITY,
+    example_claim_body,
+    example_key_revoke_body,
+    example_party_register_body,
+)
 from tests.attest.logbuilder import key
+from tests.ledger.actors import mirrored_ledger
+from tests.ledger.conftest import pg_schema, store_url
+
+__all__ = ["pg_schema", "store_url"]  # fixtures used here
 
 WORDS = {
     "confirmed": "Confirmed",
@@ -538,7 +547,31 @@ def test_pages_load_only_local_assets(demo: Demo, url: str) -> None:
     page = demo.get(url)
     for n in page.select("link", href=None) + page.select("script", src=None):
         ref = n.attrs.get("href") or n.attrs.get("src") or ""
+        if n.attrs.get("rel") == "alternate":  # a feed to follow, not an asset: this origin
+            assert ref.startswith("/v1/"), ref
+            assert ref.endswith("/feed.atom"), ref
+            continue
         assert ref.startswith("/static/") or ref == "data:,", ref
+
+
+def test_the_feeds_are_linked_from_the_head_of_the_pages(demo: Demo) -> None:
+    def feeds(page: Node) -> list[str]:
+        head = page.one("head")
+        links = head.select("link", rel="alternate", type="application/atom+xml")
+        return [n.attrs["href"] for n in links]
+
+    assert feeds(demo.get("/")) == ["/v1/log/feed.atom"]
+    assert feeds(demo.get("/providers/brightchat")) == [
+        "/v1/streams/brightchat/feed.atom",
+        "/v1/log/feed.atom",
+    ]
+    assert feeds(demo.get("/log")) == []
+    for url in ("/v1/log/feed.atom", "/v1/streams/brightchat/feed.atom"):
+        r = demo.client.get(url)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/atom+xml")
+    body = demo.get("/providers/brightchat").one("section", aria_labelledby="keys-h")
+    assert body.select("a", href="/v1/streams/brightchat/feed.atom")
 
 
 def test_mount_twice_is_harmless(demo: Demo) -> None:
@@ -551,6 +584,182 @@ def test_the_api_is_still_json(demo: Demo) -> None:
     r = demo.client.get("/v1/streams/no-such-company/entries")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+# -- verdicts whose verifier was suspended, or whose key was revoked, later -----------------------
+
+FLAG_P = "acme-social"
+FLAG_Q = "other-video"
+FLAG_V = "safecheck-labs"
+FLAG_W = "audit-partners"
+
+
+@dataclass
+class Flagged:
+    """A ledger where V's verdicts precede V's suspension and W's verdict precedes the revocation
+    of the key that signed it; the pages' clock is a day after the last entry."""
+
+    ledger: Ledger
+    client: TestClient
+    now_ms: int
+    suspended_ms: int
+    revoked_ms: int
+    suspend_index: int
+    revoke_index: int
+    verdicts: dict[str, str]
+    claims: dict[str, str]
+
+    def get(self, url: str) -> Node:
+        r = self.client.get(url)
+        assert r.status_code == 200, (url, r.text[:300])
+        return dom(r.text)
+
+
+@pytest.fixture
+def flagged(store_url: str) -> Iterator[Flagged]:
+    """On SQLite and PostgreSQL."""
+    ledger, b, put = mirrored_ledger(store_url)
+    measures = ["detect.hash_known_image", "detect.hash_known_video"]
+    try:
+        for party, role, k in (
+            (FLAG_P, "provider", 3),
+            (FLAG_Q, "provider", 6),
+            (FLAG_V, "verifier", 5),
+            (FLAG_W, "verifier", 8),
+        ):
+            b.register(party, role, k)
+            put()
+        for verifier in (FLAG_V, FLAG_W):
+            b.accredit(verifier, measures)
+            put()
+        claims: dict[str, str] = {}
+        verdicts: dict[str, str] = {}
+        for label, provider, measure, verifier in (
+            ("p-img", FLAG_P, measures[0], FLAG_V),
+            ("p-vid", FLAG_P, measures[1], FLAG_W),
+            ("q-img", FLAG_Q, measures[0], FLAG_V),
+        ):
+            claims[label] = b.claim(provider, measure)
+            put()
+            t = b.test(verifier, provider, claims[label])
+            put()
+            verdicts[label] = b.verdict(verifier, provider, claims[label], [t])
+            put()
+        b.append("key.add", "registry", FLAG_W, {"party": FLAG_W, "key": key(9).public_key.b64()})
+        put()
+        revoke = example_key_revoke_body(FLAG_W, str(key(8).public_key.key_id))
+        r = b.append(
+            "key.revoke", "registry", FLAG_W, revoke, key_no=9, log_time_ms=b.time_ms + 2 * DAY_MS
+        )
+        put()
+        s = b.append(
+            "accreditation.suspend",
+            "registry",
+            AUTHORITY,
+            {"party": FLAG_V, "reason": "Undeclared conflict of interest."},
+            log_time_ms=b.time_ms + 3 * DAY_MS,
+        )
+        put()
+        now = b.time_ms + DAY_MS
+        app = create_app(ledger)
+        mount(app)
+        app.state.clock = lambda: now
+        with TestClient(app) as client:
+            yield Flagged(
+                ledger,
+                client,
+                now,
+                s.log_time_ms,
+                r.log_time_ms,
+                s.index,
+                r.index,
+                verdicts,
+                claims,
+            )
+    finally:
+        ledger.close()
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def test_flagged_verdicts_are_marked_in_the_comparison_and_still_count(flagged: Flagged) -> None:
+    f = flagged
+    shown = cells(f.get("/"))
+    card = f.ledger.views.scorecard(at_ms=f.now_ms)
+    for (provider, measure), flag in (
+        ((FLAG_P, "detect.hash_known_image"), "verifier-suspended"),
+        ((FLAG_Q, "detect.hash_known_image"), "verifier-suspended"),
+        ((FLAG_P, "detect.hash_known_video"), "key-revoked"),
+    ):
+        td = shown[(provider, measure)]
+        assert td.attrs["data-status"] == "confirmed"  # still the latest verdict: not hidden
+        assert label_of(td) == "Confirmed"
+        marks = [n.attrs["data-flag"] for n in td.select("span", data_flag=None)]
+        assert marks == [flag]
+        words = {"verifier-suspended": "verifier since suspended"}
+        words["key-revoked"] = "signing key since revoked"
+        assert words[flag] in td.text()
+        when = _day(f.suspended_ms if flag == "verifier-suspended" else f.revoked_ms)
+        assert "after this verdict" in td.one("details", class_="scope").text()
+        assert when in td.one("details", class_="scope").text()
+        cell = card.cell(provider, measure)
+        assert cell.verifier_suspended is (flag == "verifier-suspended")
+        assert cell.key_revoked is (flag == "key-revoked")
+    # The scorecard JSON carries the same flags.
+    data = f.client.get("/v1/scorecard").json()
+    json_cells = {(c["provider"], c["measure"]): c for r in data["rows"] for c in r["cells"]}
+    img = json_cells[(FLAG_P, "detect.hash_known_image")]
+    assert img["verifierSuspended"] is True
+    assert img["keyRevoked"] is False
+    assert img["claims"][0]["verdict"]["verifierSuspended"] is True
+    assert img["claims"][0]["verdict"]["verifierSuspendedIndex"] == f.suspend_index
+    vid = json_cells[(FLAG_P, "detect.hash_known_video")]
+    assert vid["keyRevoked"] is True
+    assert vid["claims"][0]["verdict"]["keyRevokedIndex"] == f.revoke_index
+    assert json_cells[(FLAG_P, "detect.url_blocklist")]["verifierSuspended"] is False
+    # As the log stood before the suspension: no flag (the JSON's size cut).
+    before = f.client.get(f"/v1/scorecard?size={f.revoke_index}").json()
+    assert not any(
+        c["verifierSuspended"] or c["keyRevoked"] for r in before["rows"] for c in r["cells"]
+    )
+
+
+def test_flagged_verdicts_say_so_on_the_company_page(flagged: Flagged) -> None:
+    f = flagged
+    page = f.get(f"/providers/{FLAG_P}")
+    img = page.one("li", data_claim=f.claims["p-img"])
+    assert img.attrs["data-public-status"] == "confirmed"
+    (mark,) = img.select("p", data_flag="verifier-suspended")
+    assert mark.text() == (
+        "Verifier since suspended. The verifier's accreditation was suspended on "
+        f"{_day(f.suspended_ms)} after this verdict (log index {f.suspend_index})."
+    )
+    assert mark.select("svg", aria_hidden="true")  # the icon is decoration; the words say it
+    assert not img.select("p", data_flag="key-revoked")
+    vid = page.one("li", data_claim=f.claims["p-vid"])
+    (mark,) = vid.select("p", data_flag="key-revoked")
+    assert f"revoked on {_day(f.revoked_ms)} after this verdict" in mark.text()
+    assert not vid.select("p", data_flag="verifier-suspended")
+    # The verdicts in the timeline carry the same marks; other entries none.
+    flagged_entries = {
+        li.attrs["data-index"]: [p.attrs["data-flag"] for p in li.select("p", data_flag=None)]
+        for li in entries_of(page)
+        if li.select("p", data_flag=None)
+    }
+    replay = f.ledger.views.replay(FLAG_P)
+    by_digest = {v.digest.hex(): v.index for c in replay.claims for v in c.verdicts}
+    assert flagged_entries == {
+        str(by_digest[f.verdicts["p-img"]]): ["verifier-suspended"],
+        str(by_digest[f.verdicts["p-vid"]]): ["key-revoked"],
+    }
+    # As of the day before the suspension, it is not flagged (the key was revoked by then).
+    then = f.get(f"/providers/{FLAG_P}?as_of={_day(f.suspended_ms - DAY_MS)}")
+    assert not then.one("li", data_claim=f.claims["p-img"]).select("p", data_flag=None)
+    assert then.one("li", data_claim=f.claims["p-vid"]).select("p", data_flag="key-revoked")
+    then = f.get(f"/providers/{FLAG_P}?as_of={_day(f.revoked_ms - DAY_MS)}")
+    assert not then.select("p", data_flag=None)
 
 
 # -- hostile strings -----------------------------------------------------------------------------
