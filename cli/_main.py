@@ -10,6 +10,7 @@ from cli._admin import demo_cmd, init_cmd, serve_cmd
 from cli._errors import to_cli_error
 from cli._keycmds import keys_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
+from cli._witnesscmds import witness_group
 from cli._write import register
 from ledger import tune_gc
 
@@ -70,3 +71,4 @@ def main() -> None:
 for _cmd in (init_cmd, serve_cmd, demo_cmd, keys_group, verify_cmd, replay_cmd, export_cmd):
     main.add_command(_cmd)
 register(main)
+main.add_command(witness_group)
