@@ -132,9 +132,9 @@ class WitnessState:
         return [(str(o), int(s), str(r)) for o, s, r in rows]
 
 
-def _stored(row: tuple[object, ...]) -> Stored:
+def _stored(row: tuple[str, str, bytes, bytes, int]) -> Stored:
     origin, size, root, note, at = row
-    return Stored(str(origin), int(str(size)), bytes(root), bytes(note), int(str(at)))  # type: ignore[call-overload]
+    return Stored(origin, int(size), root, note, at)
 
 
 class _Tx:

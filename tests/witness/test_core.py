@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from attest.cosignature import CosignatureType, verify_cosignature
@@ -342,3 +344,67 @@ def test_empty_tree_root_rule_uses_the_empty_root() -> None:
     assert MemoryTree().root() == bytes.fromhex(
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
+
+
+def test_every_flipped_request_byte_is_refused(witness: Witness, log: SimLog) -> None:
+    assert _status(witness, log.request(0)) == 200
+    log.grow(5)
+    req = log.request(3)
+    for i in range(len(req)):
+        flipped = bytearray(req)
+        flipped[i] ^= 0x01
+        assert _status(witness, bytes(flipped)) in (400, 403, 404, 409, 422), i
+    stored = witness.state.latest(ORIGIN)
+    assert stored is not None
+    assert stored.size == 3
+    assert _status(witness, req) == 200
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["grow", "honest", "fork", "stale"]), st.integers(0, 6)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_only_the_honest_branch_is_ever_cosigned(
+    tmp_path: Path, steps: list[tuple[str, int]]
+) -> None:
+    """Random interleavings of honest submissions, forks and stale sizes: every cosigned
+    checkpoint is on the honest branch, and the witness's size never goes back."""
+    wdir = tmp_path / f"w{len(list(tmp_path.iterdir()))}"
+    init_witness(wdir, "witness.example/w1")
+    honest = SimLog().grow(1)
+    w = _open(wdir, honest)
+    try:
+        cosigned = 0
+        fork_no = 0
+        for op, k in steps:
+            if op == "grow":
+                honest.grow(k)
+            elif op == "honest":
+                status = _status(w, honest.request(cosigned))
+                assert status == 200
+                cosigned = honest.tree.size
+            elif op == "fork" and cosigned > 0:
+                fork_no += 1
+                fork = honest.fork(b"F%d" % fork_no)
+                # The fork shares the first `cut` leaves with the honest log, then differs.
+                cut = min(k, cosigned - 1)
+                fork.tree = MemoryTree(honest.tree.get_node(0, i) for i in range(cut))
+                fork.grow(cosigned - cut + k)
+                status = _status(w, fork.request(cosigned))
+                assert status == 422
+            elif op == "stale":
+                stale = (cosigned + k + 1) if k % 2 else max(0, cosigned - k - 1)
+                if stale != cosigned and stale <= honest.tree.size:
+                    assert _status(w, honest.request(stale)) == 409
+            stored = w.state.latest(ORIGIN)
+            if cosigned:
+                assert stored is not None
+                assert (stored.size, stored.root) == (cosigned, honest.tree.root(cosigned))
+    finally:
+        w.state.close()
