@@ -333,7 +333,7 @@ class _Record:
         return None if c is None else c.fact.measure
 
     def versions(
-        self, at_ms: int, flags: Callable[[EntryFact], VerdictFlags]
+        self, at_ms: int, flags: Callable[[EntryFact], VerdictFlags] | None
     ) -> tuple[ClaimVersion, ...]:
         return tuple(_version(c, at_ms, flags) for c in self.claims.values())
 
@@ -345,7 +345,7 @@ def _public_status(latest: EntryFact | None, at_ms: int) -> str:
 
 
 def _version(
-    c: _ClaimState, at_ms: int, flags: Callable[[EntryFact], VerdictFlags]
+    c: _ClaimState, at_ms: int, flags: Callable[[EntryFact], VerdictFlags] | None
 ) -> ClaimVersion:
     latest = c.verdicts[-1] if c.verdicts else None
     return ClaimVersion(
@@ -358,7 +358,9 @@ def _version(
         latest_verdict=latest,
         latest_verdict_expired=None if latest is None else latest.expired_at(at_ms),
         public_status=_public_status(latest, at_ms),
-        verdict_flags=tuple(flags(v) for v in c.verdicts),
+        verdict_flags=(
+            (NO_FLAGS,) * len(c.verdicts) if flags is None else tuple(map(flags, c.verdicts))
+        ),
     )
 
 
@@ -874,6 +876,7 @@ class Views:
         # party (index order), revocations by key id, and both kinds in index order.
         self._suspensions: dict[str, list[EntryFact]] = {}
         self._revocations: dict[str, EntryFact] = {}
+        self._revoked_parties: set[str] = set()
         self._registry_events: list[EntryFact] = []
 
     # -- feeding ---------------------------------------------------------------------------
@@ -979,6 +982,7 @@ class Views:
                 self._add_key(party, body.key, i)
         elif isinstance(body, KeyRevoke):
             self._revocations[_intern(body.key_id)] = fact
+            self._revoked_parties.add(fact.party or "")
             self._registry_events.append(fact)
             party = self._parties.get(body.party)
             if party is not None and body.key_id in party.keys:
@@ -1091,7 +1095,10 @@ class Views:
             timeline = tuple(facts[:n])
             for f in timeline:
                 record.apply(f)
-        versions = record.versions(when, self._flags_at(limit))
+        # Most records were never signed by a verifier later suspended or with a revoked key:
+        # their verdicts need no look-up each.
+        touched = any(p in self._suspensions or p in self._revoked_parties for p in s.signers)
+        versions = record.versions(when, self._flags_at(limit) if touched else None)
         return StreamReplay(stream, as_of_ms, size, when, versions, timeline)
 
     # -- scorecard -------------------------------------------------------------------------
