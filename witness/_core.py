@@ -22,6 +22,8 @@ inconsistent checkpoints for one origin, even across crashes and concurrent requ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,6 @@ from attest import CheckpointError, ProofError
 from attest.checkpoint import (
     Checkpoint,
     NoteVerifier,
-    _b64decode,
     note_signature_line,
     parse_note,
     verify_note,
@@ -82,12 +83,13 @@ def _parse_request(body: bytes) -> _Request:
         raise RequestError(400, f"{len(proof_lines)} proof lines, more than {MAX_PROOF_LINES}")
     proof = []
     for number, line in enumerate(proof_lines, 1):
+        # Canonical padded standard base64 of 32 bytes: exactly 44 characters that re-encode.
         try:
-            node = _b64decode(line, f"proof line {number}")
-        except CheckpointError as exc:
-            raise RequestError(400, exc.what) from exc
-        if len(node) != 32:
-            raise RequestError(400, f"proof line {number} is {len(node)} bytes, not 32")
+            node = base64.b64decode(line, validate=True)
+        except binascii.Error as exc:
+            raise RequestError(400, f"proof line {number} is not base64") from exc
+        if len(node) != 32 or base64.b64encode(node).decode("ascii") != line:
+            raise RequestError(400, f"proof line {number} is not the base64 of a 32-byte hash")
         proof.append(node)
     note = body[split + 2 :]
     try:
