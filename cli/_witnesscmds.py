@@ -1,4 +1,8 @@
-"""``claimledger witness``: run a C2SP witness, and print a log's entry for a witness list."""
+"""``claimledger witness``: run a C2SP witness, and print a log's entry for a witness list.
+
+The ``witness`` package is imported inside the commands that need it, so the rest of the CLI
+(and ``witness log-entry``) loads even where an older install does not map the package yet.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,6 @@ import click
 from attest.loglist import logs_v0_entry, parse_logs_v0
 from attest.policy import PolicyError
 from cli._errors import EXIT_USAGE, CliError
-from witness import (
-    STATE_FILE,
-    Witness,
-    WitnessError,
-    WitnessState,
-    create_app,
-    init_witness,
-    load_witness,
-)
 
 __all__ = ["witness_group"]
 
@@ -45,6 +40,8 @@ def witness_group() -> None:
 )
 def init_cmd(directory: Path, name: str) -> None:
     """Create a witness: its name and two new keys; print both verifier keys."""
+    from witness import WitnessError, init_witness
+
     try:
         made = init_witness(directory, name)
     except WitnessError as exc:
@@ -74,6 +71,8 @@ def init_cmd(directory: Path, name: str) -> None:
 def serve_cmd(directory: Path, logs_file: Path, listen: str) -> None:
     """Serve add-checkpoint and the monitoring API over HTTP."""
     import uvicorn
+
+    from witness import STATE_FILE, Witness, WitnessError, WitnessState, create_app, load_witness
 
     host, sep, port_text = listen.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
