@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -595,12 +595,11 @@ FLAG_W = "audit-partners"
 
 
 @dataclass
-class Flagged:
+class FlaggedLog:
     """A ledger where V's verdicts precede V's suspension and W's verdict precedes the revocation
-    of the key that signed it; the pages' clock is a day after the last entry."""
+    of the key that signed it; ``now_ms`` (the pages' clock) is a day after the last entry."""
 
     ledger: Ledger
-    client: TestClient
     now_ms: int
     suspended_ms: int
     revoked_ms: int
@@ -609,16 +608,10 @@ class Flagged:
     verdicts: dict[str, str]
     claims: dict[str, str]
 
-    def get(self, url: str) -> Node:
-        r = self.client.get(url)
-        assert r.status_code == 200, (url, r.text[:300])
-        return dom(r.text)
 
-
-@pytest.fixture
-def flagged(store_url: str) -> Iterator[Flagged]:
-    """On SQLite and PostgreSQL."""
-    ledger, b, put = mirrored_ledger(store_url)
+def build_flagged(url: str) -> FlaggedLog:
+    """The flagged story on a new ledger at ``url`` (the caller closes it)."""
+    ledger, b, put = mirrored_ledger(url)
     measures = ["detect.hash_known_image", "detect.hash_known_video"]
     try:
         for party, role, k in (
@@ -660,24 +653,45 @@ def flagged(store_url: str) -> Iterator[Flagged]:
             log_time_ms=b.time_ms + 3 * DAY_MS,
         )
         put()
-        now = b.time_ms + DAY_MS
-        app = create_app(ledger)
-        mount(app)
-        app.state.clock = lambda: now
-        with TestClient(app) as client:
-            yield Flagged(
-                ledger,
-                client,
-                now,
-                s.log_time_ms,
-                r.log_time_ms,
-                s.index,
-                r.index,
-                verdicts,
-                claims,
-            )
-    finally:
+    except BaseException:
         ledger.close()
+        raise
+    return FlaggedLog(
+        ledger,
+        b.time_ms + DAY_MS,
+        s.log_time_ms,
+        r.log_time_ms,
+        s.index,
+        r.index,
+        verdicts,
+        claims,
+    )
+
+
+@dataclass
+class Flagged(FlaggedLog):
+    """The flagged story with the pages mounted, and a client."""
+
+    client: TestClient
+
+    def get(self, url: str) -> Node:
+        r = self.client.get(url)
+        assert r.status_code == 200, (url, r.text[:300])
+        return dom(r.text)
+
+
+@pytest.fixture
+def flagged(store_url: str) -> Iterator[Flagged]:
+    """On SQLite and PostgreSQL."""
+    log = build_flagged(store_url)
+    try:
+        app = create_app(log.ledger)
+        mount(app)
+        app.state.clock = lambda: log.now_ms
+        with TestClient(app) as client:
+            yield Flagged(**{f.name: getattr(log, f.name) for f in fields(log)}, client=client)
+    finally:
+        log.ledger.close()
 
 
 def _day(ms: int) -> str:

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,15 @@ from ledger import Ledger
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable
-from tests.web.test_pages import WORDS, make_demo, one_byte_changed, open_demo
+from tests.web.test_pages import (
+    FLAG_P,
+    WORDS,
+    FlaggedLog,
+    build_flagged,
+    make_demo,
+    one_byte_changed,
+    open_demo,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -59,14 +68,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("site")
-    info, today = make_demo(root)
-    ledger = open_demo(info)
+@contextmanager
+def serving(ledger: Ledger, now_ms: int) -> Iterator[str]:
+    """The app over ``ledger`` with the pages (clock fixed at ``now_ms``) on a real server on
+    127.0.0.1, in a thread; yields its base URL."""
     app = create_app(ledger)
     mount(app)
-    app.state.clock = lambda: today
+    app.state.clock = lambda: now_ms
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -79,17 +87,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             pytest.fail("the uvicorn server did not start")
         time.sleep(0.05)
     try:
-        yield Site(
-            f"http://127.0.0.1:{port}",
-            ledger,
-            root / "ledger.db",
-            today,
-            info.providers,
-            info.digests,
-        )
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("site")
+    info, today = make_demo(root)
+    ledger = open_demo(info)
+    try:
+        with serving(ledger, today) as base:
+            yield Site(base, ledger, root / "ledger.db", today, info.providers, info.digests)
+    finally:
         ledger.close()
 
 
@@ -342,3 +354,82 @@ def _remembers_and_catches_rewrites(site: Site, page: Any, provider: str) -> Non
     got = _verify(page, site.base, provider)
     assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
     assert "history was rolled back" in got["text"]
+
+
+# -- verdicts flagged later, and the feeds ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flagged_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FlaggedLog]]:
+    root = tmp_path_factory.mktemp("flagged")
+    log = build_flagged(f"sqlite:///{root / 'ledger.db'}")
+    try:
+        with serving(log.ledger, log.now_ms) as base:
+            yield base, log
+    finally:
+        log.ledger.close()
+
+
+NEF_INK = "rgb(138, 58, 0)"  # site.css --nef-ink: 6.9:1 on white and on --nef-bg
+
+
+def test_flagged_verdicts_are_visible_marks_with_words(
+    flagged_site: tuple[str, FlaggedLog], page: Any
+) -> None:
+    base, log = flagged_site
+    page.goto(f"{base}/")
+    cell = page.locator(f"td[data-provider='{FLAG_P}'][data-measure='detect.hash_known_image']")
+    mark = cell.locator("[data-flag='verifier-suspended']")
+    assert mark.is_visible()
+    assert mark.inner_text().strip() == "verifier since suspended"
+    assert mark.evaluate("e => getComputedStyle(e).color") == NEF_INK
+    assert cell.get_attribute("data-status") == "confirmed"
+    assert cell.locator(".status-label").inner_text() == "Confirmed"
+    revoked = page.locator(
+        f"td[data-provider='{FLAG_P}'][data-measure='detect.hash_known_video'] "
+        "[data-flag='key-revoked']"
+    )
+    assert revoked.is_visible()
+
+    page.goto(f"{base}/providers/{FLAG_P}")
+    card = page.locator(f"li[data-claim='{log.claims['p-img']}']")
+    flag = card.locator("p.flag[data-flag='verifier-suspended']")
+    assert flag.is_visible()
+    assert "The verifier's accreditation was suspended on" in flag.inner_text()
+    assert flag.evaluate("e => getComputedStyle(e).color") == NEF_INK
+    box = flag.bounding_box()
+    assert box is not None
+    assert box["height"] > 10
+    _screenshot(page, "provider-flagged.png")
+
+
+def test_the_feeds_linked_from_the_heads_are_atom_xml(
+    flagged_site: tuple[str, FlaggedLog], page: Any
+) -> None:
+    base, _ = flagged_site
+    for url, count in ((f"{base}/", 1), (f"{base}/providers/{FLAG_P}", 2)):
+        page.goto(url)
+        hrefs = page.eval_on_selector_all(
+            "head link[rel=alternate][type='application/atom+xml']", "ls => ls.map(l => l.href)"
+        )
+        assert len(hrefs) == count
+        for href in hrefs:
+            got = page.evaluate(
+                """async href => {
+                    const r = await fetch(href);
+                    const text = await r.text();
+                    const doc = new DOMParser().parseFromString(text, "application/xml");
+                    return {
+                        type: r.headers.get("content-type"),
+                        error: doc.getElementsByTagName("parsererror").length,
+                        ns: doc.documentElement.namespaceURI,
+                        entries: doc.getElementsByTagNameNS(
+                            "http://www.w3.org/2005/Atom", "entry").length,
+                    };
+                }""",
+                href,
+            )
+            assert got["type"].startswith("application/atom+xml"), got
+            assert got["error"] == 0, got
+            assert got["ns"] == "http://www.w3.org/2005/Atom", got
+            assert got["entries"] > 0, got
