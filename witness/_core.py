@@ -22,82 +22,35 @@ inconsistent checkpoints for one origin, even across crashes and concurrent requ
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from attest import CheckpointError, ProofError
-from attest.checkpoint import (
-    Checkpoint,
-    NoteVerifier,
-    note_signature_line,
-    parse_note,
-    verify_note,
-)
+from attest import CheckpointError, ProofError, VerificationError
+from attest.checkpoint import NoteVerifier, note_signature_line, parse_note, verify_note
 from attest.cosignature import cosign
 from attest.loglist import ListedLog
 from attest.merkle import EMPTY_ROOT, verify_consistency
+from attest.tlogwitness import (
+    MAX_ADD_CHECKPOINT_SIZE,
+    MAX_PROOF_LINES,
+    SIZE_CONTENT_TYPE,
+    AddCheckpoint,
+    parse_add_checkpoint,
+)
 from witness._keys import WitnessKeys
 from witness._state import Stored, WitnessState
 from witness.errors import RequestError, WitnessError
 
 __all__ = ["MAX_PROOF_LINES", "MAX_REQUEST_SIZE", "SIZE_CONTENT_TYPE", "Witness"]
 
-MAX_PROOF_LINES = 63
-"""C2SP: a client must not send more consistency proof lines."""
-
-MAX_REQUEST_SIZE = (1 << 20) + 4096
-"""A request body: a note of at most 1 MiB (SPEC §7.2), the old size line and the proof."""
-
-SIZE_CONTENT_TYPE = "text/x.tlog.size"
-
-_OLD_RE = re.compile(r"old (0|[1-9][0-9]{0,19})")
+MAX_REQUEST_SIZE = MAX_ADD_CHECKPOINT_SIZE
+"""Larger add-checkpoint bodies are refused before they are read (413)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    old: int
-    proof: tuple[bytes, ...]
-    note: bytes
-    text: bytes
-    checkpoint: Checkpoint
-
-
-def _parse_request(body: bytes) -> _Request:
-    if len(body) > MAX_REQUEST_SIZE:
-        raise RequestError(400, f"request body is over {MAX_REQUEST_SIZE} bytes")
-    split = body.find(b"\n\n")
-    if split < 0:
-        raise RequestError(400, "request has no empty line before the checkpoint")
+def _parse_request(body: bytes) -> AddCheckpoint:
     try:
-        head = body[:split].decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise RequestError(400, "old size and proof lines must be ASCII") from exc
-    first, *proof_lines = head.split("\n")
-    match = _OLD_RE.fullmatch(first)
-    if match is None or int(match.group(1)) >= 1 << 64:
-        raise RequestError(400, f"first line {first[:40]!r} is not 'old <size>'")
-    if len(proof_lines) > MAX_PROOF_LINES:
-        raise RequestError(400, f"{len(proof_lines)} proof lines, more than {MAX_PROOF_LINES}")
-    proof = []
-    for number, line in enumerate(proof_lines, 1):
-        # Canonical padded standard base64 of 32 bytes: exactly 44 characters that re-encode.
-        try:
-            node = base64.b64decode(line, validate=True)
-        except binascii.Error as exc:
-            raise RequestError(400, f"proof line {number} is not base64") from exc
-        if len(node) != 32 or base64.b64encode(node).decode("ascii") != line:
-            raise RequestError(400, f"proof line {number} is not the base64 of a 32-byte hash")
-        proof.append(node)
-    note = body[split + 2 :]
-    try:
-        text, _ = parse_note(note)
-        cp = Checkpoint.parse_body(text)
-    except CheckpointError as exc:
-        raise RequestError(400, f"malformed checkpoint: {exc.what}") from exc
-    return _Request(int(match.group(1)), tuple(proof), note, text, cp)
+        return parse_add_checkpoint(body)
+    except VerificationError as exc:
+        raise RequestError(400, f"malformed request: {exc.what}") from exc
 
 
 class Witness:
@@ -124,7 +77,7 @@ class Witness:
         """The origins this witness cosigns."""
         return tuple(self._logs)
 
-    def _verify_log_signature(self, req: _Request) -> bytes:
+    def _verify_log_signature(self, req: AddCheckpoint) -> bytes:
         """The log signature lines that verified, as note lines; raise 404/403 otherwise."""
         verifiers = self._logs.get(req.checkpoint.origin)
         if verifiers is None:
@@ -194,7 +147,7 @@ class Witness:
         return None if stored is None else stored.note
 
 
-def _inconsistency(req: _Request, stored: Stored | None) -> str | None:
+def _inconsistency(req: AddCheckpoint, stored: Stored | None) -> str | None:
     """Why this checkpoint cannot be cosigned after ``stored``, or None if it can."""
     cp = req.checkpoint
     if cp.size == 0 and cp.root != EMPTY_ROOT:

@@ -13,7 +13,6 @@ text.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from attest.tlogwitness import origin_hash
 from witness.errors import WitnessError
 
 __all__ = ["Stored", "WitnessState", "origin_hash"]
@@ -43,11 +43,6 @@ CREATE TABLE IF NOT EXISTS refused (
     request     BLOB NOT NULL
 ) STRICT;
 """
-
-
-def origin_hash(origin: str) -> str:
-    """The lowercase hex SHA-256 of the origin line (tlog-witness monitoring paths)."""
-    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,171 @@
+"""The C2SP tlog-witness message bytes, for both sides (docs/SPEC.md §12.7).
+
+A log asks a witness to cosign with ``POST <prefix>/add-checkpoint`` and this body::
+
+    old <size>\\n
+    <base64 consistency proof hash>\\n      zero to 63 lines
+    \\n
+    <the signed checkpoint note>
+
+The witness answers 200 with cosignature lines, or 409 with its latest size (``<size>\\n``,
+``Content-Type: text/x.tlog.size``). :func:`add_checkpoint_body` builds the body and
+:func:`parse_add_checkpoint` reads it strictly (the witness uses it); :func:`parse_size` reads a
+409 body; :func:`parse_cosignature_lines` checks a 200 body before a log appends it to its note.
+Errors: :class:`~attest.errors.EncodingError` for framing, :class:`~attest.errors.CheckpointError`
+for the note.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from attest.checkpoint import Checkpoint, NoteSignature, parse_note
+from attest.errors import CheckpointError, EncodingError
+
+__all__ = [
+    "MAX_ADD_CHECKPOINT_SIZE",
+    "MAX_PROOF_LINES",
+    "SIZE_CONTENT_TYPE",
+    "AddCheckpoint",
+    "add_checkpoint_body",
+    "origin_hash",
+    "parse_add_checkpoint",
+    "parse_cosignature_lines",
+    "parse_size",
+]
+
+MAX_PROOF_LINES = 63
+"""A client must not send more consistency proof lines (a proof has at most 63 hashes)."""
+
+MAX_ADD_CHECKPOINT_SIZE = (1 << 20) + 4096
+"""A body: a note of at most 1 MiB (SPEC §7.2), the old size line and the proof lines."""
+
+SIZE_CONTENT_TYPE = "text/x.tlog.size"
+"""The content type of a 409 answer."""
+
+_SIZE = r"(0|[1-9][0-9]{0,19})"
+_OLD_RE = re.compile(f"old {_SIZE}")
+_SIZE_BODY_RE = re.compile(f"{_SIZE}\n")
+
+
+def origin_hash(origin: str) -> str:
+    """The lowercase hex SHA-256 of an origin line: its name in the monitoring API's paths."""
+    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AddCheckpoint:
+    """A parsed add-checkpoint body (nothing verified yet).
+
+    Attributes:
+        old: the size of the latest checkpoint the log believes the witness cosigned.
+        proof: the consistency proof from ``old`` to the checkpoint's size.
+        note: the signed checkpoint note, as sent.
+        text: the note's text.
+        checkpoint: the checkpoint parsed from ``text``.
+    """
+
+    old: int
+    proof: tuple[bytes, ...]
+    note: bytes
+    text: bytes
+    checkpoint: Checkpoint
+
+
+def add_checkpoint_body(old: int, proof: Sequence[bytes], note: bytes) -> bytes:
+    """The add-checkpoint request body.
+
+    Raises:
+        EncodingError: ``old`` is not a u64, the proof has more than 63 hashes or one is not
+            32 bytes.
+        CheckpointError: ``note`` is not a signed checkpoint note.
+    """
+    if isinstance(old, bool) or not isinstance(old, int) or not 0 <= old < 1 << 64:
+        raise EncodingError(f"old size must be a u64, got {old!r}")
+    if len(proof) > MAX_PROOF_LINES:
+        raise EncodingError(f"a proof of {len(proof)} hashes is longer than {MAX_PROOF_LINES}")
+    if any(not isinstance(h, bytes) or len(h) != 32 for h in proof):
+        raise EncodingError("consistency proof hashes are 32 bytes")
+    text, _ = parse_note(note)
+    Checkpoint.parse_body(text)
+    lines = [f"old {old}", *(base64.b64encode(h).decode("ascii") for h in proof)]
+    return ("".join(line + "\n" for line in lines) + "\n").encode("ascii") + note
+
+
+def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
+    """Parse an add-checkpoint body strictly (the first blank line ends the proof).
+
+    Raises:
+        EncodingError: the body is too large, or the old size or proof lines are malformed.
+        CheckpointError: the note or its checkpoint text is malformed.
+    """
+    if not isinstance(body, bytes):
+        raise EncodingError(f"a request body is bytes, not {type(body).__name__}")
+    if len(body) > MAX_ADD_CHECKPOINT_SIZE:
+        raise EncodingError(f"request body is over {MAX_ADD_CHECKPOINT_SIZE} bytes")
+    split = body.find(b"\n\n")
+    if split < 0:
+        raise EncodingError("request has no empty line before the checkpoint")
+    try:
+        head = body[:split].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise EncodingError("old size and proof lines must be ASCII") from exc
+    first, *proof_lines = head.split("\n")
+    match = _OLD_RE.fullmatch(first)
+    if match is None or int(match.group(1)) >= 1 << 64:
+        raise EncodingError(f"first line {first[:40]!r} is not 'old <size>'")
+    if len(proof_lines) > MAX_PROOF_LINES:
+        raise EncodingError(f"{len(proof_lines)} proof lines, more than {MAX_PROOF_LINES}")
+    proof = []
+    for number, line in enumerate(proof_lines, 1):
+        # Canonical padded standard base64 of 32 bytes: 44 characters that re-encode the same.
+        try:
+            node = base64.b64decode(line, validate=True)
+        except binascii.Error as exc:
+            raise EncodingError(f"proof line {number} is not base64") from exc
+        if len(node) != 32 or base64.b64encode(node).decode("ascii") != line:
+            raise EncodingError(f"proof line {number} is not the base64 of a 32-byte hash")
+        proof.append(node)
+    note = body[split + 2 :]
+    text, _ = parse_note(note)
+    return AddCheckpoint(int(match.group(1)), tuple(proof), note, text, Checkpoint.parse_body(text))
+
+
+def parse_size(body: bytes) -> int:
+    """The witness's latest size from a 409 body (``<decimal>\\n``).
+
+    Raises:
+        EncodingError: the body is not a decimal u64 and a newline.
+    """
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise EncodingError("a text/x.tlog.size body is ASCII") from exc
+    match = _SIZE_BODY_RE.fullmatch(text)
+    if match is None or int(match.group(1)) >= 1 << 64:
+        raise EncodingError(f"{text[:40]!r} is not a tree size and a newline")
+    return int(match.group(1))
+
+
+def parse_cosignature_lines(note: bytes, body: bytes) -> tuple[NoteSignature, ...]:
+    """The signature lines of a 200 body, checked to form a valid note with ``note``.
+
+    Nothing is verified: append the body to the note and verify the cosignatures of the
+    witness keys you trust (:func:`attest.cosignature.verify_cosignature`,
+    :func:`attest.policy.verify_policy`).
+
+    Raises:
+        CheckpointError: the body is empty or not signature lines, or the result is not a note.
+    """
+    if not body:
+        raise CheckpointError("a witness answered 200 with no cosignature lines")
+    text, before = parse_note(note)
+    text_after, after = parse_note(note + body)
+    if text_after != text:
+        raise CheckpointError("a witness's answer is not only signature lines")
+    return after[len(before) :]
