@@ -12,6 +12,7 @@ import time
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from attest import AttestError
 from witness._core import MAX_REQUEST_SIZE, Witness
 from witness.errors import RequestError, WitnessError
 
@@ -44,7 +45,7 @@ def create_app(witness: Witness) -> FastAPI:
             # Set verbatim: Starlette would append "; charset=utf-8" to a text/* media type,
             # and the spec's 409 is exactly "text/x.tlog.size".
             return Response(exc.body, exc.status, headers={"content-type": exc.content_type})
-        except WitnessError as exc:
+        except (WitnessError, AttestError) as exc:
             return Response(f"witness error: {exc}\n".encode(), 500, media_type=_TEXT)
         return Response(lines, 200, media_type=_TEXT)
 

@@ -25,8 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from attest import CheckpointError, ProofError, VerificationError
-from attest.checkpoint import NoteVerifier, note_signature_line, parse_note, verify_note
-from attest.cosignature import cosign
+from attest.checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    note_signature_line,
+    parse_note,
+    verify_note,
+)
+from attest.cosignature import CosignerSigner, cosign
 from attest.loglist import ListedLog
 from attest.merkle import EMPTY_ROOT, verify_consistency
 from attest.tlogwitness import (
@@ -44,6 +50,8 @@ __all__ = ["MAX_PROOF_LINES", "MAX_REQUEST_SIZE", "SIZE_CONTENT_TYPE", "Witness"
 
 MAX_REQUEST_SIZE = MAX_ADD_CHECKPOINT_SIZE
 """Larger add-checkpoint bodies are refused before they are read (413)."""
+
+MAX_SUBTREE_ORIGIN = 255
 
 
 def _parse_request(body: bytes) -> AddCheckpoint:
@@ -134,12 +142,18 @@ class Witness:
                 tx.refuse(cp.origin, now, 422, problem, body)
                 # The refusal is evidence of misbehaviour: commit it, then answer 422.
             else:
-                lines = b"".join(cosign(req.note, signer, now) for signer in self.keys.signers)
+                lines = b"".join(cosign(req.note, signer, now) for signer in self._signers(cp))
                 note = req.text + b"\n" + log_lines + lines
                 tx.put(Stored(cp.origin, cp.size, cp.root, note, now))
         if problem is not None:
             raise RequestError(422, problem)
         return lines
+
+    def _signers(self, cp: Checkpoint) -> tuple[CosignerSigner, ...]:
+        # subtree/v1 holds the origin in at most 255 bytes; a longer one gets only Ed25519.
+        if len(cp.origin.encode("utf-8")) > MAX_SUBTREE_ORIGIN:
+            return (self.keys.ed25519,)
+        return self.keys.signers
 
     def latest_note(self, origin_hash: str) -> bytes | None:
         """The latest cosigned note of the log with this origin hash (monitoring API)."""

@@ -410,3 +410,13 @@ def test_only_the_honest_branch_is_ever_cosigned(
                 assert (stored.size, stored.root) == (cosigned, honest.tree.root(cosigned))
     finally:
         w.state.close()
+
+
+def test_an_origin_too_long_for_subtree_v1_gets_ed25519_only(wdir: Path) -> None:
+    long_log = SimLog("o" * 256).grow(2)
+    w = _open(wdir, long_log)
+    lines = w.add_checkpoint(long_log.request(0), NOW)
+    assert lines.count(b"\n") == 1
+    got = verify_cosignature(long_log.note() + lines, w.keys.ed25519.verifier)
+    assert got.checkpoint.size == 2
+    w.state.close()
