@@ -61,10 +61,12 @@ __all__ = [
     "CosignerSigner",
     "add_cosignatures",
     "cosign",
+    "cosign_subtree",
     "cosignature_v1_message",
     "cosigner_key_id",
     "subtree_v1_message",
     "verify_cosignature",
+    "verify_subtree_cosignature",
 ]
 
 COSIGNATURE_V1_HEADER: Final = b"cosignature/v1\n"
@@ -435,6 +437,62 @@ def cosign(note: bytes, signer: CosignerSigner, timestamp: int) -> bytes:
     Checkpoint.parse_body(text)
     v = signer.verifier
     return note_signature_line(v.name, v.key_id, signer.sign(text, timestamp))
+
+
+def cosign_subtree(
+    signer: CosignerSigner, origin: str, start: int, end: int, subtree_hash: bytes
+) -> bytes:
+    """An ML-DSA-44 ``subtree/v1`` cosignature line for subtree ``[start, end)`` of a log.
+
+    Its timestamp is 0 (tlog-witness ``sign-subtree``): it states only that the subtree is
+    consistent with everything the cosigner saw of the log, not that it is the latest.
+
+    Raises:
+        CosignatureError: the signer is not ML-DSA-44, or the message is refused
+            (:func:`subtree_v1_message`).
+    """
+    v = signer.verifier
+    if v.kind is not CosignatureType.MLDSA44:
+        raise CosignatureError("only ML-DSA-44 (subtree/v1) cosignatures cover subtrees")
+    message = subtree_v1_message(v.name, 0, origin, start, end, subtree_hash)
+    assert signer._mldsa is not None  # noqa: S101 -- an ML-DSA-44 signer holds its key
+    raw = struct.pack(">Q", 0) + signer._mldsa.sign(message)
+    return note_signature_line(v.name, v.key_id, raw)
+
+
+def verify_subtree_cosignature(
+    line: bytes, key: CosignerKey, origin: str, start: int, end: int, subtree_hash: bytes
+) -> int:
+    """Verify one signature line as ``key``'s ``subtree/v1`` cosignature of ``[start, end)``.
+
+    Returns:
+        Its timestamp (0 for a subtree cosignature; the checkpoint time if ``start`` is 0 and the
+        cosigner stated one).
+
+    Raises:
+        CosignatureError: the line is malformed or from another key, or does not verify.
+    """
+    if key.kind is not CosignatureType.MLDSA44:
+        raise CosignatureError("only ML-DSA-44 (subtree/v1) cosignatures cover subtrees")
+    try:
+        _text, lines = parse_note(b"x\n\n" + line)
+    except CheckpointError as exc:
+        raise CosignatureError(f"malformed cosignature line: {exc.what}") from exc
+    if len(lines) != 1 or (lines[0].name, lines[0].key_id) != (key.name, key.key_id):
+        raise CosignatureError(f"not one cosignature line by {key.name}+{key.key_id.hex()}")
+    sig = lines[0].signature
+    if len(sig) != _TIMESTAMP_SIZE + MLDSA44_SIGNATURE_SIZE:
+        raise CosignatureError("an ML-DSA-44 cosignature is 2428 bytes after the key id")
+    (timestamp,) = struct.unpack(">Q", sig[:_TIMESTAMP_SIZE])
+    message = subtree_v1_message(key.name, timestamp, origin, start, end, subtree_hash)
+    assert key._mldsa is not None  # noqa: S101 -- an ML-DSA-44 key holds its verifier
+    try:
+        key._mldsa.verify(sig[_TIMESTAMP_SIZE:], message)
+    except InvalidSignature as exc:
+        raise CosignatureError(
+            f"subtree cosignature by {key.name}+{key.key_id.hex()} does not verify"
+        ) from exc
+    return int(timestamp)
 
 
 def add_cosignatures(note: bytes, lines: Iterable[bytes]) -> bytes:

@@ -9,8 +9,12 @@ A log asks a witness to cosign with ``POST <prefix>/add-checkpoint`` and this bo
 
 The witness answers 200 with cosignature lines, or 409 with its latest size (``<size>\\n``,
 ``Content-Type: text/x.tlog.size``). :func:`add_checkpoint_body` builds the body and
-:func:`parse_add_checkpoint` reads it strictly (the witness uses it); :func:`parse_size` reads a
-409 body; :func:`parse_cosignature_lines` checks a 200 body before a log appends it to its note.
+:func:`parse_add_checkpoint` reads it strictly (the witness uses it); likewise
+:func:`sign_subtree_body` and :func:`parse_sign_subtree` for the optional ``sign-subtree`` call
+(``subtree <start> <end>``, the subtree hash, proof lines, an empty line, the witness-cosigned
+reference checkpoint). :func:`parse_size` reads a 409 body; :func:`parse_cosignature_lines`
+checks a 200 body before a log appends it to its note.
+
 Errors: :class:`~attest.errors.EncodingError` for framing, :class:`~attest.errors.CheckpointError`
 for the note.
 """
@@ -26,17 +30,21 @@ from dataclasses import dataclass
 
 from attest.checkpoint import Checkpoint, NoteSignature, parse_note
 from attest.errors import CheckpointError, EncodingError
+from attest.subtree import is_valid_subtree
 
 __all__ = [
     "MAX_ADD_CHECKPOINT_SIZE",
     "MAX_PROOF_LINES",
     "SIZE_CONTENT_TYPE",
     "AddCheckpoint",
+    "SignSubtree",
     "add_checkpoint_body",
     "origin_hash",
     "parse_add_checkpoint",
     "parse_cosignature_lines",
+    "parse_sign_subtree",
     "parse_size",
+    "sign_subtree_body",
 ]
 
 MAX_PROOF_LINES = 63
@@ -50,6 +58,8 @@ SIZE_CONTENT_TYPE = "text/x.tlog.size"
 
 _SIZE = r"(0|[1-9][0-9]{0,19})"
 _OLD_RE = re.compile(f"old {_SIZE}")
+_SUBTREE_RE = re.compile(f"subtree {_SIZE} {_SIZE}")
+_SUBTREE_RE = re.compile(f"subtree {_SIZE} {_SIZE}")
 _SIZE_BODY_RE = re.compile(f"{_SIZE}\n")
 
 
@@ -104,6 +114,29 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
         EncodingError: the body is too large, or the old size or proof lines are malformed.
         CheckpointError: the note or its checkpoint text is malformed.
     """
+    head, note = _head(body, 1 + MAX_PROOF_LINES)
+    first, *proof_lines = head
+    match = _OLD_RE.fullmatch(first)
+    if match is None or int(match.group(1)) >= 1 << 64:
+        raise EncodingError(f"first line {first[:40]!r} is not 'old <size>'")
+    proof = tuple(_hash_line(line, f"proof line {i}") for i, line in enumerate(proof_lines, 1))
+    text, _ = parse_note(note)
+    return AddCheckpoint(int(match.group(1)), proof, note, text, Checkpoint.parse_body(text))
+
+
+def _hash_line(line: str, what: str) -> bytes:
+    # Canonical padded standard base64 of 32 bytes: 44 characters that re-encode the same.
+    try:
+        node = base64.b64decode(line, validate=True)
+    except binascii.Error as exc:
+        raise EncodingError(f"{what} is not base64") from exc
+    if len(node) != 32 or base64.b64encode(node).decode("ascii") != line:
+        raise EncodingError(f"{what} is not the base64 of a 32-byte hash")
+    return node
+
+
+def _head(body: bytes, max_lines: int) -> tuple[list[str], bytes]:
+    """The ASCII lines before the first empty line, and the note after it."""
     if not isinstance(body, bytes):
         raise EncodingError(f"a request body is bytes, not {type(body).__name__}")
     if len(body) > MAX_ADD_CHECKPOINT_SIZE:
@@ -112,28 +145,83 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     if split < 0:
         raise EncodingError("request has no empty line before the checkpoint")
     try:
-        head = body[:split].decode("ascii")
+        head = body[:split].decode("ascii").split("\n")
     except UnicodeDecodeError as exc:
-        raise EncodingError("old size and proof lines must be ASCII") from exc
-    first, *proof_lines = head.split("\n")
-    match = _OLD_RE.fullmatch(first)
-    if match is None or int(match.group(1)) >= 1 << 64:
-        raise EncodingError(f"first line {first[:40]!r} is not 'old <size>'")
-    if len(proof_lines) > MAX_PROOF_LINES:
-        raise EncodingError(f"{len(proof_lines)} proof lines, more than {MAX_PROOF_LINES}")
-    proof = []
-    for number, line in enumerate(proof_lines, 1):
-        # Canonical padded standard base64 of 32 bytes: 44 characters that re-encode the same.
-        try:
-            node = base64.b64decode(line, validate=True)
-        except binascii.Error as exc:
-            raise EncodingError(f"proof line {number} is not base64") from exc
-        if len(node) != 32 or base64.b64encode(node).decode("ascii") != line:
-            raise EncodingError(f"proof line {number} is not the base64 of a 32-byte hash")
-        proof.append(node)
-    note = body[split + 2 :]
+        raise EncodingError("the lines before the checkpoint must be ASCII") from exc
+    if len(head) > max_lines:
+        raise EncodingError(f"more than {MAX_PROOF_LINES} proof lines")
+    return head, body[split + 2 :]
+
+
+@dataclass(frozen=True, slots=True)
+class SignSubtree:
+    """A parsed sign-subtree body (nothing verified yet).
+
+    Attributes:
+        start: the subtree's first leaf.
+        end: one past its last leaf.
+        subtree_hash: its Merkle tree hash.
+        proof: the subtree consistency proof to the reference checkpoint.
+        note: the reference checkpoint note (with the witness's own cosignature).
+        text: the note's text.
+        checkpoint: the reference checkpoint.
+    """
+
+    start: int
+    end: int
+    subtree_hash: bytes
+    proof: tuple[bytes, ...]
+    note: bytes
+    text: bytes
+    checkpoint: Checkpoint
+
+
+def sign_subtree_body(
+    start: int, end: int, subtree_hash: bytes, proof: Sequence[bytes], note: bytes
+) -> bytes:
+    """The sign-subtree request body.
+
+    Raises:
+        EncodingError: not a subtree, a hash not 32 bytes, or more than 63 proof hashes.
+        CheckpointError: ``note`` is not a signed checkpoint note.
+    """
+    if not is_valid_subtree(start, end):
+        raise EncodingError(f"[{start}, {end}) is not a subtree")
+    hashes = [subtree_hash, *proof]
+    if any(not isinstance(h, bytes) or len(h) != 32 for h in hashes):
+        raise EncodingError("subtree and proof hashes are 32 bytes")
+    if len(proof) > MAX_PROOF_LINES:
+        raise EncodingError(f"a proof of {len(proof)} hashes is longer than {MAX_PROOF_LINES}")
     text, _ = parse_note(note)
-    return AddCheckpoint(int(match.group(1)), tuple(proof), note, text, Checkpoint.parse_body(text))
+    Checkpoint.parse_body(text)
+    lines = [f"subtree {start} {end}", *(base64.b64encode(h).decode("ascii") for h in hashes)]
+    return ("".join(line + "\n" for line in lines) + "\n").encode("ascii") + note
+
+
+def parse_sign_subtree(body: bytes) -> SignSubtree:
+    """Parse a sign-subtree body strictly; the range must be a subtree within the checkpoint.
+
+    Raises:
+        EncodingError: the body is too large, the lines before the checkpoint are malformed,
+            ``[start, end)`` is not a subtree, or ``end`` exceeds the checkpoint's size.
+        CheckpointError: the note or its checkpoint text is malformed.
+    """
+    head, note = _head(body, 2 + MAX_PROOF_LINES)
+    match = _SUBTREE_RE.fullmatch(head[0])
+    if match is None or len(head) < 2:
+        raise EncodingError(
+            f"the first lines are not 'subtree <start> <end>' and a hash: {head[0][:60]!r}"
+        )
+    start, end = int(match.group(1)), int(match.group(2))
+    if not is_valid_subtree(start, end):
+        raise EncodingError(f"[{start}, {end}) is not a subtree")
+    subtree_hash = _hash_line(head[1], "subtree hash line")
+    proof = tuple(_hash_line(line, f"proof line {i}") for i, line in enumerate(head[2:], 1))
+    text, _ = parse_note(note)
+    cp = Checkpoint.parse_body(text)
+    if end > cp.size:
+        raise EncodingError(f"subtree end {end} is beyond the checkpoint's size {cp.size}")
+    return SignSubtree(start, end, subtree_hash, proof, note, text, cp)
 
 
 def parse_size(body: bytes) -> int:

@@ -1,13 +1,14 @@
 """The witness's HTTP interface (C2SP tlog-witness), one prefix for submission and monitoring.
 
-``POST /add-checkpoint`` and ``GET /<origin hash>/checkpoint``; the optional ``sign-subtree`` is
-not offered (it answers 404). Bodies are plain text; errors are one line of text.
+``POST /add-checkpoint``, the optional ``POST /sign-subtree`` and the monitoring
+``GET /<origin hash>/checkpoint``. Bodies are plain text; errors are one line of text.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -26,21 +27,36 @@ def create_app(witness: Witness) -> FastAPI:
     """The ASGI application serving ``witness``."""
     app = FastAPI(title="claimledger witness", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.post("/add-checkpoint")
-    async def add_checkpoint(request: Request) -> Response:
+    async def read_body(request: Request) -> bytes | None:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_SIZE):
-            return Response(b"request body too large\n", 413, media_type=_TEXT)
+            return None
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_REQUEST_SIZE:
-                return Response(b"request body too large\n", 413, media_type=_TEXT)
+                return None
             chunks.append(chunk)
-        body = b"".join(chunks)
+        return b"".join(chunks)
+
+    @app.post("/add-checkpoint")
+    async def add_checkpoint(request: Request) -> Response:
+        body = await read_body(request)
+        if body is None:
+            return Response(b"request body too large\n", 413, media_type=_TEXT)
+        return await answer(witness.add_checkpoint, body, int(time.time()))
+
+    @app.post("/sign-subtree")
+    async def sign_subtree(request: Request) -> Response:
+        body = await read_body(request)
+        if body is None:
+            return Response(b"request body too large\n", 413, media_type=_TEXT)
+        return await answer(witness.sign_subtree, body)
+
+    async def answer(call: Callable[..., bytes], *args: object) -> Response:
         try:
-            lines = await run_in_threadpool(witness.add_checkpoint, body, int(time.time()))
+            lines = await run_in_threadpool(call, *args)
         except RequestError as exc:
             # Set verbatim: Starlette would append "; charset=utf-8" to a text/* media type,
             # and the spec's 409 is exactly "text/x.tlog.size".

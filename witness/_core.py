@@ -32,15 +32,23 @@ from attest.checkpoint import (
     parse_note,
     verify_note,
 )
-from attest.cosignature import CosignerSigner, cosign
+from attest.cosignature import (
+    CosignatureType,
+    CosignerSigner,
+    cosign,
+    cosign_subtree,
+    verify_cosignature,
+)
 from attest.loglist import ListedLog
 from attest.merkle import EMPTY_ROOT, verify_consistency
+from attest.subtree import verify_subtree_consistency
 from attest.tlogwitness import (
     MAX_ADD_CHECKPOINT_SIZE,
     MAX_PROOF_LINES,
     SIZE_CONTENT_TYPE,
     AddCheckpoint,
     parse_add_checkpoint,
+    parse_sign_subtree,
 )
 from witness._keys import WitnessKeys
 from witness._state import Stored, WitnessState
@@ -154,6 +162,52 @@ class Witness:
         if len(cp.origin.encode("utf-8")) > MAX_SUBTREE_ORIGIN:
             return (self.keys.ed25519,)
         return self.keys.signers
+
+    def sign_subtree(self, body: bytes) -> bytes:
+        """Handle one sign-subtree request: cosign a subtree of a checkpoint this witness cosigned.
+
+        Stateless: the witness's own cosignature on the reference checkpoint shows it checked
+        that checkpoint's consistency; the subtree consistency proof ties the subtree to it.
+
+        Returns:
+            One ML-DSA-44 ``subtree/v1`` cosignature line, timestamp 0.
+
+        Raises:
+            RequestError: 400 (malformed, not a subtree, beyond the checkpoint, or an origin
+                too long for subtree/v1), 404 (unknown origin), 403 (no valid cosignature of
+                this witness on the checkpoint), 422 (the proof does not verify).
+        """
+        try:
+            req = parse_sign_subtree(body)
+        except VerificationError as exc:
+            raise RequestError(400, f"malformed request: {exc.what}") from exc
+        cp = req.checkpoint
+        if len(cp.origin.encode("utf-8")) > MAX_SUBTREE_ORIGIN:
+            raise RequestError(400, "the origin is longer than subtree/v1 allows (255 bytes)")
+        if cp.origin not in self._logs:
+            raise RequestError(404, f"unknown log origin {cp.origin!r}")
+        _, lines = parse_note(req.note)
+        ours = [
+            s.verifier
+            for s in self.keys.signers
+            if any((x.name, x.key_id) == (s.verifier.name, s.verifier.key_id) for x in lines)
+        ]
+        if not ours:
+            raise RequestError(403, "the checkpoint has no cosignature by this witness")
+        for key in ours:
+            try:
+                verify_cosignature(req.note, key)
+            except CheckpointError as exc:
+                raise RequestError(403, f"this witness's cosignature fails: {exc.what}") from exc
+        try:
+            verify_subtree_consistency(
+                req.start, req.end, cp.size, req.proof, req.subtree_hash, cp.root
+            )
+        except ProofError as exc:
+            raise RequestError(422, exc.what) from exc
+        signer = self.keys.mldsa44
+        assert signer.verifier.kind is CosignatureType.MLDSA44  # noqa: S101
+        return cosign_subtree(signer, cp.origin, req.start, req.end, req.subtree_hash)
 
     def latest_note(self, origin_hash: str) -> bytes | None:
         """The latest cosigned note of the log with this origin hash (monitoring API)."""

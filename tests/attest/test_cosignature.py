@@ -24,10 +24,12 @@ from attest.cosignature import (
     CosignerSigner,
     add_cosignatures,
     cosign,
+    cosign_subtree,
     cosignature_v1_message,
     cosigner_key_id,
     subtree_v1_message,
     verify_cosignature,
+    verify_subtree_cosignature,
 )
 from attest.errors import CheckpointError
 from attest.merkle import MemoryTree, leaf_hash
@@ -301,3 +303,29 @@ def test_round_trip_property(origin: str, size: int, timestamp: int) -> None:
     for cosigner in (ED, ML):
         got = verify_cosignature(note + cosign(note, cosigner, timestamp), cosigner.verifier)
         assert (got.checkpoint.size, got.cosignatures[0].timestamp) == (size, timestamp)
+
+
+def test_subtree_cosignature() -> None:
+    root = TREE.root()
+    line = cosign_subtree(ML, ORIGIN, 4, 5, TREE.get_node(0, 4))
+    assert verify_subtree_cosignature(line, ML.verifier, ORIGIN, 4, 5, TREE.get_node(0, 4)) == 0
+    whole = cosign_subtree(ML, ORIGIN, 0, 5, root)
+    # A subtree cosignature of the whole tree, timestamp 0, also verifies on the checkpoint.
+    assert verify_cosignature(NOTE + whole, ML.verifier).cosignatures[0].timestamp == 0
+    prefix, blob = _line_blob(line)
+    for i in range(0, len(blob), 7):
+        flipped = bytearray(blob)
+        flipped[i] ^= 0x01
+        with pytest.raises(CosignatureError):
+            verify_subtree_cosignature(
+                _with_blob(prefix, bytes(flipped)), ML.verifier, ORIGIN, 4, 5, TREE.get_node(0, 4)
+            )
+    for args in [("other.example", 4, 5), (ORIGIN, 0, 5), (ORIGIN, 4, 6)]:
+        with pytest.raises(CosignatureError):
+            verify_subtree_cosignature(line, ML.verifier, *args, TREE.get_node(0, 4))
+    with pytest.raises(CosignatureError, match="only ML-DSA-44"):
+        cosign_subtree(ED, ORIGIN, 4, 5, root)
+    with pytest.raises(CosignatureError, match="only ML-DSA-44"):
+        verify_subtree_cosignature(line, ED.verifier, ORIGIN, 4, 5, root)
+    with pytest.raises(CosignatureError, match="not one cosignature line"):
+        verify_subtree_cosignature(line + line, ML.verifier, ORIGIN, 4, 5, root)

@@ -13,13 +13,17 @@ from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from attest.cosignature import CosignerSigner, cosign
 from attest.errors import CheckpointError, EncodingError
 from attest.merkle import MemoryTree, leaf_hash
+from attest.merkle import subtree_hash as mth
+from attest.subtree import subtree_consistency_proof
 from attest.tlogwitness import (
     MAX_PROOF_LINES,
     add_checkpoint_body,
     origin_hash,
     parse_add_checkpoint,
     parse_cosignature_lines,
+    parse_sign_subtree,
     parse_size,
+    sign_subtree_body,
 )
 
 ORIGIN = "example.com/behind-the-sofa"
@@ -114,3 +118,25 @@ def test_cosignature_lines() -> None:
 def test_origin_hash() -> None:
     assert origin_hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert len(origin_hash(ORIGIN)) == 64
+
+
+def test_sign_subtree_round_trip_and_refusals() -> None:
+    proof = subtree_consistency_proof(8, 13, 20, TREE.get_node)
+    node = mth(8, 13, TREE.get_node)
+    body = sign_subtree_body(8, 13, node, proof, NOTE)
+    assert body.startswith(b"subtree 8 13\n" + base64.b64encode(node) + b"\n")
+    req = parse_sign_subtree(body)
+    assert (req.start, req.end, req.subtree_hash, list(req.proof)) == (8, 13, node, proof)
+    assert req.checkpoint.size == 20
+    for bad in (
+        body.replace(b"subtree 8 13", b"subtree 9 13"),
+        body.replace(b"subtree 8 13", b"subtree 8 013"),
+        body.replace(b"subtree 8 13", b"subtree 16 24"),
+        body.replace(b"subtree 8 13", b"subtree  8 13"),
+        b"subtree 8 13\n\n" + NOTE,
+        b"subtree 0 1\n" + b"\n".join([base64.b64encode(bytes(32))] * 65) + b"\n\n" + NOTE,
+    ):
+        with pytest.raises(EncodingError):
+            parse_sign_subtree(bad)
+    with pytest.raises(EncodingError):
+        sign_subtree_body(9, 13, node, proof, NOTE)

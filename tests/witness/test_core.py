@@ -17,10 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
-from attest.cosignature import CosignatureType, verify_cosignature
+from attest.cosignature import (
+    CosignatureError,
+    CosignatureType,
+    cosign,
+    verify_cosignature,
+    verify_subtree_cosignature,
+)
 from attest.loglist import parse_logs_v0
-from attest.merkle import MemoryTree
+from attest.merkle import EMPTY_ROOT, MemoryTree
+from attest.merkle import subtree_hash as mth
 from attest.policy import parse_policy, verify_policy
+from attest.subtree import subtree_consistency_proof
+from attest.tlogwitness import parse_sign_subtree, sign_subtree_body
 from tests.witness.helpers import ORIGIN, SimLog, body, logs_file, origin_hash
 from witness import (
     STATE_FILE,
@@ -260,7 +269,7 @@ def test_monitoring_api(witness: Witness, log: SimLog) -> None:
     assert client.get(f"/{origin_hash('other')}/checkpoint").status_code == 404
     assert client.get(f"/{origin_hash(ORIGIN).upper()}/checkpoint").status_code == 404
     assert client.get("/add-checkpoint").status_code == 405
-    assert client.post("/sign-subtree", content=b"").status_code == 404
+    assert client.post("/sign-subtree", content=b"").status_code == 400
 
 
 def test_unknown_signature_lines_are_dropped_from_the_stored_note(
@@ -420,3 +429,69 @@ def test_an_origin_too_long_for_subtree_v1_gets_ed25519_only(wdir: Path) -> None
     got = verify_cosignature(long_log.note() + lines, w.keys.ed25519.verifier)
     assert got.checkpoint.size == 2
     w.state.close()
+
+
+def _subtree_request(log: SimLog, start: int, end: int, note: bytes, size: int) -> bytes:
+    proof = subtree_consistency_proof(start, end, size, log.tree.get_node)
+    node = mth(start, end, log.tree.get_node) if start < end else EMPTY_ROOT
+    return sign_subtree_body(start, end, node, proof, note)
+
+
+def test_sign_subtree(witness: Witness, log: SimLog) -> None:
+    log.grow(11)  # 14 leaves
+    lines = witness.add_checkpoint(log.request(0), NOW)
+    cosigned = log.note() + lines
+    client = TestClient(create_app(witness))
+    ml = witness.keys.mldsa44.verifier
+    for start, end in [(8, 13), (4, 8), (0, 14), (0, 5), (13, 14), (6, 6)]:
+        r = client.post("/sign-subtree", content=_subtree_request(log, start, end, cosigned, 14))
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/plain")
+        node = mth(start, end, log.tree.get_node) if start < end else EMPTY_ROOT
+        assert verify_subtree_cosignature(r.content, ml, ORIGIN, start, end, node) == 0
+        with pytest.raises(CosignatureError):
+            verify_subtree_cosignature(r.content, ml, ORIGIN, start, end + 1, node)
+
+
+def test_sign_subtree_refusals(witness: Witness, log: SimLog) -> None:
+    log.grow(11)
+    lines = witness.add_checkpoint(log.request(0), NOW)
+    cosigned = log.note() + lines
+    good = _subtree_request(log, 8, 13, cosigned, 14)
+
+    def status(req: bytes) -> int:
+        try:
+            witness.sign_subtree(req)
+        except RequestError as exc:
+            return exc.status
+        return 200
+
+    assert status(good) == 200
+    # 400: not a subtree, beyond the checkpoint, malformed.
+    assert status(good.replace(b"subtree 8 13", b"subtree 9 13", 1)) == 400
+    assert status(good.replace(b"subtree 8 13", b"subtree 8 15", 1)) == 400
+    assert status(good.replace(b"subtree 8 13", b"subtree 08 13", 1)) == 400
+    assert status(b"subtree 0 1\n\n" + cosigned) == 400
+    # 403: only the log's signature, or our cosignature tampered with.
+    assert status(_subtree_request(log, 8, 13, log.note(), 14)) == 403
+    ml_line, ed_line = lines.splitlines()
+    prefix, b64 = ed_line.rsplit(b" ", 1)
+    blob = bytearray(base64.b64decode(b64))
+    blob[-1] ^= 1
+    bad_ed = prefix + b" " + base64.b64encode(bytes(blob)) + b"\n"
+    assert status(_subtree_request(log, 8, 13, log.note() + ml_line + b"\n" + bad_ed, 14)) == 403
+    # Another witness's cosignature does not count.
+    other = init_witness(Path(witness.state.path).parent.parent / "other", "witness.example/w2")
+    theirs = b"".join(cosign(log.note(), s, NOW) for s in other.signers)
+    assert status(_subtree_request(log, 8, 13, log.note() + theirs, 14)) == 403
+    # 404: unknown origin.
+    stranger = SimLog("other.example/log").grow(14)
+    assert status(_subtree_request(stranger, 8, 13, stranger.note(), 14)) == 404
+    # 422: a proof or hash that does not connect.
+    req = parse_sign_subtree(good)
+    for i in range(len(req.proof)):
+        bad = list(req.proof)
+        bad[i] = bytes([bad[i][0] ^ 1]) + bad[i][1:]
+        assert status(sign_subtree_body(8, 13, req.subtree_hash, bad, cosigned)) == 422
+    assert status(sign_subtree_body(8, 13, b"\x00" * 32, req.proof, cosigned)) == 422
+    assert status(sign_subtree_body(8, 13, req.subtree_hash, req.proof[:-1], cosigned)) == 422

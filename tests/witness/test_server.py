@@ -21,10 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from attest.cosignature import CosignerKey
+from attest.cosignature import CosignerKey, verify_subtree_cosignature
 from attest.errors import CheckpointError
 from attest.loglist import parse_logs_v0
+from attest.merkle import subtree_hash as mth
 from attest.policy import QuorumError, SplitViewError, check_consistent, parse_policy, verify_policy
+from attest.subtree import subtree_consistency_proof
+from attest.tlogwitness import sign_subtree_body
 from tests.conftest import REPO
 from tests.witness.helpers import ORIGIN, SimLog, logs_file, origin_hash
 from witness import load_witness
@@ -223,6 +226,18 @@ def test_serve_protocol_over_http(
         fork.grow(4)
         assert w.add(fork.request(old + 2)).status_code == 422
         assert verify_policy(w.latest().content, policy).checkpoint == log.checkpoint()
+        # sign-subtree: a subtree of the latest cosigned checkpoint, timestamp 0.
+        size = log.tree.size
+        node = mth(4, 8, log.tree.get_node)
+        proof = subtree_consistency_proof(4, 8, size, log.tree.get_node)
+        r = w.http.post(
+            "/sign-subtree", content=sign_subtree_body(4, 8, node, proof, w.latest().content)
+        )
+        assert r.status_code == 200, r.text
+        ml = load_witness(wdir).mldsa44.verifier
+        assert verify_subtree_cosignature(r.content, ml, ORIGIN, 4, 8, node) == 0
+        r = w.http.post("/sign-subtree", content=sign_subtree_body(4, 8, node, proof, log.note()))
+        assert r.status_code == 403
 
 
 def test_sigkill_mid_run_loses_nothing(
