@@ -42,8 +42,9 @@ from attest.cosignature import (
 )
 from attest.errors import VerificationError
 from attest.loglist import logs_v0_entry, parse_logs_v0
-from attest.merkle import MemoryTree, leaf_hash
+from attest.merkle import MemoryTree, leaf_hash, subtree_hash
 from attest.policy import check_consistent, parse_policy, verify_policy
+from attest.subtree import subtree_consistency_proof, verify_subtree_consistency
 from keys import PrivateKey
 
 __all__ = ["FILE", "VECTORS_DIR", "build", "main"]
@@ -421,6 +422,59 @@ def _split_view(cases: list[Json]) -> None:
     )
 
 
+def _subtrees(cases: list[Json]) -> None:
+    # The draft's examples: a tree of 14 leaves d[i] = the byte i.
+    tree = MemoryTree(leaf_hash(bytes([i])) for i in range(14))
+    for start, end in ((4, 8), (8, 13), (0, 9), (5, 6)):
+        proof = subtree_consistency_proof(start, end, 14, tree.get_node)
+        node = subtree_hash(start, end, tree.get_node)
+        verify_subtree_consistency(start, end, 14, proof, node, tree.root())
+        cases.append(
+            _case(
+                f"subtree proof: [{start}, {end}) in 14 leaves",
+                {"leaves": "d[i] = the byte i, i < 14", "start": start, "end": end, "n": 14},
+                {
+                    "subtreeHash": node.hex(),
+                    "root": tree.root().hex(),
+                    "proof": [p.hex() for p in proof],
+                },
+            )
+        )
+    proof = subtree_consistency_proof(8, 13, 14, tree.get_node)
+    node = subtree_hash(8, 13, tree.get_node)
+    bad = [proof[0], proof[2], proof[1], *proof[3:]]
+    cases.append(
+        _refused(
+            "subtree proof refused: hashes out of order",
+            {
+                "start": 8,
+                "end": 13,
+                "n": 14,
+                "subtreeHash": node.hex(),
+                "root": tree.root().hex(),
+                "proof": [p.hex() for p in bad],
+            },
+            "does not rebuild the root",
+            partial(verify_subtree_consistency, 8, 13, 14, bad, node, tree.root()),
+        )
+    )
+    cases.append(
+        _refused(
+            "subtree proof refused: [4, 9) is not a subtree",
+            {
+                "start": 4,
+                "end": 9,
+                "n": 14,
+                "subtreeHash": node.hex(),
+                "root": tree.root().hex(),
+                "proof": [],
+            },
+            "not a subtree",
+            partial(verify_subtree_consistency, 4, 9, 14, [], node, tree.root()),
+        )
+    )
+
+
 def _log_list(cases: list[Json]) -> None:
     log = log_signer()
     entry = logs_v0_entry(log.verifier.vkey(), None, 86400, "ops@claimledger.example")
@@ -479,13 +533,15 @@ def build() -> dict[str, bytes]:
     _cosignatures(cases)
     _policies(cases)
     _split_view(cases)
+    _subtrees(cases)
     _log_list(cases)
     names = [c["name"] for c in cases]
     if len(set(names)) != len(names):
         raise AssertionError("duplicate case names")
     doc = {
         "description": "C2SP witness cosignatures (Ed25519 cosignature/v1, ML-DSA-44 subtree/v1), "
-        "tlog-policy quorums, split view, and the witness network's logs/v0 list",
+        "tlog-policy quorums, split view, subtree consistency proofs, and the witness network's "
+        "logs/v0 list",
         "spec": "docs/SPEC.md §12",
         "cases": cases,
     }

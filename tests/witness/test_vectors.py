@@ -28,7 +28,9 @@ from attest.cosignature import (
 )
 from attest.errors import VerificationError
 from attest.loglist import logs_v0_entry, parse_logs_v0
+from attest.merkle import MemoryTree, leaf_hash, subtree_hash
 from attest.policy import check_consistent, parse_policy, verify_policy
+from attest.subtree import subtree_consistency_proof, verify_subtree_consistency
 from scripts import gen_vectors_witness
 from tests.conftest import OWN_VECTORS
 
@@ -114,6 +116,21 @@ def _run(case: dict[str, Any]) -> object:
         other = Checkpoint.parse_body(i["other"].encode())
         check_consistent(held, other, [bytes.fromhex(p) for p in i["proof"]])
         return {"consistent": True}
+    if name.startswith("subtree proof refused"):
+        node, root = bytes.fromhex(i["subtreeHash"]), bytes.fromhex(i["root"])
+        path = [bytes.fromhex(p) for p in i["proof"]]
+        verify_subtree_consistency(i["start"], i["end"], i["n"], path, node, root)
+        return None
+    if name.startswith("subtree proof"):
+        tree = MemoryTree(leaf_hash(bytes([k])) for k in range(i["n"]))
+        made = subtree_consistency_proof(i["start"], i["end"], i["n"], tree.get_node)
+        node = subtree_hash(i["start"], i["end"], tree.get_node)
+        verify_subtree_consistency(i["start"], i["end"], i["n"], made, node, tree.root())
+        return {
+            "subtreeHash": node.hex(),
+            "root": tree.root().hex(),
+            "proof": [p.hex() for p in made],
+        }
     if name.startswith("logs/v0 refused"):
         return parse_logs_v0(i["list"].encode())
     if name.startswith("logs/v0"):
