@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from api.problems import InvalidParameterError, NotFoundError
+from attest import LogEntry
 from ledger import Ledger, LedgerError
 
 __all__ = [
@@ -96,14 +97,14 @@ def require_stream(ledger: Ledger, stream: str) -> tuple[str, int]:
     return head, length
 
 
-def log_entry_json(
-    index: int, stream: str, position: int, log_time_ms: int, envelope: bytes
-) -> dict[str, Any]:
-    """A raw log entry as JSON; ``envelope`` is the stored bytes as a string (ASCII)."""
+def log_entry_json(e: LogEntry) -> dict[str, Any]:
+    """A raw log entry as JSON; ``envelope`` is the stored bytes as a string (ASCII), and
+    ``stateRoot`` the state root its leaf commits to (SPEC §11), hex."""
     return {
-        "index": index,
-        "stream": stream,
-        "position": position,
-        "logTimeMs": log_time_ms,
-        "envelope": envelope.decode("utf-8"),
+        "index": e.index,
+        "stream": e.stream,
+        "position": e.position,
+        "logTimeMs": e.log_time_ms,
+        "stateRoot": None if e.state_root is None else e.state_root.hex(),
+        "envelope": e.envelope.decode("utf-8"),
     }

@@ -59,6 +59,7 @@ class ReceiptOut(BaseModel):
     entryHash: str = Field(description="hex entry hash (SPEC §5.1)")
     logTime: str = Field(description="the log time, RFC 3339, whole seconds")
     logTimeMs: int = Field(description="the log time in ms since the epoch")
+    stateRoot: str = Field(description="hex root of the state commitment after it (SPEC §11)")
     treeSize: int = Field(description="size of the tree the proof and checkpoint are for")
     inclusionProof: list[str] = Field(description="base64 RFC 9162 inclusion proof")
     checkpoint: str = Field(description="the signed checkpoint note (C2SP signed-note)")
@@ -121,6 +122,7 @@ class LogEntryOut(BaseModel):
     stream: str
     position: int
     logTimeMs: int
+    stateRoot: str = Field(description="hex state root its Merkle leaf commits to (SPEC §11)")
     envelope: str = Field(
         description="the stored envelope bytes (ASCII canonical JSON), as a string; hash these"
     )

@@ -1,23 +1,21 @@
 """Evidence bundles: one company's record, self-contained, verified offline (docs/SPEC.md §10).
 
 A bundle is one canonical JSON document (SPEC §1) holding a signed checkpoint, the log's verifier
-key, the ledger fingerprint, and the entries of the *company record* below the checkpoint — every
-registry entry and every entry of one provider's stream, in index order — each with its
-inclusion proof against the checkpoint. :func:`verify_bundle` checks it from bytes alone: the
-checkpoint's signature by the log key the genesis entry names, every entry's inclusion proof
-against the checkpoint's root, every signature and every rule (in sparse mode, SPEC §8.2), and
-that both streams are complete from position 0 with nothing missing.
+key, the ledger fingerprint, the entries of the *company record* below the checkpoint — the
+provider's stream, and the registry records of the parties it involves (itself, the authority,
+every verifier who signed on its stream), in index order — each with its inclusion proof, and a
+completeness proof (SPEC §11): the state commitment at the checkpoint's size, with the record of
+the stream and of each of those parties. :func:`verify_bundle` checks it from bytes alone: the
+checkpoint's signature by the log key the genesis entry names, every entry's inclusion proof,
+every signature and every rule (in sparse mode, SPEC §8.2), and that the stream and each party's
+registry record are whole — nothing left out, nothing cut off before the checkpoint's size.
 
-What a bundle cannot prove: that the company's stream (or the registry) has no entries after the
-last one shown and before the checkpoint's size. RFC 9162 trees have no proofs of absence; a
-regulator who needs "this is the whole record up to size n" compares the stream length with the
-live log, or verifies the whole log.
+Its size depends on the company's record, not on how many parties the registry holds.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import re
 from collections.abc import Sequence
@@ -25,18 +23,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from attest import canonical
-from attest._members import members, string
+from attest._members import hash_b64, members, string, uint
 from attest.checkpoint import Checkpoint, verify_checkpoint
-from attest.entry import LogEntry, leaf_data
+from attest.completeness import (
+    RecordKind,
+    StateProof,
+    check_party,
+    check_stream,
+    verify_state,
+)
+from attest.dsse import Envelope
+from attest.entry import LogEntry, entry_hash, leaf_data
 from attest.errors import (
     CheckpointError,
     EncodingError,
+    IncompleteRecordError,
     ProofError,
     VerificationError,
 )
 from attest.merkle import leaf_hash, verify_consistency, verify_inclusion
 from attest.rules import LogState, Placed
-from attest.statements import REGISTRY_STREAM
+from attest.statemap import Record, subject
+from attest.statements import REGISTRY_KINDS, REGISTRY_STREAM, Kind
 from attest.verify import log_note_verifier
 
 __all__ = [
@@ -48,8 +56,8 @@ __all__ = [
     "verify_bundle",
 ]
 
-BUNDLE_FORMAT = "claimledger.bundle.v1"
-"""The ``format`` member of every version-1 bundle."""
+BUNDLE_FORMAT = "claimledger.bundle.v2"
+"""The ``format`` member of every version-2 bundle (with completeness proofs, SPEC §11)."""
 
 MAX_BUNDLE_BYTES = 256 << 20
 """Bundles larger than this (256 MiB) are refused before parsing."""
@@ -57,8 +65,12 @@ MAX_BUNDLE_BYTES = 256 << 20
 _MAX_PROOF = 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _STREAM = re.compile(r"[a-z][a-z0-9-]{0,61}[a-z0-9]")
-_TOP = frozenset({"checkpoint", "entries", "format", "genesis", "logKey", "origin", "stream"})
-_ENTRY = frozenset({"envelope", "inclusionProof", "index", "logTimeMs", "position", "stream"})
+_TOP = frozenset(
+    {"checkpoint", "entries", "format", "genesis", "logKey", "origin", "state", "stream"}
+)
+_ENTRY = frozenset(
+    {"envelope", "inclusionProof", "index", "logTimeMs", "position", "stateRoot", "stream"}
+)
 
 
 def _b64(data: bytes) -> str:
@@ -75,6 +87,7 @@ class BundleEntry:
         position: position in the stream.
         log_time_ms: the log's time for the entry.
         envelope: the stored envelope bytes (SPEC §4, stored form).
+        state_root: the state root the entry's leaf commits to (SPEC §11).
         inclusion_proof: RFC 9162 inclusion proof of the entry's leaf in the checkpoint's tree.
     """
 
@@ -83,11 +96,19 @@ class BundleEntry:
     position: int
     log_time_ms: int
     envelope: bytes
+    state_root: bytes
     inclusion_proof: tuple[bytes, ...]
 
     def raw(self) -> LogEntry:
         """The entry as a raw log entry, for the rules."""
-        return LogEntry(self.index, self.stream, self.position, self.log_time_ms, self.envelope)
+        return LogEntry(
+            self.index,
+            self.stream,
+            self.position,
+            self.log_time_ms,
+            self.envelope,
+            self.state_root,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The entry's JSON object (SPEC §10)."""
@@ -97,6 +118,7 @@ class BundleEntry:
             "index": self.index,
             "logTimeMs": self.log_time_ms,
             "position": self.position,
+            "stateRoot": self.state_root.hex(),
             "stream": self.stream,
         }
 
@@ -112,6 +134,7 @@ class Bundle:
         stream: the provider whose record this is.
         checkpoint: the signed checkpoint note.
         entries: the company record's entries below the checkpoint's size, in index order.
+        state: the completeness proof at the checkpoint's size (SPEC §11).
     """
 
     origin: str
@@ -120,6 +143,7 @@ class Bundle:
     stream: str
     checkpoint: bytes
     entries: tuple[BundleEntry, ...]
+    state: StateProof
 
     def to_dict(self) -> dict[str, Any]:
         """The bundle's JSON object (SPEC §10)."""
@@ -130,6 +154,7 @@ class Bundle:
             "genesis": self.genesis.hex(),
             "logKey": self.log_key,
             "origin": self.origin,
+            "state": self.state.to_dict(),
             "stream": self.stream,
         }
 
@@ -171,24 +196,8 @@ class Bundle:
             stream=stream,
             checkpoint=string(top["checkpoint"], "/checkpoint").encode("utf-8"),
             entries=tuple(_entry(e, f"/entries/{i}") for i, e in enumerate(entries)),
+            state=StateProof.from_dict(top["state"], "/state"),
         )
-
-
-def _uint(v: object, where: str) -> int:
-    if type(v) is not int or v < 0:
-        raise EncodingError("must be a non-negative integer", field=where)
-    return v
-
-
-def _hash_b64(v: object, where: str) -> bytes:
-    text = string(v, where)
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error) as exc:
-        raise EncodingError("not standard base64", field=where) from exc
-    if len(raw) != 32 or _b64(raw) != text:
-        raise EncodingError("must be a 32-byte hash in padded standard base64", field=where)
-    return raw
 
 
 def _entry(obj: object, where: str) -> BundleEntry:
@@ -203,14 +212,18 @@ def _entry(obj: object, where: str) -> BundleEntry:
     envelope = string(e["envelope"], f"{where}/envelope")
     if not envelope.isascii():
         raise EncodingError("a stored envelope is ASCII", field=f"{where}/envelope")
+    root = string(e["stateRoot"], f"{where}/stateRoot")
+    if _HEX64.fullmatch(root) is None:
+        raise EncodingError("must be 64 lowercase hex characters", field=f"{where}/stateRoot")
     return BundleEntry(
-        index=_uint(e["index"], f"{where}/index"),
+        index=uint(e["index"], f"{where}/index"),
         stream=string(e["stream"], f"{where}/stream"),
-        position=_uint(e["position"], f"{where}/position"),
-        log_time_ms=_uint(e["logTimeMs"], f"{where}/logTimeMs"),
+        position=uint(e["position"], f"{where}/position"),
+        log_time_ms=uint(e["logTimeMs"], f"{where}/logTimeMs"),
         envelope=envelope.encode("ascii"),
+        state_root=bytes.fromhex(root),
         inclusion_proof=tuple(
-            _hash_b64(h, f"{where}/inclusionProof/{j}") for j, h in enumerate(proof)
+            hash_b64(h, f"{where}/inclusionProof/{j}") for j, h in enumerate(proof)
         ),
     )
 
@@ -242,6 +255,28 @@ class VerifiedRecord:
     def statements(self) -> list[Placed]:
         """The company stream's entries only."""
         return [p for p in self.entries if p.signed.statement.stream == self.stream]
+
+    def counts(self) -> dict[str, int]:
+        """What the company's (complete) stream holds: entries, claim versions, test records,
+        verdicts, replies and withdrawals."""
+        kinds = [p.signed.statement.kind for p in self.statements()]
+        return {
+            "entries": len(kinds),
+            "claims": sum(k in (Kind.CLAIM_PUBLISH, Kind.CLAIM_SUPERSEDE) for k in kinds),
+            "tests": kinds.count(Kind.TEST_RECORD),
+            "verdicts": kinds.count(Kind.VERDICT_ISSUE),
+            "replies": kinds.count(Kind.PROVIDER_REPLY),
+            "withdrawals": kinds.count(Kind.CLAIM_WITHDRAW),
+        }
+
+    def registry_records(self) -> dict[str, int]:
+        """Each involved party and how many registry entries its (complete) record holds."""
+        out: dict[str, int] = {}
+        for p in self.entries:
+            who = subject(p.signed.statement)
+            if who is not None:
+                out[who] = out.get(who, 0) + 1
+        return out
 
 
 def verify_bundle(
@@ -323,26 +358,12 @@ def verify_bundle(
     if trusted is not None:
         _check_trusted(cp, trusted, consistency_proof)
 
+    records = verify_state(cp, bundle.state)
+    _check_complete(bundle, records, state.authority, cp.size)
+
     placed: list[Placed] = []
-    next_position = {REGISTRY_STREAM: 0, bundle.stream: 0}
     for e in entries:
         where: dict[str, Any] = {"stream": e.stream, "position": e.position, "index": e.index}
-        if e.index >= cp.size:
-            raise ProofError(
-                f"entry index {e.index} is not below the checkpoint's tree size {cp.size}",
-                **where,
-            )
-        expected = next_position.get(e.stream)
-        if expected is None:
-            raise VerificationError(
-                f"entry of stream {e.stream!r} in a bundle of {bundle.stream!r}", **where
-            )
-        if e.position != expected:
-            raise VerificationError(
-                f"the record of {e.stream} is incomplete: position {expected} is missing "
-                f"(the next entry has position {e.position})",
-                **where,
-            )
         p = genesis if e.index == 0 else state.open(e.raw())
         if p.signed.statement.stream != e.stream:
             raise VerificationError(
@@ -354,21 +375,117 @@ def verify_bundle(
         if e.index != 0:
             state.admit(p)
         leaf = leaf_hash(
-            leaf_data(e.index, e.stream, e.position, e.log_time_ms, p.signed.entry_hash)
+            leaf_data(
+                e.index, e.stream, e.position, e.log_time_ms, p.signed.entry_hash, e.state_root
+            )
         )
         try:
             verify_inclusion(leaf, e.index, cp.size, e.inclusion_proof, cp.root)
         except ProofError as exc:
-            raise exc.located(stream=e.stream, position=e.position, index=e.index) from None
-        next_position[e.stream] = expected + 1
+            raise exc.located(**where) from None
         placed.append(p)
-    party = state.parties.get(bundle.stream)
-    if party is None or party.role != "provider":
+    owner = state.parties.get(bundle.stream)
+    if owner is None or owner.role != "provider":
         raise VerificationError(
             f"{bundle.stream} is not a provider registered in the bundle's registry entries",
             field="/stream",
         )
     return VerifiedRecord(bundle.stream, cp, fingerprint, tuple(placed), state)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """What an entry says about itself before anything in it is verified: its entry hash, its
+    signer and (registry entries) the party it is about. None where it cannot be read."""
+
+    entry_hash: bytes | None = None
+    signer: str | None = None
+    about: str | None = None
+
+
+def _claimed(envelope: bytes) -> _Claimed:
+    try:
+        env = Envelope.parse_stored(envelope)
+        payload = canonical.decode_object(env.payload)
+    except VerificationError:
+        return _Claimed()
+    signer, kind, body = payload.get("signer"), payload.get("kind"), payload.get("body")
+    who = signer if isinstance(signer, str) else None
+    about: str | None = None
+    if kind == Kind.GENESIS:
+        about = who
+    elif kind in REGISTRY_KINDS and isinstance(body, dict):
+        party = body.get("party")
+        about = party if isinstance(party, str) else None
+    return _Claimed(entry_hash(env), who, about)
+
+
+def _check_complete(
+    bundle: Bundle,
+    records: dict[tuple[RecordKind, str], Record | None],
+    authority: str | None,
+    size: int,
+) -> None:
+    """The company's stream and the registry record of every party it involves are whole at
+    ``size`` (SPEC §10.3 step 6), checked on the entries' bytes before any rule runs, so that
+    what is missing is named as missing.
+
+    Raises:
+        IncompleteRecordError: a record the rules read is not proved, or not whole.
+        VerificationError: an entry of another stream, or about a party not proved.
+    """
+    parties = {ident for kind, ident in records if kind == "party"}
+    needed: list[tuple[str, str]] = [(bundle.stream, "the company itself")]
+    if authority is not None:
+        needed.append((authority, "the authority"))
+    claimed = [_claimed(e.envelope) for e in bundle.entries]
+    about: dict[str, list[tuple[int, bytes]]] = {p: [] for p in parties}
+    company: list[tuple[int, bytes]] = []
+    for e, c in zip(bundle.entries, claimed, strict=True):
+        where: dict[str, Any] = {"stream": e.stream, "position": e.position, "index": e.index}
+        if e.index >= size:
+            raise ProofError(
+                f"entry index {e.index} is not below the checkpoint's tree size {size}", **where
+            )
+        if e.stream == bundle.stream:
+            if e.position != len(company):
+                raise IncompleteRecordError(
+                    f"the record of {e.stream} is incomplete: position {len(company)} is "
+                    f"missing (the next entry has position {e.position})",
+                    **where,
+                )
+            if c.signer is not None:
+                needed.append((c.signer, f"who signed the entry at index {e.index}"))
+            company.append((e.index, c.entry_hash or b""))
+        elif e.stream != REGISTRY_STREAM:
+            raise VerificationError(
+                f"entry of stream {e.stream!r} in a bundle of {bundle.stream!r}", **where
+            )
+    for party, why in needed:
+        if party not in parties:
+            raise IncompleteRecordError(
+                f"the bundle leaves out the registry record of {party} ({why})",
+                field="/state/records",
+            )
+    for e, c in zip(bundle.entries, claimed, strict=True):
+        if e.stream == REGISTRY_STREAM and c.about is not None:
+            if c.about not in about:
+                raise VerificationError(
+                    f"a registry entry about {c.about}, whose registry record the bundle does "
+                    "not prove",
+                    stream=e.stream,
+                    position=e.position,
+                    index=e.index,
+                )
+            about[c.about].append((e.index, c.entry_hash or b""))
+    if ("stream", bundle.stream) not in records:
+        raise IncompleteRecordError(
+            f"the bundle does not prove the head of stream {bundle.stream} at its checkpoint",
+            field="/state/records",
+        )
+    for party in sorted(about):
+        check_party(party, records[("party", party)], about[party], size)
+    check_stream(bundle.stream, records[("stream", bundle.stream)], company, size)
 
 
 def _check_trusted(cp: Checkpoint, trusted: Checkpoint, proof: Sequence[bytes] | None) -> None:

@@ -22,7 +22,7 @@ __all__ = [
 
 _ENTRY = b"claimledger:v1:entry\x00"
 _GENESIS = b"claimledger:v1:genesis\x00"
-_LEAF = b"claimledger:v1:leaf\x00"
+_LEAF = b"claimledger:v2:leaf\x00"
 _U64_MAX = 2**64 - 1
 
 
@@ -49,17 +49,23 @@ def genesis_prev(stream: str) -> str:
     return hashlib.sha256(_GENESIS + stream.encode("utf-8")).hexdigest()
 
 
-def leaf_data(index: int, stream: str, position: int, log_time_ms: int, ehash: bytes) -> bytes:
+def leaf_data(
+    index: int, stream: str, position: int, log_time_ms: int, ehash: bytes, state_root: bytes
+) -> bytes:
     """The Merkle leaf data of one log entry (SPEC §6.1); hash it with ``merkle.leaf_hash``.
 
+    ``state_root`` is the root of the state commitment after the entry (SPEC §11).
+
     Raises:
-        EncodingError: a number is out of range or the entry hash is not 32 bytes.
+        EncodingError: a number is out of range, or the entry hash or state root is not 32 bytes.
     """
     for name, n in (("index", index), ("position", position), ("log time", log_time_ms)):
         if not 0 <= n <= _U64_MAX:
             raise EncodingError(f"{name} {n} is out of range")
     if len(ehash) != 32:
         raise EncodingError("entry hash must be 32 bytes")
+    if len(state_root) != 32:
+        raise EncodingError("state root must be 32 bytes")
     return b"".join(
         (
             _LEAF,
@@ -67,6 +73,7 @@ def leaf_data(index: int, stream: str, position: int, log_time_ms: int, ehash: b
             _field(stream.encode("utf-8")),
             struct.pack(">QQ", position, log_time_ms),
             ehash,
+            state_root,
         )
     )
 
@@ -75,7 +82,9 @@ def leaf_data(index: int, stream: str, position: int, log_time_ms: int, ehash: b
 class LogEntry:
     """One raw log entry as a ledger serves it: where the log put it, when, and the envelope.
 
-    Nothing here is trusted: :mod:`attest.verify` re-derives every hash from these bytes.
+    Nothing here is trusted: :mod:`attest.verify` re-derives every hash from these bytes, and
+    replays the state commitment itself; ``state_root`` is the log's word for it (SPEC §11),
+    which a sparse client needs to rebuild the leaf, and a full verifier compares with its own.
     """
 
     index: int
@@ -83,3 +92,4 @@ class LogEntry:
     position: int
     log_time_ms: int
     envelope: bytes
+    state_root: bytes | None = None

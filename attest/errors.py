@@ -15,6 +15,7 @@ index and the field (a JSON pointer), when known::
           ├── ChainError           ``prev`` is not the current head of the stream
           ├── DanglingReferenceError  a referenced claim, test, verdict or party is not there
           ├── ProofError           a Merkle inclusion or consistency proof does not verify
+          ├── IncompleteRecordError  a record leaves out entries the state commitment counts
           └── CheckpointError      a checkpoint or signed note is malformed or not signed by the log
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "DanglingReferenceError",
     "EncodingError",
     "FieldProblem",
+    "IncompleteRecordError",
     "NotAuthorisedError",
     "ProofError",
     "RevokedKeyError",
@@ -184,6 +186,11 @@ class DanglingReferenceError(VerificationError):
 
 class ProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not verify."""
+
+
+class IncompleteRecordError(VerificationError):
+    """A record (a stream, a party's registry record) is not the whole record that the state
+    commitment of the checkpoint counts: entries were left out or cut off (SPEC §11)."""
 
 
 class CheckpointError(VerificationError):

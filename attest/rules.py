@@ -31,6 +31,7 @@ from attest.errors import (
     UnknownKeyError,
     VerificationError,
 )
+from attest.statemap import FOLD_START, StateMap, fold, party_key, record_bytes, stream_key, subject
 from attest.statements import (
     REGISTRY_KINDS,
     REGISTRY_STREAM,
@@ -184,12 +185,16 @@ class LogState:
     Build it by applying entries in index order, starting from an empty state.
 
     Attributes:
-        sparse: check a *company record* instead of a whole log: the registry stream plus one
-            provider's stream, in index order, with gaps where other streams' entries were
-            (SPEC §8.2). Every rule about a provider stream depends only on the registry and that
-            stream, so the decisions are the same as on the whole log; only "index is the next
-            index" becomes "index is after the previous one".
+        sparse: check a *company record* instead of a whole log: the registry entries about
+            the parties involved plus one provider's stream, in index order, with gaps where
+            other entries were (SPEC §8.2). Every rule about a provider stream depends only on
+            the records of the parties involved and that stream, so the decisions are the same as
+            on the whole log; "index is the next index" becomes "index is after the previous
+            one", and a registry entry may follow a gap in the registry (its ``prev`` is then not
+            checked). Sparse states keep no state commitment.
         size: one more than the last index applied (the log size, when not sparse).
+        state_map: the state commitment after the last entry applied (SPEC §11; not sparse).
+        records: each party's registry record: (count, index of the last, fold) (not sparse).
     """
 
     sparse: bool = False
@@ -206,6 +211,8 @@ class LogState:
     claims: dict[bytes, _Claim] = field(default_factory=dict)
     tests: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
     verdicts: dict[bytes, str] = field(default_factory=dict)
+    state_map: StateMap = field(default_factory=StateMap)
+    records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
     _journal: list[Callable[[], object]] | None = None
 
     # -- queries ---------------------------------------------------------------------------------
@@ -213,6 +220,11 @@ class LogState:
     def head(self, stream: str) -> tuple[str, int]:
         """The stream's head (hex entry hash, or its genesis value when empty) and length."""
         return self.heads.get(stream) or (genesis_prev(stream), 0)
+
+    @property
+    def state_root(self) -> bytes:
+        """The root of the state commitment after the last entry applied (SPEC §11)."""
+        return self.state_map.root()
 
     def key(self, keyid: str) -> PublicKey | None:
         """The public key with this id, if any party ever registered it (revoked or not)."""
@@ -281,8 +293,10 @@ class LogState:
         digest = entry.signed.digest
         self._set(self, "size", entry.index + 1)
         self._set(self, "last_log_time_ms", entry.log_time_ms)
-        _, length = self.head(st.stream)
-        self._put(self.heads, st.stream, (entry.signed.entry_hash.hex(), length + 1))
+        ehash = entry.signed.entry_hash
+        self._put(self.heads, st.stream, (ehash.hex(), entry.position + 1))
+        if not self.sparse:
+            self._commit(st, entry.index, entry.position + 1, ehash)
         if isinstance(body, Genesis):
             self._set(self, "origin", body.origin)
             self._set(self, "authority", st.signer)
@@ -315,6 +329,17 @@ class LogState:
             self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim)))
         elif isinstance(body, Verdict):
             self._put(self.verdicts, digest, st.stream)
+
+    def _commit(self, st: Statement, index: int, length: int, ehash: bytes) -> None:
+        """Update the state commitment for an entry just applied (SPEC §11.2)."""
+        m = self.state_map.set(stream_key(st.stream), record_bytes(length, index, ehash))
+        who = subject(st)
+        if who is not None:
+            count, _, acc = self.records.get(who, (0, 0, FOLD_START))
+            record = (count + 1, index, fold(acc, ehash))
+            self._put(self.records, who, record)
+            m = m.set(party_key(who), record_bytes(*record))
+        self._set(self, "state_map", m)
 
     # -- transactions: apply entries tentatively, then keep them or undo them ------------------
 
@@ -364,7 +389,7 @@ class LogState:
         st = entry.signed.statement
         self._check_place(entry)
         head, length = self.head(st.stream)
-        if st.prev != head:
+        if st.prev != head and entry.position == length:
             raise ChainError(
                 f"prev {st.prev} is not the head of stream {st.stream} "
                 f"(head {head} at length {length})",
@@ -395,7 +420,8 @@ class LogState:
                 f"{self.last_log_time_ms}"
             )
         _, length = self.head(st.stream)
-        if entry.position != length:
+        gap = self.sparse and st.stream == REGISTRY_STREAM and entry.position > length
+        if entry.position != length and not gap:
             raise NotAuthorisedError(
                 f"position {entry.position} is not the next position {length} of {st.stream}"
             )

@@ -2,9 +2,9 @@
 
 :class:`LogVerifier` takes raw entries in index order — from a local database, a remote API or a
 bundle — and re-checks everything from bytes: every signature, every chain link, every rule
-decision, the Merkle root against a checkpoint, the checkpoint's signature by the log key the
-genesis names, and consistency with a checkpoint the caller trusted earlier. It never trusts the
-server's opinion of anything.
+decision, the state commitment of every entry (SPEC §11), the Merkle root against a checkpoint, the
+checkpoint's signature by the log key the genesis names, and consistency with a checkpoint the
+caller trusted earlier. It never trusts the server's opinion of anything.
 """
 
 from __future__ import annotations
@@ -107,10 +107,24 @@ class LogVerifier:
                 index=0,
             )
         state.apply(placed)
+        root = state.state_root
+        if raw.state_root is not None and raw.state_root != root:
+            raise VerificationError(
+                f"the log's state root {raw.state_root.hex()} for this entry is not the state "
+                f"commitment replayed from the log, {root.hex()}",
+                stream=raw.stream,
+                position=raw.position,
+                index=raw.index,
+            )
         self._frontier.append(
             leaf_hash(
                 leaf_data(
-                    raw.index, raw.stream, raw.position, raw.log_time_ms, placed.signed.entry_hash
+                    raw.index,
+                    raw.stream,
+                    raw.position,
+                    raw.log_time_ms,
+                    placed.signed.entry_hash,
+                    root,
                 )
             )
         )

@@ -291,7 +291,8 @@ def _json_line(line: str) -> Any:
 
 
 def _log_entry(obj: Any) -> LogEntry:
-    """One NDJSON line of ``/v1/log/entries``: ``{index, stream, position, logTimeMs, envelope}``.
+    """One NDJSON line of ``/v1/log/entries``: ``{index, stream, position, logTimeMs, stateRoot,
+    envelope}``.
 
     The envelope may come as a string (its stored bytes) or as a JSON object, whose canonical
     encoding is the stored form (SPEC §4); either way the verifier re-checks those bytes.
@@ -304,14 +305,16 @@ def _log_entry(obj: Any) -> LogEntry:
             raw = canonical_encode(env)
         else:
             raw = base64.b64decode(str(env))
+        root = obj.get("stateRoot")
         return LogEntry(
             int(obj["index"]),
             str(obj["stream"]),
             int(obj["position"]),
             int(obj["logTimeMs"]),
             raw,
+            None if root is None else bytes.fromhex(str(root)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CliError(f"the server sent a malformed log entry: {exc}") from exc
 
 

@@ -49,6 +49,7 @@ _LABELS = {
     "ChainError": "chain conflict",
     "DanglingReferenceError": "dangling reference",
     "ProofError": "proof failed",
+    "IncompleteRecordError": "incomplete record",
     "CheckpointError": "bad checkpoint",
 }
 

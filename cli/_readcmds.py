@@ -169,7 +169,19 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
         + (f" ({pin_source})" if pin_source else "")
     )
     click.echo(f"  log key:            {outcome.vkey}")
-    click.echo(f"  streams: {outcome.streams}, parties: {outcome.parties}")
+    if outcome.counts is not None:
+        c = outcome.counts
+        click.echo(
+            f"  complete at tree size {cp.size}: {c['entries']} entries — {c['claims']} claim "
+            f"versions, {c['tests']} test records, {c['verdicts']} verdicts, {c['replies']} "
+            f"replies, {c['withdrawals']} withdrawals"
+        )
+        click.echo(
+            f"  registry records complete for {outcome.parties} parties: "
+            + ", ".join(f"{p} ({n})" for p, n in sorted(outcome.records.items()))
+        )
+    else:
+        click.echo(f"  streams: {outcome.streams}, parties: {outcome.parties}")
     if outcome.remark:
         click.echo(f"  note: {outcome.remark}")
     elif previous is not None:
@@ -230,7 +242,12 @@ def verify_cmd(
 ) -> None:
     if bundle_file is not None:
         ctx = click.get_current_context()
-        if server or ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
+        given = {
+            name
+            for name in ("db", "server")
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        }
+        if given:  # CLAIMLEDGER_SERVER / CLAIMLEDGER_DB in the environment do not count
             raise click.UsageError("--bundle verifies offline: give no --db or --server")
         run_verification(
             backend=None,

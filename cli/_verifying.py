@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from attest import (
@@ -45,6 +45,8 @@ class Outcome:
     parties: int
     stream: str | None = None
     remark: str = ""
+    counts: dict[str, int] | None = None
+    records: dict[str, int] = field(default_factory=dict)
 
 
 def checkpoint_size(note: bytes) -> int:
@@ -151,6 +153,8 @@ def verify_bundle_bytes(
         len(result.state.parties),
         result.stream,
         remark,
+        result.counts(),
+        result.registry_records(),
     )
 
 

@@ -1,17 +1,19 @@
 """Export a company's evidence bundle from a ledger (docs/SPEC.md §10).
 
-The bundle's bytes are defined once, by :class:`attest.bundle.Bundle`; this module only gathers
-what goes in: a checkpoint, the registry and company entries below its size, and each entry's
-inclusion proof against that size. Proofs for a fixed size never change, so an export made while
-others append is still exactly the log as that checkpoint signed it.
+The bundle's bytes are defined once, by :class:`attest.bundle.Bundle`; this module only gathers what
+goes in: a checkpoint, the company's entries and the registry records of the parties they involve
+below its size, each entry's inclusion proof against that size, and the completeness proof of the
+stream and those parties at that size (SPEC §11). Proofs for a fixed size never change, so an export
+made while others append is still exactly the log as that checkpoint signed it.
 """
 
 from __future__ import annotations
 
+from attest import canonical
 from attest.bundle import Bundle, BundleEntry, VerifiedRecord
 from attest.checkpoint import verify_checkpoint
+from attest.dsse import Envelope
 from attest.errors import VerificationError
-from attest.statements import REGISTRY_STREAM
 from ledger._ledger import Ledger
 from ledger._views import Views
 from ledger.errors import LedgerError
@@ -45,9 +47,14 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
         raise LedgerError(f"the checkpoint to export against does not verify: {exc}") from exc
     if not 0 < cp.size <= ledger.size:
         raise LedgerError(f"checkpoint size {cp.size} is not in 1..{ledger.size}")
-    raws = [
-        r for s in (REGISTRY_STREAM, stream) for r in ledger.stream_entries(s) if r.index < cp.size
-    ]
+    size = cp.size
+    company = [r for r in ledger.stream_entries(stream) if r.index < size]
+    parties = {stream, ledger.state.authority or stream}
+    for r in company:
+        signer = _signer(r.envelope)
+        if signer is not None:
+            parties.add(signer)
+    raws = company + [r for p in sorted(parties) for r in ledger.registry_about(p, size)]
     raws.sort(key=lambda r: r.index)
     entries = tuple(
         BundleEntry(
@@ -56,10 +63,12 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
             r.position,
             r.log_time_ms,
             r.envelope,
-            tuple(ledger.inclusion_proof(r.index, cp.size)),
+            r.state_root or b"",
+            tuple(ledger.inclusion_proof(r.index, size)),
         )
         for r in raws
     )
+    state = ledger.state_proof(size, [("stream", stream), *(("party", p) for p in sorted(parties))])
     genesis = ledger.state.genesis_hash
     if genesis is None:  # pragma: no cover - an open ledger has a genesis
         raise LedgerError("the ledger has no genesis entry")
@@ -70,7 +79,14 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
         stream=stream,
         checkpoint=note,
         entries=entries,
+        state=state,
     ).to_bytes()
+
+
+def _signer(envelope: bytes) -> str | None:
+    """The signer a stored (verified) entry names."""
+    signer = canonical.decode_object(Envelope.parse_stored(envelope).payload).get("signer")
+    return signer if isinstance(signer, str) else None
 
 
 def record_views(record: VerifiedRecord) -> Views:

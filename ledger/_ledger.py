@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from attest import canonical
 from attest.build import make_statement, sign_statement
 from attest.checkpoint import (
     Checkpoint,
@@ -33,6 +34,7 @@ from attest.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from attest.completeness import RecordKind, RecordProof, StateLeaf, StateProof
 from attest.dsse import Envelope
 from attest.entry import LogEntry, genesis_prev, leaf_data
 from attest.errors import ChainError, UnknownKeyError, VerificationError
@@ -45,7 +47,8 @@ from attest.merkle import (
     subtree_hash,
 )
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
-from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
+from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
+from attest.statements import REGISTRY_STREAM, Kind, format_timestamp, parse_statement
 from keys import PrivateKey
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._store import EntryStore, StoredEntry, open_store
@@ -92,6 +95,7 @@ _NODE_CACHE_LEAVES = 1 << 16
 _RECENT_HASHES = 1 << 16
 _REPEAT_SEARCH = 1 << 14  # positions walked back when looking for an old repeat
 _CATCH_UP_CHUNK = 4096
+_KEPT_MAPS = 256  # state maps kept for the newest sizes (they share nodes), for state proofs
 
 _log = logging.getLogger(__name__)
 
@@ -111,6 +115,8 @@ class Receipt:
         position: position in the stream.
         entry_hash: SPEC §5.1.
         log_time_ms: the log's time for the entry.
+        state_root: the root of the state commitment after the entry (SPEC §11), which the
+            entry's leaf commits to.
         tree_size: the size of the checkpoint below.
         inclusion_proof: RFC 9162 inclusion proof of the entry's leaf in that tree.
         checkpoint: the signed checkpoint note (text) covering the entry.
@@ -123,6 +129,7 @@ class Receipt:
     position: int
     entry_hash: bytes
     log_time_ms: int
+    state_root: bytes
     tree_size: int
     inclusion_proof: tuple[bytes, ...]
     checkpoint: bytes
@@ -137,6 +144,7 @@ class Receipt:
             "entryHash": self.entry_hash.hex(),
             "logTime": format_timestamp(self.log_time_ms),  # SPEC timestamp: whole seconds
             "logTimeMs": self.log_time_ms,
+            "stateRoot": self.state_root.hex(),
             "treeSize": self.tree_size,
             "inclusionProof": [base64.b64encode(h).decode() for h in self.inclusion_proof],
             "checkpoint": self.checkpoint.decode("utf-8"),
@@ -167,6 +175,8 @@ class Ledger:
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._unsaved: list[tuple[int, int, bytes]] = []  # nodes not yet in the store
         self._index_of: dict[bytes, int] = {}  # entry hash -> index, recent entries only
+        self._maps: dict[int, StateMap] = {}  # size -> the state map at that size (newest)
+        self._about: dict[str, list[int]] = {}  # party -> positions of registry entries about it
         self.views_error: BaseException | None = None
         self._signer: NoteSigner | None = None
         self._checkpoint: tuple[int, bytes] | None = None
@@ -232,12 +242,11 @@ class Ledger:
         )
         envelope = sign_statement(statement, authority_key)
         signed = open_genesis(envelope)
-        LogState().check(Placed(signed, 0, 0, now))
+        first = LogState()
+        first.admit(genesis := Placed(signed, 0, 0, now))
         store = open_store(url, create=True)
         try:
-            store.append(
-                [StoredEntry(0, REGISTRY_STREAM, 0, now, envelope.to_bytes(), signed.entry_hash)]
-            )
+            store.append([_stored(genesis, first.state_root)])
             return cls(store, log_key=log_key, clock=clock)
         except BaseException:
             store.close()
@@ -351,6 +360,7 @@ class Ledger:
                     _log.warning("catching up on one core: %s", exc)
                     for stored in self._store.iter_log(self.state.size):
                         self._catch_up_one(stored, None)
+            self._remember_map()
             self._try_persist_nodes()
 
     def _catch_up_one(self, stored: StoredEntry, opened: Opened | None) -> None:
@@ -380,13 +390,23 @@ class Ledger:
                 index=stored.index,
             )
         self.state.apply(placed)
+        if self.state.state_root != stored.state_root:
+            raise CorruptionError(
+                "stored state root is not the state commitment replayed from the log",
+                stream=stored.stream,
+                position=stored.position,
+                index=stored.index,
+            )
         self._integrate(raw, placed.signed.entry_hash)
         self._apply_views(placed)
         if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
             self._try_persist_nodes()  # bounded memory while reading a large log
 
     def _integrate(self, raw: LogEntry, ehash: bytes) -> None:
-        leaf = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
+        assert raw.state_root is not None  # noqa: S101 - every stored entry has one
+        leaf = leaf_hash(
+            leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash, raw.state_root)
+        )
         for level, index, h in self._frontier.append(leaf):
             self._nodes[(level, index)] = h
             self._unsaved.append((level, index, h))
@@ -396,7 +416,16 @@ class Ledger:
             for old in list(islice(recent, len(recent) - _RECENT_HASHES)):
                 del recent[old]
 
+    def _remember_map(self) -> None:
+        maps = self._maps
+        maps[self.state.size] = self.state.state_map
+        if len(maps) > _KEPT_MAPS:
+            del maps[next(iter(maps))]
+
     def _apply_views(self, placed: Placed) -> None:
+        who = subject(placed.signed.statement)
+        if who is not None:
+            self._about.setdefault(who, []).append(placed.position)
         # The views are a projection: a failure there must not stop the log (the entry is
         # stored and in the tree). It is kept for the views' owner to see; views rebuild at open.
         try:
@@ -544,6 +573,73 @@ class Ledger:
             return h if h is not None else self._store.get_node(level, index)
 
         return list(proof(get))
+
+    def state_proof(self, size: int, records: Sequence[tuple[RecordKind, str]]) -> StateProof:
+        """The state commitment at tree ``size``, with the records of these streams and parties
+        (SPEC §11.4): what a sparse client needs to know a record is whole.
+
+        Raises:
+            LedgerError: ``size`` is not a size of this tree.
+            CorruptionError: the stored state root at ``size`` is not the replayed one.
+        """
+        with self._lock:
+            self._check_size(size)
+            m = self._maps.get(size)
+        if m is None:
+            m = self._rebuild_map(size)  # O(size): an older size than the kept ones
+            with self._lock:
+                self._maps.setdefault(size, m)
+                if len(self._maps) > _KEPT_MAPS:
+                    del self._maps[next(iter(self._maps))]
+        (last,) = self._store.leaves(size - 1, size)
+        if m.root() != last.state_root:
+            raise CorruptionError(
+                f"the stored state root at size {size} is not the replayed state", index=size - 1
+            )
+        leaf = StateLeaf(
+            last.index,
+            last.stream,
+            last.position,
+            last.log_time_ms,
+            last.entry_hash,
+            last.state_root,
+        )
+        keys = {"stream": stream_key, "party": party_key}
+        return StateProof(
+            leaf,
+            tuple(self.inclusion_proof(size - 1, size)),
+            tuple(RecordProof(kind, ident, m.prove(keys[kind](ident))) for kind, ident in records),
+        )
+
+    def registry_about(self, party: str, size: int | None = None) -> list[LogEntry]:
+        """The registry entries about ``party`` (its registry record, SPEC §11.1) below ``size``."""
+        with self._lock:
+            positions = list(self._about.get(party, ()))
+        out: list[LogEntry] = []
+        for pos in positions:
+            (e,) = self.stream_entries(REGISTRY_STREAM, pos, pos + 1)
+            if size is None or e.index < size:
+                out.append(e)
+        return out
+
+    def _rebuild_map(self, size: int) -> StateMap:
+        """The state map at an older ``size``, from the stored leaves and registry entries."""
+        about: dict[int, str] = {}
+        for e in self._store.stream_entries(REGISTRY_STREAM):
+            if e.index >= size:
+                break
+            st = parse_statement(canonical.decode_object(Envelope.parse_stored(e.envelope).payload))
+            who = subject(st)
+            if who is not None:
+                about[e.index] = who
+        commitment = Commitment()
+        for lo in range(0, size, _CATCH_UP_CHUNK):
+            for leaf in self._store.leaves(lo, min(size, lo + _CATCH_UP_CHUNK)):
+                commitment.add(
+                    leaf.stream, leaf.index, leaf.position, leaf.entry_hash, about.get(leaf.index)
+                )
+        m = commitment.map
+        return m
 
     def _check_size(self, size: int) -> None:
         if not 0 < size <= self._frontier.size:
@@ -707,10 +803,10 @@ class Ledger:
                 state = self.state
                 state.begin()
                 try:
-                    decisions, placed = self._decide(batch)
+                    decisions, placed, roots = self._decide(batch)
                     if self._stale_refusal(decisions):
                         raise ConflictError("refused on a stale prefix")
-                    stored = [_stored(pl) for pl in placed]
+                    stored = [_stored(pl, r) for pl, r in zip(placed, roots, strict=True)]
                     if stored:
                         self._store.append(stored)
                 except ConflictError:
@@ -721,6 +817,7 @@ class Ledger:
                     state.rollback()
                     raise
                 state.commit()
+                self._remember_map()
                 # The entries are durable: from here on nothing may leave the tree behind.
                 for pl, entry in zip(placed, stored, strict=True):
                     self._integrate(_raw(entry), pl.signed.entry_hash)
@@ -731,7 +828,7 @@ class Ledger:
                     or len(self._unsaved) >= PERSIST_NODES_MAX
                 ):
                     self._try_persist_nodes()
-                self._answer(batch, decisions, placed)
+                self._answer(batch, decisions, stored)
                 return
         raise LedgerError("could not append: the log kept changing under this writer")
 
@@ -749,11 +846,15 @@ class Ledger:
 
     def _decide(
         self, batch: list[_Pending]
-    ) -> tuple[dict[int, Placed | int | Exception], list[Placed]]:
-        """Check and apply the batch in order; rejected entries change nothing."""
+    ) -> tuple[dict[int, Placed | int | Exception], list[Placed], list[bytes]]:
+        """Check and apply the batch in order; rejected entries change nothing.
+
+        Returns the decisions, the entries placed and the state root after each of them.
+        """
         now = max(self._clock(), self.state.last_log_time_ms)
         decisions: dict[int, Placed | int | Exception] = {}
         placed: list[Placed] = []
+        roots: list[bytes] = []
         seen: dict[bytes, int] = {}
         for i, p in enumerate(batch):
             ehash = p.signed.entry_hash
@@ -778,7 +879,8 @@ class Ledger:
             decisions[i] = pl
             seen[ehash] = len(placed)
             placed.append(pl)
-        return decisions, placed
+            roots.append(self.state.state_root)
+        return decisions, placed, roots
 
     def _stored_index(self, signed: Signed) -> int | None:
         """The index of ``signed`` if it is already stored (searching its stream from the head).
@@ -808,11 +910,12 @@ class Ledger:
         self,
         batch: list[_Pending],
         decisions: dict[int, Placed | int | Exception],
-        placed_all: list[Placed],
+        stored_all: list[StoredEntry],
     ) -> None:
         size = self._frontier.size
         note = self.checkpoint() if size else b""
         memo: dict[tuple[int, int], Hash] = {}  # right-edge subtrees, shared by the proofs
+        first = stored_all[0].index if stored_all else 0
         for i, p in enumerate(batch):
             d = decisions[i]
             try:
@@ -820,39 +923,34 @@ class Ledger:
                     p.future.set_exception(d)
                     continue
                 if isinstance(d, int):
-                    index = d if d >= 0 else placed_all[-1 - d].index
+                    index = d if d >= 0 else stored_all[-1 - d].index
                     original = self._receipt_for_index(index, size, note, memo)
                     p.future.set_result(dataclasses.replace(original, appended=False))
                     continue
-                p.future.set_result(
-                    self._receipt(
-                        d.index,
-                        d.signed.statement.stream,
-                        d.position,
-                        d.signed.entry_hash,
-                        d.log_time_ms,
-                        size,
-                        note,
-                        memo,
-                    )
-                )
+                p.future.set_result(self._receipt(stored_all[d.index - first], size, note, memo))
             except Exception as exc:  # one failed receipt must not leave the others unanswered
                 if not p.future.done():
                     p.future.set_exception(exc)
 
     def _receipt(
         self,
-        index: int,
-        stream: str,
-        position: int,
-        ehash: bytes,
-        log_time: int,
+        e: StoredEntry,
         size: int,
         note: bytes,
         memo: dict[tuple[int, int], Hash] | None = None,
     ) -> Receipt:
-        proof = tuple(inclusion_proof(index, size, self._node, memo=memo))
-        return Receipt(index, stream, position, ehash, log_time, size, proof, note)
+        proof = tuple(inclusion_proof(e.index, size, self._node, memo=memo))
+        return Receipt(
+            e.index,
+            e.stream,
+            e.position,
+            e.entry_hash,
+            e.log_time_ms,
+            e.state_root,
+            size,
+            proof,
+            note,
+        )
 
     def _receipt_for_index(
         self,
@@ -862,16 +960,7 @@ class Ledger:
         memo: dict[tuple[int, int], Hash] | None = None,
     ) -> Receipt:
         (stored,) = self._store.log_entries(index, index + 1)
-        return self._receipt(
-            stored.index,
-            stored.stream,
-            stored.position,
-            stored.entry_hash,
-            stored.log_time_ms,
-            size,
-            note,
-            memo,
-        )
+        return self._receipt(stored, size, note, memo)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -902,7 +991,7 @@ class Ledger:
             return self.state.head(stream)
 
 
-def _stored(pl: Placed) -> StoredEntry:
+def _stored(pl: Placed, state_root: bytes) -> StoredEntry:
     return StoredEntry(
         pl.index,
         pl.signed.statement.stream,
@@ -910,11 +999,12 @@ def _stored(pl: Placed) -> StoredEntry:
         pl.log_time_ms,
         pl.signed.envelope.to_bytes(),
         pl.signed.entry_hash,
+        state_root,
     )
 
 
 def _raw(s: StoredEntry) -> LogEntry:
-    return LogEntry(s.index, s.stream, s.position, s.log_time_ms, s.envelope)
+    return LogEntry(s.index, s.stream, s.position, s.log_time_ms, s.envelope, s.state_root)
 
 
 def _as_verification_error(exc: BaseException) -> VerificationError:

@@ -70,8 +70,10 @@ NAMESPACE: Final = UUID("8c1f6d2e-4b0a-5e39-9d7c-2f5a1b3c4d6e")
 LOG_ID: Final = uuid5(NAMESPACE, "log")
 STREAMS_ID: Final = uuid5(NAMESPACE, "streams")
 
-FORMAT_VERSION: Final = 2
-"""Storage format, recorded in ``claimledger_meta`` at init and checked at every open."""
+FORMAT_VERSION: Final = 3
+"""Storage format, recorded in ``claimledger_meta`` at init and checked at every open.
+
+3: every entry records the state root its Merkle leaf commits to (SPEC §6.1, §11)."""
 
 SQLITE_LOCK_TIMEOUT_S: Final = 10
 POSTGRES_LOCK_TIMEOUT_S: Final = 5
@@ -102,6 +104,7 @@ class StoredEntry:
         log_time_ms: the log's clock when it sequenced the entry (ms since the Unix epoch).
         envelope: the stored envelope bytes, opaque here.
         entry_hash: the 32-byte entry hash, opaque here.
+        state_root: the 32-byte root of the state commitment after the entry, opaque here.
     """
 
     index: int
@@ -110,6 +113,7 @@ class StoredEntry:
     log_time_ms: int
     envelope: bytes
     entry_hash: bytes
+    state_root: bytes
 
     def __post_init__(self) -> None:
         for name in ("index", "position", "log_time_ms"):
@@ -122,6 +126,8 @@ class StoredEntry:
             raise ValueError("envelope must be bytes")
         if type(self.entry_hash) is not bytes or len(self.entry_hash) != _HASH_LEN:
             raise ValueError("entry_hash must be 32 bytes")
+        if type(self.state_root) is not bytes or len(self.state_root) != _HASH_LEN:
+            raise ValueError("state_root must be 32 bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,7 @@ class StoredLeaf:
     position: int
     log_time_ms: int
     entry_hash: bytes
+    state_root: bytes
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -155,6 +162,7 @@ class EntryAppended:
     log_time_ms: int
     envelope: bytes
     entry_hash: bytes
+    state_root: bytes
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,7 @@ class LeafAppended:
     position: int
     log_time_ms: int
     entry_hash: bytes
+    state_root: bytes
 
 
 @dataclass(frozen=True)
@@ -185,19 +194,24 @@ for _cls in (EntryAppended, LeafAppended, StreamOpened):
     register_topic(_cls.TOPIC, _cls)
 
 
+_HEX_FIELDS: Final = ("entry_hash", "state_root")
+
+
 class _Transcoder(Transcoder):
     """orjson, with the two bytes fields of the events encoded as JSON strings.
 
     ``envelope`` is stored as its latin-1 decoding: lossless for any bytes, and byte for byte the
-    same as the envelope for the ASCII envelopes the ledger stores. ``entry_hash`` is hex.
+    same as the envelope for the ASCII envelopes the ledger stores. ``entry_hash`` and
+    ``state_root`` are hex.
     """
 
     def encode(self, obj: Any) -> bytes:
         state = dict(obj)
         if "envelope" in state:
             state["envelope"] = state["envelope"].decode("latin-1")
-        if "entry_hash" in state:
-            state["entry_hash"] = state["entry_hash"].hex()
+        for name in _HEX_FIELDS:
+            if name in state:
+                state[name] = state[name].hex()
         return orjson.dumps(state)
 
     def decode(self, data: bytes) -> Any:
@@ -206,12 +220,13 @@ class _Transcoder(Transcoder):
             raise ValueError("event state is not a JSON object")
         if "envelope" in state:
             state["envelope"] = state["envelope"].encode("latin-1")
-        if "entry_hash" in state:
-            text = state["entry_hash"]
-            raw = bytes.fromhex(text)
-            if raw.hex() != text:  # fromhex also reads upper case and spaces: one spelling only
-                raise ValueError("entry_hash is not lower-case hex")
-            state["entry_hash"] = raw
+        for name in _HEX_FIELDS:
+            if name in state:
+                text = state[name]
+                raw = bytes.fromhex(text)
+                if raw.hex() != text:  # fromhex also reads upper case and spaces: one spelling
+                    raise ValueError(f"{name} is not lower-case hex")
+                state[name] = raw
         return state
 
 
@@ -421,11 +436,22 @@ def open_store(url: str, *, create: bool = False) -> EntryStore:
                 )
             fmt = backend.meta("format")
         if fmt != FORMAT_VERSION:
-            raise StoreError(f"{db.display} has storage format {fmt}, expected {FORMAT_VERSION}")
+            raise StoreError(_format_message(db.display, fmt))
         return EntryStore(app, backend, db.display)
     except BaseException:
         app.close()
         raise
+
+
+def _format_message(display: str, fmt: object) -> str:
+    if isinstance(fmt, int) and fmt < FORMAT_VERSION:
+        return (
+            f"{display} holds a ledger in storage format {fmt}, written before its Merkle leaves "
+            f"committed to the state of every stream and party (format {FORMAT_VERSION}, "
+            "SPEC §11): its checkpoints cannot be carried over. Serve it with the claimledger "
+            "release that wrote it, or start a new ledger with `claimledger init`"
+        )
+    return f"{display} has storage format {fmt}, expected {FORMAT_VERSION}"
 
 
 SQLITE_PAGE_SIZE: Final = 16384
@@ -656,6 +682,7 @@ class EntryStore:
                     position=e.position,
                     log_time_ms=e.log_time_ms,
                     entry_hash=e.entry_hash,
+                    state_root=e.state_root,
                 )
             )
             events.append(
@@ -667,6 +694,7 @@ class EntryStore:
                     log_time_ms=e.log_time_ms,
                     envelope=e.envelope,
                     entry_hash=e.entry_hash,
+                    state_root=e.state_root,
                 )
             )
             if e.position == 0:
@@ -770,10 +798,11 @@ class EntryStore:
                     index=leaf.index,
                 )
             entry = self._entry(leaf.stream, leaf.position + 1, *found)
-            if (entry.index, entry.log_time_ms, entry.entry_hash) != (
+            if (entry.index, entry.log_time_ms, entry.entry_hash, entry.state_root) != (
                 leaf.index,
                 leaf.log_time_ms,
                 leaf.entry_hash,
+                leaf.state_root,
             ):
                 raise CorruptionError(
                     f"log index {leaf.index} and {leaf.stream!r} position {leaf.position} disagree",
@@ -832,6 +861,7 @@ class EntryStore:
                 log_time_ms=d["log_time_ms"],
                 envelope=d["envelope"],
                 entry_hash=d["entry_hash"],
+                state_root=d["state_root"],
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptionError(
@@ -851,12 +881,14 @@ class EntryStore:
                 position=d["position"],
                 log_time_ms=d["log_time_ms"],
                 entry_hash=d["entry_hash"],
+                state_root=d["state_root"],
             )
             if (
                 type(leaf.stream) is not str
                 or type(leaf.position) is not int
                 or type(leaf.log_time_ms) is not int
                 or len(leaf.entry_hash) != _HASH_LEN
+                or len(leaf.state_root) != _HASH_LEN
             ):
                 raise ValueError("wrong field types")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -132,7 +132,9 @@ def _verify_store(
     verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted)
 
     def raw(s: StoredEntry) -> tuple[LogEntry, bytes]:
-        return LogEntry(s.index, s.stream, s.position, s.log_time_ms, s.envelope), s.entry_hash
+        return LogEntry(
+            s.index, s.stream, s.position, s.log_time_ms, s.envelope, s.state_root
+        ), s.entry_hash
 
     entries = (raw(s) for s in store.iter_log(0, batch=chunk, end=_note_size(note)))
     _verify_entries(verifier, entries, workers, progress, pool, chunk)

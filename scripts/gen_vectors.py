@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import json
 import struct
@@ -29,6 +30,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from attest import canonical
+from attest.bundle import Bundle, verify_bundle
 from attest.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -48,6 +50,19 @@ from attest.merkle import (
     verify_inclusion,
 )
 from attest.rules import open_envelope, replay
+from attest.statemap import (
+    EMPTY,
+    FOLD_START,
+    KEY_PARTY,
+    KEY_STREAM,
+    MapLeaf,
+    MapProof,
+    Record,
+    StateMap,
+    fold,
+    map_key,
+    verify_map_proof,
+)
 from attest.statements import Kind, parse_statement
 from keys import PrivateKey, PublicKey, verify_strict
 from tests.attest.examples import (
@@ -82,10 +97,13 @@ FILES = (
     "statements.json",
     "log.json",
     "rules.json",
+    "statemap.json",
 )
 
 ORIGIN = "claimledger.example/log"
 PROVIDER = "acme-social"
+VERIFIER = "safecheck-labs"
+AUTHORITY = "online-safety-board"
 VERIFIER = "safecheck-labs"
 
 # -- Ed25519 arithmetic, only to construct refused keys and signatures (docs/SPEC.md §2) ---------
@@ -179,13 +197,16 @@ def _key(n: int) -> PrivateKey:
 
 
 def _raw_entry(e: LogEntry) -> Json:
-    return {
+    raw: Json = {
         "index": e.index,
         "stream": e.stream,
         "position": e.position,
         "logTimeMs": e.log_time_ms,
         "envelope": e.envelope.decode("utf-8"),
     }
+    if e.state_root is not None:
+        raw["stateRoot"] = e.state_root.hex()
+    return raw
 
 
 # -- 1. canonical JSON ---------------------------------------------------------------------------
@@ -704,20 +725,32 @@ def _entry(log: list[LogEntry]) -> bytes:
             )
         )
     places = [
-        ("all zero", 0, "registry", 0, 0, bytes(32)),
-        ("large numbers", 2**53 - 1, PROVIDER, 2**40 + 1, 2**53 - 1, bytes(range(32))),
+        ("all zero", 0, "registry", 0, 0, bytes(32), bytes(32)),
+        (
+            "large numbers",
+            2**53 - 1,
+            PROVIDER,
+            2**40 + 1,
+            2**53 - 1,
+            bytes(range(32)),
+            bytes(range(32, 64)),
+        ),
     ]
     for e in log[:3]:
         ehash = entry_hash(Envelope.parse_stored(e.envelope))
-        places.append((f"log entry {e.index}", e.index, e.stream, e.position, e.log_time_ms, ehash))
-    for name, index, stream, position, t, ehash in places:
-        data = leaf_data(index, stream, position, t, ehash)
+        root = e.state_root or b""
+        places.append(
+            (f"log entry {e.index}", e.index, e.stream, e.position, e.log_time_ms, ehash, root)
+        )
+    for name, index, stream, position, t, ehash, root in places:
+        data = leaf_data(index, stream, position, t, ehash, root)
         input_ = {
             "index": index,
             "stream": stream,
             "position": position,
             "logTimeMs": t,
             "entryHash": ehash.hex(),
+            "stateRoot": root.hex(),
         }
         cases.append(
             _case(
@@ -727,23 +760,25 @@ def _entry(log: list[LogEntry]) -> bytes:
             )
         )
     bad_leaf = [
-        ("negative index", -1, bytes(32), "index out of range"),
-        ("31-byte entry hash", 0, bytes(31), "entry hash must be 32 bytes"),
+        ("negative index", -1, bytes(32), bytes(32), "index out of range"),
+        ("31-byte entry hash", 0, bytes(31), bytes(32), "entry hash must be 32 bytes"),
+        ("33-byte state root", 0, bytes(32), bytes(33), "state root must be 32 bytes"),
     ]
-    for name, index, ehash, reason in bad_leaf:
+    for name, index, ehash, root, reason in bad_leaf:
         input_ = {
             "index": index,
             "stream": "registry",
             "position": 0,
             "logTimeMs": 0,
             "entryHash": ehash.hex(),
+            "stateRoot": root.hex(),
         }
         cases.append(
             _refused(
                 f"leaf data: {name}",
                 input_,
                 reason,
-                partial(leaf_data, index, "registry", 0, 0, ehash),
+                partial(leaf_data, index, "registry", 0, 0, ehash, root),
             )
         )
     return _doc(
@@ -1211,10 +1246,7 @@ def _log(b: LogBuilder) -> tuple[bytes, bytes]:
     if genesis["origin"] != ORIGIN or genesis["logKey"] != log_signer().key.public_key.b64():
         raise AssertionError("the genesis body names another origin or log key")
     hashes = [entry_hash(Envelope.parse_stored(e.envelope)) for e in entries]
-    leaves = [
-        leaf_hash(leaf_data(e.index, e.stream, e.position, e.log_time_ms, h))
-        for e, h in zip(entries, hashes, strict=True)
-    ]
+    leaves = b.leaf_hashes()
     tree = MemoryTree(leaves)
     size = tree.size
     note = sign_checkpoint(Checkpoint(ORIGIN, size, tree.root()), log_signer())
@@ -1228,6 +1260,7 @@ def _log(b: LogBuilder) -> tuple[bytes, bytes]:
                 "kind": json.loads(p)["kind"],
                 "digest": hashlib.sha256(p).hexdigest(),
                 "entryHash": h.hex(),
+                "stateRoot": (e.state_root or b"").hex(),
                 "leafHash": lh.hex(),
                 "inclusionProof": [x.hex() for x in tree.inclusion_proof(e.index)],
             }
@@ -1456,6 +1489,190 @@ def _place(e: LogEntry) -> tuple[int, str, int, int]:
     return e.index, e.stream, e.position, e.log_time_ms
 
 
+# -- 10. the state commitment (SPEC §11) and bundles (§10) --------------------------------------
+
+
+def _map_proof_json(proof: MapProof) -> Json:
+    leaf = proof.leaf
+    return {
+        "siblings": [_b64(x) for x in proof.siblings],
+        "leaf": None if leaf is None else {"key": leaf.key.hex(), "value": leaf.value.hex()},
+    }
+
+
+def _statemap(b: LogBuilder) -> bytes:
+    cases: list[Json] = []
+    for kind, ident in ((KEY_STREAM, "registry"), (KEY_STREAM, PROVIDER), (KEY_PARTY, PROVIDER)):
+        preimage = b"claimledger:v2:map-key\x00" + bytes((kind,)) + ident.encode()
+        cases.append(
+            _case(
+                f"map key: type {kind} {ident}",
+                {"type": kind, "id": ident},
+                {"preimageHex": preimage.hex(), "key": map_key(kind, ident).hex()},
+            )
+        )
+    cases.append(
+        _case(
+            "record bytes",
+            {"count": 3, "lastIndex": 2**40 + 5, "digest": bytes(range(32)).hex()},
+            {"value": Record(3, 2**40 + 5, bytes(range(32))).to_bytes().hex()},
+        )
+    )
+    f1 = fold(FOLD_START, bytes(range(32)))
+    cases.append(
+        _case(
+            "party fold of two entry hashes",
+            {"entryHashes": [bytes(range(32)).hex(), bytes(range(32, 64)).hex()]},
+            {"folds": [f1.hex(), fold(f1, bytes(range(32, 64))).hex()]},
+        )
+    )
+    # Small maps: the root of every prefix of a fixed list of pairs, and the same set inserted
+    # in reverse order (the root depends on the set only).
+    pairs = [(map_key(KEY_STREAM, f"s{i}"), Record(i + 1, i, bytes([i]) * 32)) for i in range(6)]
+    roots = [StateMap.build((k, v.to_bytes()) for k, v in pairs[:n]).root() for n in range(7)]
+    reverse = StateMap.build((k, v.to_bytes()) for k, v in reversed(pairs)).root()
+    if reverse != roots[-1]:
+        raise AssertionError("the map root depends on insertion order")
+    cases.append(
+        _case(
+            "map roots of growing sets",
+            {"pairs": [{"key": k.hex(), "value": v.to_bytes().hex()} for k, v in pairs]},
+            {"roots": [r.hex() for r in roots], "emptyRoot": EMPTY.hex()},
+        )
+    )
+    # The story log's state after every entry, and proofs against the last.
+    final = b.commitment.map
+    roots_after = [(e.state_root or b"").hex() for e in b.entries]
+    records = []
+    for kind, name in ((KEY_STREAM, "stream"), (KEY_PARTY, "party")):
+        for ident in ("registry", PROVIDER, VERIFIER, AUTHORITY, "nobody-here"):
+            if kind == KEY_PARTY and ident == "registry":
+                continue
+            k = map_key(kind, ident)
+            value = final.get(k)
+            proof = final.prove(k)
+            if verify_map_proof(final.root(), k, proof) != value:
+                raise AssertionError("a map proof does not verify")
+            records.append(
+                {
+                    "kind": name,
+                    "id": ident,
+                    "key": k.hex(),
+                    "value": None if value is None else value.hex(),
+                    "proof": _map_proof_json(proof),
+                }
+            )
+    cases.append(
+        _case(
+            "the state of the log of log.json",
+            {"entries": "log.json"},
+            {"stateRoots": roots_after, "root": final.root().hex(), "records": records},
+        )
+    )
+    # Refused map proofs: each against the final root, for acme-social's stream key.
+    k = map_key(KEY_STREAM, PROVIDER)
+    good = final.prove(k)
+    if good.leaf is None:
+        raise AssertionError("acme-social has a stream")
+    flipped = bytearray(good.siblings[0])
+    flipped[0] ^= 1
+    other = next(r for r in records if r["value"] is not None and r["key"] != k.hex())
+    bad = [
+        ("a flipped sibling", MapProof((bytes(flipped), *good.siblings[1:]), good.leaf)),
+        ("a changed value", MapProof(good.siblings, MapLeaf(good.leaf.key, bytes(48)))),
+        ("a sibling dropped", MapProof(good.siblings[:-1], good.leaf)),
+        ("an empty end instead of the leaf", MapProof(good.siblings, None)),
+        (
+            "another key's leaf off the path",
+            MapProof(
+                good.siblings,
+                MapLeaf(bytes.fromhex(str(other["key"])), bytes.fromhex(str(other["value"]))),
+            ),
+        ),
+    ]
+    for name, proof in bad:
+        cases.append(
+            _refused(
+                f"map proof: {name}",
+                {"root": final.root().hex(), "key": k.hex(), "proof": _map_proof_json(proof)},
+                "the proof does not verify",
+                partial(verify_map_proof, final.root(), k, proof),
+            )
+        )
+    # The bundle of acme-social at the whole log, and the same bundle cut short.
+    signer = log_signer()
+    bundle = b.bundle(PROVIDER, signer)
+    record = verify_bundle(bundle.to_bytes())
+    statements = record.statements()
+    cases.append(
+        _case(
+            "bundle",
+            {"bundle": bundle.to_bytes().decode("utf-8")},
+            {
+                "size": record.checkpoint.size,
+                "streamLength": record.stream_length,
+                "indexes": [p.index for p in record.entries],
+                "companyKinds": [p.signed.statement.kind for p in statements],
+            },
+        )
+    )
+    last = max(e.index for e in bundle.entries if e.stream == PROVIDER)
+    revoke = next(
+        e.index
+        for e in bundle.entries
+        if e.stream == "registry" and b'"kind":"key.revoke"' in _payload(e.envelope)
+    )
+    cut = [
+        ("the company's last entry left out", _drop(bundle, {last})),
+        ("the provider's key revocation left out", _drop(bundle, {revoke})),
+        (
+            "the verifier's record left out",
+            dataclasses.replace(
+                bundle,
+                state=dataclasses.replace(
+                    bundle.state,
+                    records=tuple(r for r in bundle.state.records if r.ident != VERIFIER),
+                ),
+            ),
+        ),
+        (
+            "an older state proof with the newest checkpoint",
+            dataclasses.replace(
+                bundle, state=b.bundle(PROVIDER, signer, size=len(b.entries) - 1).state
+            ),
+        ),
+    ]
+    for name, damaged in cut:
+        data = damaged.to_bytes()
+        cases.append(
+            _refused(
+                f"bundle: {name}",
+                {"bundle": data.decode("utf-8")},
+                "the record is not whole at the checkpoint",
+                partial(verify_bundle, data),
+            )
+        )
+    return _doc(
+        "The state commitment (§11) and evidence bundles (§10). Map keys, record values and "
+        "party folds; roots of small maps; the state root after every entry of the log of "
+        "log.json, its final root and the proof (siblings base64, leaf key and value hex) of "
+        "each stream and party record, and of absent ones; refused map proofs; the bundle of "
+        "acme-social at the whole log (the bundle file as text) and refused bundles cut short.",
+        "§10, §11",
+        cases,
+    )
+
+
+def _payload(envelope: bytes) -> bytes:
+    return Envelope.parse_stored(envelope).payload
+
+
+def _drop(bundle: Bundle, indexes: set[int]) -> Bundle:
+    return dataclasses.replace(
+        bundle, entries=tuple(e for e in bundle.entries if e.index not in indexes)
+    )
+
+
 # -- driver --------------------------------------------------------------------------------------
 
 
@@ -1463,18 +1680,7 @@ def build() -> dict[str, bytes]:
     """Every vector file's name and exact bytes."""
     b, refs = story_log()
     log_doc, _note = _log(b)
-    log_tree = MemoryTree(
-        leaf_hash(
-            leaf_data(
-                e.index,
-                e.stream,
-                e.position,
-                e.log_time_ms,
-                entry_hash(Envelope.parse_stored(e.envelope)),
-            )
-        )
-        for e in b.entries
-    )
+    log_tree = b.tree()
     files = {
         "canonical.json": _canonical(),
         "keys.json": _keys(),
@@ -1485,6 +1691,7 @@ def build() -> dict[str, bytes]:
         "statements.json": _statements(),
         "log.json": log_doc,
         "rules.json": _rules(b, refs),
+        "statemap.json": _statemap(b),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")

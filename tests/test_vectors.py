@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import attest
 from attest import canonical
+from attest.bundle import verify_bundle
 from attest.checkpoint import NoteSigner, NoteVerifier, sign_checkpoint, verify_checkpoint
 from attest.dsse import Envelope, pae, sign_envelope
 from attest.entry import LogEntry, entry_hash, genesis_prev, leaf_data
@@ -32,6 +33,16 @@ from attest.merkle import (
     verify_inclusion,
 )
 from attest.rules import LogState, open_envelope, replay
+from attest.statemap import (
+    FOLD_START,
+    MapLeaf,
+    MapProof,
+    Record,
+    StateMap,
+    fold,
+    map_key,
+    verify_map_proof,
+)
 from attest.statements import parse_statement
 from attest.verify import LogVerifier, log_note_verifier
 from keys import KeysError, PrivateKey, PublicKey, key_id, verify_strict
@@ -68,12 +79,14 @@ def _refused(case: Json, call: Any, *args: Any) -> None:
 
 
 def _entry(raw: Json) -> LogEntry:
+    root = raw.get("stateRoot")
     return LogEntry(
         raw["index"],
         raw["stream"],
         raw["position"],
         raw["logTimeMs"],
         raw["envelope"].encode("utf-8"),
+        None if root is None else bytes.fromhex(root),
     )
 
 
@@ -217,6 +230,7 @@ def test_entry() -> None:
                 inp["position"],
                 inp["logTimeMs"],
                 bytes.fromhex(inp["entryHash"]),
+                bytes.fromhex(inp["stateRoot"]),
             )
             if "error" in case:
                 _refused(case, leaf_data, *args)
@@ -340,7 +354,11 @@ def test_log_replays_and_its_checkpoint_verifies() -> None:
     root = bytes.fromhex(expect["root"])
     for raw, want in zip(entries, expect["entries"], strict=True):
         ehash = bytes.fromhex(want["entryHash"])
-        lh = leaf_hash(leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash))
+        sroot = bytes.fromhex(want["stateRoot"])
+        assert raw.state_root == sroot
+        lh = leaf_hash(
+            leaf_data(raw.index, raw.stream, raw.position, raw.log_time_ms, ehash, sroot)
+        )
         assert lh.hex() == want["leafHash"]
         verify_inclusion(lh, raw.index, len(entries), _hashes(want["inclusionProof"]), root)
 
@@ -379,3 +397,69 @@ def test_rules() -> None:
             assert case["expect"] == {"accept": True}
             state.check(state.open(raw))
         assert state.size == size  # candidates are decided, never applied
+
+
+# -- the state commitment (SPEC §11) ---------------------------------------------------------------
+
+
+def _map_proof(obj: Json) -> MapProof:
+    leaf = obj["leaf"]
+    return MapProof(
+        tuple(base64.b64decode(x) for x in obj["siblings"]),
+        None if leaf is None else MapLeaf(bytes.fromhex(leaf["key"]), bytes.fromhex(leaf["value"])),
+    )
+
+
+def test_statemap() -> None:
+    entries, _ = _log()
+    for case in _cases("statemap.json"):
+        inp, expect, name = case["input"], case.get("expect", {}), case["name"]
+        if name.startswith("map key"):
+            pre = bytes.fromhex(expect["preimageHex"])
+            assert hashlib.sha256(pre).hexdigest() == expect["key"]
+            assert map_key(inp["type"], inp["id"]).hex() == expect["key"]
+        elif name == "record bytes":
+            rec = Record(inp["count"], inp["lastIndex"], bytes.fromhex(inp["digest"]))
+            assert rec.to_bytes().hex() == expect["value"]
+            assert Record.from_bytes(rec.to_bytes()) == rec
+        elif name.startswith("party fold"):
+            acc = FOLD_START
+            got = []
+            for h in inp["entryHashes"]:
+                acc = fold(acc, bytes.fromhex(h))
+                got.append(acc.hex())
+            assert got == expect["folds"]
+        elif name == "map roots of growing sets":
+            pairs = [(bytes.fromhex(p["key"]), bytes.fromhex(p["value"])) for p in inp["pairs"]]
+            roots = [StateMap.build(pairs[:n]).root().hex() for n in range(len(pairs) + 1)]
+            assert roots == expect["roots"]
+            assert expect["emptyRoot"] == "00" * 32
+        elif name == "the state of the log of log.json":
+            state = LogState()
+            roots = []
+            for raw in entries:
+                state.admit(state.open(raw))
+                roots.append(state.state_root.hex())
+            assert roots == expect["stateRoots"]
+            assert [(e.state_root or b"").hex() for e in entries] == roots
+            root = bytes.fromhex(expect["root"])
+            for rec in expect["records"]:
+                key = bytes.fromhex(rec["key"])
+                value = verify_map_proof(root, key, _map_proof(rec["proof"]))
+                assert (None if value is None else value.hex()) == rec["value"]
+        elif name.startswith("map proof"):
+            with pytest.raises(attest.VerificationError) as info:
+                verify_map_proof(
+                    bytes.fromhex(inp["root"]), bytes.fromhex(inp["key"]), _map_proof(inp["proof"])
+                )
+            _raises(case, info.value)
+        elif name == "bundle":
+            record = verify_bundle(inp["bundle"].encode())
+            assert record.checkpoint.size == expect["size"] == len(entries)
+            assert record.stream_length == expect["streamLength"]
+            assert [p.index for p in record.entries] == expect["indexes"]
+        else:
+            assert name.startswith("bundle: ")
+            with pytest.raises(attest.VerificationError) as info:
+                verify_bundle(inp["bundle"].encode())
+            _raises(case, info.value)

@@ -227,7 +227,7 @@ def _entry_or_404(ledger: Ledger, index: int) -> dict[str, Any]:
     if index >= committed_size(ledger):
         raise NotFoundError(f"no entry at index {index}")
     (e,) = ledger.log_entries(index, index + 1)
-    return log_entry_json(e.index, e.stream, e.position, e.log_time_ms, e.envelope)
+    return log_entry_json(e)
 
 
 @router.get(

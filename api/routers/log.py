@@ -116,6 +116,38 @@ def get_inclusion_proof(
     return json_response(request, body, cache=Cache.IMMUTABLE)
 
 
+_ID = Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")]
+MAX_RECORDS = 64
+"""Most records in one state proof."""
+
+
+@router.get(
+    "/proof/state",
+    summary="State proof: streams' heads and parties' records at a tree size (SPEC §11.4)",
+    responses=_BAD,
+)
+def get_state_proof(
+    request: Request,
+    ledger: LedgerDep,
+    size: TreeSize,
+    stream: Annotated[list[_ID] | None, Query()] = None,
+    party: Annotated[list[_ID] | None, Query()] = None,
+) -> Response:
+    """The state commitment at ``size``: the leaf of entry ``size - 1`` with its inclusion proof,
+    and a map proof of each ``stream``'s head and each ``party``'s registry record — present or
+    provably absent. Verify it against a checkpoint of that size (``attest.completeness``;
+    immutable)."""
+    _check_size(committed_size(ledger), size, "size")
+    wanted: list[tuple[Any, str]] = [("stream", s) for s in stream or []]
+    wanted += [("party", p) for p in party or []]
+    if not wanted or len(wanted) > MAX_RECORDS:
+        raise InvalidParameterError(
+            f"name 1 to {MAX_RECORDS} streams or parties (stream=…, party=…)", parameter="stream"
+        )
+    proof = ledger.state_proof(size, wanted)
+    return json_response(request, proof.to_dict(), cache=Cache.IMMUTABLE)
+
+
 @router.get(
     "/proof/consistency",
     response_model=ConsistencyProofOut,
@@ -171,10 +203,7 @@ def get_log_entries(
     headers = {}
     if stop < end and stop < current:
         headers["Link"] = f'</v1/log/entries?start={stop}&end={end}>; rel="next"'
-    lines = (
-        ndjson_line(log_entry_json(e.index, e.stream, e.position, e.log_time_ms, e.envelope))
-        for e in entries
-    )
+    lines = (ndjson_line(log_entry_json(e)) for e in entries)
     immutable = end <= current
     return ndjson_response(
         request, lines, cache=Cache.IMMUTABLE if immutable else Cache.NO_CACHE, headers=headers

@@ -92,10 +92,7 @@ def get_stream_entries(
     if full:
         query = request.url.include_query_params(start=start + limit, limit=limit)
         headers["Link"] = f'<{query.path}?{query.query}>; rel="next"'
-    lines = (
-        ndjson_line(log_entry_json(e.index, e.stream, e.position, e.log_time_ms, e.envelope))
-        for e in kept
-    )
+    lines = (ndjson_line(log_entry_json(e)) for e in kept)
     return ndjson_response(
         request, lines, cache=Cache.IMMUTABLE if full else Cache.NO_CACHE, headers=headers
     )

@@ -7,6 +7,7 @@ logs and entries that break one rule, then ask :mod:`attest.rules` for its decis
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,9 +15,15 @@ from typing import Any
 
 from attest import canonical
 from attest.build import make_statement
+from attest.bundle import Bundle, BundleEntry
+from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from attest.completeness import RecordKind, RecordProof, StateLeaf, StateProof
 from attest.dsse import sign_envelope
-from attest.entry import LogEntry, entry_hash, genesis_prev
-from attest.statements import REGISTRY_STREAM, format_timestamp
+from attest.entry import LogEntry, entry_hash, genesis_prev, leaf_data
+from attest.errors import VerificationError
+from attest.merkle import MemoryTree, leaf_hash
+from attest.statemap import Commitment, party_key, stream_key, subject
+from attest.statements import REGISTRY_STREAM, format_timestamp, parse_statement
 from keys import PrivateKey
 from tests.attest.examples import (
     AUTHORITY,
@@ -53,6 +60,7 @@ class LogBuilder:
     heads: dict[str, tuple[str, int]] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)  # party -> example key number it signs with
     time_ms: int = T0
+    commitment: Commitment = field(default_factory=lambda: Commitment(keep=True))
 
     def head(self, stream: str) -> tuple[str, int]:
         return self.heads.get(stream) or (genesis_prev(stream), 0)
@@ -95,15 +103,141 @@ class LogBuilder:
         )
 
     def add(self, entry: LogEntry) -> LogEntry:
-        """Record ``entry`` as accepted: it becomes its stream's head."""
+        """Record ``entry`` as accepted: it becomes its stream's head, and gets the state root of
+        the commitment after it (SPEC §11), as the ledger would store it."""
         from attest.dsse import Envelope
 
         env = Envelope.parse_stored(entry.envelope)
+        ehash = entry_hash(env)
         _, length = self.head(entry.stream)
-        self.heads[entry.stream] = (entry_hash(env).hex(), length + 1)
+        self.heads[entry.stream] = (ehash.hex(), length + 1)
+        try:
+            who = subject(parse_statement(canonical.decode_object(env.payload)))
+        except VerificationError:
+            who = None  # a deliberately broken entry: the rules refuse it anyway
+        if entry.index == self.commitment.size:
+            root = self.commitment.add(entry.stream, entry.index, entry.position, ehash, who)
+            entry = dataclasses.replace(entry, state_root=root)
         self.entries.append(entry)
         self.time_ms = entry.log_time_ms
         return entry
+
+    # -- what a ledger would serve ---------------------------------------------------------------
+
+    def leaf_hashes(self) -> list[bytes]:
+        """Every entry's Merkle leaf hash (SPEC §6.1)."""
+        from attest.dsse import Envelope
+
+        return [
+            leaf_hash(
+                leaf_data(
+                    e.index,
+                    e.stream,
+                    e.position,
+                    e.log_time_ms,
+                    entry_hash(Envelope.parse_stored(e.envelope)),
+                    e.state_root or bytes(32),
+                )
+            )
+            for e in self.entries
+        ]
+
+    def tree(self) -> MemoryTree:
+        """The log's Merkle tree."""
+        return MemoryTree(self.leaf_hashes())
+
+    def state_proof(
+        self, size: int, records: Sequence[tuple[RecordKind, str]], tree: MemoryTree | None = None
+    ) -> StateProof:
+        """The completeness proof of these records at ``size`` (SPEC §11.4)."""
+        from attest.dsse import Envelope
+
+        tree = tree or self.tree()
+        assert self.commitment.maps is not None
+        m = self.commitment.maps[size]
+        last = self.entries[size - 1]
+        leaf = StateLeaf(
+            last.index,
+            last.stream,
+            last.position,
+            last.log_time_ms,
+            entry_hash(Envelope.parse_stored(last.envelope)),
+            last.state_root or bytes(32),
+        )
+        keys = {"stream": stream_key, "party": party_key}
+        return StateProof(
+            leaf,
+            tuple(tree.inclusion_proof(size - 1, size)),
+            tuple(RecordProof(k, i, m.prove(keys[k](i))) for k, i in records),
+        )
+
+    def company_parties(self, stream: str, size: int) -> list[str]:
+        """The parties a company record involves at ``size``: the company, the authority and
+        every signer on its stream (SPEC §10.1)."""
+        from attest.dsse import Envelope
+
+        parties = {stream, AUTHORITY}
+        for e in self.entries[:size]:
+            if e.stream == stream:
+                payload = canonical.decode_object(Envelope.parse_stored(e.envelope).payload)
+                parties.add(str(payload["signer"]))
+        return sorted(parties)
+
+    def bundle(
+        self,
+        stream: str,
+        signer: NoteSigner,
+        *,
+        size: int | None = None,
+        proof_size: int | None = None,
+    ) -> Bundle:
+        """The bundle an honest ledger would export at ``size`` (SPEC §10.1); ``proof_size``:
+        inclusion proofs for another size (to test that they are refused)."""
+        from attest.dsse import Envelope
+
+        n = len(self.entries) if size is None else size
+        tree = self.tree()
+        parties = self.company_parties(stream, n)
+        wanted = {i for p in parties for i in self.about(p, n)}
+        entries = tuple(
+            BundleEntry(
+                r.index,
+                r.stream,
+                r.position,
+                r.log_time_ms,
+                r.envelope,
+                r.state_root or bytes(32),
+                tuple(tree.inclusion_proof(r.index, n if proof_size is None else proof_size)),
+            )
+            for r in self.entries
+            if r.index < n and (r.stream == stream or r.index in wanted)
+        )
+        records: list[tuple[RecordKind, str]] = [("stream", stream)]
+        records += [("party", p) for p in parties]
+        note = sign_checkpoint(Checkpoint(signer.name, n, tree.root(n)), signer)
+        return Bundle(
+            signer.name,
+            signer.verifier.vkey(),
+            entry_hash(Envelope.parse_stored(self.entries[0].envelope)),
+            stream,
+            note,
+            entries,
+            self.state_proof(n, records, tree),
+        )
+
+    def about(self, party: str, size: int) -> list[int]:
+        """Indexes of the registry entries about ``party`` below ``size``."""
+        from attest.dsse import Envelope
+
+        out = []
+        for e in self.entries[:size]:
+            if e.stream == REGISTRY_STREAM:
+                st = parse_statement(
+                    canonical.decode_object(Envelope.parse_stored(e.envelope).payload)
+                )
+                if subject(st) == party:
+                    out.append(e.index)
+        return out
 
     def append(self, kind: str, stream: str, signer: str, body: Json, **kw: Any) -> LogEntry:
         return self.add(self.make(kind, stream, signer, body, **kw))

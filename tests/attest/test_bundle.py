@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -11,12 +12,25 @@ from hypothesis import strategies as st
 
 from attest import canonical
 from attest.bundle import BUNDLE_FORMAT, Bundle, BundleEntry, verify_bundle
-from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from attest.checkpoint import Checkpoint, NoteSigner
 from attest.dsse import Envelope
-from attest.entry import LogEntry, entry_hash, leaf_data
-from attest.errors import CheckpointError, EncodingError, ProofError, VerificationError
-from attest.merkle import MemoryTree, leaf_hash
-from tests.attest.examples import example_claim_withdraw_body
+from attest.entry import LogEntry, entry_hash
+from attest.errors import (
+    CheckpointError,
+    EncodingError,
+    IncompleteRecordError,
+    ProofError,
+    VerificationError,
+)
+from attest.merkle import MemoryTree
+from attest.statemap import stream_key
+from keys import PrivateKey
+from tests.attest.examples import (
+    AUTHORITY,
+    example_claim_withdraw_body,
+    example_key,
+    example_seed,
+)
 from tests.attest.logbuilder import LogBuilder, key
 
 ORIGIN = "claimledger.example/log"
@@ -45,10 +59,10 @@ def _hash(raw: LogEntry) -> bytes:
 
 
 def _tree(entries: list[LogEntry]) -> MemoryTree:
-    return MemoryTree(
-        leaf_hash(leaf_data(r.index, r.stream, r.position, r.log_time_ms, _hash(r)))
-        for r in entries
-    )
+    b = LogBuilder()
+    for e in entries:
+        b.add(e)
+    return b.tree()
 
 
 def make_bundle(
@@ -60,22 +74,8 @@ def make_bundle(
     signer: NoteSigner = SIGNER,
 ) -> Bundle:
     """The bundle an honest ledger would export (``proof_size``: proofs for another size)."""
-    n = len(b.entries) if size is None else size
-    tree = _tree(b.entries)
-    entries = tuple(
-        BundleEntry(
-            r.index,
-            r.stream,
-            r.position,
-            r.log_time_ms,
-            r.envelope,
-            tuple(tree.inclusion_proof(r.index, n if proof_size is None else proof_size)),
-        )
-        for r in b.entries
-        if r.index < n and r.stream in ("registry", stream)
-    )
-    note = sign_checkpoint(Checkpoint(ORIGIN, n, tree.root(n)), signer)
-    return Bundle(ORIGIN, SIGNER.verifier.vkey(), _hash(b.entries[0]), stream, note, entries)
+    bundle = b.bundle(stream, signer, size=size, proof_size=proof_size)
+    return dataclasses.replace(bundle, log_key=SIGNER.verifier.vkey())
 
 
 def _edit(data: bytes, fn: Any) -> bytes:
@@ -86,9 +86,7 @@ def _edit(data: bytes, fn: Any) -> bytes:
 
 def _without(bundle: Bundle, index: int) -> bytes:
     entries = tuple(e for e in bundle.entries if e.index != index)
-    return Bundle(
-        bundle.origin, bundle.log_key, bundle.genesis, bundle.stream, bundle.checkpoint, entries
-    ).to_bytes()
+    return dataclasses.replace(bundle, entries=entries).to_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +108,10 @@ def test_an_honest_bundle_verifies(log: LogBuilder, bundle_bytes: bytes) -> None
     assert record.checkpoint.size == len(log.entries)
     assert record.genesis_hash == _hash(log.entries[0])
     company = [r for r in log.entries if r.stream == P]
-    registry = [r for r in log.entries if r.stream == "registry"]
-    assert [p.index for p in record.entries] == sorted(r.index for r in company + registry)
+    about = {i for party in (P, V, "online-safety-board") for i in log.about(party, 99)}
+    assert [p.index for p in record.entries] == sorted([r.index for r in company] + [*about])
+    registered_q = next(i for i in log.about(Q, 99))
+    assert registered_q not in {p.index for p in record.entries}  # the other provider's record
     assert record.stream_length == len(company)
     assert [p.signed.statement.kind for p in record.statements()] == [
         "claim.publish",
@@ -137,8 +137,10 @@ def test_bundle_bytes_are_canonical_and_round_trip(bundle_bytes: bytes) -> None:
         "index",
         "logTimeMs",
         "position",
+        "stateRoot",
         "stream",
     }
+    assert set(obj["state"]) == {"inclusionProof", "leaf", "records"}
 
 
 def test_a_bundle_at_an_earlier_size_verifies(log: LogBuilder) -> None:
@@ -186,7 +188,7 @@ def test_removing_a_company_entry_is_rejected(log: LogBuilder) -> None:
 
 def test_removing_a_registry_entry_is_rejected(log: LogBuilder) -> None:
     bundle = make_bundle(log)
-    with pytest.raises(VerificationError, match="record of registry is incomplete"):
+    with pytest.raises(IncompleteRecordError, match="registry record of acme-social"):
         verify_bundle(_without(bundle, 1))
 
 
@@ -230,9 +232,7 @@ def test_an_entry_beyond_the_checkpoint_is_rejected(log: LogBuilder) -> None:
     full = make_bundle(log)
     small = make_bundle(log, size=9)
     late = next(e for e in full.entries if e.index >= 9)
-    mixed = Bundle(
-        small.origin, small.log_key, small.genesis, P, small.checkpoint, (*small.entries, late)
-    )
+    mixed = dataclasses.replace(small, entries=(*small.entries, late))
     with pytest.raises(ProofError, match="not below the checkpoint's tree size 9") as exc:
         verify_bundle(mixed.to_bytes())
     assert exc.value.index == late.index
@@ -243,7 +243,7 @@ def test_another_companys_entry_is_rejected(log: LogBuilder) -> None:
     other = make_bundle(log, Q)
     q_entry = next(e for e in other.entries if e.stream == Q)
     entries = tuple(sorted((*bundle.entries, q_entry), key=lambda e: e.index))
-    mixed = Bundle(bundle.origin, bundle.log_key, bundle.genesis, P, bundle.checkpoint, entries)
+    mixed = dataclasses.replace(bundle, entries=entries)
     with pytest.raises(VerificationError, match="entry of stream 'globex-video'"):
         verify_bundle(mixed.to_bytes())
 
@@ -278,7 +278,7 @@ def test_unknown_members_and_non_canonical_json_are_rejected(bundle_bytes: bytes
         verify_bundle(json.dumps(json.loads(bundle_bytes), indent=1).encode())
 
     def version(obj: dict[str, Any]) -> None:
-        obj["format"] = "claimledger.bundle.v2"
+        obj["format"] = "claimledger.bundle.v1"
 
     with pytest.raises(EncodingError, match="unknown bundle format"):
         verify_bundle(_edit(bundle_bytes, version))
@@ -305,13 +305,107 @@ def test_a_bundle_of_a_party_that_is_not_a_provider_is_rejected(log: LogBuilder)
         verify_bundle(make_bundle(log, V).to_bytes())
 
 
-def test_tail_truncation_is_not_provable_but_shows_in_the_stream_length(log: LogBuilder) -> None:
-    """RFC 9162 has no proofs of absence: a bundle cut after its last company entry still
-    verifies (SPEC §10.4); callers compare ``stream_length`` with the live log."""
+def test_tail_truncation_is_caught(log: LogBuilder) -> None:
+    """The hole SPEC §10.4 of version 1 admitted: a bundle cut after a company entry, even
+    re-encoded canonically, no longer verifies: the state commitment counts the stream."""
     bundle = make_bundle(log)
     last = max(e.index for e in bundle.entries if e.stream == P)
-    record = verify_bundle(_without(bundle, last))
-    assert record.stream_length == verify_bundle(bundle.to_bytes()).stream_length - 1
+    with pytest.raises(IncompleteRecordError, match="counts 7 entries in stream acme-social"):
+        verify_bundle(_without(bundle, last))
+    company = [e for e in bundle.entries if e.stream == P]
+    cut = tuple(e for e in bundle.entries if e.stream != P or e.position < 3)
+    with pytest.raises(IncompleteRecordError, match="and 3 were given"):
+        verify_bundle(dataclasses.replace(bundle, entries=cut).to_bytes())
+    assert len(company) == 7
+
+
+def test_an_old_head_with_a_new_checkpoint_is_caught(log: LogBuilder) -> None:
+    """A server answering with an old bundle's entries and proofs against a newer checkpoint:
+    the old state proof's leaf is not the newest leaf, and the new one counts more entries."""
+    n = len(log.entries)
+    old, new = make_bundle(log, size=n - 2), make_bundle(log)
+    with pytest.raises(ProofError, match="not the last index"):
+        verify_bundle(dataclasses.replace(new, state=old.state).to_bytes())
+    old_entries = tuple(e for e in new.entries if e.index < n - 2)
+    with pytest.raises(IncompleteRecordError):
+        verify_bundle(dataclasses.replace(new, entries=old_entries).to_bytes())
+
+
+def _with_revocation_and_suspension() -> LogBuilder:
+    b = _log()
+    key_id = PrivateKey.from_seed(example_seed(5)).public_key.key_id
+    b.append("key.add", "registry", V, {"party": V, "key": example_key(6)})
+    b.keys[V] = 6
+    b.append("key.revoke", "registry", V, {"party": V, "keyId": key_id, "reason": "lost laptop"})
+    b.append("accreditation.suspend", "registry", AUTHORITY, {"party": V, "reason": "conflict"})
+    return b
+
+
+@pytest.mark.parametrize("kind", ["key.revoke", "accreditation.suspend"])
+def test_hiding_a_verifiers_revocation_or_suspension_is_caught(kind: str) -> None:
+    b = _with_revocation_and_suspension()
+    bundle = make_bundle(b)
+    verify_bundle(bundle.to_bytes())
+    hidden = next(
+        e.index
+        for e in bundle.entries
+        if e.stream == "registry"
+        and canonical.decode_object(Envelope.parse_stored(e.envelope).payload)["kind"] == kind
+    )
+    with pytest.raises(IncompleteRecordError, match="registry record of safecheck-labs"):
+        verify_bundle(_without(bundle, hidden))
+
+
+def test_leaving_out_a_signers_record_is_caught(log: LogBuilder) -> None:
+    bundle = make_bundle(log)
+    records = tuple(r for r in bundle.state.records if r.ident != V)
+    short = dataclasses.replace(bundle, state=dataclasses.replace(bundle.state, records=records))
+    with pytest.raises(IncompleteRecordError, match="leaves out the registry record of "):
+        verify_bundle(short.to_bytes())
+
+
+def test_a_registry_entry_about_an_unproved_party_is_refused(log: LogBuilder) -> None:
+    bundle = make_bundle(log)
+    q_register = next(i for i in log.about(Q, 99))
+    tree = log.tree()
+    r = log.entries[q_register]
+    extra = BundleEntry(
+        r.index,
+        r.stream,
+        r.position,
+        r.log_time_ms,
+        r.envelope,
+        r.state_root or b"",
+        tuple(tree.inclusion_proof(r.index, len(log.entries))),
+    )
+    entries = tuple(sorted((*bundle.entries, extra), key=lambda e: e.index))
+    with pytest.raises(VerificationError, match="whose registry record the bundle does not prove"):
+        verify_bundle(dataclasses.replace(bundle, entries=entries).to_bytes())
+
+
+def test_a_provider_with_no_entries_verifies_with_an_absence_proof() -> None:
+    b = LogBuilder.story()
+    b.register("quiet-app", "provider", 7)
+    b.claim("acme-social")  # the newest entry is not quiet-app's
+    record = verify_bundle(make_bundle(b, "quiet-app").to_bytes())
+    assert record.stream_length == 0
+    assert record.statements() == []
+    proof = make_bundle(b, "quiet-app").state.records[0]
+    assert proof.kind == "stream"
+    assert proof.proof.leaf is None or proof.proof.leaf.key != stream_key("quiet-app")
+
+
+def test_a_bundle_stays_small_as_the_registry_grows() -> None:
+    """The bundle carries the records of the parties involved, not the whole registry."""
+    sizes = []
+    for extra in (0, 40):
+        b = _log()
+        for i in range(extra):
+            b.register(f"other-{i:03d}", "provider", 10 + i % 5)
+        b.claim(P)
+        sizes.append(len(make_bundle(b).entries))
+        verify_bundle(make_bundle(b).to_bytes())
+    assert sizes[0] == sizes[1]
 
 
 # -- a checkpoint trusted earlier --------------------------------------------------------------

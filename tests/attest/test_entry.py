@@ -52,29 +52,32 @@ def test_genesis_prev_is_bound_to_the_stream() -> None:
 
 def test_leaf_data_layout() -> None:
     h = bytes(range(32))
-    got = leaf_data(5, "acme", 2, 1_700_000_000_000, h)
+    root = bytes(range(100, 132))
+    got = leaf_data(5, "acme", 2, 1_700_000_000_000, h, root)
     assert got == (
-        b"claimledger:v1:leaf\x00"
+        b"claimledger:v2:leaf\x00"
         + (5).to_bytes(8, "big")
         + (4).to_bytes(4, "big")
         + b"acme"
         + (2).to_bytes(8, "big")
         + (1_700_000_000_000).to_bytes(8, "big")
         + h
+        + root
     )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((-1, "s", 0, 0, bytes(32)), "index"),
-        ((0, "s", 2**64, 0, bytes(32)), "position"),
-        ((0, "s", 0, -5, bytes(32)), "log time"),
-        ((0, "s", 0, 0, bytes(31)), "32 bytes"),
+        ((-1, "s", 0, 0, bytes(32), bytes(32)), "index"),
+        ((0, "s", 2**64, 0, bytes(32), bytes(32)), "position"),
+        ((0, "s", 0, -5, bytes(32), bytes(32)), "log time"),
+        ((0, "s", 0, 0, bytes(31), bytes(32)), "entry hash must be 32 bytes"),
+        ((0, "s", 0, 0, bytes(32), bytes(33)), "state root must be 32 bytes"),
     ],
 )
 def test_leaf_data_refuses_out_of_range_values(
-    args: tuple[int, str, int, int, bytes], message: str
+    args: tuple[int, str, int, int, bytes, bytes], message: str
 ) -> None:
     with pytest.raises(EncodingError, match=message):
         leaf_data(*args)

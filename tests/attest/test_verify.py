@@ -61,7 +61,12 @@ def test_leaf_hashes_follow_spec_6_1() -> None:
         frontier.append(
             leaf_hash(
                 leaf_data(
-                    raw.index, raw.stream, raw.position, raw.log_time_ms, placed.signed.entry_hash
+                    raw.index,
+                    raw.stream,
+                    raw.position,
+                    raw.log_time_ms,
+                    placed.signed.entry_hash,
+                    v.state.state_root,
                 )
             )
         )

@@ -102,6 +102,7 @@ def entry(index: int, stream: str, position: int, *, tag: str = "") -> StoredEnt
         log_time_ms=1_764_000_000_000 + index,
         envelope=body.encode("ascii"),
         entry_hash=digest,
+        state_root=bytes(reversed(digest)),
     )
 
 

@@ -79,7 +79,9 @@ def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
 
 def _fresh_tree(store: EntryStore, size: int) -> MemoryTree:
     return MemoryTree(
-        leaf_hash(leaf_data(x.index, x.stream, x.position, x.log_time_ms, x.entry_hash))
+        leaf_hash(
+            leaf_data(x.index, x.stream, x.position, x.log_time_ms, x.entry_hash, x.state_root)
+        )
         for x in store.leaves(0, size)
     )
 

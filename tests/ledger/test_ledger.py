@@ -95,7 +95,9 @@ def verify_all(led: Ledger) -> None:
 def check_receipt(led: Ledger, r: Receipt) -> None:
     cp = verify_checkpoint(r.checkpoint, led.note_verifier)
     assert cp.size == r.tree_size
-    leaf = leaf_hash(leaf_data(r.index, r.stream, r.position, r.log_time_ms, r.entry_hash))
+    leaf = leaf_hash(
+        leaf_data(r.index, r.stream, r.position, r.log_time_ms, r.entry_hash, r.state_root)
+    )
     verify_inclusion(leaf, r.index, r.tree_size, r.inclusion_proof, cp.root)
 
 
@@ -735,7 +737,11 @@ def test_consistency_proofs_between_every_pair_of_checkpoints(led: Ledger) -> No
     cps = [verify_checkpoint(n, led.note_verifier) for n in notes]
     assert [c.size for c in cps] == list(range(1, 12))
     tree = MemoryTree(
-        leaf_hash(leaf_data(e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope)))
+        leaf_hash(
+            leaf_data(
+                e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope), e.state_root or b""
+            )
+        )
         for e in led.iter_log()
     )
     for a in cps:
@@ -865,7 +871,11 @@ def test_store_failure_after_append_keeps_the_receipt_and_the_tree(
     led.flush()
     assert led.store.nodes_size() == led.size
     tree = MemoryTree(
-        leaf_hash(leaf_data(e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope)))
+        leaf_hash(
+            leaf_data(
+                e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope), e.state_root or b""
+            )
+        )
         for e in led.iter_log()
     )
     for i in range(led.size):
@@ -1014,6 +1024,7 @@ def test_open_on_a_database_that_refuses_node_writes(
             verify_inclusion(leaf, i, 5, ro.inclusion_proof(i, 5), v.root())
 
 
-def _leaf_fields(led: Ledger, i: int) -> tuple[int, str, int, int, bytes]:
+def _leaf_fields(led: Ledger, i: int) -> tuple[int, str, int, int, bytes, bytes]:
     e = led.log_entries(i, i + 1)[0]
-    return e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope)
+    assert e.state_root is not None
+    return e.index, e.stream, e.position, e.log_time_ms, ehash(e.envelope), e.state_root

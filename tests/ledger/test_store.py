@@ -364,7 +364,9 @@ def test_a_second_store_object_sees_the_writes(open_stores: OpenStores) -> None:
 
 
 def test_envelope_bytes_round_trip_exactly(store: EntryStore) -> None:
-    weird = StoredEntry(0, "stream ü/\"'\\", 0, 0, bytes(range(256)) * 3, bytes(range(32)))
+    weird = StoredEntry(
+        0, "stream ü/\"'\\", 0, 0, bytes(range(256)) * 3, bytes(range(32)), bytes(range(32, 64))
+    )
     store.append([weird])
     assert store.log_entries(0, 1) == [weird]
     assert store.stream_entries(weird.stream) == [weird]
@@ -537,7 +539,9 @@ with open_store(url) as store:
             if name not in lengths:
                 lengths[name] = store.stream_length(name)
             tag = f"w{wid}-{k}-{j}"
-            batch.append(StoredEntry(size + j, name, lengths[name], k, tag.encode(), bytes(32)))
+            batch.append(
+                    StoredEntry(size + j, name, lengths[name], k, tag.encode(), bytes(32), bytes(32))
+                )
             lengths[name] += 1
         try:
             store.append(batch)
@@ -619,6 +623,8 @@ def test_log_and_stream_disagreeing_is_corruption(store_url: str, store: EntrySt
     state = (
         b'{"stream":"acme","position":1,"log_time_ms":1764000000004,"entry_hash":"'
         + b"ab" * 32
+        + b'","state_root":"'
+        + b"cd" * 32
         + b'"}'
     )
     raw_execute(
