@@ -9,6 +9,7 @@ import click
 from cli._admin import demo_cmd, init_cmd, serve_cmd
 from cli._errors import to_cli_error
 from cli._keycmds import keys_group
+from cli._monitor import monitor_cmd
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
 from cli._witnesscmds import witness_group
 from cli._write import register
@@ -59,7 +60,7 @@ def main() -> None:
     Providers:  claim publish | claim supersede | claim withdraw | reply
     Verifiers:  test record | verdict issue
     Authority:  init | party register | accredit grant|suspend | key add|revoke
-    Everyone:   verify | replay | export | head | keys generate|show|export-public
+    Everyone:   verify | monitor | replay | export | head | keys generate|show|export-public
     Offline:    sign (air-gapped) then submit
     Operators:  serve | demo
 
@@ -68,7 +69,16 @@ def main() -> None:
     """
 
 
-for _cmd in (init_cmd, serve_cmd, demo_cmd, keys_group, verify_cmd, replay_cmd, export_cmd):
+for _cmd in (
+    init_cmd,
+    serve_cmd,
+    demo_cmd,
+    keys_group,
+    verify_cmd,
+    replay_cmd,
+    export_cmd,
+    monitor_cmd,
+):
     main.add_command(_cmd)
 register(main)
 main.add_command(witness_group)
