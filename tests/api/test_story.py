@@ -23,8 +23,14 @@ def ndjson(text: str) -> list[dict[str, Any]]:
 
 
 def raw(e: dict[str, Any]) -> LogEntry:
+    """A served raw entry, with its state root: the verifier compares it with its own."""
     return LogEntry(
-        e["index"], e["stream"], e["position"], e["logTimeMs"], e["envelope"].encode("ascii")
+        e["index"],
+        e["stream"],
+        e["position"],
+        e["logTimeMs"],
+        e["envelope"].encode("ascii"),
+        bytes.fromhex(e["stateRoot"]),
     )
 
 
@@ -37,9 +43,17 @@ def checkpoint(api: Api) -> tuple[bytes, Checkpoint]:
 
 
 def leaf(e: dict[str, Any]) -> bytes:
+    """The leaf hash of a served raw entry, with the state root it serves (SPEC §6.1)."""
     env = Envelope.parse_stored(e["envelope"].encode("ascii"))
     return leaf_hash(
-        leaf_data(e["index"], e["stream"], e["position"], e["logTimeMs"], entry_hash(env))
+        leaf_data(
+            e["index"],
+            e["stream"],
+            e["position"],
+            e["logTimeMs"],
+            entry_hash(env),
+            bytes.fromhex(e["stateRoot"]),
+        )
     )
 
 

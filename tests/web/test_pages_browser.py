@@ -5,36 +5,46 @@ SQLite file in a temporary folder, with the pages mounted. Tampering is done two
 the issue asks: one byte of one stored entry is changed *directly in the database* while the
 server runs (it reads envelopes from the database for every request, so it then serves the
 tampered entry); and the checkpoint is replaced in flight (``page.route``) by one signed with
-another key. Screenshots go to ``test-artifacts/``; ``CLAIMLEDGER_UPDATE_SCREENSHOTS=1`` also
-copies the comparison over ``docs/screenshot-comparison.png`` (the README's picture).
+another key. And the server lies: an ASGI wrapper around the real app (:class:`Lie`) rewrites the
+evidence bundles it serves — entries left out, an old state proof — re-encoded canonically, so
+that only the state commitment (SPEC §11) can tell. Screenshots go to ``test-artifacts/``;
+``CLAIMLEDGER_UPDATE_SCREENSHOTS=1`` also copies the comparison over
+``docs/screenshot-comparison.png`` (the README's picture).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from api import create_app
 from api.web import mount
-from attest import Envelope, MemoryTree, NoteSigner, entry_hash, leaf_data, leaf_hash
+from attest import Envelope, MemoryTree, NoteSigner, canonical, entry_hash, leaf_data, leaf_hash
+from attest.bundle import Bundle, BundleEntry
+from attest.entry import LogEntry
 from ledger import Ledger
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable
 from tests.web.test_pages import (
     FLAG_P,
+    FLAG_V,
+    FLAG_W,
     WORDS,
     FlaggedLog,
     build_flagged,
@@ -49,9 +59,60 @@ ARTIFACTS = REPO / "test-artifacts"
 README_SHOT = REPO / "docs" / "screenshot-comparison.png"
 
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_BUNDLE_PATH = re.compile(r"/v1/streams/[^/]+/bundle")
+
+
+class Lie:
+    """An ASGI wrapper around the real app: everything passes through, except that while
+    :attr:`rewrite` is set, the body of every ``/v1/streams/{s}/bundle`` response goes through it
+    (a lying server; the honest app never knows). :func:`serving` sets :attr:`app`."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+        self.rewrite: Callable[[bytes], bytes] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        rewrite = self.rewrite
+        if scope["type"] != "http" or rewrite is None or not _BUNDLE_PATH.fullmatch(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = rewrite(b"".join(chunks)) if start["status"] == 200 else b"".join(chunks)
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+    @contextmanager
+    def lying(self, rewrite: Callable[[Bundle], dict[str, Any]]) -> Iterator[None]:
+        """Serve every bundle as ``rewrite`` makes it, re-encoded canonically (SPEC §1)."""
+        self.rewrite = lambda body: canonical.encode(rewrite(Bundle.parse(body)))
+        try:
+            yield
+        finally:
+            self.rewrite = None
+
+
 @dataclass
 class Site:
-    """The demo ledger behind a real server."""
+    """The demo ledger behind a real server (which can be made to lie)."""
 
     base: str
     ledger: Ledger
@@ -59,6 +120,7 @@ class Site:
     now_ms: int
     providers: list[str]
     digests: dict[str, str]
+    lie: Lie
 
 
 def _free_port() -> int:
@@ -69,15 +131,23 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(ledger: Ledger, now_ms: int) -> Iterator[str]:
+def serving(ledger: Ledger, now_ms: int, lie: Lie | None = None) -> Iterator[str]:
     """The app over ``ledger`` with the pages (clock fixed at ``now_ms``) on a real server on
-    127.0.0.1, in a thread; yields its base URL."""
+    127.0.0.1, in a thread, wrapped in ``lie`` if given; yields its base URL."""
     app = create_app(ledger)
     mount(app)
     app.state.clock = lambda: now_ms
+    if lie is not None:
+        lie.app = app
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app if lie is None else lie,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -98,9 +168,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("site")
     info, today = make_demo(root)
     ledger = open_demo(info)
+    lie = Lie()
     try:
-        with serving(ledger, today) as base:
-            yield Site(base, ledger, root / "ledger.db", today, info.providers, info.digests)
+        with serving(ledger, today, lie) as base:
+            yield Site(base, ledger, root / "ledger.db", today, info.providers, info.digests, lie)
     finally:
         ledger.close()
 
@@ -251,7 +322,19 @@ def test_verify_this_record_succeeds_on_the_demo(site: Site, page: Any) -> None:
         got = _verify(page, site.base, provider)
         assert got["outcome"] == "ok", got
         assert "Record verified" in got["text"]
-        assert str(len(site.ledger.stream_entries(provider))) in got["text"]
+        stream = site.ledger.stream_entries(provider)
+        kinds = Counter(_kind_of(e) for e in stream)
+        counts = (
+            f"{kinds['claim.publish'] + kinds['claim.supersede']} claim",
+            f"{kinds['test.record']} test record",
+            f"{kinds['verdict.issue']} verdict",
+            f"{kinds['provider.reply']} repl",
+        )
+        text = " ".join(got["text"].split())
+        assert all(c in text for c in counts), (counts, text)
+        assert f"{len(stream)} entries of its record" in text
+        assert f"The record is complete at size {site.ledger.size}:" in text
+        assert got["complete"] == str(site.ledger.size)
     assert page.get_attribute("#verify-bar", "value") == "100"
     assert page.is_visible("#verify-progress")
     assert page.evaluate("document.activeElement.id") == "verify-result"
@@ -321,15 +404,18 @@ def _remembers_and_catches_rewrites(site: Site, page: Any, provider: str) -> Non
     assert "the same checkpoint as on" in again["text"]
     vkey = site.ledger.note_verifier.vkey()
     size = site.ledger.size
+    served = httpx.get(f"{site.base}/v1/log/entries", params={"start": 0, "end": size}).text
     leaves = [
         leaf_hash(
             leaf_data(
-                e.index, e.stream, e.position, e.log_time_ms,
-                entry_hash(Envelope.parse_stored(e.envelope)),
+                e["index"], e["stream"], e["position"], e["logTimeMs"],
+                entry_hash(Envelope.parse_stored(e["envelope"].encode("ascii"))),
+                bytes.fromhex(e["stateRoot"]),
             )
         )
-        for e in site.ledger.iter_log()
+        for e in map(json.loads, served.splitlines())
     ]  # fmt: skip
+    assert len(leaves) == size
     tree = MemoryTree(leaves)
     # An earlier, smaller checkpoint: the new one must extend it, by a consistency proof.
     _trust(page, vkey, size - 3, tree.root(size - 3).hex())
@@ -354,6 +440,92 @@ def _remembers_and_catches_rewrites(site: Site, page: Any, provider: str) -> Non
     got = _verify(page, site.base, provider)
     assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
     assert "history was rolled back" in got["text"]
+
+
+# -- a lying server: the bundle cut short, re-encoded canonically -------------------------------
+
+
+def _drop(bundle: Bundle, keep: Callable[[BundleEntry], bool]) -> dict[str, Any]:
+    obj = bundle.to_dict()
+    obj["entries"] = [e.to_dict() for e in bundle.entries if keep(e)]
+    return obj
+
+
+def _kind_of(entry: BundleEntry | LogEntry) -> str:
+    return str(canonical.decode_object(Envelope.parse_stored(entry.envelope).payload)["kind"])
+
+
+def _refused(got: dict[str, str], kind: str, words: str) -> None:
+    assert (got["outcome"], got.get("kind")) == ("failed", kind), got
+    assert words in got["text"], got["text"]
+    assert "Record verified" not in got["text"]
+
+
+def test_a_lying_server_that_cuts_the_tail_of_a_stream_is_caught(site: Site, page: Any) -> None:
+    provider = "pixelstream"
+    stream = site.ledger.stream_entries(provider)
+    last = stream[-1].index
+    assert _verify(page, site.base, provider)["outcome"] == "ok"
+    with site.lie.lying(lambda b: _drop(b, lambda e: e.index != last)):
+        got = _verify(page, site.base, provider)
+    _refused(got, "IncompleteRecordError", f"counts {len(stream)} entries in stream {provider}")
+    assert f"the record of {provider} is incomplete" in got["text"]
+
+
+def test_a_lying_server_that_drops_a_middle_entry_is_caught(site: Site, page: Any) -> None:
+    provider = "nimbus-drive"
+    stream = site.ledger.stream_entries(provider)
+    gone = stream[1]
+    with site.lie.lying(lambda b: _drop(b, lambda e: e.index != gone.index)):
+        got = _verify(page, site.base, provider)
+    _refused(got, "IncompleteRecordError", f"position {gone.position} is missing")
+    assert (got["index"], got["stream"]) == (str(stream[2].index), provider)
+
+
+def test_a_lying_server_with_an_old_state_proof_is_caught(site: Site, page: Any) -> None:
+    """The entries and the checkpoint are the newest, the state proof is of an older size (it
+    counts fewer entries of the stream): it is not about the tree's last leaf."""
+    provider = "kiteworld"
+    older = site.ledger.stream_entries(provider)[-1].index  # before the stream's last entry
+
+    def old_state(b: Bundle) -> dict[str, Any]:
+        obj = b.to_dict()
+        records = [(r.kind, r.ident) for r in b.state.records]
+        obj["state"] = site.ledger.state_proof(older, records).to_dict()
+        return obj
+
+    with site.lie.lying(old_state):
+        got = _verify(page, site.base, provider)
+    _refused(got, "ProofError", "not the last index of the checkpoint's tree")
+
+
+@pytest.fixture(scope="module")
+def flagged_liar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lie]]:
+    """The flagged story (a verifier who signed on acme-social was suspended, another one's
+    signing key revoked, both after they signed) behind a server that can be made to lie."""
+    root = tmp_path_factory.mktemp("flagged-liar")
+    log = build_flagged(f"sqlite:///{root / 'ledger.db'}")
+    lie = Lie()
+    try:
+        with serving(log.ledger, log.now_ms, lie) as base:
+            yield base, lie
+    finally:
+        log.ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "party"),
+    [("key.revoke", FLAG_W), ("accreditation.suspend", FLAG_V)],
+    ids=["key-revocation", "suspension"],
+)
+def test_a_lying_server_that_hides_a_verifiers_revocation_or_suspension_is_caught(
+    flagged_liar: tuple[str, Lie], page: Any, kind: str, party: str
+) -> None:
+    base, lie = flagged_liar
+    assert _verify(page, base, FLAG_P)["outcome"] == "ok"
+    with lie.lying(lambda b: _drop(b, lambda e: e.stream != "registry" or _kind_of(e) != kind)):
+        got = _verify(page, base, FLAG_P)
+    _refused(got, "IncompleteRecordError", f"the registry record of {party} is incomplete")
 
 
 # -- verdicts flagged later, and the feeds ------------------------------------------------------

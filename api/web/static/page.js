@@ -2,8 +2,10 @@
 //
 // Glue only: the checks are the engine's (verify.js, verifyRecord). The button fetches, from this
 // server's /v1 API, the log's key, its latest signed checkpoint, and the company record (the
-// registry's and the company's entries with their inclusion proofs: the evidence bundle), then
-// re-verifies everything in the browser against the ledger fingerprint printed in the page.
+// evidence bundle: the company's entries and the registry records of the parties they involve,
+// with their inclusion proofs, and the state proof that shows them whole at the checkpoint's
+// size, SPEC §10-§11), then re-verifies everything in the browser against the ledger
+// fingerprint printed in the page.
 // Nothing the server says about the record is trusted; the checkpoint is the one fetched from
 // /v1/log/checkpoint (not the bundle's copy), checked with the log key the genesis entry names.
 //
@@ -91,7 +93,7 @@ async function download(stream) {
     // size (it is checked, signature and root, by the engine). A different size means the log
     // grew in between: fetch both again.
     if (checkpointSize(checkpointNote) === checkpointSize(String(bundle.checkpoint))) {
-      return { logVkey, checkpointNote, entries: bundle.entries, bytes: bundleText.length };
+      return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length };
     }
   }
   throw new FetchProblem("the log kept growing while the record was downloaded; try again");
@@ -149,19 +151,42 @@ function setProgress(bar, phase, label, fraction) {
   phase.textContent = label;
 }
 
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** "3 claims, 1 test record, 1 verdict and no replies": what the company's record holds. */
+function counted(kinds) {
+  const n = (...names) => names.reduce((sum, k) => sum + (kinds[k] || 0), 0);
+  const parts = [
+    plural(n("claim.publish", "claim.supersede"), "claim", "claims"),
+    plural(n("test.record"), "test record", "test records"),
+    plural(n("verdict.issue"), "verdict", "verdicts"),
+    plural(n("provider.reply"), "reply", "replies"),
+  ];
+  return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
+}
+
 function showOk(out, result, stream, got, seconds) {
   const company = result.heads[stream] || { head: "", length: 0 };
-  const registry = result.heads.registry || { length: 0 };
+  const registry = result.entries - result.streamLength;
   out.className = "verify-result ok";
   out.dataset.outcome = "ok";
+  out.dataset.complete = String(result.size);
   out.replaceChildren(
     el("h3", {}, "✔ Record verified in your browser"),
     el(
       "p",
       {},
-      `Checked ${result.entries} entries in ${seconds.toFixed(2)} s: ${company.length} of this company and ` +
-        `${registry.length} from the registry of parties and keys. Every signature, every chain link, ` +
-        "every rule and every inclusion proof holds, against a checkpoint signed by the log's key.",
+      `Verified ${counted(result.kinds)} of this company: ${plural(result.streamLength, "entry", "entries")} ` +
+        `of its record, and ${plural(registry, "registry entry", "registry entries")} about the parties they involve, ` +
+        `in ${seconds.toFixed(2)} s. Every signature, every chain link, every rule and every inclusion proof holds, ` +
+        "against a checkpoint signed by the log's key.",
+    ),
+    el(
+      "p",
+      {},
+      `The record is complete at size ${result.size}: the log's signed state at that size counts exactly these ` +
+        `${result.streamLength} entries of this company, and every key change and accreditation of the parties ` +
+        "they involve; nothing was left out or cut off.",
     ),
     el(
       "ul",
@@ -198,6 +223,16 @@ function showFailure(out, err, stream) {
   } else {
     parts.push(el("p", {}, `${err.message}.`));
   }
+  if (located && err.kind === "IncompleteRecordError") {
+    parts.push(
+      el(
+        "p",
+        {},
+        "The server's copy of this record is not the whole record that the log's signed state counts: " +
+          "entries were left out or cut off.",
+      ),
+    );
+  }
   if (located) {
     out.dataset.kind = err.kind;
     parts.push(
@@ -220,7 +255,7 @@ async function run(button) {
   const phase = document.getElementById("verify-phase");
   const out = document.getElementById("verify-result");
   for (const old of document.querySelectorAll(".failed-entry")) old.classList.remove("failed-entry");
-  for (const k of ["outcome", "index", "position", "stream", "kind", "ms", "history"]) delete out.dataset[k];
+  for (const k of ["outcome", "index", "position", "stream", "kind", "ms", "history", "complete"]) delete out.dataset[k];
   out.replaceChildren();
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
@@ -231,7 +266,7 @@ async function run(button) {
     const got = await download(stream);
     setProgress(bar, phase, `${PHASES.fetch}: ${got.entries.length} entries`, 0.2);
     const result = await verifyRecord(
-      { entries: got.entries, checkpointNote: got.checkpointNote, logVkey: got.logVkey, genesisHash, stream },
+      { entries: got.entries, state: got.state, checkpointNote: got.checkpointNote, logVkey: got.logVkey, genesisHash, stream },
       ({ phase: p, done, total }) => {
         const f = total ? done / total : 0;
         const at = p === "hash" ? 0.2 + 0.4 * f : p === "check" ? 0.6 + 0.4 * f : p === "done" ? 1 : 0.2;

@@ -52,7 +52,7 @@ export class VerificationFailure extends Error {
     const at = [];
     if (where.index !== undefined && where.index !== null) at.push(`index ${where.index}`);
     if (where.stream !== undefined && where.stream !== null) {
-      at.push(`${where.stream} position ${where.position}`);
+      at.push(where.position !== undefined && where.position !== null ? `${where.stream} position ${where.position}` : where.stream);
     }
     if (where.field) at.push(`field ${where.field}`);
     return `${kind}: ${what}${at.length ? ` (${at.join(", ")})` : ""}`;
@@ -697,13 +697,14 @@ function u64Arg(n, what, kind = "EncodingError") {
   return v;
 }
 
-/** SPEC §6.1 leaf data. */
-export function leafData(index, stream, position, logTimeMs, ehash) {
+/** SPEC §6.1 leaf data; `stateRoot` is the root of the state map after the entry (§11). */
+export function leafData(index, stream, position, logTimeMs, ehash, stateRoot) {
   const i = u64Arg(index, "index");
   const p = u64Arg(position, "position");
   const t = u64Arg(logTimeMs, "log time");
   if (!(ehash instanceof Uint8Array) || ehash.length !== 32) fail("EncodingError", "entry hash must be 32 bytes");
-  return concat(utf8("claimledger:v1:leaf\0"), u64(i), field(utf8(stream)), u64(p), u64(t), ehash);
+  if (!(stateRoot instanceof Uint8Array) || stateRoot.length !== 32) fail("EncodingError", "state root must be 32 bytes");
+  return concat(utf8("claimledger:v2:leaf\0"), u64(i), field(utf8(stream)), u64(p), u64(t), ehash, stateRoot);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -955,6 +956,312 @@ export async function verifyCheckpoint(note, verifier, origin = verifier.name) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The state commitment (SPEC §11): a sparse Merkle map of every stream's head and every party's
+// registry record, a port of attest/statemap.py and attest/completeness.py.
+
+export const MAP_EMPTY = new Uint8Array(32); // the hash of an empty subtree, the empty map's root
+export const KEY_STREAM = 1;
+export const KEY_PARTY = 2;
+const MAP_KINDS = { stream: KEY_STREAM, party: KEY_PARTY };
+const MAX_MAP_SIBLINGS = 256;
+const MAX_STATE_RECORDS = 4096;
+const RECORD_ID = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/; // a party id, or "registry"
+
+/** SPEC §11.1: the bytes map_key(type, id) is the SHA-256 of. */
+export const mapKeyPreimage = (type, id) => concat(utf8("claimledger:v2:map-key\0"), Uint8Array.of(type), utf8(id));
+export const mapKey = (type, id) => sha256(mapKeyPreimage(type, id));
+export const streamKey = (stream) => mapKey(KEY_STREAM, stream);
+export const partyKey = (party) => mapKey(KEY_PARTY, party);
+
+/** SPEC §11.1: the 48 bytes of a record, u64(count) ‖ u64(last index) ‖ digest. */
+export function recordBytes(count, lastIndex, digest) {
+  return concat(u64(u64Arg(count, "record count")), u64(u64Arg(lastIndex, "record index")), digest);
+}
+
+/** A map value as a record {count, lastIndex, digest}; EncodingError unless 48 bytes, count ≥ 1. */
+export function parseRecord(value) {
+  if (value.length !== 48) fail("EncodingError", `a record is 48 bytes, not ${value.length}`);
+  const view = new DataView(value.buffer, value.byteOffset, 16);
+  const count = view.getBigUint64(0);
+  if (count === 0n) fail("EncodingError", "a record counts at least one entry");
+  // Beyond 2^53 a count cannot be any record's held in a browser: it compares unequal anyway.
+  return { count: Number(count), lastIndex: Number(view.getBigUint64(8)), digest: value.slice(16) };
+}
+
+/** SPEC §11.1: the next fold of a party's record (the fold of no entry is 32 zero bytes). */
+export const partyFold = (acc, ehash) => sha256(concat(utf8("claimledger:v2:party-fold\0"), acc, ehash));
+const mapLeafHash = (key, value) => sha256(concat(utf8("claimledger:v2:map-leaf\0"), key, value));
+const mapNodeHash = (left, right) => sha256(concat(utf8("claimledger:v2:map-node\0"), left, right));
+const bitOf = (key, depth) => (key[depth >> 3] >> (7 - (depth & 7))) & 1;
+const subtreeHash = (node) => (node === null ? MAP_EMPTY : node.hash);
+
+async function mapNode(left, right) {
+  return { left, right, hash: await mapNodeHash(subtreeHash(left), subtreeHash(right)) };
+}
+
+/**
+ * The map of SPEC §11.2: a binary trie over the keys' bits in which a subtree holding one key is
+ * that key's leaf and an empty subtree is null, so the root depends on the set of pairs only.
+ * Nodes are never changed, only replaced along the path of the key set (O(depth) hashes).
+ */
+export class StateMap {
+  constructor() {
+    this.top = null; // null | {key, value, hash} (a leaf) | {left, right, hash}
+  }
+
+  root() {
+    return subtreeHash(this.top);
+  }
+
+  async set(key, value) {
+    if (!(key instanceof Uint8Array) || key.length !== 32) fail("EncodingError", "a map key is 32 bytes");
+    const path = [];
+    let node = this.top;
+    while (node !== null && node.key === undefined) {
+      path.push(node);
+      node = bitOf(key, path.length - 1) ? node.right : node.left;
+    }
+    let fresh = { key, value, hash: await mapLeafHash(key, value) };
+    if (node !== null && !equalBytes(node.key, key)) {
+      // Two leaves below this depth: a node where their keys first differ, and a chain of
+      // one-sided nodes above it back up to this depth.
+      let d = path.length;
+      while (bitOf(node.key, d) === bitOf(key, d)) d++;
+      fresh = bitOf(key, d) ? await mapNode(node, fresh) : await mapNode(fresh, node);
+      while (d > path.length) {
+        d--;
+        fresh = bitOf(key, d) ? await mapNode(null, fresh) : await mapNode(fresh, null);
+      }
+    }
+    for (let d = path.length - 1; d >= 0; d--) {
+      const parent = path[d];
+      fresh = bitOf(key, d) ? await mapNode(parent.left, fresh) : await mapNode(fresh, parent.right);
+    }
+    this.top = fresh;
+  }
+}
+
+/**
+ * The state commitment kept entry by entry (SPEC §11.2): after each entry, its stream's record and,
+ * for a registry entry, the record of the party it is about. `add` returns the state root after it.
+ */
+export class Commitment {
+  constructor() {
+    this.map = new StateMap();
+    this.parties = new Map(); // party -> {count, acc}
+  }
+
+  async add(stream, index, position, ehash, about) {
+    await this.map.set(await streamKey(stream), recordBytes(position + 1, index, ehash));
+    if (about !== null) {
+      const { count, acc } = this.parties.get(about) ?? { count: 0, acc: MAP_EMPTY };
+      const next = { count: count + 1, acc: await partyFold(acc, ehash) };
+      this.parties.set(about, next);
+      await this.map.set(await partyKey(about), recordBytes(next.count, index, next.acc));
+    }
+    return this.map.root();
+  }
+}
+
+/**
+ * SPEC §11.3: verify a map proof {siblings, leaf: null | {key, value}} for `key` against `root`.
+ * Returns the key's value, or null when the proof shows it absent. Throws ProofError.
+ */
+export async function verifyMapProof(root, key, proof) {
+  const { siblings } = proof;
+  const leaf = proof.leaf ?? null;
+  if (key.length !== 32 || root.length !== 32) fail("ProofError", "map keys and roots are 32 bytes");
+  if (siblings.length > MAX_MAP_SIBLINGS) fail("ProofError", `a map proof has at most ${MAX_MAP_SIBLINGS} siblings`);
+  if (siblings.some((s) => s.length !== 32)) fail("ProofError", "every sibling of a map proof is 32 bytes");
+  const depth = siblings.length;
+  let h = MAP_EMPTY;
+  let value = null;
+  if (leaf !== null) {
+    if (leaf.key.length !== 32) fail("ProofError", "a map leaf's key is 32 bytes");
+    for (let d = 0; d < depth; d++) {
+      if (bitOf(leaf.key, d) !== bitOf(key, d)) fail("ProofError", "the proof's leaf is not on the key's path");
+    }
+    if (equalBytes(leaf.key, key)) value = leaf.value;
+    h = await mapLeafHash(leaf.key, leaf.value);
+  }
+  for (let d = depth - 1; d >= 0; d--) {
+    h = bitOf(key, d) ? await mapNodeHash(siblings[d], h) : await mapNodeHash(h, siblings[d]);
+  }
+  if (!equalBytes(h, root)) fail("ProofError", "the map proof does not lead to the state root");
+  return value;
+}
+
+// Strict readers of the state proof's JSON (SPEC §11.4), as attest/completeness.py's from_dict.
+function uintAt(v, where) {
+  if (!Number.isSafeInteger(v) || v < 0) fail("EncodingError", "must be a non-negative integer", { field: where });
+  return v;
+}
+
+function hexAt(v, where, chars = 64) {
+  if (typeof v !== "string" || v.length !== chars || !/^[0-9a-f]*$/.test(v)) {
+    fail("EncodingError", "must be lowercase hex of the right length", { field: where });
+  }
+  return fromHex(v);
+}
+
+function hashesAt(v, where, limit) {
+  if (!Array.isArray(v)) fail("EncodingError", "must be an array", { field: where });
+  if (v.length > limit) fail("EncodingError", `at most ${limit} hashes`, { field: where });
+  return v.map((h, n) => {
+    const at = `${where}/${n}`;
+    const bytes = b64decode(str(h, at), "a hash", "EncodingError");
+    if (bytes.length !== 32) fail("EncodingError", "a hash is 32 bytes", { field: at });
+    return bytes;
+  });
+}
+
+/** Parse a state proof (SPEC §11.4) strictly; failures are EncodingError at their pointer. */
+export function parseStateProof(obj, where = "") {
+  const s = members(obj, where, ["inclusionProof", "leaf", "records"]);
+  if (!Array.isArray(s.records) || s.records.length > MAX_STATE_RECORDS) {
+    fail("EncodingError", `records must be an array of at most ${MAX_STATE_RECORDS}`, { field: `${where}/records` });
+  }
+  const l = members(s.leaf, `${where}/leaf`, ["entryHash", "index", "logTimeMs", "position", "stateRoot", "stream"]);
+  const leaf = {
+    index: uintAt(l.index, `${where}/leaf/index`),
+    stream: str(l.stream, `${where}/leaf/stream`),
+    position: uintAt(l.position, `${where}/leaf/position`),
+    logTimeMs: uintAt(l.logTimeMs, `${where}/leaf/logTimeMs`),
+    entryHash: hexAt(l.entryHash, `${where}/leaf/entryHash`),
+    stateRoot: hexAt(l.stateRoot, `${where}/leaf/stateRoot`),
+  };
+  const inclusionProof = hashesAt(s.inclusionProof, `${where}/inclusionProof`, MAX_PROOF_HASHES);
+  const records = s.records.map((r, n) => {
+    const at = `${where}/records/${n}`;
+    const m = members(r, at, ["id", "kind", "leaf", "siblings"]);
+    if (!Object.hasOwn(MAP_KINDS, str(m.kind, `${at}/kind`))) fail("EncodingError", "kind must be party or stream", { field: `${at}/kind` });
+    if (!RECORD_ID.test(str(m.id, `${at}/id`))) fail("EncodingError", `${JSON.stringify(m.id.slice(0, 80))} is not a party id`, { field: `${at}/id` });
+    let mapLeaf = null;
+    if (m.leaf !== null) {
+      const ml = members(m.leaf, `${at}/leaf`, ["key", "value"]);
+      mapLeaf = { key: hexAt(ml.key, `${at}/leaf/key`), value: hexAt(ml.value, `${at}/leaf/value`, 96) };
+    }
+    return { kind: m.kind, id: m.id, leaf: mapLeaf, siblings: hashesAt(m.siblings, `${at}/siblings`, MAX_MAP_SIBLINGS) };
+  });
+  return { leaf, inclusionProof, records };
+}
+
+/**
+ * SPEC §11.5: verify a parsed state proof against a verified checkpoint {size, root}.
+ * Returns a Map from "kind id" (e.g. "party acme-social") to its record at the checkpoint's
+ * size, or null where the proof shows none. Throws ProofError (EncodingError: a bad record).
+ */
+export async function verifyState(checkpoint, proof) {
+  const { leaf } = proof;
+  const size = BigInt(checkpoint.size);
+  if (size === 0n || BigInt(leaf.index) !== size - 1n) {
+    fail("ProofError", `the state proof's leaf has index ${leaf.index}, not the last index of the checkpoint's tree (${size - 1n})`, { field: "/leaf/index" });
+  }
+  const data = leafData(leaf.index, leaf.stream, leaf.position, leaf.logTimeMs, leaf.entryHash, leaf.stateRoot);
+  try {
+    await verifyInclusion(await leafHash(data), leaf.index, size, proof.inclusionProof, checkpoint.root);
+  } catch (err) {
+    if (err instanceof VerificationFailure) fail("ProofError", `the state proof's leaf is not in the checkpoint's tree: ${err.what}`);
+    throw err;
+  }
+  const out = new Map();
+  for (const [n, r] of proof.records.entries()) {
+    const name = `${r.kind} ${r.id}`;
+    if (out.has(name)) fail("ProofError", `the record of ${name} is proved twice`);
+    let value;
+    try {
+      value = await verifyMapProof(leaf.stateRoot, await mapKey(MAP_KINDS[r.kind], r.id), r);
+    } catch (err) {
+      if (err instanceof VerificationFailure) fail("ProofError", `the proof of the record of ${name} fails: ${err.what}`, { field: `/records/${n}` });
+      throw err;
+    }
+    out.set(name, value === null ? null : parseRecord(value));
+  }
+  return out;
+}
+
+/**
+ * What a payload says about itself before anything in it is verified (as attest/bundle.py's
+ * _claimed), from its canonical decoding `v` (undefined if it has none): its signer and, for a
+ * registry entry, the party it is about (§11.1). Null values where it cannot be read;
+ * `readable` is false when the payload is not a canonical JSON object.
+ */
+function claimedBy(v) {
+  if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return { readable: false, signer: null, about: null };
+  const signer = typeof v.signer === "string" ? v.signer : null;
+  let about = null;
+  if (v.kind === "genesis") about = signer;
+  else if (REGISTRY_KINDS.has(v.kind) && v.body !== null && typeof v.body === "object" && !Array.isArray(v.body)) {
+    about = typeof v.body.party === "string" ? v.body.party : null;
+  }
+  return { readable: true, signer, about };
+}
+
+/** The party a parsed statement is about (§11.1), or null for entries of provider streams. */
+export const subject = (st) => (st.kind === "genesis" ? st.signer : REGISTRY_KINDS.has(st.kind) ? st.body.party : null);
+
+/**
+ * SPEC §10.3 step 6: the company's stream and the registry record of every party it involves
+ * are whole at the checkpoint's size, checked on the entries as read, before any rule runs.
+ * `items` are the parsed entries ({index, position, raw.stream, where, entryHash, claimed}).
+ */
+async function checkComplete(items, company, records, authority, size) {
+  const parties = new Set([...records.keys()].filter((k) => k.startsWith("party ")).map((k) => k.slice(6)));
+  const needed = [[company, "the company itself"]];
+  if (authority !== null) needed.push([authority, "the authority"]);
+  const held = (e) => (e.claimed.readable ? e.entryHash : new Uint8Array(0));
+  const stream = []; // [index, entry hash] of the company's entries
+  for (const e of items) {
+    if (BigInt(e.index) >= size) fail("ProofError", `entry index ${e.index} is not below the checkpoint's tree size ${size}`, e.where);
+    if (e.raw.stream === company) {
+      if (e.position !== stream.length) {
+        fail("IncompleteRecordError", `the record of ${company} is incomplete: position ${stream.length} is missing (the next entry has position ${e.position})`, e.where);
+      }
+      if (e.claimed.signer !== null) needed.push([e.claimed.signer, `who signed the entry at index ${e.index}`]);
+      stream.push([e.index, held(e)]);
+    } else if (e.raw.stream !== REGISTRY_STREAM) {
+      fail("VerificationError", `entry of stream ${JSON.stringify(e.raw.stream)} in a bundle of ${JSON.stringify(company)}`, e.where);
+    }
+  }
+  for (const [party, why] of needed) {
+    if (!parties.has(party)) fail("IncompleteRecordError", `the bundle leaves out the registry record of ${party} (${why})`, { field: "/state/records" });
+  }
+  const about = new Map([...parties].map((p) => [p, []]));
+  for (const e of items) {
+    if (e.raw.stream !== REGISTRY_STREAM || e.claimed.about === null) continue;
+    if (!about.has(e.claimed.about)) {
+      fail("VerificationError", `a registry entry about ${e.claimed.about}, whose registry record the bundle does not prove`, e.where);
+    }
+    about.get(e.claimed.about).push([e.index, held(e)]);
+  }
+  if (!records.has(`stream ${company}`)) {
+    fail("IncompleteRecordError", `the bundle does not prove the head of stream ${company} at its checkpoint`, { field: "/state/records" });
+  }
+  for (const party of [...about.keys()].sort()) {
+    const record = records.get(`party ${party}`);
+    const given = about.get(party);
+    let acc = MAP_EMPTY;
+    for (const [, ehash] of given) acc = await partyFold(acc, ehash);
+    const count = record === null ? 0 : record.count;
+    if (given.length !== count || (record !== null && (!equalBytes(acc, record.digest) || given.at(-1)[0] !== record.lastIndex))) {
+      const last = record === null ? "" : `, the last at index ${record.lastIndex}`;
+      fail("IncompleteRecordError", `the registry record of ${party} is incomplete: the log's state at size ${size} counts ${count} registry entries about ${party}${last}; the ${given.length} given do not match it`, { stream: REGISTRY_STREAM });
+    }
+  }
+  const head = records.get(`stream ${company}`);
+  const count = head === null ? 0 : head.count;
+  if (stream.length !== count) {
+    fail("IncompleteRecordError", `the record of ${company} is incomplete: the log's state at size ${size} counts ${count} entries in stream ${company}, and ${stream.length} were given`, { stream: company });
+  }
+  if (head !== null) {
+    const [index, ehash] = stream.at(-1);
+    if (index !== head.lastIndex || !equalBytes(ehash, head.digest)) {
+      fail("IncompleteRecordError", `the head of stream ${company} at size ${size} is entry ${hex(head.digest)} at index ${head.lastIndex}, not the entry ${hex(ehash)} at index ${index} given`, { stream: company });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Statements: the schemas of SPEC §3 (the §3.1 envelope and every §3.3 body), in schema.js, a
 // port of attest/statements.py, attest/measures.py and attest/_schema.py.
 
@@ -977,7 +1284,7 @@ export function parseStatement(payload) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The rules (SPEC §8.2), a port of attest/rules.py's LogState in sparse mode
+// The rules (SPEC §8.2), a port of attest/rules.py's LogState (sparse mode: a company record)
 
 class Rules {
   constructor({ sparse = true } = {}) {
@@ -1009,13 +1316,15 @@ class Rules {
     if (e.index < this.size || (e.index !== this.size && !this.sparse)) no(`index ${e.index} is not the next index ${this.size}`);
     if (e.logTimeMs < this.lastLogTime) no(`log time ${e.logTimeMs} is before the previous entry's ${this.lastLogTime}`);
     const [head, length] = this.head(st.stream);
-    if (e.position !== length) no(`position ${e.position} is not the next position ${length} of ${st.stream}`);
+    // Sparse: a registry entry may follow a gap (entries about parties the record does not hold).
+    const gap = this.sparse && st.stream === REGISTRY_STREAM && e.position > length;
+    if (e.position !== length && !gap) no(`position ${e.position} is not the next position ${length} of ${st.stream}`);
     const isGenesis = st.kind === "genesis";
     if (isGenesis !== (e.index === 0)) {
       no(isGenesis ? "a genesis statement must be the first entry of the log, and only it" : `the first entry of a log must be a genesis statement, not ${st.kind}`, "/kind");
     }
     // Chain.
-    if (st.prev !== head) fail("ChainError", `prev ${st.prev} is not the head of stream ${st.stream} (head ${head} at length ${length})`, { field: "/prev" });
+    if (st.prev !== head && e.position === length) fail("ChainError", `prev ${st.prev} is not the head of stream ${st.stream} (head ${head} at length ${length})`, { field: "/prev" });
     // Clock.
     if (parseTimestamp(st.signedAt) > e.logTimeMs + CLOCK_SKEW_MS) no(`signedAt ${st.signedAt} is later than the log time allows`, "/signedAt");
     if (e.index === 0) return;
@@ -1153,8 +1462,7 @@ class Rules {
     const b = st.body;
     this.size = e.index + 1;
     this.lastLogTime = e.logTimeMs;
-    const [, length] = this.head(st.stream);
-    this.heads.set(st.stream, [hex(e.entryHash), length + 1]);
+    this.heads.set(st.stream, [hex(e.entryHash), e.position + 1]);
     switch (st.kind) {
       case "genesis":
         this.origin = b.origin;
@@ -1211,9 +1519,8 @@ function publicKeysIn(st) {
       return [];
   }
 }
-
 // ---------------------------------------------------------------------------------------------
-// Verifying a company record (SPEC §8.2 sparse mode, §8.3, and inclusion proofs)
+// Verifying a company record (SPEC §8.2 sparse mode, §8.3, §10.3, and inclusion proofs)
 
 function entryNumber(raw, name, n) {
   const v = raw[name];
@@ -1236,18 +1543,27 @@ function proofBytes(proof) {
  * Re-verify a company record in the browser.
  *
  * @param {object} record
- * @param {object[]} record.entries  raw entries in index order: the registry's and one provider's
- *   (or the whole log): {index, stream, position, logTimeMs, envelope (stored envelope text or
- *   bytes), inclusionProof ([hex], leaf side first, in the checkpoint's tree)}.
+ * @param {object[]} record.entries  raw entries in index order: one provider's stream and the
+ *   registry entries about the parties it involves (or the whole log): {index, stream, position,
+ *   logTimeMs, envelope (stored envelope text or bytes), stateRoot (hex, the state root the
+ *   entry's leaf commits to), inclusionProof ([hex or b64], leaf side first, in the
+ *   checkpoint's tree)}.
  * @param {string|Uint8Array} record.checkpointNote  the log's signed checkpoint note.
  * @param {string} [record.logVkey]  the log's note verifier key. If given, the checkpoint is
  *   checked with it and it must be the log key and origin that the genesis entry names; if
  *   absent, both are taken from the genesis entry (then pin genesisHash).
  * @param {string} [record.genesisHash]  the pinned ledger fingerprint (hex genesis entry hash).
+ * @param {string} [record.stream]  the company: only its stream and the registry are admitted,
+ *   and `state` must prove them whole (SPEC §10.3 step 6).
+ * @param {object} [record.state]  the state proof at the checkpoint's size (SPEC §11.4, the
+ *   bundle's `state` member); required with `stream`.
  * @param {{sparse?: boolean}} [record.options]  sparse (default true): indexes may skip other
- *   streams' entries. With sparse false the entries must be the whole log of the checkpoint.
+ *   entries. With sparse false the entries must be the whole log of the checkpoint, and the
+ *   state root after every entry is recomputed and compared with the one served.
  * @param {(p: {phase: string, done: number, total: number}) => void} [onProgress]
- * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, ms}
+ * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, ms},
+ *   and for a company record `complete` (true), `streamLength` and `kinds` (the number of the
+ *   company's entries of each kind).
  * @throws {VerificationFailure} the first failure, located at its entry when there is one.
  */
 export async function verifyRecord(record, onProgress = () => {}) {
@@ -1264,34 +1580,61 @@ export async function verifyRecord(record, onProgress = () => {}) {
   // options.unsafeSkipCheckpoint (tests of the rules only): no checkpoint, no inclusion proofs.
   const noCheckpoint = record.options?.unsafeSkipCheckpoint === true;
   const claimed = noCheckpoint ? null : parseCheckpoint(parseNote(checkpointNote).text);
+  // The state proof is what shows a company record whole: without it there is nothing to check.
+  let stateProof = null;
+  if (company !== null && !noCheckpoint) {
+    if (record.state === undefined || record.state === null) {
+      fail("IncompleteRecordError", `the record of ${company} comes without a state proof: nothing shows that it is whole`, { field: "/state" });
+    }
+    stateProof = parseStateProof(record.state, "/state");
+  } else if (record.state !== undefined && record.state !== null) {
+    fail("VerificationError", "a state proof is checked only for a company record (name its stream)", { field: "/state" });
+  }
+  const needStateRoots = sparse && !noCheckpoint; // a full verifier computes its own
 
-  // 2. Parse every entry. Failures are kept and reported in index order.
+  // 2. Parse every entry. Failures are kept and reported in index order: `error` for the log's
+  //    own fields, `envError` for the envelope, `payloadError` for the statement.
   const items = entries.map((raw, n) => {
-    const e = { n, raw, error: null, payloadError: null, where: { index: raw?.index } };
+    const e = { n, raw, error: null, envError: null, payloadError: null, where: { index: raw?.index } };
     try {
       e.index = entryNumber(raw, "index", n);
       e.position = entryNumber(raw, "position", n);
       e.logTimeMs = entryNumber(raw, "logTimeMs", n);
       if (typeof raw.stream !== "string") fail("EncodingError", "stream must be a string");
       e.where = { stream: raw.stream, position: e.position, index: e.index };
-      e.env = parseEnvelope(raw.envelope, { stored: true });
-      e.keyid = e.env.signatures[0].keyid;
-      e.sig = e.env.signatures[0].sig;
+      if (needStateRoots || raw.stateRoot !== undefined) {
+        if (typeof raw.stateRoot !== "string" || !HEX64.test(raw.stateRoot)) fail("EncodingError", "stateRoot must be 64 lowercase hex characters", { field: "/stateRoot" });
+        e.stateRoot = fromHex(raw.stateRoot);
+      }
     } catch (err) {
       e.error = err;
       return e;
     }
     try {
-      e.statement = parseStatement(e.env.payload);
+      e.env = parseEnvelope(raw.envelope, { stored: true });
+      e.keyid = e.env.signatures[0].keyid;
+      e.sig = e.env.signatures[0].sig;
     } catch (err) {
-      e.payloadError = err;
+      e.envError = err;
     }
+    // The payload is decoded once: read as it claims to be (completeness), then checked.
+    let decoded;
+    if (e.env) {
+      try {
+        decoded = decodeCanonical(e.env.payload);
+        e.statement = schemaStatement(decoded);
+      } catch (err) {
+        e.payloadError = err;
+      }
+    }
+    e.claimed = claimedBy(decoded);
     return e;
   });
+  const readable = items.filter((e) => !e.error && !e.envError);
 
   // 3. Everything that does not depend on the rules' state, in parallel: key ids, genesis
-  //    values, entry hashes, digests, leaf hashes, inclusion roots, and each signature under the
-  //    key its keyid names at that index (the rules then check the key was the signer's).
+  //    values, entry hashes, digests, leaf hashes and inclusion roots, and each signature under
+  //    the key its keyid names at that index (the rules then check the key was the signer's).
   onProgress({ phase: "hash", done: 0, total });
   const keyIds = new Map(); // b64 -> key id
   const rawKeys = new Map(); // b64 -> raw bytes
@@ -1299,8 +1642,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
   const firstSeen = new Map(); // key id -> {raw, index}
   const streams = new Set([REGISTRY_STREAM]);
   const keyTexts = [];
-  for (const e of items) {
-    if (e.error) continue;
+  for (const e of readable) {
     streams.add(e.raw.stream);
     if (!e.statement) continue;
     streams.add(e.statement.stream);
@@ -1324,18 +1666,21 @@ export async function verifyRecord(record, onProgress = () => {}) {
     }),
     ...[...streams].map(async (s) => rules.genesisPrevs.set(s, await genesisPrev(s))),
   ]);
+  // The root an entry's inclusion proof leads to, from its leaf with the given state root.
+  const inclusionRoot = async (e, stateRoot) => {
+    try {
+      const leaf = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash, stateRoot));
+      e.root = await rootFromInclusion(leaf, e.index, claimed.size, proofBytes(e.raw.inclusionProof));
+    } catch (err) {
+      e.proofError = err;
+    }
+  };
   let hashed = 0;
   await Promise.all(
-    items.map(async (e) => {
-      if (e.error) return;
+    readable.map(async (e) => {
       e.entryHash = await entryHash(e.env);
       e.digest = hex(await sha256(e.env.payload));
-      if (!noCheckpoint) try {
-        const leaf = await leafHash(leafData(e.index, e.raw.stream, e.position, e.logTimeMs, e.entryHash));
-        e.root = await rootFromInclusion(leaf, e.index, claimed.size, proofBytes(e.raw.inclusionProof));
-      } catch (err) {
-        e.proofError = err;
-      }
+      if (needStateRoots) await inclusionRoot(e, e.stateRoot);
       let key = null;
       if (e.index === 0) key = rawKeys.get(e.statement?.body?.authorityKey) ?? null;
       else if (firstSeen.has(e.keyid) && firstSeen.get(e.keyid).index < e.index) key = firstSeen.get(e.keyid).raw;
@@ -1349,6 +1694,17 @@ export async function verifyRecord(record, onProgress = () => {}) {
       if (hashed % 250 === 0) onProgress({ phase: "hash", done: hashed, total });
     }),
   );
+  // A whole log: replay the state commitment (§11.2) from the entries themselves, and build each
+  // leaf with the root computed here (the served one is compared entry by entry in step 6). The
+  // replay stops at the first entry that cannot be read, where verification stops too.
+  if (!sparse) {
+    const commitment = new Commitment();
+    for (const e of items) {
+      if (e.error || e.envError || !e.statement) break;
+      e.ownStateRoot = await commitment.add(e.raw.stream, e.index, e.position, e.entryHash, subject(e.statement));
+    }
+    if (!noCheckpoint) await Promise.all(readable.filter((e) => e.ownStateRoot).map((e) => inclusionRoot(e, e.ownStateRoot)));
+  }
 
   // 4. The checkpoint, when the log key is given: before any entry, so that a checkpoint from
   //    another key is reported as such.
@@ -1359,24 +1715,35 @@ export async function verifyRecord(record, onProgress = () => {}) {
     checkpoint = await verifyCheckpoint(checkpointNote, verifier);
   }
 
-  // 5. Every entry in index order: open (§8.1), decide (§8.2), apply, and check its inclusion.
-  const nextPosition = new Map([[REGISTRY_STREAM, 0]]);
-  if (company !== null) nextPosition.set(company, 0);
+  // 5. The log's fields of every entry, and their order.
   let previous = -1;
   for (const e of items) {
-    const where = e.where;
     try {
       if (e.error) throw e.error;
       if (e.index <= previous) fail("VerificationError", `entries are not in index order: index ${e.index} after ${previous}`);
       previous = e.index;
       if (e.n === 0 && e.index !== 0) fail("VerificationError", "the first entry of a record must be the genesis entry (index 0)");
+    } catch (err) {
+      if (err instanceof VerificationFailure) throw err.located(e.where);
+      throw err;
+    }
+  }
+
+  // 6. Every entry in index order: open (§8.1), decide (§8.2), apply, and check its inclusion.
+  //    A company record is first shown whole (§10.3 step 6) once the genesis has named the log.
+  const included = (e) => {
+    if (noCheckpoint) return;
+    if (e.proofError) throw e.proofError;
+    if (!equalBytes(e.root, checkpoint.root)) {
+      fail("ProofError", `the inclusion proof leads to root ${hex(e.root)}, not the checkpoint's root ${hex(checkpoint.root)}`);
+    }
+  };
+  let complete = null;
+  for (const e of items) {
+    const where = e.where;
+    try {
+      if (e.envError) throw e.envError;
       if (checkpoint !== null && BigInt(e.index) >= checkpoint.size) fail("ProofError", `entry index ${e.index} is not below the checkpoint's tree size ${checkpoint.size}`);
-      if (company !== null) {
-        const expected = nextPosition.get(e.raw.stream);
-        if (expected === undefined) fail("VerificationError", `entry of stream ${JSON.stringify(e.raw.stream)} in the record of ${JSON.stringify(company)}`);
-        if (e.position !== expected) fail("VerificationError", `the record of ${e.raw.stream} is incomplete: position ${expected} is missing (the next entry has position ${e.position})`);
-        nextPosition.set(e.raw.stream, expected + 1);
-      }
       const st = e.statement;
       if (e.index === 0) {
         if (e.payloadError) throw e.payloadError;
@@ -1401,6 +1768,9 @@ export async function verifyRecord(record, onProgress = () => {}) {
         fail("VerificationError", `genesis entry does not match the pinned ledger fingerprint ${genesisHash}`);
       }
       rules.apply({ ...e, keyIds, rawKeys, statement: st });
+      if (!sparse && e.stateRoot !== undefined && !equalBytes(e.stateRoot, e.ownStateRoot)) {
+        fail("VerificationError", `the log's state root ${hex(e.stateRoot)} for this entry is not the state commitment replayed from the log, ${hex(e.ownStateRoot)}`);
+      }
       if (e.index === 0 && !noCheckpoint) {
         // The genesis names the log key and origin: the checkpoint must be theirs.
         if (verifier) {
@@ -1413,14 +1783,25 @@ export async function verifyRecord(record, onProgress = () => {}) {
           checkpoint = await verifyCheckpoint(checkpointNote, verifier, rules.origin);
         }
       }
-      if (noCheckpoint) continue;
-      if (e.proofError) throw e.proofError;
-      if (!equalBytes(e.root, checkpoint.root)) {
-        fail("ProofError", `the inclusion proof leads to root ${hex(e.root)}, not the checkpoint's root ${hex(checkpoint.root)}`);
-      }
+      if (e.n !== 0) included(e);
     } catch (err) {
       if (err instanceof VerificationFailure) throw err.located(where);
       throw err;
+    }
+    if (e.n === 0) {
+      // The genesis has named the log and its checkpoint: now the company record is shown
+      // whole (§10.3 step 6), before any other entry is opened. Its failures are the record's.
+      if (stateProof !== null) {
+        const records = await verifyState(checkpoint, stateProof);
+        await checkComplete(items, company, records, rules.authority, checkpoint.size);
+        complete = records.get(`stream ${company}`);
+      }
+      try {
+        included(e);
+      } catch (err) {
+        if (err instanceof VerificationFailure) throw err.located(where);
+        throw err;
+      }
     }
     if ((e.n + 1) % 250 === 0) onProgress({ phase: "check", done: e.n + 1, total });
   }
@@ -1433,9 +1814,10 @@ export async function verifyRecord(record, onProgress = () => {}) {
   onProgress({ phase: "done", done: total, total });
   const heads = {};
   for (const [s, [head, length]] of rules.heads) heads[s] = { head, length };
-  return {
+  const result = {
     ok: true,
     entries: total,
+    indexes: items.map((e) => e.index),
     size: checkpoint ? Number(checkpoint.size) : null,
     root: checkpoint ? hex(checkpoint.root) : null,
     origin: rules.origin,
@@ -1443,15 +1825,37 @@ export async function verifyRecord(record, onProgress = () => {}) {
     heads,
     ms: performance.now() - started,
   };
+  if (stateProof !== null) {
+    const kinds = {};
+    for (const e of items) if (e.raw.stream === company) kinds[e.statement.kind] = (kinds[e.statement.kind] ?? 0) + 1;
+    Object.assign(result, { complete: true, streamLength: complete === null ? 0 : complete.count, kinds });
+  }
+  return result;
 }
 
-const BUNDLE_MEMBERS = ["checkpoint", "entries", "format", "genesis", "logKey", "origin", "stream"];
-const BUNDLE_ENTRY_MEMBERS = ["envelope", "inclusionProof", "index", "logTimeMs", "position", "stream"];
+const BUNDLE_FORMAT = "claimledger.bundle.v2";
+const BUNDLE_MEMBERS = ["checkpoint", "entries", "format", "genesis", "logKey", "origin", "state", "stream"];
+const BUNDLE_ENTRY_MEMBERS = ["envelope", "inclusionProof", "index", "logTimeMs", "position", "stateRoot", "stream"];
+
+/** Read a bundle entry strictly, as attest/bundle.py does (SPEC §10.1). */
+function checkBundleEntry(e, where) {
+  members(e, where, BUNDLE_ENTRY_MEMBERS);
+  if (!Array.isArray(e.inclusionProof)) fail("EncodingError", "must be an array", { field: `${where}/inclusionProof` });
+  if (e.inclusionProof.length > MAX_PROOF_HASHES) fail("EncodingError", `an inclusion proof has at most ${MAX_PROOF_HASHES} hashes`, { field: `${where}/inclusionProof` });
+  if (!/^[\x00-\x7f]*$/.test(str(e.envelope, `${where}/envelope`))) fail("EncodingError", "a stored envelope is ASCII", { field: `${where}/envelope` });
+  if (typeof e.stateRoot !== "string" || !HEX64.test(e.stateRoot)) fail("EncodingError", "must be 64 lowercase hex characters", { field: `${where}/stateRoot` });
+  for (const k of ["index", "stream", "position", "logTimeMs"]) {
+    if (k === "stream") str(e.stream, `${where}/stream`);
+    else uintAt(e[k], `${where}/${k}`);
+  }
+  hashesAt(e.inclusionProof, `${where}/inclusionProof`, MAX_PROOF_HASHES);
+}
 
 /**
- * Verify an evidence bundle (SPEC §10): its canonical bytes (or the parsed object), optionally
- * against a pinned ledger fingerprint. The bundle's own `genesis`, `origin` and `logKey` must
- * agree with its genesis entry, which is where trust comes from (pin `genesisHash`).
+ * Verify an evidence bundle (SPEC §10, format claimledger.bundle.v2): its canonical bytes (or
+ * the parsed object), optionally against a pinned ledger fingerprint. The bundle's own
+ * `genesis`, `origin` and `logKey` must agree with its genesis entry, which is where trust comes
+ * from (pin `genesisHash`); its `state` must prove the company's record whole.
  * @returns {Promise<object>} as verifyRecord, plus `stream`.
  * @throws {VerificationFailure}
  */
@@ -1460,13 +1864,13 @@ export async function verifyBundle(bundle, { genesisHash } = {}, onProgress = ()
   if (raw !== null && raw.length > 256 * 1024 * 1024) fail("EncodingError", "bundle is larger than 256 MiB");
   const b = raw !== null ? decodeCanonical(raw) : bundle;
   members(b, "", BUNDLE_MEMBERS);
-  if (b.format !== "claimledger.bundle.v1") fail("EncodingError", "format must be claimledger.bundle.v1", { field: "/format" });
+  if (b.format !== BUNDLE_FORMAT) fail("EncodingError", `unknown bundle format, expected ${BUNDLE_FORMAT}`, { field: "/format" });
   for (const k of ["checkpoint", "logKey", "origin", "stream", "genesis"]) str(b[k], `/${k}`);
   if (!isPartyId(b.stream)) fail("EncodingError", `stream ${JSON.stringify(b.stream)} is not a party id`, { field: "/stream" });
   if (!HEX64.test(b.genesis)) fail("EncodingError", "genesis must be 64 lowercase hex characters", { field: "/genesis" });
   if (!Array.isArray(b.entries)) fail("EncodingError", "entries must be an array", { field: "/entries" });
-  b.entries.forEach((e, n) => members(e, `/entries/${n}`, BUNDLE_ENTRY_MEMBERS));
-  const result = await verifyRecord({ entries: b.entries, checkpointNote: b.checkpoint, logVkey: b.logKey, genesisHash, stream: b.stream }, onProgress);
+  b.entries.forEach((e, n) => checkBundleEntry(e, `/entries/${n}`));
+  const result = await verifyRecord({ entries: b.entries, checkpointNote: b.checkpoint, logVkey: b.logKey, genesisHash, stream: b.stream, state: b.state }, onProgress);
   if (result.genesisHash !== b.genesis) fail("VerificationError", `the bundle names genesis ${b.genesis} but its genesis entry hashes to ${result.genesisHash}`, { field: "/genesis" });
   if (b.origin !== result.origin) fail("CheckpointError", `the bundle's origin ${b.origin} is not the genesis origin ${result.origin}`);
   return { ...result, stream: b.stream };
