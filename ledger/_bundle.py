@@ -84,8 +84,12 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
 
 
 def _signer(envelope: bytes) -> str | None:
-    """The signer a stored (verified) entry names."""
-    signer = canonical.decode_object(Envelope.parse_stored(envelope).payload).get("signer")
+    """The signer a stored entry names; None if its bytes cannot be read (a damaged database:
+    the bundle is exported all the same, and its verifier names the entry)."""
+    try:
+        signer = canonical.decode_object(Envelope.parse_stored(envelope).payload).get("signer")
+    except VerificationError:
+        return None
     return signer if isinstance(signer, str) else None
 
 

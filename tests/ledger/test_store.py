@@ -539,9 +539,10 @@ with open_store(url) as store:
             if name not in lengths:
                 lengths[name] = store.stream_length(name)
             tag = f"w{wid}-{k}-{j}"
+            root = bytes(32)
             batch.append(
-                    StoredEntry(size + j, name, lengths[name], k, tag.encode(), bytes(32), bytes(32))
-                )
+                StoredEntry(size + j, name, lengths[name], k, tag.encode(), bytes(32), root)
+            )
             lengths[name] += 1
         try:
             store.append(batch)
