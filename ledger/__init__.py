@@ -27,6 +27,7 @@ from ledger._views import (
     VerdictFlags,
     Views,
 )
+from ledger._witnessing import Witnessing, WitnessingError
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -70,6 +71,8 @@ __all__ = [
     "StreamReplay",
     "VerdictFlags",
     "Views",
+    "Witnessing",
+    "WitnessingError",
     "WorkerError",
     "export_bundle",
     "freeze_heap",

@@ -7,7 +7,10 @@ eventsourcing does not do for us:
   the events table named ``claimledger_events`` as on PostgreSQL);
 - the read queries of the store, in raw SQL over the recorder's own datastore (one round trip for
   many version ranges, no per-row object churn);
-- the store's own tables: ``claimledger_merkle_nodes`` (a projection) and ``claimledger_meta``.
+- the store's own tables: ``claimledger_merkle_nodes`` (a projection), ``claimledger_meta``, the
+  checkpoints the log signed (``claimledger_checkpoints``) and those its witnesses cosigned to the
+  server's policy's quorum (``claimledger_cosigned_checkpoints``, created at open when absent, so
+  a ledger made before it keeps its storage format).
 
 Every method here may raise eventsourcing, ``sqlite3`` or ``psycopg`` errors; ``ledger._store``
 wraps them.
@@ -33,6 +36,7 @@ from eventsourcing.sqlite import (
 from psycopg import sql
 
 __all__ = [
+    "COSIGNED_TABLE",
     "EVENTS_TABLE",
     "META_TABLE",
     "NODES_TABLE",
@@ -48,6 +52,7 @@ EVENTS_TABLE: Final = "claimledger_events"
 NODES_TABLE: Final = "claimledger_merkle_nodes"
 META_TABLE: Final = "claimledger_meta"
 CHECKPOINTS_TABLE: Final = "claimledger_checkpoints"
+COSIGNED_TABLE: Final = "claimledger_cosigned_checkpoints"
 
 # SQLite allows 32766 host parameters since 3.32 (999 before); stay well under the old limit.
 _SQLITE_CHUNK: Final = 300
@@ -181,6 +186,18 @@ class Backend(abc.ABC):
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored nodes among ``keys``."""
 
+    @abc.abstractmethod
+    def create_cosigned_table(self) -> None:
+        """Create the cosigned checkpoints table if it is absent (ledgers made before it)."""
+
+    @abc.abstractmethod
+    def put_cosigned(self, size: int, note: bytes) -> None:
+        """Keep the cosigned checkpoint note of ``size`` (replacing one kept for that size)."""
+
+    @abc.abstractmethod
+    def cosigned(self, size: int | None) -> bytes | None:
+        """The cosigned note of ``size`` (None: of the largest size kept), if any."""
+
 
 class SQLiteBackend(Backend):
     """Raw SQL on the SQLite file behind an eventsourcing SQLite recorder."""
@@ -306,6 +323,32 @@ class SQLiteBackend(Backend):
             row = c.fetchone()
             return None if row is None else bytes(row[0])
 
+    def create_cosigned_table(self) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {COSIGNED_TABLE} ("
+                "size INTEGER PRIMARY KEY, note BLOB NOT NULL)"
+            )
+
+    def put_cosigned(self, size: int, note: bytes) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {COSIGNED_TABLE} (size, note) VALUES (?, ?) "  # noqa: S608
+                "ON CONFLICT (size) DO UPDATE SET note=excluded.note",
+                (size, note),
+            )
+
+    def cosigned(self, size: int | None) -> bytes | None:
+        with self._cursor(commit=False) as c:
+            if size is None:
+                c.execute(
+                    f"SELECT note FROM {COSIGNED_TABLE} ORDER BY size DESC LIMIT 1"  # noqa: S608
+                )
+            else:
+                c.execute(f"SELECT note FROM {COSIGNED_TABLE} WHERE size=?", (size,))  # noqa: S608
+            row = c.fetchone()
+            return None if row is None else bytes(row[0])
+
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}
         with self._cursor(commit=False) as c:
@@ -336,6 +379,7 @@ class PostgresBackend(Backend):
         self._nodes = sql.SQL("{}.{}").format(schema, sql.Identifier(NODES_TABLE))
         self._meta = sql.SQL("{}.{}").format(schema, sql.Identifier(META_TABLE))
         self._checkpoints = sql.SQL("{}.{}").format(schema, sql.Identifier(CHECKPOINTS_TABLE))
+        self._cosigned = sql.SQL("{}.{}").format(schema, sql.Identifier(COSIGNED_TABLE))
         self._q_max = sql.SQL(
             "SELECT MAX(originator_version) AS v FROM {} WHERE originator_id = %s"
         ).format(events)
@@ -442,6 +486,37 @@ class PostgresBackend(Backend):
             c.execute(
                 sql.SQL("SELECT note FROM {} ORDER BY size DESC LIMIT 1").format(self._checkpoints)
             )
+            row = c.fetchone()
+            return None if row is None else bytes(row["note"])
+
+    def create_cosigned_table(self) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (size bigint PRIMARY KEY, note bytea NOT NULL)"
+                ).format(self._cosigned)
+            )
+
+    def put_cosigned(self, size: int, note: bytes) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (size, note) VALUES (%s, %s) "
+                    "ON CONFLICT (size) DO UPDATE SET note = EXCLUDED.note"
+                ).format(self._cosigned),
+                (size, note),
+            )
+
+    def cosigned(self, size: int | None) -> bytes | None:
+        with self._ds.transaction(commit=False) as c:
+            if size is None:
+                c.execute(
+                    sql.SQL("SELECT note FROM {} ORDER BY size DESC LIMIT 1").format(self._cosigned)
+                )
+            else:
+                c.execute(
+                    sql.SQL("SELECT note FROM {} WHERE size = %s").format(self._cosigned), (size,)
+                )
             row = c.fetchone()
             return None if row is None else bytes(row["note"])
 

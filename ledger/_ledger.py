@@ -539,6 +539,65 @@ class Ledger:
                 self._checkpoint = (size, sign_checkpoint(cp, self._signer))
             return self._checkpoint[1]
 
+    def checkpoint_at(self, size: int) -> bytes:
+        """A checkpoint note of the tree of ``size``: the cosigned one kept for that size if
+        there is one, else the latest kept or current one if it has that size, else one signed
+        now (which needs the log key).
+
+        Raises:
+            LedgerError: ``size`` is not in 1..size of the log, or no note of that size can be
+                had without the log key.
+        """
+        with self._lock:
+            if not 0 < size <= self._frontier.size:
+                raise LedgerError(f"no checkpoint of size {size}: the log has {self.size} entries")
+            cosigned = self._store.cosigned_checkpoint(size)
+            if cosigned is not None:
+                return cosigned
+            if self._signer is None:
+                note = self.checkpoint()
+                if checkpoint_size_of(note) != size:
+                    raise LedgerError(
+                        f"a read-only ledger has no checkpoint of size {size} to serve"
+                    )
+                return note
+            if size == self._frontier.size:
+                return self.checkpoint()
+            cp = Checkpoint(self.origin, size, subtree_hash(0, size, self._node))
+            return sign_checkpoint(cp, self._signer)
+
+    def cosigned_checkpoint(self, size: int | None = None) -> bytes | None:
+        """The checkpoint note with witness cosignatures of ``size`` (default: the newest) that
+        reached the server's witness policy's quorum, if one was kept (:meth:`keep_cosigned`)."""
+        return self._store.cosigned_checkpoint(size)
+
+    def keep_cosigned(self, note: bytes) -> Checkpoint:
+        """Keep a checkpoint note of this log that carries witness cosignatures.
+
+        The caller checked the cosignatures against its policy; this checks that the note is
+        this log's: signed by its key, at most its size, with the root of its entries.
+
+        Raises:
+            LedgerError: the note is not a checkpoint of this log's entries.
+            StoreError: the store refused the write.
+        """
+        try:
+            cp = verify_checkpoint(note, self._verifier, origin=self.origin)
+        except VerificationError as exc:
+            raise LedgerError(f"not a checkpoint of this log: {exc}") from exc
+        with self._lock:
+            if not 0 < cp.size <= self._frontier.size:
+                raise LedgerError(f"checkpoint size {cp.size} is not in 1..{self.size}")
+            root = (
+                self._frontier.root()
+                if cp.size == self._frontier.size
+                else subtree_hash(0, cp.size, self._node)
+            )
+        if root != cp.root:
+            raise LedgerError(f"checkpoint of size {cp.size} does not have this log's root")
+        self._store.put_cosigned(cp.size, note)
+        return cp
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` (O(log n) reads)."""
         with self._lock:
@@ -989,6 +1048,11 @@ class Ledger:
         """The stream's head (hex hash to use as ``prev``) and its length."""
         with self._lock:
             return self.state.head(stream)
+
+
+def checkpoint_size_of(note: bytes) -> int:
+    """The size line of a checkpoint note this ledger kept (already verified when kept)."""
+    return int(note.split(b"\n", 2)[1])
 
 
 def _stored(pl: Placed, state_root: bytes) -> StoredEntry:

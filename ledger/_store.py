@@ -437,6 +437,9 @@ def open_store(url: str, *, create: bool = False) -> EntryStore:
             fmt = backend.meta("format")
         if fmt != FORMAT_VERSION:
             raise StoreError(_format_message(db.display, fmt))
+        with _db_errors(f"cannot create the cosigned checkpoints table in {db.display}"):
+            # Added after format 3 without a format change: an older ledger gains it here.
+            backend.create_cosigned_table()
         return EntryStore(app, backend, db.display)
     except BaseException:
         app.close()
@@ -924,6 +927,18 @@ class EntryStore:
         """The signed checkpoint note of the largest tree size kept, if any (not verified here)."""
         with _db_errors("cannot read the latest checkpoint"):
             return self._db.latest_checkpoint()
+
+    def put_cosigned(self, size: int, note: bytes) -> None:
+        """Keep a checkpoint note that the log's witnesses cosigned (checked by the caller)."""
+        if type(size) is not int or size <= 0:
+            raise ValueError("size must be a positive int")
+        with _db_errors("cannot store a cosigned checkpoint"):
+            self._db.put_cosigned(size, bytes(note))
+
+    def cosigned_checkpoint(self, size: int | None = None) -> bytes | None:
+        """The cosigned checkpoint note of ``size`` (default: the largest kept), if any."""
+        with _db_errors("cannot read a cosigned checkpoint"):
+            return self._db.cosigned(size)
 
     def get_node(self, level: int, index: int) -> bytes:
         """The hash of node ``(level, index)``.
