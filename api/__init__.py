@@ -5,8 +5,13 @@ Two ways in:
 - :func:`create_app` wraps a :class:`~ledger.Ledger` the caller opened (tests, embedding);
 - :func:`app_from_env` is a uvicorn factory (``uvicorn api:app_from_env --factory``) that reads
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
-  it the server is read-only), ``CLAIMLEDGER_PASSPHRASE`` and ``CLAIMLEDGER_OPEN_WORKERS``, opens
-  the ledger at startup and closes it at shutdown.
+  it the server is read-only), ``CLAIMLEDGER_PASSPHRASE``, ``CLAIMLEDGER_OPEN_WORKERS`` and
+  ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file), opens the ledger at startup and closes it
+  at shutdown.
+
+With a witness policy, a writable server has each new checkpoint cosigned by the policy's
+witnesses in a background thread (:class:`ledger.Witnessing`) and serves the newest one that
+meets the quorum at ``/v1/log/checkpoint/cosigned`` (docs/architecture/witness.md).
 
 With ``open_workers`` ≥ 2 a writable server opens submitted envelopes in that many worker
 processes (:mod:`api.opener`), started and stopped with the application's lifespan.
@@ -30,8 +35,10 @@ from api.middleware import BodyLimitMiddleware
 from api.opener import Opener
 from api.routers import entries, feeds, health, log, parties, scorecard, streams
 from attest.dsse import MAX_ENVELOPE_BYTES
+from attest.errors import VerificationError
+from attest.policy import Policy, parse_policy
 from keys import KeysError, PrivateKey
-from ledger import Ledger, LedgerError, freeze_heap, tune_gc
+from ledger import Ledger, LedgerError, Witnessing, freeze_heap, tune_gc
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
@@ -56,6 +63,8 @@ DEFAULT_OPEN_WORKERS = 0
 """Worker processes that open single submissions (0 or 1: in the server process)."""
 
 OPEN_WORKERS_ENV = "CLAIMLEDGER_OPEN_WORKERS"
+
+WITNESS_POLICY_ENV = "CLAIMLEDGER_WITNESS_POLICY"
 
 BATCH_PATH = "/v1/entries:batch"
 
@@ -82,6 +91,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     )
     app.state.settings = settings
     app.state.opener = None  # set by the lifespan when envelopes are opened in workers
+    app.state.witnessing = None  # set by the lifespan when checkpoints are sent to witnesses
     if ledger is not None:
         app.state.ledger = ledger
     problems.install(app)
@@ -161,6 +171,36 @@ async def _opening(app: FastAPI, ledger: Ledger, settings: Settings) -> AsyncIte
         await opener.close()
 
 
+def _policy(data: bytes | None) -> Policy | None:
+    if data is None:
+        return None
+    try:
+        return parse_policy(data)
+    except VerificationError as exc:
+        raise ServerConfigError(f"the witness policy is invalid: {exc}") from exc
+
+
+@asynccontextmanager
+async def _witnessing(
+    app: FastAPI, ledger: Ledger, settings: Settings, policy: Policy | None
+) -> AsyncIterator[None]:
+    """Run a :class:`Witnessing` thread while the application serves, if it has a policy."""
+    if policy is None or not settings.writable:
+        yield
+        return
+    try:
+        witnessing = Witnessing(ledger, policy)
+    except LedgerError as exc:
+        raise ServerConfigError(str(exc)) from exc
+    witnessing.start()
+    app.state.witnessing = witnessing
+    try:
+        yield
+    finally:
+        app.state.witnessing = None
+        await run_in_threadpool(witnessing.close)
+
+
 def _is_writable(ledger: Ledger) -> bool:
     try:
         ledger.checkpoint()
@@ -177,6 +217,7 @@ def create_app(
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     writable: bool | None = None,
     open_workers: int = DEFAULT_OPEN_WORKERS,
+    witness_policy: bytes | None = None,
 ) -> FastAPI:
     """The API over an open ledger (the caller closes it).
 
@@ -190,20 +231,32 @@ def create_app(
         open_workers: worker processes that open single submissions (``POST /v1/entries``),
             started and stopped by the application's lifespan (so only when it runs: a
             ``TestClient`` used as a context manager, a server); 0 or 1: in the event loop.
+        witness_policy: a tlog-policy file: served at ``/v1/log/witness-policy``; a writable
+            server has its checkpoints cosigned by its witnesses while the lifespan runs.
+
+    Raises:
+        ServerConfigError: the witness policy is malformed, or does not list this log's key.
     """
     if open_workers < 0:
         raise ValueError(f"open_workers must be >= 0, not {open_workers}")
+    policy = _policy(witness_policy)
     settings = Settings(
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,
         max_batch_bytes=max_batch_bytes,
         writable=_is_writable(ledger) if writable is None else writable,
         open_workers=open_workers,
+        witness_policy=witness_policy,
     )
+    if policy is not None and settings.writable:
+        try:
+            Witnessing.check(ledger, policy)
+        except LedgerError as exc:
+            raise ServerConfigError(str(exc)) from exc
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _opening(app, ledger, settings):
+        async with _opening(app, ledger, settings), _witnessing(app, ledger, settings, policy):
             yield
 
     return _new_app(settings, lifespan, ledger=ledger)
@@ -223,12 +276,15 @@ def app_from_env() -> FastAPI:
             "(sqlite:///path/to/ledger.db or postgresql://user@host/db)"
         )
     log_key = _load_log_key()
+    witness_policy = _load_witness_policy()
+    policy = _policy(witness_policy)
     settings = Settings(
         max_body_bytes=DEFAULT_MAX_BODY_BYTES,
         max_batch=DEFAULT_MAX_BATCH,
         max_batch_bytes=DEFAULT_MAX_BATCH_BYTES,
         writable=log_key is not None,
         open_workers=_open_workers(),
+        witness_policy=witness_policy,
     )
 
     @asynccontextmanager
@@ -238,7 +294,10 @@ def app_from_env() -> FastAPI:
         freeze_heap()  # the state the open rebuilt lives as long as the server
         app.state.ledger = ledger
         try:
-            async with _opening(app, ledger, settings):
+            async with (
+                _opening(app, ledger, settings),
+                _witnessing(app, ledger, settings, policy),
+            ):
                 yield
         finally:
             await run_in_threadpool(ledger.close)
@@ -257,6 +316,17 @@ def _open_workers() -> int:
     if n < 0:
         raise ServerConfigError(f"{OPEN_WORKERS_ENV} must be a whole number >= 0, not {raw!r}")
     return n
+
+
+def _load_witness_policy() -> bytes | None:
+    path = os.environ.get(WITNESS_POLICY_ENV, "").strip()
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ServerConfigError(f"cannot read the witness policy {path}: {exc}") from exc
 
 
 def _load_log_key() -> PrivateKey | None:

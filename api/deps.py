@@ -22,6 +22,8 @@ class Settings:
         max_batch_bytes: largest batch request body.
         writable: the server holds the log key (may append and sign checkpoints).
         open_workers: worker processes that open single submissions (< 2: none, inline).
+        witness_policy: the tlog-policy file the server's checkpoints are witnessed under (its
+            bytes, served as they are), if any.
     """
 
     max_body_bytes: int
@@ -29,6 +31,7 @@ class Settings:
     max_batch_bytes: int
     writable: bool
     open_workers: int = 0
+    witness_policy: bytes | None = None
 
 
 # Both are ``async`` although they do no I/O: FastAPI runs a plain ``def`` dependency in the

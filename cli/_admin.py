@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
+from attest import VerificationError
+from attest.policy import parse_policy
 from cli._backend import DEFAULT_DB, LocalBackend, default_keys_dir
 from cli._common import echo_json
-from cli._errors import CliError
+from cli._errors import EXIT_USAGE, CliError
 from cli._keyfiles import (
     PASSPHRASE_ENV,
     is_encrypted,
@@ -166,12 +168,24 @@ def init_cmd(
     click.echo(f"Publish it; users pin it with: claimledger verify --genesis {fingerprint}")
 
 
-def _serve(db: str, host: str, port: int, log_key: Path | None) -> None:
+def _serve(
+    db: str, host: str, port: int, log_key: Path | None, witness_policy: Path | None = None
+) -> None:
     """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here)."""
     import uvicorn
 
     _require_ledger(db)
     os.environ["CLAIMLEDGER_DB"] = db
+    if witness_policy is None:
+        os.environ.pop("CLAIMLEDGER_WITNESS_POLICY", None)
+    else:
+        try:
+            parse_policy(witness_policy.read_bytes())
+        except OSError as exc:
+            raise CliError(f"cannot read {witness_policy}: {exc}", EXIT_USAGE) from exc
+        except VerificationError as exc:
+            raise CliError(f"{witness_policy}: {exc}", EXIT_USAGE) from exc
+        os.environ["CLAIMLEDGER_WITNESS_POLICY"] = str(witness_policy.absolute())
     key_path = log_key
     if key_path is None:
         keys_dir = default_keys_dir(db)
@@ -210,13 +224,23 @@ def _serve(db: str, host: str, port: int, log_key: Path | None) -> None:
     help="The log key file, to accept entries and sign checkpoints [default: "
     "NAME-keys/log.key beside a SQLite file NAME.db; without it: read-only].",
 )
-def serve_cmd(db: str, host: str, port: int, log_key: Path | None) -> None:
+@click.option(
+    "--witness-policy",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="CLAIMLEDGER_WITNESS_POLICY",
+    help="A C2SP tlog-policy file (this log's key, its witnesses with their URLs, the quorum): "
+    "each new checkpoint is sent to the witnesses and the cosigned one is served at "
+    "/v1/log/checkpoint/cosigned [env CLAIMLEDGER_WITNESS_POLICY].",
+)
+def serve_cmd(
+    db: str, host: str, port: int, log_key: Path | None, witness_policy: Path | None
+) -> None:
     """Serve the HTTP API (and the public page) over a ledger database.
 
     Try: curl http://127.0.0.1:8000/v1/log/checkpoint
     """
     parse_database_url(db)
-    _serve(db, host, port, log_key)
+    _serve(db, host, port, log_key, witness_policy)
 
 
 @click.command("demo")

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import LedgerDep, SettingsDep
 from api.params import committed_size, log_entry_json
-from api.problems import InvalidParameterError, UnavailableError
+from api.problems import InvalidParameterError, NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response, text_response
 from api.schemas import ConsistencyProofOut, InclusionProofOut, Responses, problem_docs
 
@@ -84,6 +85,46 @@ def get_checkpoint(request: Request, ledger: LedgerDep, settings: SettingsDep) -
     if not settings.writable:
         raise UnavailableError("a read-only server holds no log key to sign a checkpoint with")
     return text_response(request, ledger.checkpoint(), cache=Cache.SHORT)
+
+
+@router.get(
+    "/checkpoint/cosigned",
+    summary="The newest checkpoint cosigned to the witness policy's quorum",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the signed note with the log's signature and the witnesses' "
+            "cosignature lines (C2SP tlog-cosignature), text/plain; charset=utf-8",
+            **_TEXT,
+        },
+        **problem_docs((404, "no checkpoint has been cosigned to quorum yet")),
+    },
+)
+async def get_cosigned_checkpoint(request: Request, ledger: LedgerDep) -> Response:
+    """The newest checkpoint the server's witnesses cosigned to its policy's quorum (see
+    ``/v1/log/witness-policy``): verify it with ``attest.policy.verify_policy``. It lags the
+    latest checkpoint by the witnesses' round trip (seconds); cached for 5 seconds."""
+    note = await run_in_threadpool(ledger.cosigned_checkpoint)
+    if note is None:
+        raise NotFoundError("no checkpoint of this log has been cosigned by its witnesses yet")
+    return text_response(request, note, cache=Cache.SHORT)
+
+
+@router.get(
+    "/witness-policy",
+    summary="The witness policy (C2SP tlog-policy) the server's checkpoints are cosigned under",
+    response_class=Response,
+    responses={
+        200: {"description": "the policy file, text/plain; charset=utf-8", **_TEXT},
+        **problem_docs((404, "the server has no witness policy")),
+    },
+)
+def get_witness_policy(request: Request, settings: SettingsDep) -> Response:
+    """The server's tlog-policy file as the operator wrote it: the log's key, its witnesses
+    (names, keys, submission URLs) and the quorum. A client may use it, or its own policy."""
+    if settings.witness_policy is None:
+        raise NotFoundError("this server has no witness policy")
+    return text_response(request, settings.witness_policy, cache=Cache.NO_CACHE)
 
 
 @router.get(

@@ -16,11 +16,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import LedgerDep, SettingsDep
-from api.params import history_cut, log_entry_json, parse_as_of, require_stream
-from api.problems import NotFoundError, UnavailableError
+from api.params import (
+    committed_size,
+    history_cut,
+    log_entry_json,
+    parse_as_of,
+    require_stream,
+)
+from api.problems import InvalidParameterError, NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response
 from api.schemas import Responses, StreamOut, ViewOut, problem_docs
-from ledger import export_bundle
+from ledger import LedgerError, export_bundle
 
 __all__ = ["router"]
 
@@ -140,22 +146,47 @@ def get_stream_state(
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
         **_NOT_FOUND,
+        **_BAD,
         **problem_docs((503, "read-only server: no checkpoint to export against")),
     },
 )
 async def get_bundle(
-    request: Request, ledger: LedgerDep, settings: SettingsDep, stream: Stream
+    request: Request,
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    stream: Stream,
+    size: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**63 - 1,
+            description="export against the checkpoint of this log size: the cosigned one "
+            "(with its witnesses' cosignature lines) if the server keeps one of that size",
+        ),
+    ] = None,
 ) -> Response:
     """Everything needed to verify a provider's record offline (``claimledger verify --bundle``).
 
-    Made against the latest checkpoint; the file is named ``<stream>.bundle.json``.
+    Made against the latest checkpoint, or with ``size`` against the checkpoint of that size
+    (``/v1/log/checkpoint/cosigned`` names the newest cosigned size); the file is named
+    ``<stream>.bundle.json``.
     """
     party = ledger.views.party(stream)
     if party is None or party.role != "provider":
         raise NotFoundError(f"no provider {stream!r} (bundles are made for providers' records)")
-    if not settings.writable:
+    note: bytes | None = None
+    if size is not None:
+        if size > committed_size(ledger):
+            raise InvalidParameterError(
+                f"size={size} is larger than the log ({committed_size(ledger)})", parameter="size"
+            )
+        try:
+            note = await run_in_threadpool(ledger.checkpoint_at, size)
+        except LedgerError as exc:
+            raise UnavailableError(str(exc)) from exc
+    elif not settings.writable:
         raise UnavailableError("a read-only server cannot sign the checkpoint a bundle needs")
-    data = await run_in_threadpool(export_bundle, ledger, stream)
+    data = await run_in_threadpool(lambda: export_bundle(ledger, stream, checkpoint=note))
     return Response(
         data,
         media_type="application/json",
