@@ -22,9 +22,9 @@ import httpx
 
 from attest import ChainError, LogEntry, genesis_prev
 from attest.canonical import encode as canonical_encode
-from cli._errors import CliError, ServerProblem
+from cli._errors import EXIT_FAILED, CliError, ServerProblem
 from cli._keyfiles import load_private_key
-from ledger import Ledger, export_bundle, parse_database_url
+from ledger import Ledger, LedgerError, export_bundle, parse_database_url
 
 __all__ = [
     "DEFAULT_DB",
@@ -73,8 +73,17 @@ class Backend:
         """Raw log entries with indexes in ``[start, end)``, in order."""
         raise NotImplementedError
 
-    def bundle(self, stream: str) -> bytes:
-        """The offline evidence bundle of ``stream``."""
+    def bundle(self, stream: str, size: int | None = None) -> bytes:
+        """The offline evidence bundle of ``stream`` (against the checkpoint of ``size``: the
+        cosigned one if the ledger keeps one of that size)."""
+        raise NotImplementedError
+
+    def cosigned_checkpoint(self) -> bytes:
+        """The newest checkpoint note cosigned by the ledger's witnesses (unverified).
+
+        Raises:
+            CliError: the ledger has no cosigned checkpoint.
+        """
         raise NotImplementedError
 
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
@@ -83,6 +92,10 @@ class Backend:
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from the tree of ``old`` leaves to that of ``new``."""
+        raise NotImplementedError
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -145,8 +158,27 @@ class LocalBackend(Backend):
         for i in range(start, end, _PAGE):
             yield from led.log_entries(i, min(end, i + _PAGE))
 
-    def bundle(self, stream: str) -> bytes:
-        return export_bundle(self.ledger(write=True), stream)
+    def bundle(self, stream: str, size: int | None = None) -> bytes:
+        if size is None:
+            return export_bundle(self.ledger(write=True), stream)
+        led = self.ledger()
+        if led.cosigned_checkpoint(size) is None:
+            led = self.ledger(write=True)
+        try:
+            note = led.checkpoint_at(size)
+        except LedgerError as exc:
+            raise CliError(str(exc)) from exc
+        return export_bundle(led, stream, checkpoint=note)
+
+    def cosigned_checkpoint(self) -> bytes:
+        note = self.ledger().cosigned_checkpoint()
+        if note is None:
+            raise CliError(
+                f"below quorum: {self.source} has no cosigned checkpoint (is it served with "
+                "--witness-policy?)",
+                EXIT_FAILED,
+            )
+        return note
 
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
         views: Any = self.ledger().views
@@ -163,6 +195,9 @@ class LocalBackend(Backend):
         if old == new:
             return []
         return self.ledger().consistency_proof(old, new)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return self.ledger().inclusion_proof(index, size)
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -241,8 +276,19 @@ class RemoteBackend(Backend):
             if not got:
                 raise CliError(f"the server returned no entries from index {next_index}")
 
-    def bundle(self, stream: str) -> bytes:
-        return self._get(f"/v1/streams/{quote(stream, safe='')}/bundle").content
+    def bundle(self, stream: str, size: int | None = None) -> bytes:
+        return self._get(f"/v1/streams/{quote(stream, safe='')}/bundle", size=size).content
+
+    def cosigned_checkpoint(self) -> bytes:
+        response = self._http.get("/v1/log/checkpoint/cosigned")
+        if response.status_code == 404:
+            raise CliError(
+                f"below quorum: {self.source} has no cosigned checkpoint (not served with a "
+                "witness policy, or its witnesses have not cosigned any checkpoint)",
+                EXIT_FAILED,
+            )
+        self._check(response)
+        return response.content
 
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
         from attest.statements import format_timestamp
@@ -253,6 +299,14 @@ class RemoteBackend(Backend):
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         response = self._get("/v1/log/proof/consistency", **{"from": old, "to": new})
+        data = _json_object(response)
+        try:
+            return [base64.b64decode(h, validate=True) for h in data["hashes"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _malformed(response, f"no base64 proof hashes ({exc!r})") from exc
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        response = self._get("/v1/log/proof/inclusion", index=index, size=size)
         data = _json_object(response)
         try:
             return [base64.b64decode(h, validate=True) for h in data["hashes"]]

@@ -10,6 +10,7 @@ from cli._admin import demo_cmd, init_cmd, serve_cmd
 from cli._errors import to_cli_error
 from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
+from cli._proofcmds import proof_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
 from cli._witnesscmds import witness_group
 from cli._write import register
@@ -60,7 +61,7 @@ def main() -> None:
     Providers:  claim publish | claim supersede | claim withdraw | reply
     Verifiers:  test record | verdict issue
     Authority:  init | party register | accredit grant|suspend | key add|revoke
-    Everyone:   verify | monitor | replay | export | head | keys generate|show|export-public
+    Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Offline:    sign (air-gapped) then submit
     Operators:  serve | demo
 
@@ -82,3 +83,4 @@ for _cmd in (
     main.add_command(_cmd)
 register(main)
 main.add_command(witness_group)
+main.add_command(proof_group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
@@ -10,19 +11,28 @@ from typing import Any
 
 import click
 
-from attest import VerificationError
+from attest import NoteVerifier, ProofError, VerificationError, verify_checkpoint
+from attest.policy import (
+    Policy,
+    QuorumError,
+    SplitViewError,
+    check_consistent,
+    parse_policy,
+    verify_policy,
+)
 from cli._backend import Backend
 from cli._common import backend_options, echo_json, parse_date_or_time, with_backend
 from cli._config import TrustStore, config_dir
-from cli._errors import EXIT_FAILED, CliError
+from cli._errors import EXIT_FAILED, CliError, ServerProblem
 from cli._verifying import (
     Outcome,
+    checkpoint_size,
     trusted_checkpoint,
     verify_bundle_bytes,
     verify_full_log,
 )
 
-__all__ = ["export_cmd", "replay_cmd", "run_verification", "verify_cmd"]
+__all__ = ["export_cmd", "load_policy", "replay_cmd", "run_verification", "verify_cmd"]
 
 VERIFY_HELP = """Verify a ledger on this machine, trusting nothing the server says.
 
@@ -31,6 +41,11 @@ VERIFY_HELP = """Verify a ledger on this machine, trusting nothing the server sa
   claimledger verify --db URL              the whole log of a database
   claimledger verify STREAM --server URL   one company's record (registry + its stream)
   claimledger verify --bundle FILE         an exported evidence bundle, offline
+
+With --policy FILE (a C2SP tlog-policy: the log's key, witnesses, quorum) the checkpoint used
+must carry witness cosignatures that meet the policy's quorum: from a server or database, its
+newest cosigned checkpoint is fetched and the log or record verified against it; a checkpoint
+below quorum fails (exit 1) naming who cosigned.
 
 Every signature, chain link, rule decision and the Merkle root are re-checked against the log's
 signed checkpoint. The last checkpoint verified per log is remembered in the config directory
@@ -65,8 +80,12 @@ def run_verification(
     genesis: str | None,
     remember: bool = True,
     quiet: bool = False,
+    policy: Policy | None = None,
 ) -> Outcome:
     """Verify, using and updating the trust store; report what was established.
+
+    With ``policy``, the checkpoint must meet its quorum (from a backend: its newest cosigned
+    checkpoint is used).
 
     Raises:
         CliError: exit 1 naming the first failure, or 2 for usage/I/O errors.
@@ -97,9 +116,12 @@ def run_verification(
                 raise CliError(f"the bundle is the record of {outcome.stream!r}, not {stream!r}")
         else:
             assert backend is not None  # noqa: S101
+            cosigned = backend.cosigned_checkpoint() if policy is not None else None
             if stream is not None:
+                # The bundle carries the checkpoint; its cosignatures are checked below.
+                size = None if cosigned is None else checkpoint_size(cosigned)
                 outcome = verify_bundle_bytes(
-                    backend.bundle(stream),
+                    backend.bundle(stream, size),
                     genesis_hash=pin,
                     trusted_for=trusted_for,
                     proof_for=backend.consistency_proof,
@@ -110,20 +132,36 @@ def run_verification(
                 if pin is None and vkey in store.logs:
                     pin = bytes.fromhex(store.logs[vkey]["genesis"])
                     pin_source = "remembered for this log key"
-                with _Progress(quiet) as progress:
-                    outcome = verify_full_log(
-                        backend,
-                        genesis_hash=pin,
-                        trusted=trusted,
-                        progress=progress.update,
-                        start_bar=progress.start,
-                    )
+                note = backend.checkpoint() if cosigned is None else cosigned
+                try:
+                    with _Progress(quiet) as progress:
+                        outcome = verify_full_log(
+                            backend,
+                            genesis_hash=pin,
+                            trusted=trusted,
+                            progress=progress.update,
+                            start_bar=progress.start,
+                            note=note,
+                        )
+                except ProofError as exc:
+                    split = _split_view(backend, trusted, note, vkey)
+                    if split is None:
+                        raise
+                    raise CliError(
+                        f"verification FAILED at {_located(exc)}; {split}", EXIT_FAILED
+                    ) from exc
                 if outcome.vkey != vkey:
                     raise CliError(
                         f"the server's log key {vkey} is not the one its genesis names "
                         f"({outcome.vkey})",
                         EXIT_FAILED,
                     )
+        if policy is not None:
+            outcome = dataclasses.replace(
+                outcome, witnessed=verify_policy(outcome.note, policy, logs=_log_key(outcome))
+            )
+    except QuorumError as exc:
+        raise CliError(f"verification FAILED: checkpoint below quorum: {exc}", EXIT_FAILED) from exc
     except VerificationError as exc:
         if pin is not None and exc.index == 0 and "fingerprint" in exc.what:
             raise CliError(
@@ -157,6 +195,33 @@ def run_verification(
     return outcome
 
 
+def _log_key(outcome: Outcome) -> list[NoteVerifier]:
+    """The log key the genesis names, pinned by the fingerprint: a policy need not list it."""
+    return [NoteVerifier.from_vkey(outcome.vkey)]
+
+
+def _split_view(backend: Backend, trusted: Any, note: bytes, vkey: str) -> SplitViewError | None:
+    """Why a log that failed against the trusted checkpoint did: two histories (SPEC §12.8),
+    naming both checkpoints, or None (a rollback, or no trusted checkpoint).
+
+    A signed checkpoint at least as large as the one trusted must extend it; the source is asked
+    for the consistency proof.
+    """
+    if trusted is None:
+        return None
+    try:
+        cp = verify_checkpoint(note, NoteVerifier.from_vkey(vkey))
+        if cp.size < trusted.size:
+            return None
+        proof = backend.consistency_proof(trusted.size, cp.size) if cp.size > trusted.size else []
+        check_consistent(trusted, cp, proof)
+    except SplitViewError as split:
+        return split
+    except (VerificationError, CliError, ServerProblem):
+        return None
+    return None
+
+
 def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: str) -> None:
     cp = outcome.checkpoint
     what = f"the record of {stream}" if stream else f"{outcome.entries} entries"
@@ -169,6 +234,12 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
         + (f" ({pin_source})" if pin_source else "")
     )
     click.echo(f"  log key:            {outcome.vkey}")
+    if outcome.witnessed is not None:
+        names = ", ".join(
+            f"{name} (at {dt.datetime.fromtimestamp(c.timestamp, dt.UTC):%Y-%m-%dT%H:%M:%SZ})"
+            for name, c in outcome.witnessed.cosigners
+        )
+        click.echo(f"  cosigned by:        {names or 'no witness'} (the policy's quorum is met)")
     if outcome.counts is not None:
         c = outcome.counts
         click.echo(
@@ -230,6 +301,12 @@ class _Progress:
     metavar="HEX",
     help="The ledger fingerprint to require (and pin for this server or database).",
 )
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A C2SP tlog-policy file: the checkpoint must be cosigned to its quorum.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary; just the exit code.")
 def verify_cmd(
     stream: str | None,
@@ -238,8 +315,10 @@ def verify_cmd(
     log_key: Path | None,
     bundle_file: Path | None,
     genesis: str | None,
+    policy_file: Path | None,
     quiet: bool,
 ) -> None:
+    policy = None if policy_file is None else load_policy(policy_file)
     if bundle_file is not None:
         ctx = click.get_current_context()
         given = {
@@ -255,10 +334,27 @@ def verify_cmd(
             stream=stream,
             genesis=genesis,
             quiet=quiet,
+            policy=policy,
         )
         return
     backend = with_backend(db, server, log_key)
-    run_verification(backend=backend, bundle=None, stream=stream, genesis=genesis, quiet=quiet)
+    run_verification(
+        backend=backend, bundle=None, stream=stream, genesis=genesis, quiet=quiet, policy=policy
+    )
+
+
+def load_policy(path: Path) -> Policy:
+    """Read a tlog-policy file.
+
+    Raises:
+        CliError: exit 2 if it cannot be read or is malformed.
+    """
+    try:
+        return parse_policy(path.read_bytes())
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
+    except VerificationError as exc:
+        raise CliError(f"{path}: {exc}") from exc
 
 
 @click.command("replay")
@@ -358,17 +454,36 @@ def _table(stream: str, state: dict[str, Any]) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The bundle file to create.",
 )
+@click.option(
+    "--cosigned",
+    is_flag=True,
+    help="Export against the newest checkpoint the ledger's witnesses cosigned (its "
+    "cosignature lines travel in the bundle), not the latest one.",
+)
 @backend_options
 def export_cmd(
-    stream: str, output: Path, db: str | None, server: str | None, log_key: Path | None
+    stream: str,
+    output: Path,
+    cosigned: bool,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
 ) -> None:
     """Export STREAM's evidence bundle: its record, the registry, proofs and a checkpoint.
 
-    The bundle verifies offline: 'claimledger verify --bundle FILE'.
+    The bundle verifies offline: 'claimledger verify --bundle FILE [--policy P]'.
     """
     if output.exists():
         raise CliError(f"{output} already exists; refusing to overwrite it")
-    data = with_backend(db, server, log_key).bundle(stream)
+    backend = with_backend(db, server, log_key)
+    size = None
+    if cosigned:
+        note = backend.cosigned_checkpoint()
+        try:
+            size = int(note.split(b"\n")[1])
+        except (IndexError, ValueError):
+            raise CliError("the cosigned checkpoint is malformed (no size line)") from None
+    data = backend.bundle(stream, size)
     with output.open("xb") as f:
         f.write(data)
     click.echo(

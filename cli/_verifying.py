@@ -22,6 +22,7 @@ from attest import (
     verify_bundle,
     verify_checkpoint,
 )
+from attest.policy import VerifiedCheckpoint, check_consistent
 from cli._backend import Backend
 from cli._errors import CliError
 from ledger import verify_log
@@ -47,6 +48,7 @@ class Outcome:
     remark: str = ""
     counts: dict[str, int] | None = None
     records: dict[str, int] = field(default_factory=dict)
+    witnessed: VerifiedCheckpoint | None = None
 
 
 def checkpoint_size(note: bytes) -> int:
@@ -69,13 +71,16 @@ def verify_full_log(
     trusted: Checkpoint | None,
     progress: Callable[[int], None] | None = None,
     start_bar: Callable[[int], None] | None = None,
+    note: bytes | None = None,
 ) -> Outcome:
-    """Fetch the checkpoint and every entry it covers from ``backend`` and verify them all.
+    """Fetch the checkpoint (unless ``note`` is given) and every entry it covers from
+    ``backend`` and verify them all.
 
     Raises:
         VerificationError: the first failure, located (stream, position, index).
     """
-    note = backend.checkpoint()
+    if note is None:
+        note = backend.checkpoint()
     size = checkpoint_size(note)
     if start_bar is not None:
         start_bar(size)
@@ -127,6 +132,7 @@ def verify_bundle_bytes(
     remark = ""
     if trusted is not None:
         if cp.size == trusted.size:
+            check_consistent(trusted, cp, [])
             result = verify_bundle(data, genesis_hash=genesis_hash, trusted=trusted)
         elif proof_for is not None:
             if cp.size < trusted.size:
@@ -135,6 +141,7 @@ def verify_bundle_bytes(
                     "checkpoint trusted earlier (rollback)"
                 )
             proof = proof_for(trusted.size, cp.size)
+            check_consistent(trusted, cp, proof)
             result = verify_bundle(
                 data, genesis_hash=genesis_hash, trusted=trusted, consistency_proof=proof
             )
