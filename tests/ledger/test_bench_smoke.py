@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bench import bench_core, bench_http, bench_ingest, bench_proofs, bench_verify
+from bench import (
+    bench_completeness,
+    bench_core,
+    bench_http,
+    bench_ingest,
+    bench_proofs,
+    bench_verify,
+)
 
 
 def test_bench_ingest_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +71,25 @@ def test_bench_http_quick(capsys: pytest.CaptureFixture[str]) -> None:
         assert figure in out
     assert out.count("target >=") == 2
     assert "CPU per request: server" in out
+
+
+def test_bench_completeness_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_completeness.main(["--quick", "--no-browser"])
+    out = capsys.readouterr().out
+    assert "baseline: one SHA-256 of a map node's preimage" in out
+    for k in ("100", "1,000"):  # a row of the map table per size: k, then seven figures
+        assert re.search(rf"^ +{k}( +[\d.,]+){{7}}$", out, re.MULTILINE), k
+    for figure in (
+        r"replay \(LogState\.admit\), CPU us/entry: with commitment +[\d.]+, without +[\d.]+",
+        r"-> commitment +-?[\d.]+ us/entry",
+        r"full verification \(LogVerifier\.feed, one process\), CPU us/entry: with +[\d.]+",
+        r"ingest \(submit_many, batches of 256, SQLite\), us/entry: with: CPU +[\d.]+ \(",
+        r"commitment share of ingest: -?[\d.]+% of its CPU per entry",
+        r"estimate at k = 1,000",
+    ):
+        assert re.search(figure, out), figure
+    assert "deleted unopened" in out
+    # The bundles verified (the line follows verify_bundle), one per registry size.
+    assert out.count("bundle verified: 15 entries (11 of the company's stream)") == 2
+    for name in ("bundle bytes", "verify_bundle time", "export_bundle time"):
+        assert re.search(rf"  {name}: [\d.]+x", out), name
