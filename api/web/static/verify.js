@@ -1875,3 +1875,471 @@ export async function verifyBundle(bundle, { genesisHash } = {}, onProgress = ()
   if (b.origin !== result.origin) fail("CheckpointError", `the bundle's origin ${b.origin} is not the genesis origin ${result.origin}`);
   return { ...result, stream: b.stream };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Witness cosignatures and policies (SPEC §12): a port of attest/cosignature.py and
+// attest/policy.py. A witness (cosigner) adds a signature line to a checkpoint note:
+//
+//     — <cosigner name> base64(key id (4) ‖ timestamp (u64, big-endian) ‖ signature)
+//
+// Ed25519 `cosignature/v1` (type 0x04) is checked with verifySignature, the strict rule of §2.
+// ML-DSA-44 `subtree/v1` (type 0x06) is checked with WebCrypto's ML-DSA-44 (the WICG "modern
+// algorithms" draft: importKey("raw-public", …, {name: "ML-DSA-44"}), verify with the empty
+// context) where the browser has it; where it does not, such a cosignature is reported as not
+// checkable and does not count toward a quorum. A checkpoint below quorum is a QuorumError,
+// never a success. Timestamps are BigInt (u64).
+
+export const COSIGNATURE_ED25519 = 0x04;
+export const COSIGNATURE_MLDSA44 = 0x06;
+export const MAX_COSIGNATURE_TIMESTAMP = (1n << 63n) - 1n;
+export const MLDSA44_PUBLIC_KEY_SIZE = 1312;
+export const MLDSA44_SIGNATURE_SIZE = 2420;
+export const MAX_POLICY_SIZE = 1 << 20;
+export const MAX_POLICY_ENTRIES = 256;
+export const POLICY_NONE = "none";
+
+const COSIGNER_TYPES = new Map([
+  [COSIGNATURE_ED25519, { label: "ed25519", keySize: 32, signatureSize: 64 }],
+  [COSIGNATURE_MLDSA44, { label: "ml-dsa-44", keySize: MLDSA44_PUBLIC_KEY_SIZE, signatureSize: MLDSA44_SIGNATURE_SIZE }],
+]);
+const COSIGNATURE_V1_HEADER = utf8("cosignature/v1\n");
+const SUBTREE_V1_LABEL = Uint8Array.of(...utf8("subtree/v1\n"), 0);
+const coFail = (what) => fail("CosignatureError", what);
+const policyFail = (what) => fail("PolicyError", what);
+
+/** A checkpoint that verified under a log key but whose cosignatures do not meet the quorum. */
+export class QuorumError extends VerificationFailure {
+  /**
+   * @param {string} what
+   * @param {{quorum: string, cosigners: string[], missing: string[], unchecked: string[]}} details
+   *   cosigners: the policy names whose cosignatures verified; missing: one line per group or
+   *   witness that fell short, outermost first (as attest.policy.QuorumError.missing);
+   *   unchecked: witnesses whose cosignatures this browser cannot check (ML-DSA-44).
+   */
+  constructor(what, { quorum, cosigners, missing, unchecked = [] }) {
+    super("QuorumError", what);
+    this.name = "QuorumError";
+    this.quorum = quorum;
+    this.cosigners = cosigners;
+    this.missing = missing;
+    this.unchecked = unchecked;
+  }
+
+  toJSON() {
+    return { ...super.toJSON(), quorum: this.quorum, cosigners: this.cosigners, missing: this.missing, unchecked: this.unchecked };
+  }
+}
+
+function cosignerName(name) {
+  try {
+    checkKeyName(name);
+  } catch (e) {
+    if (e instanceof VerificationFailure) coFail(`cosigner ${e.what}`);
+    throw e;
+  }
+}
+
+function cosignatureTimestamp(timestamp) {
+  if (typeof timestamp === "number" && Number.isSafeInteger(timestamp)) timestamp = BigInt(timestamp);
+  if (typeof timestamp !== "bigint") coFail(`a cosignature timestamp must be an integer, not ${String(timestamp)}`);
+  if (timestamp < 0n || timestamp > MAX_COSIGNATURE_TIMESTAMP) coFail(`cosignature timestamp ${timestamp} is not in [0, 2^63 - 1]`);
+  return timestamp;
+}
+
+/** SPEC §12.1: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[0:4]. */
+export async function cosignerKeyId(name, kind, publicKey) {
+  cosignerName(name);
+  return (await sha256(concat(utf8(name), Uint8Array.of(0x0a, kind), publicKey))).subarray(0, 4);
+}
+
+/** SPEC §12.2: the bytes an Ed25519 cosignature/v1 signs (header, time line, whole note text). */
+export function cosignatureV1Message(text, timestamp) {
+  const t = cosignatureTimestamp(timestamp);
+  return concat(COSIGNATURE_V1_HEADER, utf8(`time ${t}\n`), asBytes(text, "note text"));
+}
+
+/** SPEC §12.3: the ML-DSA-44 cosigned_message of subtree [start, end) with hash `root`. */
+export function subtreeV1Message(cosigner, timestamp, origin, start, end, root) {
+  cosignerName(cosigner);
+  const t = cosignatureTimestamp(timestamp);
+  const nameBytes = utf8(cosigner);
+  const originBytes = utf8(origin);
+  for (const [what, part] of [["cosigner name", nameBytes], ["log origin", originBytes]]) {
+    if (part.length < 1 || part.length > 255) coFail(`a subtree/v1 ${what} is 1 to 255 bytes, got ${part.length}`);
+  }
+  const bounds = [start, end].map((b) => {
+    const v = typeof b === "number" && Number.isSafeInteger(b) ? BigInt(b) : b;
+    if (typeof v !== "bigint" || v < 0n || v >= U64_LIMIT) coFail(`subtree bounds must be u64 integers, got ${String(b)}`);
+    return v;
+  });
+  if (bounds[0] > bounds[1]) coFail(`subtree start ${bounds[0]} is after its end ${bounds[1]}`);
+  if (bounds[0] !== 0n && t !== 0n) coFail("a subtree cosignature with a non-zero start has timestamp 0");
+  if (!(root instanceof Uint8Array) || root.length !== 32) coFail("a subtree hash is 32 bytes");
+  return concat(
+    SUBTREE_V1_LABEL,
+    Uint8Array.of(nameBytes.length),
+    nameBytes,
+    u64(t),
+    Uint8Array.of(originBytes.length),
+    originBytes,
+    u64(bounds[0]),
+    u64(bounds[1]),
+    root,
+  );
+}
+
+/**
+ * Parse a cosigner vkey `<name>+<8 lowercase hex key id>+<base64(type ‖ public key)>` (§12.1):
+ * type 0x04 (Ed25519, the KEY rule of §2.1 holds) or 0x06 (ML-DSA-44, 1312 bytes), key id checked.
+ * @returns {Promise<{name: string, kind: number, label: string, publicKey: Uint8Array, keyId: Uint8Array, vkey: string}>}
+ * @throws {VerificationFailure} CosignatureError
+ */
+export async function parseCosignerVkey(vkey) {
+  if (typeof vkey !== "string") coFail(`a cosigner vkey must be a string, not ${typeof vkey}`);
+  const a = vkey.indexOf("+");
+  const b = a < 0 ? -1 : vkey.indexOf("+", a + 1);
+  if (b < 0) coFail(`cosigner vkey ${JSON.stringify(vkey.slice(0, 100))} is not <name>+<key id>+<key>`);
+  const name = vkey.slice(0, a);
+  const idHex = vkey.slice(a + 1, b);
+  cosignerName(name);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) coFail(`cosigner key id ${JSON.stringify(idHex.slice(0, 20))} is not 8 lowercase hex digits`);
+  const data = b64decode(vkey.slice(b + 1), "cosigner vkey data", "CosignatureError");
+  if (!data.length || !COSIGNER_TYPES.has(data[0])) {
+    const got = data.length ? `0x${data[0].toString(16).padStart(2, "0")}` : "nothing";
+    coFail(`cosigner vkey ${JSON.stringify(name)} has signature type ${got}, not 0x04 (Ed25519 cosignature/v1) or 0x06 (ML-DSA-44 subtree/v1)`);
+  }
+  return cosignerKey(name, data[0], data.slice(1), fromHex(idHex));
+}
+
+/** A cosigner key from its parts; the key id, if given, must be the one computed. */
+export async function cosignerKey(name, kind, publicKey, keyId = null) {
+  const type = COSIGNER_TYPES.get(kind);
+  if (!type) coFail(`unknown cosignature type ${kind}`);
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== type.keySize) {
+    coFail(`a ${type.label} cosigner key is ${type.keySize} bytes`);
+  }
+  if (kind === COSIGNATURE_ED25519) {
+    try {
+      checkKey(publicKey);
+    } catch (e) {
+      if (e instanceof VerificationFailure) coFail(`cosigner key ${JSON.stringify(name)} is refused: ${e.what}`);
+      throw e;
+    }
+  } // any 1312 bytes are an ML-DSA-44 public key (FIPS 204 pkDecode)
+  const expected = await cosignerKeyId(name, kind, publicKey);
+  if (keyId !== null && !equalBytes(keyId, expected)) {
+    coFail(`key id ${hex(keyId)} of cosigner ${JSON.stringify(name)} does not match its name, type and key (expected ${hex(expected)})`);
+  }
+  const id = keyId ?? expected;
+  return { name, kind, label: type.label, publicKey, keyId: id, vkey: `${name}+${hex(id)}+${b64(concat(Uint8Array.of(kind), publicKey))}` };
+}
+
+// ML-DSA-44 in WebCrypto: a CryptoKey per public key, or null where the browser has none.
+const mldsaKeys = new Map();
+let mldsaProbe = null;
+
+/**
+ * Which implementation checks ML-DSA-44 cosignatures here: "webcrypto", or "none" when this
+ * browser's WebCrypto has no ML-DSA-44 (those cosignatures are then reported as not checkable).
+ */
+export function mldsaBackend() {
+  if (mldsaProbe === null) {
+    mldsaProbe = (async () => {
+      try {
+        const s = globalThis.crypto && globalThis.crypto.subtle;
+        if (!s) return "none";
+        await s.importKey("raw-public", new Uint8Array(MLDSA44_PUBLIC_KEY_SIZE), { name: "ML-DSA-44" }, false, ["verify"]);
+        return "webcrypto";
+      } catch {
+        return "none"; // NotSupportedError (unknown algorithm) or TypeError (unknown format)
+      }
+    })();
+  }
+  return mldsaProbe;
+}
+
+function importMldsa(publicKey) {
+  const h = hex(publicKey);
+  if (!mldsaKeys.has(h)) mldsaKeys.set(h, subtle().importKey("raw-public", publicKey, { name: "ML-DSA-44" }, false, ["verify"]));
+  return mldsaKeys.get(h);
+}
+
+async function useMldsa(mldsa) {
+  if (mldsa === "none") return false;
+  if (mldsa !== "auto" && mldsa !== "webcrypto") throw new TypeError(`mldsa must be "auto", "webcrypto" or "none", not ${mldsa}`);
+  const backend = await mldsaBackend();
+  if (mldsa === "webcrypto" && backend !== "webcrypto") fail("VerificationError", "this browser's WebCrypto has no ML-DSA-44");
+  return backend === "webcrypto";
+}
+
+/**
+ * Verify one cosignature (the bytes after the key id: timestamp ‖ signature) over a note text,
+ * as CosignerKey.verify does. An ML-DSA-44 cosignature where the browser has no ML-DSA-44 is
+ * checked for form only (length, timestamp, its message can be built) and returned with
+ * `checked: false`.
+ * @returns {Promise<{timestamp: bigint, checked: boolean}>}
+ * @throws {VerificationFailure} CosignatureError
+ */
+export async function verifyCosignatureBytes(key, text, signature, { mldsa = "auto" } = {}) {
+  const type = COSIGNER_TYPES.get(key.kind);
+  const expected = 8 + type.signatureSize;
+  if (signature.length !== expected) coFail(`a ${type.label} cosignature is ${expected} bytes after the key id, got ${signature.length}`);
+  const timestamp = new DataView(signature.buffer, signature.byteOffset, 8).getBigUint64(0);
+  const raw = signature.subarray(8);
+  const keyName = `${key.name}+${hex(key.keyId)}`;
+  if (key.kind === COSIGNATURE_ED25519) {
+    const message = cosignatureV1Message(text, timestamp);
+    try {
+      await verifySignature(key.publicKey, message, raw);
+    } catch (e) {
+      if (e instanceof VerificationFailure) coFail(`cosignature by ${keyName} does not verify: ${e.what}`);
+      throw e;
+    }
+    return { timestamp, checked: true };
+  }
+  let cp;
+  try {
+    cp = parseCheckpoint(text);
+  } catch (e) {
+    if (e instanceof VerificationFailure) coFail(`cosigned note is not a checkpoint: ${e.what}`);
+    throw e;
+  }
+  const message = subtreeV1Message(key.name, timestamp, cp.origin, 0n, cp.size, cp.root);
+  if (!(await useMldsa(mldsa))) return { timestamp, checked: false };
+  const ok = await subtle().verify({ name: "ML-DSA-44" }, await importMldsa(key.publicKey), raw, message);
+  if (!ok) coFail(`cosignature by ${keyName} does not verify (ML-DSA-44)`);
+  return { timestamp, checked: true };
+}
+
+/** The latest timestamp among `key`'s lines (every one must verify), or null if it has none. */
+async function verifyLines(text, signatures, key, options) {
+  let latest = null;
+  let checked = true;
+  for (const [n, s] of signatures.entries()) {
+    if (s.name !== key.name || !equalBytes(s.keyId, key.keyId)) continue;
+    let got;
+    try {
+      got = await verifyCosignatureBytes(key, text, s.signature, options);
+    } catch (e) {
+      if (e instanceof VerificationFailure && e.kind === "CosignatureError") coFail(`signature line ${n + 1}: ${e.what}`);
+      throw e;
+    }
+    latest = latest === null || got.timestamp > latest ? got.timestamp : latest;
+    checked = checked && got.checked;
+  }
+  return latest === null ? null : { timestamp: latest, checked };
+}
+
+/**
+ * SPEC §12.4: the cosignature of `key` on a checkpoint note. Lines of other keys are ignored;
+ * every line with the key's name and key id must verify, and there must be one.
+ * @returns {Promise<{checkpoint: object, timestamp: bigint, checked: boolean}>} `checked` is
+ *   false for an ML-DSA-44 key in a browser without ML-DSA-44 (then nothing is verified).
+ * @throws {VerificationFailure} CheckpointError (malformed note), CosignatureError
+ */
+export async function verifyCosignature(note, key, options = {}) {
+  const { text, signatures } = parseNote(note);
+  const checkpoint = parseCheckpoint(text);
+  const found = await verifyLines(text, signatures, key, options);
+  if (found === null) {
+    coFail(`checkpoint has no cosignature by ${key.name}+${hex(key.keyId)} (${key.label}, among ${signatures.length} signature line(s))`);
+  }
+  return { checkpoint, ...found };
+}
+
+// tlog-policy (SPEC §12.5)
+
+const POLICY_BAD_OCTET = /[\x00-\x08\x0b-\x1f\x7f]/;
+
+function policyUrl(fields, at, number) {
+  if (fields.length === at) return null;
+  if (fields.length === at + 1) return fields[at];
+  policyFail(`policy line ${number}: too many fields`);
+}
+
+/**
+ * Parse a tlog-policy file strictly, exactly as attest.policy.parse_policy.
+ * @param {Uint8Array|string} data
+ * @returns {Promise<{logs: {key: object, url: string|null}[], witnesses: Map<string, {name: string, key: object, url: string|null}>, groups: Map<string, {name: string, threshold: number, members: string[]}>, quorum: string}>}
+ * @throws {VerificationFailure} PolicyError
+ */
+export async function parsePolicy(data) {
+  const bytes = asBytes(data, "policy");
+  if (bytes.length > MAX_POLICY_SIZE) policyFail(`policy is ${bytes.length} bytes, more than ${MAX_POLICY_SIZE}`);
+  const text = decodeUtf8(bytes, "policy", "PolicyError");
+  const bad = POLICY_BAD_OCTET.exec(text);
+  if (bad) {
+    const at = text.slice(0, bad.index).split("\n").length;
+    policyFail(`policy line ${at} contains the control octet 0x${bad[0].charCodeAt(0).toString(16).padStart(2, "0")}; only tab and newline are allowed`);
+  }
+  if (text && !text.endsWith("\n")) policyFail("policy does not end with a newline (every line ends in one)");
+  const logs = [];
+  const witnesses = new Map();
+  const groups = new Map();
+  const usedAsMember = new Set();
+  const logKeys = new Set();
+  const witnessKeys = new Set();
+  let quorum = null;
+  const newName = (name, number) => {
+    if (name === POLICY_NONE) policyFail(`policy line ${number}: the name ${JSON.stringify(POLICY_NONE)} is predefined`);
+    if (witnesses.has(name) || groups.has(name)) policyFail(`policy line ${number}: the name ${JSON.stringify(name)} is already defined`);
+  };
+  const lines = text ? text.split("\n").slice(0, -1) : [];
+  for (const [k, raw] of lines.entries()) {
+    const number = k + 1;
+    const line = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+    if (!line || line.startsWith("#")) continue;
+    const fields = line.split(/[ \t]+/);
+    const keyword = fields[0];
+    if (keyword === "log") {
+      if (fields.length < 2) policyFail(`policy line ${number}: 'log' needs a vkey`);
+      let key;
+      try {
+        key = await parseVkey(fields[1]);
+      } catch (e) {
+        if (e instanceof VerificationFailure) policyFail(`policy line ${number}: log key: ${e.what}`);
+        throw e;
+      }
+      if (logKeys.has(hex(key.publicKey))) policyFail(`policy line ${number}: duplicate log key`);
+      logKeys.add(hex(key.publicKey));
+      logs.push({ key, url: policyUrl(fields, 2, number) });
+      if (logs.length > MAX_POLICY_ENTRIES) policyFail(`policy has more than ${MAX_POLICY_ENTRIES} logs`);
+    } else if (keyword === "witness") {
+      if (fields.length < 3) policyFail(`policy line ${number}: 'witness' needs a name and a vkey`);
+      const name = fields[1];
+      newName(name, number);
+      let key;
+      try {
+        key = await parseCosignerVkey(fields[2]);
+      } catch (e) {
+        if (e instanceof VerificationFailure) policyFail(`policy line ${number}: witness key: ${e.what}`);
+        throw e;
+      }
+      if (witnessKeys.has(hex(key.publicKey))) policyFail(`policy line ${number}: duplicate witness key`);
+      witnessKeys.add(hex(key.publicKey));
+      witnesses.set(name, { name, key, url: policyUrl(fields, 3, number) });
+      if (witnesses.size > MAX_POLICY_ENTRIES) policyFail(`policy has more than ${MAX_POLICY_ENTRIES} witnesses`);
+    } else if (keyword === "group") {
+      if (fields.length < 4) policyFail(`policy line ${number}: 'group' needs a name, a threshold and members`);
+      const [, name, thresholdText, ...members] = fields;
+      newName(name, number);
+      for (const member of members) {
+        if (member === POLICY_NONE) policyFail(`policy line ${number}: ${JSON.stringify(POLICY_NONE)} cannot be a group member`);
+        if (!witnesses.has(member) && !groups.has(member)) policyFail(`policy line ${number}: group member ${JSON.stringify(member)} is not defined above`);
+        if (usedAsMember.has(member)) {
+          policyFail(`policy line ${number}: ${JSON.stringify(member)} is already a group member (each name may be listed as a member once)`);
+        }
+        usedAsMember.add(member);
+      }
+      let threshold;
+      if (thresholdText === "all") threshold = members.length;
+      else if (thresholdText === "any") threshold = 1;
+      else if (/^[1-9][0-9]{0,8}$/.test(thresholdText) && Number(thresholdText) <= members.length) threshold = Number(thresholdText);
+      else {
+        policyFail(`policy line ${number}: threshold ${JSON.stringify(thresholdText.slice(0, 20))} is not 'all', 'any' or a decimal k with 1 <= k <= ${members.length}`);
+      }
+      groups.set(name, { name, threshold, members });
+      if (groups.size > MAX_POLICY_ENTRIES) policyFail(`policy has more than ${MAX_POLICY_ENTRIES} groups`);
+    } else if (keyword === "quorum") {
+      if (fields.length !== 2) policyFail(`policy line ${number}: 'quorum' takes exactly one name`);
+      if (quorum !== null) policyFail(`policy line ${number}: a second quorum line`);
+      if (fields[1] !== POLICY_NONE && !witnesses.has(fields[1]) && !groups.has(fields[1])) {
+        policyFail(`policy line ${number}: quorum ${JSON.stringify(fields[1])} is not a witness or group defined above`);
+      }
+      quorum = fields[1];
+    } else {
+      policyFail(`policy line ${number}: unknown keyword ${JSON.stringify(keyword.slice(0, 40))}`);
+    }
+  }
+  if (quorum === null) policyFail("policy has no quorum line");
+  return { logs, witnesses, groups, quorum };
+}
+
+/** Whether `name` (a witness, a group or "none") is met by the witness names in `cosigners`. */
+export function policyWitnessed(policy, name, cosigners) {
+  if (name === POLICY_NONE) return true;
+  if (policy.witnesses.has(name)) return cosigners.has(name);
+  const group = policy.groups.get(name);
+  const met = group.members.filter((m) => policyWitnessed(policy, m, cosigners)).length;
+  return met >= group.threshold;
+}
+
+/** One line per unmet witness or group under `name`, outermost first (Policy.shortfalls). */
+export function policyShortfalls(policy, name, cosigners) {
+  if (policyWitnessed(policy, name, cosigners)) return [];
+  if (policy.witnesses.has(name)) return [`witness ${name} did not cosign`];
+  const group = policy.groups.get(name);
+  const met = group.members.filter((m) => policyWitnessed(policy, m, cosigners));
+  const lines = [
+    `group ${name} needs ${group.threshold} of ${group.members.length} (${group.members.join(", ")}), has ${met.length}` +
+      (met.length ? ` (${met.join(", ")})` : ""),
+  ];
+  for (const member of group.members) {
+    if (!met.includes(member)) lines.push(...policyShortfalls(policy, member, cosigners));
+  }
+  return lines;
+}
+
+/** `<origin> size <n> root <base64>`: how messages name a checkpoint. */
+export const describeCheckpoint = (cp) => `${cp.origin} size ${cp.size} root ${b64(cp.root)}`;
+
+/**
+ * SPEC §12.5: verify a checkpoint note's log signature and its cosignatures against a policy,
+ * as attest.policy.verify_policy does. `logs`: log keys known from context ({name, keyId,
+ * publicKey}, as parseVkey returns), accepted besides the policy's own.
+ * @returns {Promise<{checkpoint: object, log: object, quorum: string, cosigners: object[], unchecked: object[]}>}
+ *   cosigners: the witnesses whose cosignatures verified, in policy order; unchecked: those
+ *   whose cosignatures this browser cannot check (ML-DSA-44 without WebCrypto support), which
+ *   do not count toward the quorum. Each is {name, cosigner, kind, label, keyId, timestamp}.
+ * @throws {VerificationFailure} CheckpointError, CosignatureError, or QuorumError (below quorum)
+ */
+export async function verifyPolicy(note, policy, { logs = [], mldsa = "auto" } = {}) {
+  const { text, signatures } = parseNote(note);
+  const candidates = [...policy.logs.map((l) => l.key), ...logs];
+  const log = candidates.find((k) => signatures.some((s) => s.name === k.name && equalBytes(s.keyId, k.keyId)));
+  if (!log) cpFail(`checkpoint is not signed by any of the ${candidates.length} log key(s) accepted`);
+  const checkpoint = await verifyCheckpoint(note, log);
+  const cosigners = [];
+  const unchecked = [];
+  for (const [name, witness] of policy.witnesses) {
+    const found = await verifyLines(text, signatures, witness.key, { mldsa });
+    if (found === null) continue;
+    const k = witness.key;
+    const entry = { name, cosigner: k.name, kind: k.kind, label: k.label, keyId: hex(k.keyId), timestamp: found.timestamp };
+    (found.checked ? cosigners : unchecked).push(entry);
+  }
+  const names = new Set(cosigners.map((c) => c.name));
+  if (!policyWitnessed(policy, policy.quorum, names)) {
+    const missing = policyShortfalls(policy, policy.quorum, names);
+    const got = cosigners.map((c) => c.name).join(", ") || "none";
+    const notChecked = unchecked.length
+      ? `; not checkable in this browser (no ML-DSA-44 in WebCrypto): ${unchecked.map((c) => c.name).join(", ")}`
+      : "";
+    throw new QuorumError(
+      `checkpoint ${describeCheckpoint(checkpoint)} is below quorum ${policy.quorum}: cosigned by ${got}; ${missing.join("; ")}${notChecked}`,
+      { quorum: policy.quorum, cosigners: cosigners.map((c) => c.name), missing, unchecked: unchecked.map((c) => c.name) },
+    );
+  }
+  return { checkpoint, log, quorum: policy.quorum, cosigners, unchecked };
+}
+
+/**
+ * SPEC §12.8: a checkpoint shown must be consistent with one held (attest.policy.check_consistent);
+ * the proof goes from the smaller tree to the larger.
+ * @throws {VerificationFailure} CheckpointError (two logs), SplitViewError (naming both)
+ */
+export async function checkConsistent(held, other, proof) {
+  if (held.origin !== other.origin) cpFail(`checkpoints of two different logs: ${JSON.stringify(held.origin)} and ${JSON.stringify(other.origin)}`);
+  const [small, large] = held.size <= other.size ? [held, other] : [other, held];
+  try {
+    await verifyConsistency(small.size, large.size, proof, small.root, large.root);
+  } catch (e) {
+    if (e instanceof VerificationFailure && e.kind === "ProofError") {
+      fail(
+        "SplitViewError",
+        `log ${held.origin} shows two histories: the checkpoint held (${describeCheckpoint(held)}) and the checkpoint shown (${describeCheckpoint(other)}) are not consistent: ${e.what}`,
+      );
+    }
+    throw e;
+  }
+}
