@@ -31,7 +31,7 @@ from attest.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from attest.statemap import FOLD_START, StateMap, fold, party_key, record_bytes, stream_key, subject
+from attest.statemap import StateMap, apply_entry, subject
 from attest.statements import (
     REGISTRY_KINDS,
     REGISTRY_STREAM,
@@ -332,13 +332,12 @@ class LogState:
 
     def _commit(self, st: Statement, index: int, length: int, ehash: bytes) -> None:
         """Update the state commitment for an entry just applied (SPEC §11.2)."""
-        m = self.state_map.set(stream_key(st.stream), record_bytes(length, index, ehash))
         who = subject(st)
-        if who is not None:
-            count, _, acc = self.records.get(who, (0, 0, FOLD_START))
-            record = (count + 1, index, fold(acc, ehash))
+        m, record = apply_entry(
+            self.state_map, self.records, st.stream, index, length - 1, ehash, who
+        )
+        if who is not None and record is not None:
             self._put(self.records, who, record)
-            m = m.set(party_key(who), record_bytes(*record))
         self._set(self, "state_map", m)
 
     # -- transactions: apply entries tentatively, then keep them or undo them ------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "MapProof",
     "Record",
     "StateMap",
+    "apply_entry",
     "fold",
     "map_key",
     "party_key",
@@ -304,6 +305,28 @@ def _split(old: tuple[Any, ...], new: tuple[Any, ...], depth: int) -> tuple[Any,
     return node
 
 
+def apply_entry(
+    m: StateMap,
+    records: Mapping[str, tuple[int, int, bytes]],
+    stream: str,
+    index: int,
+    position: int,
+    ehash: bytes,
+    who: str | None,
+) -> tuple[StateMap, tuple[int, int, bytes] | None]:
+    """The state map after one entry (SPEC §11.2), and the new record of the party it is about.
+
+    ``records`` holds each party's record before the entry: (count, last index, fold). The one
+    definition of the update, shared by the rules engine and :class:`Commitment`.
+    """
+    m = m.set(stream_key(stream), record_bytes(position + 1, index, ehash))
+    if who is None:
+        return m, None
+    count, _, acc = records.get(who, (0, 0, FOLD_START))
+    record = (count + 1, index, fold(acc, ehash))
+    return m.set(party_key(who), record_bytes(*record)), record
+
+
 class Commitment:
     """The state commitment built entry by entry, without the rules (SPEC §11.2).
 
@@ -331,12 +354,9 @@ class Commitment:
         """
         if index != self.size:
             raise EncodingError(f"index {index} is not the next index {self.size}")
-        m = self.map.set(stream_key(stream), record_bytes(position + 1, index, ehash))
-        if who is not None:
-            count, _, acc = self.records.get(who, (0, 0, FOLD_START))
-            record = (count + 1, index, fold(acc, ehash))
+        m, record = apply_entry(self.map, self.records, stream, index, position, ehash, who)
+        if who is not None and record is not None:
             self.records[who] = record
-            m = m.set(party_key(who), record_bytes(*record))
         self.map = m
         self.size += 1
         if self.maps is not None:

@@ -95,7 +95,7 @@ _NODE_CACHE_LEAVES = 1 << 16
 _RECENT_HASHES = 1 << 16
 _REPEAT_SEARCH = 1 << 14  # positions walked back when looking for an old repeat
 _CATCH_UP_CHUNK = 4096
-_KEPT_MAPS = 256  # state maps kept for the newest sizes (they share nodes), for state proofs
+_KEPT_MAPS = 64  # state maps kept for the newest sizes (sharing nodes), for state proofs
 
 _log = logging.getLogger(__name__)
 
