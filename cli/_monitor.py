@@ -21,12 +21,21 @@ from typing import Any
 
 import click
 
-from attest import Checkpoint, LogVerifier, Placed, VerificationError, verify_consistency
+from attest import (
+    Checkpoint,
+    LogVerifier,
+    NoteVerifier,
+    Placed,
+    VerificationError,
+    verify_consistency,
+)
+from attest.policy import Policy, verify_policy
 from attest.statemap import subject
 from cli._backend import Backend
 from cli._common import backend_options, with_backend
 from cli._config import TrustStore
 from cli._errors import EXIT_FAILED, CliError
+from cli._readcmds import load_policy
 from cli._verifying import checkpoint_size, trusted_checkpoint
 
 __all__ = ["monitor_cmd"]
@@ -37,11 +46,16 @@ _HELP = """Follow a log and verify everything it adds; print the new entries of 
   claimledger monitor --server URL                      every new entry
   claimledger monitor acme-social --server URL --ndjson  one company, as NDJSON
   claimledger monitor --server URL --once                verify up to now, print, exit
+  claimledger monitor --server URL --policy P            follow the witness-cosigned checkpoints
 
 The first run replays the whole log from its genesis; later checkpoints must be consistent with
 the last one verified (remembered with `verify`'s, in the config directory). An entry is printed
 when it is in a watched company's stream or is a registry entry about that company (with no
 COMPANY, every entry). Only entries after the last checkpoint remembered are printed.
+
+With --policy FILE (a C2SP tlog-policy) the monitor follows the server's newest cosigned
+checkpoint instead, and each must meet the policy's witness quorum: a checkpoint below quorum
+stops it, as does one that no longer extends what the witnesses cosigned before.
 
 \b
 Exit codes:
@@ -62,8 +76,11 @@ class _Follower:
         trusted: Checkpoint | None,
         emit: Callable[[Placed], None],
         genesis: bytes | None,
+        policy: Policy | None = None,
     ) -> None:
         self.backend = backend
+        self.policy = policy
+        self.cosigners: list[str] = []
         self.companies = companies
         self.trusted = trusted
         self.emit = emit
@@ -77,9 +94,18 @@ class _Follower:
         st = placed.signed.statement
         return st.stream in self.companies or subject(st) in self.companies
 
+    def _cosigned(self) -> bytes:
+        """The newest cosigned checkpoint, which must meet the policy's quorum."""
+        assert self.policy is not None  # noqa: S101 - only called with a policy
+        note = self.backend.cosigned_checkpoint()
+        vkey = self.backend.log_vkey()
+        witnessed = verify_policy(note, self.policy, logs=[NoteVerifier.from_vkey(vkey)])
+        self.cosigners = [name for name, _ in witnessed.cosigners]
+        return note
+
     def step(self) -> int:
         """Verify up to the server's newest checkpoint; return how many entries were new."""
-        note = self.backend.checkpoint()
+        note = self.backend.checkpoint() if self.policy is None else self._cosigned()
         size = checkpoint_size(note)
         done = self.verifier.size
         if self.checkpoint is not None:
@@ -146,6 +172,12 @@ def _line(placed: Placed, ndjson: bool) -> str:
 )
 @click.option("--ndjson", is_flag=True, help="One JSON object per entry.")
 @click.option("--genesis", metavar="HEX", help="The ledger fingerprint to require.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A C2SP tlog-policy file: follow cosigned checkpoints that meet its quorum.",
+)
 def monitor_cmd(
     companies: tuple[str, ...],
     db: str | None,
@@ -156,7 +188,9 @@ def monitor_cmd(
     polls: int | None,
     ndjson: bool,
     genesis: str | None,
+    policy_file: Path | None,
 ) -> None:
+    policy = None if policy_file is None else load_policy(policy_file)
     backend = with_backend(db, server, log_key)
     store = TrustStore.load()
     vkey = backend.log_vkey()
@@ -169,7 +203,7 @@ def monitor_cmd(
     def emit(placed: Placed) -> None:
         click.echo(_line(placed, ndjson))
 
-    follower = _Follower(backend, frozenset(companies), trusted, emit, pin)
+    follower = _Follower(backend, frozenset(companies), trusted, emit, pin, policy)
     remaining = 1 if once else polls
     try:
         while True:
@@ -185,7 +219,8 @@ def monitor_cmd(
             store.save()
             if not ndjson:
                 root = base64.b64encode(cp.root).decode()
-                click.echo(f"verified tree size {cp.size}, root {root}", err=True)
+                witnesses = f", cosigned by {', '.join(follower.cosigners)}" if policy else ""
+                click.echo(f"verified tree size {cp.size}, root {root}{witnesses}", err=True)
             if remaining is not None:
                 remaining -= 1
                 if remaining == 0:

@@ -16,6 +16,16 @@ import httpx
 
 from tests.cli.conftest import PROVIDER, VERIFIER, World, claim_body, copy_sqlite, one_line_error
 from tests.cli.test_server import Proc, proc, serving
+from tests.cli.test_witnessing import (
+    _cosigned,
+    _log_vkey,
+    _logs_file,
+    _policy_text,
+    _witness_dir,
+    _write_policy,
+    ledger_server,
+    witness,
+)
 
 __all__ = ["proc"]
 
@@ -135,3 +145,29 @@ def test_monitor_follows_new_entries_as_they_come(
     assert follower.returncode == 0, err
     kinds = [r["kind"] for r in _ndjson(out)]
     assert kinds == ["party.register", "claim.publish"]
+
+
+def test_monitor_with_a_policy_follows_cosigned_checkpoints_and_refuses_below_quorum(
+    sqlite_world: World, proc: Proc, tmp_path: Path
+) -> None:
+    w = sqlite_world
+    vkey = _log_vkey(w.url)
+    wdir = _witness_dir(proc, tmp_path, "w1")
+    logs = _logs_file(proc, tmp_path, vkey)
+    with witness(proc, wdir, logs) as wurl:
+        witnesses = _policy_text(vkey, wdir, wurl)
+        policy = _write_policy(tmp_path / "p.txt", vkey, witnesses, "group w all ml ed\nquorum w\n")
+        with ledger_server(proc, w, policy) as server:
+            _cosigned(server, w.size())
+            ok = proc("monitor", "--server", server, "--policy", policy, "--once")
+            assert "cosigned by ml, ed" in ok.stderr
+            assert "genesis" in ok.stdout
+            w2 = _witness_dir(proc, tmp_path, "w2")
+            strict = _write_policy(
+                tmp_path / "strict.txt",
+                vkey,
+                witnesses + _policy_text(vkey, w2, None, "two-"),
+                "group both all ml two-ml\nquorum both\n",
+            )
+            bad = proc("monitor", "--server", server, "--policy", strict, "--once", code=1)
+            assert "below quorum both" in one_line_error(bad.stderr)
