@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from keys.errors import KeyFormatError
 
@@ -19,8 +19,11 @@ _KEY_TYPES: Final[tuple[tuple[tuple[type, ...], str], ...]] = (
     ((x25519.X25519PrivateKey, x25519.X25519PublicKey), "an X25519"),
     ((ed448.Ed448PrivateKey, ed448.Ed448PublicKey), "an Ed448"),
     ((x448.X448PrivateKey, x448.X448PublicKey), "an X448"),
-    ((dsa.DSAPrivateKey, dsa.DSAPublicKey), "a DSA"),
 )
+
+# DSA keys are named by class name: touching ``cryptography``'s DSA classes (even to compare with
+# them) warns "DSA is deprecated" since cryptography 47, on every command that loads this module.
+_DSA_CLASSES: Final = frozenset({"DSAPrivateKey", "DSAPublicKey"})
 
 
 def pem_label(data: bytes) -> str:
@@ -42,4 +45,6 @@ def describe_key(key: object) -> str:
     for types, name in _KEY_TYPES:
         if isinstance(key, types):
             return name
+    if any(cls.__name__ in _DSA_CLASSES for cls in type(key).__mro__):
+        return "a DSA"
     return f"an unsupported ({type(key).__name__})"

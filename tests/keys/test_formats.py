@@ -187,6 +187,37 @@ def test_public_pem_of_another_algorithm_refused(name: str, foreign: PrivateKeyT
     assert type(info.value) is KeyFormatError
 
 
+def test_a_dsa_public_key_is_refused_by_name() -> None:
+    """DSA keys are named without touching cryptography's deprecated DSA classes in keys/."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the test's own use of DSA
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        key = dsa.generate_private_key(key_size=1024)  # noqa: S505 - a wrong-type sample only
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(KeyFormatError, match=r"holds a DSA public key"):
+        PublicKey.from_pem(pem)
+
+
+def test_loading_the_cli_prints_no_deprecation_warning() -> None:
+    """Regression: every CLI command printed 'CryptographyDeprecationWarning: DSA is
+    deprecated' (keys/_pem.py compared keys with the DSA classes)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", "import cli, keys, attest"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_public_pem_refuses_private_key(private: PrivateKey) -> None:
     with pytest.raises(KeyFormatError, match="this is a private key"):
         PublicKey.from_pem(private.to_pem(PASS))
