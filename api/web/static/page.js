@@ -9,16 +9,31 @@
 // Nothing the server says about the record is trusted; the checkpoint is the one fetched from
 // /v1/log/checkpoint (not the bundle's copy), checked with the log key the genesis entry names.
 //
+// Witnesses (SPEC §12): when the server publishes a witness policy (GET /v1/log/witness-policy,
+// C2SP tlog-policy), the record is verified against the newest cosigned checkpoint instead
+// (GET /v1/log/checkpoint/cosigned, the bundle fetched for its size), and that checkpoint must
+// meet the policy's quorum: verifyPolicy checks every cosignature from a policy witness
+// (Ed25519 always; ML-DSA-44 where this browser's WebCrypto has it, else the page says it cannot
+// check it, and it does not count). Below quorum is a failure (QuorumError), never "verified".
+// Without a policy the page says the record is checked against the log's own signature only.
+//
 // The outcome is written to #verify-result with data-outcome="ok" | "failed" | "error" and, on a
-// located failure, data-index / data-position / data-stream / data-kind (the tests read these).
+// located failure, data-index / data-position / data-stream / data-kind (the tests read these);
+// data-policy="server" | "none", and with a policy data-quorum, data-witnesses (the witnesses
+// whose cosignatures this browser checked) and data-unchecked (those it could not check).
 
 import {
+  QuorumError,
   VerificationFailure,
   b64decode,
   fromHex,
   parseCheckpoint,
   parseNote,
+  parsePolicy,
+  parseVkey,
+  policyShortfalls,
   verifyConsistency,
+  verifyPolicy,
   verifyRecord,
 } from "./verify.js";
 
@@ -42,13 +57,14 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function get(url, what) {
+async function get(url, what, { optional = false } = {}) {
   let response;
   try {
     response = await fetch(url, { cache: "no-store", credentials: "omit" });
   } catch (err) {
     throw new FetchProblem(`could not download ${what}: ${err.message}`);
   }
+  if (optional && response.status === 404) return null;
   if (!response.ok) {
     let detail = "";
     try {
@@ -66,10 +82,25 @@ function checkpointSize(note) {
   return parseCheckpoint(parseNote(note).text).size;
 }
 
+function readBundle(bundleText, stream) {
+  let bundle;
+  try {
+    bundle = JSON.parse(bundleText);
+  } catch {
+    throw new VerificationFailure("EncodingError", "the company record is not JSON");
+  }
+  if (bundle === null || typeof bundle !== "object" || !Array.isArray(bundle.entries)) {
+    throw new VerificationFailure("EncodingError", "the company record has no entries");
+  }
+  if (bundle.stream !== stream) {
+    throw new VerificationFailure("VerificationError", `the server sent the record of ${JSON.stringify(bundle.stream)}, not of ${JSON.stringify(stream)}`);
+  }
+  return bundle;
+}
+
 /** Fetch the key, a checkpoint and the record, retrying if the log grew between the requests. */
-async function download(stream) {
+async function download(stream, logVkey) {
   const enc = encodeURIComponent(stream);
-  const logVkey = (await (await get("/v1/log/key", "the log key")).text()).trim();
   for (let attempt = 0; attempt < 3; attempt++) {
     const [noteResponse, bundleResponse] = await Promise.all([
       get("/v1/log/checkpoint", "the latest checkpoint"),
@@ -77,26 +108,63 @@ async function download(stream) {
     ]);
     const checkpointNote = await noteResponse.text();
     const bundleText = await bundleResponse.text();
-    let bundle;
-    try {
-      bundle = JSON.parse(bundleText);
-    } catch {
-      throw new VerificationFailure("EncodingError", "the company record is not JSON");
-    }
-    if (bundle === null || typeof bundle !== "object" || !Array.isArray(bundle.entries)) {
-      throw new VerificationFailure("EncodingError", "the company record has no entries");
-    }
-    if (bundle.stream !== stream) {
-      throw new VerificationFailure("VerificationError", `the server sent the record of ${JSON.stringify(bundle.stream)}, not of ${JSON.stringify(stream)}`);
-    }
+    const bundle = readBundle(bundleText, stream);
     // The proofs are for the bundle's tree size; use the fetched checkpoint if it is for that
     // size (it is checked, signature and root, by the engine). A different size means the log
     // grew in between: fetch both again.
     if (checkpointSize(checkpointNote) === checkpointSize(String(bundle.checkpoint))) {
-      return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length };
+      return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length, witness: null };
     }
   }
   throw new FetchProblem("the log kept growing while the record was downloaded; try again");
+}
+
+const sameKey = (a, b) => a.name === b.name && a.publicKey.length === b.publicKey.length && a.publicKey.every((x, i) => x === b.publicKey[i]);
+
+/**
+ * With a witness policy: the newest cosigned checkpoint, checked against the policy (the log's
+ * signature by the log's own key, every policy witness's cosignature, the quorum), then the
+ * company's record at that checkpoint's size.
+ */
+async function downloadWitnessed(stream, logVkey, policyText) {
+  const policy = await parsePolicy(policyText);
+  const logKey = await parseVkey(logVkey);
+  let note = await get("/v1/log/checkpoint/cosigned", "the cosigned checkpoint", { optional: true });
+  if (note === null && policy.quorum !== "none") {
+    const missing = policyShortfalls(policy, policy.quorum, new Set());
+    throw new QuorumError(
+      `this server publishes a witness policy (quorum ${policy.quorum}) but no checkpoint cosigned by its witnesses: ${missing.join("; ")}`,
+      { quorum: policy.quorum, cosigners: [], missing, unchecked: [] },
+    );
+  }
+  note ??= await get("/v1/log/checkpoint", "the latest checkpoint"); // quorum none: no cosignature needed
+  const checkpointNote = await note.text();
+  const witnessed = await verifyPolicy(checkpointNote, policy, { logs: [logKey] });
+  if (!sameKey(witnessed.log, logKey)) {
+    throw new VerificationFailure("CheckpointError", `the cosigned checkpoint is signed by ${witnessed.log.name}, a log key of the witness policy, not by this log's key`);
+  }
+  const size = witnessed.checkpoint.size;
+  const bundleResponse = await get(`/v1/streams/${encodeURIComponent(stream)}/bundle?size=${size}`, "the company's record");
+  const bundleText = await bundleResponse.text();
+  const bundle = readBundle(bundleText, stream);
+  let bundleSize;
+  try {
+    bundleSize = checkpointSize(String(bundle.checkpoint));
+  } catch {
+    bundleSize = null;
+  }
+  if (bundleSize !== size) {
+    throw new VerificationFailure("CheckpointError", `the server sent the record for a log of ${bundleSize} entries, not for the cosigned checkpoint's ${size}`);
+  }
+  return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length, witness: { policy, witnessed } };
+}
+
+/** The witness policy this server publishes, then the record (cosigned if there is a policy). */
+async function fetchRecord(stream) {
+  const logVkey = (await (await get("/v1/log/key", "the log key")).text()).trim();
+  const policy = await get("/v1/log/witness-policy", "the witness policy", { optional: true });
+  if (policy === null) return download(stream, logVkey);
+  return downloadWitnessed(stream, logVkey, new Uint8Array(await policy.arrayBuffer()));
 }
 
 // What this browser verified last, per log (its vkey names the origin and the key): a later
@@ -113,7 +181,12 @@ function trustedFor(logVkey) {
   }
 }
 
-async function checkAgainstTrusted(logVkey, size, root) {
+/**
+ * A checkpoint this browser verified before must be consistent with this one. A smaller size is
+ * a rollback, except for a cosigned checkpoint (`older`: witnesses lag the log), which must then
+ * be a prefix of the one remembered.
+ */
+async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) {
   const t = trustedFor(logVkey);
   const rewritten = (why) =>
     new VerificationFailure(
@@ -122,6 +195,16 @@ async function checkAgainstTrusted(logVkey, size, root) {
         `(${t.size} entries): ${why}`,
     );
   if (t === null) return "";
+  if (size < t.size && older) {
+    const r = await get(`/v1/log/proof/consistency?from=${size}&to=${t.size}`, "a consistency proof");
+    const proof = (await r.json()).hashes.map((h, k) => b64decode(h, `consistency proof hash ${k}`, "ProofError"));
+    try {
+      await verifyConsistency(size, t.size, proof, fromHex(root), fromHex(t.root));
+    } catch (err) {
+      throw rewritten(`the cosigned checkpoint is not a prefix of it (${err.what || err.message})`);
+    }
+    return `a prefix of the checkpoint verified on ${t.at} (${t.size} entries)`;
+  }
   if (size < t.size) throw rewritten("it now has fewer entries (history was rolled back)");
   if (size === t.size) {
     if (t.root !== root) throw rewritten("the same size has another root (a fork)");
@@ -138,6 +221,8 @@ async function checkAgainstTrusted(logVkey, size, root) {
 }
 
 function remember(logVkey, size, root) {
+  const t = trustedFor(logVkey);
+  if (t !== null && t.size > size) return; // keep the larger one (this one is its prefix)
   try {
     const at = new Date().toISOString().slice(0, 19) + "Z";
     localStorage.setItem(TRUSTED + logVkey, JSON.stringify({ size, root, at }));
@@ -199,6 +284,85 @@ function showOk(out, result, stream, got, seconds) {
   );
 }
 
+const MLDSA_NOTE =
+  "this browser cannot check post-quantum ML-DSA-44 signatures; use `claimledger verify --policy`";
+
+/** "A (witness.example/w1, Ed25519)": a witness in words. */
+const witnessWords = (w) => `${w.name} (${w.cosigner}, ${w.label === "ml-dsa-44" ? "ML-DSA-44" : "Ed25519"})`;
+
+/** What the page says about witnesses after a verified record. */
+function witnessParts(out, got, size) {
+  if (got.witness === null) {
+    out.dataset.policy = "none";
+    return [
+      el(
+        "p",
+        { class: "witness-none" },
+        "Checked against the log's own signature only: this server publishes no witness policy, so no " +
+          "independent witness has cosigned the checkpoint. A log that showed other readers another history " +
+          "would not be caught by this check alone.",
+      ),
+    ];
+  }
+  const { policy, witnessed } = got.witness;
+  out.dataset.policy = "server";
+  out.dataset.quorum = witnessed.quorum;
+  out.dataset.witnesses = witnessed.cosigners.map((c) => c.name).join(" ");
+  out.dataset.unchecked = witnessed.unchecked.map((c) => c.name).join(" ");
+  const parts = [];
+  const who = witnessed.cosigners.length ? witnessed.cosigners.map(witnessWords).join(", ") : "no witness";
+  parts.push(
+    el(
+      "p",
+      { class: "witness-ok" },
+      `Witnessed: the checkpoint of size ${size} meets the quorum ${witnessed.quorum} of the witness policy this ` +
+        `server publishes (${policy.witnesses.size} witness${policy.witnesses.size === 1 ? "" : "es"}). ` +
+        `Cosignatures checked in your browser: ${who}. Entries logged after size ${size} are not included ` +
+        "until the witnesses cosign a later checkpoint.",
+    ),
+  );
+  if (witnessed.unchecked.length) {
+    parts.push(
+      el(
+        "p",
+        { class: "witness-unchecked" },
+        `Not checked: ${witnessed.unchecked.map(witnessWords).join(", ")}: ${MLDSA_NOTE}. ` +
+          "These cosignatures do not count toward the quorum here.",
+      ),
+    );
+  }
+  parts.push(
+    el(
+      "p",
+      {},
+      "The policy is the one this server publishes: compare its witnesses' keys with keys you trust, or " +
+        "verify with your own policy (claimledger verify --policy FILE).",
+    ),
+  );
+  return parts;
+}
+
+function quorumParts(out, err) {
+  out.dataset.policy = "server";
+  out.dataset.quorum = err.quorum;
+  out.dataset.witnesses = err.cosigners.join(" ");
+  out.dataset.unchecked = err.unchecked.join(" ");
+  const parts = [
+    el(
+      "p",
+      {},
+      `The checkpoint is below the quorum ${err.quorum} of this server's witness policy, so the record is not ` +
+        `verified. Cosigned (checked in your browser) by: ${err.cosigners.join(", ") || "no witness"}.`,
+    ),
+    el("ul", { class: "witness-missing" }, ...err.missing.map((m) => el("li", {}, m))),
+  ];
+  if (err.unchecked.length) {
+    parts.push(el("p", { class: "witness-unchecked" }, `Not checked: ${err.unchecked.join(", ")}: ${MLDSA_NOTE}.`));
+  }
+  parts.push(el("p", { class: "witness-detail" }, `In detail: ${err.what}.`));
+  return parts;
+}
+
 function showFailure(out, err, stream) {
   out.className = "verify-result failed";
   const located = err instanceof VerificationFailure;
@@ -218,6 +382,8 @@ function showFailure(out, err, stream) {
       target.classList.add("failed-entry");
       parts.push(el("p", {}, el("a", { href: `#entry-${err.index}` }, `Show entry ${err.index}`)));
     }
+  } else if (located && err instanceof QuorumError) {
+    parts.push(...quorumParts(out, err));
   } else if (located) {
     parts.push(el("p", {}, `${err.what}.`));
   } else {
@@ -255,7 +421,9 @@ async function run(button) {
   const phase = document.getElementById("verify-phase");
   const out = document.getElementById("verify-result");
   for (const old of document.querySelectorAll(".failed-entry")) old.classList.remove("failed-entry");
-  for (const k of ["outcome", "index", "position", "stream", "kind", "ms", "history", "complete"]) delete out.dataset[k];
+  for (const k of ["outcome", "index", "position", "stream", "kind", "ms", "history", "complete", "policy", "quorum", "witnesses", "unchecked"]) {
+    delete out.dataset[k];
+  }
   out.replaceChildren();
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
@@ -263,7 +431,7 @@ async function run(button) {
   const started = performance.now();
   try {
     setProgress(bar, phase, PHASES.fetch, 0.02);
-    const got = await download(stream);
+    const got = await fetchRecord(stream);
     setProgress(bar, phase, `${PHASES.fetch}: ${got.entries.length} entries`, 0.2);
     const result = await verifyRecord(
       { entries: got.entries, state: got.state, checkpointNote: got.checkpointNote, logVkey: got.logVkey, genesisHash, stream },
@@ -273,11 +441,12 @@ async function run(button) {
         setProgress(bar, phase, total && p !== "done" ? `${PHASES[p] || p} (${done} of ${total})` : PHASES[p] || p, at);
       },
     );
-    const history = await checkAgainstTrusted(got.logVkey, result.size, result.root);
+    const history = await checkAgainstTrusted(got.logVkey, result.size, result.root, { older: got.witness !== null });
     remember(got.logVkey, result.size, result.root);
     const seconds = (performance.now() - started) / 1000;
     setProgress(bar, phase, PHASES.done, 1);
     showOk(out, result, stream, got, seconds);
+    out.querySelector("ul").before(...witnessParts(out, got, result.size));
     if (history) {
       out.querySelector("ul").append(el("li", {}, `History: ${history}.`));
       out.dataset.history = "consistent";
