@@ -27,7 +27,7 @@ from ledger._views import (
     VerdictFlags,
     Views,
 )
-from ledger._witnessing import Witnessing, WitnessingError
+from ledger._witnessing import WitnessEndpoint, Witnessing, WitnessingError
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -71,6 +71,7 @@ __all__ = [
     "StreamReplay",
     "VerdictFlags",
     "Views",
+    "WitnessEndpoint",
     "Witnessing",
     "WitnessingError",
     "WorkerError",

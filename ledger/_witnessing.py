@@ -36,7 +36,7 @@ from attest.tlogwitness import (
 from ledger._ledger import Ledger
 from ledger.errors import LedgerError, StoreError
 
-__all__ = ["Witnessing", "WitnessingError"]
+__all__ = ["WitnessEndpoint", "Witnessing", "WitnessingError"]
 
 _log = logging.getLogger("claimledger.witnessing")
 
@@ -46,13 +46,24 @@ class WitnessingError(LedgerError):
 
 
 @dataclass
-class _Endpoint:
-    """One witness submission prefix and what the log knows of it."""
+class WitnessEndpoint:
+    """One witness submission prefix and what the log knows of it (read it, do not change it).
+
+    Attributes:
+        url: the submission prefix (``<url>/add-checkpoint``).
+        names: the policy names of the keys at this URL.
+        size: the size this witness last cosigned, as far as the log knows.
+        lines: the size and cosignature lines of its last 200 answer.
+        failures: failures in a row (the backoff doubles with each).
+        retry_at: when (monotonic) it is asked again after a failure.
+        last_error: why it last failed.
+        statuses: the HTTP statuses of its last 20 answers, oldest first.
+    """
 
     url: str
     names: tuple[str, ...]
-    size: int = 0  # the size this witness last cosigned, as far as the log knows
-    lines: tuple[int, bytes] | None = None  # (size, cosignature lines) of its last 200
+    size: int = 0
+    lines: tuple[int, bytes] | None = None
     failures: int = 0
     retry_at: float = 0.0
     last_error: str = ""
@@ -88,7 +99,7 @@ class Witnessing:
         by_url = self.check(ledger, policy)
         self._ledger = ledger
         self._policy = policy
-        self._endpoints = [_Endpoint(url, tuple(names)) for url, names in by_url.items()]
+        self._endpoints = [WitnessEndpoint(url, tuple(names)) for url, names in by_url.items()]
         self._poll_s = poll_s
         self._min_interval_s = min_interval_s
         self._backoff = backoff_s
@@ -153,6 +164,11 @@ class Witnessing:
                 except VerificationError:
                     continue
                 endpoint.size = size
+
+    @property
+    def endpoints(self) -> tuple[WitnessEndpoint, ...]:
+        """The witnesses asked, one per URL, with what the log knows of each."""
+        return tuple(self._endpoints)
 
     @property
     def cosigned_size(self) -> int:
@@ -236,7 +252,7 @@ class Witnessing:
         )
         return True
 
-    def _submit(self, endpoint: _Endpoint, note: bytes, cp: Checkpoint) -> None:
+    def _submit(self, endpoint: WitnessEndpoint, note: bytes, cp: Checkpoint) -> None:
         """One add-checkpoint request (and one more after a 409 naming a usable size)."""
         for _ in range(2):
             old = endpoint.size
@@ -282,7 +298,7 @@ class Witnessing:
             return
         self._fail(endpoint, "two 409 answers in a row")
 
-    def _fail(self, endpoint: _Endpoint, why: str) -> None:
+    def _fail(self, endpoint: WitnessEndpoint, why: str) -> None:
         first, most = self._backoff
         delay = min(most, first * 2**endpoint.failures)
         endpoint.failures += 1
