@@ -131,10 +131,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(ledger: Ledger, now_ms: int, lie: Lie | None = None) -> Iterator[str]:
+def serving(
+    ledger: Ledger, now_ms: int, lie: Lie | None = None, *, witness_policy: bytes | None = None
+) -> Iterator[str]:
     """The app over ``ledger`` with the pages (clock fixed at ``now_ms``) on a real server on
-    127.0.0.1, in a thread, wrapped in ``lie`` if given; yields its base URL."""
-    app = create_app(ledger)
+    127.0.0.1, in a thread, wrapped in ``lie`` if given; yields its base URL. With a
+    ``witness_policy`` the app serves it; its witnessing thread (lifespan) does not run, so the
+    test keeps the cosigned checkpoints itself (``Ledger.keep_cosigned``)."""
+    app = create_app(ledger, witness_policy=witness_policy)
     mount(app)
     app.state.clock = lambda: now_ms
     if lie is not None:

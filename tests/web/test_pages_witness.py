@@ -14,6 +14,7 @@ policy say the record is checked against the log's own signature only.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tests.web.test_pages_browser import (
     Receive,
     Scope,
     Send,
+    _trust,
     _verify,
     browser,  # noqa: F401 -- the module's Chromium, a fixture
     console_error,
@@ -265,3 +267,57 @@ def test_without_a_policy_the_log_signature_only(wsite: WitnessSite, wpage: Any)
     assert "Checked against the log's own signature only" in text
     assert "no independent witness has cosigned the checkpoint" in text
     assert wsite.server.bundle_queries == [""]
+
+
+# --- The real endpoints: create_app(witness_policy=...), cosigned checkpoints kept in the ledger
+
+
+@dataclass
+class RealSite:
+    base: str
+    ledger: Ledger
+
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSite]:
+    root = tmp_path_factory.mktemp("witnessed-site")
+    info, today = make_demo(root)
+    ledger = open_demo(info)
+    policy = _policy(ledger, "group Q 2 A B C", quorum="Q")
+    try:
+        with serving(ledger, today, witness_policy=policy) as base:
+            yield RealSite(base, ledger)
+    finally:
+        ledger.close()
+
+
+def test_the_real_endpoints_older_cosigned_checkpoint(real_site: RealSite, wpage: Any) -> None:
+    """Against the app's own /v1/log/witness-policy, /v1/log/checkpoint/cosigned and
+    bundle?size=: nothing cosigned yet is a failure; then a checkpoint one entry behind the log,
+    cosigned by A and C, verifies at its size, as a prefix of a larger one this browser trusts."""
+    ledger = real_site.ledger
+    got = _verify(wpage, real_site.base, PROVIDER)
+    assert (got["outcome"], got["kind"]) == ("failed", "QuorumError"), got
+    size = ledger.size - 1
+    older = ledger.checkpoint_at(size)
+    signers = (ED_A, ML_C) if _mldsa(wpage) == "webcrypto" else (ED_A, ED_B)
+    ledger.keep_cosigned(older + b"".join(cosign(older, s, 1_800_000_000) for s in signers))
+    latest = ledger.checkpoint().decode().split("\n")
+    root = base64.b64decode(latest[2]).hex()
+    _trust(wpage, ledger.note_verifier.vkey(), ledger.size, root)
+    got = _verify(wpage, real_site.base, PROVIDER)
+    assert got["outcome"] == "ok", got
+    assert got["complete"] == str(size)
+    assert got["witnesses"] == ("A C" if ML_C in signers else "A B")
+    text = _words(got)
+    assert f"the checkpoint of size {size} meets the quorum Q" in text
+    assert (
+        f"a prefix of the checkpoint verified on 2026-01-01T00:00:00Z ({ledger.size} entries)"
+        in text
+    )
+    # A remembered checkpoint of the log's size with another root: the cosigned one is not its
+    # prefix, and the page says so.
+    _trust(wpage, ledger.note_verifier.vkey(), ledger.size, "00" * 32)
+    got = _verify(wpage, real_site.base, PROVIDER)
+    assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
+    assert "not a prefix of it" in _words(got)
