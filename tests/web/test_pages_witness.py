@@ -31,6 +31,7 @@ from tests.web.test_pages_browser import (
     Receive,
     Scope,
     Send,
+    _screenshot,
     _trust,
     _verify,
     browser,  # noqa: F401 -- the module's Chromium, a fixture
@@ -41,8 +42,9 @@ from tests.web.test_pages_browser import (
 pytestmark = pytest.mark.browser
 
 PROVIDER = "kiteworld"
+# The command is set in <code> (innerText drops the markup).
 MLDSA_WORDS = (
-    "this browser cannot check post-quantum ML-DSA-44 signatures; use `claimledger verify --policy`"
+    "this browser cannot check post-quantum ML-DSA-44 signatures; use claimledger verify --policy"
 )
 # A browser whose WebCrypto has no ML-DSA-44 (as most browsers in 2026): importKey refuses it.
 NO_MLDSA = """
@@ -191,6 +193,7 @@ def test_quorum_met_lists_the_witnesses_checked(wsite: WitnessSite, wpage: Any) 
         assert (got["witnesses"], got["unchecked"]) == ("A", "C")
     assert "witness.example/x" not in text  # not a policy witness: ignored
     assert wsite.server.bundle_queries == [f"size={size}"]
+    _screenshot(wpage, "provider-witnessed.png")
 
 
 def test_without_ml_dsa_the_page_says_what_it_cannot_check(wsite: WitnessSite, wpage: Any) -> None:
@@ -204,6 +207,7 @@ def test_without_ml_dsa_the_page_says_what_it_cannot_check(wsite: WitnessSite, w
     text = _words(got)
     assert f"Not checked: C (witness.example/c, ML-DSA-44): {MLDSA_WORDS}." in text
     assert "do not count toward the quorum" in text
+    _screenshot(wpage, "provider-witnessed-no-ml-dsa.png")
 
 
 def test_below_quorum_is_a_failure(wsite: WitnessSite, wpage: Any) -> None:
@@ -222,6 +226,7 @@ def test_below_quorum_is_a_failure(wsite: WitnessSite, wpage: Any) -> None:
     assert "witness B did not cosign" in text
     assert got["witnesses"] == checked
     assert wsite.server.bundle_queries == []  # refused before the record is downloaded
+    _screenshot(wpage, "provider-below-quorum.png")
 
 
 def test_below_quorum_without_ml_dsa_names_the_uncheckable(wsite: WitnessSite, wpage: Any) -> None:

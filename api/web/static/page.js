@@ -284,8 +284,11 @@ function showOk(out, result, stream, got, seconds) {
   );
 }
 
-const MLDSA_NOTE =
-  "this browser cannot check post-quantum ML-DSA-44 signatures; use `claimledger verify --policy`";
+/** "this browser cannot check post-quantum ML-DSA-44 signatures; use claimledger verify --policy" */
+const mldsaNote = () => [
+  "this browser cannot check post-quantum ML-DSA-44 signatures; use ",
+  el("code", {}, "claimledger verify --policy"),
+];
 
 /** "A (witness.example/w1, Ed25519)": a witness in words. */
 const witnessWords = (w) => `${w.name} (${w.cosigner}, ${w.label === "ml-dsa-44" ? "ML-DSA-44" : "Ed25519"})`;
@@ -326,8 +329,9 @@ function witnessParts(out, got, size) {
       el(
         "p",
         { class: "witness-unchecked" },
-        `Not checked: ${witnessed.unchecked.map(witnessWords).join(", ")}: ${MLDSA_NOTE}. ` +
-          "These cosignatures do not count toward the quorum here.",
+        `Not checked: ${witnessed.unchecked.map(witnessWords).join(", ")}: `,
+        ...mldsaNote(),
+        ". These cosignatures do not count toward the quorum here.",
       ),
     );
   }
@@ -336,7 +340,9 @@ function witnessParts(out, got, size) {
       "p",
       {},
       "The policy is the one this server publishes: compare its witnesses' keys with keys you trust, or " +
-        "verify with your own policy (claimledger verify --policy FILE).",
+        "verify with your own policy (",
+      el("code", {}, "claimledger verify --policy FILE"),
+      ").",
     ),
   );
   return parts;
@@ -357,7 +363,7 @@ function quorumParts(out, err) {
     el("ul", { class: "witness-missing" }, ...err.missing.map((m) => el("li", {}, m))),
   ];
   if (err.unchecked.length) {
-    parts.push(el("p", { class: "witness-unchecked" }, `Not checked: ${err.unchecked.join(", ")}: ${MLDSA_NOTE}.`));
+    parts.push(el("p", { class: "witness-unchecked" }, `Not checked: ${err.unchecked.join(", ")}: `, ...mldsaNote(), "."));
   }
   parts.push(el("p", { class: "witness-detail" }, `In detail: ${err.what}.`));
   return parts;

@@ -2106,7 +2106,12 @@ export async function verifyCosignatureBytes(key, text, signature, { mldsa = "au
   }
   const message = subtreeV1Message(key.name, timestamp, cp.origin, 0n, cp.size, cp.root);
   if (!(await useMldsa(mldsa))) return { timestamp, checked: false };
-  const ok = await subtle().verify({ name: "ML-DSA-44" }, await importMldsa(key.publicKey), raw, message);
+  let ok;
+  try {
+    ok = await subtle().verify({ name: "ML-DSA-44" }, await importMldsa(key.publicKey), raw, message);
+  } catch (e) {
+    coFail(`cosignature by ${keyName} could not be checked by WebCrypto (ML-DSA-44): ${e && e.name}`);
+  }
   if (!ok) coFail(`cosignature by ${keyName} does not verify (ML-DSA-44)`);
   return { timestamp, checked: true };
 }
