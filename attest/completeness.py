@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from attest._members import hash_b64, members, string, uint
 from attest.checkpoint import Checkpoint
-from attest.entry import leaf_data
+from attest.entry import Leaf
 from attest.errors import EncodingError, IncompleteRecordError, ProofError
-from attest.merkle import leaf_hash, verify_inclusion
+from attest.merkle import verify_inclusion
 from attest.statemap import (
     FOLD_START,
     KEY_PARTY,
@@ -36,7 +36,6 @@ from attest.statemap import (
 
 __all__ = [
     "RecordProof",
-    "StateLeaf",
     "StateProof",
     "check_party",
     "check_stream",
@@ -76,57 +75,28 @@ def _hashes(v: object, where: str, limit: int) -> tuple[bytes, ...]:
     return tuple(hash_b64(h, f"{where}/{i}") for i, h in enumerate(v))
 
 
-@dataclass(frozen=True, slots=True)
-class StateLeaf:
-    """Everything the Merkle leaf of one entry commits to, without the envelope (SPEC §6.1)."""
+def _leaf_to_dict(leaf: Leaf) -> dict[str, Any]:
+    """A leaf's JSON object in a state proof (SPEC §11.4)."""
+    return {
+        "entryHash": leaf.entry_hash.hex(),
+        "index": leaf.index,
+        "logTimeMs": leaf.log_time_ms,
+        "position": leaf.position,
+        "stateRoot": leaf.state_root.hex(),
+        "stream": leaf.stream,
+    }
 
-    index: int
-    stream: str
-    position: int
-    log_time_ms: int
-    entry_hash: bytes
-    state_root: bytes
 
-    def leaf_hash(self) -> bytes:
-        """The entry's Merkle leaf hash."""
-        return leaf_hash(
-            leaf_data(
-                self.index,
-                self.stream,
-                self.position,
-                self.log_time_ms,
-                self.entry_hash,
-                self.state_root,
-            )
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The leaf's JSON object (SPEC §11.4)."""
-        return {
-            "entryHash": self.entry_hash.hex(),
-            "index": self.index,
-            "logTimeMs": self.log_time_ms,
-            "position": self.position,
-            "stateRoot": self.state_root.hex(),
-            "stream": self.stream,
-        }
-
-    @classmethod
-    def from_dict(cls, obj: object, where: str) -> StateLeaf:
-        """Parse the leaf's JSON object strictly.
-
-        Raises:
-            EncodingError: a missing, unknown or ill-typed member.
-        """
-        d = members(obj, where, _LEAF_MEMBERS)
-        return cls(
-            index=uint(d["index"], f"{where}/index"),
-            stream=string(d["stream"], f"{where}/stream"),
-            position=uint(d["position"], f"{where}/position"),
-            log_time_ms=uint(d["logTimeMs"], f"{where}/logTimeMs"),
-            entry_hash=_hex(d["entryHash"], f"{where}/entryHash"),
-            state_root=_hex(d["stateRoot"], f"{where}/stateRoot"),
-        )
+def _leaf_from_dict(obj: object, where: str) -> Leaf:
+    d = members(obj, where, _LEAF_MEMBERS)
+    return Leaf(
+        index=uint(d["index"], f"{where}/index"),
+        stream=string(d["stream"], f"{where}/stream"),
+        position=uint(d["position"], f"{where}/position"),
+        log_time_ms=uint(d["logTimeMs"], f"{where}/logTimeMs"),
+        entry_hash=_hex(d["entryHash"], f"{where}/entryHash"),
+        state_root=_hex(d["stateRoot"], f"{where}/stateRoot"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +153,7 @@ class StateProof:
         records: one map proof per stream or party.
     """
 
-    leaf: StateLeaf
+    leaf: Leaf
     inclusion_proof: tuple[bytes, ...]
     records: tuple[RecordProof, ...]
 
@@ -191,7 +161,7 @@ class StateProof:
         """The proof's JSON object (SPEC §11.4)."""
         return {
             "inclusionProof": [_b64(h) for h in self.inclusion_proof],
-            "leaf": self.leaf.to_dict(),
+            "leaf": _leaf_to_dict(self.leaf),
             "records": [r.to_dict() for r in self.records],
         }
 
@@ -209,7 +179,7 @@ class StateProof:
                 f"records must be an array of at most {_MAX_RECORDS}", field=f"{where}/records"
             )
         return cls(
-            leaf=StateLeaf.from_dict(d["leaf"], f"{where}/leaf"),
+            leaf=_leaf_from_dict(d["leaf"], f"{where}/leaf"),
             inclusion_proof=_hashes(d["inclusionProof"], f"{where}/inclusionProof", _MAX_PROOF),
             records=tuple(
                 RecordProof.from_dict(r, f"{where}/records/{i}") for i, r in enumerate(records)

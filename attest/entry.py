@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 from attest.dsse import Envelope
 from attest.errors import EncodingError
+from attest.merkle import leaf_hash
 
 __all__ = [
+    "Leaf",
     "LogEntry",
     "entry_hash",
     "genesis_prev",
     "leaf_data",
+    "parse_leaf_data",
 ]
 
 _ENTRY = b"claimledger:v1:entry\x00"
@@ -76,6 +79,67 @@ def leaf_data(
             state_root,
         )
     )
+
+
+_MIN_LEAF = len(_LEAF) + 8 + 4 + 8 + 8 + 32 + 32
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """Everything one entry's Merkle leaf commits to (SPEC §6.1), without the envelope."""
+
+    index: int
+    stream: str
+    position: int
+    log_time_ms: int
+    entry_hash: bytes
+    state_root: bytes
+
+    def to_bytes(self) -> bytes:
+        """The leaf data.
+
+        Raises:
+            EncodingError: a number is out of range or a hash is not 32 bytes.
+        """
+        return leaf_data(
+            self.index,
+            self.stream,
+            self.position,
+            self.log_time_ms,
+            self.entry_hash,
+            self.state_root,
+        )
+
+    def leaf_hash(self) -> bytes:
+        """The leaf's Merkle hash, ``SHA-256(0x00 ‖ leaf data)``."""
+        return leaf_hash(self.to_bytes())
+
+
+def parse_leaf_data(data: bytes) -> Leaf:
+    """Read leaf data (SPEC §6.1) strictly: the prefix, exact lengths, UTF-8 stream name.
+
+    Raises:
+        EncodingError: the bytes are not the leaf data of any entry.
+    """
+    if len(data) < _MIN_LEAF or not data.startswith(_LEAF):
+        raise EncodingError("not claimledger v2 leaf data (prefix or length)")
+    at = len(_LEAF)
+    (index,) = struct.unpack_from(">Q", data, at)
+    (length,) = struct.unpack_from(">I", data, at + 8)
+    at += 12
+    if len(data) != _MIN_LEAF + length:
+        raise EncodingError(f"leaf data of {len(data)} bytes for a stream name of {length}")
+    try:
+        stream = data[at : at + length].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EncodingError("the leaf's stream name is not UTF-8") from exc
+    at += length
+    position, log_time_ms = struct.unpack_from(">QQ", data, at)
+    at += 16
+    leaf = Leaf(index, stream, position, log_time_ms, data[at : at + 32], data[at + 32 :])
+    if leaf.to_bytes() != data:  # pragma: no cover - every field was read exactly
+        raise EncodingError("leaf data does not re-encode to itself")
+    return leaf
 
 
 @dataclass(frozen=True, slots=True)

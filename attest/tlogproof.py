@@ -29,25 +29,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from attest.checkpoint import NoteVerifier, parse_note
 from attest.dsse import Envelope
-from attest.entry import entry_hash, leaf_data
+from attest.entry import Leaf, entry_hash, parse_leaf_data
 from attest.errors import EncodingError, ProofError
-from attest.merkle import leaf_hash, verify_inclusion
+from attest.merkle import verify_inclusion
 from attest.policy import Policy, VerifiedCheckpoint, verify_policy
 
 __all__ = [
     "HEADER",
     "MAX_PROOF_HASHES",
     "MAX_TLOG_PROOF_SIZE",
-    "LeafData",
     "TlogProof",
     "VerifiedTlogProof",
-    "parse_leaf_data",
     "parse_tlog_proof",
     "tlog_proof",
     "verify_tlog_proof",
@@ -62,59 +59,7 @@ MAX_PROOF_HASHES = 64
 MAX_TLOG_PROOF_SIZE = (1 << 20) + 8192
 """A proof file: a note of at most 1 MiB (SPEC §7.2), the leaf data and the proof lines."""
 
-_LEAF_PREFIX = b"claimledger:v2:leaf\x00"
 _INDEX_RE = re.compile(r"index (0|[1-9][0-9]{0,19})")
-_MIN_LEAF = len(_LEAF_PREFIX) + 8 + 4 + 8 + 8 + 32 + 32
-
-
-@dataclass(frozen=True, slots=True)
-class LeafData:
-    """The fields of one leaf's data (SPEC §6.1)."""
-
-    index: int
-    stream: str
-    position: int
-    log_time_ms: int
-    entry_hash: bytes
-    state_root: bytes
-
-    def to_bytes(self) -> bytes:
-        """The leaf data bytes."""
-        return leaf_data(
-            self.index,
-            self.stream,
-            self.position,
-            self.log_time_ms,
-            self.entry_hash,
-            self.state_root,
-        )
-
-
-def parse_leaf_data(data: bytes) -> LeafData:
-    """Read leaf data (SPEC §6.1) strictly: the prefix, exact lengths, UTF-8 stream name.
-
-    Raises:
-        EncodingError: the bytes are not the leaf data of any entry.
-    """
-    if len(data) < _MIN_LEAF or not data.startswith(_LEAF_PREFIX):
-        raise EncodingError("not claimledger v2 leaf data (prefix or length)")
-    at = len(_LEAF_PREFIX)
-    (index,) = struct.unpack_from(">Q", data, at)
-    (length,) = struct.unpack_from(">I", data, at + 8)
-    at += 12
-    if len(data) != _MIN_LEAF + length:
-        raise EncodingError(f"leaf data of {len(data)} bytes for a stream name of {length}")
-    try:
-        stream = data[at : at + length].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EncodingError("the leaf's stream name is not UTF-8") from exc
-    at += length
-    position, log_time_ms = struct.unpack_from(">QQ", data, at)
-    at += 16
-    leaf = LeafData(index, stream, position, log_time_ms, data[at : at + 32], data[at + 32 :])
-    if leaf.to_bytes() != data:  # pragma: no cover - every field was read exactly
-        raise EncodingError("leaf data does not re-encode to itself")
-    return leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +73,7 @@ class TlogProof:
         note: the checkpoint note, verbatim.
     """
 
-    leaf: LeafData
+    leaf: Leaf
     index: int
     proof: tuple[bytes, ...]
     note: bytes
@@ -217,7 +162,7 @@ class VerifiedTlogProof:
         witnessed: the checkpoint, its log key and the witnesses that cosigned it.
     """
 
-    leaf: LeafData
+    leaf: Leaf
     witnessed: VerifiedCheckpoint
 
 
@@ -252,9 +197,7 @@ def verify_tlog_proof(
             f"index {parsed.index} is not in the checkpoint's tree of size {cp.size}",
             index=parsed.index,
         )
-    verify_inclusion(
-        leaf_hash(parsed.leaf.to_bytes()), parsed.index, cp.size, parsed.proof, cp.root
-    )
+    verify_inclusion(parsed.leaf.leaf_hash(), parsed.index, cp.size, parsed.proof, cp.root)
     if envelope is not None:
         got = entry_hash(Envelope.parse(envelope))
         if got != parsed.leaf.entry_hash:

@@ -34,9 +34,9 @@ from attest.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from attest.completeness import RecordKind, RecordProof, StateLeaf, StateProof
+from attest.completeness import RecordKind, RecordProof, StateProof
 from attest.dsse import Envelope
-from attest.entry import LogEntry, genesis_prev, leaf_data
+from attest.entry import Leaf, LogEntry, genesis_prev, leaf_data
 from attest.errors import ChainError, UnknownKeyError, VerificationError
 from attest.merkle import (
     Hash,
@@ -655,7 +655,7 @@ class Ledger:
             raise CorruptionError(
                 f"the stored state root at size {size} is not the replayed state", index=size - 1
             )
-        leaf = StateLeaf(
+        leaf = Leaf(
             last.index,
             last.stream,
             last.position,

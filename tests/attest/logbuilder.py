@@ -17,9 +17,9 @@ from attest import canonical
 from attest.build import make_statement
 from attest.bundle import Bundle, BundleEntry
 from attest.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
-from attest.completeness import RecordKind, RecordProof, StateLeaf, StateProof
+from attest.completeness import RecordKind, RecordProof, StateProof
 from attest.dsse import sign_envelope
-from attest.entry import LogEntry, entry_hash, genesis_prev, leaf_data
+from attest.entry import Leaf, LogEntry, entry_hash, genesis_prev, leaf_data
 from attest.errors import VerificationError
 from attest.merkle import MemoryTree, leaf_hash
 from attest.statemap import Commitment, party_key, stream_key, subject
@@ -156,7 +156,7 @@ class LogBuilder:
         assert self.commitment.maps is not None
         m = self.commitment.maps[size]
         last = self.entries[size - 1]
-        leaf = StateLeaf(
+        leaf = Leaf(
             last.index,
             last.stream,
             last.position,

@@ -18,12 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attest.entry import leaf_data
+from attest.entry import leaf_data, parse_leaf_data
 from attest.errors import EncodingError, VerificationError
 from attest.merkle import leaf_hash, root_from_inclusion
 from attest.policy import parse_policy
 from attest.tlogproof import (
-    parse_leaf_data,
     parse_tlog_proof,
     tlog_proof,
     verify_tlog_proof,
