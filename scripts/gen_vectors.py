@@ -14,7 +14,6 @@ JSON pointer) where the library names one.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import hashlib
@@ -65,6 +64,7 @@ from attest.statemap import (
 )
 from attest.statements import Kind, parse_statement
 from keys import PrivateKey, PublicKey, verify_strict
+from scripts._vectors import vector_doc, write_or_check
 from tests.attest.examples import (
     example_claim_body,
     example_claim_withdraw_body,
@@ -185,11 +185,7 @@ def _refused(
 
 
 def _doc(description: str, spec: str, cases: list[Json]) -> bytes:
-    names = [c["name"] for c in cases]
-    if len(set(names)) != len(names):
-        raise AssertionError(f"duplicate case names in {spec}")
-    doc = {"description": description, "spec": f"docs/SPEC.md {spec}", "cases": cases}
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    return vector_doc(description, f"docs/SPEC.md {spec}", cases)
 
 
 def _key(n: int) -> PrivateKey:
@@ -1699,30 +1695,9 @@ def build() -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the vector files, or with ``--check`` report whether they are up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    parser.add_argument("--out", type=Path, default=VECTORS_DIR, help="output directory")
-    args = parser.parse_args(argv)
-    files = build()
-    out: Path = args.out
-    if args.check:
-        stale = [n for n, data in files.items() if _read(out / n) != data]
-        extra = sorted(p.name for p in out.glob("*.json") if p.name not in files)
-        for name in stale:
-            print(f"out of date: {out / name}")
-        for name in extra:
-            print(f"not generated: {out / name}")
-        return 1 if stale or extra else 0
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    print(f"wrote {len(files)} files to {out}")
-    return 0
-
-
-def _read(path: Path) -> bytes | None:
-    return path.read_bytes() if path.exists() else None
+    """Write the vector file(s), or with ``--check`` report whether they are up to date."""
+    description = __doc__.splitlines()[0] if __doc__ else None
+    return write_or_check(build, VECTORS_DIR, argv, description, exclusive=True)
 
 
 if __name__ == "__main__":

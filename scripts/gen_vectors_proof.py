@@ -13,7 +13,6 @@ witness of SPEC §12.9, whose cosignatures are deterministic and pinned byte for
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
@@ -34,6 +33,7 @@ from attest.merkle import MemoryTree, leaf_hash
 from attest.policy import parse_policy
 from attest.tlogproof import tlog_proof, verify_tlog_proof
 from keys import KeyId, PrivateKey
+from scripts._vectors import vector_doc, write_or_check
 
 __all__ = ["FILE", "VECTORS_DIR", "build", "main"]
 
@@ -234,42 +234,18 @@ def build() -> dict[str, bytes]:
     cases: list[Json] = []
     made = _proofs(cases)
     _refusals(cases, made)
-    names = [c["name"] for c in cases]
-    if len(set(names)) != len(names):
-        raise AssertionError("duplicate case names")
-    doc = {
-        "description": "Single-entry proofs in the C2SP tlog-proof format: the leaf data of "
+    description = (
+        "Single-entry proofs in the C2SP tlog-proof format: the leaf data of "
         "SPEC §6.1 in the extra line, the inclusion proof, a checkpoint cosigned by an Ed25519 "
-        "witness; verified under a tlog-policy, and refusals",
-        "spec": "docs/SPEC.md §13",
-        "cases": cases,
-    }
-    data = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
-    return {FILE: data}
+        "witness; verified under a tlog-policy, and refusals"
+    )
+    return {FILE: vector_doc(description, "docs/SPEC.md §13", cases)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the vector file, or with ``--check`` report whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    parser.add_argument("--out", type=Path, default=VECTORS_DIR, help="output directory")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    files = build()
-    if args.check:
-        stale = [
-            n
-            for n, data in files.items()
-            if not (out / n).exists() or (out / n).read_bytes() != data
-        ]
-        for name in stale:
-            print(f"out of date: {out / name}")
-        return 1 if stale else 0
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    print(f"wrote {len(files)} file(s) to {out}")
-    return 0
+    """Write the vector file(s), or with ``--check`` report whether they are up to date."""
+    description = __doc__.splitlines()[0] if __doc__ else None
+    return write_or_check(build, VECTORS_DIR, argv, description)
 
 
 if __name__ == "__main__":

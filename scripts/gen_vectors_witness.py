@@ -15,9 +15,7 @@ byte for byte.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import json
 import struct
 import sys
 from collections.abc import Callable
@@ -46,6 +44,7 @@ from attest.merkle import MemoryTree, leaf_hash, subtree_hash
 from attest.policy import check_consistent, parse_policy, verify_policy
 from attest.subtree import subtree_consistency_proof, verify_subtree_consistency
 from keys import PrivateKey
+from scripts._vectors import vector_doc, write_or_check
 
 __all__ = ["FILE", "VECTORS_DIR", "build", "main"]
 
@@ -535,42 +534,18 @@ def build() -> dict[str, bytes]:
     _split_view(cases)
     _subtrees(cases)
     _log_list(cases)
-    names = [c["name"] for c in cases]
-    if len(set(names)) != len(names):
-        raise AssertionError("duplicate case names")
-    doc = {
-        "description": "C2SP witness cosignatures (Ed25519 cosignature/v1, ML-DSA-44 subtree/v1), "
+    description = (
+        "C2SP witness cosignatures (Ed25519 cosignature/v1, ML-DSA-44 subtree/v1), "
         "tlog-policy quorums, split view, subtree consistency proofs, and the witness network's "
-        "logs/v0 list",
-        "spec": "docs/SPEC.md §12",
-        "cases": cases,
-    }
-    data = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
-    return {FILE: data}
+        "logs/v0 list"
+    )
+    return {FILE: vector_doc(description, "docs/SPEC.md §12", cases)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the vector file, or with ``--check`` report whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
-    parser.add_argument("--out", type=Path, default=VECTORS_DIR, help="output directory")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    files = build()
-    if args.check:
-        stale = [
-            n
-            for n, data in files.items()
-            if not (out / n).exists() or (out / n).read_bytes() != data
-        ]
-        for name in stale:
-            print(f"out of date: {out / name}")
-        return 1 if stale else 0
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    print(f"wrote {len(files)} file(s) to {out}")
-    return 0
+    """Write the vector file(s), or with ``--check`` report whether they are up to date."""
+    description = __doc__.splitlines()[0] if __doc__ else None
+    return write_or_check(build, VECTORS_DIR, argv, description)
 
 
 if __name__ == "__main__":
