@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
 from tests.ledger.conftest import pg_schema, store_url
 
-__all__ = ["Cli", "World", "pg_schema", "store_url"]
+__all__ = ["Cli", "Proc", "World", "free_port", "pg_schema", "running", "serving", "store_url"]
 
 _ENV = (
     "CLAIMLEDGER_DB",
@@ -214,3 +221,98 @@ def one_line_error(stderr: str) -> str:
     assert lines, "no error message"
     assert lines[-1].startswith("Error: "), stderr
     return lines[-1]
+
+
+# -- real processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Proc:
+    """Runs ``claimledger`` as a real process (``python -m cli``)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+
+    def __call__(self, *args: str | Path, code: int = 0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", *map(str, args)],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == code, (
+            f"claimledger {' '.join(map(str, args))}: exit {proc.returncode}\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
+        return proc
+
+    def json(self, *args: str | Path) -> dict[str, object]:
+        data: dict[str, object] = json.loads(self(*args, "--json").stdout)
+        return data
+
+
+@contextmanager
+def running(proc: Proc, args: list[str], ready: str, *, port: int | None = None) -> Iterator[str]:
+    """Start ``python -m cli ARGS --port/--listen``, wait until ``ready`` answers; stop it."""
+    port = port or free_port()
+    listen = ["--listen", f"127.0.0.1:{port}"] if args[0] == "witness" else ["--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", *args, *listen],
+        cwd=proc.cwd,
+        env=proc.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + ready, timeout=1)
+                break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"{args[0]} did not start: {server.stderr.read() if server.stderr else ''}"
+                )
+            time.sleep(0.1)
+        yield base
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=15)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+@contextmanager
+def serving(proc: Proc, url: str, log_key: Path) -> Iterator[str]:
+    """``claimledger serve`` on a free loopback port, until the block ends."""
+    with running(
+        proc, ["serve", "--db", url, "--log-key", str(log_key)], "/v1/log/checkpoint"
+    ) as b:
+        yield b
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> Proc:
+    """Runs ``claimledger`` as a real process, in a clean environment and config directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMLEDGER_")}
+    env["CLAIMLEDGER_CONFIG_DIR"] = str(tmp_path / "config")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    cwd = tmp_path / "cwd"  # not tmp_path: its keys/ folder would shadow the keys package
+    cwd.mkdir()
+    return Proc(env, cwd)

@@ -22,10 +22,7 @@ import pytest
 
 from attest import canonical
 from tests.attest.examples import example_test_record_body
-from tests.cli.conftest import AUTHORITY, PROVIDER, VERIFIER, World, claim_body
-from tests.cli.test_server import Proc, proc, serving
-
-__all__ = ["proc"]
+from tests.cli.conftest import AUTHORITY, PROVIDER, VERIFIER, Proc, World, claim_body, serving
 
 Json = dict[str, Any]
 Lie = Callable[[Json], None]

@@ -14,8 +14,16 @@ from typing import Any
 
 import httpx
 
-from tests.cli.conftest import PROVIDER, VERIFIER, World, claim_body, copy_sqlite, one_line_error
-from tests.cli.test_server import Proc, proc, serving
+from tests.cli.conftest import (
+    PROVIDER,
+    VERIFIER,
+    Proc,
+    World,
+    claim_body,
+    copy_sqlite,
+    one_line_error,
+    serving,
+)
 from tests.cli.test_witnessing import (
     _cosigned,
     _log_vkey,
@@ -26,8 +34,6 @@ from tests.cli.test_witnessing import (
     ledger_server,
     witness,
 )
-
-__all__ = ["proc"]
 
 
 def _ndjson(text: str) -> list[dict[str, Any]]:

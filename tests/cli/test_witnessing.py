@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,62 +23,15 @@ from attest.checkpoint import Checkpoint, parse_note
 from attest.policy import parse_policy, verify_policy
 from attest.tlogwitness import add_checkpoint_body
 from ledger import Ledger
-from tests.cli.conftest import PROVIDER, World, claim_body, copy_sqlite
-from tests.cli.test_server import Proc, _free_port
+from tests.cli.conftest import PROVIDER, Proc, World, claim_body, copy_sqlite, free_port, running
 from witness import load_witness
 
 COSIGNED = "/v1/log/checkpoint/cosigned"
 
 
-@pytest.fixture
-def proc(tmp_path: Path) -> Proc:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMLEDGER_")}
-    env["CLAIMLEDGER_CONFIG_DIR"] = str(tmp_path / "config")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    cwd = tmp_path / "cwd"  # not tmp_path: its keys/ folder would shadow the keys package
-    cwd.mkdir()
-    return Proc(env, cwd)
-
-
-@contextmanager
-def _process(proc: Proc, args: list[str], ready: str, *, port: int | None = None) -> Iterator[str]:
-    """Start ``python -m cli ARGS --port/--listen``, wait until ``ready`` answers; stop it."""
-    port = port or _free_port()
-    listen = ["--listen", f"127.0.0.1:{port}"] if args[0] == "witness" else ["--port", str(port)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cli", *args, *listen],
-        cwd=proc.cwd,
-        env=proc.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + ready, timeout=1)
-                break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"{args[0]} did not start: {server.stderr.read() if server.stderr else ''}"
-                )
-            time.sleep(0.1)
-        yield base
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=15)
-        if server.stderr is not None:
-            server.stderr.close()
-
-
 @contextmanager
 def witness(proc: Proc, wdir: Path, logs: Path) -> Iterator[str]:
-    with _process(
+    with running(
         proc, ["witness", "serve", "--dir", str(wdir), "--logs", str(logs)], "/" + "0" * 64
     ) as base:
         yield base
@@ -93,7 +44,7 @@ def ledger_server(
     args = ["serve", "--db", url or w.url, "--log-key", str(w.key("log"))]
     if policy is not None:
         args += ["--witness-policy", str(policy)]
-    with _process(proc, args, "/v1/log") as base:
+    with running(proc, args, "/v1/log") as base:
         yield base
 
 
@@ -280,7 +231,7 @@ def test_a_witness_down_is_retried_and_never_stops_the_ledger(
     vkey = _log_vkey(w.url)
     wdir = _witness_dir(proc, tmp_path, "w1")
     logs = _logs_file(proc, tmp_path, vkey)
-    port = _free_port()
+    port = free_port()
     wurl = f"http://127.0.0.1:{port}"
     policy_file = _write_policy(
         tmp_path / "policy.txt",
@@ -298,13 +249,13 @@ def test_a_witness_down_is_retried_and_never_stops_the_ledger(
         assert problem["type"].endswith("/not-found")
         # The witness comes up on that port: the next retry gets the checkpoint cosigned.
         witness_args = ["witness", "serve", "--dir", str(wdir), "--logs", str(logs)]
-        with _process(proc, witness_args, "/" + "0" * 64, port=port):
+        with running(proc, witness_args, "/" + "0" * 64, port=port):
             note, _ = _cosigned(server, int(str(receipt["treeSize"])), timeout=90)
         verify_policy(note, parse_policy(policy_file.read_bytes()))
     # The ledger's server restarts after more entries: it goes on from what it kept.
     w.publish("detect.url_blocklist")
     with (
-        _process(proc, witness_args, "/" + "0" * 64, port=port),
+        running(proc, witness_args, "/" + "0" * 64, port=port),
         ledger_server(proc, w, policy_file) as server,
     ):
         note, _ = _cosigned(server, w.size())
