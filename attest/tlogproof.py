@@ -38,6 +38,7 @@ from attest.entry import Leaf, entry_hash, parse_leaf_data
 from attest.errors import EncodingError, ProofError
 from attest.merkle import verify_inclusion
 from attest.policy import Policy, VerifiedCheckpoint, verify_policy
+from attest.tlogwitness import lines_and_note
 
 __all__ = [
     "HEADER",
@@ -119,18 +120,7 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
             the index line differs from the leaf's index.
         CheckpointError: the note is malformed.
     """
-    if not isinstance(data, bytes):
-        raise EncodingError(f"a tlog-proof is bytes, not {type(data).__name__}")
-    if len(data) > MAX_TLOG_PROOF_SIZE:
-        raise EncodingError(f"a tlog-proof over {MAX_TLOG_PROOF_SIZE} bytes")
-    split = data.find(b"\n\n")
-    if split < 0:
-        raise EncodingError("no empty line before the checkpoint")
-    try:
-        head = data[:split].decode("ascii").split("\n")
-    except UnicodeDecodeError as exc:
-        raise EncodingError("the lines before the checkpoint must be ASCII") from exc
-    note = data[split + 2 :]
+    head, note = lines_and_note(data, max_size=MAX_TLOG_PROOF_SIZE, what="tlog-proof")
     if head[0] != HEADER:
         raise EncodingError(f"the first line is not {HEADER!r}: {head[0][:40]!r}")
     if len(head) < 3 or not head[1].startswith("extra "):

@@ -39,6 +39,7 @@ __all__ = [
     "AddCheckpoint",
     "SignSubtree",
     "add_checkpoint_body",
+    "lines_and_note",
     "origin_hash",
     "parse_add_checkpoint",
     "parse_cosignature_lines",
@@ -135,22 +136,32 @@ def _hash_line(line: str, what: str) -> bytes:
     return node
 
 
-def _head(body: bytes, max_lines: int) -> tuple[list[str], bytes]:
-    """The ASCII lines before the first empty line, and the note after it."""
-    if not isinstance(body, bytes):
-        raise EncodingError(f"a request body is bytes, not {type(body).__name__}")
-    if len(body) > MAX_ADD_CHECKPOINT_SIZE:
-        raise EncodingError(f"request body is over {MAX_ADD_CHECKPOINT_SIZE} bytes")
-    split = body.find(b"\n\n")
+def lines_and_note(data: bytes, *, max_size: int, what: str) -> tuple[list[str], bytes]:
+    """Split a C2SP "lines, an empty line, a note" body (tlog-witness requests, tlog-proofs):
+    the ASCII lines before the first empty line, and the note after it.
+
+    Raises:
+        EncodingError: not bytes, over ``max_size``, no empty line, or lines not ASCII.
+    """
+    if not isinstance(data, bytes):
+        raise EncodingError(f"a {what} is bytes, not {type(data).__name__}")
+    if len(data) > max_size:
+        raise EncodingError(f"a {what} over {max_size} bytes")
+    split = data.find(b"\n\n")
     if split < 0:
-        raise EncodingError("request has no empty line before the checkpoint")
+        raise EncodingError(f"the {what} has no empty line before the checkpoint")
     try:
-        head = body[:split].decode("ascii").split("\n")
+        head = data[:split].decode("ascii").split("\n")
     except UnicodeDecodeError as exc:
         raise EncodingError("the lines before the checkpoint must be ASCII") from exc
+    return head, data[split + 2 :]
+
+
+def _head(body: bytes, max_lines: int) -> tuple[list[str], bytes]:
+    head, note = lines_and_note(body, max_size=MAX_ADD_CHECKPOINT_SIZE, what="request body")
     if len(head) > max_lines:
         raise EncodingError(f"more than {MAX_PROOF_LINES} proof lines")
-    return head, body[split + 2 :]
+    return head, note
 
 
 @dataclass(frozen=True, slots=True)
