@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from attest import canonical
 from attest.build import make_statement, sign_statement
 from attest.checkpoint import (
     Checkpoint,
@@ -48,7 +47,7 @@ from attest.merkle import (
 )
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
-from attest.statements import REGISTRY_STREAM, Kind, format_timestamp, parse_statement
+from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._store import EntryStore, StoredEntry, open_store
@@ -416,9 +415,12 @@ class Ledger:
             for old in list(islice(recent, len(recent) - _RECENT_HASHES)):
                 del recent[old]
 
-    def _remember_map(self) -> None:
+    def _remember_map(self, size: int | None = None, m: StateMap | None = None) -> None:
+        """Keep the state map of ``size`` (default: the current one) among the newest few."""
         maps = self._maps
-        maps[self.state.size] = self.state.state_map
+        if size is None or m is None:
+            size, m = self.state.size, self.state.state_map
+        maps.setdefault(size, m)
         if len(maps) > _KEPT_MAPS:
             del maps[next(iter(maps))]
 
@@ -647,9 +649,7 @@ class Ledger:
         if m is None:
             m = self._rebuild_map(size)  # O(size): an older size than the kept ones
             with self._lock:
-                self._maps.setdefault(size, m)
-                if len(self._maps) > _KEPT_MAPS:
-                    del self._maps[next(iter(self._maps))]
+                self._remember_map(size, m)
         (last,) = self._store.leaves(size - 1, size)
         if m.root() != last.state_root:
             raise CorruptionError(
@@ -682,23 +682,16 @@ class Ledger:
         return out
 
     def _rebuild_map(self, size: int) -> StateMap:
-        """The state map at an older ``size``, from the stored leaves and registry entries."""
-        about: dict[int, str] = {}
-        for e in self._store.stream_entries(REGISTRY_STREAM):
-            if e.index >= size:
-                break
-            st = parse_statement(canonical.decode_object(Envelope.parse_stored(e.envelope).payload))
-            who = subject(st)
-            if who is not None:
-                about[e.index] = who
+        """The state map at an older ``size``, from the stored leaves (what each registry entry
+        is about is known since the open: no payload is read again)."""
+        with self._lock:
+            about = {pos: who for who, positions in self._about.items() for pos in positions}
         commitment = Commitment()
         for lo in range(0, size, _CATCH_UP_CHUNK):
             for leaf in self._store.leaves(lo, min(size, lo + _CATCH_UP_CHUNK)):
-                commitment.add(
-                    leaf.stream, leaf.index, leaf.position, leaf.entry_hash, about.get(leaf.index)
-                )
-        m = commitment.map
-        return m
+                who = about.get(leaf.position) if leaf.stream == REGISTRY_STREAM else None
+                commitment.add(leaf.stream, leaf.index, leaf.position, leaf.entry_hash, who)
+        return commitment.map
 
     def _check_size(self, size: int) -> None:
         if not 0 < size <= self._frontier.size:
