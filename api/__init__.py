@@ -6,8 +6,12 @@ Two ways in:
 - :func:`app_from_env` is a uvicorn factory (``uvicorn api:app_from_env --factory``) that reads
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
   it the server is read-only), ``CLAIMLEDGER_PASSPHRASE``, ``CLAIMLEDGER_OPEN_WORKERS`` and
-  ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file), opens the ledger at startup and closes it
-  at shutdown.
+  ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file) and ``CLAIMLEDGER_FOLLOW_S`` (how often to
+  look for entries other servers appended; default 0.1, 0: never), opens the ledger at startup and
+  closes it at shutdown.
+
+Every server follows its database (:class:`ledger.Following`): several servers over one
+PostgreSQL database (or one SQLite file) all serve what any of them appended.
 
 With a witness policy, a writable server has each new checkpoint cosigned by the policy's
 witnesses in a background thread (:class:`ledger.Witnessing`) and serves the newest one that
@@ -38,7 +42,15 @@ from attest.dsse import MAX_ENVELOPE_BYTES
 from attest.errors import VerificationError
 from attest.policy import Policy, parse_policy
 from keys import KeysError, PrivateKey
-from ledger import Ledger, LedgerError, Witnessing, freeze_heap, tune_gc
+from ledger import (
+    DEFAULT_FOLLOW_S,
+    Following,
+    Ledger,
+    LedgerError,
+    Witnessing,
+    freeze_heap,
+    tune_gc,
+)
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
@@ -66,6 +78,8 @@ OPEN_WORKERS_ENV = "CLAIMLEDGER_OPEN_WORKERS"
 
 WITNESS_POLICY_ENV = "CLAIMLEDGER_WITNESS_POLICY"
 
+FOLLOW_ENV = "CLAIMLEDGER_FOLLOW_S"
+
 BATCH_PATH = "/v1/entries:batch"
 
 
@@ -92,6 +106,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     app.state.settings = settings
     app.state.opener = None  # set by the lifespan when envelopes are opened in workers
     app.state.witnessing = None  # set by the lifespan when checkpoints are sent to witnesses
+    app.state.following = None  # set by the lifespan: the thread that reads others' appends
     if ledger is not None:
         app.state.ledger = ledger
     problems.install(app)
@@ -201,6 +216,23 @@ async def _witnessing(
         await run_in_threadpool(witnessing.close)
 
 
+@asynccontextmanager
+async def _following(app: FastAPI, ledger: Ledger, settings: Settings) -> AsyncIterator[None]:
+    """Run a :class:`Following` thread while the application serves (unless ``follow_s`` is 0):
+    entries other processes append to the same database are served within about ``follow_s``."""
+    if settings.follow_s <= 0:
+        yield
+        return
+    following = Following(ledger, settings.follow_s)
+    following.start()
+    app.state.following = following
+    try:
+        yield
+    finally:
+        app.state.following = None
+        await run_in_threadpool(following.close)
+
+
 def _is_writable(ledger: Ledger) -> bool:
     try:
         ledger.checkpoint()
@@ -218,6 +250,7 @@ def create_app(
     writable: bool | None = None,
     open_workers: int = DEFAULT_OPEN_WORKERS,
     witness_policy: bytes | None = None,
+    follow_s: float = DEFAULT_FOLLOW_S,
 ) -> FastAPI:
     """The API over an open ledger (the caller closes it).
 
@@ -233,6 +266,8 @@ def create_app(
             ``TestClient`` used as a context manager, a server); 0 or 1: in the event loop.
         witness_policy: a tlog-policy file: served at ``/v1/log/witness-policy``; a writable
             server has its checkpoints cosigned by its witnesses while the lifespan runs.
+        follow_s: while the lifespan runs, how often to look for entries other processes
+            appended to the ledger's database (:class:`ledger.Following`); 0: never.
 
     Raises:
         ServerConfigError: the witness policy is malformed, or does not list this log's key.
@@ -247,6 +282,7 @@ def create_app(
         writable=_is_writable(ledger) if writable is None else writable,
         open_workers=open_workers,
         witness_policy=witness_policy,
+        follow_s=follow_s,
     )
     if policy is not None and settings.writable:
         try:
@@ -256,7 +292,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _opening(app, ledger, settings), _witnessing(app, ledger, settings, policy):
+        async with (
+            _opening(app, ledger, settings),
+            _witnessing(app, ledger, settings, policy),
+            _following(app, ledger, settings),
+        ):
             yield
 
     return _new_app(settings, lifespan, ledger=ledger)
@@ -285,6 +325,7 @@ def app_from_env() -> FastAPI:
         writable=log_key is not None,
         open_workers=_open_workers(),
         witness_policy=witness_policy,
+        follow_s=_follow_s(),
     )
 
     @asynccontextmanager
@@ -297,6 +338,7 @@ def app_from_env() -> FastAPI:
             async with (
                 _opening(app, ledger, settings),
                 _witnessing(app, ledger, settings, policy),
+                _following(app, ledger, settings),
             ):
                 yield
         finally:
@@ -316,6 +358,19 @@ def _open_workers() -> int:
     if n < 0:
         raise ServerConfigError(f"{OPEN_WORKERS_ENV} must be a whole number >= 0, not {raw!r}")
     return n
+
+
+def _follow_s() -> float:
+    raw = os.environ.get(FOLLOW_ENV, "").strip()
+    if not raw:
+        return DEFAULT_FOLLOW_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise ServerConfigError(f"{FOLLOW_ENV} must be a number of seconds in [0, 60], not {raw!r}")
+    return seconds
 
 
 def _load_witness_policy() -> bytes | None:

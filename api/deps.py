@@ -24,6 +24,8 @@ class Settings:
         open_workers: worker processes that open single submissions (< 2: none, inline).
         witness_policy: the tlog-policy file the server's checkpoints are witnessed under (its
             bytes, served as they are), if any.
+        follow_s: how often the server looks for entries other processes appended to its
+            database (:class:`ledger.Following`); 0: never (it sees only its own appends).
     """
 
     max_body_bytes: int
@@ -32,6 +34,7 @@ class Settings:
     writable: bool
     open_workers: int = 0
     witness_policy: bytes | None = None
+    follow_s: float = 0.1
 
 
 # Both are ``async`` although they do no I/O: FastAPI runs a plain ``def`` dependency in the

@@ -4,10 +4,13 @@ Open a ledger with :meth:`Ledger.init` (new) or :meth:`Ledger.open` (existing), 
 ``sqlite:///path/to/file.db`` (the default kind) or ``postgresql://user@host:port/dbname``.
 """
 
+from ledger._backup import BackupResult, backup_sqlite
 from ledger._bundle import export_bundle, record_views
+from ledger._following import DEFAULT_FOLLOW_S, Following, FollowingStats
 from ledger._gc import freeze_heap, tune_gc
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
 from ledger._pool import SignaturePool, WorkerError
+from ledger._published import PublishedCheckpoint, check_published_checkpoint
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
 from ledger._verify import verify_ledger, verify_log
 from ledger._views import (
@@ -41,8 +44,10 @@ from ledger.errors import (
 )
 
 __all__ = [
+    "DEFAULT_FOLLOW_S",
     "PUBLIC_STATUSES",
     "Accreditation",
+    "BackupResult",
     "ClaimScope",
     "ClaimVersion",
     "Clock",
@@ -53,6 +58,8 @@ __all__ = [
     "EntryStore",
     "Feed",
     "FeedItem",
+    "Following",
+    "FollowingStats",
     "IndexConflictError",
     "Ledger",
     "LedgerError",
@@ -60,6 +67,7 @@ __all__ = [
     "LedgerNotFoundError",
     "Party",
     "PartyKey",
+    "PublishedCheckpoint",
     "Receipt",
     "Scorecard",
     "ScorecardCell",
@@ -75,6 +83,8 @@ __all__ = [
     "Witnessing",
     "WitnessingError",
     "WorkerError",
+    "backup_sqlite",
+    "check_published_checkpoint",
     "export_bundle",
     "freeze_heap",
     "open_store",
