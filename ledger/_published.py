@@ -1,0 +1,180 @@
+"""The published-checkpoint floor: the newest checkpoint a log let out, kept outside its database.
+
+A database restored from a backup older than a checkpoint the log has already published holds
+fewer entries than that checkpoint (or other entries at its size). A log that went on signing
+from there would sign two different trees for the sizes between: a fork, which every client
+holding the newer checkpoint, and every witness that cosigned it, detects — too late. The
+database cannot know this about itself (the backup holds the old kept checkpoint), so the writer
+records each checkpoint in a file *before* the checkpoint (or a receipt carrying it) leaves the
+process, and a ledger opened with that file refuses a database that does not reach it.
+
+The file holds one signed checkpoint note (C2SP signed-note text), written atomically: a temporary
+file beside it, fsynced, renamed over it, and the directory fsynced. It only grows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
+from attest.dsse import Envelope
+from attest.errors import VerificationError
+from attest.merkle import subtree_hash
+from attest.rules import open_genesis
+from attest.statements import Genesis
+from keys import KeysError, PublicKey
+from ledger._store import open_store
+from ledger.errors import CorruptionError, LedgerError, LedgerNotFoundError, StoreError
+
+__all__ = ["PublishedCheckpoint", "check_against_published", "check_published_checkpoint"]
+
+
+class PublishedCheckpoint:
+    """The floor file of one log writer (``serve --published-checkpoint FILE``).
+
+    Args:
+        path: the file; absent means nothing was published through it yet.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+        self.size = 0  # the size the file holds, once read or written
+
+    def __repr__(self) -> str:
+        return f"PublishedCheckpoint({str(self.path)!r})"
+
+    def read(self, verifier: NoteVerifier, origin: str) -> Checkpoint | None:
+        """The checkpoint in the file, verified with the log's key; None if there is no file.
+
+        Raises:
+            LedgerError: the file cannot be read, or it is not a checkpoint signed by this log
+                (another log's file, or a damaged one: never written in place, so never torn).
+        """
+        try:
+            note = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise LedgerError(f"cannot read the published checkpoint {self.path}: {exc}") from exc
+        try:
+            cp = verify_checkpoint(note, verifier, origin=origin)
+        except VerificationError as exc:
+            raise LedgerError(
+                f"{self.path} is not a checkpoint published by this log ({origin}): {exc}"
+            ) from exc
+        self.size = max(self.size, cp.size)
+        return cp
+
+    def write(self, size: int, note: bytes) -> None:
+        """Record ``note`` (a signed checkpoint of ``size``) if it is larger than the file's.
+
+        Returns once the file and its directory entry are on disk.
+
+        Raises:
+            StoreError: the file cannot be written (nothing of that size may be published).
+        """
+        if size <= self.size:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(note)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)  # the rename itself must survive a power cut
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot record the published checkpoint in {self.path}: {exc}"
+            ) from exc
+        self.size = size
+
+
+def check_against_published(
+    published: PublishedCheckpoint,
+    cp: Checkpoint,
+    db_size: int,
+    root_at: Callable[[int], bytes | None],
+) -> None:
+    """Refuse a database that does not reach the checkpoint the log published.
+
+    Args:
+        published: the floor file (for the message).
+        cp: the checkpoint read from it.
+        db_size: the entries the database holds.
+        root_at: the database's tree root at a size, or None if it cannot tell cheaply.
+
+    Raises:
+        CorruptionError: the database holds fewer entries than the published checkpoint, or other
+            entries at its size.
+    """
+    if cp.size > db_size:
+        raise CorruptionError(
+            f"this database holds {db_size} entries but this log published a checkpoint of "
+            f"{cp.size} entries ({published.path}): it was restored from an older backup, and "
+            f"signing from here would fork the log; restore a backup holding at least {cp.size} "
+            "entries (or recover the missing entries from a replica) before serving it "
+            "(docs/operating/backup.md)"
+        )
+    root = root_at(cp.size)
+    if root is not None and root != cp.root:
+        raise CorruptionError(
+            f"this database's entries at size {cp.size} are not the ones this log published "
+            f"({published.path}): it holds another history; serve the database that published "
+            "it (docs/operating/backup.md)"
+        )
+
+
+def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkpoint | None:
+    """Check a database against a published-checkpoint file without opening it as a ledger.
+
+    For a server's start, so that a database restored from an older backup is refused in one
+    line, in milliseconds: the file's checkpoint is verified under the log key the genesis entry
+    names, compared with the database's size, and its root with the stored Merkle nodes (when
+    they reach its size). :meth:`Ledger.open` runs the full check again on the verified entries.
+
+    Returns:
+        The published checkpoint, or None if the file does not exist yet.
+
+    Raises:
+        LedgerError: the file is unreadable or not this log's checkpoint; the database cannot
+            be opened or holds no ledger.
+        CorruptionError: the database does not reach the published checkpoint.
+    """
+    published = PublishedCheckpoint(path)
+    with open_store(url) as store:
+        first = store.log_entries(0, 1)
+        if not first:
+            raise LedgerNotFoundError(f"no ledger in {store!r}")
+        try:
+            body = open_genesis(Envelope.parse(first[0].envelope)).statement.body
+            if not isinstance(body, Genesis):  # pragma: no cover - open_genesis checks it
+                raise CorruptionError("the first entry is not the genesis")
+            verifier = NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
+        except (VerificationError, KeysError) as exc:
+            raise CorruptionError(f"the genesis entry does not verify: {exc}", index=0) from exc
+        cp = published.read(verifier, body.origin)
+        if cp is None:
+            return None
+
+        def root_at(n: int) -> bytes | None:
+            if store.nodes_size() < n:
+                return None  # Ledger.open compares it with the entries themselves
+            try:
+                return subtree_hash(0, n, store.get_node)
+            except StoreError:
+                return None
+
+        check_against_published(published, cp, store.size(), root_at)
+        return cp
