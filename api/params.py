@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
+
 from api.problems import InvalidParameterError, NotFoundError
+from api.responses import checkpoint_etag
 from attest import LogEntry
 from ledger import Ledger, LedgerError
 
 __all__ = [
     "MAX_TIME_MS",
+    "TICK_MS",
+    "Latest",
     "committed_size",
     "history_cut",
+    "latest",
     "log_entry_json",
     "parse_as_of",
+    "present_ms",
     "require_stream",
+    "still_latest",
 ]
 
 
@@ -61,6 +70,67 @@ def committed_size(ledger: Ledger) -> int:
     except LedgerError:
         return ledger.size
     return int(note.split(b"\n", 2)[1])
+
+
+TICK_MS = 60_000
+"""Views of the present judge verdict expiry once a minute (:func:`present_ms`)."""
+
+
+def present_ms(now_ms: int) -> int:
+    """The instant "now" is judged at by views of the present: the last whole second of the
+    current minute.
+
+    A verdict is then shown expired up to a minute early, never late, and a view of the present
+    reads the same for a whole minute, so its checkpoint-bound ETag (with the minute) holds and
+    a cache's revalidation gets ``304`` (docs/operating/caching.md).
+    """
+    return now_ms - now_ms % TICK_MS + TICK_MS - 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """The checkpoint a "latest" response is rendered at, and its ETag.
+
+    Attributes:
+        note: the signed checkpoint note (``None`` when the server has none to show: then the
+            body's hash is the ETag).
+        size: its tree size (the ledger's size without a note): render views cut at it.
+        etag: the checkpoint-bound ETag, or ``None``.
+    """
+
+    note: bytes | None
+    size: int
+    etag: str | None
+
+
+def _latest_note(ledger: Ledger) -> bytes | None:
+    try:
+        return ledger.checkpoint()
+    except LedgerError:
+        return None
+
+
+def latest(ledger: Ledger, request: Request, *parts: str) -> Latest:
+    """Pin the latest checkpoint for a response: render at ``size``, tag it ``etag``."""
+    note = _latest_note(ledger)
+    if note is None:
+        return Latest(None, ledger.size, None)
+    size = int(note.split(b"\n", 2)[1])
+    return Latest(note, size, checkpoint_etag(request, note, *parts))
+
+
+def still_latest(ledger: Ledger, pinned: Latest) -> str | None:
+    """``pinned.etag`` if the log has not moved since it was pinned, else ``None``.
+
+    Parts of a body that are not cut at the pinned size (the registry's parties, a stream's
+    head) may already show a newer entry if one was committed while it was rendered: the tag
+    would then name a checkpoint the body does not match, so the body's own hash is used.
+    The ledger updates its tree and views together under one lock, and ``checkpoint()`` waits
+    for it: an unchanged note means nothing was committed in between.
+    """
+    if pinned.etag is None or _latest_note(ledger) != pinned.note:
+        return None
+    return pinned.etag
 
 
 def history_cut(

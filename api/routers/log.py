@@ -81,10 +81,11 @@ def get_log(request: Request, ledger: LedgerDep) -> Response:
     },
 )
 def get_checkpoint(request: Request, ledger: LedgerDep, settings: SettingsDep) -> Response:
-    """The latest checkpoint, signed by the log key; cached for 5 seconds."""
+    """The latest checkpoint, signed by the log key; fresh for 5 seconds (then served stale for
+    up to 30 more while a cache revalidates: clients check that a newer one extends it)."""
     if not settings.writable:
         raise UnavailableError("a read-only server holds no log key to sign a checkpoint with")
-    return text_response(request, ledger.checkpoint(), cache=Cache.SHORT)
+    return text_response(request, ledger.checkpoint(), cache=Cache.LATEST)
 
 
 @router.get(
@@ -103,11 +104,11 @@ def get_checkpoint(request: Request, ledger: LedgerDep, settings: SettingsDep) -
 async def get_cosigned_checkpoint(request: Request, ledger: LedgerDep) -> Response:
     """The newest checkpoint the server's witnesses cosigned to its policy's quorum (see
     ``/v1/log/witness-policy``): verify it with ``attest.policy.verify_policy``. It lags the
-    latest checkpoint by the witnesses' round trip (seconds); cached for 5 seconds."""
+    latest checkpoint by the witnesses' round trip (seconds); fresh for 5 seconds."""
     note = await run_in_threadpool(ledger.cosigned_checkpoint)
     if note is None:
         raise NotFoundError("no checkpoint of this log has been cosigned by its witnesses yet")
-    return text_response(request, note, cache=Cache.SHORT)
+    return text_response(request, note, cache=Cache.LATEST)
 
 
 @router.get(

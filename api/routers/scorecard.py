@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated
 
@@ -9,8 +10,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import LedgerDep
-from api.params import history_cut, parse_as_of
-from api.responses import json_response
+from api.params import history_cut, latest, parse_as_of, present_ms, still_latest
+from api.responses import Cache, json_response, not_modified
 from api.schemas import Responses, ViewOut, problem_docs
 
 __all__ = ["router"]
@@ -39,15 +40,27 @@ def get_scorecard(
         int | None, Query(ge=1, le=2**63 - 1, description="the record at this size")
     ] = None,
 ) -> Response:
-    """The latest verdict per provider and measure; no verdict or an expired one is *unverified*."""
+    """The latest verdict per provider and measure; no verdict or an expired one is *unverified*.
+
+    At a ``size`` with an ``at`` it can never change (immutable); otherwise it is bound to the
+    latest checkpoint and to the minute (expiry in the present is judged at its last second)."""
     as_of_ms, cut = history_cut(ledger, as_of, size)
     at_ms = parse_as_of(at, parameter="at")
+    if cut is not None and at_ms is not None:
+        card = ledger.views.scorecard(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
+        return json_response(request, card.to_dict(), cache=Cache.IMMUTABLE)
+    now = present_ms(time.time_ns() // 1_000_000)
+    pinned = latest(ledger, request, str(now))
+    if pinned.etag is not None and (hit := not_modified(request, pinned.etag, Cache.LATEST)):
+        return hit
     if at_ms is None:
-        at_ms = (
-            as_of_ms if as_of_ms is not None else time.time_ns() // 1_000_000_000 * 1000
-        )  # whole seconds: a stable ETag within a second
-    card = ledger.views.scorecard(at_ms=at_ms, as_of_ms=as_of_ms, size=cut)
-    return json_response(request, card.to_dict())
+        at_ms = as_of_ms if as_of_ms is not None else now
+    limit = pinned.size if cut is None else min(cut, pinned.size)
+    card = ledger.views.scorecard(at_ms=at_ms, as_of_ms=as_of_ms, size=limit)
+    card = dataclasses.replace(card, size=cut)  # the cut asked for, as before
+    return json_response(
+        request, card.to_dict(), cache=Cache.LATEST, etag=still_latest(ledger, pinned)
+    )
 
 
 @router.get("/search", response_model=ViewOut, summary="Search entries", responses=_ERRORS)

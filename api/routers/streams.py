@@ -8,6 +8,7 @@ or before ``as_of``, or a global index below ``size``, are served.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated
 
@@ -19,12 +20,23 @@ from api.deps import LedgerDep, SettingsDep
 from api.params import (
     committed_size,
     history_cut,
+    latest,
     log_entry_json,
     parse_as_of,
+    present_ms,
     require_stream,
+    still_latest,
 )
 from api.problems import InvalidParameterError, NotFoundError, UnavailableError
-from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response
+from api.responses import (
+    NDJSON,
+    Cache,
+    checkpoint_etag,
+    json_response,
+    ndjson_line,
+    ndjson_response,
+    not_modified,
+)
 from api.schemas import Responses, StreamOut, ViewOut, problem_docs
 from ledger import LedgerError, export_bundle
 
@@ -50,9 +62,20 @@ Size = Annotated[
 
 @router.get("/{stream}", response_model=StreamOut, summary="A stream's head", responses=_NOT_FOUND)
 def get_stream(request: Request, ledger: LedgerDep, stream: Stream) -> Response:
-    """The stream's head (the ``prev`` its next statement must name) and length."""
+    """The stream's head (the ``prev`` its next statement must name) and length.
+
+    Bound to the latest checkpoint: fresh for 5 seconds (a writer that gets a stale head is
+    answered ``409 chain-conflict`` with the current one, and rebases)."""
+    pinned = latest(ledger, request)
+    if pinned.etag is not None and (hit := not_modified(request, pinned.etag, Cache.LATEST)):
+        return hit
     head, length = require_stream(ledger, stream)
-    return json_response(request, {"stream": stream, "head": head, "length": length})
+    return json_response(
+        request,
+        {"stream": stream, "head": head, "length": length},
+        cache=Cache.LATEST,
+        etag=still_latest(ledger, pinned),
+    )
 
 
 @router.get(
@@ -124,16 +147,27 @@ def get_stream_state(
         ),
     ] = None,
 ) -> Response:
-    """The stream's claims, tests, verdicts and replies as they stood (a replay of the log)."""
+    """The stream's claims, tests, verdicts and replies as they stood (a replay of the log).
+
+    Cut at a ``size``, the replay can never change (immutable); otherwise it is bound to the
+    latest checkpoint and, judging expiry at the present, to the minute."""
     require_stream(ledger, stream)
     as_of_ms, cut = history_cut(ledger, as_of, size)
     at_ms = parse_as_of(at, parameter="at")
-    if at_ms is None and as_of_ms is None and cut is None:
-        at_ms = (
-            time.time_ns() // 1_000_000_000 * 1000
-        )  # whole seconds: a stable ETag within a second
-    replay = ledger.views.replay(stream, as_of_ms=as_of_ms, size=cut, at_ms=at_ms)
-    return json_response(request, replay.to_dict())
+    if cut is not None:
+        replay = ledger.views.replay(stream, as_of_ms=as_of_ms, size=cut, at_ms=at_ms)
+        return json_response(request, replay.to_dict(), cache=Cache.IMMUTABLE)
+    now = present_ms(time.time_ns() // 1_000_000)
+    pinned = latest(ledger, request, str(now))
+    if pinned.etag is not None and (hit := not_modified(request, pinned.etag, Cache.LATEST)):
+        return hit
+    if at_ms is None and as_of_ms is None:
+        at_ms = now
+    replay = ledger.views.replay(stream, as_of_ms=as_of_ms, size=pinned.size, at_ms=at_ms)
+    replay = dataclasses.replace(replay, size=None)  # the latest record, not a cut asked for
+    return json_response(
+        request, replay.to_dict(), cache=Cache.LATEST, etag=still_latest(ledger, pinned)
+    )
 
 
 @router.get(
@@ -169,12 +203,14 @@ async def get_bundle(
 
     Made against the latest checkpoint, or with ``size`` against the checkpoint of that size
     (``/v1/log/checkpoint/cosigned`` names the newest cosigned size); the file is named
-    ``<stream>.bundle.json``.
+    ``<stream>.bundle.json``. The bundle is a function of its checkpoint note, so its ETag is
+    bound to the note and a ``304`` is answered without building it. At a fixed ``size`` it is
+    immutable once it carries the witnesses' cosignatures, or when the server has no witness
+    policy (nothing will be added to it); otherwise it lives as long as the latest checkpoint.
     """
     party = ledger.views.party(stream)
     if party is None or party.role != "provider":
         raise NotFoundError(f"no provider {stream!r} (bundles are made for providers' records)")
-    note: bytes | None = None
     if size is not None:
         if size > committed_size(ledger):
             raise InvalidParameterError(
@@ -184,14 +220,24 @@ async def get_bundle(
             note = await run_in_threadpool(ledger.checkpoint_at, size)
         except LedgerError as exc:
             raise UnavailableError(str(exc)) from exc
+        final = settings.witness_policy is None or _cosigned(note)
+        cache = Cache.IMMUTABLE if final else Cache.LATEST
     elif not settings.writable:
         raise UnavailableError("a read-only server cannot sign the checkpoint a bundle needs")
+    else:
+        note, cache = ledger.checkpoint(), Cache.LATEST
+    etag = checkpoint_etag(request, note)
+    headers = {"Content-Disposition": f'attachment; filename="{stream}.bundle.json"'}
+    if hit := not_modified(request, etag, cache, headers):
+        return hit
     data = await run_in_threadpool(lambda: export_bundle(ledger, stream, checkpoint=note))
     return Response(
         data,
         media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{stream}.bundle.json"',
-            "Cache-Control": Cache.NO_STORE.value,
-        },
+        headers={"ETag": etag, "Cache-Control": cache.value, **headers},
     )
+
+
+def _cosigned(note: bytes) -> bool:
+    """Whether a checkpoint note carries signature lines besides the log's own."""
+    return note.split(b"\n\n", 1)[-1].count("\u2014 ".encode()) > 1

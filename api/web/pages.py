@@ -12,6 +12,7 @@ ledger is text, never markup.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
-from api.params import committed_size
+from api.params import Latest, latest, present_ms, still_latest
+from api.responses import Cache, not_modified
 from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
 from ledger import (
@@ -33,7 +35,6 @@ from ledger import (
     ClaimVersion,
     EntryFact,
     Ledger,
-    LedgerError,
     Party,
     ScorecardCell,
     StreamReplay,
@@ -63,7 +64,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
 }
 
 DAY_MS = 86_400_000
@@ -155,10 +155,11 @@ _env = Environment(
 
 
 def _now_ms(request: Request) -> int:
-    """The present, in whole seconds (an app may set ``state.clock`` for tests)."""
+    """The present as the pages judge it: the last second of the current minute (an app may set
+    ``state.clock`` for tests), so a page reads the same all minute (``api.params.present_ms``)."""
     clock = getattr(request.app.state, "clock", None)
     ms = int(clock()) if callable(clock) else time.time_ns() // 1_000_000
-    return ms - ms % 1000
+    return present_ms(ms)
 
 
 def fmt_time(ms: int) -> str:
@@ -237,12 +238,37 @@ _env.globals["PUBLIC_ORDER"] = (
 _env.globals["is_web_link"] = is_web_link
 
 
+def _pin(request: Request, ledger: Ledger) -> tuple[Latest, int, Response | None]:
+    """The checkpoint and the minute a page is rendered at, and ``304`` if the client has it."""
+    now = _now_ms(request)
+    pinned = latest(ledger, request, str(now))
+    hit = None
+    if pinned.etag is not None:
+        hit = not_modified(request, pinned.etag, Cache.LATEST, SECURITY_HEADERS)
+    return pinned, now, hit
+
+
 def _render(
-    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    ledger: Ledger | None = None,
+    pinned: Latest | None = None,
 ) -> HTMLResponse:
+    """The page; a ``200`` is cacheable for as long as the latest checkpoint (``Cache.LATEST``),
+    with the ETag bound to the checkpoint it was rendered at if the log did not move meanwhile
+    (else a hash of the page). Other statuses must be revalidated."""
     nav = context.pop("nav", "")
     html = _env.get_template(template).render(request=request, nav=nav, **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    if status != 200 or ledger is None or pinned is None:
+        headers = {**SECURITY_HEADERS, "Cache-Control": Cache.NO_CACHE.value}
+        return HTMLResponse(html, status_code=status, headers=headers)
+    body = html.encode("utf-8")
+    etag = still_latest(ledger, pinned) or '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": Cache.LATEST.value}
+    return HTMLResponse(body, headers=headers)
 
 
 # -- the comparison ------------------------------------------------------------------------------
@@ -368,6 +394,7 @@ def build_comparison(
     jurisdiction: str | None,
     measure: str | None,
     all_measures: bool,
+    size: int | None = None,
 ) -> Comparison:
     """Providers x measures from the ledger's scorecard, narrowed by the filters.
 
@@ -377,7 +404,7 @@ def build_comparison(
     left out (and counted).
     """
     views = ledger.views
-    card = views.scorecard(at_ms=at_ms)
+    card = views.scorecard(at_ms=at_ms, size=size)
     names = {p.id: p.name for p in views.parties()}
     out = Comparison()
     cells: dict[tuple[str, str], CellView] = {}
@@ -400,21 +427,26 @@ def build_comparison(
     return out
 
 
-def claim_jurisdictions(ledger: Ledger) -> list[str]:
-    """Every jurisdiction named by a provider's claim (``GLOBAL`` aside), sorted."""
+def claim_jurisdictions(ledger: Ledger, size: int | None = None) -> list[str]:
+    """Every jurisdiction named by a provider's claim (``GLOBAL`` aside) below log ``size``."""
     found: set[str] = set()
     for p in ledger.views.parties(role="provider"):
         for f in ledger.views.entries(p.id):
+            if size is not None and f.index >= size:
+                break
             if f.scope is not None:
                 found.update(j for j in f.scope.jurisdictions if j != "GLOBAL")
     return sorted(found)
 
 
 @router.get("/", response_class=HTMLResponse)
-def comparison_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
+def comparison_page(request: Request, ledger: LedgerDep) -> Response:
     """Providers x measures with the latest verdict in plain words (filters: GET parameters)."""
+    pinned, at_ms, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
     q = request.query_params
-    jurisdictions = claim_jurisdictions(ledger)
+    jurisdictions = claim_jurisdictions(ledger, pinned.size)
     problems: list[str] = []
     jurisdiction = (q.get("jurisdiction") or "").strip().upper() or None
     if jurisdiction is not None and jurisdiction not in jurisdictions:
@@ -425,15 +457,15 @@ def comparison_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
         problems.append(f"There is no measure {measure!r}; showing all.")
         measure = None
     all_measures = q.get("all") in ("1", "on", "true")
-    at_ms = _now_ms(request)
     comparison = build_comparison(
         ledger,
         at_ms=at_ms,
         jurisdiction=jurisdiction,
         measure=measure,
         all_measures=all_measures,
+        size=pinned.size,
     )
-    verifiers = ledger.views.parties(role="verifier")
+    verifiers = [p for p in ledger.views.parties(role="verifier") if p.registered_at < pinned.size]
     return _render(
         request,
         "comparison.html",
@@ -450,9 +482,11 @@ def comparison_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
             "at_ms": at_ms,
             "verifiers": verifiers,
             "names": {p.id: p.name for p in ledger.views.parties()},
-            "size": ledger.views.size,
+            "size": pinned.size,
         },
         status=400 if problems else 200,
+        ledger=ledger,
+        pinned=pinned,
     )
 
 
@@ -773,13 +807,17 @@ def _not_found(request: Request, what: str) -> HTMLResponse:
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
-def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTMLResponse:
+def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Response:
     """A company's record: claims with their verdicts, a history chart, every entry in order."""
     views = ledger.views
     party: Party | None = views.party(provider_id) if len(provider_id) <= 128 else None
     if party is None or party.role != "provider":
         return _not_found(request, f"There is no company with the id “{provider_id[:128]}”.")
-    now = _now_ms(request)
+    pinned, now, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
+    if party.registered_at >= pinned.size:  # registered after the checkpoint the page shows
+        return _not_found(request, f"There is no company with the id “{provider_id[:128]}”.")
     as_of_text = (request.query_params.get("as_of") or "").strip()
     as_of_ms: int | None = None
     problem = None
@@ -791,7 +829,7 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTML
             as_of_text = ""
     if as_of_ms is not None and as_of_ms >= now:
         as_of_ms, as_of_text = None, ""
-    replay = views.replay(provider_id, as_of_ms=as_of_ms, at_ms=as_of_ms or now)
+    replay = views.replay(provider_id, as_of_ms=as_of_ms, size=pinned.size, at_ms=as_of_ms or now)
     names = {p.id: p.name for p in views.parties()}
     stored = ledger.stream_entries(provider_id, 0, replay.length)
     where = {f.digest.hex(): f.index for f in replay.timeline}
@@ -835,6 +873,8 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTML
             "registered_ms": start,
         },
         status=400 if problem else 200,
+        ledger=ledger,
+        pinned=pinned,
     )
 
 
@@ -842,12 +882,12 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> HTML
 
 
 @router.get("/log", response_class=HTMLResponse)
-def log_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
+def log_page(request: Request, ledger: LedgerDep) -> Response:
     """The latest checkpoint, the log's key, the fingerprints, and how to verify with the CLI."""
-    try:
-        checkpoint: str | None = ledger.checkpoint().decode("utf-8")
-    except LedgerError:
-        checkpoint = None
+    pinned, _, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
+    checkpoint = None if pinned.note is None else pinned.note.decode("utf-8")
     state = ledger.state
     authority = ledger.views.party(state.authority or "")
     base = str(request.base_url).rstrip("/")
@@ -858,7 +898,7 @@ def log_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
             "nav": "log",
             "title": "The log",
             "checkpoint": checkpoint,
-            "size": committed_size(ledger),
+            "size": pinned.size,
             "origin": ledger.origin,
             "vkey": ledger.note_verifier.vkey(),
             "authority": authority,
@@ -866,4 +906,6 @@ def log_page(request: Request, ledger: LedgerDep) -> HTMLResponse:
             "base": base,
             "providers": ledger.views.parties(role="provider"),
         },
+        ledger=ledger,
+        pinned=pinned,
     )

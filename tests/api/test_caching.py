@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
+from starlette.requests import Request
 
+from api.params import latest, still_latest
 from attest.statements import REGISTRY_STREAM
+from ledger import Ledger
 from tests.api.conftest import Api, P
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+LATEST = "public, max-age=5, stale-while-revalidate=30"
+BOUND = "bound"  # a "latest" response: the ETag is bound to the checkpoint, not the body's hash
+FIXED_BOUND = "fixed-bound"  # immutable, the ETag bound to the checkpoint of that size
 
 
 @pytest.mark.parametrize(
@@ -22,10 +29,21 @@ IMMUTABLE = "public, max-age=31536000, immutable"
         (f"/v1/streams/{P}/entries?limit=2", IMMUTABLE),  # a full page
         (f"/v1/streams/{P}/entries", "no-cache"),  # the head page grows
         ("/v1/log/entries?start=0&end=100", "no-cache"),  # reaches past the log's end
-        ("/v1/log/checkpoint", "public, max-age=5"),
-        (f"/v1/streams/{P}", "no-cache"),
-        (f"/v1/streams/{P}/state?at=2026-11-25T00:00:00Z", "no-cache"),
-        ("/v1/scorecard?at=2026-11-25T00:00:00Z", "no-cache"),
+        ("/v1/log/checkpoint", LATEST),
+        (f"/v1/streams/{P}", BOUND),
+        (f"/v1/streams/{P}/state", BOUND),
+        (f"/v1/streams/{P}/state?at=2026-11-25T00:00:00Z", BOUND),
+        (f"/v1/streams/{P}/state?size=5", IMMUTABLE),  # judged at the log time of the cut
+        ("/v1/scorecard", BOUND),
+        ("/v1/scorecard?at=2026-11-25T00:00:00Z", BOUND),
+        ("/v1/scorecard?size=5&at=2026-11-25T00:00:00Z", IMMUTABLE),
+        ("/v1/scorecard?size=5", BOUND),  # judged now
+        (f"/v1/streams/{P}/bundle", BOUND),
+        (f"/v1/streams/{P}/bundle?size=5", FIXED_BOUND),  # no witness policy: nothing to add
+        ("/", BOUND),
+        (f"/providers/{P}", BOUND),
+        (f"/providers/{P}?as_of=2026-11-20", BOUND),
+        ("/log", BOUND),
         ("/v1/parties", "no-cache"),
     ],
 )
@@ -33,10 +51,17 @@ def test_cache_lifetimes_and_strong_etags(story_api: Api, url: str, cache: str) 
     http = story_api.http
     r = http.get(url)
     assert r.status_code == 200, r.text
-    assert r.headers["cache-control"] == cache
     etag = r.headers["etag"]
     assert etag.startswith('"')  # strong, not W/"..."
-    assert etag == '"' + hashlib.sha256(r.content).hexdigest()[:32] + '"'
+    body_hash = '"' + hashlib.sha256(r.content).hexdigest()[:32] + '"'
+    if cache in (BOUND, FIXED_BOUND):
+        assert r.headers["cache-control"] == (LATEST if cache == BOUND else IMMUTABLE)
+        assert etag != body_hash  # bound to the checkpoint: known before rendering
+        same = http.get(url)
+        assert (same.headers["etag"], same.content) == (etag, r.content)
+    else:
+        assert r.headers["cache-control"] == cache
+        assert etag == body_hash
     again = http.get(url, headers={"if-none-match": etag})
     assert again.status_code == 304
     assert again.content == b""
@@ -58,10 +83,101 @@ def test_etag_changes_when_a_mutable_view_changes(story_api: Api) -> None:
     assert http.get(url, headers={"if-none-match": etag}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "url", [f"/v1/streams/{P}", f"/v1/streams/{P}/bundle", "/v1/scorecard", "/", f"/providers/{P}"]
+)
+def test_a_bound_etag_changes_when_the_log_grows(story_api: Api, url: str) -> None:
+    http = story_api.http
+    before = http.get(url)
+    etag = before.headers["etag"]
+    assert http.get(url, headers={"if-none-match": etag}).status_code == 304
+    story_api.submit(
+        "accreditation.suspend",
+        REGISTRY_STREAM,
+        "online-safety-board",
+        {"party": "safecheck-labs", "reason": "An undeclared conflict of interest."},
+    )
+    after = http.get(url, headers={"if-none-match": etag})
+    assert after.status_code == 200
+    assert after.headers["etag"] != etag
+
+
+def test_a_304_of_a_bound_response_renders_nothing(
+    story_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint-bound tag is compared before the view or the bundle is built."""
+    http = story_api.http
+    urls = ["/v1/scorecard", f"/v1/streams/{P}/bundle", "/", f"/providers/{P}"]
+    tags = {u: http.get(u).headers["etag"] for u in urls}
+    views = http.app.state.ledger.views  # type: ignore[attr-defined]
+    calls: list[str] = []
+
+    def spy(name: str) -> Any:
+        real = getattr(views, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return counted
+
+    for name in ("scorecard", "replay", "parties"):
+        monkeypatch.setattr(views, name, spy(name))
+    monkeypatch.setattr("api.routers.streams.export_bundle", spy_bundle := _Spy())
+    for u in urls:
+        assert http.get(u, headers={"if-none-match": tags[u]}).status_code == 304, u
+    assert calls == []
+    assert spy_bundle.calls == 0
+    assert http.get("/v1/scorecard").status_code == 200  # the spies do see a full answer
+    assert calls
+
+
+class _Spy:
+    calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bytes:
+        self.calls += 1
+        raise AssertionError("the bundle was built for a 304")
+
+
+def _request(path: str) -> Request:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "http",
+        "server": ("testserver", 80),
+    }
+    return Request(scope)
+
+
+def test_a_bound_etag_is_dropped_if_the_log_moved_while_rendering(story_api: Api) -> None:
+    """A body read partly uncut (a stream's head) while an entry was committed must not carry a
+    tag naming the older checkpoint: the body's hash is used instead."""
+    ledger: Ledger = story_api.http.app.state.ledger  # type: ignore[attr-defined]
+    pinned = latest(ledger, _request("/v1/scorecard"), "minute")
+    assert pinned.etag is not None
+    assert still_latest(ledger, pinned) == pinned.etag
+    story_api.submit(
+        "accreditation.suspend",
+        REGISTRY_STREAM,
+        "online-safety-board",
+        {"party": "safecheck-labs", "reason": "An undeclared conflict of interest."},
+    )
+    assert pinned.size < ledger.size
+    assert still_latest(ledger, pinned) is None
+
+
 def test_errors_and_writes_are_not_cached(story_api: Api) -> None:
     r = story_api.http.get("/v1/entries/999")
     assert r.headers["cache-control"] == "no-store"
     assert "etag" not in r.headers
+    page = story_api.http.get("/providers/nobody")
+    assert page.status_code == 404
+    assert page.headers["cache-control"] == "no-cache"
+    assert "etag" not in page.headers
 
 
 def test_public_reads_are_open_to_other_origins(story_api: Api) -> None:
