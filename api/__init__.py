@@ -316,6 +316,8 @@ def app_from_env() -> FastAPI:
             "(sqlite:///path/to/ledger.db or postgresql://user@host/db)"
         )
     log_key = _load_log_key()
+    # The published-checkpoint floor (ledger/_published.py, docs/operating/backup.md).
+    published = os.environ.get("CLAIMLEDGER_PUBLISHED_CHECKPOINT", "").strip() or None
     witness_policy = _load_witness_policy()
     policy = _policy(witness_policy)
     settings = Settings(
@@ -331,7 +333,9 @@ def app_from_env() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_gc()
-        ledger = await run_in_threadpool(lambda: Ledger.open(url, log_key=log_key))
+        ledger = await run_in_threadpool(
+            lambda: Ledger.open(url, log_key=log_key, published_checkpoint=published)
+        )
         freeze_heap()  # the state the open rebuilt lives as long as the server
         app.state.ledger = ledger
         try:

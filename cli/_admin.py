@@ -22,7 +22,14 @@ from cli._keyfiles import (
     save_new_key,
 )
 from keys import PrivateKey
-from ledger import Ledger, LedgerExistsError, LedgerNotFoundError, open_store, parse_database_url
+from ledger import (
+    Ledger,
+    LedgerExistsError,
+    LedgerNotFoundError,
+    check_published_checkpoint,
+    open_store,
+    parse_database_url,
+)
 
 __all__ = ["demo_cmd", "init_cmd", "serve_cmd"]
 
@@ -168,14 +175,29 @@ def init_cmd(
     click.echo(f"Publish it; users pin it with: claimledger verify --genesis {fingerprint}")
 
 
+PUBLISHED_ENV = "CLAIMLEDGER_PUBLISHED_CHECKPOINT"
+
+
 def _serve(
-    db: str, host: str, port: int, log_key: Path | None, witness_policy: Path | None = None
+    db: str,
+    host: str,
+    port: int,
+    log_key: Path | None,
+    witness_policy: Path | None = None,
+    published: Path | None = None,
 ) -> None:
     """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here)."""
     import uvicorn
 
     _require_ledger(db)
     os.environ["CLAIMLEDGER_DB"] = db
+    if published is None:
+        os.environ.pop(PUBLISHED_ENV, None)
+    else:
+        # In one line, before the server starts: a database restored from an older backup
+        # (Ledger.open checks it again, on the verified entries).
+        check_published_checkpoint(db, published)
+        os.environ[PUBLISHED_ENV] = str(published.absolute())
     if witness_policy is None:
         os.environ.pop("CLAIMLEDGER_WITNESS_POLICY", None)
     else:
@@ -232,15 +254,29 @@ def _serve(
     "each new checkpoint is sent to the witnesses and the cosigned one is served at "
     "/v1/log/checkpoint/cosigned [env CLAIMLEDGER_WITNESS_POLICY].",
 )
+@click.option(
+    "--published-checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=PUBLISHED_ENV,
+    help="A file outside the database where the server records each checkpoint before it "
+    "publishes it; a database that does not reach it (restored from an older backup) is "
+    "refused (exit 1). Created when absent. One file per server process "
+    "[env CLAIMLEDGER_PUBLISHED_CHECKPOINT].",
+)
 def serve_cmd(
-    db: str, host: str, port: int, log_key: Path | None, witness_policy: Path | None
+    db: str,
+    host: str,
+    port: int,
+    log_key: Path | None,
+    witness_policy: Path | None,
+    published_checkpoint: Path | None,
 ) -> None:
     """Serve the HTTP API (and the public page) over a ledger database.
 
     Try: curl http://127.0.0.1:8000/v1/log/checkpoint
     """
     parse_database_url(db)
-    _serve(db, host, port, log_key, witness_policy)
+    _serve(db, host, port, log_key, witness_policy, published_checkpoint)
 
 
 @click.command("demo")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cli._admin import demo_cmd, init_cmd, serve_cmd
+from cli._backup import backup_cmd
 from cli._errors import to_cli_error
 from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
@@ -27,7 +28,8 @@ Exit codes:
 
 \b
 Environment: CLAIMLEDGER_DB, CLAIMLEDGER_SERVER, CLAIMLEDGER_KEY, CLAIMLEDGER_SIGNER,
-CLAIMLEDGER_PASSPHRASE, CLAIMLEDGER_LOG_KEY, CLAIMLEDGER_CONFIG_DIR.
+CLAIMLEDGER_PASSPHRASE, CLAIMLEDGER_LOG_KEY, CLAIMLEDGER_CONFIG_DIR,
+CLAIMLEDGER_PUBLISHED_CHECKPOINT.
 """
 
 
@@ -63,7 +65,7 @@ def main() -> None:
     Authority:  init | party register | accredit grant|suspend | key add|revoke
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Offline:    sign (air-gapped) then submit
-    Operators:  serve | demo
+    Operators:  serve | backup | demo
 
     Every command works on a database (--db URL; default sqlite:///claimledger.db, the file
     claimledger.db in the current directory) or a server (--server URL).
@@ -79,6 +81,7 @@ for _cmd in (
     replay_cmd,
     export_cmd,
     monitor_cmd,
+    backup_cmd,
 ):
     main.add_command(_cmd)
 register(main)

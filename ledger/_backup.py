@@ -40,14 +40,14 @@ class BackupResult:
 
     Attributes:
         path: the backup file.
-        bytes: its size.
+        size_bytes: its size.
         entries: the entries it holds.
         checkpoint_size: the size of the newest checkpoint kept in it (0: none kept yet).
         checkpoint: that signed checkpoint note (empty if none).
     """
 
     path: Path
-    bytes: int
+    size_bytes: int
     entries: int
     checkpoint_size: int
     checkpoint: bytes

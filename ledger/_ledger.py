@@ -50,6 +50,7 @@ from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
 from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
+from ledger._published import PublishedCheckpoint, check_against_published
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import Views
 from ledger.errors import (
@@ -163,7 +164,12 @@ class Ledger:
     """
 
     def __init__(
-        self, store: EntryStore, *, log_key: PrivateKey | None, clock: Clock = system_clock
+        self,
+        store: EntryStore,
+        *,
+        log_key: PrivateKey | None,
+        clock: Clock = system_clock,
+        published: PublishedCheckpoint | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -182,6 +188,7 @@ class Ledger:
         self._pool: SignaturePool | None = None  # started by the first large submit_many
         self._last_persist = time.monotonic()
         self._kept = 0  # the size of the newest checkpoint this object kept in the store
+        self._published = published  # the floor file: written before a checkpoint leaves
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -195,6 +202,7 @@ class Ledger:
             self._signer = NoteSigner(origin, log_key)
         self._verifier = NoteVerifier.for_key(origin, self.state.log_key)  # type: ignore[arg-type]
         self._check_kept_checkpoint(kept)
+        self._check_published()  # before anything is signed
         if self._signer is not None:
             self._try_persist_nodes(keep_checkpoint=True)
         self._queue: list[_Pending] = []
@@ -253,17 +261,29 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, url: str, *, log_key: PrivateKey | None = None, clock: Clock = system_clock
+        cls,
+        url: str,
+        *,
+        log_key: PrivateKey | None = None,
+        clock: Clock = system_clock,
+        published_checkpoint: str | os.PathLike[str] | None = None,
     ) -> Ledger:
         """Open an existing ledger; without ``log_key`` it is read-only (no appends).
 
         Every stored entry is verified again on the way in (signatures, chain, rules, hashes).
+        With ``published_checkpoint`` (a file: ledger/_published.py), every checkpoint is
+        recorded there before it leaves this object, and a database that does not reach the
+        checkpoint recorded there (restored from an older backup) is refused.
 
         Raises:
             LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
             LedgerError: ``log_key`` is not the log key the genesis entry names.
-            CorruptionError: the stored entries fail verification (located).
+            CorruptionError: the stored entries fail verification (located), or hold fewer
+                entries than (or others than) the published checkpoint.
         """
+        published = (
+            None if published_checkpoint is None else PublishedCheckpoint(published_checkpoint)
+        )
         store = open_store(url)
         try:
             if store.size() == 0:
@@ -271,7 +291,7 @@ class Ledger:
                     f"no ledger in {store!r} (its init never finished): "
                     "run `claimledger init` to create one"
                 )
-            return cls(store, log_key=log_key, clock=clock)
+            return cls(store, log_key=log_key, clock=clock, published=published)
         except BaseException:
             store.close()
             raise
@@ -519,6 +539,36 @@ class Ledger:
             )
         self._checkpoint = (cp.size, note)
 
+    def _check_published(self) -> None:
+        """Refuse a database that does not reach the checkpoint recorded as published.
+
+        Raises:
+            LedgerError: the file is unreadable or not this log's checkpoint.
+            CorruptionError: the database holds fewer entries than that checkpoint, or others.
+        """
+        if self._published is None:
+            return
+        cp = self._published.read(self._verifier, self.origin)
+        if cp is None:
+            return
+        size = self._frontier.size
+        check_against_published(
+            self._published,
+            cp,
+            size,
+            lambda n: self._frontier.root() if n == size else subtree_hash(0, n, self._node),
+        )
+
+    def _publish(self, size: int, note: bytes) -> None:
+        """Record a checkpoint in the published-checkpoint file before it leaves this object
+        (in a receipt, from :meth:`checkpoint`, or kept in the database for read-only servers).
+
+        Raises:
+            StoreError: the file cannot be written.
+        """
+        if self._published is not None:
+            self._published.write(size, note)
+
     def checkpoint(self) -> bytes:
         """The signed checkpoint note of the current tree (deterministic per size).
 
@@ -539,6 +589,7 @@ class Ledger:
             if self._checkpoint is None or self._checkpoint[0] != size:
                 cp = Checkpoint(self.origin, size, self._frontier.root())
                 self._checkpoint = (size, sign_checkpoint(cp, self._signer))
+            self._publish(*self._checkpoint)
             return self._checkpoint[1]
 
     def checkpoint_at(self, size: int) -> bytes:
@@ -566,7 +617,9 @@ class Ledger:
             if size == self._frontier.size:
                 return self.checkpoint()
             cp = Checkpoint(self.origin, size, subtree_hash(0, size, self._node))
-            return sign_checkpoint(cp, self._signer)
+            note = sign_checkpoint(cp, self._signer)
+            self._publish(size, note)
+            return note
 
     def cosigned_checkpoint(self, size: int | None = None) -> bytes | None:
         """The checkpoint note with witness cosignatures of ``size`` (default: the newest) that
