@@ -1,0 +1,120 @@
+"""The shipped nginx configuration (``deploy/nginx/claimledger.conf``) in front of a real
+``claimledger serve``: cacheable reads are stored and served by nginx, follow the app's lifetimes,
+answer conditional requests with 304, and writes pass through.
+
+Both processes are real and listen on loopback only. Without nginx the test fails in CI
+(``CI=true``) and is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench._nginx import NginxMissingError, find_nginx, nginx
+from tests.cli.conftest import PROVIDER, Proc, World, claim_body, free_port, serving
+
+MAX_AGE = 5.0  # the app's max-age for "latest" reads (api.responses.Cache.LATEST)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nginx_installed() -> None:
+    try:
+        find_nginx()
+    except NginxMissingError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{exc}: CI must test the reverse-proxy configuration", pytrace=False)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def stack(sqlite_world: World, proc: Proc, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``claimledger serve`` and nginx in front of it: (app URL, proxy URL)."""
+    with serving(proc, sqlite_world.url, sqlite_world.key("log")) as app:
+        upstream = app.removeprefix("http://")
+        with nginx(tmp_path / "nginx", port=free_port(), upstream=upstream) as proxy:
+            yield app, proxy
+
+
+def _status(r: httpx.Response) -> str:
+    return r.headers.get("x-cache-status", "")
+
+
+def test_reads_are_cached_revalidated_and_writes_pass_through(
+    stack: tuple[str, str], sqlite_world: World, proc: Proc, tmp_path: Path
+) -> None:
+    app, proxy = stack
+    http = httpx.Client(base_url=proxy, timeout=10)
+    head_url = f"/v1/streams/{PROVIDER}"
+    urls = [head_url, "/", f"/providers/{PROVIDER}", f"/v1/streams/{PROVIDER}/bundle"]
+    first: dict[str, httpx.Response] = {}
+    filled = time.monotonic()
+    for url in urls:
+        miss = http.get(url)
+        assert miss.status_code == 200, (url, miss.text)
+        assert _status(miss) == "MISS", (url, miss.headers)
+        hit = http.get(url)
+        assert _status(hit) == "HIT", (url, hit.headers)
+        assert (hit.content, hit.headers["etag"]) == (miss.content, miss.headers["etag"])
+        first[url] = miss
+    size = int(http.get("/v1/log/checkpoint").text.split("\n")[1])
+    fixed = f"/v1/streams/{PROVIDER}/bundle?size={size}"
+    assert _status(http.get(fixed)) == "MISS"
+    assert "immutable" in http.get(fixed).headers["cache-control"]
+    assert _status(http.get(fixed)) == "HIT"
+
+    # A conditional request is answered 304 from the cache.
+    etag = first[head_url].headers["etag"]
+    conditional = http.get(head_url, headers={"if-none-match": etag})
+    assert conditional.status_code == 304
+    assert conditional.content == b""
+    assert http.get(head_url, headers={"if-none-match": '"other"'}).status_code == 200
+
+    # A write through the proxy reaches the app and is not cached.
+    body = tmp_path / "claim.json"
+    body.write_text(json.dumps(claim_body()))
+    published = proc.json(
+        "claim", "publish", "--server", proxy, *sqlite_world.as_party(PROVIDER), "--body", body
+    )
+    assert published["digest"]
+    length = first[head_url].json()["length"]
+    assert httpx.get(app + head_url).json()["length"] == length + 1  # the app has it
+    unsigned = http.post("/v1/entries", content=b"{}", headers={"content-type": "application/json"})
+    assert unsigned.status_code == 400  # the app's problem, not a cached answer
+    assert _status(unsigned) == ""
+    assert _status(http.post("/v1/entries", content=b"{}")) == ""
+
+    # Until max-age, the cache answers with what it holds; then the new entry shows.
+    cached = http.get(head_url)
+    if time.monotonic() - filled < MAX_AGE:
+        assert (_status(cached), cached.json()["length"]) == ("HIT", length), cached.headers
+    seen: list[str] = []
+    deadline = filled + MAX_AGE + 6
+    while True:
+        r = http.get(head_url)
+        seen.append(_status(r))
+        if r.json()["length"] == length + 1:
+            break
+        assert time.monotonic() < deadline, f"the new entry never showed: {seen}"
+        time.sleep(0.1)
+    assert time.monotonic() - filled >= MAX_AGE - 0.5, "served fresh before max-age"
+    assert {"STALE", "UPDATING", "EXPIRED", "REVALIDATED"} & set(seen), seen
+    new_etag = r.headers["etag"]
+    assert new_etag != etag
+    assert http.get(head_url, headers={"if-none-match": new_etag}).status_code == 304
+    assert http.get(head_url, headers={"if-none-match": etag}).status_code == 200
+    # The page and the bundle follow the same checkpoint.
+    for url in ("/", f"/v1/streams/{PROVIDER}/bundle"):
+        deadline = time.monotonic() + 3
+        while http.get(url).headers["etag"] == first[url].headers["etag"]:
+            assert time.monotonic() < deadline, url
+            time.sleep(0.1)
+    # The bundle fixed at the old size never changes.
+    old = http.get(fixed)
+    assert (_status(old), old.status_code) == ("HIT", 200)
