@@ -206,6 +206,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 # Endpoints the page asks for that answer 404 when the server has no witness policy (or no
 # cosigned checkpoint yet); Chromium logs such a 404 as a console error.
 OPTIONAL = ("/v1/log/witness-policy", "/v1/log/checkpoint/cosigned")
+# A server asked to prove a checkpoint larger than the one it shows answers 400: the page says
+# it cannot prove it yet (test_a_cached_older_checkpoint_is_not_a_fork and the rollback test).
+UNPROVABLE = ("/v1/log/proof/consistency",)
 
 
 def console_error(m: Any) -> str | None:
@@ -214,6 +217,8 @@ def console_error(m: Any) -> str | None:
         return None
     url = str(m.location.get("url", "")).split("?", 1)[0]
     if "status of 404" in m.text and url.endswith(OPTIONAL):
+        return None
+    if "status of 400" in m.text and url.endswith(UNPROVABLE):
         return None
     return f"{m.text} ({url})"
 
@@ -394,9 +399,13 @@ def test_a_checkpoint_signed_by_another_key_fails(site: Site, page: Any) -> None
     assert "checkpoint" in got["text"].lower()
 
 
-def _trust(page: Any, vkey: str, size: int, root: str) -> None:
-    """Make the browser remember having verified a checkpoint of ``size`` with ``root``."""
-    memory = json.dumps({"size": size, "root": root, "at": "2026-01-01T00:00:00Z"})
+def _trust(page: Any, vkey: str, size: int, root: str, *, older_since: str | None = None) -> None:
+    """Make the browser remember having verified a checkpoint of ``size`` with ``root`` (and,
+    with ``older_since``, having seen the server unable to prove it since then)."""
+    memo: dict[str, Any] = {"size": size, "root": root, "at": "2026-01-01T00:00:00Z"}
+    if older_since is not None:
+        memo["olderSince"] = older_since
+    memory = json.dumps(memo)
     page.evaluate("([k, v]) => localStorage.setItem(k, v)", [f"claimledger:trusted:{vkey}", memory])
 
 
@@ -451,11 +460,61 @@ def _remembers_and_catches_rewrites(site: Site, page: Any, provider: str) -> Non
     got = _verify(page, site.base, provider)
     assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
     assert "(a fork)" in got["text"]
-    # A rollback: the browser has seen more entries than the server now shows.
+    # The server shows fewer entries than the browser saw and cannot prove the larger checkpoint:
+    # a cache or a lagging server for a while (a warning, the record verified at what it shows),
+    # a rollback if it lasts (here: first seen long ago).
     _trust(page, vkey, size + 5, tree.root(size).hex())
+    got = _verify(page, site.base, provider)
+    assert (got["outcome"], got["history"]) == ("ok", "older-unproven"), got
+    assert "Verify again in a minute" in got["text"]
+    assert _trusted(page, vkey)["size"] == size + 5  # not downgraded
+    assert "olderSince" in _trusted(page, vkey)
+    _trust(page, vkey, size + 5, tree.root(size).hex(), older_since="2026-01-01T00:00:00.000Z")
     got = _verify(page, site.base, provider)
     assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
     assert "history was rolled back" in got["text"]
+
+
+def _trusted(page: Any, vkey: str) -> dict[str, Any]:
+    got: dict[str, Any] = json.loads(
+        page.evaluate("k => localStorage.getItem(k)", f"claimledger:trusted:{vkey}")
+    )
+    return got
+
+
+def test_a_cached_older_checkpoint_is_not_a_fork(site: Site, page: Any) -> None:
+    """A cache in front of the server may serve a checkpoint older than one the browser
+    verified: the record is verified at that checkpoint (its bundle fetched for its size) and the
+    remembered one is proved to extend it; a fork is still caught."""
+    provider = "kiteworld"
+    page.goto(site.base)
+    page.evaluate("localStorage.clear()")
+    size = site.ledger.size
+    older = site.ledger.checkpoint_at(size - 3)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+
+    def serve_older(route: Any) -> None:
+        route.fulfill(status=200, body=older, content_type="text/plain; charset=utf-8")
+
+    try:
+        assert _verify(page, site.base, provider)["outcome"] == "ok"  # remembers `size`
+        vkey = site.ledger.note_verifier.vkey()
+        latest = _trusted(page, vkey)
+        assert latest["size"] == size
+        page.route("**/v1/log/checkpoint", serve_older)
+        got = _verify(page, site.base, provider)
+        assert (got["outcome"], got["history"]) == ("ok", "older"), got
+        assert f"older checkpoint ({size - 3} entries" in got["text"]
+        assert f"/bundle?size={size - 3}" in " ".join(requested)
+        assert _trusted(page, vkey)["size"] == size  # the newer one is kept
+        _trust(page, vkey, size, "22" * 32)  # the browser saw another history at `size`
+        got = _verify(page, site.base, provider)
+        assert (got["outcome"], got["kind"]) == ("failed", "ProofError"), got
+        assert "history was rewritten" in got["text"]
+    finally:
+        page.unroute("**/v1/log/checkpoint")
+        page.evaluate("localStorage.clear()")
 
 
 # -- a lying server: the bundle cut short, re-encoded canonically -------------------------------

@@ -8,6 +8,9 @@
 // fingerprint printed in the page.
 // Nothing the server says about the record is trusted; the checkpoint is the one fetched from
 // /v1/log/checkpoint (not the bundle's copy), checked with the log key the genesis entry names.
+// The record is then fetched for that checkpoint's size (/v1/streams/{id}/bundle?size=N, a URL
+// that never changes, so any cache may keep it): checkpoint and record always match, even when a
+// cache in between (docs/operating/caching.md) serves a checkpoint a few seconds old.
 //
 // Witnesses (SPEC §12): when the server publishes a witness policy (GET /v1/log/witness-policy,
 // C2SP tlog-policy), the record is verified against the newest cosigned checkpoint instead
@@ -98,25 +101,40 @@ function readBundle(bundleText, stream) {
   return bundle;
 }
 
-/** Fetch the key, a checkpoint and the record, retrying if the log grew between the requests. */
+/**
+ * Fetch the latest checkpoint, then the record for its size. The size comes from the checkpoint
+ * (checked, signature and root, by the engine); a server that cannot make the record for it (a
+ * read-only server whose checkpoint moved on) is asked again, with a newer checkpoint.
+ */
 async function download(stream, logVkey) {
   const enc = encodeURIComponent(stream);
+  let problem = null;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [noteResponse, bundleResponse] = await Promise.all([
-      get("/v1/log/checkpoint", "the latest checkpoint"),
-      get(`/v1/streams/${enc}/bundle`, "the company's record"),
-    ]);
-    const checkpointNote = await noteResponse.text();
+    const checkpointNote = await (await get("/v1/log/checkpoint", "the latest checkpoint")).text();
+    let size;
+    try {
+      size = checkpointSize(checkpointNote);
+    } catch {
+      size = null; // not a checkpoint: the engine names what is wrong with it
+    }
+    let bundleResponse;
+    try {
+      const url = size === null ? `/v1/streams/${enc}/bundle` : `/v1/streams/${enc}/bundle?size=${size}`;
+      // Downloaded again at every press (no-store), although a shared cache may answer.
+      bundleResponse = await get(url, "the company's record");
+    } catch (err) {
+      if (!(err instanceof FetchProblem)) throw err;
+      problem = err;
+      continue;
+    }
     const bundleText = await bundleResponse.text();
     const bundle = readBundle(bundleText, stream);
-    // The proofs are for the bundle's tree size; use the fetched checkpoint if it is for that
-    // size (it is checked, signature and root, by the engine). A different size means the log
-    // grew in between: fetch both again.
-    if (checkpointSize(checkpointNote) === checkpointSize(String(bundle.checkpoint))) {
+    if (size === null || checkpointSize(String(bundle.checkpoint)) === size) {
       return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length, witness: null };
     }
+    problem = new FetchProblem(`the server sent the record for another log size than its checkpoint's ${size}`);
   }
-  throw new FetchProblem("the log kept growing while the record was downloaded; try again");
+  throw problem;
 }
 
 const sameKey = (a, b) => a.name === b.name && a.publicKey.length === b.publicKey.length && a.publicKey.every((x, i) => x === b.publicKey[i]);
@@ -181,10 +199,20 @@ function trustedFor(logVkey) {
   }
 }
 
+// How long a server may keep showing a checkpoint older than one this browser verified before
+// it counts as a rollback: well beyond any cache lifetime the server sends (5 s fresh + 30 s
+// stale) and a lagging server's catch-up.
+const OLDER_GRACE_MS = 10 * 60 * 1000;
+
 /**
- * A checkpoint this browser verified before must be consistent with this one. A smaller size is
- * a rollback, except for a cosigned checkpoint (`older`: witnesses lag the log), which must then
- * be a prefix of the one remembered.
+ * A checkpoint this browser verified before must be consistent with this one: returns
+ * [what to say, data-history] or throws a ProofError.
+ *
+ * An older (smaller) checkpoint is not in itself a rollback: a cache or a lagging server may
+ * serve one for a while, and witnesses lag the log (`older`, a cosigned checkpoint). It must be
+ * a prefix of the one remembered (a consistency proof, verified here: a failure is a fork). If
+ * the server cannot prove that yet (it answers as if it had fewer entries), the page says so;
+ * only if it still cannot after OLDER_GRACE_MS is it a rollback.
  */
 async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) {
   const t = trustedFor(logVkey);
@@ -194,21 +222,46 @@ async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) 
       `the log is not consistent with the checkpoint this browser verified on ${t.at} ` +
         `(${t.size} entries): ${why}`,
     );
-  if (t === null) return "";
-  if (size < t.size && older) {
-    const r = await get(`/v1/log/proof/consistency?from=${size}&to=${t.size}`, "a consistency proof");
+  if (t === null) return ["", ""];
+  if (size < t.size) {
+    let r;
+    try {
+      r = await get(`/v1/log/proof/consistency?from=${size}&to=${t.size}`, "a consistency proof");
+    } catch (err) {
+      if (!(err instanceof FetchProblem)) throw err;
+      const since = Date.parse(t.olderSince || "") || Date.now();
+      if (Date.now() - since > OLDER_GRACE_MS) {
+        throw rewritten(
+          `since ${new Date(since).toISOString().slice(0, 19)}Z the server shows only ${size} entries and ` +
+            `cannot prove the ${t.size} it showed before (history was rolled back)`,
+        );
+      }
+      noteOlder(logVkey, t, since);
+      return [
+        `this server showed an older checkpoint (${size} entries) than the one this browser verified on ` +
+          `${t.at} (${t.size} entries) — a copy from a cache, or a server that has not caught up — and ` +
+          "cannot yet prove that the newer one extends it. The record above is verified at the older " +
+          "checkpoint. Verify again in a minute; if the server still shows fewer entries, history was rolled back",
+        "older-unproven",
+      ];
+    }
     const proof = (await r.json()).hashes.map((h, k) => b64decode(h, `consistency proof hash ${k}`, "ProofError"));
     try {
       await verifyConsistency(size, t.size, proof, fromHex(root), fromHex(t.root));
     } catch (err) {
-      throw rewritten(`the cosigned checkpoint is not a prefix of it (${err.what || err.message})`);
+      throw rewritten(`it is not a prefix of it (${err.what || err.message}): history was rewritten`);
     }
-    return `a prefix of the checkpoint verified on ${t.at} (${t.size} entries)`;
+    return older
+      ? [`a prefix of the checkpoint verified on ${t.at} (${t.size} entries)`, "consistent"]
+      : [
+          `this server showed an older checkpoint (${size} entries, likely a cached copy) than the one this ` +
+            `browser verified on ${t.at} (${t.size} entries); the newer one extends it (consistency proof checked)`,
+          "older",
+        ];
   }
-  if (size < t.size) throw rewritten("it now has fewer entries (history was rolled back)");
   if (size === t.size) {
     if (t.root !== root) throw rewritten("the same size has another root (a fork)");
-    return `the same checkpoint as on ${t.at}`;
+    return [`the same checkpoint as on ${t.at}`, "consistent"];
   }
   const r = await get(`/v1/log/proof/consistency?from=${t.size}&to=${size}`, "a consistency proof");
   const proof = (await r.json()).hashes.map((h, k) => b64decode(h, `consistency proof hash ${k}`, "ProofError"));
@@ -217,12 +270,33 @@ async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) 
   } catch (err) {
     throw rewritten(`history was rewritten (${err.what || err.message})`);
   }
-  return `consistent with the checkpoint verified on ${t.at} (${t.size} entries)`;
+  return [`consistent with the checkpoint verified on ${t.at} (${t.size} entries)`, "consistent"];
+}
+
+/** Remember when this browser first saw the server unable to prove its remembered checkpoint. */
+function noteOlder(logVkey, t, since) {
+  if (t.olderSince) return;
+  try {
+    localStorage.setItem(TRUSTED + logVkey, JSON.stringify({ ...t, olderSince: new Date(since).toISOString() }));
+  } catch {
+    // storage disabled: nothing is remembered
+  }
 }
 
 function remember(logVkey, size, root) {
   const t = trustedFor(logVkey);
-  if (t !== null && t.size > size) return; // keep the larger one (this one is its prefix)
+  if (t !== null && t.size > size) {
+    // Keep the larger one (this one is its prefix); the server proved it again, if it could.
+    if (t.olderSince && root !== null) {
+      try {
+        const { olderSince, ...kept } = t;
+        localStorage.setItem(TRUSTED + logVkey, JSON.stringify(kept));
+      } catch {
+        // storage disabled
+      }
+    }
+    return;
+  }
   try {
     const at = new Date().toISOString().slice(0, 19) + "Z";
     localStorage.setItem(TRUSTED + logVkey, JSON.stringify({ size, root, at }));
@@ -447,15 +521,15 @@ async function run(button) {
         setProgress(bar, phase, total && p !== "done" ? `${PHASES[p] || p} (${done} of ${total})` : PHASES[p] || p, at);
       },
     );
-    const history = await checkAgainstTrusted(got.logVkey, result.size, result.root, { older: got.witness !== null });
-    remember(got.logVkey, result.size, result.root);
+    const [history, historyKind] = await checkAgainstTrusted(got.logVkey, result.size, result.root, { older: got.witness !== null });
+    remember(got.logVkey, result.size, historyKind === "older-unproven" ? null : result.root);
     const seconds = (performance.now() - started) / 1000;
     setProgress(bar, phase, PHASES.done, 1);
     showOk(out, result, stream, got, seconds);
     out.querySelector("ul").before(...witnessParts(out, got, result.size));
     if (history) {
-      out.querySelector("ul").append(el("li", {}, `History: ${history}.`));
-      out.dataset.history = "consistent";
+      out.querySelector("ul").append(el("li", historyKind === "older-unproven" ? { class: "flag" } : {}, `History: ${history}.`));
+      out.dataset.history = historyKind;
     }
     out.dataset.ms = String(Math.round(result.ms));
   } catch (err) {
