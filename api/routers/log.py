@@ -20,6 +20,7 @@ from api.params import committed_size, log_entry_json
 from api.problems import InvalidParameterError, NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response, text_response
 from api.schemas import ConsistencyProofOut, InclusionProofOut, Responses, problem_docs
+from ledger import LedgerError
 
 __all__ = ["router"]
 
@@ -77,15 +78,20 @@ def get_log(request: Request, ledger: LedgerDep) -> Response:
     response_class=Response,
     responses={
         200: {"description": "the signed note, text/plain; charset=utf-8", **_TEXT},
-        **problem_docs((503, "read-only server: no signed checkpoint")),
+        **problem_docs((503, "no checkpoint published yet")),
     },
 )
-def get_checkpoint(request: Request, ledger: LedgerDep, settings: SettingsDep) -> Response:
+def get_checkpoint(request: Request, ledger: LedgerDep) -> Response:
     """The latest checkpoint, signed by the log key; fresh for 5 seconds (then served stale for
-    up to 30 more while a cache revalidates: clients check that a newer one extends it)."""
-    if not settings.writable:
-        raise UnavailableError("a read-only server holds no log key to sign a checkpoint with")
-    return text_response(request, ledger.checkpoint(), cache=Cache.LATEST)
+    up to 30 more while a cache revalidates: clients check that a newer one extends it).
+
+    A read-only server (no log key) serves the newest checkpoint the log's writers published,
+    kept with the log in the database."""
+    try:
+        note = ledger.checkpoint()
+    except LedgerError as exc:
+        raise UnavailableError("no signed checkpoint of this log has been published yet") from exc
+    return text_response(request, note, cache=Cache.LATEST)
 
 
 @router.get(

@@ -222,10 +222,13 @@ async def get_bundle(
             raise UnavailableError(str(exc)) from exc
         final = settings.witness_policy is None or _cosigned(note)
         cache = Cache.IMMUTABLE if final else Cache.LATEST
-    elif not settings.writable:
-        raise UnavailableError("a read-only server cannot sign the checkpoint a bundle needs")
     else:
-        note, cache = ledger.checkpoint(), Cache.LATEST
+        try:  # read-only: the newest checkpoint the writers published
+            note, cache = ledger.checkpoint(), Cache.LATEST
+        except LedgerError as exc:
+            raise UnavailableError(
+                "no signed checkpoint of this log has been published yet"
+            ) from exc
     etag = checkpoint_etag(request, note)
     headers = {"Content-Disposition": f'attachment; filename="{stream}.bundle.json"'}
     if hit := not_modified(request, etag, cache, headers):

@@ -168,6 +168,12 @@ def test_read_only_server(tmp_path: Path, serve: Serve) -> None:
     assert r.status_code == 503
     assert r.json()["type"].endswith("/read-only")
     assert httpx.get(base + "/v1/log/entries").status_code == 200
+    # Without the log key it serves the checkpoint the writer published, kept in the database.
+    from ledger import Ledger
+
+    with Ledger.open(url) as led:
+        kept = led.checkpoint()
+    assert httpx.get(base + "/v1/log/checkpoint").content == kept
 
 
 def test_server_refuses_to_start_without_a_database(tmp_path: Path) -> None:
