@@ -311,9 +311,12 @@ def append(
     prev = signing.prev or "0" * 64
     envelope = sign(signing, kind=kind, stream=stream, prev=prev, body=body)
     backend = backend_factory()
+    told: str | None = None  # the head a refusal named
     for attempt in range(MAX_REBASES + 1):
         if signing.prev is None:
-            head, _ = backend.head(stream)
+            # After a conflict, sign on the head the refusal named: a GET of the head may be
+            # answered by a cache a few seconds behind (docs/operating/caching.md).
+            head = told if told is not None else backend.head(stream)[0]
             if head != prev or attempt == 0:
                 prev = head
                 envelope = sign(signing, kind=kind, stream=stream, prev=prev, body=body)
@@ -326,6 +329,7 @@ def append(
                     f"(length {exc.length}). Sign again with --prev {exc.head}",
                     EXIT_FAILED,
                 ) from exc
+            told = exc.head
             continue
         print_receipt(receipt, kind=str(kind), digest=digest_of(envelope), as_json=signing.as_json)
         return

@@ -76,15 +76,17 @@ def test_reads_are_cached_revalidated_and_writes_pass_through(
     assert conditional.content == b""
     assert http.get(head_url, headers={"if-none-match": '"other"'}).status_code == 200
 
-    # A write through the proxy reaches the app and is not cached.
+    # Writes through the proxy reach the app and are not cached. The second is signed on the
+    # cached head (now stale): the app refuses it (409) naming the head, and the CLI re-signs.
     body = tmp_path / "claim.json"
     body.write_text(json.dumps(claim_body()))
-    published = proc.json(
-        "claim", "publish", "--server", proxy, *sqlite_world.as_party(PROVIDER), "--body", body
-    )
-    assert published["digest"]
+    for _ in range(2):
+        published = proc.json(
+            "claim", "publish", "--server", proxy, *sqlite_world.as_party(PROVIDER), "--body", body
+        )
+        assert published["digest"]
     length = first[head_url].json()["length"]
-    assert httpx.get(app + head_url).json()["length"] == length + 1  # the app has it
+    assert httpx.get(app + head_url).json()["length"] == length + 2  # the app has both
     unsigned = http.post("/v1/entries", content=b"{}", headers={"content-type": "application/json"})
     assert unsigned.status_code == 400  # the app's problem, not a cached answer
     assert _status(unsigned) == ""
@@ -99,7 +101,7 @@ def test_reads_are_cached_revalidated_and_writes_pass_through(
     while True:
         r = http.get(head_url)
         seen.append(_status(r))
-        if r.json()["length"] == length + 1:
+        if r.json()["length"] == length + 2:
             break
         assert time.monotonic() < deadline, f"the new entry never showed: {seen}"
         time.sleep(0.1)
