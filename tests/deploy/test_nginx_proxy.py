@@ -43,7 +43,7 @@ def stack(sqlite_world: World, proc: Proc, tmp_path: Path) -> Iterator[tuple[str
 
 
 def _status(r: httpx.Response) -> str:
-    return r.headers.get("x-cache-status", "")
+    return str(r.headers.get("x-cache-status", ""))
 
 
 def test_reads_are_cached_revalidated_and_writes_pass_through(
