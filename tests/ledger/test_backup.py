@@ -13,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from attest.checkpoint import verify_checkpoint
+from attest.checkpoint import Checkpoint, verify_checkpoint
 from ledger import (
     CorruptionError,
     Ledger,
     LedgerError,
+    PublishedCheckpoint,
     StoreError,
     backup_sqlite,
     check_published_checkpoint,
 )
 from ledger._backup import check_sqlite_copy
+from ledger._published import SLOT_BYTES
 from tests.attest.logbuilder import key
 from tests.ledger.actors import LOG_KEY, claim, init_ledger, register_story
 
@@ -33,6 +35,11 @@ def _appending(ledger: Ledger, stop: threading.Event, errors: list[BaseException
             ledger.submit(claim(ledger))
     except BaseException as exc:  # reported by the test
         errors.append(exc)
+
+
+def _published(floor: Path, led: Ledger) -> Checkpoint | None:
+    """The checkpoint in a floor file, read and verified as a ledger reads it."""
+    return PublishedCheckpoint(floor).read(led.note_verifier, led.origin)
 
 
 def _copy_sqlite(src: Path, dest: Path) -> None:
@@ -107,10 +114,39 @@ def test_published_file_reaches_every_receipt_and_checkpoint(
     init_ledger(store_url).close()
     with Ledger.open(store_url, log_key=key(LOG_KEY), published_checkpoint=floor) as led:
         for receipt in register_story(led) + [led.submit(claim(led)) for _ in range(3)]:
-            cp = verify_checkpoint(floor.read_bytes(), led.note_verifier)
+            cp = _published(floor, led)
+            assert cp is not None
             assert cp.size >= receipt.tree_size
-        assert floor.read_bytes() == led.checkpoint()
+        assert cp == verify_checkpoint(led.checkpoint(), led.note_verifier)
+        assert floor.stat().st_size == 2 * SLOT_BYTES  # written in place after its creation
         assert not list(tmp_path.glob(".published.*"))
+
+
+def test_published_file_survives_a_torn_write(tmp_path: Path) -> None:
+    floor = tmp_path / "published"
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    init_ledger(url).close()
+    with Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor) as led:
+        register_story(led)
+        newest = led.size
+    data = bytearray(floor.read_bytes())
+    slots = [bytes(data[i * SLOT_BYTES : (i + 1) * SLOT_BYTES]).rstrip(b"\0") for i in (0, 1)]
+    torn = max((0, 1), key=lambda i: int(slots[i].split(b"\n")[1]))
+    data[torn * SLOT_BYTES + 40 : torn * SLOT_BYTES + 60] = b"\xff" * 20  # a power cut mid-write
+    floor.write_bytes(bytes(data))
+    with Ledger.open(url) as ro:  # read-only, without the file: reads it, writes nothing
+        cp = _published(floor, ro)
+        assert cp is not None
+        assert cp.size == newest - 1  # the other slot: the previous batch's checkpoint
+    with Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor) as led:
+        led.submit(claim(led))
+        cp = _published(floor, led)
+        assert cp is not None
+        assert cp.size == newest + 1
+    assert floor.stat().st_size == 2 * SLOT_BYTES
+    floor.write_bytes(b"\xff" * (2 * SLOT_BYTES))
+    with pytest.raises(LedgerError, match="holds no checkpoint published by this log"):
+        Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor)
 
 
 def test_open_refuses_a_database_older_than_the_published_checkpoint(tmp_path: Path) -> None:
@@ -132,7 +168,10 @@ def test_open_refuses_a_database_older_than_the_published_checkpoint(tmp_path: P
         Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor)
     with pytest.raises(CorruptionError, match=message):
         check_published_checkpoint(url, floor)
-    assert floor.read_bytes().split(b"\n")[1] == b"7"  # the refusal signed nothing
+    with Ledger.open(url) as led:  # read-only: signs nothing
+        cp = _published(floor, led)
+        assert cp is not None
+        assert cp.size == 7  # the refusal signed nothing
     # Without the file the old database opens: the floor is what catches it.
     Ledger.open(url, log_key=key(LOG_KEY)).close()
 
@@ -159,5 +198,5 @@ def test_published_file_of_another_log_is_refused(tmp_path: Path) -> None:
     floor.write_bytes(b"other.example/log\n3\n" + b"A" * 44 + b"\n\n\xe2\x80\x94 x y\n")
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     init_ledger(url).close()
-    with pytest.raises(LedgerError, match="is not a checkpoint published by this log"):
+    with pytest.raises(LedgerError, match="holds no checkpoint published by this log"):
         Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor)
