@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -47,6 +48,11 @@ __all__ = [
     "store_url",
 ]
 
+# The API is reached through starlette's TestClient, an httpx2 client (starlette deprecated its
+# httpx fallback), or, against a real server, through httpx, the client the CLI itself uses.
+Http = httpx.Client | httpx2.Client
+Response = httpx.Response | httpx2.Response
+
 
 def digest(envelope: bytes) -> str:
     """The statement digest (SPEC §3.4) of an envelope: SHA-256 of its payload, hex."""
@@ -56,7 +62,7 @@ def digest(envelope: bytes) -> str:
 class Api:
     """An HTTP client of the API (``TestClient`` or ``httpx.Client``) with signing helpers."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: Http) -> None:
         self.http = http
 
     def head(self, stream: str) -> str:
@@ -97,7 +103,7 @@ class Api:
         k = key(KEYS[signer] if key_no is None else key_no)
         return sign_envelope(encode(statement), k).to_bytes()
 
-    def post(self, envelope: bytes) -> httpx.Response:
+    def post(self, envelope: bytes) -> Response:
         return self.http.post(
             "/v1/entries", content=envelope, headers={"content-type": "application/json"}
         )

@@ -109,7 +109,7 @@ def test_a_304_of_a_bound_response_renders_nothing(
     http = story_api.http
     urls = ["/v1/scorecard", f"/v1/streams/{P}/bundle", "/", f"/providers/{P}"]
     tags = {u: http.get(u).headers["etag"] for u in urls}
-    views = http.app.state.ledger.views  # type: ignore[attr-defined]
+    views = http.app.state.ledger.views  # type: ignore[union-attr]
     calls: list[str] = []
 
     def spy(name: str) -> Any:
@@ -156,7 +156,7 @@ def _request(path: str) -> Request:
 def test_a_bound_etag_is_dropped_if_the_log_moved_while_rendering(story_api: Api) -> None:
     """A body read partly uncut (a stream's head) while an entry was committed must not carry a
     tag naming the older checkpoint: the body's hash is used instead."""
-    ledger: Ledger = story_api.http.app.state.ledger  # type: ignore[attr-defined]
+    ledger: Ledger = story_api.http.app.state.ledger  # type: ignore[union-attr]
     pinned = latest(ledger, _request("/v1/scorecard"), "minute")
     assert pinned.etag is not None
     assert still_latest(ledger, pinned) == pinned.etag

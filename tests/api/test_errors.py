@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,7 +15,7 @@ from attest.canonical import encode
 from attest.dsse import sign_envelope
 from attest.statements import REGISTRY_STREAM
 from ledger import Ledger
-from tests.api.conftest import KEYS, Api, P, Q, Story
+from tests.api.conftest import KEYS, Api, P, Q, Response, Story
 from tests.attest.examples import (
     AUTHORITY,
     example_claim_body,
@@ -29,7 +28,7 @@ from tests.attest.logbuilder import key
 PROBLEM = "application/problem+json"
 
 
-def problem(r: httpx.Response, name: str, status: int) -> dict[str, Any]:
+def problem(r: Response, name: str, status: int) -> dict[str, Any]:
     """Assert ``r`` is the problem ``name`` with ``status``; return the problem object."""
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == PROBLEM

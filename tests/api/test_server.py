@@ -22,7 +22,7 @@ from attest.checkpoint import NoteVerifier, verify_checkpoint
 from attest.entry import LogEntry
 from attest.merkle import verify_inclusion
 from attest.verify import LogVerifier
-from tests.api.conftest import LOG_KEY, Api, P, Story, init_ledger
+from tests.api.conftest import LOG_KEY, Api, P, Response, Story, init_ledger
 from tests.api.test_story import leaf
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
@@ -143,7 +143,7 @@ def test_story_over_http_and_client_side_verification(store_url: str, serve: Ser
             verify_inclusion(leaf(e), e["index"], cp.size, hashes, cp.root)
 
         # Mistakes over the wire: specific problems, nothing written.
-        r = http.post(
+        r: Response = http.post(
             "/v1/entries", content=b"x" * (300 * 1024), headers={"content-type": "application/json"}
         )
         assert (r.status_code, r.json()["type"]) == (
