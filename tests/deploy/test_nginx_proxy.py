@@ -50,7 +50,11 @@ def test_reads_are_cached_revalidated_and_writes_pass_through(
     stack: tuple[str, str], sqlite_world: World, proc: Proc, tmp_path: Path
 ) -> None:
     app, proxy = stack
-    http = httpx.Client(base_url=proxy, timeout=10)
+    with httpx.Client(base_url=proxy, timeout=10) as http:
+        _check(http, app, sqlite_world, proc, tmp_path)
+
+
+def _check(http: httpx.Client, app: str, sqlite_world: World, proc: Proc, tmp_path: Path) -> None:
     head_url = f"/v1/streams/{PROVIDER}"
     urls = [head_url, "/", f"/providers/{PROVIDER}", f"/v1/streams/{PROVIDER}/bundle"]
     first: dict[str, httpx.Response] = {}
@@ -82,7 +86,13 @@ def test_reads_are_cached_revalidated_and_writes_pass_through(
     body.write_text(json.dumps(claim_body()))
     for _ in range(2):
         published = proc.json(
-            "claim", "publish", "--server", proxy, *sqlite_world.as_party(PROVIDER), "--body", body
+            "claim",
+            "publish",
+            "--server",
+            str(http.base_url).rstrip("/"),
+            *sqlite_world.as_party(PROVIDER),
+            "--body",
+            body,
         )
         assert published["digest"]
     length = first[head_url].json()["length"]
