@@ -12,6 +12,7 @@ from ledger._ledger import Clock, Ledger, Receipt, system_clock
 from ledger._pool import SignaturePool, WorkerError
 from ledger._published import PublishedCheckpoint, check_published_checkpoint
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
+from ledger._tiles import TileExport, export_tiles, read_tile, serve_tile, tile_available
 from ledger._verify import verify_ledger, verify_log
 from ledger._views import (
     PUBLIC_STATUSES,
@@ -77,6 +78,7 @@ __all__ = [
     "StoredEntry",
     "StreamConflictError",
     "StreamReplay",
+    "TileExport",
     "VerdictFlags",
     "Views",
     "WitnessEndpoint",
@@ -86,11 +88,15 @@ __all__ = [
     "backup_sqlite",
     "check_published_checkpoint",
     "export_bundle",
+    "export_tiles",
     "freeze_heap",
     "open_store",
     "parse_database_url",
+    "read_tile",
     "record_views",
+    "serve_tile",
     "system_clock",
+    "tile_available",
     "tune_gc",
     "verify_ledger",
     "verify_log",
