@@ -114,6 +114,9 @@ class Witnessing:
         self._cosigned_size = 0
         self._seen: dict[int, float] = {}  # size -> when this thread first saw it
         self.delays: list[float] = []  # seconds from a size seen to its cosigned note kept
+        self.witnessed_beyond = 0
+        """The largest size a witness answered that it cosigned beyond this log's checkpoint (0:
+        none): the log's database was restored from an older backup, or this is a fork."""
         self._recover()
 
     @staticmethod
@@ -257,7 +260,7 @@ class Witnessing:
         for _ in range(2):
             old = endpoint.size
             if old > cp.size:
-                self._fail(endpoint, f"it cosigned size {old}, beyond this checkpoint's {cp.size}")
+                self._beyond(endpoint, old, cp.size)
                 return
             try:
                 proof = self._ledger.consistency_proof(old, cp.size) if 0 < old < cp.size else []
@@ -297,6 +300,18 @@ class Witnessing:
             self._fail(endpoint, f"HTTP {response.status_code}: {response.text[:200]!r}")
             return
         self._fail(endpoint, "two 409 answers in a row")
+
+    def _beyond(self, endpoint: WitnessEndpoint, old: int, size: int) -> None:
+        """A witness cosigned more of this log than the log holds: say so loudly."""
+        self.witnessed_beyond = max(self.witnessed_beyond, old)
+        why = (
+            f"it cosigned size {old}, beyond this checkpoint's {size}: this log published "
+            f"{old} entries and holds {size}, so its database was restored from an older backup "
+            "(or it is a fork); every checkpoint it signs from here forks the log: stop it and "
+            "restore a newer backup (docs/operating/backup.md)"
+        )
+        _log.error("witness %s (%s): %s", endpoint.url, ", ".join(endpoint.names), why)
+        self._fail(endpoint, why)
 
     def _fail(self, endpoint: WitnessEndpoint, why: str) -> None:
         first, most = self._backoff

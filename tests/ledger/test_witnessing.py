@@ -20,9 +20,10 @@ import pytest
 
 from attest.loglist import logs_v0_entry
 from attest.policy import Policy, parse_policy, verify_policy
-from ledger import Ledger, Witnessing, WitnessingError
+from ledger import Ledger, Witnessing, WitnessingError, backup_sqlite
+from tests.attest.logbuilder import key
 from tests.conftest import REPO
-from tests.ledger.actors import claim, init_ledger, register_story
+from tests.ledger.actors import LOG_KEY, claim, init_ledger, register_story
 from witness import WitnessKeys, init_witness
 
 
@@ -196,3 +197,36 @@ def test_policies_it_cannot_use(ledger: Ledger, keys: WitnessKeys, store_url: st
         Witnessing(ledger, no_log)
     with Ledger.open(store_url) as read_only, pytest.raises(WitnessingError, match="read-only"):
         Witnessing(read_only, _policy(ledger, keys, "http://x"))
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_log_restored_from_an_older_backup_is_told_by_its_witness(
+    ledger: Ledger,
+    keys: WitnessKeys,
+    witness_url: str,
+    store_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old = backup_sqlite(store_url, tmp_path / "old.db")  # 5 entries
+    ledger.submit(claim(ledger))
+    ledger.submit(claim(ledger))
+    policy = _policy(ledger, keys, witness_url)
+    w = Witnessing(ledger, policy)
+    assert w.round() is True  # the witness cosigned 7 entries
+    w.close()
+    with Ledger.open(f"sqlite:///{old.path}", log_key=key(LOG_KEY)) as restored:
+        assert restored.size == 5
+        again = Witnessing(restored, policy)
+        try:
+            assert again.round() is False
+            (endpoint,) = again.endpoints
+            assert endpoint.statuses == [409]
+            assert again.witnessed_beyond == 7
+            assert "restored from an older backup" in endpoint.last_error
+            assert endpoint.failures == 1  # backed off, asked again later, logged each time
+        finally:
+            again.close()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "this log published 7 entries and holds 5" in errors[0].getMessage()
