@@ -37,7 +37,7 @@ from api import problems, web
 from api.deps import Settings
 from api.middleware import BodyLimitMiddleware
 from api.opener import Opener
-from api.routers import entries, feeds, health, log, parties, scorecard, streams
+from api.routers import entries, feeds, health, log, parties, scorecard, streams, tiles
 from attest.dsse import MAX_ENVELOPE_BYTES
 from attest.errors import VerificationError
 from attest.policy import Policy, parse_policy
@@ -110,7 +110,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     if ledger is not None:
         app.state.ledger = ledger
     problems.install(app)
-    for module in (entries, streams, log, parties, scorecard, feeds, health):
+    for module in (entries, streams, log, parties, scorecard, feeds, health, tiles):
         app.include_router(module.router)
     web.mount(app)
 

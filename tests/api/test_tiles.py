@@ -1,0 +1,56 @@
+"""The tlog-tiles routes (api/routers/tiles.py, SPEC §14): byte-identical to ``tiles export``,
+with tlog-tiles' content types and cache headers, and 404 (RFC 9457) for what no kept checkpoint
+needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api import create_app
+from ledger import export_tiles
+from tests.ledger.actors import init_ledger, register_story
+from tests.ledger.test_tiles import files_of, grow
+
+
+def test_tile_routes_serve_the_exported_files(tmp_path: Path) -> None:
+    ledger = init_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    register_story(ledger)
+    grow(ledger, 270, keep_at=(100,))
+    export_tiles(ledger, tmp_path / "out")
+    files = files_of(tmp_path / "out")
+    with TestClient(create_app(ledger)) as client:
+        served = 0
+        for path, data in files.items():
+            if path.startswith("bundle/"):
+                continue
+            r = client.get("/" + path)
+            assert r.status_code == 200, path
+            assert r.content == data, path
+            if path == "checkpoint":
+                assert r.headers["content-type"] == "text/plain; charset=utf-8"
+                assert r.headers["cache-control"] == "public, max-age=5"
+            else:
+                assert r.headers["content-type"] == "application/octet-stream"
+                assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+            served += 1
+        assert served == 8  # the checkpoint, 3 hash tiles, 2 entry and 2 envelope bundles
+        # a partial tile of a size the log kept a checkpoint of (100), not of one it did not
+        assert client.get("/tile/0/000.p/100").status_code == 200
+        assert client.get("/tile/entries/000.p/100").status_code == 200
+        for path in (
+            "/tile/0/000.p/99",  # no checkpoint of 99
+            "/tile/0/001",  # beyond the checkpoint
+            "/tile/1/000",
+            "/tile/0/1",  # not a tile path
+            "/tile/0/x000/001",
+            "/tile/data/000",
+        ):
+            r = client.get(path)
+            assert r.status_code == 404, path
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["status"] == 404
+        etag = client.get("/tile/0/000").headers["etag"]
+        assert client.get("/tile/0/000", headers={"If-None-Match": etag}).status_code == 304
+    ledger.close()
