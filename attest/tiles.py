@@ -45,6 +45,7 @@ __all__ = [
     "MAX_TILE_LEVEL",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "TileBuilder",
     "TileFetcher",
     "TileHashReader",
     "TileKind",
@@ -57,6 +58,7 @@ __all__ = [
     "encode_tile_index",
     "new_tiles",
     "parse_tile_path",
+    "root_with_leaves",
     "tile_bytes",
     "tiles_for_size",
 ]
@@ -386,3 +388,68 @@ class TileHashReader:
         """The leaf hashes ``[start, end)`` from level-0 tiles."""
         for i in range(start, end):
             yield self.node(0, i)
+
+
+class TileBuilder:
+    """Every hash tile of a tree, recomputed from its leaf hashes in order, in O(256 · levels)
+    memory: what a full verifier compares the served tiles with.
+
+    :meth:`add` returns the full tiles a leaf completes, :meth:`finish` the partial tiles of
+    the tree's size; each as ``(TileRef, bytes)``.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[list[bytes]] = []
+        self._done: list[int] = []  # full tiles completed per level
+
+    def add(self, leaf: bytes) -> list[tuple[TileRef, bytes]]:
+        """Append one leaf hash; the full tiles it completes (level 0 first)."""
+        out: list[tuple[TileRef, bytes]] = []
+        h, level = bytes(leaf), 0
+        while True:
+            if level == len(self._pending):
+                self._pending.append([])
+                self._done.append(0)
+            row = self._pending[level]
+            row.append(h)
+            if len(row) < TILE_WIDTH:
+                return out
+            out.append((TileRef("hash", level, self._done[level]), b"".join(row)))
+            self._done[level] += 1
+            while len(row) > 1:
+                row[:] = [node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+            h = row.pop()
+            level += 1
+
+    def finish(self) -> list[tuple[TileRef, bytes]]:
+        """The partial tiles of the tree so far (none at a level whose tiles are all full)."""
+        return [
+            (TileRef("hash", level, self._done[level], len(row)), b"".join(row))
+            for level, row in enumerate(self._pending)
+            if row
+        ]
+
+
+def root_with_leaves(reader: TileHashReader, start: int, leaves: Sequence[bytes]) -> Hash:
+    """The root of the reader's tree, with the leaf hashes ``[start, size)`` taken from
+    ``leaves`` (recomputed by the caller from leaf data) and every node left of ``start`` from
+    tiles. Equal to a verified checkpoint's root, it authenticates those leaves.
+
+    Raises:
+        ValueError: ``leaves`` is not exactly the leaves ``[start, size)``.
+    """
+    size = reader.size
+    if len(leaves) != size - start or not 0 <= start <= size:
+        raise ValueError(f"{len(leaves)} leaves do not end a tree of {size} at {start}")
+    if size == 0:
+        return EMPTY_ROOT
+
+    def node(height: int, index: int) -> bytes:
+        lo = index << height
+        if (index + 1) << height <= start:
+            return reader.node(height, index)
+        if height == 0:
+            return leaves[lo - start]
+        return node_hash(node(height - 1, 2 * index), node(height - 1, 2 * index + 1))
+
+    return subtree_hash(0, size, node)

@@ -13,6 +13,7 @@ from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
 from cli._proofcmds import proof_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
+from cli._tilescmds import tiles_group
 from cli._witnesscmds import witness_group
 from cli._write import register
 from ledger import tune_gc
@@ -87,3 +88,4 @@ for _cmd in (
 register(main)
 main.add_command(witness_group)
 main.add_command(proof_group)
+main.add_command(tiles_group)

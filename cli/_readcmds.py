@@ -24,6 +24,7 @@ from cli._backend import Backend
 from cli._common import backend_options, echo_json, parse_date_or_time, with_backend
 from cli._config import TrustStore, config_dir
 from cli._errors import EXIT_FAILED, CliError, ServerProblem
+from cli._tilescmds import TilesBackend, verify_record_from_tiles
 from cli._verifying import (
     Outcome,
     checkpoint_size,
@@ -41,6 +42,8 @@ VERIFY_HELP = """Verify a ledger on this machine, trusting nothing the server sa
   claimledger verify --db URL              the whole log of a database
   claimledger verify STREAM --server URL   one company's record (registry + its stream)
   claimledger verify --bundle FILE         an exported evidence bundle, offline
+  claimledger verify [STREAM] --tiles URL  the whole log, or one company's record, from a
+                                           static tile URL ('claimledger tiles export')
 
 With --policy FILE (a C2SP tlog-policy: the log's key, witnesses, quorum) the checkpoint used
 must carry witness cosignatures that meet the policy's quorum: from a server or database, its
@@ -117,7 +120,11 @@ def run_verification(
         else:
             assert backend is not None  # noqa: S101
             cosigned = backend.cosigned_checkpoint() if policy is not None else None
-            if stream is not None:
+            if stream is not None and isinstance(backend, TilesBackend):
+                outcome = verify_record_from_tiles(
+                    backend, stream, genesis_hash=pin, trusted=trusted_for
+                )
+            elif stream is not None:
                 # The bundle carries the checkpoint; its cosignatures are checked below.
                 size = None if cosigned is None else checkpoint_size(cosigned)
                 outcome = verify_bundle_bytes(
@@ -307,6 +314,11 @@ class _Progress:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A C2SP tlog-policy file: the checkpoint must be cosigned to its quorum.",
 )
+@click.option(
+    "--tiles",
+    metavar="URL",
+    help="Verify from the C2SP tlog-tiles at URL (a static export) instead of --db/--server.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary; just the exit code.")
 def verify_cmd(
     stream: str | None,
@@ -316,9 +328,22 @@ def verify_cmd(
     bundle_file: Path | None,
     genesis: str | None,
     policy_file: Path | None,
+    tiles: str | None,
     quiet: bool,
 ) -> None:
     policy = None if policy_file is None else load_policy(policy_file)
+    if tiles is not None and bundle_file is None:
+        tiles_backend = TilesBackend(tiles)
+        click.get_current_context().call_on_close(tiles_backend.close)
+        run_verification(
+            backend=tiles_backend,
+            bundle=None,
+            stream=stream,
+            genesis=genesis,
+            quiet=quiet,
+            policy=policy,
+        )
+        return
     if bundle_file is not None:
         ctx = click.get_current_context()
         given = {
