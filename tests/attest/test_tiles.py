@@ -20,12 +20,14 @@ from attest.errors import EncodingError, VerificationError
 from attest.merkle import MemoryTree, leaf_hash, verify_consistency, verify_inclusion
 from attest.tiles import (
     TILE_WIDTH,
+    TileBuilder,
     TileHashReader,
     TileRef,
     bundle_log_entries,
     encode_envelope_bundle,
     encode_tile_index,
     parse_tile_path,
+    root_with_leaves,
     tile_bytes,
     tiles_for_size,
 )
@@ -176,3 +178,27 @@ def test_a_tile_of_the_wrong_length_is_refused() -> None:
         reader.root()
     with pytest.raises(ValueError, match="no tile"):
         TileHashReader(300, lambda lv, n, w: b"").tile(0, 2)
+
+
+def test_tile_builder_makes_the_tiles_of_every_size() -> None:
+    tree = MemoryTree(leaf_hash(i.to_bytes(4, "big")) for i in range(600))
+    builder = TileBuilder()
+    made: dict[str, bytes] = {}
+    for i in range(600):
+        made.update((ref.path, data) for ref, data in builder.add(tree.get_node(0, i)))
+        if i + 1 in (1, 255, 256, 257, 512, 513, 600):
+            partial = {ref.path: data for ref, data in builder.finish()}
+            expect = {r.path: tile_bytes(r, tree.get_node) for r in tiles_for_size(i + 1)}
+            assert {**{p: made[p] for p in expect if p in made}, **partial} == expect
+
+
+def test_root_with_leaves_authenticates_the_new_leaves() -> None:
+    tree = MemoryTree(leaf_hash(b"%d" % i) for i in range(700))
+    files = {ref.path: tile_bytes(ref, tree.get_node) for ref in tiles_for_size(700)}
+    reader = TileHashReader(700, partial(_from, files))
+    for start in (0, 1, 255, 256, 300, 699, 700):
+        leaves = [tree.get_node(0, i) for i in range(start, 700)]
+        assert root_with_leaves(reader, start, leaves) == tree.root()
+        if leaves:
+            leaves[-1] = leaf_hash(b"another")
+            assert root_with_leaves(reader, start, leaves) != tree.root()
