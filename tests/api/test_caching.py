@@ -6,12 +6,18 @@ import hashlib
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from api import create_app
 from api.params import latest, still_latest
+from attest.cosignature import CosignerSigner, cosign
 from attest.statements import REGISTRY_STREAM
+from keys import PrivateKey
 from ledger import Ledger
-from tests.api.conftest import Api, P
+from tests.api.conftest import Api, P, Story
+
+WITNESS = CosignerSigner("witness.example/w1", PrivateKey.from_seed(bytes(range(32))))
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 LATEST = "public, max-age=5, stale-while-revalidate=30"
@@ -195,3 +201,43 @@ def test_the_openapi_document_is_served_but_no_cdn_pages(story_api: Api) -> None
         r = story_api.http.get(page)
         assert r.status_code == 404
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_bound_tags_follow_the_log_on_both_databases(api: Api) -> None:
+    """On SQLite and PostgreSQL: a latest read's tag is bound to the checkpoint (304 while it
+    stands), and a new entry gives a new tag and the new body at once (no cache in the app)."""
+    http = api.http
+    urls = [f"/v1/streams/{REGISTRY_STREAM}", "/v1/scorecard", "/", "/log"]
+    before = {u: http.get(u) for u in urls}
+    for u, r in before.items():
+        assert r.headers["cache-control"] == LATEST, u
+        assert http.get(u, headers={"if-none-match": r.headers["etag"]}).status_code == 304, u
+    Story(api).register()
+    for u, r in before.items():
+        after = http.get(u, headers={"if-none-match": r.headers["etag"]})
+        assert after.status_code == 200, u
+        assert after.headers["etag"] != r.headers["etag"], u
+    assert http.get(f"/v1/streams/{REGISTRY_STREAM}").json()["length"] == 5
+
+
+def test_a_bundle_at_a_size_is_immutable_once_cosigned(
+    story_api: Api, sqlite_ledger: Ledger
+) -> None:
+    """With a witness policy, a bundle at a size may still gain the witnesses' cosignatures:
+    it lives as long as a latest read until the cosigned checkpoint of that size is kept."""
+    ledger = sqlite_ledger
+    policy = (
+        f"log {ledger.note_verifier.vkey()}\n"
+        f"witness w1 {WITNESS.verifier.vkey()} http://127.0.0.1:9/w1\n"
+        "quorum w1\n"
+    ).encode()
+    http = TestClient(create_app(ledger, witness_policy=policy))
+    url = f"/v1/streams/{P}/bundle?size={ledger.size}"
+    plain = http.get(url)
+    assert plain.headers["cache-control"] == LATEST
+    note = ledger.checkpoint()
+    ledger.keep_cosigned(note + cosign(note, WITNESS, 1_800_000_000))
+    cosigned = http.get(url, headers={"if-none-match": plain.headers["etag"]})
+    assert cosigned.status_code == 200  # the tag is bound to the note, which gained a line
+    assert cosigned.headers["cache-control"] == IMMUTABLE
+    assert cosigned.content != plain.content
