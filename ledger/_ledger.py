@@ -163,6 +163,11 @@ class Ledger:
     Build it with :meth:`init` or :meth:`open`. Thread-safe. Close it when done.
     """
 
+    batch_hook: Callable[[int, float], None] | None = None
+    """Monitoring: called by the sequencer after each batch it decided and answered, with the
+    batch's entries and its seconds (decide, store, integrate, sign, answer). The server sets
+    it (api/metrics.py); it runs on the sequencer thread, so it must be cheap."""
+
     def __init__(
         self,
         store: EntryStore,
@@ -882,7 +887,10 @@ class Ledger:
                         self._try_persist_nodes()
                     continue
                 try:
+                    began = time.perf_counter()
                     self._sequence(batch)
+                    if self.batch_hook is not None:  # every submitter is answered already
+                        self.batch_hook(len(batch), time.perf_counter() - began)
                 except BaseException as exc:
                     for p in batch:
                         if not p.future.done():
