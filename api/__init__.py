@@ -7,8 +7,12 @@ Two ways in:
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
   it the server is read-only), ``CLAIMLEDGER_PASSPHRASE``, ``CLAIMLEDGER_OPEN_WORKERS`` and
   ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file) and ``CLAIMLEDGER_FOLLOW_S`` (how often to
-  look for entries other servers appended; default 0.1, 0: never), opens the ledger at startup and
-  closes it at shutdown.
+  look for entries other servers appended; default 0.1, 0: never); it accepts connections at once,
+  opens the ledger in the background (routes answer ``503 starting`` until it is open:
+  :mod:`api.lifecycle`) and closes it at shutdown.
+
+``/metrics`` (:mod:`api.metrics`), ``/healthz`` and ``/readyz`` are for operators
+(docs/operating/monitoring.md).
 
 Every server follows its database (:class:`ledger.Following`): several servers over one
 PostgreSQL database (or one SQLite file) all serve what any of them appended.
@@ -35,6 +39,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api import problems, web
 from api.deps import Settings
+from api.lifecycle import Lifecycle, in_background
+from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.opener import Opener
 from api.routers import entries, feeds, health, log, parties, scorecard, streams, tiles
@@ -107,8 +113,12 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     app.state.opener = None  # set by the lifespan when envelopes are opened in workers
     app.state.witnessing = None  # set by the lifespan when checkpoints are sent to witnesses
     app.state.following = None  # set by the lifespan: the thread that reads others' appends
+    # None while app_from_env's lifespan opens it in the background (routes answer 503 starting)
+    app.state.ledger = ledger
+    app.state.lifecycle = Lifecycle()
+    app.state.metrics = metrics = Metrics(app.state)
     if ledger is not None:
-        app.state.ledger = ledger
+        metrics.watch(ledger)
     problems.install(app)
     for module in (entries, streams, log, parties, scorecard, feeds, health, tiles):
         app.include_router(module.router)
@@ -125,6 +135,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
         allow_methods=["GET"],
         expose_headers=["ETag", "Link", "Location"],
     )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: times all of the above
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -330,23 +341,30 @@ def app_from_env() -> FastAPI:
         follow_s=_follow_s(),
     )
 
+    def open_ledger() -> Ledger:
+        ledger = Ledger.open(url, log_key=log_key, published_checkpoint=published)
+        freeze_heap()  # the state the open rebuilt lives as long as the server
+        return ledger
+
+    @asynccontextmanager
+    async def serving(app: FastAPI, ledger: Ledger) -> AsyncIterator[None]:
+        """What runs while the open ledger is served (entered after the open, left before the
+        ledger is closed)."""
+        app.state.metrics.watch(ledger)
+        async with (
+            _opening(app, ledger, settings),
+            _witnessing(app, ledger, settings, policy),
+            _following(app, ledger, settings),
+        ):
+            yield
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Accept connections at once; open (and re-verify) the ledger in the background
+        # (api/lifecycle.py): until then routes answer 503 starting.
         tune_gc()
-        ledger = await run_in_threadpool(
-            lambda: Ledger.open(url, log_key=log_key, published_checkpoint=published)
-        )
-        freeze_heap()  # the state the open rebuilt lives as long as the server
-        app.state.ledger = ledger
-        try:
-            async with (
-                _opening(app, ledger, settings),
-                _witnessing(app, ledger, settings, policy),
-                _following(app, ledger, settings),
-            ):
-                yield
-        finally:
-            await run_in_threadpool(ledger.close)
+        async with in_background(app, open_ledger, lambda ledger: serving(app, ledger)):
+            yield
 
     return _new_app(settings, lifespan)
 

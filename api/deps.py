@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.problems import StartingError
 from ledger import Ledger
 
 __all__ = ["LedgerDep", "Settings", "SettingsDep", "get_ledger", "get_settings"]
@@ -43,8 +44,15 @@ class Settings:
 
 
 async def get_ledger(request: Request) -> Ledger:
-    """The ledger this server serves (opened at startup)."""
-    ledger: Ledger = request.app.state.ledger
+    """The ledger this server serves, once it is open.
+
+    Raises:
+        StartingError: the server is still opening it (every route that needs it answers
+            ``503 starting`` with ``Retry-After`` until then).
+    """
+    ledger: Ledger | None = request.app.state.ledger
+    if ledger is None:
+        raise StartingError("the ledger is being opened and verified; try again shortly")
     return ledger
 
 

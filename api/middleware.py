@@ -32,7 +32,7 @@ class BodyLimitMiddleware:
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await send_problem(
-                send, "too-large", f"the body is {declared} bytes; the limit here is {limit}"
+                send, "too-large", f"the body is {declared} bytes; the limit here is {limit}", scope
             )
             return
         chunks: list[bytes] = []
@@ -45,7 +45,7 @@ class BodyLimitMiddleware:
             size += len(chunk)
             if size > limit:
                 await send_problem(
-                    send, "too-large", f"the body is over {limit} bytes, the limit here"
+                    send, "too-large", f"the body is over {limit} bytes, the limit here", scope
                 )
                 return
             chunks.append(chunk)

@@ -20,10 +20,16 @@ errors through; :func:`install` maps them all here.
     attest.DanglingReferenceError               dangling-reference      422
     other attest.VerificationError              verification-failed     422
     ledger.StoreError                           store-unavailable       503  (no details)
+    StartingError (the ledger is still opening) starting                503  (+ Retry-After)
+    NotReadyError (/readyz)                     not-ready               503  (+ Retry-After)
     RequestValidationError (query, path)        invalid-parameter       400  (+ errors[])
     404 from routing                            not-found               404
     405 from routing                            method-not-allowed      405
     anything else                               internal-error          500  (no details; logged)
+
+A ``POST`` to a submission path that ends in a problem is counted here, by problem name, in
+``claimledger_appends_total`` (:func:`api.metrics.count_submission`); so is each refused envelope
+of a batch (:func:`refusal`).
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Send
+from starlette.types import Scope, Send
 
+from api.metrics import SUBMIT_PATHS, count_submission
 from attest.errors import (
     ChainError,
     DanglingReferenceError,
@@ -60,14 +67,17 @@ __all__ = [
     "InvalidEnvelopeError",
     "InvalidParameterError",
     "NotFoundError",
+    "NotReadyError",
     "ProblemType",
     "ReadOnlyError",
+    "StartingError",
     "TooLargeError",
     "UnavailableError",
     "UnsupportedMediaTypeError",
     "install",
     "problem_for",
     "problem_response",
+    "refusal",
     "send_problem",
 ]
 
@@ -114,6 +124,8 @@ PROBLEMS: dict[str, ProblemType] = _types(
     ("read-only", 503, "This server is read-only"),
     ("checkpoint-unavailable", 503, "No signed checkpoint is available"),
     ("store-unavailable", 503, "The ledger database is unavailable"),
+    ("starting", 503, "The server is starting: its ledger is being opened"),
+    ("not-ready", 503, "The server is not ready to serve"),
     ("internal-error", 500, "Internal server error"),
 )
 
@@ -184,6 +196,28 @@ class UnavailableError(ApiProblem):
     problem = "checkpoint-unavailable"
 
 
+RETRY_AFTER_S = 5
+"""Seconds a client is asked to wait (``Retry-After``) while the server starts or is not ready."""
+
+
+class StartingError(ApiProblem):
+    """The ledger is still being opened (verified again from the store): try again shortly."""
+
+    problem = "starting"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class NotReadyError(ApiProblem):
+    """``/readyz``: open, but not fit to take traffic now (behind the store, stopping)."""
+
+    problem = "not-ready"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail, extra=extra, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 class InvalidEnvelopeError(ApiProblem):
     """The body is not a DSSE envelope (wraps the :class:`~attest.errors.EncodingError`)."""
 
@@ -247,6 +281,23 @@ def problem_for(exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
     return _body(PROBLEMS["internal-error"], None, {}), {}
 
 
+def _name(body: dict[str, Any]) -> str:
+    uri = str(body.get("type", ""))
+    return uri.removeprefix(PROBLEM_BASE) if uri.startswith(PROBLEM_BASE) else "other"
+
+
+def _count_refused(app: Any, method: str, path: str, body: dict[str, Any]) -> None:
+    if method == "POST" and path in SUBMIT_PATHS:
+        count_submission(app.state, _name(body))
+
+
+def refusal(request: Request, exc: BaseException) -> dict[str, Any]:
+    """The problem object for one refused envelope of a batch, counted by its problem name."""
+    body, _ = problem_for(exc)
+    count_submission(request.app.state, _name(body))
+    return body
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     """A ``application/problem+json`` response for a problem object."""
     return Response(
@@ -257,9 +308,15 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     )
 
 
-async def send_problem(send: Send, name: str, detail: str) -> None:
-    """Send a problem response straight over ASGI (for middleware that answers itself)."""
-    body = orjson.dumps(_body(PROBLEMS[name], detail, {}))
+async def send_problem(send: Send, name: str, detail: str, scope: Scope | None = None) -> None:
+    """Send a problem response straight over ASGI (for middleware that answers itself).
+
+    With the request's ``scope``, a refused submission is counted like any other.
+    """
+    problem = _body(PROBLEMS[name], detail, {})
+    if scope is not None and "app" in scope:
+        _count_refused(scope["app"], scope["method"], scope["path"], problem)
+    body = orjson.dumps(problem)
     await send(
         {
             "type": "http.response.start",
@@ -296,9 +353,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every exception into a problem response."""
 
+    def respond(request: Request, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        _count_refused(request.app, request.method, request.url.path, body)
+        return problem_response(body, headers)
+
     async def on_problem(request: Request, exc: Exception) -> Response:
         body, headers = problem_for(exc)
-        return problem_response(body, headers)
+        return respond(request, body, headers)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it
@@ -306,17 +367,19 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(
             f"{e.get('parameter') or e.get('pointer')}: {e['detail']}" for e in errors
         )
-        return problem_response(_body(PROBLEMS["invalid-parameter"], detail, {"errors": errors}))
+        return respond(
+            request, _body(PROBLEMS["invalid-parameter"], detail, {"errors": errors}), {}
+        )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it
         headers = dict(exc.headers or {})
         if exc.status_code == 404:
             detail = f"no resource at {request.url.path}"
-            return problem_response(_body(PROBLEMS["not-found"], detail, {}), headers)
+            return respond(request, _body(PROBLEMS["not-found"], detail, {}), headers)
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-            return problem_response(_body(PROBLEMS["method-not-allowed"], detail, {}), headers)
+            return respond(request, _body(PROBLEMS["method-not-allowed"], detail, {}), headers)
         # Other statuses raised by Starlette itself (e.g. a malformed request): a generic problem
         # with the same status, never a stack trace.
         body = {
@@ -324,11 +387,11 @@ def install(app: FastAPI) -> None:
             "title": str(exc.detail),
             "status": exc.status_code,
         }
-        return problem_response(body, headers)
+        return respond(request, body, headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         body, headers = problem_for(exc)
-        return problem_response(body, headers)
+        return respond(request, body, headers)
 
     app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(VerificationError, on_problem)

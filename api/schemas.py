@@ -22,6 +22,7 @@ __all__ = [
     "InclusionProofOut",
     "LogEntryOut",
     "ProblemOut",
+    "ReadyOut",
     "ReceiptOut",
     "Responses",
     "SignatureIn",
@@ -158,6 +159,14 @@ class HealthOut(BaseModel):
     status: str
     size: int
     writable: bool
+
+
+class ReadyOut(BaseModel):
+    """Readiness: this server's log size and the store's."""
+
+    status: str
+    size: int
+    storeSize: int
 
 
 ENVELOPE_SCHEMA: dict[str, Any] = {

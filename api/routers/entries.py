@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import LedgerDep, SettingsDep
+from api.metrics import count_submission
 from api.opener import Opener, open_inline, parse_envelope
 from api.params import committed_size, log_entry_json
 from api.problems import (
@@ -26,7 +27,7 @@ from api.problems import (
     TooLargeError,
     UnavailableError,
     UnsupportedMediaTypeError,
-    problem_for,
+    refusal,
 )
 from api.responses import NDJSON, Cache, json_response
 from api.schemas import ENVELOPE_SCHEMA, BatchOut, LogEntryOut, ReceiptOut, Responses, problem_docs
@@ -97,6 +98,7 @@ async def submit(request: Request, ledger: LedgerDep, settings: SettingsDep) -> 
     # Shielded: a client that goes away must not cancel the ledger's future (the entry is
     # decided anyway, and the sequencer answers every future it was given).
     receipt = await asyncio.shield(asyncio.wrap_future(future))
+    count_submission(request.app.state, "accepted" if receipt.appended else "repeat")
     return json_response(
         request,
         receipt.to_dict(),
@@ -197,7 +199,7 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
         try:
             parse_envelope(raw)
         except InvalidEnvelopeError as exc:
-            results[i] = _failure(i, exc)
+            results[i] = _failure(request, i, exc)
             continue
         valid.append(raw)
         slots.append(i)
@@ -208,9 +210,12 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
                 status = 201 if outcome.appended else 200
                 results[i] = {"item": i, "status": status, "receipt": outcome.to_dict()}
             else:
-                results[i] = _failure(i, outcome)
+                results[i] = _failure(request, i, outcome)
     done = [r for r in results if r is not None]
     accepted = sum(1 for r in done if "receipt" in r)
+    appended = sum(1 for r in done if r["status"] == 201)
+    count_submission(request.app.state, "accepted", appended)
+    count_submission(request.app.state, "repeat", accepted - appended)
     return json_response(
         request,
         {"accepted": accepted, "rejected": len(done) - accepted, "results": done},
@@ -218,8 +223,8 @@ async def submit_batch(request: Request, ledger: LedgerDep, settings: SettingsDe
     )
 
 
-def _failure(i: int, exc: BaseException) -> dict[str, Any]:
-    problem, _ = problem_for(exc)
+def _failure(request: Request, i: int, exc: BaseException) -> dict[str, Any]:
+    problem = refusal(request, exc)
     return {"item": i, "status": problem["status"], "problem": problem}
 
 

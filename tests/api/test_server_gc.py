@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ def test_the_server_tunes_the_collector_and_freezes_what_the_open_built(
     app = app_from_env()
     assert gc.get_freeze_count() == 0  # nothing happens before the server starts
     with TestClient(app) as client:
+        deadline = time.monotonic() + 30  # the ledger opens in the background
+        while client.get("/healthz").status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert client.get("/healthz").status_code == 200
         assert gc.get_threshold()[0] == GC_THRESHOLD
         assert gc.get_freeze_count() > 0

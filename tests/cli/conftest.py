@@ -264,7 +264,8 @@ class Proc:
 
 @contextmanager
 def running(proc: Proc, args: list[str], ready: str, *, port: int | None = None) -> Iterator[str]:
-    """Start ``python -m cli ARGS --port/--listen``, wait until ``ready`` answers; stop it."""
+    """Start ``python -m cli ARGS --port/--listen``, wait until ``ready`` answers (not 503);
+    stop it."""
     port = port or free_port()
     listen = ["--listen", f"127.0.0.1:{port}"] if args[0] == "witness" else ["--port", str(port)]
     server = subprocess.Popen(
@@ -280,8 +281,9 @@ def running(proc: Proc, args: list[str], ready: str, *, port: int | None = None)
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(base + ready, timeout=1)
-                break
+                # 503: listening, but the ledger is still being opened (api/lifecycle.py)
+                if httpx.get(base + ready, timeout=1).status_code != 503:
+                    break
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
