@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cli._keyfiles import (
     passphrase_for,
     save_new_key,
 )
+from cli._logformat import LOG_FORMATS, log_config
 from keys import PrivateKey
 from ledger import (
     Ledger,
@@ -185,8 +187,14 @@ def _serve(
     log_key: Path | None,
     witness_policy: Path | None = None,
     published: Path | None = None,
+    log_format: str = "text",
 ) -> None:
-    """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here)."""
+    """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here).
+
+    SIGTERM (or SIGINT) stops it gracefully: it stops accepting connections, answers the
+    requests in flight (at most :data:`GRACEFUL_S` seconds), lets the sequencer finish every
+    queued entry, closes the ledger, and exits 0 (docs/operating/monitoring.md).
+    """
     import uvicorn
 
     _require_ledger(db)
@@ -225,7 +233,36 @@ def _serve(
         else:
             PrivateKey.load(key_path, None)
             os.environ.pop(PASSPHRASE_ENV, None)
-    uvicorn.run("api:app_from_env", factory=True, host=host, port=port, log_level="info")
+    config = uvicorn.Config(
+        "api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config(log_format),
+        timeout_graceful_shutdown=GRACEFUL_S,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down on SIGTERM or SIGINT, then raises the signal again with the handler
+    # that was there before it started: this one, so that a clean stop exits 0 (rather than
+    # "killed by SIGTERM", or click's "Aborted!").
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stopped)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
+
+
+GRACEFUL_S = 30
+"""Seconds a stopping server waits for requests in flight before it drops their connections."""
+
+STARTUP_FAILURE = 3
+"""The exit code of a server that could not start (uvicorn's, and the API's when the ledger
+cannot be opened)."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @click.command("serve")
@@ -263,6 +300,15 @@ def _serve(
     "refused (exit 1). Created when absent. One file per server process "
     "[env CLAIMLEDGER_PUBLISHED_CHECKPOINT].",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="CLAIMLEDGER_LOG_FORMAT",
+    help="text: uvicorn's lines; json: one JSON object per line on stderr (time, level, logger, "
+    "message; method, path, status, duration for each request) [env CLAIMLEDGER_LOG_FORMAT].",
+)
 def serve_cmd(
     db: str,
     host: str,
@@ -270,13 +316,19 @@ def serve_cmd(
     log_key: Path | None,
     witness_policy: Path | None,
     published_checkpoint: Path | None,
+    log_format: str,
 ) -> None:
     """Serve the HTTP API (and the public page) over a ledger database.
+
+    The server accepts connections at once and opens (verifies again) the ledger in the
+    background: /healthz answers 503 "starting" and /readyz 503 until it is open. SIGTERM stops
+    it gracefully (requests in flight answered, queued entries written) with exit code 0; a
+    ledger that cannot be opened stops it with exit code 3.
 
     Try: curl http://127.0.0.1:8000/v1/log/checkpoint
     """
     parse_database_url(db)
-    _serve(db, host, port, log_key, witness_policy, published_checkpoint)
+    _serve(db, host, port, log_key, witness_policy, published_checkpoint, log_format)
 
 
 @click.command("demo")
