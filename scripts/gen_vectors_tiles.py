@@ -104,8 +104,12 @@ def _same(got: object, want: object) -> None:
 def _refused(name: str, input_: Json, reason: str, call: Callable[[], object]) -> Json:
     try:
         call()
-    except (ValueError, VerificationError):
-        return {"name": name, "input": input_, "error": reason}
+    except (ValueError, VerificationError) as exc:
+        return {
+            "name": name,
+            "input": input_,
+            "error": {"class": type(exc).__name__, "reason": reason},
+        }
     raise AssertionError(f"{name}: not refused")
 
 
