@@ -126,9 +126,11 @@ def still_latest(ledger: Ledger, pinned: Latest) -> str | None:
     head) may already show a newer entry if one was committed while it was rendered: the tag
     would then name a checkpoint the body does not match, so the body's own hash is used.
     The ledger updates its tree and views together under one lock, and ``checkpoint()`` waits
-    for it: an unchanged note means nothing was committed in between.
+    for it: an unchanged note means nothing was committed in between. A read-only server's
+    state may also run ahead of the newest checkpoint the writers kept (by the batch being
+    written): then too the body's hash is used.
     """
-    if pinned.etag is None or _latest_note(ledger) != pinned.note:
+    if pinned.etag is None or _latest_note(ledger) != pinned.note or ledger.size != pinned.size:
         return None
     return pinned.etag
 
