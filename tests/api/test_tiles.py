@@ -4,14 +4,49 @@ needs."""
 
 from __future__ import annotations
 
+import base64
+import random
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api import create_app
+from attest.tiles import TileHashReader, TileRef
 from ledger import export_tiles
 from tests.ledger.actors import init_ledger, register_story
 from tests.ledger.test_tiles import files_of, grow
+
+
+def test_proofs_from_api_tiles_equal_the_api_proofs_at_many_sizes(tmp_path: Path) -> None:
+    ledger = init_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    register_story(ledger)
+    kept = [7, 31, 128, 255, 256, 257, 300, 511, 512, 530]
+    grow(ledger, 530, keep_at=kept)
+    with TestClient(create_app(ledger)) as client:
+
+        def tile(level: int, index: int, width: int) -> bytes:
+            r = client.get("/" + TileRef("hash", level, index, width).path)
+            assert r.status_code == 200
+            return r.content
+
+        def api_proof(path: str, **params: int) -> list[bytes]:
+            r = client.get(path, params=params)
+            assert r.status_code == 200
+            return [base64.b64decode(h) for h in r.json()["hashes"]]
+
+        rng = random.Random(10)
+        for size in kept:
+            reader = TileHashReader(size, tile)
+            for index in {0, size - 1, rng.randrange(size), rng.randrange(size)}:
+                assert reader.inclusion_proof(index) == api_proof(
+                    "/v1/log/proof/inclusion", index=index, size=size
+                )
+            for old in {1, size - 1, rng.randint(1, size), *(k for k in kept if k < size)}:
+                if 0 < old < size:
+                    assert reader.consistency_proof(old) == api_proof(
+                        "/v1/log/proof/consistency", **{"from": old, "to": size}
+                    )
+    ledger.close()
 
 
 def test_tile_routes_serve_the_exported_files(tmp_path: Path) -> None:
