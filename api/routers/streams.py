@@ -67,7 +67,10 @@ def get_stream(request: Request, ledger: LedgerDep, stream: Stream) -> Response:
     Bound to the latest checkpoint: fresh for 5 seconds (a writer that gets a stale head is
     answered ``409 chain-conflict`` with the current one, and rebases)."""
     pinned = latest(ledger, request)
-    if pinned.etag is not None and (hit := not_modified(request, pinned.etag, Cache.LATEST)):
+    # The head is read from the ledger's state, not cut at the checkpoint: a tag is only
+    # answered while the state is at the checkpoint (a read-only server may run ahead of it).
+    current = pinned.etag is not None and ledger.size == pinned.size
+    if current and (hit := not_modified(request, pinned.etag or "", Cache.LATEST)):
         return hit
     head, length = require_stream(ledger, stream)
     return json_response(
