@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -70,8 +71,19 @@ def _file_writes(tmp: Path, n: int = 200) -> None:
         os.fsync(dfd)
         os.close(dfd)
 
+    db = sqlite3.connect(tmp / "scale.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (x BLOB)")
+
+    def commit(i: int) -> None:
+        db.execute("INSERT INTO t VALUES (?)", (note,))
+        db.commit()
+
     print(f"floor write in place (pwrite + fdatasync): {timed(lambda i: floor.write(i, note))}")
     print(f"temp file + fsync + rename + dir fsync:    {timed(renamed)}")
+    print(f"for scale, a SQLite commit (WAL, FULL):    {timed(commit)}")
+    db.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -81,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--writes-only", action="store_true", help="only the cost of one write")
     args = ap.parse_args(argv)
     print(f"# bench_published — {stamp()} — {machine()}")
     print(run_like_the_shells())
@@ -89,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     kinds = ["sqlite"] if args.no_postgres else ["sqlite", "postgres"]
     with tempfile.TemporaryDirectory(prefix="claimledger-bench-") as tmp:
         _file_writes(Path(tmp))
+        if args.writes_only:
+            return
         for kind in kinds:
             backend = _Backend(kind, Path(tmp))
             rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
