@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from attest.statements import REGISTRY_STREAM
 from keys import PrivateKey
 from ledger import Ledger
 from tests.api.conftest import Api, P, Story
+from tests.attest.examples import AUTHORITY, example_party_register_body
 
 WITNESS = CosignerSigner("witness.example/w1", PrivateKey.from_seed(bytes(range(32))))
 
@@ -245,3 +248,46 @@ def test_a_bundle_at_a_size_is_immutable_once_cosigned(
     assert cosigned.status_code == 200  # the tag is bound to the note, which gained a line
     assert cosigned.headers["cache-control"] == IMMUTABLE
     assert cosigned.content != plain.content
+
+
+def test_one_bound_tag_names_one_body_while_the_log_grows(
+    story_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers racing a writer: every (URL, ETag) pair seen always comes with the same bytes,
+    so a tag never names a checkpoint the body does not show."""
+    http = story_api.http
+    ledger: Ledger = http.app.state.ledger  # type: ignore[union-attr]
+    real_head = ledger.head
+
+    def slow_head(stream: str) -> tuple[str, int]:
+        time.sleep(0.003)  # widen the window between pinning the checkpoint and reading
+        return real_head(stream)
+
+    monkeypatch.setattr(ledger, "head", slow_head)
+    urls = ["/v1/scorecard", f"/v1/streams/{REGISTRY_STREAM}", "/"]
+    seen: dict[tuple[str, str], bytes] = {}
+    mismatched: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            for url in urls:
+                r = http.get(url)
+                key = (url, r.headers["etag"])
+                if seen.setdefault(key, r.content) != r.content:
+                    mismatched.append(key)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    try:
+        for i in range(12):
+            body = example_party_register_body(f"extra-{i}", "provider", keys=[100 + i])
+            story_api.submit("party.register", REGISTRY_STREAM, AUTHORITY, body)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert not mismatched, mismatched
+    heads = {tag for url, tag in seen if url == urls[1]}
+    assert len(heads) > 3  # the readers did see the log grow
