@@ -30,7 +30,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger import Ledger, LedgerError, StoreError, Witnessing
+from ledger import Following, Ledger, LedgerError, StoreError, Witnessing
 
 __all__ = [
     "GAUGES",
@@ -128,6 +128,29 @@ def _witness_lag_seconds(state: Any) -> float | None:
     return max(0.0, time.time() - entry.log_time_ms / 1000)
 
 
+def _following(state: Any) -> Following | None:
+    return None if _ledger(state) is None else getattr(state, "following", None)
+
+
+def _follower_lag(state: Any) -> float | None:
+    following = _following(state)
+    return None if following is None else following.stats.last_lag_s
+
+
+def _follower_behind(state: Any) -> float | None:
+    ledger, following = _ledger(state), _following(state)
+    if ledger is None or following is None:
+        return None
+    return max(0, ledger.store.size() - ledger.size)
+
+
+def _follower_since_current(state: Any) -> float | None:
+    following = _following(state)
+    if following is None or following.stats.current_at == 0:
+        return None
+    return max(0.0, time.time() - following.stats.current_at)
+
+
 def _open_seconds(state: Any) -> float | None:
     seconds: float | None = state.lifecycle.open_seconds
     return seconds
@@ -170,6 +193,32 @@ GAUGES: tuple[Gauge, ...] = (
         "Seconds since the log time of the oldest entry not yet covered by a quorum-cosigned "
         "checkpoint (0 when every entry is)",
         _witness_lag_seconds,
+    ),
+    Gauge(
+        "claimledger_follower_lag_seconds",
+        "For the newest entry this server read that another process appended: seconds from its "
+        "log time to the moment this server could serve it",
+        _follower_lag,
+    ),
+    Gauge(
+        "claimledger_follower_behind_entries",
+        "Entries the database holds that this server does not serve yet",
+        _follower_behind,
+    ),
+    Gauge(
+        "claimledger_follower_seconds_since_current",
+        "Seconds since this server last found itself current with its database",
+        _follower_since_current,
+    ),
+    Gauge(
+        "claimledger_follower_entries",
+        "Entries this server has read that other processes appended",
+        lambda s: None if (f := _following(s)) is None else f.stats.entries,
+    ),
+    Gauge(
+        "claimledger_follower_stopped",
+        "1 if this server stopped following its database (an entry there fails the rules)",
+        lambda s: None if (f := _following(s)) is None else float(f.stopped),
     ),
 )
 """The gauges read at each scrape; a new one (e.g. from ``app.state.following``) is one line."""

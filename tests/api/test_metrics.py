@@ -5,6 +5,7 @@ batches, checkpoint size and age, witness lag; one registry per application
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,9 +15,10 @@ from api import create_app
 from attest.policy import parse_policy
 from attest.statements import REGISTRY_STREAM
 from ledger import Ledger, Witnessing
-from tests.api.conftest import KEYS, Api, P, Story
+from tests.api.conftest import KEYS, Api, P, Story, init_ledger
 from tests.api.test_witness_endpoints import _cosigned, _policy
 from tests.attest.examples import AUTHORITY, example_claim_body, example_party_register_body
+from tests.ledger.actors import envelope
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -142,3 +144,25 @@ def test_witness_lag_is_the_age_of_the_oldest_entry_not_yet_cosigned(ledger: Led
         assert 0.25 <= lag <= time.time() - before + 1  # log times are whole milliseconds
     finally:
         witnessing.close()
+
+
+def test_follower_gauges_show_what_another_process_appended(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with init_ledger(url) as writer, Ledger.open(url) as reader:
+        app = create_app(reader, follow_s=0.02)
+        with TestClient(app) as client:  # the lifespan runs the follower
+            m = scrape(client)
+            assert m[("claimledger_follower_behind_entries", ())] == 0
+            assert m[("claimledger_follower_stopped", ())] == 0
+            assert m[("claimledger_follower_entries", ())] == 0
+            assert ("claimledger_follower_lag_seconds", ()) not in m  # nothing read yet
+            body = example_party_register_body(P, "provider", keys=[KEYS[P]])
+            writer.submit(envelope(writer, "party.register", REGISTRY_STREAM, AUTHORITY, body))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and reader.size < writer.size:
+                time.sleep(0.02)
+            m = scrape(client)
+            assert m[("claimledger_follower_entries", ())] == 1
+            assert m[("claimledger_follower_behind_entries", ())] == 0
+            assert m[("claimledger_follower_lag_seconds", ())] >= 0
+            assert m[("claimledger_follower_seconds_since_current", ())] < 10
