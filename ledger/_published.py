@@ -189,8 +189,8 @@ def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkp
         The published checkpoint, or None if the file does not exist yet.
 
     Raises:
-        LedgerError: the file is unreadable or not this log's checkpoint; the database cannot
-            be opened or holds no ledger.
+        LedgerError: the file is unreadable or not this log's checkpoint, or absent and cannot
+            be created (no such directory); the database cannot be opened or holds no ledger.
         CorruptionError: the database does not reach the published checkpoint.
     """
     published = PublishedCheckpoint(path)
@@ -207,6 +207,13 @@ def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkp
             raise CorruptionError(f"the genesis entry does not verify: {exc}", index=0) from exc
         cp = published.read(verifier, body.origin)
         if cp is None:
+            # Found out now, not at the first receipt (which could then not be given).
+            parent = published.path.parent
+            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+                raise LedgerError(
+                    f"cannot create the published checkpoint {published.path}: "
+                    f"{parent} is not a writable directory"
+                )
             return None
 
         def root_at(n: int) -> bytes | None:

@@ -200,3 +200,11 @@ def test_published_file_of_another_log_is_refused(tmp_path: Path) -> None:
     init_ledger(url).close()
     with pytest.raises(LedgerError, match="holds no checkpoint published by this log"):
         Ledger.open(url, log_key=key(LOG_KEY), published_checkpoint=floor)
+
+
+def test_a_floor_file_that_cannot_be_created_is_refused_before_serving(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    init_ledger(url).close()
+    assert check_published_checkpoint(url, tmp_path / "published") is None  # created later
+    with pytest.raises(LedgerError, match="is not a writable directory"):
+        check_published_checkpoint(url, tmp_path / "no-such-dir" / "published")
