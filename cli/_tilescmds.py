@@ -45,7 +45,7 @@ from cli._backend import DEFAULT_DB, Backend
 from cli._errors import EXIT_FAILED, CliError
 from cli._verifying import Outcome, checkpoint_size, verify_bundle_bytes
 from keys import PublicKey
-from ledger import Ledger, export_tiles
+from ledger import Ledger, export_tiles, open_store
 
 __all__ = ["TilesBackend", "tiles_group", "verify_record_from_tiles"]
 
@@ -246,13 +246,27 @@ def tiles_group() -> None:
     show_default=True,
     help="Ledger database [env CLAIMLEDGER_DB].",
 )
+@click.option(
+    "--bundles/--no-bundles",
+    default=True,
+    show_default=True,
+    help="Also write each changed provider's evidence bundle (opens the ledger: a replay of "
+    "the log) or tiles only (opens the database alone, O(new entries)).",
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def tiles_export_cmd(db: str, directory: Path) -> None:
+def tiles_export_cmd(db: str, bundles: bool, directory: Path) -> None:
     """Write the log's newest kept checkpoint, its tiles and entry bundles, and each changed
     provider's evidence bundle into DIRECTORY, incrementally (only what is new; the checkpoint
     last). Serve DIRECTORY with any static web server (docs/operating/static-read-side.md)."""
-    with Ledger.open(db) as ledger:
-        done = export_tiles(ledger, directory)
+    if bundles:
+        with Ledger.open(db) as ledger:
+            done = export_tiles(ledger, directory)
+    else:
+        store = open_store(db)
+        try:
+            done = export_tiles(store, directory)
+        finally:
+            store.close()
     if done.files == 0:
         click.echo(f"{directory}: up to date at tree size {done.size}")
     else:

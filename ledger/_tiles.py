@@ -9,9 +9,10 @@ the nodes and the checkpoint of a size are written in one transaction.
 :func:`export_tiles` writes the same files into a directory that any static server, object store
 or CDN can serve: incrementally (full tiles are immutable and written once; the partial tiles of
 the new size), each file atomically (a temporary file renamed over it), and the ``checkpoint``
-last, so a reader never sees a checkpoint whose tiles are missing. With each export it also writes
-``bundle/<provider>.json``, the evidence bundle (SPEC §10) of every provider whose record changed,
-at the exported checkpoint.
+last, so a reader never sees a checkpoint whose tiles are missing. Given a :class:`Ledger`, each
+export also writes ``bundle/<provider>.json``, the evidence bundle (SPEC §10) of every provider
+whose record changed, at the exported checkpoint; given a bare :class:`EntryStore` (opened in
+O(1), where a ledger replays the whole log), tiles only.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attest import REGISTRY_STREAM, leaf_data
-from attest.checkpoint import verify_checkpoint
+from attest.checkpoint import NoteVerifier, verify_checkpoint
+from attest.dsse import Envelope
 from attest.errors import VerificationError
 from attest.merkle import subtree_hash
+from attest.rules import open_genesis
+from attest.statements import Genesis
 from attest.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -35,6 +39,7 @@ from attest.tiles import (
     new_tiles,
     tile_bytes,
 )
+from keys import PublicKey
 from ledger._bundle import export_bundle
 from ledger._ledger import Ledger, checkpoint_size_of
 from ledger._store import EntryStore
@@ -145,7 +150,25 @@ def _sync_dirs(dirs: set[Path]) -> None:
             os.close(fd)
 
 
-def _exported_size(ledger: Ledger, out: Path) -> int:
+def _note_verifier(store: EntryStore) -> NoteVerifier:
+    """The log's checkpoint verifier, from the genesis entry the store holds.
+
+    Raises:
+        LedgerError: the store holds no genesis entry.
+    """
+    first = store.log_entries(0, 1)
+    try:
+        if not first:
+            raise LedgerError("the database holds no ledger")
+        body = open_genesis(Envelope.parse_stored(first[0].envelope)).statement.body
+        if not isinstance(body, Genesis):  # pragma: no cover - open_genesis checks
+            raise LedgerError("entry 0 is not a genesis entry")
+        return NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
+    except VerificationError as exc:
+        raise LedgerError(f"entry 0 is not a genesis entry: {exc}") from exc
+
+
+def _exported_size(store: EntryStore, verifier: NoteVerifier, out: Path) -> int:
     """The size of the checkpoint already exported to ``out`` (0 if none), after checking that
     it is this log's and that the database still holds the entries it signs.
 
@@ -156,10 +179,9 @@ def _exported_size(ledger: Ledger, out: Path) -> int:
     if not path.exists():
         return 0
     try:
-        cp = verify_checkpoint(path.read_bytes(), ledger.note_verifier, origin=ledger.origin)
+        cp = verify_checkpoint(path.read_bytes(), verifier)
     except VerificationError as exc:
         raise LedgerError(f"{path} is not a checkpoint of this log: {exc}") from exc
-    store = ledger.store
     if cp.size > store.nodes_size():
         raise LedgerError(
             f"{path} has {cp.size} entries, more than the database's {store.nodes_size()}: "
@@ -170,12 +192,13 @@ def _exported_size(ledger: Ledger, out: Path) -> int:
     return cp.size
 
 
-def export_tiles(ledger: Ledger, out: str | os.PathLike[str]) -> TileExport:
+def export_tiles(ledger: Ledger | EntryStore, out: str | os.PathLike[str]) -> TileExport:
     """Write the log's newest kept checkpoint, its tiles and bundles into directory ``out``.
 
     Only what is new since the checkpoint already in ``out`` is written (the full tiles and
-    bundles completed since, the partial ones of the new size, the evidence bundles of the
-    providers whose record changed: every provider if the registry changed); ``checkpoint`` is
+    bundles completed since, the partial ones of the new size); given a :class:`Ledger` (not a
+    bare store, which needs no replay of the log to open), also the evidence bundles of the
+    providers whose record changed (every provider if the registry changed). ``checkpoint`` is
     written last. Running it again with nothing new writes nothing.
 
     Raises:
@@ -186,13 +209,16 @@ def export_tiles(ledger: Ledger, out: str | os.PathLike[str]) -> TileExport:
     """
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    ledger.refresh()
-    store = ledger.store
+    if isinstance(ledger, Ledger):
+        ledger.refresh()
+        store, verifier = ledger.store, ledger.note_verifier
+    else:
+        store, verifier = ledger, _note_verifier(ledger)
     note = store.latest_checkpoint()
     if note is None:
         raise LedgerError("the log has kept no checkpoint yet: nothing to export")
     size = checkpoint_size_of(note)
-    old = _exported_size(ledger, root)
+    old = _exported_size(store, verifier, root)
     if old > size:
         raise LedgerError(f"{root} holds a checkpoint of {old} entries, newer than the database's")
     if old == size:
@@ -204,13 +230,18 @@ def export_tiles(ledger: Ledger, out: str | os.PathLike[str]) -> TileExport:
         _write(root, ref.path, data, dirs)
         files += 1
         written += len(data)
-    touched = {leaf.stream for leaf in store.leaves(old, size)} if old else {REGISTRY_STREAM}
-    providers = sorted(p for p, party in ledger.state.parties.items() if party.role == "provider")
-    changed = providers if REGISTRY_STREAM in touched else [p for p in providers if p in touched]
-    for provider in changed:
-        data = export_bundle(ledger, provider, checkpoint=note)
-        _write(root, f"bundle/{provider}.json", data, dirs)
-        written += len(data)
+    changed: list[str] = []
+    if isinstance(ledger, Ledger):
+        touched = {x.stream for x in store.leaves(old, size)} if old else {REGISTRY_STREAM}
+        parties = ledger.state.parties
+        providers = sorted(p for p, party in parties.items() if party.role == "provider")
+        changed = (
+            providers if REGISTRY_STREAM in touched else [p for p in providers if p in touched]
+        )
+        for provider in changed:
+            data = export_bundle(ledger, provider, checkpoint=note)
+            _write(root, f"bundle/{provider}.json", data, dirs)
+            written += len(data)
     _sync_dirs(dirs)
     _write(root, "checkpoint", note, dirs)
     _sync_dirs({root})

@@ -79,6 +79,11 @@ def test_verify_from_a_static_tile_server(cli: Cli, tmp_path: Path) -> None:
         .endswith("up to date at tree size 300")
     )
 
+    bare = tmp_path / "bare"
+    assert "0 evidence bundles" in cli("tiles", "export", "--no-bundles", "--db", url, bare).output
+    assert not (bare / "bundle").exists()
+    assert (bare / "tile/0/000").read_bytes() == (out / "tile/0/000").read_bytes()
+
     with static_server(out) as base:
         whole = cli("verify", "--tiles", base).output
         assert "Verified 300 entries" in whole

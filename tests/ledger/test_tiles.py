@@ -96,6 +96,13 @@ def test_export_serves_what_the_store_serves_and_proofs_match(
     assert serve_tile(ledger.store, TileRef("hash", 0, 2)) is None  # beyond the checkpoint
     assert serve_tile(ledger.store, TileRef("hash", 1, 0)) is None
 
+    # from the bare store (no replay of the log): the same files but the evidence bundles
+    bare = export_tiles(ledger.store, tmp_path / "bare")
+    assert (bare.size, bare.bundles) == (300, 0)
+    assert files_of(tmp_path / "bare") == {
+        f: b for f, b in files.items() if not f.startswith("bundle/")
+    }
+
     # incremental: nothing new writes nothing; new entries write the new tiles only
     assert export_tiles(ledger, out).files == 0
     grow(ledger, 520)
