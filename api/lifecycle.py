@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -53,7 +53,6 @@ class Lifecycle:
     stopping: bool = False
     open_seconds: float | None = None
     error: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def exit_process(exc: BaseException) -> None:
@@ -187,7 +186,8 @@ async def in_background(
 
 def _failed(life: Lifecycle, exc: BaseException) -> None:
     life.error = str(exc) or type(exc).__name__
-    if isinstance(exc, Exception) and type(exc).__module__.split(".")[0] in ("ledger", "api"):
+    ours = ("keys", "attest", "ledger", "api")
+    if isinstance(exc, Exception) and type(exc).__module__.split(".")[0] in ours:
         log.error("cannot serve the ledger: %s", life.error)  # a located, one-line reason
     else:
         log.error("cannot serve the ledger", exc_info=exc)
