@@ -130,6 +130,7 @@ def _write(root: Path, rel: str, data: bytes, dirs: set[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a web server's user must read it
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -55,6 +55,8 @@ def test_export_serves_what_the_store_serves_and_proofs_match(
     assert (done.old_size, done.size) == (0, 300)
     files = files_of(out)
     assert files["checkpoint"] == ledger.store.latest_checkpoint()
+    # readable by a web server running as another user (mkstemp alone makes 0600)
+    assert {p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()} == {0o644}
     assert sorted(f for f in files if f.startswith("bundle/")) == [
         f"bundle/{P}.json",
         f"bundle/{Q}.json",
