@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -243,6 +244,8 @@ def _serve(
         timeout_graceful_shutdown=GRACEFUL_S,
     )
     server = uvicorn.Server(config)
+    if log_format == "json":
+        logging.captureWarnings(True)  # a warning becomes a JSON line too
     # uvicorn shuts down on SIGTERM or SIGINT, then raises the signal again with the handler
     # that was there before it started: this one, so that a clean stop exits 0 (rather than
     # "killed by SIGTERM", or click's "Aborted!").

@@ -1,11 +1,14 @@
 """The server's log formats (``claimledger serve --log-format``): human text or JSON lines.
 
-``text`` (the default) is uvicorn's own format, plus the server's ``claimledger.*`` records at
-INFO (the open, witnessing, following) in the same style. ``json`` writes one JSON object per line
-to stderr, for every logger (uvicorn's included): ``time`` (RFC 3339, UTC, milliseconds),
-``level``, ``logger``, ``message``, ``exception`` (a traceback, when there is one), and for each
-HTTP request (logger ``claimledger.access``, which replaces uvicorn's access lines so that the
-duration is known) ``method``, ``path``, ``status`` and ``duration`` (seconds).
+``text`` (the default) is uvicorn's own format, plus the server's ``claimledger.*`` and
+``ledger.*`` records at INFO (the open, witnessing, following) in the same style.
+
+``json`` writes one JSON object per line to stderr, for every logger (uvicorn's included):
+``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``, ``message``, ``exception`` (a
+traceback, when there is one), and for each HTTP request (logger ``claimledger.access``, which
+replaces uvicorn's access lines so that the duration is known) ``method``, ``path``, ``status``
+and ``duration`` (seconds). Python warnings are logged too (logger ``py.warnings``), so that
+nothing else reaches stderr.
 """
 
 from __future__ import annotations
@@ -73,11 +76,8 @@ def log_config(log_format: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["claimledger"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
+    for name in ("claimledger", "ledger"):  # the server's records, in uvicorn's style
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     # uvicorn writes the access lines in this format; the server's own would repeat them.
     config["loggers"]["claimledger.access"] = {"level": "WARNING"}
     return config
