@@ -36,6 +36,7 @@ from cli._common import backend_options, with_backend
 from cli._config import TrustStore
 from cli._errors import EXIT_FAILED, CliError
 from cli._readcmds import load_policy
+from cli._tilescmds import TilesBackend
 from cli._verifying import checkpoint_size, trusted_checkpoint
 
 __all__ = ["monitor_cmd"]
@@ -47,6 +48,7 @@ _HELP = """Follow a log and verify everything it adds; print the new entries of 
   claimledger monitor acme-social --server URL --ndjson  one company, as NDJSON
   claimledger monitor --server URL --once                verify up to now, print, exit
   claimledger monitor --server URL --policy P            follow the witness-cosigned checkpoints
+  claimledger monitor --tiles URL                        follow a static tile export (tlog-tiles)
 
 The first run replays the whole log from its genesis; later checkpoints must be consistent with
 the last one verified (remembered with `verify`'s, in the config directory). An entry is printed
@@ -178,6 +180,11 @@ def _line(placed: Placed, ndjson: bool) -> str:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A C2SP tlog-policy file: follow cosigned checkpoints that meet its quorum.",
 )
+@click.option(
+    "--tiles",
+    metavar="URL",
+    help="Follow the C2SP tlog-tiles at URL (a static export) instead of --db/--server.",
+)
 def monitor_cmd(
     companies: tuple[str, ...],
     db: str | None,
@@ -189,9 +196,14 @@ def monitor_cmd(
     ndjson: bool,
     genesis: str | None,
     policy_file: Path | None,
+    tiles: str | None,
 ) -> None:
     policy = None if policy_file is None else load_policy(policy_file)
-    backend = with_backend(db, server, log_key)
+    if tiles is not None:
+        backend: Backend = TilesBackend(tiles)
+        click.get_current_context().call_on_close(backend.close)
+    else:
+        backend = with_backend(db, server, log_key)
     store = TrustStore.load()
     vkey = backend.log_vkey()
     record = store.logs.get(vkey)

@@ -90,6 +90,8 @@ def test_verify_from_a_static_tile_server(cli: Cli, tmp_path: Path) -> None:
         record = cli("verify", P, "--tiles", base).output
         assert f"Verified the record of {P}" in record
         assert "tree size 300" in record
+        followed = cli("monitor", "--tiles", base, "--once")
+        assert "verified tree size 300" in followed.output
 
         # entries on Q's stream only: P's bundle stays at 300, the checkpoint moves to 340
         old_p = (out / f"bundle/{P}.json").read_bytes()
@@ -99,6 +101,9 @@ def test_verify_from_a_static_tile_server(cli: Cli, tmp_path: Path) -> None:
             led.flush()
         assert "300 -> 340" in cli("tiles", "export", "--db", url, out).output
         assert (out / f"bundle/{P}.json").read_bytes() == old_p
+        # from the remembered 300 to 340: the consistency proof comes from tiles
+        followed = cli("monitor", Q, "--tiles", base, "--once", "--ndjson")
+        assert followed.output.count(f'"stream": "{Q}"') == 40
         record = cli("verify", P, "--tiles", base).output
         assert "tree size 340" in record
         assert "consistent with the checkpoint verified" in record
