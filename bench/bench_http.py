@@ -111,14 +111,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited:\n{self.log.read_text()}")
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
             try:
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=1)
                 conn.request("GET", "/openapi.json")
                 if conn.getresponse().status == 200:
-                    conn.close()
                     return
-            except OSError:
+            except OSError:  # not listening yet, or slow to answer: its socket is closed too
                 time.sleep(0.1)
+            finally:
+                conn.close()
         self.stop()
         raise RuntimeError(f"the server did not answer in 30 s:\n{self.log.read_text()}")
 
