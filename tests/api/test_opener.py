@@ -90,8 +90,10 @@ def test_every_refusal_is_the_inline_one(pooled: tuple[Api, Api], case: str) -> 
 
 
 def test_a_key_registered_by_another_writer_is_found(tmp_path: Path, sqlite_ledger: Ledger) -> None:
-    """The workers were never given the key: ``prepare`` catches up and finds it."""
-    app = create_app(sqlite_ledger, open_workers=2)
+    """The workers were never given the key: ``prepare`` catches up and finds it.
+
+    No follower (``follow_s=0``): it would read the key first, and this is about ``prepare``."""
+    app = create_app(sqlite_ledger, open_workers=2, follow_s=0)
     with TestClient(app) as client:
         api = Api(client)
         Story(api).register()
