@@ -827,6 +827,151 @@ export async function merkleRoot(leaves) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// C2SP tlog-tiles (SPEC §14): node hashes and proofs computed from tiles
+
+/** A tile index as tlog-tiles path elements: 3-digit groups, all but the last `x`-prefixed. */
+export function tileIndexPath(index) {
+  let v = BigInt(index);
+  if (v < 0n) fail("EncodingError", `a tile index is not negative, not ${index}`);
+  const groups = [String(v % 1000n).padStart(3, "0")];
+  for (v /= 1000n; v > 0n; v /= 1000n) groups.push("x" + String(v % 1000n).padStart(3, "0"));
+  return groups.reverse().join("/");
+}
+
+/** The path of hash tile (level, index, width) below a log's prefix: `tile/<L>/<N>[.p/<W>]`. */
+export function tilePath(level, index, width = 256) {
+  return `tile/${level}/${tileIndexPath(index)}${width === 256 ? "" : `.p/${width}`}`;
+}
+
+const splitSize = (n) => 1n << BigInt((n - 1n).toString(2).length - 1); // largest 2^k < n
+
+/**
+ * Any perfect node, root or RFC 9162 proof of the tree of `size` leaves, from hash tiles:
+ * `fetchTile(path)` resolves to a tile's bytes. Each tile is fetched once (the full one where the
+ * tree has it, else the partial tile of `size`). Tiles are untrusted: a proof computed here is
+ * verified against a verified checkpoint's root (verifyConsistency, verifyInclusion).
+ */
+export class TileReader {
+  constructor(size, fetchTile) {
+    this.size = u64Arg(size, "tree size", "ProofError");
+    this.fetchTile = fetchTile;
+    this.tiles = new Map();
+    this.fetched = [];
+  }
+
+  tile(level, index) {
+    const key = `${level}/${index}`;
+    if (!this.tiles.has(key)) {
+      const lv = BigInt(level);
+      const full = this.size >> (8n * (lv + 1n));
+      const partial = Number((this.size >> (8n * lv)) % 256n);
+      let width = 256;
+      if (index === full && partial) width = partial;
+      else if (index >= full) fail("ProofError", `a tree of ${this.size} leaves has no tile ${level}/${index}`);
+      const path = tilePath(level, index, width);
+      this.fetched.push(path);
+      this.tiles.set(
+        key,
+        Promise.resolve(this.fetchTile(path)).then((data) => {
+          if (!(data instanceof Uint8Array) || data.length !== width * 32) {
+            fail("EncodingError", `${path} is ${data && data.length} bytes, not ${width * 32}`);
+          }
+          return data;
+        }),
+      );
+    }
+    return this.tiles.get(key);
+  }
+
+  /** node(height, index) of SPEC §6: from the tile at level ⌊height/8⌋, folding 2^(height mod 8) hashes. */
+  async node(height, index) {
+    const h = BigInt(height);
+    const k = BigInt(index);
+    if ((k + 1n) << h > this.size) fail("ProofError", `node(${height}, ${index}) is not in a tree of ${this.size} leaves`);
+    const rest = h % 8n;
+    const first = k << rest;
+    const tile = await this.tile(Number(h / 8n), first >> 8n);
+    const at = Number(first % 256n);
+    let hashes = [];
+    for (let i = 0; i < 1 << Number(rest); i++) hashes.push(tile.subarray((at + i) * 32, (at + i + 1) * 32));
+    while (hashes.length > 1) {
+      const next = [];
+      for (let i = 0; i < hashes.length; i += 2) next.push(await nodeHash(hashes[i], hashes[i + 1]));
+      hashes = next;
+    }
+    return hashes[0];
+  }
+
+  /** The hash of leaves [start, end) as one subtree (a node of some tree). */
+  async subtree(start, end) {
+    const width = end - start;
+    if ((width & (width - 1n)) === 0n) {
+      const level = BigInt(width.toString(2).length - 1);
+      return this.node(level, start >> level);
+    }
+    const parts = [];
+    let pos = start;
+    for (let level = BigInt(width.toString(2).length - 1); level >= 0n; level--) {
+      if ((width >> level) & 1n) {
+        parts.push(await this.node(level, pos >> level));
+        pos += 1n << level;
+      }
+    }
+    let acc = parts.pop();
+    while (parts.length) acc = await nodeHash(parts.pop(), acc);
+    return acc;
+  }
+
+  async root() {
+    return this.size === 0n ? sha256(new Uint8Array(0)) : this.subtree(0n, this.size);
+  }
+
+  /** PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, leaf side first. */
+  async inclusionProof(index) {
+    const m = u64Arg(index, "leaf index", "ProofError");
+    if (m >= this.size) fail("ProofError", `leaf index ${index} is not in a tree of size ${this.size}`);
+    const path = [];
+    let start = 0n;
+    let end = this.size;
+    while (end - start > 1n) {
+      const k = splitSize(end - start);
+      if (m < start + k) {
+        path.push(await this.subtree(start + k, end));
+        end = start + k;
+      } else {
+        path.push(await this.subtree(start, start + k));
+        start += k;
+      }
+    }
+    return path.reverse();
+  }
+
+  /** PROOF(old, D[0:size]) of RFC 9162 §2.1.4.1, for 0 < old <= size. */
+  async consistencyProof(old) {
+    let m = u64Arg(old, "old tree size", "ProofError");
+    if (!(0n < m && m <= this.size)) fail("ProofError", `no consistency proof from size ${old} to size ${this.size}`);
+    const proof = [];
+    let start = 0n;
+    let end = this.size;
+    let whole = true;
+    while (m !== end - start) {
+      const k = splitSize(end - start);
+      if (m <= k) {
+        proof.push(await this.subtree(start + k, end));
+        end = start + k;
+      } else {
+        proof.push(await this.subtree(start, start + k));
+        start += k;
+        m -= k;
+        whole = false;
+      }
+    }
+    if (!whole) proof.push(await this.subtree(start, end));
+    return proof.reverse();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // C2SP signed notes and checkpoints (SPEC §7)
 
 const CONTROL = /[\x00-\x09\x0b-\x1f]/;
