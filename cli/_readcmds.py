@@ -485,11 +485,17 @@ def _table(stream: str, state: dict[str, Any]) -> None:
     help="Export against the newest checkpoint the ledger's witnesses cosigned (its "
     "cosignature lines travel in the bundle), not the latest one.",
 )
+@click.option(
+    "--tiles",
+    metavar="URL",
+    help="Take the bundle a static tile export serves ('claimledger tiles export').",
+)
 @backend_options
 def export_cmd(
     stream: str,
     output: Path,
     cosigned: bool,
+    tiles: str | None,
     db: str | None,
     server: str | None,
     log_key: Path | None,
@@ -500,7 +506,11 @@ def export_cmd(
     """
     if output.exists():
         raise CliError(f"{output} already exists; refusing to overwrite it")
-    backend = with_backend(db, server, log_key)
+    if tiles is not None:
+        backend: Backend = TilesBackend(tiles)
+        click.get_current_context().call_on_close(backend.close)
+    else:
+        backend = with_backend(db, server, log_key)
     size = None
     if cosigned:
         note = backend.cosigned_checkpoint()

@@ -92,6 +92,9 @@ def test_verify_from_a_static_tile_server(cli: Cli, tmp_path: Path) -> None:
         assert "tree size 300" in record
         followed = cli("monitor", "--tiles", base, "--once")
         assert "verified tree size 300" in followed.output
+        cli("export", P, "--tiles", base, "-o", tmp_path / "p.bundle")
+        assert (tmp_path / "p.bundle").read_bytes() == (out / f"bundle/{P}.json").read_bytes()
+        assert "tree size 300" in cli("verify", "--bundle", tmp_path / "p.bundle").output
 
         # entries on Q's stream only: P's bundle stays at 300, the checkpoint moves to 340
         old_p = (out / f"bundle/{P}.json").read_bytes()
