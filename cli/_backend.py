@@ -148,6 +148,16 @@ class LocalBackend(Backend):
         return self.ledger(write=True).submit(envelope).to_dict()
 
     def checkpoint(self) -> bytes:
+        if self._key_path() is None:
+            # No log key: the newest checkpoint the log published, kept in its database (so a
+            # backup or a replica verifies without the key, and without being written to).
+            try:
+                return self.ledger().checkpoint()
+            except LedgerError as exc:
+                raise CliError(
+                    f"{self.source} holds no published checkpoint: give the log key "
+                    "(--log-key FILE or CLAIMLEDGER_LOG_KEY) to sign one"
+                ) from exc
         return self.ledger(write=True).checkpoint()
 
     def log_vkey(self) -> str:
@@ -160,6 +170,8 @@ class LocalBackend(Backend):
 
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         if size is None:
+            if self._key_path() is None:  # at the newest checkpoint the log published
+                return export_bundle(self.ledger(), stream, checkpoint=self.checkpoint())
             return export_bundle(self.ledger(write=True), stream)
         led = self.ledger()
         if led.cosigned_checkpoint(size) is None:
