@@ -10,19 +10,31 @@ from pathlib import Path
 import pytest
 
 from attest.checkpoint import verify_checkpoint
+from attest.dsse import Envelope
+from attest.entry import entry_hash
+from attest.errors import VerificationError
 from attest.tiles import TileHashReader, TileRef, bundle_log_entries, parse_tile_path
 from ledger import Ledger, LedgerError, export_tiles, read_tile, serve_tile
-from tests.ledger.actors import P, Q, claim, init_ledger, register_story
+from tests.attest.examples import example_claim_body
+from tests.ledger.actors import P, Q, claim, envelope, init_ledger, register_story
 
 
 def grow(ledger: Ledger, to: int, keep_at: Iterable[int] = ()) -> None:
-    """Claims by P and Q until the log has ``to`` entries; a kept checkpoint at each size of
-    ``keep_at`` (and at ``to``)."""
-    keep = set(keep_at) | {to}
-    while ledger.size < to:
-        ledger.submit(claim(ledger, P if ledger.size % 2 else Q))
-        if ledger.size in keep:
-            ledger.flush()
+    """Claims by P and Q until the log has ``to`` entries, in batches (each chained on the
+    stream heads); a kept checkpoint at each size of ``keep_at`` (and at ``to``)."""
+    for stop in sorted({k for k in keep_at if ledger.size < k < to} | {to}):
+        heads = {p: ledger.head(p)[0] for p in (P, Q)}
+        batch = []
+        for i in range(ledger.size, stop):
+            party = P if i % 2 else Q
+            body = example_claim_body()
+            env = envelope(ledger, "claim.publish", party, party, body, prev=heads[party])
+            heads[party] = entry_hash(Envelope.parse_stored(env)).hex()
+            batch.append(env)
+        for start in range(0, len(batch), 100):  # below the size opened in worker processes
+            done = ledger.submit_many(batch[start : start + 100])
+            assert all(not isinstance(r, VerificationError) for r in done), done
+        ledger.flush()
 
 
 def files_of(root: Path) -> dict[str, bytes]:
