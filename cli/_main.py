@@ -66,7 +66,7 @@ def main() -> None:
     Authority:  init | party register | accredit grant|suspend | key add|revoke
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Offline:    sign (air-gapped) then submit
-    Operators:  serve | backup | demo
+    Operators:  serve | backup | demo | tiles export (the read side as static files)
 
     Every command works on a database (--db URL; default sqlite:///claimledger.db, the file
     claimledger.db in the current directory) or a server (--server URL).
