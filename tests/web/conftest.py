@@ -107,9 +107,15 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def page(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The verifier's test page (``verify-test.html``) open in headless Chromium."""
+    """The verifier's test page (``verify-test.html``) open in headless Chromium.
+
+    One per test module, not per session: while Playwright's sync API is open, its event loop
+    counts as running in this thread, so ``asyncio.run()`` or a second ``sync_playwright()`` in
+    any later test of the same process would fail (pytest-xdist runs modules of every folder, in
+    any order, in one worker process).
+    """
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
