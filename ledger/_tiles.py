@@ -169,6 +169,20 @@ def _note_verifier(store: EntryStore) -> NoteVerifier:
         raise LedgerError(f"entry 0 is not a genesis entry: {exc}") from exc
 
 
+BUNDLES_MARK = ".bundles-size"
+"""The file in an export that holds the tree size its evidence bundles were last written at."""
+
+
+def _bundles_size(root: Path, size: int) -> int:
+    """The size the bundles in ``root`` were written at; 0 (write them all) if unknown, or
+    beyond ``size`` (a database behind the export's bundles)."""
+    try:
+        done = int((root / BUNDLES_MARK).read_text("ascii"))
+    except (OSError, ValueError):
+        return 0
+    return done if 0 <= done <= size else 0
+
+
 def _exported_size(store: EntryStore, verifier: NoteVerifier, out: Path) -> int:
     """The size of the checkpoint already exported to ``out`` (0 if none), after checking that
     it is this log's and that the database still holds the entries it signs.
@@ -222,18 +236,21 @@ def export_tiles(ledger: Ledger | EntryStore, out: str | os.PathLike[str]) -> Ti
     old = _exported_size(store, verifier, root)
     if old > size:
         raise LedgerError(f"{root} holds a checkpoint of {old} entries, newer than the database's")
-    if old == size:
+    # The evidence bundles were last written at ``since`` (a tiles-only export moves the
+    # checkpoint without them): every record changed after it is written again.
+    since = _bundles_size(root, size) if isinstance(ledger, Ledger) else size
+    if old == size and since == size:
         return TileExport(old, size, 0, 0, 0)
     dirs: set[Path] = set()
     files = written = 0
-    for ref in new_tiles(old, size, _KINDS):
+    for ref in new_tiles(old, size, _KINDS) if old < size else []:
         data = read_tile(store, ref)
         _write(root, ref.path, data, dirs)
         files += 1
         written += len(data)
     changed: list[str] = []
     if isinstance(ledger, Ledger):
-        touched = {x.stream for x in store.leaves(old, size)} if old else {REGISTRY_STREAM}
+        touched = {x.stream for x in store.leaves(since, size)} if since else {REGISTRY_STREAM}
         parties = ledger.state.parties
         providers = sorted(p for p, party in parties.items() if party.role == "provider")
         changed = (
@@ -243,6 +260,8 @@ def export_tiles(ledger: Ledger | EntryStore, out: str | os.PathLike[str]) -> Ti
             data = export_bundle(ledger, provider, checkpoint=note)
             _write(root, f"bundle/{provider}.json", data, dirs)
             written += len(data)
+        _sync_dirs(dirs)
+        _write(root, BUNDLES_MARK, b"%d\n" % size, dirs)
     _sync_dirs(dirs)
     _write(root, "checkpoint", note, dirs)
     _sync_dirs({root})

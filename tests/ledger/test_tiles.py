@@ -116,13 +116,24 @@ def test_export_serves_what_the_store_serves_and_proofs_match(
     assert files_of(tmp_path / "bare") == {
         f: b for f, b in files.items() if not f.startswith("bundle/")
     }
+    # then with the ledger at the same size: the bundles only
+    assert export_tiles(ledger, tmp_path / "bare").bundles == 2
+    assert files_of(tmp_path / "bare") == files
 
     # incremental: nothing new writes nothing; new entries write the new tiles only
     assert export_tiles(ledger, out).files == 0
+    grow(ledger, 410)
+    assert export_tiles(ledger.store, out).bundles == 0  # tiles only: bundles stay at 300
+    for _ in range(10):
+        ledger.submit(claim(ledger, Q))
+    ledger.flush()
+    done = export_tiles(ledger, out)  # P's record changed after 300 (not after 410): rewritten
+    assert (done.old_size, done.size, done.bundles) == (410, 420, 2)
+    assert (out / ".bundles-size").read_text() == "420\n"
     grow(ledger, 520)
     before = {p: p.stat().st_mtime_ns for p in (out / "tile").rglob("*") if p.is_file()}
     done = export_tiles(ledger, out)
-    assert (done.old_size, done.size, done.bundles) == (300, 520, 2)
+    assert (done.old_size, done.size, done.bundles) == (420, 520, 2)
     after = files_of(out)
     assert after["tile/0/000"] == files["tile/0/000"]
     assert (out / "tile/0/000").stat().st_mtime_ns == before[out / "tile/0/000"]
