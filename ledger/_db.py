@@ -183,10 +183,6 @@ class Backend(abc.ABC):
         """The signed checkpoint note of the largest size kept, if any."""
 
     @abc.abstractmethod
-    def kept_size_in(self, lo: int, hi: int) -> int | None:
-        """The smallest size ``lo <= size < hi`` of a kept checkpoint, if any."""
-
-    @abc.abstractmethod
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored nodes among ``keys``."""
 
@@ -326,15 +322,6 @@ class SQLiteBackend(Backend):
             )
             row = c.fetchone()
             return None if row is None else bytes(row[0])
-
-    def kept_size_in(self, lo: int, hi: int) -> int | None:
-        with self._cursor(commit=False) as c:
-            c.execute(
-                f"SELECT MIN(size) FROM {CHECKPOINTS_TABLE} WHERE size >= ? AND size < ?",  # noqa: S608
-                (lo, hi),
-            )
-            row = c.fetchone()
-            return None if row is None or row[0] is None else int(row[0])
 
     def create_cosigned_table(self) -> None:
         with self._cursor(commit=True) as c:
@@ -501,17 +488,6 @@ class PostgresBackend(Backend):
             )
             row = c.fetchone()
             return None if row is None else bytes(row["note"])
-
-    def kept_size_in(self, lo: int, hi: int) -> int | None:
-        with self._ds.transaction(commit=False) as c:
-            c.execute(
-                sql.SQL("SELECT MIN(size) AS s FROM {} WHERE size >= %s AND size < %s").format(
-                    self._checkpoints
-                ),
-                (lo, hi),
-            )
-            row = c.fetchone()
-            return None if row is None or row["s"] is None else int(row["s"])
 
     def create_cosigned_table(self) -> None:
         with self._ds.transaction(commit=True) as c:

@@ -928,14 +928,6 @@ class EntryStore:
         with _db_errors("cannot read the latest checkpoint"):
             return self._db.latest_checkpoint()
 
-    def kept_size_in(self, lo: int, hi: int) -> int | None:
-        """The smallest size in ``[lo, hi)`` of a checkpoint the log kept, if any: whether the
-        log published a checkpoint that needs a given partial tile (SPEC §14)."""
-        if hi <= lo:
-            return None
-        with _db_errors("cannot read the kept checkpoints"):
-            return self._db.kept_size_in(lo, min(hi, _MAX_U63))
-
     def put_cosigned(self, size: int, note: bytes) -> None:
         """Keep a checkpoint note that the log's witnesses cosigned (checked by the caller)."""
         if type(size) is not int or size <= 0:

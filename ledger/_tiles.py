@@ -3,8 +3,8 @@
 Hash tiles are read from the stored perfect-subtree nodes (a tile at level ``L`` is 256 nodes at
 height ``8·L``), entry bundles from the stored leaves, envelope bundles from the stored entries.
 Only what a kept checkpoint covers is served: full tiles below the newest kept checkpoint's size,
-partial tiles only for a size the log kept a checkpoint of (``EntryStore.kept_size_in``), since
-the nodes and the checkpoint of a size are written in one transaction.
+partial tiles of any size up to the newest checkpoint the log kept (the nodes and the checkpoint
+of a size are written in one transaction).
 
 :func:`export_tiles` writes the same files into a directory that any static server, object store
 or CDN can serve: incrementally (full tiles are immutable and written once; the partial tiles of
@@ -86,19 +86,17 @@ def read_tile(store: EntryStore, ref: TileRef) -> bytes:
     return encode_envelope_bundle(e.envelope for e in entries)
 
 
-def tile_available(store: EntryStore, ref: TileRef, published: int) -> bool:
-    """Whether the log serves ``ref``: a full tile inside the newest kept checkpoint's size
-    ``published``; a partial tile only if some kept checkpoint's size needs exactly it."""
-    if ref.end > published and ref.full:
-        return False
+def tile_available(ref: TileRef, published: int) -> bool:
+    """Whether the log serves ``ref``: a tile (full or partial) that a tree of at most
+    ``published`` entries, the newest kept checkpoint's size, has (SPEC §14.7).
+
+    Every checkpoint the log signs of a size up to ``published`` (a receipt's, an older
+    ``checkpoint_at``) then finds its partial tiles, kept or not: they are fixed by entries the
+    log has already signed over, so they are as immutable as the full ones."""
     if ref.full:
-        return True
-    # Sizes whose partial tile at this level is ``ref``: [start + width·256^L, + 256^L).
-    step = 1 << (TILE_HEIGHT * ref.level)
-    lo = ref.start + ref.width * step
-    if lo > published:
-        return False
-    return store.kept_size_in(lo, min(lo + step, published + 1)) is not None
+        return ref.end <= published
+    # The smallest size whose partial tile at this level is ``ref``: start + width·256^L.
+    return ref.start + ref.width * (1 << (TILE_HEIGHT * ref.level)) <= published
 
 
 def serve_tile(store: EntryStore, ref: TileRef) -> bytes | None:
@@ -108,7 +106,7 @@ def serve_tile(store: EntryStore, ref: TileRef) -> bytes | None:
         StoreError: a database error, or a node the kept checkpoint covers is missing.
     """
     note = store.latest_checkpoint()
-    if note is None or not tile_available(store, ref, checkpoint_size_of(note)):
+    if note is None or not tile_available(ref, checkpoint_size_of(note)):
         return None
     return read_tile(store, ref)
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from attest.tiles import TileHashReader, TileRef
-from ledger import export_tiles
+from ledger import export_tiles, read_tile
 from tests.ledger.actors import init_ledger, register_story
 from tests.ledger.test_tiles import files_of, grow
 
@@ -71,11 +71,14 @@ def test_tile_routes_serve_the_exported_files(tmp_path: Path) -> None:
                 assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
             served += 1
         assert served == 8  # the checkpoint, 3 hash tiles, 2 entry and 2 envelope bundles
-        # a partial tile of a size the log kept a checkpoint of (100), not of one it did not
+        # partial tiles of sizes up to the newest kept checkpoint (270), kept (100) or not (99)
         assert client.get("/tile/0/000.p/100").status_code == 200
         assert client.get("/tile/entries/000.p/100").status_code == 200
+        assert client.get("/tile/0/000.p/99").content == read_tile(
+            ledger.store, TileRef("hash", 0, 0, 99)
+        )
         for path in (
-            "/tile/0/000.p/99",  # no checkpoint of 99
+            "/tile/0/001.p/15",  # beyond the checkpoint (256 + 15 > 270)
             "/tile/0/001",  # beyond the checkpoint
             "/tile/1/000",
             "/tile/0/1",  # not a tile path
