@@ -13,8 +13,8 @@ import click
 
 from attest import VerificationError
 from attest.policy import parse_policy
-from cli._backend import DEFAULT_DB, LocalBackend, default_keys_dir
-from cli._common import echo_json
+from cli._backend import LocalBackend, default_keys_dir
+from cli._common import db_option, echo_json
 from cli._errors import EXIT_USAGE, CliError
 from cli._keyfiles import (
     PASSPHRASE_ENV,
@@ -73,14 +73,7 @@ def _key(path: Path, unsafe: bool, made: list[Path]) -> PrivateKey:
 
 
 @click.command("init")
-@click.option(
-    "--db",
-    metavar="URL",
-    envvar="CLAIMLEDGER_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="The database to create the ledger in [env CLAIMLEDGER_DB].",
-)
+@db_option("The database to create the ledger in")
 @click.option(
     "--authority-id",
     required=True,
@@ -269,14 +262,7 @@ def _stopped(signum: int, frame: object) -> None:
 
 
 @click.command("serve")
-@click.option(
-    "--db",
-    metavar="URL",
-    envvar="CLAIMLEDGER_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="The ledger database [env CLAIMLEDGER_DB].",
-)
+@db_option("The ledger database")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli._backend import DEFAULT_DB
-from cli._common import echo_json
+from cli._common import db_option, echo_json
 from cli._errors import EXIT_USAGE, CliError
 from ledger import backup_sqlite, parse_database_url
 
@@ -51,14 +50,7 @@ def _size(n: int) -> str:
 
 
 @click.command("backup")
-@click.option(
-    "--db",
-    metavar="URL",
-    envvar="CLAIMLEDGER_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="The SQLite ledger to copy [env CLAIMLEDGER_DB].",
-)
+@db_option("The SQLite ledger to copy")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def backup_cmd(db: str, out: Path, as_json: bool) -> None:

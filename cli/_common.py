@@ -69,6 +69,19 @@ def backend_options(func: F) -> F:
     return func
 
 
+def db_option(help: str) -> Callable[[F], F]:
+    """``--db URL`` for a command that works on one database: env ``CLAIMLEDGER_DB``, default the
+    SQLite file ``claimledger.db`` here; ``help`` says what the database is for."""
+    return click.option(
+        "--db",
+        metavar="URL",
+        envvar="CLAIMLEDGER_DB",
+        default=DEFAULT_DB,
+        show_default=True,
+        help=f"{help} [env CLAIMLEDGER_DB].",
+    )
+
+
 def check_backend_options() -> set[str]:
     """Which of ``--db``/``--server`` were given on the command line; both is a usage error."""
     ctx = click.get_current_context()

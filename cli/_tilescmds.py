@@ -41,7 +41,8 @@ from attest.tiles import (
     decode_entry_bundle,
     root_with_leaves,
 )
-from cli._backend import DEFAULT_DB, Backend
+from cli._backend import Backend
+from cli._common import db_option
 from cli._errors import EXIT_FAILED, CliError
 from cli._verifying import Outcome, checkpoint_size, verify_bundle_bytes
 from keys import PublicKey
@@ -238,14 +239,7 @@ def tiles_group() -> None:
 
 
 @tiles_group.command("export")
-@click.option(
-    "--db",
-    metavar="URL",
-    envvar="CLAIMLEDGER_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="Ledger database [env CLAIMLEDGER_DB].",
-)
+@db_option("Ledger database")
 @click.option(
     "--bundles/--no-bundles",
     default=True,
