@@ -218,13 +218,8 @@ async def _witnessing(
         witnessing = Witnessing(ledger, policy)
     except LedgerError as exc:
         raise ServerConfigError(str(exc)) from exc
-    witnessing.start()
-    app.state.witnessing = witnessing
-    try:
+    async with _thread(app, "witnessing", witnessing):
         yield
-    finally:
-        app.state.witnessing = None
-        await run_in_threadpool(witnessing.close)
 
 
 @asynccontextmanager
@@ -234,14 +229,20 @@ async def _following(app: FastAPI, ledger: Ledger, settings: Settings) -> AsyncI
     if settings.follow_s <= 0:
         yield
         return
-    following = Following(ledger, settings.follow_s)
-    following.start()
-    app.state.following = following
+    async with _thread(app, "following", Following(ledger, settings.follow_s)):
+        yield
+
+
+@asynccontextmanager
+async def _thread(app: FastAPI, name: str, worker: Witnessing | Following) -> AsyncIterator[None]:
+    """Start ``worker``'s thread, show it as ``app.state.<name>`` while serving, then stop it."""
+    worker.start()
+    setattr(app.state, name, worker)
     try:
         yield
     finally:
-        app.state.following = None
-        await run_in_threadpool(following.close)
+        setattr(app.state, name, None)
+        await run_in_threadpool(worker.close)
 
 
 def _is_writable(ledger: Ledger) -> bool:
