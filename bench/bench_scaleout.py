@@ -23,14 +23,13 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,20 +40,12 @@ from psycopg import sql
 from attest.dsse import Envelope
 from bench._util import machine, stamp
 from bench._workload import init_ledger, provider, register_parties, signed_entries
+from bench.bench_cached_reads import claimledger_serve, free_port
 from tests.attest.logbuilder import LOG_KEY, key
 
 PG = os.environ.get("CLAIMLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent
 JSON = {"content-type": "application/json"}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -70,37 +61,9 @@ def _schema() -> Iterator[str]:
 
 
 @contextmanager
-def _servers(url: str, log_key: Path, n: int, tmp: Path) -> Iterator[list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMLEDGER_")}
-    env["PYTHONPATH"] = str(REPO)
-    env["CLAIMLEDGER_CONFIG_DIR"] = str(tmp / "config")
-    procs, bases = [], []
-    for i in range(n):
-        port = _free_port()
-        log = open(tmp / f"server-{i}.log", "wb")  # noqa: SIM115 - closed below
-        cmd = [sys.executable, "-m", "cli", "serve", "--db", url, "--log-key", str(log_key)]
-        cmd += ["--port", str(port)]
-        procs.append((subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=log), log))  # noqa: S603
-        bases.append(f"http://127.0.0.1:{port}")
-    try:
-        for base in bases:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(base + "/v1/log/checkpoint", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server {base} did not start")
-                time.sleep(0.1)
-        yield bases
-    finally:
-        for p, _ in procs:
-            p.terminate()
-        for p, log in procs:
-            p.wait(timeout=30)
-            log.close()
+def _servers(url: str, log_key: Path, n: int) -> Iterator[list[str]]:
+    with ExitStack() as stack:
+        yield [stack.enter_context(claimledger_serve(url, log_key, free_port())) for _ in range(n)]
 
 
 def _size(client: httpx.Client, base: str) -> int:
@@ -279,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             key(LOG_KEY).save(log_key, None, unsafe_unencrypted=True)
             lag_chains = [c[: max(1, len(c) * args.lag_entries // len(envelopes))] for c in chains]
             rest = [c[len(lc) :] for c, lc in zip(chains, lag_chains, strict=True)]
-            with _servers(url, log_key, n, tmp) as bases:
+            with _servers(url, log_key, n) as bases:
                 lags = lag_phase(bases, lag_chains, args.rate)  # none with 1 server
                 writes = write_phase(bases, [c for c in rest if c], 4)
                 reads = read_phase(bases, f"/v1/streams/{provider(0)}", args.seconds)
