@@ -1,12 +1,17 @@
-"""Shared test fixtures: the location of the external vectors in ../shared/vectors/."""
+"""Shared test fixtures: the location of the external vectors in ../shared/vectors/, waiting for a
+real server process."""
 
 from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +32,29 @@ def shared_vectors() -> Path:
             pytrace=False,
         )
     return SHARED_VECTORS
+
+
+def wait_ready(
+    process: subprocess.Popen[Any], base: str, path: str, log: Path | None = None
+) -> None:
+    """Wait until a real server process answers ``base + path`` with 200, for up to 30 s; fail
+    (with its log) if it exits or does not answer by then."""
+
+    def said() -> str:
+        return "" if log is None else f":\n{log.read_text(errors='replace')}"
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}){said()}")
+        try:
+            if httpx.get(base + path, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"the server did not answer {path} with 200 in 30 s{said()}")
 
 
 @pytest.fixture(scope="session")

@@ -28,10 +28,10 @@ from bench.bench_http import by_client
 from ledger import Ledger
 from tests.api.conftest import LOG_KEY, Api, P, Story
 from tests.api.test_errors import CASES, problem
-from tests.api.test_server import PASSPHRASE, _start, _stop, _wait
+from tests.api.test_server import PASSPHRASE, _start, _stop
 from tests.attest.examples import AUTHORITY, example_claim_body, example_key_add_body
 from tests.attest.logbuilder import key
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_ready
 
 JSON = {"content-type": "application/json"}
 
@@ -212,7 +212,7 @@ def test_a_real_server_with_open_workers(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     proc, base = _start(env, log)
     try:
-        _wait(proc, base, log)
+        wait_ready(proc, base, "/healthz", log)
         with httpx.Client(base_url=base, timeout=30) as http:
             api = Api(http)
             Story(api).run()

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from attest.verify import LogVerifier
 from tests.api.conftest import LOG_KEY, Api, P, Response, Story, init_ledger
 from tests.api.test_story import leaf
 from tests.attest.logbuilder import key
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_ready
 
 PASSPHRASE = "correct horse battery staple"  # noqa: S105 - a test key's passphrase
 
@@ -64,19 +63,6 @@ def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not answer /healthz in 30 s:\n{log.read_text()}")
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> int:
     proc.terminate()
     try:
@@ -102,7 +88,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         log = tmp_path / f"server-{len(running)}.log"
         proc, base = _start(env, log)
         running.append(proc)
-        _wait(proc, base, log)
+        wait_ready(proc, base, "/healthz", log)
         return base
 
     yield _serve

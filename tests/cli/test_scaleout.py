@@ -30,6 +30,7 @@ from ledger import Ledger, system_clock
 from tests.attest.examples import example_claim_body
 from tests.attest.logbuilder import LOG_KEY, key
 from tests.cli.conftest import Proc, free_port
+from tests.conftest import wait_ready
 from tests.ledger.actors import KEYS, P, Q, init_ledger, register_story
 
 JSON = {"content-type": "application/json"}
@@ -71,8 +72,7 @@ def servers(proc: Proc, url: str, *keys: Path | None) -> Iterator[list[Server]]:
         started.append(Server(f"http://127.0.0.1:{port}", process))
     try:
         for s in started:
-            ready = lambda s=s: httpx.get(s.base + "/v1/log/checkpoint").status_code == 200  # noqa: E731
-            assert _until(ready), f"{s.base} did not start"
+            wait_ready(s.process, s.base, "/readyz")
         yield started
     finally:
         for s in started:

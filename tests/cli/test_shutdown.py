@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from attest.dsse import Envelope
 from attest.entry import entry_hash
@@ -30,6 +29,7 @@ from bench._workload import init_ledger, register_parties, signed_entries
 from ledger import Ledger
 from tests.attest.logbuilder import LOG_KEY, key
 from tests.cli.conftest import Cli, free_port
+from tests.conftest import wait_ready
 
 CLIENTS = 4
 
@@ -67,21 +67,6 @@ def _serve(url: str, tmp_path: Path, log: Path, *extra: str) -> tuple[subprocess
             stderr=subprocess.STDOUT,
         )
     return server, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited ({server.returncode}):\n{log.read_text()}")
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    server.kill()
-    pytest.fail(f"the server was not ready in 30 s:\n{log.read_text()}")
 
 
 class _Client(threading.Thread):
@@ -125,7 +110,7 @@ def test_sigterm_under_load_loses_no_acknowledged_entry(store_url: str, tmp_path
     log = tmp_path / "server.log"
     server, base = _serve(store_url, tmp_path, log, "--log-format", "json")
     try:
-        _wait_ready(server, base, log)
+        wait_ready(server, base, "/readyz", log)
         clients = [_Client(base, chain) for chain in chains.values()]
         for c in clients:
             c.start()
