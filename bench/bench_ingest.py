@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from attest.rules import Signed
-from bench._util import machine, run_like_the_shells, stamp, verify_baseline
+from bench._util import Baselines, baselines, machine, run_like_the_shells, stamp
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
 from ledger import Ledger
 from ledger._pool import PendingOpen, SignaturePool
@@ -136,7 +136,7 @@ def run_backend(
     single: int,
     providers: int,
     batch: int,
-    base: float,
+    base: Baselines,
     pool: SignaturePool,
 ) -> None:
     n = len(envelopes)
@@ -149,7 +149,7 @@ def run_backend(
 
     with fresh() as ledger:
         r = _timed(lambda: _batched(ledger, envelopes, batch), n)
-        print(f"{name}: submit_many, batches of {batch}:  {r:8,.0f} /s  ({r / base:.2f}x)")
+        print(f"{name}: submit_many, batches of {batch}:  {r:8,.0f} /s  ({base.ratios(r)})")
         m = min(n, 2000)
         t0 = time.perf_counter()
         for e in envelopes[:m]:
@@ -172,11 +172,11 @@ def run_backend(
         r = _timed(lambda: _pooled(ledger, envelopes, batch, pool), n)
         print(
             f"{name}: SignaturePool({pool.workers}) + submit_signed, batches of {batch}: "
-            f"{r:8,.0f} /s  ({r / base:.2f}x)"
+            f"{r:8,.0f} /s  ({base.ratios(r)})"
         )
     with fresh() as ledger:
         r = _timed(lambda: _single(ledger, envelopes[:single]), single)
-        print(f"{name}: submit, one entry per transaction: {r:8,.0f} /s  ({r / base:.2f}x)")
+        print(f"{name}: submit, one entry per transaction: {r:8,.0f} /s  ({base.ratios(r)})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -193,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.entries, args.single, args.providers = 200, 30, 5
     print(f"# bench_ingest — {stamp()} — {machine()}")
     print(run_like_the_shells())
-    base = verify_baseline()
-    print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s")
+    base = baselines()
+    print(base.describe())
     t0 = time.perf_counter()
     envelopes = list(signed_entries(args.entries, args.providers))
     dt = time.perf_counter() - t0

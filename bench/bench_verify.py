@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from attest.rules import Signed
-from bench._util import machine, run_like_the_shells, stamp, verify_baseline
+from bench._util import baselines, machine, run_like_the_shells, stamp
 from bench._workload import init_ledger, ledger_keys, register_parties, signed_entries
 from ledger import Ledger, StoreError, open_store
 from ledger import _ledger as ledger_module
@@ -180,8 +180,8 @@ def run(db: Path, args: argparse.Namespace) -> None:
     print(f"# bench_verify — {stamp()} — {machine()}")
     print(run_like_the_shells())
     cores = os.cpu_count() or 1
-    base = verify_baseline()
-    print(f"baseline: cryptography Ed25519 verify, one core: {base:8,.0f} /s; x {cores} cores")
+    base = baselines()
+    print(base.describe(cores))
     if not (db.exists() and _paths(db).exists() and _current_format(db)):
         for stale in (db, _paths(db), Path(f"{db}-wal"), Path(f"{db}-shm")):
             stale.unlink(missing_ok=True)
@@ -202,7 +202,7 @@ def run(db: Path, args: argparse.Namespace) -> None:
     r = size / dt
     print(
         f"verify_ledger, {pool.workers} workers, {size:,} entries: {r:8,.0f} /s  "
-        f"({r / (cores * base):.2f}x of {cores} x baseline)"
+        f"({base.ratios(r, cores)}, of {cores} cores)"
     )
     print(
         f"  CPU per entry: {own / size * 1e6:.0f} us in the verifying process (read, unpickle, "
@@ -214,11 +214,11 @@ def run(db: Path, args: argparse.Namespace) -> None:
     verify_ledger(f"sqlite:///{db}", notes[str(small)].encode(), workers=0)
     dt0 = time.perf_counter() - t0
     r0 = small / dt0
-    print(f"verify_ledger, no workers, {small:,} entries:  {r0:8,.0f} /s  ({r0 / base:.2f}x)")
+    print(f"verify_ledger, no workers, {small:,} entries:  {r0:8,.0f} /s  ({base.ratios(r0)})")
     print(
         f"  CPU per entry: {(_cpu(resource.RUSAGE_SELF) - own0) / small * 1e6:.0f} us "
-        f"(the signature check is {1e6 / base:.0f} us of it); bound with {cores} cores and no "
-        f"overhead: {cores * r0:,.0f} /s ({cores * r0 / (cores * base):.2f}x)"
+        f"(the signature check is {1e6 / base.libsodium:.0f} us of it); bound with {cores} "
+        f"cores and no overhead: {cores * r0:,.0f} /s ({base.ratios(cores * r0, cores)})"
     )
     for workers in (ledger_module.CATCH_UP_WORKERS, 1):
         ledger_module.CATCH_UP_WORKERS, saved = workers, ledger_module.CATCH_UP_WORKERS
