@@ -19,7 +19,9 @@ from bench import (
 def test_bench_ingest_quick(capsys: pytest.CaptureFixture[str]) -> None:
     bench_ingest.main(["--quick", "--no-postgres", "--workers", "2"])
     out = capsys.readouterr().out
-    assert "baseline: cryptography Ed25519 verify" in out
+    assert "baseline: Ed25519 verify, one core: OpenSSL (cryptography)" in out
+    assert "x OpenSSL, " in out
+    assert "x libsodium)" in out
     for figure in (
         "submit_many, batches",
         "SignaturePool(2) + submit_signed",
@@ -34,7 +36,7 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     bench_verify.main(["--quick", "--workers", "2"])
     out = capsys.readouterr().out
     assert "verify_ledger, 2 workers, 600 entries" in out
-    assert "x baseline)" in out
+    assert "x libsodium, of 2 cores)" in out
     assert "peak RSS of the verifying process" in out
     assert "the rules' state at the end" in out
     assert "CPU per entry" in out
