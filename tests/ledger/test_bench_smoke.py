@@ -36,7 +36,7 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     bench_verify.main(["--quick", "--workers", "2"])
     out = capsys.readouterr().out
     assert "verify_ledger, 2 workers, 600 entries" in out
-    assert "x libsodium, of 2 cores)" in out
+    assert "x libsodium, of " in out
     assert "peak RSS of the verifying process" in out
     assert "the rules' state at the end" in out
     assert "CPU per entry" in out
