@@ -22,10 +22,11 @@ from attest import (
     verify_bundle,
     verify_checkpoint,
 )
+from attest.bundle import VerifiedRecord
 from attest.policy import VerifiedCheckpoint, check_consistent
 from cli._backend import Backend
-from cli._errors import CliError
-from ledger import verify_log
+from cli._errors import CliError, ServerProblem
+from ledger import LedgerError, verify_log
 
 _PARALLEL_FROM = 20_000
 """Logs at least this large are verified with signature worker processes (all cores)."""
@@ -117,8 +118,11 @@ def verify_bundle_bytes(
 
     ``trusted_for(vkey)`` gives the checkpoint trusted earlier for that log, if any. At the same
     size the roots must agree. A live bundle (``proof_for`` given: the ledger it came from can
-    prove consistency) must not be smaller than the trusted checkpoint and must be proved
-    consistent with it; an offline bundle of another size cannot be, and says so.
+    prove consistency) must be proved consistent with it: a larger one extends it; a smaller one
+    (a cache or a replica a little behind) must be proved a prefix of it, by a proof the server
+    gives from the bundle's size to the trusted size, and is reported as older, never trusted
+    instead; a server that cannot give that proof holds less than it once signed (a rollback).
+    An offline bundle of another size cannot be checked, and says so.
 
     Raises:
         VerificationError: the bundle fails verification, or is inconsistent with the trusted
@@ -136,10 +140,23 @@ def verify_bundle_bytes(
             result = verify_bundle(data, genesis_hash=genesis_hash, trusted=trusted)
         elif proof_for is not None:
             if cp.size < trusted.size:
-                raise ProofError(
-                    f"the log has {cp.size} entries, fewer than the {trusted.size} of the "
-                    "checkpoint trusted earlier (rollback)"
+                try:
+                    back = proof_for(cp.size, trusted.size)
+                except (CliError, ServerProblem, LedgerError) as exc:
+                    raise ProofError(
+                        f"the log has {cp.size} entries, fewer than the {trusted.size} of the "
+                        f"checkpoint trusted earlier, and cannot prove they are a prefix of it "
+                        f"(rollback): {exc}"
+                    ) from exc
+                result = verify_bundle(  # the older tree a prefix of the trusted one, or a fork
+                    data, genesis_hash=genesis_hash, trusted=trusted, consistency_proof=back
                 )
+                remark = (
+                    f"the server showed an older checkpoint (size {cp.size}) than the one trusted "
+                    f"earlier (size {trusted.size}); it is proved a prefix of it (a cached or "
+                    "lagging copy, not a rollback): verified as of that size"
+                )
+                return _outcome(result, data, vkey, remark)
             proof = proof_for(trusted.size, cp.size)
             check_consistent(trusted, cp, proof)
             result = verify_bundle(
@@ -150,6 +167,10 @@ def verify_bundle_bytes(
                 f"consistency with the checkpoint trusted earlier (size {trusted.size}) not "
                 f"checked: an offline bundle of size {cp.size} carries no consistency proof"
             )
+    return _outcome(result, data, vkey, remark)
+
+
+def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Outcome:
     return Outcome(
         result.checkpoint,
         _note_of(data),

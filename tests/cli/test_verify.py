@@ -116,3 +116,49 @@ def test_company_record_is_proved_consistent_with_an_older_checkpoint(
     # an older offline bundle verifies, but cannot be checked against the newer checkpoint
     out = w.cli("verify", "--bundle", tmp_path / "old.bundle").stdout
     assert "not checked: an offline bundle" in out
+
+
+def test_an_older_record_proved_a_prefix_is_not_a_rollback(tmp_path: Path) -> None:
+    """A cache or a lagging replica shows an older checkpoint than the one trusted: the server
+    proves it a prefix of the trusted one, so it is reported as older, not as a rollback; a proof
+    that fails is a fork, and a server that cannot prove it is a rollback."""
+    from attest import ProofError, verify_checkpoint
+    from cli._errors import CliError
+    from cli._verifying import verify_bundle_bytes
+    from ledger import export_bundle
+    from tests.ledger.actors import P, claim, init_ledger, register_story
+
+    with init_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        older = led.size
+        old = export_bundle(led, P, checkpoint=led.checkpoint_at(older))
+        led.submit(claim(led, P, "report.authority"))
+        trusted = verify_checkpoint(led.checkpoint(), led.note_verifier)
+        assert trusted.size > older
+
+        out = verify_bundle_bytes(
+            old,
+            genesis_hash=None,
+            trusted_for=lambda vkey: trusted,
+            proof_for=led.consistency_proof,
+        )
+        assert out.checkpoint.size == older
+        assert "older checkpoint" in out.remark
+        assert "not a rollback" in out.remark
+
+        def forged(a: int, b: int) -> list[bytes]:
+            return [bytes(32) for _ in led.consistency_proof(a, b)]
+
+        with pytest.raises(ProofError):
+            verify_bundle_bytes(
+                old, genesis_hash=None, trusted_for=lambda vkey: trusted, proof_for=forged
+            )
+
+        def cannot(a: int, b: int) -> list[bytes]:
+            raise CliError(f"the server's log is smaller than {b}")
+
+        with pytest.raises(ProofError, match="rollback"):
+            verify_bundle_bytes(
+                old, genesis_hash=None, trusted_for=lambda vkey: trusted, proof_for=cannot
+            )
