@@ -77,6 +77,9 @@ def verify_full_log(
     """Fetch the checkpoint (unless ``note`` is given) and every entry it covers from
     ``backend`` and verify them all.
 
+    A checkpoint older than ``trusted`` (a cache, a lagging replica) is verified as of its size
+    and must be proved a prefix of ``trusted`` by the backend (:func:`_older`).
+
     Raises:
         VerificationError: the first failure, located (stream, position, index).
     """
@@ -86,16 +89,21 @@ def verify_full_log(
     if start_bar is not None:
         start_bar(size)
     entries: Iterable[LogEntry] = backend.log_entries(0, size)
+    older = trusted is not None and size < trusted.size
     result = verify_log(
         entries,
         note,
         genesis_hash=genesis_hash,
-        trusted=trusted,
+        trusted=None if older else trusted,
         progress=progress,
         workers=None if size >= _PARALLEL_FROM else 0,
     )
     state, checkpoint, genesis = result.state, result.checkpoint, result.genesis_hash
     vkey = log_note_verifier(state).vkey()
+    remark = ""
+    if trusted is not None and older:
+        check_consistent(checkpoint, trusted, _older(backend.consistency_proof, size, trusted))
+        remark = _older_remark(size, trusted)
     return Outcome(
         checkpoint,
         note,
@@ -104,6 +112,33 @@ def verify_full_log(
         checkpoint.size,
         len(state.heads),
         len(state.parties),
+        remark=remark,
+    )
+
+
+def _older(
+    proof_for: Callable[[int, int], list[bytes]], size: int, trusted: Checkpoint
+) -> list[bytes]:
+    """The proof that a tree of ``size`` is a prefix of ``trusted``, from the server; a server
+    that cannot give it holds less than the log once signed.
+
+    Raises:
+        ProofError: the server cannot prove it (a rollback).
+    """
+    try:
+        return proof_for(size, trusted.size)
+    except (CliError, ServerProblem, LedgerError) as exc:
+        raise ProofError(
+            f"the log has {size} entries, fewer than the {trusted.size} of the checkpoint "
+            f"trusted earlier, and cannot prove they are a prefix of it (rollback): {exc}"
+        ) from exc
+
+
+def _older_remark(size: int, trusted: Checkpoint) -> str:
+    return (
+        f"the server showed an older checkpoint (size {size}) than the one trusted earlier "
+        f"(size {trusted.size}); it is proved a prefix of it (a cached or lagging copy, not a "
+        "rollback): verified as of that size"
     )
 
 
@@ -140,23 +175,11 @@ def verify_bundle_bytes(
             result = verify_bundle(data, genesis_hash=genesis_hash, trusted=trusted)
         elif proof_for is not None:
             if cp.size < trusted.size:
-                try:
-                    back = proof_for(cp.size, trusted.size)
-                except (CliError, ServerProblem, LedgerError) as exc:
-                    raise ProofError(
-                        f"the log has {cp.size} entries, fewer than the {trusted.size} of the "
-                        f"checkpoint trusted earlier, and cannot prove they are a prefix of it "
-                        f"(rollback): {exc}"
-                    ) from exc
+                back = _older(proof_for, cp.size, trusted)
                 result = verify_bundle(  # the older tree a prefix of the trusted one, or a fork
                     data, genesis_hash=genesis_hash, trusted=trusted, consistency_proof=back
                 )
-                remark = (
-                    f"the server showed an older checkpoint (size {cp.size}) than the one trusted "
-                    f"earlier (size {trusted.size}); it is proved a prefix of it (a cached or "
-                    "lagging copy, not a rollback): verified as of that size"
-                )
-                return _outcome(result, data, vkey, remark)
+                return _outcome(result, data, vkey, _older_remark(cp.size, trusted))
             proof = proof_for(trusted.size, cp.size)
             check_consistent(trusted, cp, proof)
             result = verify_bundle(

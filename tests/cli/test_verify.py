@@ -123,8 +123,9 @@ def test_an_older_record_proved_a_prefix_is_not_a_rollback(tmp_path: Path) -> No
     proves it a prefix of the trusted one, so it is reported as older, not as a rollback; a proof
     that fails is a fork, and a server that cannot prove it is a rollback."""
     from attest import ProofError, verify_checkpoint
+    from cli._backend import LocalBackend
     from cli._errors import CliError
-    from cli._verifying import verify_bundle_bytes
+    from cli._verifying import verify_bundle_bytes, verify_full_log
     from ledger import export_bundle
     from tests.ledger.actors import P, claim, init_ledger, register_story
 
@@ -162,3 +163,13 @@ def test_an_older_record_proved_a_prefix_is_not_a_rollback(tmp_path: Path) -> No
             verify_bundle_bytes(
                 old, genesis_hash=None, trusted_for=lambda vkey: trusted, proof_for=cannot
             )
+        old_note = led.checkpoint_at(older)
+
+    # The whole log, shown at the older checkpoint: verified as of it, proved a prefix.
+    backend = LocalBackend(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        whole = verify_full_log(backend, genesis_hash=None, trusted=trusted, note=old_note)
+        assert whole.checkpoint.size == older
+        assert "not a rollback" in whole.remark
+    finally:
+        backend.close()
