@@ -86,28 +86,24 @@ def static_nginx(root: Path, directory: Path, port: int) -> Iterator[str]:
         "  }\n}\n"
     )
     temp.mkdir(exist_ok=True)
-    proc = subprocess.Popen(  # noqa: S603
-        [find_nginx(), "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://{HOST}:{port}"
-    try:
-        _wait(base, proc)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    with _serving(
+        [find_nginx(), "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], port
+    ) as b:
+        yield b
 
 
 @contextmanager
 def http_server(directory: Path, port: int) -> Iterator[str]:
     """``python -m http.server`` serving ``directory``."""
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "http.server", str(port), "--bind", HOST, "-d", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", HOST, "-d", str(directory)]
+    with _serving(cmd, port) as base:
+        yield base
+
+
+@contextmanager
+def _serving(cmd: list[str], port: int) -> Iterator[str]:
+    """Run a static file server ``cmd`` listening on ``port`` until the block ends."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     base = f"http://{HOST}:{port}"
     try:
         _wait(base, proc)
