@@ -769,6 +769,9 @@ def test_one_checkpoint_per_size_across_objects_and_reopen(led: Ledger, store_ur
     with Ledger.open(store_url, log_key=key(LOG_KEY)) as other:
         for i in range(6):
             writer = led if i % 2 else other
+            # A client signs on the current head: the writer reads what the other appended
+            # first (its own sequencer only catches up when the store refuses a batch).
+            writer.refresh()
             note(writer.submit(claim(writer, P if i % 3 else Q, "report.authority")).checkpoint)
             note(writer.checkpoint())
         other.refresh()
