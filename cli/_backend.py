@@ -73,10 +73,23 @@ class Backend:
         """Raw log entries with indexes in ``[start, end)``, in order."""
         raise NotImplementedError
 
+    def stream_entries(self, stream: str) -> Iterator[LogEntry]:
+        """Every raw entry of ``stream`` (none for an unknown stream), by position; unverified."""
+        raise NotImplementedError
+
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         """The offline evidence bundle of ``stream`` (against the checkpoint of ``size``: the
         cosigned one if the ledger keeps one of that size)."""
         raise NotImplementedError
+
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        """The evidence bundle of ``stream`` against the newest checkpoint the ledger kept
+        whose log time is at most ``as_of_ms``.
+
+        Raises:
+            CliError: no checkpoint was kept by then, or this source cannot tell.
+        """
+        raise CliError("this source cannot export a record as of a date")
 
     def cosigned_checkpoint(self) -> bytes:
         """The newest checkpoint note cosigned by the ledger's witnesses (unverified).
@@ -168,16 +181,31 @@ class LocalBackend(Backend):
         for i in range(start, end, _PAGE):
             yield from led.log_entries(i, min(end, i + _PAGE))
 
+    def stream_entries(self, stream: str) -> Iterator[LogEntry]:
+        led = self.ledger()
+        length = led.head(stream)[1]
+        for i in range(0, length, _PAGE):
+            yield from led.stream_entries(stream, i, min(length, i + _PAGE))
+
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         if size is None:
             if self._key_path() is None:  # at the newest checkpoint the log published
                 return export_bundle(self.ledger(), stream, checkpoint=self.checkpoint())
             return export_bundle(self.ledger(write=True), stream)
         led = self.ledger()
-        if led.cosigned_checkpoint(size) is None:
-            led = self.ledger(write=True)
-        try:
+        try:  # a cosigned or kept checkpoint of that size needs no key
             note = led.checkpoint_at(size)
+        except LedgerError as exc:
+            if self._key_path() is None or not 0 < size <= led.size:
+                raise CliError(str(exc)) from exc
+            led = self.ledger(write=True)
+            note = led.checkpoint_at(size)
+        return export_bundle(led, stream, checkpoint=note)
+
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        led = self.ledger()
+        try:
+            _, note = led.checkpoint_as_of(as_of_ms)
         except LedgerError as exc:
             raise CliError(str(exc)) from exc
         return export_bundle(led, stream, checkpoint=note)
@@ -288,8 +316,37 @@ class RemoteBackend(Backend):
             if not got:
                 raise CliError(f"the server returned no entries from index {next_index}")
 
+    def stream_entries(self, stream: str) -> Iterator[LogEntry]:
+        path = f"/v1/streams/{quote(stream, safe='')}/entries"
+        start = 0
+        while True:
+            response = self._http.get(path, params={"start": start, "limit": _PAGE})
+            if response.status_code == 404:
+                return
+            self._check(response)
+            got = 0
+            for line in response.text.splitlines():
+                if line.strip():
+                    entry = _log_entry(_json_line(line))
+                    if entry.stream != stream or entry.position != start + got:
+                        raise CliError(
+                            f"the server sent entry {entry.position} of {entry.stream!r} as "
+                            f"entry {start + got} of {stream!r}"
+                        )
+                    got += 1
+                    yield entry
+            if got < _PAGE:
+                return
+            start += got
+
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         return self._get(f"/v1/streams/{quote(stream, safe='')}/bundle", size=size).content
+
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        from attest.statements import format_timestamp
+
+        path = f"/v1/streams/{quote(stream, safe='')}/bundle"
+        return self._get(path, as_of=format_timestamp(as_of_ms)).content
 
     def cosigned_checkpoint(self) -> bytes:
         response = self._http.get("/v1/log/checkpoint/cosigned")

@@ -24,6 +24,7 @@ from attest.statements import (
     TestResult,
     VerdictResult,
 )
+from cli._backend import Backend
 from cli._common import (
     Signing,
     append,
@@ -40,6 +41,7 @@ from cli._common import (
     with_backend,
     write_envelope,
 )
+from cli._digests import CLAIM_KINDS, StreamIndex, check_digest_ref
 from cli._errors import EXIT_FAILED, CliError, to_cli_error
 from cli._keyfiles import load_public_key
 from keys import key_id as raw_key_id
@@ -49,6 +51,7 @@ __all__ = ["register"]
 _SURFACES = click.Choice([s.value for s in Surface])
 _SURFACE_HELP = "SURFACE is one of: " + ", ".join(s.value for s in Surface) + "."
 _HEX = "64 lowercase hex characters"
+_VERDICT = frozenset({Kind.VERDICT_ISSUE})
 
 
 def _hex(value: str | None, name: str) -> str | None:
@@ -110,8 +113,24 @@ class _Run:
             kw.pop("output"),
             kw.pop("as_json"),
         )
-        self.backend = partial(with_backend, kw.pop("db"), kw.pop("server"), kw.pop("log_key"))
+        self._open = partial(with_backend, kw.pop("db"), kw.pop("server"), kw.pop("log_key"))
+        self._backend: Backend | None = None
         self.body = load_body(kw.pop("body_file", None))
+
+    def backend(self) -> Backend:
+        """The ledger written to, opened once."""
+        if self._backend is None:
+            self._backend = self._open()
+        return self._backend
+
+    @property
+    def offline(self) -> bool:
+        """Signing to a file (``-o``): nothing may be read from a ledger."""
+        return self.signing.output is not None
+
+    def own_stream(self) -> StreamIndex:
+        """The signer's stream, read from the ledger, to resolve digests against."""
+        return StreamIndex.read(self.backend(), self.signing.signer)
 
     def __call__(self, kind: Kind, *, stream: str | None = None) -> None:
         append(self.backend, self.signing, kind=kind, body=self.body, stream=stream)
@@ -243,13 +262,44 @@ def claim_publish(**kw: Any) -> None:
 @_claim_options
 @_writer
 def claim_supersede(claim_digest: str, **kw: Any) -> None:
-    """Publish a new version of a claim that replaces the version CLAIM (its digest).
+    """Publish a new version of the claim CLAIM: its digest, or a unique prefix of it (at least
+    12 hex characters).
 
-    The body is a whole claim, as for 'claim publish'.
+    The new version starts from the current version of that claim, read from the ledger (--db or
+    --server): every member is carried over (measure, services, surfaces, excluded surfaces,
+    jurisdictions, population, status, effective dates, details, metrics, evidence, framework
+    refs) except those given in --body or by an option. A repeated option (--service, --surface,
+    --jurisdiction, --exclude, --evidence, --framework-ref) replaces the whole list. If CLAIM is an
+    older version, the current one is superseded (and named on stderr). Example:
+
+    \b
+      claimledger claim supersede 3f9c2a41d07e --key acme.key --signer acme-social \\
+        --status deployed --effective-from 2026-03-01
+
+    Signing offline (-o), nothing is read: give the whole digest and the whole claim.
     """
     run = _Run(kw)
+    if run.offline:
+        digest = check_digest_ref(claim_digest, "CLAIM", full=True)
+    else:
+        ref = check_digest_ref(claim_digest, "CLAIM")
+        own = run.own_stream()
+        found = own.resolve(ref, CLAIM_KINDS, "claim", "CLAIM")
+        digest = own.current(found.digest)
+        if digest in own.withdrawn:
+            raise CliError(
+                f"CLAIM: claim {digest} is withdrawn: publish a new claim instead", EXIT_FAILED
+            )
+        if digest != found.digest:
+            click.echo(
+                f"claim {found.digest} was superseded; superseding its current version {digest}",
+                err=True,
+            )
+        base = own.statements[digest].body
+        base.pop("supersedes", None)
+        run.body = {**base, **run.body}
     _claim_body(run, kw)
-    run.body["supersedes"] = _hex(claim_digest, "CLAIM")
+    run.body["supersedes"] = digest
     run(Kind.CLAIM_SUPERSEDE)
 
 
@@ -258,9 +308,18 @@ def claim_supersede(claim_digest: str, **kw: Any) -> None:
 @click.option("--reason", help="Why the claim is withdrawn (public).")
 @_writer
 def claim_withdraw(claim_digest: str, reason: str | None, **kw: Any) -> None:
-    """Withdraw the claim version CLAIM (its digest). The claim stays on record, withdrawn."""
+    """Withdraw the claim version CLAIM: its digest, or a unique prefix of it (at least 12 hex
+    characters), resolved against your stream. The claim stays on record, withdrawn."""
     run = _Run(kw)
-    run.body["claim"] = _hex(claim_digest, "CLAIM")
+    if run.offline:
+        digest = check_digest_ref(claim_digest, "CLAIM", full=True)
+    else:
+        own = run.own_stream()
+        digest = own.resolve(
+            check_digest_ref(claim_digest, "CLAIM"), CLAIM_KINDS, "claim", "CLAIM"
+        ).digest
+        own.require_active(digest, "CLAIM")
+    run.body["claim"] = digest
     _set(run.body, "reason", reason)
     run(Kind.CLAIM_WITHDRAW)
 
@@ -414,9 +473,19 @@ def verdict_issue(provider: str, **kw: Any) -> None:
 def reply(
     verdict_digest: str | None, text: str | None, evidence: tuple[str, ...], **kw: Any
 ) -> None:
-    """Publish your reply to a verdict on one of your claims (as the provider)."""
+    """Publish your reply to a verdict on one of your claims (as the provider).
+
+    --verdict takes the verdict's digest or a unique prefix of it (at least 12 hex characters),
+    resolved against your stream (where verdicts on your claims are).
+    """
     run = _Run(kw)
-    _set(run.body, "verdict", _hex(verdict_digest, "--verdict"))
+    if verdict_digest is not None:
+        if run.offline:
+            digest = check_digest_ref(verdict_digest, "--verdict", full=True)
+        else:
+            ref = check_digest_ref(verdict_digest, "--verdict")
+            digest = run.own_stream().resolve(ref, _VERDICT, "verdict", "--verdict").digest
+        run.body["verdict"] = digest
     _set(run.body, "text", text)
     if evidence:
         run.body["evidence"] = _documents(evidence, "--evidence")
