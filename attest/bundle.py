@@ -239,6 +239,8 @@ class VerifiedRecord:
         entries: every entry, opened and accepted by the rules, in index order (feed them to
             the ledger's ``Views`` for a replay of the record).
         state: the rules' state after the last entry (sparse).
+        checkpoint_time_ms: the checkpoint's log time: that of the tree's last entry (index
+            ``size - 1``), proved by the state proof's leaf (SPEC §11.4).
     """
 
     stream: str
@@ -246,6 +248,7 @@ class VerifiedRecord:
     genesis_hash: bytes
     entries: tuple[Placed, ...]
     state: LogState
+    checkpoint_time_ms: int = 0
 
     @property
     def stream_length(self) -> int:
@@ -390,7 +393,9 @@ def verify_bundle(
             f"{bundle.stream} is not a provider registered in the bundle's registry entries",
             field="/stream",
         )
-    return VerifiedRecord(bundle.stream, cp, fingerprint, tuple(placed), state)
+    return VerifiedRecord(
+        bundle.stream, cp, fingerprint, tuple(placed), state, bundle.state.leaf.log_time_ms
+    )
 
 
 @dataclass(frozen=True, slots=True)

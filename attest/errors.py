@@ -121,6 +121,10 @@ class FieldProblem:
 class SchemaError(VerificationError):
     """A statement does not match the schema of its kind.
 
+    One problem reads as its message (its pointer is the ``field``); several are all listed,
+    each after its pointer: ``3 problems: /v: ...; /body/x: ...; /extra: ...`` (``field`` is still
+    the first one's pointer, but the location no longer repeats it).
+
     Attributes:
         problems: every problem found, each with a JSON pointer (``/body/metrics/0/value``).
     """
@@ -132,7 +136,9 @@ class SchemaError(VerificationError):
         first = problems[0]
         what = first.message
         if len(problems) > 1:
-            what += f" (and {len(problems) - 1} more problem(s))"
+            what = f"{len(problems)} problems: " + "; ".join(
+                f"{p.pointer}: {p.message}" for p in problems
+            )
         super().__init__(
             what,
             stream=_opt_str(where.get("stream")),
@@ -140,6 +146,14 @@ class SchemaError(VerificationError):
             index=_opt_int(where.get("index")),
             field=first.pointer,
         )
+
+    def where(self) -> str:
+        """As :meth:`VerificationError.where`, but without the field when there are several
+        problems: each names its own."""
+        if len(self.problems) == 1:
+            return super().where()
+        located = (("stream", self.stream), ("position", self.position), ("index", self.index))
+        return ", ".join(f"{k} {v}" for k, v in located if v is not None)
 
 
 def _opt_str(v: str | int | None) -> str | None:

@@ -82,6 +82,15 @@ class Backend:
         cosigned one if the ledger keeps one of that size)."""
         raise NotImplementedError
 
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        """The evidence bundle of ``stream`` against the newest checkpoint the ledger kept
+        whose log time is at most ``as_of_ms``.
+
+        Raises:
+            CliError: no checkpoint was kept by then, or this source cannot tell.
+        """
+        raise CliError("this source cannot export a record as of a date")
+
     def cosigned_checkpoint(self) -> bytes:
         """The newest checkpoint note cosigned by the ledger's witnesses (unverified).
 
@@ -184,10 +193,19 @@ class LocalBackend(Backend):
                 return export_bundle(self.ledger(), stream, checkpoint=self.checkpoint())
             return export_bundle(self.ledger(write=True), stream)
         led = self.ledger()
-        if led.cosigned_checkpoint(size) is None:
-            led = self.ledger(write=True)
-        try:
+        try:  # a cosigned or kept checkpoint of that size needs no key
             note = led.checkpoint_at(size)
+        except LedgerError as exc:
+            if self._key_path() is None or not 0 < size <= led.size:
+                raise CliError(str(exc)) from exc
+            led = self.ledger(write=True)
+            note = led.checkpoint_at(size)
+        return export_bundle(led, stream, checkpoint=note)
+
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        led = self.ledger()
+        try:
+            _, note = led.checkpoint_as_of(as_of_ms)
         except LedgerError as exc:
             raise CliError(str(exc)) from exc
         return export_bundle(led, stream, checkpoint=note)
@@ -323,6 +341,12 @@ class RemoteBackend(Backend):
 
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         return self._get(f"/v1/streams/{quote(stream, safe='')}/bundle", size=size).content
+
+    def bundle_as_of(self, stream: str, as_of_ms: int) -> bytes:
+        from attest.statements import format_timestamp
+
+        path = f"/v1/streams/{quote(stream, safe='')}/bundle"
+        return self._get(path, as_of=format_timestamp(as_of_ms)).content
 
     def cosigned_checkpoint(self) -> bytes:
         response = self._http.get("/v1/log/checkpoint/cosigned")

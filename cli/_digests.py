@@ -110,11 +110,15 @@ class StreamIndex:
         """The one statement of ``kinds`` whose digest is or starts with ``ref``.
 
         Raises:
-            CliError: none, or several (exit 2: nothing was signed).
+            CliError: none (exit 1, a dangling reference), or several (exit 2).
         """
         matches = [f for d, f in self.statements.items() if d.startswith(ref) and f.kind in kinds]
-        if not matches:
-            raise CliError(f"{param}: no {what} in stream {self.stream} has a digest {ref}…")
+        if not matches:  # as the ledger would refuse it: a dangling reference (exit 1)
+            raise CliError(
+                f"dangling reference: {param}: no {what} in stream {self.stream} has a digest "
+                f"{ref}" + ("" if len(ref) == 64 else "…"),
+                EXIT_FAILED,
+            )
         if len(matches) > 1:
             listed = ", ".join(sorted(f.digest[:16] + "…" for f in matches))
             raise CliError(

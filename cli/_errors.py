@@ -75,8 +75,25 @@ class ServerProblem(Exception):
         self.problem = problem
         title = str(problem.get("title") or f"HTTP {status}")
         detail = problem.get("detail")
+        listed = _listed(problem.get("errors"))
+        if listed is not None:  # every problem, whatever the detail says (RFC 9457 extension)
+            detail = listed
         text = f"{title}: {detail}" if detail and detail != title else title
         super().__init__(text)
+
+
+def _listed(errors: Any) -> str | None:
+    """A problem's ``errors`` member (``[{pointer|parameter, detail}]``) as one line, when it
+    lists more than one."""
+    if not isinstance(errors, list) or len(errors) < 2:
+        return None
+    items = []
+    for e in errors:
+        if not isinstance(e, dict):
+            return None
+        where = e.get("pointer") or e.get("parameter")
+        items.append(f"{where}: {e.get('detail')}" if where else str(e.get("detail")))
+    return f"{len(items)} problems: " + "; ".join(items)
 
 
 def _verification_message(exc: VerificationError) -> str:

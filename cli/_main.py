@@ -13,6 +13,7 @@ from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
 from cli._proofcmds import proof_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
+from cli._reportcmd import report_cmd
 from cli._tilescmds import tiles_group
 from cli._witnesscmds import witness_group
 from cli._write import register
@@ -65,6 +66,7 @@ def main() -> None:
     Verifiers:  test record | verdict issue
     Authority:  init | party register | accredit grant|suspend | key add|revoke
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
+    Regulators: export COMPANY --as-of DATE -o FILE | report FILE (offline)
     Offline:    sign (air-gapped) then submit
     Operators:  serve | backup | demo | tiles export (the read side as static files)
 
@@ -81,6 +83,7 @@ for _cmd in (
     verify_cmd,
     replay_cmd,
     export_cmd,
+    report_cmd,
     monitor_cmd,
     backup_cmd,
 ):

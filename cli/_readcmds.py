@@ -6,12 +6,14 @@ import base64
 import dataclasses
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from attest import NoteVerifier, ProofError, VerificationError, verify_checkpoint
+from attest.bundle import Bundle
 from attest.policy import (
     Policy,
     QuorumError,
@@ -20,7 +22,8 @@ from attest.policy import (
     parse_policy,
     verify_policy,
 )
-from cli._backend import Backend
+from attest.statements import format_timestamp
+from cli._backend import Backend, RemoteBackend
 from cli._common import backend_options, echo_json, parse_date_or_time, with_backend
 from cli._config import TrustStore, config_dir
 from cli._errors import EXIT_FAILED, CliError, ServerProblem
@@ -32,6 +35,7 @@ from cli._verifying import (
     verify_bundle_bytes,
     verify_full_log,
 )
+from ledger import record_views
 
 __all__ = ["export_cmd", "load_policy", "replay_cmd", "run_verification", "verify_cmd"]
 
@@ -84,11 +88,15 @@ def run_verification(
     remember: bool = True,
     quiet: bool = False,
     policy: Policy | None = None,
+    size: int | None = None,
+    update_store: bool = True,
 ) -> Outcome:
     """Verify, using and updating the trust store; report what was established.
 
     With ``policy``, the checkpoint must meet its quorum (from a backend: its newest cosigned
-    checkpoint is used).
+    checkpoint is used). With ``stream`` and ``size``, the record is verified as of the
+    checkpoint of that size. With ``update_store`` false the trust store is read (pinned
+    fingerprints, checkpoints verified before) but not written.
 
     Raises:
         CliError: exit 1 naming the first failure, or 2 for usage/I/O errors.
@@ -126,7 +134,7 @@ def run_verification(
                 )
             elif stream is not None:
                 # The bundle carries the checkpoint; its cosignatures are checked below.
-                size = None if cosigned is None else checkpoint_size(cosigned)
+                size = size if cosigned is None else checkpoint_size(cosigned)
                 outcome = verify_bundle_bytes(
                     backend.bundle(stream, size),
                     genesis_hash=pin,
@@ -181,7 +189,7 @@ def run_verification(
     previous = store.logs.get(outcome.vkey)
     if not quiet:
         _summary(outcome, stream, previous, pin_source)
-    if remember:
+    if remember and update_store:
         first_use = source is not None and source not in store.sources and genesis is None
         if source is not None:
             store.sources[source] = {"genesis": outcome.genesis_hash.hex(), "log": outcome.vkey}
@@ -235,6 +243,11 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
     if stream is None and outcome.stream:
         what = f"the record of {outcome.stream}"
     click.echo(f"Verified {what} against the checkpoint of {cp.origin}, tree size {cp.size}")
+    if outcome.record is not None and outcome.record.checkpoint_time_ms:
+        click.echo(
+            f"  as of:              {format_timestamp(outcome.record.checkpoint_time_ms)} "
+            f"(the log time of entry {cp.size - 1}, the checkpoint's last)"
+        )
     click.echo(f"  root:               {base64.b64encode(cp.root).decode()}")
     click.echo(
         f"  ledger fingerprint: {outcome.genesis_hash.hex()}"
@@ -394,12 +407,18 @@ def load_policy(path: Path) -> Policy:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--genesis",
+    metavar="HEX",
+    help="With --server: the ledger fingerprint to require (as verify --genesis).",
+)
 @backend_options
 def replay_cmd(
     stream: str,
     as_of: str | None,
     size: int | None,
     fmt: str,
+    genesis: str | None,
     db: str | None,
     server: str | None,
     log_key: Path | None,
@@ -408,15 +427,65 @@ def replay_cmd(
 
     Shows each claim with its status (active, superseded, withdrawn) and latest verdict; a claim
     with no verdict, or only an expired one, is shown as unverified.
+
+    With --server, nothing the server says is shown unchecked: the company's evidence bundle is
+    fetched (with --size, against the checkpoint of that size), verified as 'verify STREAM'
+    does (pinned fingerprint, remembered checkpoint), and replayed here from its verified
+    entries. With --db, the ledger re-verified its entries when it opened.
     """
     if as_of is not None and size is not None:
         raise click.UsageError("give --as-of or --size, not both")
     as_of_ms = None if as_of is None else parse_date_or_time(as_of)
-    state = with_backend(db, server, log_key).replay(stream, as_of_ms=as_of_ms, size=size)
+    backend = with_backend(db, server, log_key)
+    if isinstance(backend, RemoteBackend):
+        state = _verified_replay(backend, stream, as_of_ms=as_of_ms, size=size, genesis=genesis)
+    else:
+        state = backend.replay(stream, as_of_ms=as_of_ms, size=size)
     if fmt == "json":
         echo_json(state)
     else:
         _table(stream, state)
+
+
+def _verified_replay(
+    backend: Backend, stream: str, *, as_of_ms: int | None, size: int | None, genesis: str | None
+) -> dict[str, Any]:
+    """The replay of ``stream`` from its bundle's verified entries (the ledger's own ``Views``,
+    fed sparsely), judged as ``--db`` judges it: expiry at the machine's clock for the present,
+    at ``as_of`` for a date, at the log time of the last entry below ``size`` for a size (the
+    bundle of that size proves it: its state proof's leaf).
+
+    Raises:
+        CliError: the bundle fails verification (exit 1), or cannot be had (exit 2).
+    """
+    outcome = run_verification(
+        backend=backend, bundle=None, stream=stream, genesis=genesis, quiet=True, size=size
+    )
+    record = outcome.record
+    if record is None:  # pragma: no cover - a record's verification always carries it
+        raise CliError("the server's bundle gave no verified record")
+    views = record_views(record)
+    cp = record.checkpoint
+    if size is not None:
+        replay = views.replay(stream, size=size, at_ms=record.checkpoint_time_ms)
+    elif as_of_ms is not None:
+        replay = views.replay(stream, as_of_ms=as_of_ms)
+    else:
+        replay = views.replay(stream, at_ms=time.time_ns() // 1_000_000)
+    click.echo(
+        f"Replayed from entries verified against the checkpoint of {cp.origin}, tree size "
+        f"{cp.size} (root {base64.b64encode(cp.root).decode()})"
+        + (f"; note: {outcome.remark}" if outcome.remark else ""),
+        err=True,
+    )
+    state = replay.to_dict()
+    state["verifiedAgainst"] = {
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": base64.b64encode(cp.root).decode(),
+        "logTime": format_timestamp(record.checkpoint_time_ms),
+    }
+    return state
 
 
 def _day(iso: Any) -> str:
@@ -486,6 +555,18 @@ def _table(stream: str, state: dict[str, Any]) -> None:
     "cosignature lines travel in the bundle), not the latest one.",
 )
 @click.option(
+    "--as-of",
+    metavar="DATE",
+    help="Freeze the record as it stood at this date (YYYY-MM-DD: the end of that day, UTC) "
+    "or time (YYYY-MM-DDTHH:MM:SSZ): against the newest checkpoint the log kept whose log "
+    "time is at or before it.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=1),
+    help="... or as it stood at this log size (against the checkpoint of that size).",
+)
+@click.option(
     "--tiles",
     metavar="URL",
     help="Take the bundle a static tile export serves ('claimledger tiles export').",
@@ -495,6 +576,8 @@ def export_cmd(
     stream: str,
     output: Path,
     cosigned: bool,
+    as_of: str | None,
+    size: int | None,
     tiles: str | None,
     db: str | None,
     server: str | None,
@@ -502,8 +585,14 @@ def export_cmd(
 ) -> None:
     """Export STREAM's evidence bundle: its record, the registry, proofs and a checkpoint.
 
-    The bundle verifies offline: 'claimledger verify --bundle FILE [--policy P]'.
+    The bundle verifies offline: 'claimledger verify --bundle FILE [--policy P]', and
+    'claimledger report FILE' prints the record it holds. With --as-of or --size it is frozen
+    at an older checkpoint, with the completeness proof at that size.
     """
+    if len([x for x in (as_of, size, cosigned or None) if x is not None]) > 1:
+        raise click.UsageError("give at most one of --as-of, --size and --cosigned")
+    if tiles is not None and (as_of is not None or size is not None):
+        raise click.UsageError("--tiles exports the tiles' own bundle: no --as-of or --size")
     if output.exists():
         raise CliError(f"{output} already exists; refusing to overwrite it")
     if tiles is not None:
@@ -511,17 +600,31 @@ def export_cmd(
         click.get_current_context().call_on_close(backend.close)
     else:
         backend = with_backend(db, server, log_key)
-    size = None
     if cosigned:
         note = backend.cosigned_checkpoint()
         try:
             size = int(note.split(b"\n")[1])
         except (IndexError, ValueError):
             raise CliError("the cosigned checkpoint is malformed (no size line)") from None
-    data = backend.bundle(stream, size)
+    if as_of is not None:
+        data = backend.bundle_as_of(stream, parse_date_or_time(as_of))
+    else:
+        data = backend.bundle(stream, size)
     with output.open("xb") as f:
         f.write(data)
     click.echo(
-        f"Wrote {output} ({len(data)} bytes). Verify it offline with: "
+        f"Wrote {output} ({len(data)} bytes){_as_of(data)}. Verify it offline with: "
         f"claimledger verify --bundle {output}"
+    )
+
+
+def _as_of(data: bytes) -> str:
+    """Which checkpoint a bundle says it is as of (unverified: for the message only)."""
+    try:
+        leaf = Bundle.parse(data).state.leaf
+    except VerificationError:
+        return ""
+    return (
+        f": the record as of the checkpoint of tree size {leaf.index + 1} "
+        f"(log time {format_timestamp(leaf.log_time_ms)})"
     )

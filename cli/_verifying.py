@@ -50,6 +50,8 @@ class Outcome:
     counts: dict[str, int] | None = None
     records: dict[str, int] = field(default_factory=dict)
     witnessed: VerifiedCheckpoint | None = None
+    record: VerifiedRecord | None = None
+    """A company record's verified entries (bundles only), to replay or report from."""
 
 
 def checkpoint_size(note: bytes) -> int:
@@ -206,6 +208,7 @@ def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Out
         remark,
         result.counts(),
         result.registry_records(),
+        record=result,
     )
 
 

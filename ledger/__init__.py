@@ -11,6 +11,14 @@ from ledger._gc import freeze_heap, tune_gc
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
 from ledger._pool import SignaturePool, WorkerError
 from ledger._published import PublishedCheckpoint, check_published_checkpoint
+from ledger._report import (
+    REPORT_COLUMNS,
+    REPORT_FORMAT,
+    Report,
+    ReportClaim,
+    SignerKey,
+    build_report,
+)
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
 from ledger._tiles import TileExport, export_tiles, read_tile, serve_tile, tile_available
 from ledger._verify import verify_ledger, verify_log
@@ -47,6 +55,8 @@ from ledger.errors import (
 __all__ = [
     "DEFAULT_FOLLOW_S",
     "PUBLIC_STATUSES",
+    "REPORT_COLUMNS",
+    "REPORT_FORMAT",
     "Accreditation",
     "BackupResult",
     "ClaimScope",
@@ -70,10 +80,13 @@ __all__ = [
     "PartyKey",
     "PublishedCheckpoint",
     "Receipt",
+    "Report",
+    "ReportClaim",
     "Scorecard",
     "ScorecardCell",
     "ScorecardRow",
     "SignaturePool",
+    "SignerKey",
     "StoreError",
     "StoredEntry",
     "StreamConflictError",
@@ -86,6 +99,7 @@ __all__ = [
     "WitnessingError",
     "WorkerError",
     "backup_sqlite",
+    "build_report",
     "check_published_checkpoint",
     "export_bundle",
     "export_tiles",

@@ -183,6 +183,10 @@ class Backend(abc.ABC):
         """The signed checkpoint note of the largest size kept, if any."""
 
     @abc.abstractmethod
+    def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
+        """The size and note of the largest kept checkpoint of at most ``max_size``, if any."""
+
+    @abc.abstractmethod
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored nodes among ``keys``."""
 
@@ -322,6 +326,16 @@ class SQLiteBackend(Backend):
             )
             row = c.fetchone()
             return None if row is None else bytes(row[0])
+
+    def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
+        with self._cursor(commit=False) as c:
+            c.execute(
+                f"SELECT size, note FROM {CHECKPOINTS_TABLE} WHERE size <= ? "  # noqa: S608
+                "ORDER BY size DESC LIMIT 1",
+                (max_size,),
+            )
+            row = c.fetchone()
+            return None if row is None else (int(row[0]), bytes(row[1]))
 
     def create_cosigned_table(self) -> None:
         with self._cursor(commit=True) as c:
@@ -488,6 +502,17 @@ class PostgresBackend(Backend):
             )
             row = c.fetchone()
             return None if row is None else bytes(row["note"])
+
+    def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
+        with self._ds.transaction(commit=False) as c:
+            c.execute(
+                sql.SQL(
+                    "SELECT size, note FROM {} WHERE size <= %s ORDER BY size DESC LIMIT 1"
+                ).format(self._checkpoints),
+                (max_size,),
+            )
+            row = c.fetchone()
+            return None if row is None else (int(row["size"]), bytes(row["note"]))
 
     def create_cosigned_table(self) -> None:
         with self._ds.transaction(commit=True) as c:

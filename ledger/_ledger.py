@@ -599,8 +599,10 @@ class Ledger:
 
     def checkpoint_at(self, size: int) -> bytes:
         """A checkpoint note of the tree of ``size``: the cosigned one kept for that size if
-        there is one, else the latest kept or current one if it has that size, else one signed
-        now (which needs the log key).
+        there is one, else the one kept for that size (every checkpoint the writer kept stays in
+        the database), else the current one if it has that size, else one signed now (which
+        needs the log key; Ed25519 is deterministic and a note has no time, so it is the same
+        note the log signed, or would have signed, at that size).
 
         Raises:
             LedgerError: ``size`` is not in 1..size of the log, or no note of that size can be
@@ -612,6 +614,9 @@ class Ledger:
             cosigned = self._store.cosigned_checkpoint(size)
             if cosigned is not None:
                 return cosigned
+            kept = self._store.kept_checkpoint(size)
+            if kept is not None and kept[0] == size:
+                return kept[1]
             if self._signer is None:
                 note = self.checkpoint()
                 if checkpoint_size_of(note) != size:
@@ -625,6 +630,25 @@ class Ledger:
             note = sign_checkpoint(cp, self._signer)
             self._publish(size, note)
             return note
+
+    def checkpoint_as_of(self, as_of_ms: int) -> tuple[int, bytes]:
+        """The newest kept checkpoint whose log time is at most ``as_of_ms``: the record as the
+        log had signed it at that time (a checkpoint's log time is its last entry's).
+
+        Returns:
+            Its size and note (the cosigned note of that size, if one was kept).
+
+        Raises:
+            LedgerError: no checkpoint was kept by then.
+        """
+        with self._lock:
+            cut = min(self.views.size_at(as_of_ms), self._frontier.size)
+            kept = self._store.kept_checkpoint(cut) if cut > 0 else None
+            if kept is None:
+                raise LedgerError(
+                    f"no checkpoint of this log was kept at or before {format_timestamp(as_of_ms)}"
+                )
+            return kept[0], self._store.cosigned_checkpoint(kept[0]) or kept[1]
 
     def cosigned_checkpoint(self, size: int | None = None) -> bytes | None:
         """The checkpoint note with witness cosignatures of ``size`` (default: the newest) that

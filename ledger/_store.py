@@ -928,6 +928,12 @@ class EntryStore:
         with _db_errors("cannot read the latest checkpoint"):
             return self._db.latest_checkpoint()
 
+    def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
+        """The size and signed note of the largest checkpoint kept of at most ``max_size``
+        entries, if any (not verified here)."""
+        with _db_errors("cannot read a kept checkpoint"):
+            return self._db.kept_checkpoint(max_size)
+
     def put_cosigned(self, size: int, note: bytes) -> None:
         """Keep a checkpoint note that the log's witnesses cosigned (checked by the caller)."""
         if type(size) is not int or size <= 0:

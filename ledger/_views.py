@@ -1016,6 +1016,12 @@ class Views:
         """One more than the last index applied (0 when nothing was)."""
         return self._all[-1].index + 1 if self._all else 0
 
+    @_locked
+    def size_at(self, as_of_ms: int) -> int:
+        """The log's size as of a time: one more than the index of the last entry logged at or
+        before ``as_of_ms`` (0 if none was)."""
+        return self._limit(as_of_ms, None)
+
     def _limit(self, as_of_ms: int | None, size: int | None) -> int:
         """The first global index excluded by the cut."""
         limit = self.size if size is None else min(size, self.size)

@@ -182,9 +182,11 @@ def get_stream_state(
             "description": "a self-contained bundle that verifies offline (a download)",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **_NOT_FOUND,
-        **_BAD,
-        **problem_docs((503, "read-only server: no checkpoint to export against")),
+        **problem_docs(
+            (404, "no such provider, or no checkpoint kept of that size or by that time"),
+            (400, "invalid parameters: size beyond the log, size and as_of both given"),
+            (503, "read-only server: no checkpoint to export against"),
+        ),
     },
 )
 async def get_bundle(
@@ -201,20 +203,42 @@ async def get_bundle(
             "(with its witnesses' cosignature lines) if the server keeps one of that size",
         ),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="RFC 3339 date-time: export against the newest checkpoint the log kept "
+            "whose log time (its last entry's) is at or before it: the record as it stood then",
+        ),
+    ] = None,
 ) -> Response:
     """Everything needed to verify a provider's record offline (``claimledger verify --bundle``).
 
     Made against the latest checkpoint, or with ``size`` against the checkpoint of that size
-    (``/v1/log/checkpoint/cosigned`` names the newest cosigned size); the file is named
-    ``<stream>.bundle.json``. The bundle is a function of its checkpoint note, so its ETag is
-    bound to the note and a ``304`` is answered without building it. At a fixed ``size`` it is
-    immutable once it carries the witnesses' cosignatures, or when the server has no witness
-    policy (nothing will be added to it); otherwise it lives as long as the latest checkpoint.
+    (``/v1/log/checkpoint/cosigned`` names the newest cosigned size), or with ``as_of`` against
+    the newest checkpoint the log kept by then; the file is named ``<stream>.bundle.json``. A
+    bundle at an older size is the same format (SPEC §10), with the completeness proof at that
+    size: nothing about it is new bytes. A read-only server exports only against checkpoints it
+    keeps (``404`` for a size it does not keep). The bundle is a function of its checkpoint
+    note, so its ETag is bound to the note and a ``304`` is answered without building it. At a
+    fixed ``size`` it is immutable once it carries the witnesses' cosignatures, or when the
+    server has no witness policy (nothing will be added to it); otherwise it lives as long as
+    the latest checkpoint. With ``as_of`` it must be revalidated (a checkpoint kept later may
+    still fall at or before that time while it is the present).
     """
     party = ledger.views.party(stream)
     if party is None or party.role != "provider":
         raise NotFoundError(f"no provider {stream!r} (bundles are made for providers' records)")
-    if size is not None:
+    if size is not None and as_of is not None:
+        raise InvalidParameterError("give size or as_of, not both", parameter="as_of")
+    as_of_ms = parse_as_of(as_of)
+    if as_of_ms is not None:
+        try:
+            size, note = await run_in_threadpool(ledger.checkpoint_as_of, as_of_ms)
+        except LedgerError as exc:
+            raise NotFoundError(str(exc)) from exc
+        # A later checkpoint kept by the same time would change the answer: revalidate.
+        cache = Cache.NO_CACHE
+    elif size is not None:
         if size > committed_size(ledger):
             raise InvalidParameterError(
                 f"size={size} is larger than the log ({committed_size(ledger)})", parameter="size"
@@ -222,7 +246,10 @@ async def get_bundle(
         try:
             note = await run_in_threadpool(ledger.checkpoint_at, size)
         except LedgerError as exc:
-            raise UnavailableError(str(exc)) from exc
+            raise NotFoundError(
+                f"{exc}: this server keeps no checkpoint of size {size} (export at a kept size, "
+                "or with as_of)"
+            ) from exc
         final = settings.witness_policy is None or _cosigned(note)
         cache = Cache.IMMUTABLE if final else Cache.LATEST
     else:

@@ -1,6 +1,7 @@
 """The public page (issue 5): comparison, company timeline, in-browser verification.
 
-:func:`mount` adds the server-rendered pages (``/``, ``/providers/{id}``, ``/log``) and the local
+:func:`mount` adds the server-rendered pages (``/``, ``/providers/{id}``, ``/log``, the printable
+``/companies/{id}/case-file``: ``casefile.py``) and the local
 static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``, ``schema.js``) to an API
 application. The pages read the ledger's views directly; the "Verify this record" button reads
 the same ``/v1`` endpoints as any other client and re-checks everything in the browser
@@ -12,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from api.web.casefile import router as case_file_router
 from api.web.pages import STATIC_DIR, router
 
 __all__ = ["mount"]
@@ -23,4 +25,5 @@ def mount(app: FastAPI) -> None:
         return
     app.state.web_mounted = True
     app.include_router(router)
+    app.include_router(case_file_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -155,6 +155,20 @@ def test_stale_prev_is_a_conflict_naming_the_current_head(registered: Api) -> No
     assert api.size() == size
 
 
+def test_a_schema_error_lists_every_problem(registered: Api) -> None:
+    """Issue 15: not "(and 2 more problem(s))": the errors member and the detail name them all."""
+    body = {**example_claim_body(), "colour": "red", "status": "maybe"}
+    del body["services"]
+    got = problem(
+        registered.post(registered.sign("claim.publish", P, P, body)), "schema-error", 422
+    )
+    pointers = {e["pointer"] for e in got["errors"]}
+    assert pointers == {"/body/colour", "/body/status", "/body/services"}
+    assert got["detail"].startswith("3 problems: ")
+    for e in got["errors"]:
+        assert f"{e['pointer']}: {e['detail']}" in got["detail"]
+
+
 def test_oversized_body_is_refused_before_it_is_read(sqlite_ledger: Ledger) -> None:
     with TestClient(create_app(sqlite_ledger, max_body_bytes=1000, max_batch_bytes=2000)) as c:
         api = Api(c)

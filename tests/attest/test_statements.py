@@ -962,7 +962,11 @@ def test_multiple_problems_are_reported_together() -> None:
     error = info.value
     assert isinstance(error, VerificationError)
     assert error.field == error.problems[0].pointer
-    assert "(and 9 more problem(s))" in str(error)
+    # every problem is in the message, each after its pointer; the location names no field
+    assert str(error).startswith("10 problems: /")
+    for p in error.problems:
+        assert f"{p.pointer}: {p.message}" in str(error)
+    assert "(field" not in str(error)
 
 
 # --------------------------------------------------------------------------------------------

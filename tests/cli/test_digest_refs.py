@@ -148,9 +148,9 @@ def test_reply_takes_a_verdict_prefix_and_bad_references_are_one_line(
     # a claim digest is not a verdict; too short; not hex; no match
     size = world.size()
     result = cli(
-        "reply", *db, *world.as_party(PROVIDER), "--verdict", claim[:12], "--text", "x", code=2
+        "reply", *db, *world.as_party(PROVIDER), "--verdict", claim[:12], "--text", "x", code=1
     )
-    assert f"no verdict in stream {PROVIDER} has a digest {claim[:12]}" in one_line_error(
+    assert f"no verdict in stream {PROVIDER} has a digest {claim[:12]}…" in one_line_error(
         result.stderr
     )
     result = cli("claim", "withdraw", claim[:11], *db, *world.as_party(PROVIDER), code=2)

@@ -27,7 +27,9 @@ CASES: dict[str, tuple[Case, int, str]] = {
     "claim missing fields": (
         lambda w, t: _publish(w, "--measure", "detect.hash_known_image"),
         1,
-        "invalid statement: missing required field 'services'",
+        # every problem, one line: "7 problems: /body/services: ...; /body/surfaces: ...; ..."
+        "invalid statement: 7 problems: /body/services: missing required field 'services' in "
+        "/body; /body/surfaces: missing required field 'surfaces' in /body; /body/jurisdictions",
     ),
     "claim unknown measure": (
         lambda w, t: _publish(

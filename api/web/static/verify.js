@@ -1417,8 +1417,8 @@ function schemaStatement(v) {
   const problems = statementProblems(v);
   if (problems.length) {
     const [first] = problems;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "";
-    fail("SchemaError", `${first.message}${more}`, { field: first.pointer });
+    const all = problems.map((p) => `${p.pointer}: ${p.message}`).join("; ");
+    fail("SchemaError", problems.length > 1 ? `${problems.length} problems: ${all}` : first.message, { field: first.pointer });
   }
   return v;
 }

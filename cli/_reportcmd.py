@@ -1,0 +1,177 @@
+"""``report BUNDLE``: a company's record as of an evidence bundle's checkpoint, read offline.
+
+The bundle is verified first, exactly as ``verify --bundle`` verifies it (the log key its genesis
+names, every signature, rule and proof, the record proved whole; a fingerprint given with
+``--genesis`` or pinned earlier; the trust store is read, never written), then
+:func:`ledger.build_report` replays its verified entries and this module only renders the
+result: text, JSON (``Report.to_dict``) or CSV (``Report.rows``, one row per claim version).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+
+from attest.measures import MEASURES
+from attest.statements import format_timestamp
+from cli._errors import CliError
+from cli._readcmds import run_verification
+from ledger import REPORT_COLUMNS, EntryFact, Report, ReportClaim, build_report
+
+__all__ = ["report_cmd"]
+
+REPORT_HELP = """Print a company's record as of an evidence bundle's checkpoint, offline.
+
+\b
+  claimledger report FILE                  readable text
+  claimledger report FILE --format json    one JSON document (claimledger.report.v1)
+  claimledger report FILE --format csv     one row per claim version
+
+The bundle ('claimledger export COMPANY [--as-of DATE | --size N] -o FILE') is verified first,
+as 'verify --bundle' does, trusting nothing but the log key its genesis names (and the
+fingerprint given with --genesis or pinned earlier); no server or database is used. It then
+shows each measure's claim with its versions (the supersedes chain), status, tests, verdicts
+(result, verifier, dates; "expired" when past validity at the checkpoint's log time), replies,
+what is unverified, and the key id of every signer.
+
+\b
+Exit codes:
+  0  verified and printed
+  1  the bundle failed verification (nothing is printed but the failure)
+  2  usage or I/O error
+"""
+
+
+@click.command("report", help=REPORT_HELP)
+@click.argument("bundle_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--genesis", metavar="HEX", help="The ledger fingerprint to require.")
+def report_cmd(bundle_file: Path, fmt: str, genesis: str | None) -> None:
+    try:
+        data = bundle_file.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {bundle_file}: {exc.strerror or exc}") from exc
+    outcome = run_verification(
+        backend=None,
+        bundle=data,
+        stream=None,
+        genesis=genesis,
+        quiet=True,
+        update_store=False,
+    )
+    if outcome.record is None:  # pragma: no cover - a bundle's verification carries it
+        raise CliError("the bundle gave no verified record")
+    report = build_report(outcome.record, outcome.note)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(report.rows())
+        click.echo(out.getvalue(), nl=False)
+    else:
+        click.echo(render_text(report, outcome.remark))
+
+
+def _day(ms: int | None) -> str:
+    return "" if ms is None else format_timestamp(ms - ms % 1000)[:10]
+
+
+def _title(measure: str) -> str:
+    spec = MEASURES.get(measure)
+    return spec.title if spec is not None else measure
+
+
+def render_text(report: Report, remark: str = "") -> str:
+    """The report as readable text (what ``report`` prints by default)."""
+    c = report.counts
+    lines = [
+        f"Record of {report.name} ({report.stream}"
+        + (f", {report.jurisdiction}" if report.jurisdiction else "")
+        + ")",
+        f"as of the checkpoint of {report.origin}, tree size {report.size}, log time "
+        f"{format_timestamp(report.time_ms)}",
+        f"  root:               {report.root_b64}",
+        f"  log key:            {report.log_key}",
+        f"  ledger fingerprint: {report.genesis_hash.hex()}",
+        "  verified offline: every signature, rule and inclusion proof, and the record proved "
+        "complete at this size",
+        f"  {c['entries']} entries: {c['claims']} claim versions, {c['tests']} test records, "
+        f"{c['verdicts']} verdicts, {c['replies']} replies, {c['withdrawals']} withdrawals",
+        "  verdict expiry judged at the checkpoint's log time",
+    ]
+    if remark:
+        lines.append(f"  note: {remark}")
+    by_measure: dict[str, list[ReportClaim]] = {}
+    for rc in report.claims:
+        by_measure.setdefault(rc.version.measure, []).append(rc)
+    if not by_measure:
+        lines += ["", "No claims."]
+    for measure, claims in by_measure.items():
+        lines += ["", f"{_title(measure)} ({measure})"]
+        for rc in claims:
+            lines += _claim_lines(rc, report.time_ms)
+    unverified = report.unverified
+    lines += ["", f"Unverified at the checkpoint: {len(unverified)} active claim version(s)"]
+    lines += [
+        f"  {rc.version.digest.hex()} {rc.version.measure}: {rc.unverified}" for rc in unverified
+    ]
+    lines += ["", "Signers (key ids of every signature on the record):"]
+    lines += [
+        f"  {s.party} ({s.role or 'unknown'}): key {s.key_id}, {s.entries} entries"
+        for s in report.signers
+    ]
+    lines.append(f"  {report.origin} (the log): checkpoint key {report.log_key}")
+    return "\n".join(lines)
+
+
+def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:
+    v = rc.version
+    status = v.status
+    if v.status == "superseded" and v.ended_by is not None:
+        status += f" by {v.ended_by.digest.hex()} on {_day(v.ended_by.log_time_ms)}"
+    elif v.status == "withdrawn" and v.ended_by is not None:
+        status += f" on {_day(v.ended_by.log_time_ms)}"
+    else:
+        status += f", shown as {v.public_status.upper()}"
+        if rc.unverified:
+            status += f" ({rc.unverified})"
+    out = [
+        f"  version {rc.number} {v.digest.hex()}",
+        f"    published {_day(v.entry.log_time_ms)} (index {v.entry.index}); {status}",
+    ]
+    if v.entry.supersedes is not None:
+        out.append(f"    supersedes {v.entry.supersedes.hex()}")
+    for t in v.tests:
+        out.append(f"    test {t.result} by {t.signer} on {_day(t.log_time_ms)}: {_ref(t)}")
+    for verdict, expired, flags in zip(
+        v.verdicts, rc.expired(at_ms), v.verdict_flags or [None] * len(v.verdicts), strict=True
+    ):
+        line = (
+            f"    verdict {verdict.result} by {verdict.signer} on {_day(verdict.log_time_ms)}, "
+            f"valid until {_day(verdict.valid_until_ms)}"
+            + (" (EXPIRED at the checkpoint)" if expired else "")
+        )
+        if flags is not None and flags.verifier_suspended:
+            line += "; its verifier was suspended later"
+        if flags is not None and flags.key_revoked:
+            line += "; its key was revoked later"
+        out += [line, f"      {_ref(verdict)}"]
+    for r in v.replies:
+        out.append(f"    reply by {r.signer} on {_day(r.log_time_ms)}: {_ref(r)}")
+    return out
+
+
+def _ref(f: EntryFact) -> str:
+    return f"digest {f.digest.hex()}, index {f.index}"
