@@ -19,6 +19,7 @@ from ledger._report import (
     SignerKey,
     build_report,
 )
+from ledger._search import NameHit, SearchItem, fold
 from ledger._store import EntryStore, StoredEntry, open_store, parse_database_url
 from ledger._tiles import TileExport, export_tiles, read_tile, serve_tile, tile_available
 from ledger._verify import verify_ledger, verify_log
@@ -30,6 +31,7 @@ from ledger._views import (
     EntryFact,
     Feed,
     FeedItem,
+    NameResults,
     Party,
     PartyKey,
     Scorecard,
@@ -76,6 +78,8 @@ __all__ = [
     "LedgerError",
     "LedgerExistsError",
     "LedgerNotFoundError",
+    "NameHit",
+    "NameResults",
     "Party",
     "PartyKey",
     "PublishedCheckpoint",
@@ -85,6 +89,7 @@ __all__ = [
     "Scorecard",
     "ScorecardCell",
     "ScorecardRow",
+    "SearchItem",
     "SignaturePool",
     "SignerKey",
     "StoreError",
@@ -103,6 +108,7 @@ __all__ = [
     "check_published_checkpoint",
     "export_bundle",
     "export_tiles",
+    "fold",
     "freeze_heap",
     "open_store",
     "parse_database_url",

@@ -23,7 +23,7 @@ import functools
 import sys
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -48,6 +48,7 @@ from attest.statements import (
     parse_timestamp,
 )
 from keys import PublicKey
+from ledger._search import NameHit, NameIndex, SortedKeys, fold
 
 __all__ = [
     "PUBLIC_STATUSES",
@@ -57,6 +58,7 @@ __all__ = [
     "EntryFact",
     "Feed",
     "FeedItem",
+    "NameResults",
     "Party",
     "PartyKey",
     "Scorecard",
@@ -129,6 +131,7 @@ class ClaimScope:
         status: the deployment status the provider states: deployed, pilot, planned, discontinued.
         effective_from: date the claim takes effect (``YYYY-MM-DD``).
         effective_until: date it ends, if stated.
+        services: the services the claim names (a company runs several; a claim covers some).
     """
 
     surfaces: tuple[str, ...]
@@ -138,10 +141,12 @@ class ClaimScope:
     status: str
     effective_from: str
     effective_until: str | None
+    services: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, camelCase keys."""
         return {
+            "services": list(self.services),
             "surfaces": list(self.surfaces),
             "excludedSurfaces": [{"surface": s, "reason": r} for s, r in self.excluded_surfaces],
             "jurisdictions": list(self.jurisdictions),
@@ -274,6 +279,7 @@ def _scope(body: Claim) -> ClaimScope:
         status=_intern(body.status._value_),
         effective_from=body.effective_from,
         effective_until=body.effective_until,
+        services=tuple(_intern(n) for n in body.services),
     )
 
 
@@ -633,21 +639,35 @@ class ScorecardCell:
 
 @dataclass(frozen=True, slots=True)
 class ScorecardRow:
-    """One provider's row: its cells in the order of :attr:`Scorecard.measures`."""
+    """One provider's row (or one of its services'): cells in the order of
+    :attr:`Scorecard.measures`.
+
+    A service's row (``service`` set) counts only the provider's active claim versions that name
+    the service; ``name`` is still the company's name.
+    """
 
     provider: str
     name: str
     jurisdiction: str | None
     cells: tuple[ScorecardCell, ...]
+    service: str | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """Where the row sorts: ``(provider,)`` or ``(provider, service)``."""
+        return (self.provider,) if self.service is None else (self.provider, self.service)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON, camelCase keys."""
-        return {
+        """Plain JSON, camelCase keys (``service`` only on a service's row)."""
+        out: dict[str, Any] = {
             "provider": self.provider,
             "name": self.name,
             "jurisdiction": self.jurisdiction,
-            "cells": [c.to_dict() for c in self.cells],
         }
+        if self.service is not None:
+            out["service"] = self.service
+        out["cells"] = [c.to_dict() for c in self.cells]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,8 +678,11 @@ class Scorecard:
         at_ms: the time verdict expiry is judged at.
         as_of_ms: the date cut, if any.
         size: the log-size cut, if any.
-        measures: the measure vocabulary, in its order (the columns).
-        rows: one row per provider registered before the cut, by party id.
+        measures: the measure vocabulary, in its order (the columns), or the one measure asked.
+        rows: one row per provider registered before the cut, by party id (or per service, by
+            provider and service name), as many as the page holds.
+        next: the key of the last row examined when the page stopped early (more rows may
+            follow: pass it as ``after``), else ``None``.
     """
 
     at_ms: int
@@ -667,6 +690,7 @@ class Scorecard:
     size: int | None
     measures: tuple[str, ...]
     rows: tuple[ScorecardRow, ...]
+    next: tuple[str, ...] | None = None
 
     def cell(self, provider: str, measure: str) -> ScorecardCell:
         """The cell of ``provider`` x ``measure`` (``KeyError`` if none)."""
@@ -725,6 +749,22 @@ class Feed:
     size: int
     time_ms: int
     items: tuple[FeedItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NameResults:
+    """A page of a name search (:meth:`Views.find_names`).
+
+    Attributes:
+        query: the query as folded (no accents, case folded, one space between words).
+        hits: companies and services whose name has a word starting with the query (``prefix``,
+            by that word), then names a few edits away (``fuzzy``, fewest edits first).
+        next: where the next page starts (pass it as ``after``), or ``None`` after the last.
+    """
+
+    query: str
+    hits: tuple[NameHit, ...]
+    next: tuple[str, str, int] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -878,6 +918,17 @@ class Views:
         self._revocations: dict[str, EntryFact] = {}
         self._revoked_parties: set[str] = set()
         self._registry_events: list[EntryFact] = []
+        # The public search and the paged scorecard (ledger/_search.py): names of companies and
+        # of the services their claims name; providers and (provider, service) keys in order;
+        # every service by provider (name -> index of the claim that first named it); each
+        # jurisdiction a claim names (-> first index); party ids by role; entries by kind.
+        self._names = NameIndex()
+        self._provider_keys = SortedKeys()
+        self._service_keys = SortedKeys()
+        self._services: dict[str, dict[str, int]] = {}
+        self._jurisdictions: dict[str, int] = {}
+        self._roles: dict[str, list[str]] = {}
+        self._kinds: dict[str, int] = {}
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -891,10 +942,13 @@ class Views:
         fact = self._fact(placed, stream.live)
         stream.facts.append(fact)
         self._all.append(fact)
+        self._kinds[fact.kind] = self._kinds.get(fact.kind, 0) + 1
         if st.stream == REGISTRY_STREAM:
             self._apply_registry(placed, fact)
         else:
             stream.live.apply(fact)
+            if fact.scope is not None:
+                self._index_claim(fact.stream, fact.scope, fact.index)
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
                 stream.signers[fact.signer] = fact.index
 
@@ -960,6 +1014,7 @@ class Views:
             )
             self._parties[st.signer] = p
             self._add_key(p, body.authority_key, i)
+            self._roles.setdefault("authority", []).append(st.signer)
         elif isinstance(body, PartyRegister):
             p = _PartyState(
                 Party(
@@ -976,6 +1031,10 @@ class Views:
             self._parties[body.party] = p
             for k in body.keys:
                 self._add_key(p, k, i)
+            self._roles.setdefault(body.role.value, []).append(body.party)
+            if body.role.value == "provider":
+                self._provider_keys.add((body.party,))
+                self._names.add("company", body.party, body.name, i)
         elif isinstance(body, KeyAdd):
             party = self._parties.get(body.party)
             if party is not None:
@@ -1003,6 +1062,16 @@ class Views:
                 party.accreditation = Accreditation(
                     a.scheme, a.measures, a.valid_until_ms, a.granted_at, i
                 )
+
+    def _index_claim(self, provider: str, scope: ClaimScope, index: int) -> None:
+        named = self._services.setdefault(provider, {})
+        for service in scope.services:
+            if service not in named:
+                named[service] = index
+                self._service_keys.add((provider, service))
+                self._names.add("service", provider, service, index)
+        for j in scope.jurisdictions:
+            self._jurisdictions.setdefault(j, index)
 
     def _add_key(self, party: _PartyState, b64: str, index: int) -> None:
         key_id = str(PublicKey.from_b64(b64).key_id)
@@ -1111,38 +1180,220 @@ class Views:
 
     @_locked
     def scorecard(
-        self, *, at_ms: int, as_of_ms: int | None = None, size: int | None = None
+        self,
+        *,
+        at_ms: int,
+        as_of_ms: int | None = None,
+        size: int | None = None,
+        by: str = "company",
+        measure: str | None = None,
+        country: str | None = None,
+        verdict: str | None = None,
+        after: Sequence[str] | None = None,
+        limit: int | None = None,
+        only: Sequence[Sequence[str]] | None = None,
     ) -> Scorecard:
-        """Providers x measures: the public status of each provider's active claims per measure.
+        """Providers (or services) x measures: the public status of their active claims.
+
+        Without ``limit`` every row is computed (one replay per provider); with it, a page: rows
+        after the key ``after`` in key order, at most ``limit``, having examined at most
+        ``max(20 * limit, 1000)`` keys (a page may be short under narrow filters: follow
+        :attr:`Scorecard.next` until it is ``None``).
 
         Args:
             at_ms: judge verdict expiry at this time (the caller's clock, for the present).
             as_of_ms: the log as it stood at this date.
             size: the log as it stood at this size.
+            by: ``company`` (one row per provider) or ``service`` (one row per service a
+                provider's claim names, counting only the claims that name it).
+            measure: only this measure's cells.
+            country: only claim versions whose jurisdictions include it (or ``GLOBAL``), and only
+                rows with at least one such claim.
+            verdict: only rows with a cell in this public status (:data:`PUBLIC_STATUSES`).
+            after: the key of the last row of the previous page (``(provider,)`` or
+                ``(provider, service)``).
+            limit: page size, at least 1 (``None``: every row).
+            only: exactly these rows, in this order (keys as ``after``; unknown ones are left
+                out, filters still apply).
+
+        Raises:
+            ValueError: ``limit`` is below 1 or ``by`` is neither ``company`` nor ``service``.
         """
-        limit = self._limit(as_of_ms, size)
-        measures = tuple(MEASURES)
-        rows = []
-        for pid in sorted(self._parties):
-            p = self._parties[pid].party
-            if p.role != "provider" or p.registered_at >= limit:
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if by not in ("company", "service"):
+            raise ValueError(f"by must be company or service, not {by!r}")
+        cut = self._limit(as_of_ms, size)
+        measures = tuple(MEASURES) if measure is None else (measure,)
+        if only is not None:
+            keys: Sequence[tuple[str, ...]] = [tuple(k) for k in only]
+            start = 0
+        else:
+            keys = (self._provider_keys if by == "company" else self._service_keys).settle()
+            start = 0 if after is None else bisect_right(keys, tuple(after))
+        budget = len(keys) if limit is None else max(20 * limit, 1000)
+        rows: list[ScorecardRow] = []
+        next_key: tuple[str, ...] | None = None
+        last: list[StreamReplay] = []
+        for i in range(start, len(keys)):
+            if limit is not None and (len(rows) == limit or i - start == budget):
+                next_key = tuple(keys[i - 1])
+                break
+            row = self._row(keys[i], cut, at_ms, measures, country, verdict, last)
+            if row is not None:
+                rows.append(row)
+        return Scorecard(at_ms, as_of_ms, size, measures, tuple(rows), next_key)
+
+    def _row(
+        self,
+        key: Sequence[str],
+        cut: int,
+        at_ms: int,
+        measures: tuple[str, ...],
+        country: str | None,
+        verdict: str | None,
+        last: list[StreamReplay],
+    ) -> ScorecardRow | None:
+        """One row of :meth:`scorecard`, or ``None`` (not a provider then, filtered out);
+        ``last`` holds the previous row's replay (a provider's services are consecutive)."""
+        pid = key[0]
+        state = self._parties.get(pid)
+        if state is None or state.party.role != "provider" or state.party.registered_at >= cut:
+            return None
+        service = key[1] if len(key) > 1 else None
+        if service is not None:
+            first = self._services.get(pid, {}).get(service)
+            if first is None or first >= cut:
+                return None
+        if last and last[0].stream == pid:
+            replay = last[0]
+        else:
+            replay = self.replay(pid, size=cut, at_ms=at_ms)
+            last[:] = [replay]
+        by_measure: dict[str, list[ClaimVersion]] = {}
+        for c in replay.claims:
+            if c.status != "active":
                 continue
-            replay = self.replay(pid, size=limit, at_ms=at_ms)
-            by_measure: dict[str, list[ClaimVersion]] = {}
-            for c in replay.claims:
-                if c.status == "active":
-                    by_measure.setdefault(c.measure, []).append(c)
-            cells = []
-            for m in measures:
-                active = tuple(reversed(by_measure.get(m, ())))
-                status = (
-                    min((c.public_status for c in active), key=_RANK.__getitem__)
-                    if active
-                    else "no_claim"
-                )
-                cells.append(ScorecardCell(pid, m, status, active))
-            rows.append(ScorecardRow(pid, p.name, p.jurisdiction, tuple(cells)))
-        return Scorecard(at_ms, as_of_ms, size, measures, tuple(rows))
+            scope = c.entry.scope
+            if service is not None and (scope is None or service not in scope.services):
+                continue
+            if country is not None and (
+                scope is None
+                or (country not in scope.jurisdictions and "GLOBAL" not in scope.jurisdictions)
+            ):
+                continue
+            by_measure.setdefault(c.measure, []).append(c)
+        cells = []
+        for m in measures:
+            active = tuple(reversed(by_measure.get(m, ())))
+            status = (
+                min((c.public_status for c in active), key=_RANK.__getitem__)
+                if active
+                else "no_claim"
+            )
+            cells.append(ScorecardCell(pid, m, status, active))
+        if country is not None and all(c.status == "no_claim" for c in cells):
+            return None
+        if verdict is not None and not any(c.status == verdict for c in cells):
+            return None
+        p = state.party
+        return ScorecardRow(pid, p.name, p.jurisdiction, tuple(cells), service)
+
+    # -- the public search -----------------------------------------------------------------
+
+    @_locked
+    def find_names(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        after: tuple[str, str, int] | None = None,
+        size: int | None = None,
+    ) -> NameResults:
+        """Companies and services by name: word prefixes first, then names a few edits away.
+
+        The query is folded like the names (``ledger/_search.py``: accents dropped, case folded);
+        a look-up bisects a sorted list of word-suffixes and reads a few trigram posting lists,
+        never every name.
+
+        Args:
+            query: what the reader typed.
+            limit: page size, at least 1.
+            after: :attr:`NameResults.next` of the previous page.
+            size: leave out names first named at or after this log size.
+
+        Raises:
+            ValueError: ``limit`` is below 1, or ``after`` is not a cursor of this search.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        q = fold(query)
+        cut = self.size if size is None else size
+        if not q:
+            return NameResults(q, (), None)
+        hits: list[NameHit] = []
+        offset = 0
+        if after is None or after[0] == "p":
+            prefix_after = None if after is None else (after[1], after[2])
+            found, more = self._names.prefix(q, after=prefix_after, limit=limit)
+            hits = [h for h in found if h.item.first_index < cut]
+            if more:
+                return NameResults(q, tuple(hits), ("p", found[-1].key[0], found[-1].key[1]))
+        elif after[0] == "f" and after[2] >= 0:
+            offset = after[2]
+        else:
+            raise ValueError("not a cursor of this search")
+        similar = self._names.fuzzy(q)
+        room = limit - len(hits) if hits or after is None or after[0] == "p" else limit
+        take = similar[offset : offset + max(room, 0)]
+        hits.extend(h for h in take if h.item.first_index < cut)
+        end = offset + len(take)
+        return NameResults(q, tuple(hits), ("f", "", end) if end < len(similar) else None)
+
+    @_locked
+    def services(self, provider: str, *, size: int | None = None) -> list[str]:
+        """The services ``provider``'s claims name (below log ``size``), by name."""
+        cut = self.size if size is None else size
+        return sorted(n for n, i in self._services.get(provider, {}).items() if i < cut)
+
+    @_locked
+    def jurisdictions(self, *, size: int | None = None) -> list[str]:
+        """Every jurisdiction a claim names below log ``size`` (``GLOBAL`` aside), sorted."""
+        cut = self.size if size is None else size
+        return sorted(j for j, i in self._jurisdictions.items() if i < cut and j != "GLOBAL")
+
+    @_locked
+    def summary(self) -> dict[str, int]:
+        """Counts for the public page: companies, services, verifiers, claims (versions
+        published), test records, verdicts, entries."""
+        k = self._kinds
+        return {
+            "companies": len(self._roles.get("provider", ())),
+            "services": len(self._service_keys),
+            "verifiers": len(self._roles.get("verifier", ())),
+            "claims": k.get(Kind.CLAIM_PUBLISH.value, 0) + k.get(Kind.CLAIM_SUPERSEDE.value, 0),
+            "tests": k.get(Kind.TEST_RECORD.value, 0),
+            "verdicts": k.get(Kind.VERDICT_ISSUE.value, 0),
+            "entries": len(self._all),
+        }
+
+    @_locked
+    def log_time(self, index: int) -> int | None:
+        """The log time of the entry at ``index``, if there is one."""
+        n = bisect_left(self._all, index, key=_by_index)
+        return (
+            self._all[n].log_time_ms if n < len(self._all) and self._all[n].index == index else None
+        )
+
+    @_locked
+    def names(self, party_ids: Iterable[str]) -> dict[str, str]:
+        """The registered names of these parties (those that exist)."""
+        out = {}
+        for pid in party_ids:
+            p = self._parties.get(pid)
+            if p is not None:
+                out[pid] = p.party.name
+        return out
 
     # -- search ----------------------------------------------------------------------------
 
@@ -1288,11 +1539,8 @@ class Views:
     @_locked
     def parties(self, *, role: str | None = None) -> list[Party]:
         """Every registered party (optionally of one role), by party id."""
-        return [
-            self._parties[pid].snapshot()
-            for pid in sorted(self._parties)
-            if role is None or self._parties[pid].party.role == role
-        ]
+        ids = self._parties if role is None else self._roles.get(role, ())
+        return [self._parties[pid].snapshot() for pid in sorted(ids)]
 
     @_locked
     def party(self, party_id: str) -> Party | None:

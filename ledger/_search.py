@@ -1,0 +1,261 @@
+"""A name index for the public search: prefix and fuzzy look-ups of companies and services.
+
+A parent types part of a name ("tikt", "Pixel Stream", "pixelstrem", "Éclair"): names are
+*folded* (:func:`fold`: Unicode compatibility decomposition, accents dropped, case folded, every
+run of non-letters and non-digits one space), and each folded name is indexed under every suffix
+that starts a word ("my tube kids", "tube kids", "kids"), so that a prefix of any word matches.
+
+- **Prefix** look-ups bisect one sorted list of ``(suffix, item)`` keys: O(log n) to the first
+  match, then one step per result, never a pass over all names.
+- **Fuzzy** look-ups (when no prefix matches are left) find candidates through a trigram index
+  (trigram -> items), reading only the rarest few posting lists of the query (an edit changes at
+  most three trigrams, so with ``3d + 1`` of them at least one survives ``d`` edits), and keep
+  those within ``d`` edits (optimal string alignment: insert, delete, substitute, transpose) of the
+  query, against a word's prefix of about the query's length. ``d`` is 1 for queries of 3 to 5
+  characters and 2 from 6 on; shorter queries are prefix only.
+
+The index is fed incrementally (:meth:`NameIndex.add`, once per new name); new keys wait in a
+short pending list and are merged into the sorted list by the next look-up (a sort of an
+already sorted list plus a few keys). Its state is plain lists, dicts and slotted classes, so a
+snapshot of the views can serialise it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["NameHit", "NameIndex", "SearchItem", "SortedKeys", "fold"]
+
+# Letters that compatibility decomposition leaves whole but a reader types without the stroke.
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "ħ": "h",
+        "ŧ": "t",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "\u0131": "i",
+    }
+)
+FUZZY_CANDIDATES = 2000
+"""Most candidates a fuzzy look-up scores (those sharing the most trigrams with the query)."""
+FUZZY_RESULTS = 100
+"""Most fuzzy results a query has (over all its pages)."""
+
+
+def fold(text: str) -> str:
+    """``text`` as the index compares it: no accents, case folded, words split by one space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = bare.casefold().translate(_LETTERS)
+    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
+
+
+def _suffixes(folded: str) -> list[str]:
+    """Every suffix of ``folded`` that starts a word, the whole name first."""
+    out = [folded]
+    for i, c in enumerate(folded):
+        if c == " ":
+            out.append(folded[i + 1 :])
+    return out
+
+
+def _trigrams(folded: str) -> set[str]:
+    padded = f" {folded} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def _distance(a: str, b: str, bound: int) -> int:
+    """Optimal string alignment distance of ``a`` and ``b``, or ``bound + 1`` once above it."""
+    if abs(len(a) - len(b)) > bound:
+        return bound + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        low = i
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            low = min(low, v)
+        if low > bound:
+            return bound + 1
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def max_edits(query: str) -> int:
+    """How many edits a fuzzy match of ``query`` (folded) may be away: 0 below 3 characters."""
+    n = len(query)
+    return 0 if n < 3 else 1 if n < 6 else 2
+
+
+class SortedKeys:
+    """Keys kept sorted, added one at a time: new keys wait in ``pending`` until the next read.
+
+    Attributes:
+        keys: the sorted keys (read them after :meth:`settle`).
+        pending: keys added since the last read, in arrival order.
+    """
+
+    __slots__ = ("keys", "pending")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[Any, ...]] = []
+        self.pending: list[tuple[Any, ...]] = []
+
+    def add(self, key: tuple[Any, ...]) -> None:
+        """Add ``key`` (once: the caller keeps keys unique)."""
+        self.pending.append(key)
+
+    def settle(self) -> list[tuple[Any, ...]]:
+        """The keys, sorted, with the pending ones merged in."""
+        if self.pending:
+            self.keys.extend(self.pending)
+            self.pending.clear()
+            self.keys.sort()  # two sorted runs: a merge, O(n)
+        return self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys) + len(self.pending)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchItem:
+    """One name the search finds.
+
+    Attributes:
+        kind: ``company`` (a provider's registered name) or ``service`` (a service a provider's
+            claim names).
+        provider: the provider's party id.
+        name: the name as written (the company's name, or the service's).
+        folded: :func:`fold` of ``name``.
+        first_index: the log index of the entry that first named it.
+    """
+
+    kind: str
+    provider: str
+    name: str
+    folded: str
+    first_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class NameHit:
+    """An item found, how (``prefix`` or ``fuzzy``), its edit distance, and the key it sorts by."""
+
+    item: SearchItem
+    match: str
+    distance: int
+    key: tuple[str, int]
+
+
+class NameIndex:
+    """Companies' and services' names, by word-prefix and by trigram (see the module docstring)."""
+
+    __slots__ = ("_ids", "_keys", "_trigrams", "items")
+
+    def __init__(self) -> None:
+        self.items: list[SearchItem] = []
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._keys = SortedKeys()
+        self._trigrams: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, kind: str, provider: str, name: str, index: int) -> bool:
+        """Index ``name`` (once per ``(kind, provider, name)``); whether it was new."""
+        ident = (kind, provider, name)
+        if ident in self._ids:
+            return False
+        folded = fold(name)
+        item_id = len(self.items)
+        self.items.append(SearchItem(kind, provider, name, folded, index))
+        self._ids[ident] = item_id
+        if not folded:
+            return True
+        for suffix in _suffixes(folded):
+            self._keys.add((suffix, item_id))
+        for t in _trigrams(folded):
+            self._trigrams.setdefault(t, []).append(item_id)
+        return True
+
+    def get(self, kind: str, provider: str, name: str) -> SearchItem | None:
+        """The item of ``(kind, provider, name)``, if indexed."""
+        i = self._ids.get((kind, provider, name))
+        return None if i is None else self.items[i]
+
+    def prefix(
+        self, query: str, *, after: tuple[str, int] | None, limit: int
+    ) -> tuple[list[NameHit], bool]:
+        """Items with a word starting with ``query`` (folded), in key order after ``after``.
+
+        Returns:
+            at most ``limit`` hits, and whether more follow.
+        """
+        keys = self._keys.settle()
+        start = (query, -1) if after is None else after
+        i = bisect_left(keys, start)
+        if after is not None and i < len(keys) and keys[i] == after:
+            i += 1
+        out: list[NameHit] = []
+        while i < len(keys):
+            key = keys[i]
+            suffix = str(key[0])
+            if not suffix.startswith(query):
+                return out, False
+            item = self.items[int(key[1])]
+            # An item with two matching words is listed once, under the first in key order.
+            if min(s for s in _suffixes(item.folded) if s.startswith(query)) == suffix:
+                if len(out) == limit:
+                    return out, True
+                out.append(NameHit(item, "prefix", 0, (suffix, int(key[1]))))
+            i += 1
+        return out, False
+
+    def fuzzy(self, query: str) -> list[NameHit]:
+        """Items within :func:`max_edits` of ``query`` (folded) and with no word starting with it,
+        best first (fewest edits, then by name), at most :data:`FUZZY_RESULTS`."""
+        bound = max_edits(query)
+        if bound == 0:
+            return []
+        grams = sorted(
+            (t for t in _trigrams(query) if not t.endswith(" ")),
+            key=lambda t: len(self._trigrams.get(t, ())),
+        )
+        counts: dict[int, int] = {}
+        for t in grams[: 3 * bound + 1]:
+            for item_id in self._trigrams.get(t, ()):
+                counts[item_id] = counts.get(item_id, 0) + 1
+        if len(counts) > FUZZY_CANDIDATES:
+            ranked = sorted(counts, key=lambda i: -counts[i])[:FUZZY_CANDIDATES]
+        else:
+            ranked = list(counts)
+        hits: list[NameHit] = []
+        n = len(query)
+        for item_id in ranked:
+            item = self.items[item_id]
+            best = bound + 1
+            best_suffix = ""
+            for suffix in _suffixes(item.folded):
+                if suffix.startswith(query):
+                    best = bound + 1  # a prefix match: listed by prefix()
+                    break
+                for m in range(max(n - bound, 1), n + bound + 1):
+                    d = _distance(query, suffix[:m], bound)
+                    if d < best:
+                        best, best_suffix = d, suffix
+            if best <= bound:
+                hits.append(NameHit(item, "fuzzy", best, (best_suffix, item_id)))
+        hits.sort(key=lambda h: (h.distance, h.item.folded, h.key[1]))
+        return hits[:FUZZY_RESULTS]
