@@ -9,7 +9,9 @@ caller trusted earlier. It never trusts the server's opinion of anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
 from attest.entry import LogEntry, leaf_data
@@ -28,11 +30,13 @@ class VerifiedLog:
         checkpoint: the verified checkpoint (its size is the number of entries checked).
         genesis_hash: the entry hash of the genesis entry: the ledger's fingerprint.
         state: the rules' state after the last entry.
+        kinds: how many entries of each statement kind the log holds.
     """
 
     checkpoint: Checkpoint
     genesis_hash: bytes
     state: LogState
+    kinds: Mapping[str, int] = field(default_factory=dict)
 
 
 def log_note_verifier(state: LogState) -> NoteVerifier:
@@ -61,6 +65,7 @@ class LogVerifier:
         self._frontier = MerkleFrontier()
         self._genesis_hash = genesis_hash
         self._trusted = trusted
+        self._kinds: Counter[str] = Counter()
 
     @property
     def size(self) -> int:
@@ -107,6 +112,7 @@ class LogVerifier:
                 index=0,
             )
         state.apply(placed)
+        self._kinds[placed.signed.statement.kind] += 1
         root = state.state_root
         if raw.state_root is not None and raw.state_root != root:
             raise VerificationError(
@@ -166,4 +172,4 @@ class LogVerifier:
                 "checkpoint trusted earlier (rollback)"
             )
         assert state.genesis_hash is not None  # noqa: S101 - size > 0 implies a genesis
-        return VerifiedLog(checkpoint, state.genesis_hash, state)
+        return VerifiedLog(checkpoint, state.genesis_hash, state, dict(self._kinds))

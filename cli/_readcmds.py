@@ -260,16 +260,17 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
             for name, c in outcome.witnessed.cosigners
         )
         click.echo(f"  cosigned by:        {names or 'no witness'} (the policy's quorum is met)")
-    if outcome.counts is not None:
-        c = outcome.counts
-        click.echo(
-            f"  complete at tree size {cp.size}: {c['entries']} entries — {c['claims']} claim "
-            f"versions, {c['tests']} test records, {c['verdicts']} verdicts, {c['replies']} "
-            f"replies, {c['withdrawals']} withdrawals"
-        )
+    c = outcome.counts
+    if c is not None and outcome.stream is not None:
+        click.echo(f"  contains:           {_contents(c)} (complete at tree size {cp.size})")
         click.echo(
             f"  registry records complete for {outcome.parties} parties: "
             + ", ".join(f"{p} ({n})" for p, n in sorted(outcome.records.items()))
+        )
+    elif c is not None:
+        click.echo(
+            f"  contains:           {_contents(c)}; {c['registry']} registry entries; "
+            f"{outcome.streams} streams, {outcome.parties} parties"
         )
     else:
         click.echo(f"  streams: {outcome.streams}, parties: {outcome.parties}")
@@ -280,6 +281,14 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
             f"  consistent with the checkpoint verified on {previous.get('verifiedAt')} "
             f"(tree size {previous.get('size')})"
         )
+
+
+def _contents(c: dict[str, int]) -> str:
+    """What a verified log or record holds, the same words in every mode of ``verify``."""
+    return (
+        f"{c['entries']} entries — {c['claims']} claim versions, {c['tests']} test records, "
+        f"{c['verdicts']} verdicts, {c['replies']} replies, {c['withdrawals']} withdrawals"
+    )
 
 
 class _Progress:

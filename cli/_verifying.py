@@ -8,7 +8,7 @@ store supplies the checkpoint verified before (``trusted``) and the pinned ledge
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from attest import (
 )
 from attest.bundle import VerifiedRecord
 from attest.policy import VerifiedCheckpoint, check_consistent
+from attest.statements import REGISTRY_KINDS, Kind
 from cli._backend import Backend
 from cli._errors import CliError, ServerProblem
 from ledger import LedgerError, verify_log
@@ -31,7 +32,13 @@ from ledger import LedgerError, verify_log
 _PARALLEL_FROM = 20_000
 """Logs at least this large are verified with signature worker processes (all cores)."""
 
-__all__ = ["Outcome", "checkpoint_size", "verify_bundle_bytes", "verify_full_log"]
+__all__ = [
+    "Outcome",
+    "checkpoint_size",
+    "log_counts",
+    "verify_bundle_bytes",
+    "verify_full_log",
+]
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,21 @@ def verify_full_log(
         len(state.heads),
         len(state.parties),
         remark=remark,
+        counts=log_counts(result.kinds, checkpoint.size),
     )
+
+
+def log_counts(kinds: Mapping[str, int], entries: int) -> dict[str, int]:
+    """What a whole log holds, in the terms ``VerifiedRecord.counts`` uses for one record."""
+    return {
+        "entries": entries,
+        "claims": kinds.get(Kind.CLAIM_PUBLISH, 0) + kinds.get(Kind.CLAIM_SUPERSEDE, 0),
+        "tests": kinds.get(Kind.TEST_RECORD, 0),
+        "verdicts": kinds.get(Kind.VERDICT_ISSUE, 0),
+        "replies": kinds.get(Kind.PROVIDER_REPLY, 0),
+        "withdrawals": kinds.get(Kind.CLAIM_WITHDRAW, 0),
+        "registry": sum(kinds.get(k, 0) for k in REGISTRY_KINDS),
+    }
 
 
 def _older(

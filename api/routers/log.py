@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import LedgerDep, SettingsDep
-from api.params import committed_size, log_entry_json
+from api.params import committed_size, latest, log_entry_json
 from api.problems import InvalidParameterError, NotFoundError, UnavailableError
 from api.responses import NDJSON, Cache, json_response, ndjson_line, ndjson_response, text_response
 from api.schemas import ConsistencyProofOut, InclusionProofOut, Responses, problem_docs
@@ -35,6 +35,16 @@ Index = Annotated[int, Query(ge=0, le=2**63 - 1)]
 TreeSize = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 
+class CheckpointOut(BaseModel):
+    """A checkpoint's size and root, read from its note (verify the note itself to trust them)."""
+
+    size: int
+    root: str = Field(
+        description="the root hash in standard base64, as in the note (SPEC §7) and as the CLI "
+        "and the pages show it"
+    )
+
+
 class LogOut(BaseModel):
     """What identifies this log."""
 
@@ -43,6 +53,9 @@ class LogOut(BaseModel):
     key: str = Field(description="the log's note verifier key (C2SP vkey)")
     authority: str = Field(description="the authority's party id")
     genesisHash: str = Field(description="hex entry hash of the genesis entry: pin it")
+    checkpoint: CheckpointOut | None = Field(
+        description="the latest signed checkpoint's size and root (null before the first)"
+    )
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -68,8 +81,17 @@ def get_log(request: Request, ledger: LedgerDep) -> Response:
             "key": ledger.note_verifier.vkey(),
             "authority": state.authority,
             "genesisHash": (state.genesis_hash or b"").hex(),
+            "checkpoint": _size_and_root(latest(ledger, request).note),
         },
     )
+
+
+def _size_and_root(note: bytes | None) -> dict[str, Any] | None:
+    """The size and root lines of a checkpoint note (SPEC §7: the root already in base64)."""
+    if note is None:
+        return None
+    _, size, root = note.split(b"\n", 3)[:3]
+    return {"size": int(size), "root": root.decode("ascii")}
 
 
 @router.get(

@@ -28,6 +28,7 @@
 import {
   QuorumError,
   VerificationFailure,
+  b64,
   b64decode,
   fromHex,
   parseCheckpoint,
@@ -341,13 +342,14 @@ function setProgress(bar, phase, label, fraction) {
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
-/** "3 claims, 1 test record, 1 verdict and no replies": what the company's record holds. */
+/** "3 claims, 1 test record, 1 verdict, 2 engagements and no replies": what the company's record holds. */
 function counted(kinds) {
   const n = (...names) => names.reduce((sum, k) => sum + (kinds[k] || 0), 0);
   const parts = [
     plural(n("claim.publish", "claim.supersede"), "claim", "claims"),
     plural(n("test.record"), "test record", "test records"),
     plural(n("verdict.issue"), "verdict", "verdicts"),
+    plural(n("engagement.open"), "engagement", "engagements"),
     plural(n("provider.reply"), "reply", "replies"),
   ];
   return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
@@ -379,7 +381,8 @@ function showOk(out, result, stream, got, seconds) {
     el(
       "ul",
       {},
-      el("li", {}, "Checkpoint: ", `${result.size} entries, root `, el("code", { class: "hash" }, result.root)),
+      // The root in base64, as the checkpoint note, the CLI and the log page show it (one encoding).
+      el("li", {}, "Checkpoint: ", `${result.size} entries, root `, el("code", { class: "hash", id: "checkpoint-root" }, b64(fromHex(result.root)))),
       el("li", {}, "Log key: ", el("code", { class: "hash" }, got.logVkey)),
       el("li", {}, "Ledger fingerprint: ", el("code", { class: "hash" }, result.genesisHash)),
       el("li", {}, "Latest entry of this company: ", el("code", { class: "hash" }, company.head)),
