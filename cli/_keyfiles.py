@@ -81,8 +81,10 @@ def load_private_key(path: Path) -> PrivateKey:
     return PrivateKey.from_pem(data, passphrase)
 
 
-def save_new_key(path: Path, *, unsafe_unencrypted: bool) -> PrivateKey:
-    """Generate a key and write it to the new file ``path`` (never overwriting).
+def save_new_key(
+    path: Path, *, unsafe_unencrypted: bool, key: PrivateKey | None = None
+) -> PrivateKey:
+    """Generate a key (or take ``key``) and write it to the new file ``path`` (never overwriting).
 
     Raises:
         CliError: ``path`` exists.
@@ -90,7 +92,7 @@ def save_new_key(path: Path, *, unsafe_unencrypted: bool) -> PrivateKey:
     """
     if path.exists():
         raise CliError(f"{path} already exists; refusing to overwrite a key file")
-    key = PrivateKey.generate()
+    key = key or PrivateKey.generate()
     if unsafe_unencrypted:
         key.save(path, None, unsafe_unencrypted=True)
     else:

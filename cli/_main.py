@@ -11,6 +11,7 @@ from cli._backup import backup_cmd
 from cli._errors import to_cli_error
 from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
+from cli._onboard import onboard_group, register_cmd
 from cli._proofcmds import proof_group
 from cli._readcmds import export_cmd, replay_cmd, verify_cmd
 from cli._reportcmd import report_cmd
@@ -62,6 +63,7 @@ def main() -> None:
     """claimledger: a public, tamper-evident record of child-safety claims and their verdicts.
 
     \b
+    Onboarding: onboard request (a new party) | register --from-request (the authority)
     Providers:  claim publish | claim supersede | claim withdraw | reply
     Verifiers:  test record | verdict issue
     Authority:  init | party register | accredit grant|suspend | key add|revoke
@@ -86,6 +88,8 @@ for _cmd in (
     report_cmd,
     monitor_cmd,
     backup_cmd,
+    onboard_group,
+    register_cmd,
 ):
     main.add_command(_cmd)
 register(main)
