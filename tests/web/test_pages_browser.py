@@ -362,6 +362,30 @@ def test_verify_this_record_succeeds_on_the_demo(site: Site, page: Any) -> None:
     _screenshot(page, "provider-verified.png")
 
 
+def test_the_root_reads_the_same_in_the_pages_the_api_and_the_cli(
+    site: Site, page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: a checkpoint root has one encoding everywhere, base64 as in the note (SPEC §7)."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    root = httpx.get(f"{site.base}/v1/log").json()["checkpoint"]["root"]
+    assert httpx.get(f"{site.base}/v1/log/checkpoint").text.split("\n")[2] == root
+    provider = site.providers[0]
+    assert _verify(page, site.base, provider)["outcome"] == "ok"
+    assert page.inner_text("#checkpoint-root") == root  # the company page, verified in Chromium
+    page.goto(f"{site.base}/log")
+    assert page.inner_text("#checkpoint-root") == root
+    monkeypatch.setenv("CLAIMLEDGER_CONFIG_DIR", str(tmp_path))
+    for name in ("CLAIMLEDGER_SERVER", "CLAIMLEDGER_DB"):
+        monkeypatch.delenv(name, raising=False)
+    for args in ([provider], []):
+        out = CliRunner().invoke(main, ["verify", *args, "--server", site.base])
+        assert out.exit_code == 0, out.output
+        assert f"  root:               {root}\n" in out.output
+
+
 def test_one_byte_changed_in_the_database_is_named(site: Site, page: Any) -> None:
     provider = "pixelstream"
     entry = site.ledger.stream_entries(provider)[3]
