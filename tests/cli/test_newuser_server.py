@@ -25,7 +25,7 @@ def test_a_new_provider_against_a_real_server(
 ) -> None:
     world, cli = sqlite_world, sqlite_world.cli
     with serving(proc, world.url, world.key("log")) as base:
-        server = ["--server", base]
+        server: list[str | Path] = ["--server", base]
         # onboarding: the provider's request, registered by the authority through the server
         key = tmp_path / "newco.key"
         out = cli(
@@ -43,9 +43,15 @@ def test_a_new_provider_against_a_real_server(
         )
         request = tmp_path / "request.json"
         request.write_text(out.stdout)
-        authority = [*server, "--key", world.key("authority"), "--signer", AUTHORITY]
+        authority: list[str | Path] = [
+            *server,
+            "--key",
+            world.key("authority"),
+            "--signer",
+            AUTHORITY,
+        ]
         cli("register", "--from-request", request, *authority)
-        me = [*server, "--key", key, "--signer", NEW]
+        me: list[str | Path] = [*server, "--key", key, "--signer", NEW]
 
         # every problem of a bad claim on one line: found before signing, and by the server
         body = {**claim_body(), "colour": "red", "status": "maybe"}
@@ -80,7 +86,7 @@ def test_a_new_provider_against_a_real_server(
         assert len(entries) == 2
 
         # a verifier's test and verdict, and the provider's reply by prefix
-        verifier = [*server, *world.as_party(VERIFIER), "--provider", NEW]
+        verifier: list[str | Path] = [*server, *world.as_party(VERIFIER), "--provider", NEW]
         t = tmp_path / "t.json"
         t.write_text(json.dumps(example_test_record_body(v2)))
         test = cli.json("test", "record", *verifier, "--body", t)["digest"]
