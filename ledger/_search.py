@@ -8,11 +8,11 @@ that starts a word ("my tube kids", "tube kids", "kids"), so that a prefix of an
 - **Prefix** look-ups bisect one sorted list of ``(suffix, item)`` keys: O(log n) to the first
   match, then one step per result, never a pass over all names.
 - **Fuzzy** look-ups (when no prefix matches are left) find candidates through a trigram index
-  (trigram -> items), reading only the rarest few posting lists of the query (an edit changes at
-  most three trigrams, so with ``3d + 1`` of them at least one survives ``d`` edits), and keep
-  those within ``d`` edits (optimal string alignment: insert, delete, substitute, transpose) of the
-  query, against a word's prefix of about the query's length. ``d`` is 1 for queries of 3 to 5
-  characters and 2 from 6 on; shorter queries are prefix only.
+  (trigram -> items): a name within ``d`` edits of the query shares at least ``t - 3d`` of its
+  ``t`` trigrams, so posting lists are counted rarest first (bounded), and only the candidates
+  sharing the most are measured: optimal string alignment (insert, delete, substitute,
+  transpose) against a word's prefix of about the query's length. ``d`` is 1 for queries of 3
+  to 5 characters and 2 from 6 on; shorter queries are prefix only.
 
 The index is fed incrementally (:meth:`NameIndex.add`, once per new name); new keys wait in a
 short pending list and are merged into the sorted list by the next look-up (a sort of an
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,10 @@ _LETTERS = str.maketrans(
         "\u0131": "i",
     }
 )
-FUZZY_CANDIDATES = 2000
-"""Most candidates a fuzzy look-up scores (those sharing the most trigrams with the query)."""
+FUZZY_CANDIDATES = 100
+"""Most candidates a fuzzy look-up measures (those sharing the most trigrams with the query)."""
+FUZZY_POSTINGS = 50_000
+"""Most trigram postings a fuzzy look-up reads beyond its rarest lists."""
 FUZZY_RESULTS = 100
 """Most fuzzy results a query has (over all its pages)."""
 
@@ -71,26 +74,47 @@ def _trigrams(folded: str) -> set[str]:
     return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
-def _distance(a: str, b: str, bound: int) -> int:
-    """Optimal string alignment distance of ``a`` and ``b``, or ``bound + 1`` once above it."""
-    if abs(len(a) - len(b)) > bound:
-        return bound + 1
+def prefix_distance(query: str, text: str, bound: int) -> int:
+    """The fewest edits (optimal string alignment) that turn ``query`` into a prefix of ``text``
+    about as long (``len(query) ± bound``), or ``bound + 1`` once it is above ``bound``.
+
+    One table, only its diagonal band ``|i - j| <= bound`` (cells outside cost more): its last
+    row holds the distance to every prefix of ``text`` at once.
+    """
+    n = len(query)
+    b = text[: n + bound]
+    m = len(b)
+    over = bound + 1
+    if m < n - bound:
+        return over
     prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        low = i
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                v = min(v, prev2[j - 2] + 1)
+    prev = [j if j <= bound else over for j in range(m + 1)]
+    for i in range(1, n + 1):
+        a = query[i - 1]
+        cur = [over] * (m + 1)
+        cur[0] = i if i <= bound else over
+        low = cur[0]
+        for j in range(max(1, i - bound), min(m, i + bound) + 1):
+            v = prev[j - 1] + (a != b[j - 1])
+            x = prev[j] + 1
+            if x < v:
+                v = x
+            x = cur[j - 1] + 1
+            if x < v:
+                v = x
+            if i > 1 and j > 1 and a == b[j - 2] and query[i - 2] == b[j - 1]:
+                x = prev2[j - 2] + 1
+                if x < v:
+                    v = x
+            if v > over:
+                v = over
             cur[j] = v
-            low = min(low, v)
+            if v < low:
+                low = v
         if low > bound:
-            return bound + 1
+            return over
         prev2, prev = prev, cur
-    return prev[len(b)]
+    return min(prev[max(n - bound, 0) :])
 
 
 def max_edits(query: str) -> int:
@@ -225,24 +249,31 @@ class NameIndex:
 
     def fuzzy(self, query: str) -> list[NameHit]:
         """Items within :func:`max_edits` of ``query`` (folded) and with no word starting with it,
-        best first (fewest edits, then by name), at most :data:`FUZZY_RESULTS`."""
+        best first (fewest edits, then by name), at most :data:`FUZZY_RESULTS`.
+
+        Candidates share at least ``t - 3d`` of the query's ``t`` trigrams (an edit changes at
+        most three): the posting lists are read rarest first, the rarest ``3d + 1`` always
+        (one of them survives ``d`` edits), the rest while under :data:`FUZZY_POSTINGS`; the
+        :data:`FUZZY_CANDIDATES` sharing the most are then measured.
+        """
         bound = max_edits(query)
         if bound == 0:
             return []
-        grams = sorted(
-            (t for t in _trigrams(query) if not t.endswith(" ")),
-            key=lambda t: len(self._trigrams.get(t, ())),
-        )
-        counts: dict[int, int] = {}
-        for t in grams[: 3 * bound + 1]:
-            for item_id in self._trigrams.get(t, ()):
-                counts[item_id] = counts.get(item_id, 0) + 1
-        if len(counts) > FUZZY_CANDIDATES:
-            ranked = sorted(counts, key=lambda i: -counts[i])[:FUZZY_CANDIDATES]
-        else:
-            ranked = list(counts)
+        grams = [t for t in _trigrams(query) if not t.endswith(" ")]
+        lists = sorted((self._trigrams.get(t, []) for t in grams), key=len)
+        counts: Counter[int] = Counter()
+        read = used = 0
+        for ids in lists:
+            if used > 3 * bound and read + len(ids) > FUZZY_POSTINGS:
+                break
+            counts.update(ids)
+            read += len(ids)
+            used += 1
+        need = max(1, used - 3 * bound)
+        ranked = [i for i, c in counts.most_common() if c >= need][:FUZZY_CANDIDATES]
+        own = set(grams)
+        word_need = max(1, len(own) - 3 * bound)
         hits: list[NameHit] = []
-        n = len(query)
         for item_id in ranked:
             item = self.items[item_id]
             best = bound + 1
@@ -251,10 +282,13 @@ class NameIndex:
                 if suffix.startswith(query):
                     best = bound + 1  # a prefix match: listed by prefix()
                     break
-                for m in range(max(n - bound, 1), n + bound + 1):
-                    d = _distance(query, suffix[:m], bound)
-                    if d < best:
-                        best, best_suffix = d, suffix
+                head = " " + suffix[: len(query) + bound]
+                shared = own.intersection(head[k : k + 3] for k in range(len(head) - 2))
+                if len(shared) < word_need:
+                    continue  # too far from this word to be worth measuring
+                d = prefix_distance(query, suffix, bound)
+                if d < best:
+                    best, best_suffix = d, suffix
             if best <= bound:
                 hits.append(NameHit(item, "fuzzy", best, (best_suffix, item_id)))
         hits.sort(key=lambda h: (h.distance, h.item.folded, h.key[1]))

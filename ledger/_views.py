@@ -1339,6 +1339,8 @@ class Views:
             hits = [h for h in found if h.item.first_index < cut]
             if more:
                 return NameResults(q, tuple(hits), ("p", found[-1].key[0], found[-1].key[1]))
+            if len(found) == limit:  # similar names, if any, on the next page (not looked up now)
+                return NameResults(q, tuple(hits), ("f", "", 0))
         elif after[0] == "f" and after[2] >= 0:
             offset = after[2]
         else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
@@ -27,7 +28,9 @@ from starlette.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
 from api.params import Latest, latest, present_ms, still_latest
+from api.problems import InvalidParameterError
 from api.responses import Cache, not_modified
+from api.routers.scorecard import MAX_COMPARE, find_names, name_hit_json, scorecard_page
 from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
 from ledger import (
@@ -36,6 +39,7 @@ from ledger import (
     EntryFact,
     Ledger,
     Party,
+    Scorecard,
     ScorecardCell,
     StreamReplay,
     VerdictFlags,
@@ -351,11 +355,24 @@ class CellView:
 
 @dataclass(frozen=True, slots=True)
 class ProviderColumn:
-    """A provider shown in the comparison."""
+    """A provider (or one of its services) shown in the comparison.
+
+    Attributes:
+        id: the provider's party id.
+        name: the company's name.
+        jurisdiction: where it is based.
+        service: the service's name, for a service's column.
+    """
 
     id: str
     name: str
     jurisdiction: str | None
+    service: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The column's id in links: the party id, or ``PROVIDER/SERVICE``."""
+        return self.id if self.service is None else f"{self.id}/{self.service}"
 
 
 @dataclass
@@ -367,13 +384,7 @@ class Comparison:
     hidden_measures: int = 0
 
 
-def _cell_view(cell: ScorecardCell, jurisdiction: str | None, names: Mapping[str, str]) -> CellView:
-    claims = cell.claims
-    if jurisdiction is not None:
-        claims = tuple(c for c in claims if covers(c, jurisdiction))
-        status = cell_status(claims)
-    else:
-        status = cell.status
+def _cell_view(cell: ScorecardCell, names: Mapping[str, str]) -> CellView:
     notes = tuple(
         ClaimNote(
             c,
@@ -382,43 +393,31 @@ def _cell_view(cell: ScorecardCell, jurisdiction: str | None, names: Mapping[str
             else names.get(c.latest_verdict.signer, c.latest_verdict.signer),
             "deployed" if c.entry.scope is None else c.entry.scope.status,
         )
-        for c in claims
+        for c in cell.claims
     )
-    return CellView(cell.provider, cell.measure, status, notes)
+    return CellView(cell.provider, cell.measure, cell.status, notes)
 
 
 def build_comparison(
-    ledger: Ledger,
-    *,
-    at_ms: int,
-    jurisdiction: str | None,
-    measure: str | None,
-    all_measures: bool,
-    size: int | None = None,
+    card: Scorecard, names: Mapping[str, str], *, measure: str | None, all_measures: bool
 ) -> Comparison:
-    """Providers x measures from the ledger's scorecard, narrowed by the filters.
+    """Measures x the rows of one scorecard page (companies or services), as the page shows it.
 
-    A jurisdiction filter keeps, in each cell, only the claim versions whose scope covers it
-    (``GLOBAL`` included), and only the providers with at least one such claim; a measure filter
-    keeps that measure's row. Without ``all_measures``, measures no shown provider claims are
-    left out (and counted).
+    The views did the filtering (a country keeps, in each cell, only the claim versions whose
+    scope covers it, ``GLOBAL`` included, and only rows with such a claim). Without
+    ``all_measures``, measures no shown row claims are left out (and counted).
     """
-    views = ledger.views
-    card = views.scorecard(at_ms=at_ms, size=size)
-    names = {p.id: p.name for p in views.parties()}
     out = Comparison()
     cells: dict[tuple[str, str], CellView] = {}
     for row in card.rows:
-        row_cells = [_cell_view(c, jurisdiction, names) for c in row.cells]
-        if jurisdiction is not None and all(c.status == "no_claim" for c in row_cells):
-            continue
-        out.providers.append(ProviderColumn(row.provider, row.name, row.jurisdiction))
-        for c in row_cells:
-            cells[(row.provider, c.measure)] = c
+        col = ProviderColumn(row.provider, row.name, row.jurisdiction, row.service)
+        out.providers.append(col)
+        for c in row.cells:
+            cells[(col.key, c.measure)] = _cell_view(c, names)
     for m in card.measures:
         if measure is not None and m != measure:
             continue
-        row_views = [cells[(p.id, m)] for p in out.providers]
+        row_views = [cells[(p.key, m)] for p in out.providers]
         claimed = any(c.status != "no_claim" for c in row_views)
         if not (claimed or all_measures or measure is not None):
             out.hidden_measures += 1
@@ -427,26 +426,30 @@ def build_comparison(
     return out
 
 
-def claim_jurisdictions(ledger: Ledger, size: int | None = None) -> list[str]:
-    """Every jurisdiction named by a provider's claim (``GLOBAL`` aside) below log ``size``."""
-    found: set[str] = set()
-    for p in ledger.views.parties(role="provider"):
-        for f in ledger.views.entries(p.id):
-            if size is not None and f.index >= size:
-                break
-            if f.scope is not None:
-                found.update(j for j in f.scope.jurisdictions if j != "GLOBAL")
-    return sorted(found)
+HOME_LIMIT = 10
+"""Companies (or services) per page of the home page's comparison."""
+SEARCH_LIMIT = 20
+"""Names per page of the search results."""
+
+
+def _verifier_names(ledger: Ledger) -> dict[str, str]:
+    return {p.id: p.name for p in ledger.views.parties(role="verifier")}
+
+
+def _query(params: Mapping[str, str | None]) -> str:
+    return urlencode({k: v for k, v in params.items() if v})
 
 
 @router.get("/", response_class=HTMLResponse)
 def comparison_page(request: Request, ledger: LedgerDep) -> Response:
-    """Providers x measures with the latest verdict in plain words (filters: GET parameters)."""
+    """The home page: search, summary counts, and one page of companies (or services) x
+    measures with the latest verdict in plain words (filters and paging: GET parameters)."""
     pinned, at_ms, hit = _pin(request, ledger)
     if hit is not None:
         return hit
     q = request.query_params
-    jurisdictions = claim_jurisdictions(ledger, pinned.size)
+    views = ledger.views
+    jurisdictions = views.jurisdictions(size=pinned.size)
     problems: list[str] = []
     jurisdiction = (q.get("jurisdiction") or "").strip().upper() or None
     if jurisdiction is not None and jurisdiction not in jurisdictions:
@@ -456,16 +459,51 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
     if measure is not None and measure not in MEASURES:
         problems.append(f"There is no measure {measure!r}; showing all.")
         measure = None
+    verdict = (q.get("verdict") or "").strip() or None
+    if verdict is not None and verdict not in STATUS_LABELS:
+        problems.append(f"There is no verdict {verdict!r}; showing all.")
+        verdict = None
+    by = "service" if q.get("by") == "service" else "company"
     all_measures = q.get("all") in ("1", "on", "true")
-    comparison = build_comparison(
-        ledger,
-        at_ms=at_ms,
-        jurisdiction=jurisdiction,
-        measure=measure,
-        all_measures=all_measures,
-        size=pinned.size,
-    )
-    verifiers = [p for p in ledger.views.parties(role="verifier") if p.registered_at < pinned.size]
+    cursor = (q.get("cursor") or "").strip() or None
+    try:
+        card, nxt = scorecard_page(
+            ledger,
+            at_ms=at_ms,
+            as_of_ms=None,
+            size=pinned.size,
+            by=by,
+            measure=measure,
+            country=jurisdiction,
+            verdict=verdict,
+            cursor=cursor,
+            limit=HOME_LIMIT,
+        )
+    except InvalidParameterError:
+        problems.append("That page link is out of date; showing the first page.")
+        card, nxt = scorecard_page(
+            ledger,
+            at_ms=at_ms,
+            as_of_ms=None,
+            size=pinned.size,
+            by=by,
+            measure=measure,
+            country=jurisdiction,
+            verdict=verdict,
+            cursor=None,
+            limit=HOME_LIMIT,
+        )
+        cursor = None
+    names = _verifier_names(ledger)
+    comparison = build_comparison(card, names, measure=measure, all_measures=all_measures)
+    filters = {
+        "jurisdiction": jurisdiction,
+        "measure": measure,
+        "verdict": verdict,
+        "by": None if by == "company" else by,
+        "all": "1" if all_measures else None,
+    }
+    verifiers = [p for p in views.parties(role="verifier") if p.registered_at < pinned.size]
     return _render(
         request,
         "comparison.html",
@@ -477,14 +515,119 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
             "jurisdiction": jurisdiction,
             "measures": list(MEASURES.values()),
             "measure": measure,
+            "verdict": verdict,
+            "by": by,
             "all_measures": all_measures,
             "problems": problems,
             "at_ms": at_ms,
             "verifiers": verifiers,
-            "names": {p.id: p.name for p in ledger.views.parties()},
+            "names": names,
             "size": pinned.size,
+            "summary": views.summary(),
+            "first_link": "/?" + _query(filters) if cursor else None,
+            "next_link": None if nxt is None else "/?" + _query({**filters, "cursor": nxt}),
+            "filtered": any(filters.values()),
+            "max_compare": MAX_COMPARE,
         },
         status=400 if problems else 200,
+        ledger=ledger,
+        pinned=pinned,
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, ledger: LedgerDep) -> Response:
+    """Companies and services by name (``?q=``; prefix of any word, then similar names)."""
+    pinned, _, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
+    query = (request.query_params.get("q") or "").strip()[:200]
+    cursor = (request.query_params.get("cursor") or "").strip() or None
+    problems: list[str] = []
+    hits: list[dict[str, Any]] = []
+    nxt = None
+    if query:
+        try:
+            found, nxt = find_names(ledger, query, cursor, SEARCH_LIMIT, pinned.size)
+        except InvalidParameterError:
+            problems.append("That page link is out of date; showing the first results.")
+            found, nxt = find_names(ledger, query, None, SEARCH_LIMIT, pinned.size)
+            cursor = None
+        hits = [name_hit_json(h) for h in found.hits]
+    return _render(
+        request,
+        "search.html",
+        {
+            "nav": "search",
+            "title": f"Search: {query}" if query else "Search",
+            "q": query,
+            "hits": hits,
+            "problems": problems,
+            "max_compare": MAX_COMPARE,
+            "next_link": None if nxt is None else "/search?" + _query({"q": query, "cursor": nxt}),
+            "first_link": "/search?" + _query({"q": query}) if cursor else None,
+        },
+        status=400 if problems else 200,
+        ledger=ledger,
+        pinned=pinned,
+    )
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, ledger: LedgerDep) -> Response:
+    """Chosen services side by side (``?s=PROVIDER/SERVICE``, repeated, at most
+    :data:`api.routers.scorecard.MAX_COMPARE`): measures x services."""
+    pinned, at_ms, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
+    views = ledger.views
+    problems: list[str] = []
+    chosen = [v for v in request.query_params.getlist("s") if v.strip()]
+    if len(chosen) > MAX_COMPARE:
+        problems.append(f"At most {MAX_COMPARE} services side by side; showing the first ones.")
+        chosen = chosen[:MAX_COMPARE]
+    keys: list[tuple[str, str]] = []
+    for v in chosen:
+        provider, _, service = v.partition("/")
+        if service and service in views.services(provider, size=pinned.size):
+            if (provider, service) not in keys:
+                keys.append((provider, service))
+        else:
+            problems.append(f"There is no service “{v[:200]}”.")
+    all_measures = request.query_params.get("all") in ("1", "on", "true")
+    card, _ = scorecard_page(
+        ledger,
+        at_ms=at_ms,
+        as_of_ms=None,
+        size=pinned.size,
+        by="service",
+        measure=None,
+        country=None,
+        verdict=None,
+        cursor=None,
+        limit=MAX_COMPARE,
+        only=keys,
+    )
+    names = _verifier_names(ledger)
+    comparison = build_comparison(card, names, measure=None, all_measures=all_measures)
+    title = " vs ".join(p.service or p.name for p in comparison.providers) or "Compare services"
+    return _render(
+        request,
+        "compare.html",
+        {
+            "nav": "",
+            "title": title,
+            "comparison": comparison,
+            "problems": problems,
+            "at_ms": at_ms,
+            "all_measures": all_measures,
+            "chosen": [f"{p}/{s}" for p, s in keys],
+            "all_link": "/compare?"
+            + urlencode([*(("s", f"{p}/{s}") for p, s in keys), ("all", "1")]),
+            "max_compare": MAX_COMPARE,
+            "size": pinned.size,
+        },
+        status=400 if problems and keys else 404 if chosen and not keys else 200,
         ledger=ledger,
         pinned=pinned,
     )
@@ -830,7 +973,8 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
     if as_of_ms is not None and as_of_ms >= now:
         as_of_ms, as_of_text = None, ""
     replay = views.replay(provider_id, as_of_ms=as_of_ms, size=pinned.size, at_ms=as_of_ms or now)
-    names = {p.id: p.name for p in views.parties()}
+    # Only the names this record shows: the page costs the same among 100 or 100,000 companies.
+    names = views.names({provider_id, *(f.signer for f in replay.timeline)})
     stored = ledger.stream_entries(provider_id, 0, replay.length)
     where = {f.digest.hex(): f.index for f in replay.timeline}
     entries = [
@@ -844,10 +988,13 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
     }
     for view in entries:
         view.flags = flags.get(view.fact.digest)
-    registered = views.search(company="registry", kind=Kind.PARTY_REGISTER.value, limit=1_000_000)
-    start = next(
-        (f.log_time_ms for f in registered if f.party == provider_id),
-        replay.timeline[0].log_time_ms if replay.timeline else now,
+    registered = views.log_time(party.registered_at)
+    start = (
+        registered
+        if registered is not None
+        else replay.timeline[0].log_time_ms
+        if replay.timeline
+        else now
     )
     end = as_of_ms if as_of_ms is not None else now
     chart = build_chart(replay, min(start, end), end)

@@ -8,12 +8,13 @@ Logs are built with :class:`tests.attest.logbuilder.LogBuilder` and admitted thr
 from __future__ import annotations
 
 import pickle
+import random
 from typing import Any
 
 import pytest
 
 from attest.statements import REGISTRY_STREAM
-from ledger._search import NameIndex, SortedKeys, fold
+from ledger._search import NameIndex, SortedKeys, fold, prefix_distance
 from ledger._views import Views
 from tests.attest.examples import AUTHORITY, example_claim_body, example_party_register_body
 from tests.attest.logbuilder import LogBuilder
@@ -235,3 +236,27 @@ def test_an_index_of_many_names_answers_from_a_few_posting_lists() -> None:
     assert [h.item.name for h in index.fuzzy("tiktka")] == ["TikTak Kids"]
     assert [h.item.name for h in index.fuzzy("tktak kids")] == ["TikTak Kids"]
     assert not index.add("service", "tiktak", "TikTak Kids", 3001)  # once
+
+
+def _osa(a: str, b: str) -> int:
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(
+                d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def test_the_banded_prefix_distance_agrees_with_the_whole_table() -> None:
+    rng = random.Random(15)
+    for _ in range(3000):
+        q = "".join(rng.choice("abc ") for _ in range(rng.randint(1, 7)))
+        t = "".join(rng.choice("abc ") for _ in range(rng.randint(0, 9)))
+        k = rng.randint(1, 2)
+        n = len(q)
+        lengths = [m for m in range(max(0, n - k), n + k + 1) if m <= len(t)]
+        want = min([_osa(q, t[:m]) for m in lengths] + [k + 1])
+        assert prefix_distance(q, t, k) == want, (q, t, k)
