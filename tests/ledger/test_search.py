@@ -15,7 +15,7 @@ import pytest
 
 from attest.statements import REGISTRY_STREAM
 from ledger._search import NameIndex, SortedKeys, fold, prefix_distance
-from ledger._views import Views
+from ledger._views import ScorecardRow, Views
 from tests.attest.examples import AUTHORITY, example_claim_body, example_party_register_body
 from tests.attest.logbuilder import LogBuilder
 from tests.ledger.test_views import MEASURES6, V, views_of
@@ -158,7 +158,7 @@ def test_each_service_has_its_own_row_of_the_scorecard(story: tuple[LogBuilder, 
 def test_scorecard_pages_cover_every_row_once(story: tuple[LogBuilder, Views], by: str) -> None:
     b, views = story
     whole = views.scorecard(at_ms=b.time_ms, by=by)
-    rows = []
+    rows: list[ScorecardRow] = []
     after = None
     while True:
         page = views.scorecard(at_ms=b.time_ms, by=by, limit=1, after=after)

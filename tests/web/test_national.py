@@ -328,12 +328,13 @@ def phone(national: National) -> Iterator[tuple[str, Any, Any]]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed")
-    size = {"width": 390, "height": 844}
     with serving(national.ledger, national.now_ms) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            js = browser.new_context(viewport=size, device_scale_factor=1)
-            plain = browser.new_context(viewport=size, java_script_enabled=False)
+            js = browser.new_context(viewport={"width": 390, "height": 844})
+            plain = browser.new_context(
+                viewport={"width": 390, "height": 844}, java_script_enabled=False
+            )
             yield base, js, plain
         finally:
             browser.close()
