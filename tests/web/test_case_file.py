@@ -1,6 +1,7 @@
 """The printable case file (``/companies/{id}/case-file``): a company's verified record as of a
 checkpoint, through ``TestClient`` and in real headless Chromium (printed to PDF and in print
-media), on the demo ledger with checkpoints kept at sizes 20, 35 and 44 besides 1 and 49.
+media), on the demo ledger with checkpoints kept at sizes 20, 35 and 44 besides 1 and the last
+(the whole demo).
 """
 
 from __future__ import annotations
