@@ -467,9 +467,16 @@ def _verified_replay(
     Raises:
         CliError: the bundle fails verification (exit 1), or cannot be had (exit 2).
     """
+    first_use = genesis is None and backend.source not in TrustStore.load().sources
     outcome = run_verification(
         backend=backend, bundle=None, stream=stream, genesis=genesis, quiet=True, size=size
     )
+    if first_use:
+        click.echo(
+            f"Trusting this ledger on first use: fingerprint {outcome.genesis_hash.hex()} is "
+            f"now pinned for {backend.source}. Check it against a source you trust.",
+            err=True,
+        )
     record = outcome.record
     if record is None:  # pragma: no cover - a record's verification always carries it
         raise CliError("the server's bundle gave no verified record")
