@@ -156,9 +156,12 @@ def test_a_real_server_replays_verified_entries_and_exports_dated_bundles(
     url = demo.info.url
     with serving(proc, url, demo.log_key) as server:
         # replay --server: the company's bundle verified, then replayed here; as --db says.
-        for cut in ((), ("--size", "44"), ("--as-of", format_timestamp(demo.times[40]))):
+        for i, cut in enumerate(
+            ((), ("--size", "44"), ("--as-of", format_timestamp(demo.times[40])))
+        ):
             remote = cli("replay", N, "--server", server, "--format", "json", *cut)
             assert "Replayed from entries verified against the checkpoint" in remote.stderr
+            assert ("Trusting this ledger on first use" in remote.stderr) == (i == 0)
             got = json.loads(remote.stdout)
             want = json.loads(cli("replay", N, "--db", url, "--format", "json", *cut).stdout)
             assert got["verifiedAgainst"]["size"] == (
@@ -185,6 +188,9 @@ def test_a_real_server_replays_verified_entries_and_exports_dated_bundles(
         cli("export", N, "--db", url, "--as-of", when, "-o", tmp_path / "d.json")
         assert (tmp_path / "s.json").read_bytes() == (tmp_path / "d.json").read_bytes()
         assert verify_bundle((tmp_path / "s.json").read_bytes()).checkpoint.size == 35
+        cli("export", N, "--server", server, "--size", "20", "-o", tmp_path / "s20.json")
+        cli("export", N, "--db", url, "--size", "20", "-o", tmp_path / "d20.json")
+        assert (tmp_path / "s20.json").read_bytes() == (tmp_path / "d20.json").read_bytes()
         # verify --bundle in a real process whose environment names the server.
         env = {**proc.env, "CLAIMLEDGER_SERVER": server}
         offline = Proc(env, proc.cwd)("verify", "--bundle", tmp_path / "s.json")
