@@ -95,3 +95,15 @@ def test_bench_completeness_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count("bundle verified: 15 entries (11 of the company's stream)") == 2
     for name in ("bundle bytes", "verify_bundle time", "export_bundle time"):
         assert re.search(rf"  {name}: [\d.]+x", out), name
+
+
+def test_bench_pages_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bench_pages
+
+    bench_pages.main(["--quick", "--no-browser"])
+    out = capsys.readouterr().out
+    assert "ledger of 200 companies / 200 services" in out
+    assert "home page /: " in out
+    assert "search (40 queries" in out
+    assert "company page: " in out
+    assert "/v1/scorecard first page: " in out
