@@ -1353,6 +1353,14 @@ class Views:
         return NameResults(q, tuple(hits), ("f", "", end) if end < len(similar) else None)
 
     @_locked
+    def provider_ids(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Provider party ids in order, after ``after``, at most ``limit`` (a bisection, not a
+        pass over every party)."""
+        keys = self._provider_keys.settle()
+        start = 0 if after is None else bisect_right(keys, (after,))
+        return [k[0] for k in keys[start : start + limit]]
+
+    @_locked
     def services(self, provider: str, *, size: int | None = None) -> list[str]:
         """The services ``provider``'s claims name (below log ``size``), by name."""
         cut = self.size if size is None else size

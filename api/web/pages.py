@@ -1051,7 +1051,7 @@ def log_page(request: Request, ledger: LedgerDep) -> Response:
             "authority": authority,
             "genesis": (state.genesis_hash or b"").hex(),
             "base": base,
-            "providers": ledger.views.parties(role="provider"),
+            "providers": [ledger.views.party(p) for p in ledger.views.provider_ids(limit=1)],
         },
         ledger=ledger,
         pinned=pinned,

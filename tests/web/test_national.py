@@ -304,16 +304,23 @@ def test_compare_puts_chosen_services_side_by_side(national: National) -> None:
     assert national.get("/compare").one("form", role="search")
 
 
-def test_the_company_page_reads_no_other_company(national: National, monkeypatch: Any) -> None:
-    # A company page costs the same among 24 or 100,000 companies: it never lists every party.
+def test_no_public_page_lists_every_party(national: National, monkeypatch: Any) -> None:
+    # Each page costs the same among 24 or 100,000 companies: none lists every party (the
+    # verifiers, a few, are listed by role).
     views = national.ledger.views
+    real = views.parties
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the company page listed every party")
+    def only_verifiers(*, role: str | None = None) -> Any:
+        if role != "verifier":
+            raise AssertionError("a page listed every party")
+        return real(role=role)
 
-    monkeypatch.setattr(views, "parties", refuse)
+    monkeypatch.setattr(views, "parties", only_verifiers)
     page = national.get(f"/providers/{ACME}")
     assert "Åcme Social Ltd" in page.text()
+    assert f"claimledger verify {ACME} " in national.get("/log").text()
+    for url in ("/", "/?by=service", "/search?q=acme", f"/compare?s={ACME}/Acme%20Chat"):
+        national.get(url)
 
 
 # -- a phone, in headless Chromium -----------------------------------------------------------------
