@@ -1346,8 +1346,7 @@ class Views:
         else:
             raise ValueError("not a cursor of this search")
         similar = self._names.fuzzy(q)
-        room = limit - len(hits) if hits or after is None or after[0] == "p" else limit
-        take = similar[offset : offset + max(room, 0)]
+        take = similar[offset : offset + limit - len(hits)]
         hits.extend(h for h in take if h.item.first_index < cut)
         end = offset + len(take)
         return NameResults(q, tuple(hits), ("f", "", end) if end < len(similar) else None)
