@@ -224,7 +224,7 @@ def run(db: Path, args: argparse.Namespace) -> None:
         ledger_module.CATCH_UP_WORKERS, saved = workers, ledger_module.CATCH_UP_WORKERS
         try:
             t0 = time.perf_counter()
-            with Ledger.open(f"sqlite:///{db}") as led:
+            with Ledger.open(f"sqlite:///{db}", snapshots=False) as led:
                 opened = led.size
             dt = time.perf_counter() - t0
         finally:

@@ -40,6 +40,7 @@ __all__ = [
     "EVENTS_TABLE",
     "META_TABLE",
     "NODES_TABLE",
+    "SNAPSHOTS_TABLE",
     "Backend",
     "DurableSQLiteFactory",
     "FastPostgresRecorder",
@@ -53,12 +54,16 @@ NODES_TABLE: Final = "claimledger_merkle_nodes"
 META_TABLE: Final = "claimledger_meta"
 CHECKPOINTS_TABLE: Final = "claimledger_checkpoints"
 COSIGNED_TABLE: Final = "claimledger_cosigned_checkpoints"
+SNAPSHOTS_TABLE: Final = "claimledger_snapshots"
 
 # SQLite allows 32766 host parameters since 3.32 (999 before); stay well under the old limit.
 _SQLITE_CHUNK: Final = 300
 
 Row = tuple[UUID, int, str, bytes]
 """One stored event: (originator id, originator version, topic, state)."""
+
+SnapshotRow = tuple[int, bytes, bytes, bytes, bytes, bytes]
+"""The stored snapshot: (size, root, state root, layout tag, signature, data)."""
 
 
 class _DurableSQLitePool(SQLiteConnectionPool):
@@ -201,6 +206,18 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def cosigned(self, size: int | None) -> bytes | None:
         """The cosigned note of ``size`` (None: of the largest size kept), if any."""
+
+    @abc.abstractmethod
+    def create_snapshot_table(self) -> None:
+        """Create the snapshot table if it is absent (ledgers made before it)."""
+
+    @abc.abstractmethod
+    def put_snapshot(self, row: SnapshotRow) -> None:
+        """Store ``row`` as the one snapshot, replacing any other, in one transaction."""
+
+    @abc.abstractmethod
+    def latest_snapshot(self) -> SnapshotRow | None:
+        """The stored snapshot, if any."""
 
 
 class SQLiteBackend(Backend):
@@ -380,6 +397,34 @@ class SQLiteBackend(Backend):
                 found.update(((lv, ix), bytes(h)) for lv, ix, h in c.fetchall())
         return found
 
+    def create_snapshot_table(self) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {SNAPSHOTS_TABLE} (size INTEGER PRIMARY KEY, "
+                "root BLOB NOT NULL, state_root BLOB NOT NULL, tag BLOB NOT NULL, "
+                "signature BLOB NOT NULL, data BLOB NOT NULL)"
+            )
+
+    def put_snapshot(self, row: SnapshotRow) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(f"DELETE FROM {SNAPSHOTS_TABLE}")  # noqa: S608
+            c.execute(
+                f"INSERT INTO {SNAPSHOTS_TABLE} "  # noqa: S608
+                "(size, root, state_root, tag, signature, data) VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def latest_snapshot(self) -> SnapshotRow | None:
+        with self._cursor(commit=False) as c:
+            c.execute(
+                "SELECT size, root, state_root, tag, signature, data "  # noqa: S608
+                f"FROM {SNAPSHOTS_TABLE} ORDER BY size DESC LIMIT 1"
+            )
+            r = c.fetchone()
+            if r is None:
+                return None
+            return (int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), bytes(r[4]), bytes(r[5]))
+
 
 class PostgresBackend(Backend):
     """Raw SQL on the PostgreSQL schema behind an eventsourcing PostgreSQL recorder."""
@@ -394,6 +439,7 @@ class PostgresBackend(Backend):
         self._meta = sql.SQL("{}.{}").format(schema, sql.Identifier(META_TABLE))
         self._checkpoints = sql.SQL("{}.{}").format(schema, sql.Identifier(CHECKPOINTS_TABLE))
         self._cosigned = sql.SQL("{}.{}").format(schema, sql.Identifier(COSIGNED_TABLE))
+        self._snapshots = sql.SQL("{}.{}").format(schema, sql.Identifier(SNAPSHOTS_TABLE))
         self._q_max = sql.SQL(
             "SELECT MAX(originator_version) AS v FROM {} WHERE originator_id = %s"
         ).format(events)
@@ -555,3 +601,46 @@ class PostgresBackend(Backend):
                 ([k[0] for k in keys], [k[1] for k in keys]),
             )
             return {(r["level"], r["idx"]): bytes(r["hash"]) for r in c.fetchall()}
+
+    def create_snapshot_table(self) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (size bigint PRIMARY KEY, root bytea NOT NULL, "
+                    "state_root bytea NOT NULL, tag bytea NOT NULL, signature bytea NOT NULL, "
+                    "data bytea NOT NULL)"
+                ).format(self._snapshots)
+            )
+
+    def put_snapshot(self, row: SnapshotRow) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(sql.SQL("DELETE FROM {}").format(self._snapshots))
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (size, root, state_root, tag, signature, data) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)"
+                ).format(self._snapshots),
+                row,
+                binary=True,
+            )
+
+    def latest_snapshot(self) -> SnapshotRow | None:
+        with self._ds.transaction(commit=False) as c:
+            c.execute(
+                sql.SQL(
+                    "SELECT size, root, state_root, tag, signature, data FROM {} "
+                    "ORDER BY size DESC LIMIT 1"
+                ).format(self._snapshots),
+                binary=True,
+            )
+            r = c.fetchone()
+            if r is None:
+                return None
+            return (
+                int(r["size"]),
+                bytes(r["root"]),
+                bytes(r["state_root"]),
+                bytes(r["tag"]),
+                bytes(r["signature"]),
+                bytes(r["data"]),
+            )

@@ -51,6 +51,7 @@ from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
 from keys import PrivateKey
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
+from ledger._snapshot import Derived, SnapshotRefused, StoredSnapshot, read_snapshot, take_snapshot
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import Views
 from ledger.errors import (
@@ -96,6 +97,13 @@ _RECENT_HASHES = 1 << 16
 _REPEAT_SEARCH = 1 << 14  # positions walked back when looking for an old repeat
 _CATCH_UP_CHUNK = 4096
 _KEPT_MAPS = 64  # state maps kept for the newest sizes (sharing nodes), for state proofs
+
+SNAPSHOT_MIN_ENTRIES = 10_000
+"""A writer saves a snapshot (ledger/_snapshot.py) once the log has grown by this many entries
+and by :data:`SNAPSHOT_GROWTH` of its size since the last one, so that saving costs O(1) per
+entry amortised; and when it closes, on the same condition."""
+
+SNAPSHOT_GROWTH = 0.25
 
 _log = logging.getLogger(__name__)
 
@@ -175,6 +183,7 @@ class Ledger:
         log_key: PrivateKey | None,
         clock: Clock = system_clock,
         published: PublishedCheckpoint | None = None,
+        snapshots: bool = True,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -194,9 +203,14 @@ class Ledger:
         self._last_persist = time.monotonic()
         self._kept = 0  # the size of the newest checkpoint this object kept in the store
         self._published = published  # the floor file: written before a checkpoint leaves
+        self._log_key = log_key  # signs snapshots (the sequencer signs with self._signer)
+        self._snapshots = snapshots
+        self._snap_size = 0  # the size of the newest snapshot stored or read
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
+        if snapshots:
+            self._restore_snapshot()
         self._catch_up()
         origin = self.state.origin
         if origin is None:
@@ -272,10 +286,14 @@ class Ledger:
         log_key: PrivateKey | None = None,
         clock: Clock = system_clock,
         published_checkpoint: str | os.PathLike[str] | None = None,
+        snapshots: bool = True,
     ) -> Ledger:
         """Open an existing ledger; without ``log_key`` it is read-only (no appends).
 
-        Every stored entry is verified again on the way in (signatures, chain, rules, hashes).
+        Every stored entry is verified again on the way in (signatures, chain, rules, hashes),
+        from the newest snapshot on if one is stored and passes its checks (ledger/_snapshot.py:
+        signed by the log key, bound to the log at its size), else from genesis; with
+        ``snapshots=False`` always from genesis, and none is saved.
         With ``published_checkpoint`` (a file: ledger/_published.py), every checkpoint is
         recorded there before it leaves this object, and a database that does not reach the
         checkpoint recorded there (restored from an older backup) is refused.
@@ -296,7 +314,9 @@ class Ledger:
                     f"no ledger in {store!r} (its init never finished): "
                     "run `claimledger init` to create one"
                 )
-            return cls(store, log_key=log_key, clock=clock, published=published)
+            return cls(
+                store, log_key=log_key, clock=clock, published=published, snapshots=snapshots
+            )
         except BaseException:
             store.close()
             raise
@@ -356,6 +376,79 @@ class Ledger:
         with self._lock:
             self._catch_up()
             return self.state.size
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def _restore_snapshot(self) -> None:
+        """Start from the stored snapshot if it passes every check; else say why and start from
+        genesis (the caller then replays the whole log)."""
+        row = self._store.latest_snapshot()
+        if row is None:
+            return
+        stored = StoredSnapshot(*row)
+        try:
+            size = self._store.size()
+            if stored.size > size:
+                raise SnapshotRefused(f"the database holds {size} entries")
+            first = _raw(self._store.log_entries(0, 1)[0])
+            last = _raw(self._store.log_entries(stored.size - 1, stored.size)[0])
+            genesis = LogState()
+            try:
+                placed = genesis.open(first)
+                genesis.check(placed)
+                genesis.apply(placed)
+            except VerificationError as exc:
+                raise SnapshotRefused(f"the genesis entry does not verify ({exc})") from None
+            if genesis.origin is None or genesis.log_key is None:
+                raise SnapshotRefused("the first stored entry is not a genesis entry")
+            derived = read_snapshot(
+                stored, origin=genesis.origin, log_key=genesis.log_key, last=last
+            )
+        except SnapshotRefused as exc:
+            _log.warning(
+                "the snapshot of %d entries is refused (%s): replaying the log from genesis",
+                stored.size,
+                exc,
+            )
+            return
+        self.state, self.views, self._frontier = derived.state, derived.views, derived.frontier
+        self._about, self._index_of = derived.about, derived.recent
+        self._snap_size = stored.size
+        _log.info("opened from the snapshot of %d entries", stored.size)
+
+    def snapshot(self) -> int:
+        """Save a snapshot of the derived state now (the log key signs it); return its size.
+
+        The Merkle nodes it covers are written first, in their own transaction; the snapshot
+        replaces the stored one in one transaction.
+
+        Raises:
+            LedgerError: opened without the log key, or with snapshots off, or empty.
+            StoreError: the store refused a write (the stored snapshot is then unchanged).
+        """
+        with self._lock:
+            if self._log_key is None or self._signer is None or not self._snapshots:
+                raise LedgerError("only a ledger opened with its log key saves snapshots")
+            self._persist_nodes()  # a snapshot never covers nodes that are not stored
+            derived = Derived(self.state, self.views, self._frontier, self._about, self._index_of)
+            try:
+                snap = take_snapshot(derived, self.origin, self._log_key)
+            except ValueError as exc:
+                raise LedgerError(str(exc)) from exc
+            self._store.put_snapshot(
+                (snap.size, snap.root, snap.state_root, snap.tag, snap.signature, snap.data)
+            )
+            self._snap_size = snap.size
+            return snap.size
+
+    def _snapshot_due(self) -> bool:
+        grown = self.state.size - self._snap_size
+        return (
+            self._signer is not None
+            and self._snapshots
+            and self.views_error is None
+            and grown >= max(SNAPSHOT_MIN_ENTRIES, int(SNAPSHOT_GROWTH * self._snap_size))
+        )
 
     # -- catching up with the store ---------------------------------------------------------------
 
@@ -491,13 +584,16 @@ class Ledger:
 
     def flush(self) -> None:
         """Write the Merkle nodes and keep the signed checkpoint now, not within
-        :data:`PERSIST_EVERY_S` (e.g. before copying the database file).
+        :data:`PERSIST_EVERY_S` (e.g. before copying the database file); and a snapshot, if one
+        is due (:data:`SNAPSHOT_MIN_ENTRIES`).
 
         Raises:
             StoreError: the store refused the write.
         """
         with self._lock:
             self._persist_nodes()
+            if self._snapshot_due():
+                self.snapshot()
 
     def _try_persist_nodes(self, *, keep_checkpoint: bool = False) -> None:
         # Nodes are a projection and stay cached until written (next time, or rebuilt at the
@@ -507,6 +603,12 @@ class Ledger:
             self._persist_nodes(keep_checkpoint=keep_checkpoint)
         except StoreError:
             _log.exception("cannot store Merkle nodes; they stay cached and will be retried")
+            return
+        if self._snapshot_due():
+            try:
+                self.snapshot()
+            except StoreError:
+                _log.exception("cannot store a snapshot; the next open replays from the last")
 
     def _node(self, level: int, index: int) -> bytes:
         h = self._nodes.get((level, index))

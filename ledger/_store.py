@@ -39,7 +39,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, register_topic
 
-from ledger._db import Backend, PostgresBackend, SQLiteBackend
+from ledger._db import Backend, PostgresBackend, SnapshotRow, SQLiteBackend
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -440,6 +440,8 @@ def open_store(url: str, *, create: bool = False) -> EntryStore:
         with _db_errors(f"cannot create the cosigned checkpoints table in {db.display}"):
             # Added after format 3 without a format change: an older ledger gains it here.
             backend.create_cosigned_table()
+        with _db_errors(f"cannot create the snapshot table in {db.display}"):
+            backend.create_snapshot_table()  # added after format 3, likewise
         return EntryStore(app, backend, db.display)
     except BaseException:
         app.close()
@@ -945,6 +947,17 @@ class EntryStore:
         """The cosigned checkpoint note of ``size`` (default: the largest kept), if any."""
         with _db_errors("cannot read a cosigned checkpoint"):
             return self._db.cosigned(size)
+
+    def put_snapshot(self, row: SnapshotRow) -> None:
+        """Store the snapshot ``(size, root, state root, tag, signature, data)`` (checked by the
+        caller), replacing the one stored, in one transaction."""
+        with _db_errors("cannot store a snapshot"):
+            self._db.put_snapshot(row)
+
+    def latest_snapshot(self) -> SnapshotRow | None:
+        """The stored snapshot, if any (not checked here: ledger/_snapshot.py checks it)."""
+        with _db_errors("cannot read the snapshot"):
+            return self._db.latest_snapshot()
 
     def get_node(self, level: int, index: int) -> bytes:
         """The hash of node ``(level, index)``.

@@ -930,6 +930,16 @@ class Views:
         self._roles: dict[str, list[str]] = {}
         self._kinds: dict[str, int] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled into a snapshot (ledger/_snapshot.py) under the ledger's lock: all but the lock.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     # -- feeding ---------------------------------------------------------------------------
 
     @_locked

@@ -11,6 +11,7 @@ from bench import (
     bench_core,
     bench_http,
     bench_ingest,
+    bench_open,
     bench_proofs,
     bench_verify,
 )
@@ -40,6 +41,15 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "peak RSS of the verifying process" in out
     assert "the rules' state at the end" in out
     assert "CPU per entry" in out
+
+
+def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_open.main(["--quick", "--backends", "sqlite", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"300 entries \(grown in \d+ s", out)
+    for label in ("replaying every entry", "save a snapshot", "open from it, read-only"):
+        assert out.count(label) == 2, label
+    assert "open from it + 50 new entries" in out
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,311 @@
+"""Snapshots (issue 10 §1, ledger/_snapshot.py, SPEC §16): an open from a snapshot rebuilds the
+same state as a replay from genesis; a snapshot altered in any stored column, by a single byte, is
+refused with a warning and the log replayed; one signed for other code or another log is refused;
+the unpickler resolves nothing outside the core packages; a kill while a snapshot is written
+leaves the previous one; writers save one on their own as the log grows; SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ledger._ledger as ledger_module
+from attest.snapshot import SnapshotBinding
+from attest.statements import REGISTRY_STREAM
+from keys import PrivateKey
+from ledger import Ledger, verify_ledger
+from ledger._snapshot import (
+    Derived,
+    SnapshotRefused,
+    StoredSnapshot,
+    layout_tag,
+    read_snapshot,
+    take_snapshot,
+)
+from tests.attest.logbuilder import key
+from tests.ledger.actors import LOG_KEY, P, Q, claim, init_ledger, register_story
+from tests.web.test_pages import make_demo
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGGER = "ledger._ledger"
+COLUMNS = ("size", "root", "state_root", "tag", "signature", "data")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """The demo ledger (every kind of entry), built once: its database file, keys, today."""
+    root = tmp_path_factory.mktemp("demo")
+    info, today = make_demo(root)
+    return root / "ledger.db", info.keys_dir, today
+
+
+@pytest.fixture
+def db(demo: tuple[Path, Path, int], tmp_path: Path) -> Path:
+    """A private copy of the demo database."""
+    copy = tmp_path / "ledger.db"
+    shutil.copy(demo[0], copy)
+    return copy
+
+
+def _log_key(demo: tuple[Path, Path, int]) -> PrivateKey:
+    return PrivateKey.load(demo[1] / "log.key", None)
+
+
+def _fingerprint(led: Ledger, today: int) -> tuple[object, ...]:
+    """Everything a server answers from the derived state, for comparing two opens."""
+    views = led.views
+    streams = views.streams()
+    st = led.state
+    return (
+        led.size,
+        led.checkpoint(),
+        st.state_root,
+        st.heads,
+        st.claims,
+        st.tests,
+        st.verdicts,
+        st.records,
+        {k: (v.party, v.key.raw, v.revoked_at) for k, v in st.keys.items()},
+        [views.replay(s, at_ms=today) for s in streams],
+        views.scorecard(at_ms=today),
+        views.parties(),
+        views.feed(limit=1000),
+        led.inclusion_proof(1, led.size),
+        led.consistency_proof(2, led.size),
+    )
+
+
+def _open(url: str, log_key: PrivateKey | None, **kw: object) -> Ledger:
+    return Ledger.open(url, log_key=log_key, **kw)  # type: ignore[arg-type]
+
+
+def test_an_open_from_a_snapshot_rebuilds_what_a_replay_rebuilds(
+    demo: tuple[Path, Path, int], db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, today = f"sqlite:///{db}", demo[2]
+    with _open(url, _log_key(demo), snapshots=False) as led:
+        replayed = _fingerprint(led, today)
+        with pytest.raises(Exception, match="saves snapshots"):
+            led.snapshot()
+    with _open(url, _log_key(demo)) as led:
+        assert led.snapshot() == led.size
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, _log_key(demo)) as led:
+        assert f"opened from the snapshot of {led.size} entries" in caplog.text
+        assert _fingerprint(led, today) == replayed
+    # A read-only server opens from it too, and a writer goes on appending after it.
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, None) as ro:
+        assert ro.size == led.size
+        assert not ro.writable
+        assert ro.views.scorecard(at_ms=today) == replayed[10]
+    assert "refused" not in caplog.text
+
+
+def test_entries_after_the_snapshot_are_replayed_and_checked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with init_ledger(url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        snap = led.snapshot()
+        led.submit(claim(led, Q))
+        led.submit(claim(led, P, "report.authority"))
+        size, note = led.size, led.checkpoint()
+    with _open(url, key(LOG_KEY)) as led:
+        assert (led.size, led.checkpoint()) == (size, note)
+        assert led.head(Q)[1] == 1
+        assert led.head(P)[1] == 2
+        led.submit(claim(led, Q, "report.authority"))  # the sequencer goes on from there
+        assert led.size == size + 1
+        note = led.checkpoint()
+    assert snap < size
+    verify_ledger(url, note)  # the whole log, from genesis, without the snapshot
+
+
+def _corrupt(db: Path, column: str) -> None:
+    """Change one byte of ``column`` of the stored snapshot (size: one less)."""
+    con = sqlite3.connect(db)
+    with con:
+        if column == "size":
+            con.execute("UPDATE claimledger_snapshots SET size = size - 1")
+        else:
+            (value,) = con.execute(f"SELECT {column} FROM claimledger_snapshots").fetchone()  # noqa: S608
+            b = bytearray(value)
+            b[len(b) // 2] ^= 0x01
+            con.execute(f"UPDATE claimledger_snapshots SET {column} = ?", (bytes(b),))  # noqa: S608
+    con.close()
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_a_snapshot_changed_by_one_byte_is_refused_and_the_log_replayed(
+    demo: tuple[Path, Path, int], db: Path, column: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, today = f"sqlite:///{db}", demo[2]
+    with _open(url, _log_key(demo)) as led:
+        led.snapshot()
+        expected = _fingerprint(led, today)
+    _corrupt(db, column)
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, None) as led:
+        assert _fingerprint(led, today) == expected
+    # Every column is signed (the data through its digest): any change breaks the signature.
+    assert "not signed by the log key as it is stored" in caplog.text
+    assert "replaying the log from genesis" in caplog.text
+    assert "opened from the snapshot" not in caplog.text
+
+
+def test_a_snapshot_of_other_code_or_another_log_is_refused(
+    demo: tuple[Path, Path, int], db: Path
+) -> None:
+    url = f"sqlite:///{db}"
+    with _open(url, _log_key(demo)) as led:
+        derived = Derived(led.state, led.views, led._frontier, led._about, led._index_of)
+        origin, size = led.origin, led.size
+        last = led.log_entries(size - 1, size)[0]
+    key_ = _log_key(demo)
+    good = take_snapshot(derived, origin, key_)
+    assert isinstance(
+        read_snapshot(good, origin=origin, log_key=key_.public_key, last=last), Derived
+    )
+    # Signed by the log key, but for another layout of the classes (another version's code).
+    other = _signed(good, key_, origin, tag=hashlib.sha256(b"other code").digest())
+    with pytest.raises(SnapshotRefused, match="another version"):
+        read_snapshot(other, origin=origin, log_key=key_.public_key, last=last)
+    # Signed by another key: not this log's.
+    stranger = _signed(good, PrivateKey.generate(), origin)
+    with pytest.raises(SnapshotRefused, match="not signed by the log key"):
+        read_snapshot(stranger, origin=origin, log_key=key_.public_key, last=last)
+    # The state of another log, signed by this log's key over its roots, is still refused.
+    other_log = Derived(derived.state, derived.views, derived.frontier, {}, {})
+    other_log.state = pickle.loads(pickle.dumps(derived.state))  # noqa: S301 - our own bytes
+    other_log.state.origin = "example.org/another-log"
+    forged = take_snapshot(other_log, origin, key_)
+    with pytest.raises(SnapshotRefused, match="another log"):
+        read_snapshot(forged, origin=origin, log_key=key_.public_key, last=last)
+
+
+def _signed(
+    good: StoredSnapshot,
+    signer: PrivateKey,
+    origin: str,
+    *,
+    data: bytes | None = None,
+    tag: bytes | None = None,
+) -> StoredSnapshot:
+    data = good.data if data is None else data
+    tag = good.tag if tag is None else tag
+    binding = SnapshotBinding(
+        origin=origin,
+        size=good.size,
+        root=good.root,
+        state_root=good.state_root,
+        digest=hashlib.sha256(data).digest(),
+        tag=tag,
+    )
+    return StoredSnapshot(good.size, good.root, good.state_root, tag, binding.sign(signer), data)
+
+
+def test_the_unpickler_resolves_nothing_outside_the_core_packages(
+    demo: tuple[Path, Path, int], db: Path
+) -> None:
+    """Even data signed by the log key does not get to name a callable outside the core."""
+    url = f"sqlite:///{db}"
+    with _open(url, _log_key(demo)) as led:
+        derived = Derived(led.state, led.views, led._frontier, led._about, led._index_of)
+        origin, size = led.origin, led.size
+        last = led.log_entries(size - 1, size)[0]
+    key_ = _log_key(demo)
+    good = take_snapshot(derived, origin, key_)
+    hostile = pickle.dumps(os.system)  # what a pickle may name: a function to call
+    with pytest.raises(SnapshotRefused, match=r"posix\.system may not be in a snapshot"):
+        read_snapshot(
+            _signed(good, key_, origin, data=hostile),
+            origin=origin,
+            log_key=key_.public_key,
+            last=last,
+        )
+    assert good.tag == layout_tag()
+
+
+_KILLED_WHILE_WRITING = """
+import os, signal, sys
+import ledger._db as db
+from keys import PrivateKey
+from ledger import Ledger
+from tests.ledger.actors import P, claim
+
+url, key_file = sys.argv[1], sys.argv[2]
+real = db.SQLiteBackend.put_snapshot
+
+def put_and_die(self, row):
+    with self._cursor(commit=True) as c:
+        c.execute("DELETE FROM claimledger_snapshots")
+        c.execute("INSERT INTO claimledger_snapshots VALUES (?, ?, ?, ?, ?, ?)", row)
+        print("written, not committed", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+db.SQLiteBackend.put_snapshot = put_and_die
+with Ledger.open(url, log_key=PrivateKey.load(key_file, None)) as led:
+    print("receipt", led.submit(claim(led, P)).index, flush=True)
+    led.snapshot()
+"""
+
+
+def test_a_kill_while_a_snapshot_is_written_leaves_the_previous_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    key_file = tmp_path / "log.key"
+    key(LOG_KEY).save(key_file, None, unsafe_unencrypted=True)
+    with init_ledger(url) as led:
+        register_story(led)
+        first = led.snapshot()
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WHILE_WRITING, url, str(key_file)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == -9, done.stderr
+    assert "written, not committed" in done.stdout
+    index = int(done.stdout.split("receipt ")[1].split()[0])
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, key(LOG_KEY)) as led:
+        assert f"opened from the snapshot of {first} entries" in caplog.text
+        assert led.size == index + 1  # the entry whose receipt was printed is there
+        assert led.head(P)[1] == 1
+        note = led.checkpoint()
+    verify_ledger(url, note)
+
+
+def test_a_writer_saves_snapshots_on_its_own_as_the_log_grows(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQLite and PostgreSQL: after enough new entries (at the next node write, or at
+    close), the writer has saved a snapshot, and the next open starts from it."""
+    monkeypatch.setattr(ledger_module, "SNAPSHOT_MIN_ENTRIES", 6)
+    with init_ledger(store_url) as led:
+        register_story(led)  # 5 entries with the genesis: not yet
+        led.flush()
+        assert led.store.latest_snapshot() is None
+        led.submit(claim(led, P))
+        led.flush()
+        assert led.store.latest_snapshot() is not None
+        assert led.store.latest_snapshot()[0] == 6  # type: ignore[index]
+        for _ in range(6):
+            led.submit(claim(led, Q))
+        size = led.size
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(store_url, None) as ro:
+        assert f"opened from the snapshot of {size} entries" in caplog.text
+        assert ro.size == size
+        assert ro.views.summary()
+        assert ro.head(REGISTRY_STREAM)[1] == 5
