@@ -18,6 +18,8 @@ errors through; :func:`install` maps them all here.
     attest.NotAuthorisedError                   not-authorised          403
     attest.ChainError                           chain-conflict          409  (+ head, length)
     attest.DanglingReferenceError               dangling-reference      422
+    attest.EngagementError                      engagement-mismatch     422
+    attest.OutOfScopeError                      out-of-claim-scope      422
     other attest.VerificationError              verification-failed     422
     ledger.StoreError                           store-unavailable       503  (no details)
     StartingError (the ledger is still opening) starting                503  (+ Retry-After)
@@ -50,7 +52,9 @@ from attest.errors import (
     ChainError,
     DanglingReferenceError,
     EncodingError,
+    EngagementError,
     NotAuthorisedError,
+    OutOfScopeError,
     RevokedKeyError,
     SchemaError,
     SignatureError,
@@ -115,6 +119,12 @@ PROBLEMS: dict[str, ProblemType] = _types(
     ("not-authorised", 403, "The signer may not write this statement to this stream"),
     ("chain-conflict", 409, "prev is not the current head of the stream"),
     ("dangling-reference", 422, "The statement refers to something that is not in the log"),
+    (
+        "engagement-mismatch",
+        422,
+        "The test record or verdict does not fit its engagement, or the engagement is not open",
+    ),
+    ("out-of-claim-scope", 422, "The test ran outside the scope of the claim it tests"),
     ("verification-failed", 422, "The entry failed verification"),
     ("too-large", 413, "The request body is too large"),
     ("unsupported-media-type", 415, "Unsupported request content type"),
@@ -254,6 +264,8 @@ def _verification(exc: VerificationError) -> tuple[str, dict[str, Any]]:
         (RevokedKeyError, "revoked-key"),
         (NotAuthorisedError, "not-authorised"),
         (DanglingReferenceError, "dangling-reference"),
+        (EngagementError, "engagement-mismatch"),
+        (OutOfScopeError, "out-of-claim-scope"),
     ):
         if isinstance(exc, cls):
             return name, extra

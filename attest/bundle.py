@@ -259,10 +259,27 @@ class VerifiedRecord:
         """The company stream's entries only."""
         return [p for p in self.entries if p.signed.statement.stream == self.stream]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, at_ms: int | None = None) -> dict[str, int]:
         """What the company's (complete) stream holds: entries, claim versions, test records,
-        verdicts, replies and withdrawals."""
-        kinds = [p.signed.statement.kind for p in self.statements()]
+        verdicts, replies and withdrawals; engagements by status, and the test records and
+        verdicts that name no engagement (legacy, SPEC §8.2 rule 7).
+
+        An open engagement whose window ended before ``at_ms`` counts as ``overdue`` (with no
+        ``at_ms``, none does: the bundle itself has no clock).
+        """
+        mine = self.statements()
+        kinds = [p.signed.statement.kind for p in mine]
+        engaged = {Kind.TEST_RECORD, Kind.VERDICT_ISSUE}
+        unengaged = sum(
+            p.signed.statement.kind in engaged
+            and getattr(p.signed.statement.body, "engagement", None) is None
+            for p in mine
+        )
+        statuses = {"open": 0, "overdue": 0, "closed": 0, "withdrawn": 0}
+        for e in self.state.engagements.values():
+            if e.stream == self.stream:
+                late = e.status == "open" and at_ms is not None and e.end_ms < at_ms
+                statuses["overdue" if late else e.status] += 1
         return {
             "entries": len(kinds),
             "claims": sum(k in (Kind.CLAIM_PUBLISH, Kind.CLAIM_SUPERSEDE) for k in kinds),
@@ -270,6 +287,9 @@ class VerifiedRecord:
             "verdicts": kinds.count(Kind.VERDICT_ISSUE),
             "replies": kinds.count(Kind.PROVIDER_REPLY),
             "withdrawals": kinds.count(Kind.CLAIM_WITHDRAW),
+            "engagements": kinds.count(Kind.ENGAGEMENT_OPEN),
+            **{f"engagements_{k}": n for k, n in statuses.items()},
+            "unengaged": unengaged,
         }
 
     def registry_records(self) -> dict[str, int]:

@@ -14,6 +14,9 @@ index and the field (a JSON pointer), when known::
           ├── NotAuthorisedError   the signer may not write this kind of statement to this stream
           ├── ChainError           ``prev`` is not the current head of the stream
           ├── DanglingReferenceError  a referenced claim, test, verdict or party is not there
+          ├── EngagementError      a test record or verdict does not fit its engagement, or an
+          │                        engagement is opened, closed or withdrawn against the rules
+          ├── OutOfScopeError      a test record tested outside the scope of its claim
           ├── ProofError           a Merkle inclusion or consistency proof does not verify
           ├── IncompleteRecordError  a record leaves out entries the state commitment counts
           └── CheckpointError      a checkpoint or signed note is malformed or not signed by the log
@@ -29,9 +32,11 @@ __all__ = [
     "CheckpointError",
     "DanglingReferenceError",
     "EncodingError",
+    "EngagementError",
     "FieldProblem",
     "IncompleteRecordError",
     "NotAuthorisedError",
+    "OutOfScopeError",
     "ProofError",
     "RevokedKeyError",
     "SchemaError",
@@ -196,6 +201,17 @@ class ChainError(VerificationError):
 
 class DanglingReferenceError(VerificationError):
     """A statement refers to a claim version, test record or verdict that does not exist."""
+
+
+class EngagementError(VerificationError):
+    """A test record or verdict does not fit the engagement it names (not open, another
+    verifier's, a claim version, window or method it does not cover), or an engagement is
+    opened after its window began, or closed or withdrawn when it is no longer open (SPEC §8.2)."""
+
+
+class OutOfScopeError(VerificationError):
+    """A test record's environment (service, surface, jurisdiction) lies outside the scope of
+    the claim version it tests (SPEC §8.2)."""
 
 
 class ProofError(VerificationError):

@@ -26,7 +26,9 @@ from attest.errors import (
     ChainError,
     DanglingReferenceError,
     EncodingError,
+    EngagementError,
     NotAuthorisedError,
+    OutOfScopeError,
     RevokedKeyError,
     UnknownKeyError,
     VerificationError,
@@ -39,6 +41,9 @@ from attest.statements import (
     AccreditationSuspend,
     Claim,
     ClaimWithdraw,
+    EngagementClose,
+    EngagementOpen,
+    EngagementWithdraw,
     Genesis,
     KeyAdd,
     KeyRevoke,
@@ -176,11 +181,27 @@ class _Claim:
     stream: str
     measure: str
     status: str  # active | withdrawn | superseded
+    services: tuple[str, ...] = ()
+    surfaces: tuple[str, ...] = ()
+    jurisdictions: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Engagement:
+    stream: str
+    verifier: str
+    claims: tuple[bytes, ...]
+    start_ms: int
+    end_ms: int
+    methods: tuple[tuple[str, str, str], ...]  # (method, protocol uri, protocol sha256)
+    status: str = "open"  # open | closed | withdrawn
+    verdicts: tuple[bytes, ...] = ()  # verdicts issued under it, in log order
 
 
 @dataclass(slots=True)
 class LogState:
-    """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts.
+    """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts,
+    engagements.
 
     Build it by applying entries in index order, starting from an empty state.
 
@@ -209,8 +230,9 @@ class LogState:
     keys: dict[KeyId, _Key] = field(default_factory=dict)
     accreditations: dict[str, _Accreditation] = field(default_factory=dict)
     claims: dict[bytes, _Claim] = field(default_factory=dict)
-    tests: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
+    tests: dict[bytes, tuple[str, bytes, bytes | None]] = field(default_factory=dict)
     verdicts: dict[bytes, str] = field(default_factory=dict)
+    engagements: dict[bytes, _Engagement] = field(default_factory=dict)
     state_map: StateMap = field(default_factory=StateMap)
     records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
     _journal: list[Callable[[], object]] | None = None
@@ -322,13 +344,41 @@ class LogState:
         elif isinstance(body, Claim):
             if body.supersedes is not None:
                 self._set(self.claims[bytes.fromhex(body.supersedes)], "status", "superseded")
-            self._put(self.claims, digest, _Claim(st.stream, body.measure, "active"))
+            claim = _Claim(
+                st.stream,
+                body.measure,
+                "active",
+                body.services,
+                tuple(x.value for x in body.surfaces),
+                body.jurisdictions,
+            )
+            self._put(self.claims, digest, claim)
         elif isinstance(body, ClaimWithdraw):
             self._set(self.claims[bytes.fromhex(body.claim)], "status", "withdrawn")
         elif isinstance(body, TestRecord):
-            self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim)))
+            eng = None if body.engagement is None else bytes.fromhex(body.engagement)
+            self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim), eng))
         elif isinstance(body, Verdict):
             self._put(self.verdicts, digest, st.stream)
+            if body.engagement is not None:
+                e = self.engagements[bytes.fromhex(body.engagement)]
+                self._set(e, "verdicts", (*e.verdicts, digest))
+        elif isinstance(body, EngagementOpen):
+            engagement = _Engagement(
+                st.stream,
+                st.signer,
+                tuple(bytes.fromhex(c) for c in body.claims),
+                body.window.start_ms,
+                body.window.end_ms,
+                tuple(
+                    (m.method.value, m.protocol.uri, m.protocol.digest.sha256) for m in body.methods
+                ),
+            )
+            self._put(self.engagements, digest, engagement)
+        elif isinstance(body, EngagementClose):
+            self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "closed")
+        elif isinstance(body, EngagementWithdraw):
+            self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "withdrawn")
 
     def _commit(self, st: Statement, index: int, length: int, ehash: bytes) -> None:
         """Update the state commitment for an entry just applied (SPEC §11.2)."""
@@ -556,6 +606,9 @@ class LogState:
             raise NotAuthorisedError(
                 f"stream {st.stream} is not the stream of a registered provider", field="/stream"
             )
+        if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
+            self._check_engagement_entry(entry, body)
+            return
         if isinstance(body, Claim | ClaimWithdraw | ProviderReply) and st.signer != st.stream:
             raise NotAuthorisedError(
                 f"{st.signer} may not sign {st.kind} on the stream of {st.stream}",
@@ -580,6 +633,8 @@ class LogState:
         elif isinstance(body, TestRecord):
             claim = self._claim(st.stream, body.claim, "/body/claim")
             self._accredited(entry, claim.measure)
+            if body.engagement is not None:
+                self._check_engaged_test(st, body, claim)
         elif isinstance(body, Verdict):
             claim = self._claim(st.stream, body.claim, "/body/claim")
             self._accredited(entry, claim.measure)
@@ -593,12 +648,125 @@ class LogState:
                     raise DanglingReferenceError(
                         f"test record {t} tests another claim version", field=f"/body/tests/{i}"
                     )
+            if body.engagement is not None:
+                engagement, _ = self._engaged(st, body.engagement, body.claim)
+                for i, t in enumerate(body.tests):
+                    if self.tests[bytes.fromhex(t)][2] != engagement:
+                        raise EngagementError(
+                            f"test record {t} was not recorded under engagement {body.engagement}",
+                            field=f"/body/tests/{i}",
+                        )
         elif (
             isinstance(body, ProviderReply)
             and self.verdicts.get(bytes.fromhex(body.verdict)) != st.stream
         ):
             raise DanglingReferenceError(
                 f"verdict {body.verdict} is not in stream {st.stream}", field="/body/verdict"
+            )
+
+    # -- engagements (SPEC §8.2, rule 7) ---------------------------------------------------------
+
+    def _engagement(self, stream: str, hexdigest: str) -> tuple[bytes, _Engagement]:
+        digest = bytes.fromhex(hexdigest)
+        e = self.engagements.get(digest)
+        if e is None or e.stream != stream:
+            raise DanglingReferenceError(
+                f"engagement {hexdigest} is not an engagement in stream {stream}",
+                field="/body/engagement",
+            )
+        return digest, e
+
+    def _engaged(self, st: Statement, hexdigest: str, claim: str) -> tuple[bytes, _Engagement]:
+        """The engagement a test record or verdict names: the signer's, open, covering claim."""
+        digest, e = self._engagement(st.stream, hexdigest)
+        if e.verifier != st.signer:
+            raise EngagementError(
+                f"engagement {hexdigest} was opened by {e.verifier}, not {st.signer}",
+                field="/body/engagement",
+            )
+        if e.status != "open":
+            raise EngagementError(
+                f"engagement {hexdigest} is {e.status}, not open", field="/body/engagement"
+            )
+        if bytes.fromhex(claim) not in e.claims:
+            raise EngagementError(
+                f"engagement {hexdigest} does not cover claim version {claim}",
+                field="/body/claim",
+            )
+        return digest, e
+
+    def _check_engaged_test(self, st: Statement, body: TestRecord, claim: _Claim) -> None:
+        """A test record under an engagement: the engagement fits, then the claim's scope."""
+        _, e = self._engaged(st, str(body.engagement), body.claim)
+        window = body.window
+        if window.start_ms < e.start_ms or window.end_ms > e.end_ms:
+            raise EngagementError(
+                f"test window {window.start}..{window.end} is not inside the window of "
+                f"engagement {body.engagement}",
+                field="/body/window",
+            )
+        planned = (body.method.value, body.protocol.uri, body.protocol.digest.sha256)
+        if planned not in e.methods:
+            raise EngagementError(
+                f"method {body.method.value} with protocol {body.protocol.uri} is not in the "
+                f"plan of engagement {body.engagement}",
+                field="/body/method",
+            )
+        env = body.environment
+        if env.service not in claim.services:
+            raise OutOfScopeError(
+                f"service {env.service!r} is not among the services of the claim",
+                field="/body/environment/service",
+            )
+        if env.surface.value not in claim.surfaces:
+            raise OutOfScopeError(
+                f"surface {env.surface.value} is not among the surfaces of the claim",
+                field="/body/environment/surface",
+            )
+        if env.jurisdiction not in claim.jurisdictions and "GLOBAL" not in claim.jurisdictions:
+            raise OutOfScopeError(
+                f"jurisdiction {env.jurisdiction} is not among the jurisdictions of the claim",
+                field="/body/environment/jurisdiction",
+            )
+
+    def _check_engagement_entry(
+        self, entry: Placed, body: EngagementOpen | EngagementClose | EngagementWithdraw
+    ) -> None:
+        st = entry.signed.statement
+        if isinstance(body, EngagementOpen):
+            for i, c in enumerate(body.claims):
+                claim = self._claim(st.stream, c, f"/body/claims/{i}")
+                if claim.status != "active":
+                    raise NotAuthorisedError(
+                        f"claim {c} is {claim.status}, not active", field=f"/body/claims/{i}"
+                    )
+                self._accredited(entry, claim.measure)
+            if body.window.start_ms < entry.log_time_ms - CLOCK_SKEW_MS:
+                raise EngagementError(
+                    f"the window starts at {body.window.start}, before the engagement was "
+                    "logged: an engagement is registered before testing",
+                    field="/body/window/start",
+                )
+            return
+        _, e = self._engagement(st.stream, body.engagement)
+        allowed = (e.verifier,) if isinstance(body, EngagementClose) else (e.verifier, st.stream)
+        if st.signer not in allowed:
+            raise NotAuthorisedError(
+                f"{st.signer} may not sign {st.kind} for an engagement of {e.verifier}",
+                field="/signer",
+            )
+        if e.status != "open":
+            raise EngagementError(
+                f"engagement {body.engagement} is {e.status}, not open", field="/body/engagement"
+            )
+        if isinstance(body, EngagementClose) and bytes.fromhex(body.verdict) not in e.verdicts:
+            if self.verdicts.get(bytes.fromhex(body.verdict)) != st.stream:
+                raise DanglingReferenceError(
+                    f"verdict {body.verdict} is not in stream {st.stream}", field="/body/verdict"
+                )
+            raise EngagementError(
+                f"verdict {body.verdict} was not issued under engagement {body.engagement}",
+                field="/body/verdict",
             )
 
 

@@ -50,6 +50,9 @@ __all__ = [
     "Details",
     "Digest",
     "DocumentRef",
+    "EngagementClose",
+    "EngagementOpen",
+    "EngagementWithdraw",
     "Environment",
     "Evidence",
     "ExcludedSurface",
@@ -58,7 +61,9 @@ __all__ = [
     "KeyRevoke",
     "Kind",
     "Metric",
+    "PartyOrName",
     "Period",
+    "PlannedMethod",
     "Population",
     "PopulationKind",
     "ProviderReply",
@@ -108,6 +113,9 @@ class Kind(StrEnum):
     TEST_RECORD = "test.record"
     VERDICT_ISSUE = "verdict.issue"
     PROVIDER_REPLY = "provider.reply"
+    ENGAGEMENT_OPEN = "engagement.open"
+    ENGAGEMENT_CLOSE = "engagement.close"
+    ENGAGEMENT_WITHDRAW = "engagement.withdraw"
 
 
 REGISTRY_KINDS = frozenset(
@@ -255,6 +263,7 @@ _TEXTS = s.array(s.text, min_items=1)
 _LIMITATIONS = s.array(s.text)
 _KEYS = s.array(s.b64_key, min_items=1, max_items=8, unique=True)
 _TESTS = s.array(s.hex64, min_items=1, max_items=1000, unique=True)
+_CLAIMS = s.array(s.hex64, min_items=1, unique=True)
 
 
 def _jurisdiction(value: object, parent: str, token: s.Token, ctx: Ctx) -> str:
@@ -942,6 +951,8 @@ class TestRecord(Model):
     summary: str
     result: TestResult
     limitations: tuple[str, ...]
+    engagement: str | None = None
+    not_tested: tuple[str, ...] | None = None
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
@@ -955,6 +966,12 @@ class TestRecord(Model):
         summary = o.req("summary", s.text)
         result = o.req("result", _TEST_RESULT)
         limitations = o.req("limitations", _LIMITATIONS)
+        engagement = o.opt("engagement", s.hex64)
+        not_tested: tuple[str, ...] | None = None
+        if engagement is None:
+            o.forbid("notTested", "it goes with engagement (a test record without one is legacy)")
+        else:
+            not_tested = o.req("notTested", _LIMITATIONS)
         if result is not INVALID and trials is not INVALID and o.value is not None:
             _check_trials(o, result, o.value["trials"])
         return o.build(
@@ -969,6 +986,8 @@ class TestRecord(Model):
             summary,
             result,
             limitations,
+            engagement,
+            not_tested,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -984,6 +1003,11 @@ class TestRecord(Model):
             "summary": self.summary,
             "result": self.result.value,
             "limitations": list(self.limitations),
+            **(
+                {}
+                if self.engagement is None
+                else {"engagement": self.engagement, "notTested": list(self.not_tested or ())}
+            ),
         }
 
 
@@ -1044,6 +1068,7 @@ class Verdict(Model):
     conflicts_of_interest: str
     comments: str | None = None
     recommendations: tuple[str, ...] = ()
+    engagement: str | None = None
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
@@ -1057,6 +1082,7 @@ class Verdict(Model):
         comments = o.opt("comments", s.text)
         recommendations = o.opt("recommendations", _TEXTS)
         conflicts = o.req("conflictsOfInterest", s.text)
+        engagement = o.opt("engagement", s.hex64)
         if result is not INVALID and scope_match is not INVALID:
             if result is VerdictResult.CONFIRMED and scope_match is not ScopeMatch.FULL:
                 o.fail(
@@ -1078,6 +1104,7 @@ class Verdict(Model):
             conflicts,
             comments,
             recommendations or (),
+            engagement,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1096,6 +1123,8 @@ class Verdict(Model):
         if self.recommendations:
             out["recommendations"] = list(self.recommendations)
         out["conflictsOfInterest"] = self.conflicts_of_interest
+        if self.engagement is not None:
+            out["engagement"] = self.engagement
         return out
 
     @property
@@ -1127,6 +1156,135 @@ class ProviderReply(Model):
         return out
 
 
+# --------------------------------------------------------------------------------------------
+# engagements
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMethod(Model):
+    """One method an engagement plans to use: ``{method, protocol: document}``."""
+
+    method: TestMethod
+    protocol: DocumentRef
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        method = o.req("method", _TEST_METHOD)
+        protocol = o.req("protocol", _DOCUMENT)
+        return o.build(cls, method, protocol)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"method": self.method.value, "protocol": self.protocol.to_dict()}
+
+
+_PLAN = s.array(s.obj(PlannedMethod._read), min_items=1, unique=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PartyOrName(Model):
+    """Who commissioned or pays for an engagement: ``{party: party id}`` or ``{name}``.
+
+    Exactly one of the two. A party id is not checked against the registry (the rules need no
+    other party's record to decide an engagement); pages link it when it is registered.
+    """
+
+    party: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.opt("party", s.party_id)
+        name = o.opt("name", s.name)
+        if o.value is not None and (party is None) == (name is None):
+            o.ctx.add(o.pointer, f"{s.label(o.pointer)} needs exactly one of 'party' and 'name'")
+        return o.build(cls, party, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"party": self.party} if self.party is not None else {"name": self.name}
+
+    @property
+    def label(self) -> str:
+        """The party id or the name."""
+        return self.party or self.name or ""
+
+
+_PARTY_OR_NAME = s.obj(PartyOrName._read)
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementOpen(Model):
+    """Body of ``engagement.open``: a verifier registers an engagement before it tests.
+
+    The provider is the statement's ``stream``; the verifier is its ``signer``.
+    """
+
+    claims: tuple[str, ...]
+    methods: tuple[PlannedMethod, ...]
+    window: Window
+    commissioned_by: PartyOrName
+    paid_by: PartyOrName
+    conflicts: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        claims = o.req("claims", _CLAIMS)
+        methods = o.req("methods", _PLAN)
+        window = o.req("window", _WINDOW)
+        commissioned_by = o.req("commissionedBy", _PARTY_OR_NAME)
+        paid_by = o.req("paidBy", _PARTY_OR_NAME)
+        conflicts = o.req("conflicts", _LIMITATIONS)
+        return o.build(cls, claims, methods, window, commissioned_by, paid_by, conflicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "claims": list(self.claims),
+            "methods": [m.to_dict() for m in self.methods],
+            "window": self.window.to_dict(),
+            "commissionedBy": self.commissioned_by.to_dict(),
+            "paidBy": self.paid_by.to_dict(),
+            "conflicts": list(self.conflicts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementClose(Model):
+    """Body of ``engagement.close``: the verifier closes an engagement with one of its verdicts."""
+
+    engagement: str
+    verdict: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        engagement = o.req("engagement", s.hex64)
+        verdict = o.req("verdict", s.hex64)
+        return o.build(cls, engagement, verdict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"engagement": self.engagement, "verdict": self.verdict}
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementWithdraw(Model):
+    """Body of ``engagement.withdraw``: the verifier or the provider ends an engagement."""
+
+    engagement: str
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        engagement = o.req("engagement", s.hex64)
+        reason = o.req("reason", _REASON)
+        return o.build(cls, engagement, reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"engagement": self.engagement, "reason": self.reason}
+
+
 Body: TypeAlias = (
     Genesis
     | PartyRegister
@@ -1139,6 +1297,9 @@ Body: TypeAlias = (
     | TestRecord
     | Verdict
     | ProviderReply
+    | EngagementOpen
+    | EngagementClose
+    | EngagementWithdraw
 )
 
 _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
@@ -1155,6 +1316,9 @@ _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
         Kind.TEST_RECORD: TestRecord._read,
         Kind.VERDICT_ISSUE: Verdict._read,
         Kind.PROVIDER_REPLY: ProviderReply._read,
+        Kind.ENGAGEMENT_OPEN: EngagementOpen._read,
+        Kind.ENGAGEMENT_CLOSE: EngagementClose._read,
+        Kind.ENGAGEMENT_WITHDRAW: EngagementWithdraw._read,
     }
 )
 _BODY_PARSERS: Mapping[Kind, s.Parser[Body]] = MappingProxyType(

@@ -6,7 +6,9 @@ story, in log order, has: five providers across several measures; three accredit
 result (CONFIRMED, CONFIRMED_WITH_COMMENTS, NO_EVIDENCE_FOUND, CONTRADICTED, INCONCLUSIVE) and
 claims with no verdict; a verdict that has expired; a withdrawn claim; a superseded claim; a
 provider's reply to a verdict; and a key rotation (``key.add`` of a new key, then ``key.revoke``
-of the old one, after which only the new key signs).
+of the old one, after which only the new key signs). Then, from ``demo_story.json`` (data, not
+code): engagements registered before testing — one running with a test record under it and a
+planned method not reported yet, one overdue, one withdrawn by the provider.
 
 The ledger's clock is fixed to each statement's time, spread over the ~200 days before the day
 the demo is built (times are relative to that day, so "as of" dates and verdict expiry read the
@@ -17,6 +19,7 @@ directory: that is what makes it a demo.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,6 +272,40 @@ _ACCREDITATIONS: dict[str, list[str]] = {
 }
 
 
+_STORY_FILE = Path(__file__).with_name("demo_story.json")
+
+
+def _resolve(value: Any, story: _Story, at: Callable[..., int]) -> Any:
+    """A body from demo_story.json with its references filled in (see its description)."""
+    if isinstance(value, str) and value.startswith("@"):
+        return story.digests[value[1:]]
+    if isinstance(value, list):
+        return [_resolve(v, story, at) for v in value]
+    if isinstance(value, dict):
+        if "$at" in value:
+            return format_timestamp(at(*value["$at"]) // 1000 * 1000)
+        if "$doc" in value:
+            return _plain_doc(value["$doc"])
+        if "$digest" in value:
+            return {"sha256": _digest(value["$digest"])}
+        return {k: _resolve(v, story, at) for k, v in value.items()}
+    return value
+
+
+def _tell_from_data(story: _Story, at: Callable[..., int], path: Path = _STORY_FILE) -> None:
+    """Append the entries of ``path`` (demo_story.json), in order."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for e in data["entries"]:
+        story.add(
+            at(*e["at"]),
+            Kind(e["kind"]),
+            e["signer"],
+            _resolve(e["body"], story, at),
+            stream=e["stream"],
+            label=e.get("label"),
+        )
+
+
 def _date(ms: int) -> str:
     return format_timestamp(ms)[:10]
 
@@ -320,6 +357,8 @@ def build_demo(
     try:
         story = _Story(ledger, clock, keys, keys_dir)
         _tell(story, at, today_ms, new_key, say)
+        say("verifiers register engagements before testing (demo_story.json)")
+        _tell_from_data(story, at)
         fingerprint = (ledger.state.genesis_hash or b"").hex()
         size = ledger.size
     finally:

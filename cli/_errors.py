@@ -48,6 +48,8 @@ _LABELS = {
     "NotAuthorisedError": "not authorised",
     "ChainError": "chain conflict",
     "DanglingReferenceError": "dangling reference",
+    "EngagementError": "engagement rule",
+    "OutOfScopeError": "outside the claim's scope",
     "ProofError": "proof failed",
     "IncompleteRecordError": "incomplete record",
     "CheckpointError": "bad checkpoint",

@@ -285,10 +285,18 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
 
 def _contents(c: dict[str, int]) -> str:
     """What a verified log or record holds, the same words in every mode of ``verify``."""
-    return (
+    text = (
         f"{c['entries']} entries — {c['claims']} claim versions, {c['tests']} test records, "
         f"{c['verdicts']} verdicts, {c['replies']} replies, {c['withdrawals']} withdrawals"
     )
+    if "engagements" in c:  # a company record (attest.bundle.VerifiedRecord.counts)
+        text += (
+            f"; {c['engagements']} engagements ({c['engagements_open']} open, "
+            f"{c['engagements_overdue']} overdue, {c['engagements_closed']} closed, "
+            f"{c['engagements_withdrawn']} withdrawn); {c['unengaged']} test records and "
+            "verdicts with no engagement"
+        )
+    return text
 
 
 class _Progress:
@@ -547,6 +555,22 @@ def _table(stream: str, state: dict[str, Any]) -> None:
         click.echo("  ".join(h.ljust(w) for h, w in zip(cols, widths, strict=True)).rstrip())
         for r in rows:
             click.echo("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip())
+    engagements = state.get("engagements") or []
+    if engagements:
+        click.echo("\nEngagements:")
+        for g in engagements:
+            window = g.get("window") or {}
+            line = (
+                f"  {str(g.get('digest', ''))[:12]}  {str(g.get('status', '')).upper():9}  "
+                f"{g.get('verifier')}, {_day(window.get('start'))} to {_day(window.get('end'))}"
+            )
+            if g.get("withdrawnBy"):
+                line += f"; withdrawn by {g['withdrawnBy']}: {g.get('withdrawalReason')}"
+            if g.get("closedBy"):
+                line += f"; closed by verdict {str(g['closedBy'])[:12]}"
+            click.echo(line)
+            for m in g.get("plannedNotReported") or ():
+                click.echo(f"  {'':12}  planned, not reported: {m.get('method')}")
     timeline = state.get("timeline") or []
     if timeline:
         click.echo("\nTimeline:")

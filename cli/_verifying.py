@@ -8,6 +8,7 @@ store supplies the checkpoint verified before (``trusted``) and the pinned ledge
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,7 +228,7 @@ def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Out
         len(result.state.parties),
         result.stream,
         remark,
-        result.counts(),
+        result.counts(at_ms=time.time_ns() // 1_000_000),
         result.registry_records(),
         record=result,
     )

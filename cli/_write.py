@@ -52,6 +52,7 @@ _SURFACES = click.Choice([s.value for s in Surface])
 _SURFACE_HELP = "SURFACE is one of: " + ", ".join(s.value for s in Surface) + "."
 _HEX = "64 lowercase hex characters"
 _VERDICT = frozenset({Kind.VERDICT_ISSUE})
+_ENGAGEMENT = frozenset({Kind.ENGAGEMENT_OPEN})
 
 
 def _hex(value: str | None, name: str) -> str | None:
@@ -359,6 +360,19 @@ def test_group() -> None:
 @click.option("--summary", help="What was done.")
 @click.option("--result", type=click.Choice([r.value for r in TestResult]))
 @click.option("--limitation", "limitations", multiple=True, help="A stated limitation (repeat).")
+@click.option(
+    "--engagement",
+    metavar="DIGEST",
+    help="The engagement the test is recorded under (the digest of its engagement.open).",
+)
+@click.option(
+    "--not-tested",
+    "not_tested",
+    multiple=True,
+    metavar="TEXT",
+    help="What was not tested / out of scope (repeat; with --engagement, none given means "
+    "an empty list, said on purpose).",
+)
 @_writer
 def test_record(provider: str, **kw: Any) -> None:
     """Record one test of a claim version. Tests never involve real abuse material.
@@ -390,6 +404,10 @@ def test_record(provider: str, **kw: Any) -> None:
     _set(body, "result", kw["result"])
     _set(body, "limitations", kw["limitations"])
     body.setdefault("limitations", [])
+    _set(body, "engagement", _hex(kw["engagement"], "--engagement"))
+    _set(body, "notTested", kw["not_tested"])
+    if "engagement" in body:
+        body.setdefault("notTested", [])
     run(Kind.TEST_RECORD, stream=provider)
 
 
@@ -434,6 +452,11 @@ def verdict() -> None:
 @click.option("--comments", help="Gaps and caveats (required for CONFIRMED_WITH_COMMENTS).")
 @click.option("--recommendation", "recommendations", multiple=True, help="(repeat)")
 @click.option("--conflicts-of-interest", help="e.g. 'none declared'.")
+@click.option(
+    "--engagement",
+    metavar="DIGEST",
+    help="The engagement the verdict is issued under (the digest of its engagement.open).",
+)
 @_writer
 def verdict_issue(provider: str, **kw: Any) -> None:
     """Issue a verdict on one claim version, resting on named test records.
@@ -457,7 +480,134 @@ def verdict_issue(provider: str, **kw: Any) -> None:
     _set(body, "comments", kw["comments"])
     _set(body, "recommendations", kw["recommendations"])
     _set(body, "conflictsOfInterest", kw["conflicts_of_interest"])
+    _set(body, "engagement", _hex(kw["engagement"], "--engagement"))
     run(Kind.VERDICT_ISSUE, stream=provider)
+
+
+# -- engagements --------------------------------------------------------------------------------
+
+
+@click.group()
+def engagement() -> None:
+    """Register engagements before testing; close or withdraw them (SPEC §8.2 rule 7)."""
+
+
+def _party_or_name(party: str | None, name: str | None, option: str) -> dict[str, str] | None:
+    if party is not None and name is not None:
+        raise click.BadParameter(f"give {option} or {option}-name, not both", param_hint=option)
+    if party is not None:
+        return {"party": party}
+    return None if name is None else {"name": name}
+
+
+def _plan(values: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for v in values:
+        method, sep, doc = v.partition(":")
+        if not sep or method not in {m.value for m in TestMethod}:
+            raise click.BadParameter(
+                f"expected METHOD:URI=SHA256 with METHOD one of "
+                f"{', '.join(m.value for m in TestMethod)}, got {v!r}",
+                param_hint="--plan",
+            )
+        out.append({"method": method, "protocol": _documents([doc], "--plan")[0]})
+    return out
+
+
+def _engagement_ref(run: _Run, ref: str, stream: str) -> str:
+    """The engagement's whole digest: as given offline, else resolved against ``stream``."""
+    if run.offline:
+        return check_digest_ref(ref, "ENGAGEMENT", full=True)
+    index = StreamIndex.read(run.backend(), stream)
+    found = index.resolve(
+        check_digest_ref(ref, "ENGAGEMENT"), _ENGAGEMENT, "engagement", "ENGAGEMENT"
+    )
+    return found.digest
+
+
+@engagement.command("open")
+@click.option("--provider", required=True, metavar="PARTY", help="The provider's stream.")
+@click.option(
+    "--claim", "claims", multiple=True, metavar="DIGEST", help="A claim version covered (repeat)."
+)
+@click.option(
+    "--plan",
+    "plan",
+    multiple=True,
+    metavar="METHOD:URI=SHA256",
+    help="A planned method and its protocol document (repeat).",
+)
+@click.option("--window-start", metavar="TIMESTAMP", help="Testing starts (not in the past).")
+@click.option("--window-end", metavar="TIMESTAMP", help="Testing ends.")
+@click.option("--commissioned-by", metavar="PARTY", help="The party that commissioned it.")
+@click.option("--commissioned-by-name", metavar="TEXT", help="...or its name, if not a party.")
+@click.option("--paid-by", metavar="PARTY", help="The party that pays for it.")
+@click.option("--paid-by-name", metavar="TEXT", help="...or its name, if not a party.")
+@click.option(
+    "--conflict", "conflicts", multiple=True, metavar="TEXT", help="A declared conflict (repeat)."
+)
+@_writer
+def engagement_open(provider: str, **kw: Any) -> None:
+    """Register an engagement (as an accredited verifier) before testing: the claim versions,
+    the planned methods, the testing window, who commissioned and who pays, declared conflicts.
+
+    Its digest is what test records and verdicts name with --engagement. No --conflict means an
+    empty list: none declared.
+    """
+    run = _Run(kw)
+    body = run.body
+    if kw["claims"]:
+        body["claims"] = [_hex(c, "--claim") for c in kw["claims"]]
+    if kw["plan"]:
+        body["methods"] = _plan(kw["plan"])
+    window = dict(body.get("window") or {})
+    _set(window, "start", kw["window_start"])
+    _set(window, "end", kw["window_end"])
+    if window:
+        body["window"] = window
+    for member, option in (("commissionedBy", "commissioned_by"), ("paidBy", "paid_by")):
+        who = _party_or_name(kw[option], kw[f"{option}_name"], "--" + option.replace("_", "-"))
+        _set(body, member, who)
+    _set(body, "conflicts", kw["conflicts"])
+    body.setdefault("conflicts", [])
+    run(Kind.ENGAGEMENT_OPEN, stream=provider)
+
+
+@engagement.command("close")
+@click.argument("engagement_ref", metavar="ENGAGEMENT")
+@click.option("--provider", required=True, metavar="PARTY", help="The provider's stream.")
+@click.option("--verdict", "verdict_digest", metavar="DIGEST", help="The verdict that closes it.")
+@_writer
+def engagement_close(
+    engagement_ref: str, provider: str, verdict_digest: str | None, **kw: Any
+) -> None:
+    """Close ENGAGEMENT (its digest, or a unique prefix of at least 12 hex characters) with a
+    verdict you issued under it (as the verifier that opened it)."""
+    run = _Run(kw)
+    run.body["engagement"] = _engagement_ref(run, engagement_ref, provider)
+    _set(run.body, "verdict", _hex(verdict_digest, "--verdict"))
+    run(Kind.ENGAGEMENT_CLOSE, stream=provider)
+
+
+@engagement.command("withdraw")
+@click.argument("engagement_ref", metavar="ENGAGEMENT")
+@click.option(
+    "--provider",
+    metavar="PARTY",
+    help="The provider's stream [default: the signer's own, when the provider withdraws].",
+)
+@click.option("--reason", help="Why (public).")
+@_writer
+def engagement_withdraw(
+    engagement_ref: str, provider: str | None, reason: str | None, **kw: Any
+) -> None:
+    """Withdraw ENGAGEMENT (its digest, or a unique prefix), as the verifier that opened it or as
+    the provider. The page shows who withdrew it, and why."""
+    run = _Run(kw)
+    stream = provider or run.signing.signer
+    run.body["engagement"] = _engagement_ref(run, engagement_ref, stream)
+    _set(run.body, "reason", reason)
+    run(Kind.ENGAGEMENT_WITHDRAW, stream=stream)
 
 
 @click.command("reply")
@@ -754,6 +904,7 @@ def register(group: click.Group) -> None:
         claim,
         test_group,
         verdict,
+        engagement,
         reply,
         party,
         key_group,

@@ -36,6 +36,9 @@ from attest.statements import (
     AccreditationSuspend,
     Claim,
     ClaimWithdraw,
+    EngagementClose,
+    EngagementOpen,
+    EngagementWithdraw,
     Genesis,
     KeyAdd,
     KeyRevoke,
@@ -48,6 +51,7 @@ from attest.statements import (
     parse_timestamp,
 )
 from keys import PublicKey
+from ledger._engagements import Engagement, EngagementFact, engagement_fact, engagements_of
 from ledger._search import NameHit, NameIndex, SortedKeys, fold
 
 __all__ = [
@@ -180,6 +184,8 @@ class EntryFact:
         scope: a claim's scope.
         party: the party a registry statement is about (genesis: the authority).
         key_id: the key id that signed a verdict (to flag verdicts whose key was revoked later).
+        engagement: an engagement's plan (``engagement.open``), or the engagement a test record,
+            verdict, close or withdrawal names (``None`` for a legacy test record or verdict).
     """
 
     index: int
@@ -199,6 +205,7 @@ class EntryFact:
     scope: ClaimScope | None = None
     party: str | None = None
     key_id: str | None = None
+    engagement: EngagementFact | None = None
 
     @property
     def title(self) -> str:
@@ -219,6 +226,9 @@ class EntryFact:
             Kind.TEST_RECORD.value: f"Test {self.result}: {what}",
             Kind.VERDICT_ISSUE.value: f"Verdict {self.result}: {what}",
             Kind.PROVIDER_REPLY.value: f"Reply to a verdict: {what}",
+            Kind.ENGAGEMENT_OPEN.value: f"Engagement opened by {self.signer}",
+            Kind.ENGAGEMENT_CLOSE.value: f"Engagement closed by {self.signer}",
+            Kind.ENGAGEMENT_WITHDRAW.value: f"Engagement withdrawn by {self.signer}",
         }
         return titles.get(k, k)
 
@@ -259,7 +269,14 @@ class EntryFact:
             out["party"] = self.party
         if self.key_id is not None:
             out["keyId"] = self.key_id
+        if self.engagement is not None and self.engagement.ref is not None:
+            out["engagement"] = self.engagement.ref.hex()
+        elif self.kind in _ENGAGED_KINDS:
+            out["noEngagement"] = True  # a legacy test record or verdict (SPEC §8.2 rule 7)
         return out
+
+
+_ENGAGED_KINDS = frozenset({Kind.TEST_RECORD.value, Kind.VERDICT_ISSUE.value})
 
 
 def _scope(body: Claim) -> ClaimScope:
@@ -525,6 +542,8 @@ class StreamReplay:
             ``as_of_ms``, else the log time of the last entry of the log before the cut.
         claims: every claim version published by then, in log order.
         timeline: every entry of the stream before the cut, in order.
+        engagements: every engagement opened by then, in log order, judged (overdue or not)
+            at ``evaluated_at_ms``.
     """
 
     stream: str
@@ -533,6 +552,7 @@ class StreamReplay:
     evaluated_at_ms: int
     claims: tuple[ClaimVersion, ...]
     timeline: tuple[EntryFact, ...]
+    engagements: tuple[Engagement, ...] = ()
 
     @property
     def length(self) -> int:
@@ -558,6 +578,7 @@ class StreamReplay:
             "length": self.length,
             "claims": [c.to_dict() for c in self.claims],
             "timeline": [f.to_dict() for f in self.timeline],
+            "engagements": [e.to_dict() for e in self.engagements],
         }
 
 
@@ -987,7 +1008,11 @@ class Views:
         if isinstance(body, TestRecord):
             ref = bytes.fromhex(body.claim)
             return EntryFact(
-                **base, claim=ref, measure=record.measure_of(ref), result=body.result._value_
+                **base,
+                claim=ref,
+                measure=record.measure_of(ref),
+                result=body.result._value_,
+                engagement=engagement_fact(body),
             )
         if isinstance(body, Verdict):
             ref = bytes.fromhex(body.claim)
@@ -999,12 +1024,15 @@ class Views:
                 result=body.result._value_,
                 valid_until_ms=parse_timestamp(body.valid_until),
                 key_id=_intern(placed.signed.keyid),
+                engagement=engagement_fact(body),
             )
         if isinstance(body, ProviderReply):
             ref = bytes.fromhex(body.verdict)
             return EntryFact(
                 **base, verdict=ref, measure=record.measure_of(record.verdict_claim.get(ref))
             )
+        if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
+            return EntryFact(**base, engagement=engagement_fact(body))
         if isinstance(body, Genesis):
             return EntryFact(**base, party=_intern(st.signer))
         if isinstance(body, AccreditationGrant):
@@ -1184,7 +1212,8 @@ class Views:
         # their verdicts need no look-up each.
         touched = any(p in self._suspensions or p in self._revoked_parties for p in s.signers)
         versions = record.versions(when, self._flags_at(limit) if touched else None)
-        return StreamReplay(stream, as_of_ms, size, when, versions, timeline)
+        engagements = engagements_of(timeline, when)
+        return StreamReplay(stream, as_of_ms, size, when, versions, timeline, engagements)
 
     # -- scorecard -------------------------------------------------------------------------
 

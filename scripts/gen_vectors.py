@@ -62,13 +62,16 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import Kind, parse_statement
+from attest.statements import Kind, parse_statement, parse_timestamp
 from keys import PrivateKey, PublicKey, verify_strict
 from scripts._vectors import vector_doc, write_or_check
 from tests.attest.examples import (
     example_claim_body,
     example_claim_withdraw_body,
     example_digest,
+    example_engagement_close_body,
+    example_engagement_open_body,
+    example_engagement_withdraw_body,
     example_genesis_body,
     example_key,
     example_key_add_body,
@@ -98,6 +101,7 @@ FILES = (
     "log.json",
     "rules.json",
     "statemap.json",
+    "engagements.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -1174,6 +1178,26 @@ def _statements() -> bytes:
             "no user info",
         ),
         (
+            "notTested without an engagement",
+            with_(Kind.TEST_RECORD, body__notTested=[]),
+            "notTested goes with engagement",
+        ),
+        (
+            "engagement without notTested",
+            with_(Kind.TEST_RECORD, body__engagement=example_digest("engagement 1")),
+            "an engaged test record lists what it did not test",
+        ),
+        (
+            "paidBy with both a party and a name",
+            with_(Kind.ENGAGEMENT_OPEN, body__paidBy={"party": PROVIDER, "name": "Acme"}),
+            "exactly one of party and name",
+        ),
+        (
+            "engagement without planned methods",
+            with_(Kind.ENGAGEMENT_OPEN, body__methods=[]),
+            "at least one planned method",
+        ),
+        (
             "website with an empty port",
             with_(Kind.PARTY_REGISTER, body__website="https://acme.example:/"),
             "port is 1-5 digits",
@@ -1477,6 +1501,278 @@ def _rules(b: LogBuilder, refs: dict[str, str]) -> bytes:
     )
 
 
+# -- 8. engagements (SPEC §8.2 rule 7) ----------------------------------------------------------
+
+VERIFIER2 = "northlab-audit"
+
+
+def _at(ts: str) -> int:
+    return parse_timestamp(ts)
+
+
+def engagement_log() -> tuple[LogBuilder, dict[str, str]]:
+    """The log of engagements.json: the story log, then a second verifier, a claim scoped to two
+    countries, and engagements closed, withdrawn by the provider and left open."""
+    b, refs = story_log()
+    acme, v = PROVIDER, VERIFIER
+    b.register(VERIFIER2, "verifier", 8)
+    b.accredit(VERIFIER2)
+    scoped = example_claim_body()
+    scoped["jurisdictions"] = ["GB", "IE"]
+    claim3 = refs["claim3"]
+    claim4 = digest(b.append("claim.publish", acme, acme, scoped))
+
+    def open_(claims: list[str], start: str, end: str, at: str) -> str:
+        body = example_engagement_open_body(claims, start=start, end=end)
+        return digest(b.append("engagement.open", acme, v, body, log_time_ms=_at(at)))
+
+    def window(body: Json, start: str, end: str) -> Json:
+        body["window"] = {"start": start, "end": end}
+        return body
+
+    closed = open_([claim3], "2026-11-22T09:00:00Z", "2026-12-20T17:00:00Z", "2026-11-20T10:00:00Z")
+    test = example_test_record_body(claim3, engagement=closed, not_tested=["profiles", "comments"])
+    window(test, "2026-11-23T09:00:00Z", "2026-11-27T17:00:00Z")
+    t1 = digest(b.append("test.record", acme, v, test, log_time_ms=_at("2026-11-28T10:00:00Z")))
+    verdict = example_verdict_body(
+        claim3, [t1], result="CONFIRMED_WITH_COMMENTS", engagement=closed
+    )
+    v1 = digest(b.append("verdict.issue", acme, v, verdict))
+    b.append("engagement.close", acme, v, example_engagement_close_body(closed, v1))
+    withdrawn = open_(
+        [claim3], "2026-12-01T09:00:00Z", "2026-12-31T17:00:00Z", "2026-11-29T10:00:00Z"
+    )
+    b.append("engagement.withdraw", acme, acme, example_engagement_withdraw_body(withdrawn))
+    running = open_(
+        [claim3], "2026-12-01T09:00:00Z", "2027-01-31T17:00:00Z", "2026-11-30T10:00:00Z"
+    )
+    scoped_eng = open_(
+        [claim4], "2026-12-01T09:00:00Z", "2027-01-31T17:00:00Z", "2026-11-30T11:00:00Z"
+    )
+    return b, {
+        "claim3": claim3,
+        "claim4": claim4,
+        "closed": closed,
+        "withdrawn": withdrawn,
+        "running": running,
+        "scoped": scoped_eng,
+        "test": t1,
+        "verdict": v1,
+        "legacyVerdict": refs["verdict"],
+        "claim1": refs["claim1"],
+    }
+
+
+def _engagements() -> bytes:
+    b, refs = engagement_log()
+    state = replay(b.entries)
+    acme, v = PROVIDER, VERIFIER
+    claim3, claim4, running = refs["claim3"], refs["claim4"], refs["running"]
+    later = _at("2026-12-05T10:00:00Z")
+
+    def test(claim: str, engagement: str | None = running, **changes: Any) -> Json:
+        body = example_test_record_body(claim, engagement=engagement)
+        body["window"] = {"start": "2026-12-02T09:00:00Z", "end": "2026-12-04T17:00:00Z"}
+        for path, value in changes.items():
+            obj = body
+            parts = path.split("__")
+            for p in parts[:-1]:
+                obj = obj[p]
+            if value is _DELETE:
+                del obj[parts[-1]]
+            else:
+                obj[parts[-1]] = value
+        return body
+
+    def make(kind: str, signer: str, body: Json, **kw: Any) -> LogEntry:
+        return b.make(kind, acme, signer, body, **{"log_time_ms": later, **kw})
+
+    other_protocol = {"uri": "https://safecheck.example/protocols/canary-hash-v4"}
+    other_protocol["digest"] = {"sha256": example_digest(other_protocol["uri"])}  # type: ignore[assignment]
+    candidates: list[tuple[str, LogEntry]] = [
+        (
+            "accept: a test record inside the running engagement",
+            make("test.record", v, test(claim3)),
+        ),
+        (
+            "accept: a test record of the second planned method",
+            make(
+                "test.record",
+                v,
+                test(
+                    claim3,
+                    method="reporting_flow_review",
+                    protocol=example_engagement_open_body([claim3])["methods"][1]["protocol"],
+                ),
+            ),
+        ),
+        (
+            "accept: a test record in a country of a two-country claim",
+            make("test.record", v, test(claim4, refs["scoped"], environment__jurisdiction="IE")),
+        ),
+        (
+            "accept: a legacy test record, with no engagement",
+            make("test.record", v, test(claim3, None)),
+        ),
+        (
+            "accept: the verifier withdraws its running engagement",
+            make("engagement.withdraw", v, example_engagement_withdraw_body(running)),
+        ),
+        (
+            "accept: the provider withdraws the running engagement",
+            make("engagement.withdraw", acme, example_engagement_withdraw_body(running)),
+        ),
+        (
+            "accept: an engagement whose window starts within the clock skew",
+            make(
+                "engagement.open",
+                v,
+                example_engagement_open_body(
+                    [claim3], start="2026-12-05T09:55:00Z", end="2026-12-06T10:00:00Z"
+                ),
+            ),
+        ),
+        (
+            "EngagementError: a test record under the closed engagement",
+            make("test.record", v, test(claim3, refs["closed"])),
+        ),
+        (
+            "EngagementError: a test record under the withdrawn engagement",
+            make("test.record", v, test(claim3, refs["withdrawn"])),
+        ),
+        (
+            "EngagementError: another verifier records a test under it",
+            make("test.record", VERIFIER2, test(claim3)),
+        ),
+        (
+            "EngagementError: a claim version the engagement does not cover",
+            make("test.record", v, test(claim4)),
+        ),
+        (
+            "EngagementError: the test window starts before the engagement's",
+            make("test.record", v, test(claim3, window__start="2026-11-30T09:00:00Z")),
+        ),
+        (
+            "EngagementError: a method with a protocol not in the plan",
+            make("test.record", v, test(claim3, protocol=other_protocol)),
+        ),
+        (
+            "EngagementError: an engagement opened after its window began",
+            make(
+                "engagement.open",
+                v,
+                example_engagement_open_body(
+                    [claim3], start="2026-12-05T09:49:59Z", end="2026-12-20T10:00:00Z"
+                ),
+            ),
+        ),
+        (
+            "EngagementError: closed with a verdict not issued under it",
+            make(
+                "engagement.close",
+                v,
+                example_engagement_close_body(running, refs["legacyVerdict"]),
+            ),
+        ),
+        (
+            "EngagementError: withdraw the closed engagement",
+            make("engagement.withdraw", acme, example_engagement_withdraw_body(refs["closed"])),
+        ),
+        (
+            "EngagementError: a verdict under it resting on another engagement's test record",
+            make(
+                "verdict.issue",
+                v,
+                example_verdict_body(claim3, [refs["test"]], engagement=running),
+            ),
+        ),
+        (
+            "OutOfScopeError: a service the claim does not name",
+            make("test.record", v, test(claim3, environment__service="Acme Chat")),
+        ),
+        (
+            "OutOfScopeError: a surface the claim excludes",
+            make("test.record", v, test(claim3, environment__surface="dm_e2ee")),
+        ),
+        (
+            "OutOfScopeError: a country outside the claim's jurisdictions",
+            make("test.record", v, test(claim4, refs["scoped"], environment__jurisdiction="FR")),
+        ),
+        (
+            "NotAuthorisedError: the provider closes an engagement",
+            make("engagement.close", acme, example_engagement_close_body(running, refs["verdict"])),
+        ),
+        (
+            "NotAuthorisedError: another verifier withdraws it",
+            make("engagement.withdraw", VERIFIER2, example_engagement_withdraw_body(running)),
+        ),
+        (
+            "NotAuthorisedError: an engagement on a superseded claim version",
+            make("engagement.open", v, example_engagement_open_body([refs["claim1"]])),
+        ),
+        (
+            "NotAuthorisedError: the provider opens an engagement",
+            make("engagement.open", acme, example_engagement_open_body([claim3])),
+        ),
+        (
+            "DanglingReferenceError: an unknown engagement",
+            make("test.record", v, test(claim3, example_digest("no such engagement"))),
+        ),
+        (
+            "DanglingReferenceError: an engagement on an unknown claim",
+            make("engagement.open", v, example_engagement_open_body([example_digest("no claim")])),
+        ),
+        (
+            "SchemaError: an engaged test record without notTested",
+            make("test.record", v, test(claim3, notTested=_DELETE)),
+        ),
+    ]
+    log_case = _case(
+        "the engagement log",
+        {"entries": [_raw_entry(e) for e in b.entries]},
+        {
+            "size": state.size,
+            "engagements": {
+                d.hex(): {
+                    "status": e.status,
+                    "verifier": e.verifier,
+                    "verdicts": [x.hex() for x in e.verdicts],
+                }
+                for d, e in sorted(state.engagements.items())
+            },
+        },
+    )
+    cases: list[Json] = [log_case]
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+        expected_class = name.split(":")[0]
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != expected_class:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    return _doc(
+        "Engagements (SPEC §8.2 rule 7): the log of log.json, then a second verifier, a claim "
+        "scoped to GB and IE, an engagement with a test record, a verdict and its close, one "
+        "withdrawn by the provider, and two left open. The first case is that whole log "
+        "(input.entries, raw as a ledger serves them); expect.engagements gives each "
+        "engagement's status, verifier and the verdicts issued under it. Every other case is "
+        "one candidate next entry decided alone against the state after the whole log "
+        "(candidates are never applied): expect.accept, or error.class (EngagementError, "
+        "OutOfScopeError, NotAuthorisedError, DanglingReferenceError, SchemaError) and "
+        "error.field.",
+        "§3, §8",
+        cases,
+    )
+
+
 def _open(text: str, key: PublicKey) -> object:
     return open_envelope(Envelope.parse_stored(text.encode()), key)
 
@@ -1688,6 +1984,7 @@ def build() -> dict[str, bytes]:
         "log.json": log_doc,
         "rules.json": _rules(b, refs),
         "statemap.json": _statemap(b),
+        "engagements.json": _engagements(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")

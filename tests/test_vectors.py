@@ -399,6 +399,40 @@ def test_rules() -> None:
         assert state.size == size  # candidates are decided, never applied
 
 
+def test_engagements() -> None:
+    """The engagement log replays (dense and as the provider's sparse company record) to the
+    expected engagement states, and every candidate after it is decided as recorded."""
+    log_case, *cases = _cases("engagements.json")
+    entries = [_entry(e) for e in log_case["input"]["entries"]]
+    state: LogState = replay(entries)
+    expect = log_case["expect"]
+    assert state.size == expect["size"]
+    got = {
+        d.hex(): {
+            "status": e.status,
+            "verifier": e.verifier,
+            "verdicts": [v.hex() for v in e.verdicts],
+        }
+        for d, e in state.engagements.items()
+    }
+    assert got == expect["engagements"]
+    assert {e["status"] for e in got.values()} == {"open", "closed", "withdrawn"}
+    assert {c["error"]["class"] for c in cases if "error" in c} >= {
+        "EngagementError",
+        "OutOfScopeError",
+    }
+    for case in cases:
+        raw = _entry(case["input"]["entry"])
+        if "error" in case:
+            with pytest.raises(attest.VerificationError) as info:
+                state.check(state.open(raw))
+            _raises(case, info.value)
+        else:
+            assert case["expect"] == {"accept": True}
+            state.check(state.open(raw))
+        assert state.size == expect["size"]
+
+
 # -- the state commitment (SPEC §11) ---------------------------------------------------------------
 
 

@@ -125,6 +125,9 @@ KIND_LABELS: Mapping[str, str] = {
     Kind.TEST_RECORD.value: "Test record",
     Kind.VERDICT_ISSUE.value: "Verdict",
     Kind.PROVIDER_REPLY.value: "Company's reply",
+    Kind.ENGAGEMENT_OPEN.value: "Engagement opened",
+    Kind.ENGAGEMENT_CLOSE.value: "Engagement closed",
+    Kind.ENGAGEMENT_WITHDRAW.value: "Engagement withdrawn",
 }
 
 TEST_RESULT_LABELS: Mapping[str, str] = {
@@ -767,7 +770,12 @@ def _entry_view(
         view.facts.append(("Company's cooperation", str(body.get("cooperation", ""))))
         for limitation in body.get("limitations", ()):
             view.facts.append(("Limitation", str(limitation)))
+        for item in body.get("notTested", ()):
+            view.facts.append(("Not tested", str(item)))
+        if "engagement" not in body:
+            view.facts.append(("Engagement", "none (recorded without one)"))
         ref("Tests claim", body.get("claim"))
+        ref("Under engagement", body.get("engagement"))
         protocol = body.get("protocol")
         if isinstance(protocol, Mapping):
             view.docs = _docs([protocol], "protocol")
@@ -804,13 +812,39 @@ def _entry_view(
         until = str(body.get("validUntil", ""))
         view.facts.append(("Valid until", until + (" — expired" if expired else "")))
         view.facts.append(("Conflicts of interest", str(body.get("conflictsOfInterest", ""))))
+        if "engagement" not in body:
+            view.facts.append(("Engagement", "none (issued without one)"))
         ref("Verdict on claim", body.get("claim"))
+        ref("Under engagement", body.get("engagement"))
         for t in body.get("tests", ()):
             ref("Rests on test", t)
     elif kind == Kind.PROVIDER_REPLY.value:
         view.text.append(("Reply", str(body.get("text", ""))))
         ref("Answers verdict", body.get("verdict"))
         view.docs = _docs(body.get("evidence", ()), "evidence")
+    elif kind == Kind.ENGAGEMENT_OPEN.value:
+        view.headline = "Engagement registered before testing"
+        view.facts.append(("Testing window", _range(body.get("window", {}))))
+        for m in body.get("methods", ()):
+            method = str(m.get("method", ""))
+            view.facts.append(("Planned method", METHOD_LABELS.get(method, method)))
+        for member, label in (("commissionedBy", "Commissioned by"), ("paidBy", "Paid by")):
+            who = body.get(member, {})
+            party = who.get("party")
+            view.facts.append((label, names.get(party, party) if party else who.get("name", "")))
+        for c in body.get("conflicts", ()) or ("none declared",):
+            view.facts.append(("Declared conflict", str(c)))
+        for c in body.get("claims", ()):
+            ref("Covers claim", c)
+        view.docs = _docs([m["protocol"] for m in body.get("methods", ())], "protocol")
+    elif kind == Kind.ENGAGEMENT_CLOSE.value:
+        ref("Closes engagement", body.get("engagement"))
+        ref("With verdict", body.get("verdict"))
+    elif kind == Kind.ENGAGEMENT_WITHDRAW.value:
+        by = "the company" if fact.signer == fact.stream else "the verifier"
+        view.headline = f"Engagement withdrawn by {by}"
+        view.text.append(("Reason", str(body.get("reason", ""))))
+        ref("Withdraws engagement", body.get("engagement"))
     return view
 
 

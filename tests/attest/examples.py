@@ -29,6 +29,9 @@ __all__ = [
     "example_claim_withdraw_body",
     "example_details",
     "example_digest",
+    "example_engagement_close_body",
+    "example_engagement_open_body",
+    "example_engagement_withdraw_body",
     "example_genesis_body",
     "example_key",
     "example_key_add_body",
@@ -290,10 +293,17 @@ def example_claim_withdraw_body(claim_digest: str) -> Json:
 # tests, verdicts, replies
 
 
-def example_test_record_body(claim_digest: str, *, result: str = "PASSED") -> Json:
+def example_test_record_body(
+    claim_digest: str,
+    *,
+    result: str = "PASSED",
+    engagement: str | None = None,
+    not_tested: Sequence[str] = (),
+) -> Json:
     """A ``test.record`` body for a seeded canary hash test.
 
-    ``result`` is PASSED, WARNED, FAILED or NOT_RUN; the trials are made to fit it.
+    ``result`` is PASSED, WARNED, FAILED or NOT_RUN; the trials are made to fit it. With an
+    ``engagement`` (its digest) the body names it and carries ``notTested`` (``not_tested``).
     """
     second = {"WARNED": "inconclusive", "FAILED": "fail"}.get(result, "pass")
     trials: list[Json] = [
@@ -333,13 +343,18 @@ def example_test_record_body(claim_digest: str, *, result: str = "PASSED") -> Js
             "Canary hashes were matched from a test bank, not from the live NCMEC list.",
             "Only the Android client was tested.",
         ],
+        **({} if engagement is None else {"engagement": engagement, "notTested": [*not_tested]}),
     }
 
 
 def example_verdict_body(
-    claim_digest: str, test_digests: Sequence[str], *, result: str = "CONFIRMED"
+    claim_digest: str,
+    test_digests: Sequence[str],
+    *,
+    result: str = "CONFIRMED",
+    engagement: str | None = None,
 ) -> Json:
-    """A ``verdict.issue`` body resting on ``test_digests``."""
+    """A ``verdict.issue`` body resting on ``test_digests`` (under ``engagement``, if given)."""
     body: Json = {
         "claim": claim_digest,
         "tests": list(test_digests),
@@ -353,6 +368,8 @@ def example_verdict_body(
         body["comments"] = "Profiles and comments were not tested; only UK accounts were used."
         body["recommendations"] = ["Publish the median time from match to removal per surface."]
     body["conflictsOfInterest"] = "none declared"
+    if engagement is not None:
+        body["engagement"] = engagement
     return body
 
 
@@ -366,11 +383,52 @@ def example_provider_reply_body(verdict_digest: str) -> Json:
 
 
 # --------------------------------------------------------------------------------------------
+# engagements
+
+CANARY_PROTOCOL = "https://safecheck.example/protocols/canary-hash-v3"
+FLOW_PROTOCOL = "https://safecheck.example/protocols/reporting-flow-v1"
+
+
+def example_engagement_open_body(
+    claim_digests: Sequence[str],
+    *,
+    start: str = "2026-11-22T09:00:00Z",
+    end: str = "2026-12-20T17:00:00Z",
+) -> Json:
+    """An ``engagement.open`` body: two planned methods, the first the example test's."""
+    return {
+        "claims": list(claim_digests),
+        "methods": [
+            {"method": "seeded_canary_hash", "protocol": _doc(CANARY_PROTOCOL)},
+            {"method": "reporting_flow_review", "protocol": _doc(FLOW_PROTOCOL)},
+        ],
+        "window": {"start": start, "end": end},
+        "commissionedBy": {"party": PROVIDER},
+        "paidBy": {"name": "Acme Social Ltd, compliance budget"},
+        "conflicts": ["SafeCheck Labs reviewed Acme's trust and safety policies in 2025."],
+    }
+
+
+def example_engagement_close_body(engagement: str, verdict: str) -> Json:
+    """An ``engagement.close`` body: closed by ``verdict``."""
+    return {"engagement": engagement, "verdict": verdict}
+
+
+def example_engagement_withdraw_body(engagement: str) -> Json:
+    """An ``engagement.withdraw`` body."""
+    return {
+        "engagement": engagement,
+        "reason": "The provider ended the contract before testing began.",
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # whole statements
 
 _CLAIM = example_digest("claim v1")
 _TEST = example_digest("test record 1")
 _VERDICT = example_digest("verdict 1")
+_ENGAGEMENT = example_digest("engagement 1")
 
 _BODIES: Mapping[Kind, Callable[[], Json]] = {
     Kind.GENESIS: example_genesis_body,
@@ -385,6 +443,9 @@ _BODIES: Mapping[Kind, Callable[[], Json]] = {
     Kind.TEST_RECORD: lambda: example_test_record_body(_CLAIM),
     Kind.VERDICT_ISSUE: lambda: example_verdict_body(_CLAIM, [_TEST]),
     Kind.PROVIDER_REPLY: lambda: example_provider_reply_body(_VERDICT),
+    Kind.ENGAGEMENT_OPEN: lambda: example_engagement_open_body([_CLAIM]),
+    Kind.ENGAGEMENT_CLOSE: lambda: example_engagement_close_body(_ENGAGEMENT, _VERDICT),
+    Kind.ENGAGEMENT_WITHDRAW: lambda: example_engagement_withdraw_body(_ENGAGEMENT),
 }
 
 _SIGNERS: Mapping[Kind, str] = {
@@ -394,6 +455,9 @@ _SIGNERS: Mapping[Kind, str] = {
     Kind.PROVIDER_REPLY: PROVIDER,
     Kind.TEST_RECORD: VERIFIER,
     Kind.VERDICT_ISSUE: VERIFIER,
+    Kind.ENGAGEMENT_OPEN: VERIFIER,
+    Kind.ENGAGEMENT_CLOSE: VERIFIER,
+    Kind.ENGAGEMENT_WITHDRAW: PROVIDER,
 }
 
 

@@ -27,7 +27,7 @@ from tests.attest.examples import (
     example_test_record_body,
     example_verdict_body,
 )
-from tests.attest.logbuilder import LogBuilder
+from tests.attest.logbuilder import LogBuilder, digest
 
 P = "acme-social"
 Q = "other-video"
@@ -65,7 +65,7 @@ def test_the_story_is_accepted_and_builds_the_state() -> None:
     assert state.size == len(b.entries) == 8
     assert state.authority == AUTHORITY
     assert state.claims[bytes.fromhex(claim)].status == "active"
-    assert state.tests[bytes.fromhex(test)] == (P, bytes.fromhex(claim))
+    assert state.tests[bytes.fromhex(test)] == (P, bytes.fromhex(claim), None)
     assert state.verdicts[bytes.fromhex(verdict)] == P
     assert state.head(P)[1] == 3
 
@@ -397,6 +397,36 @@ def test_rollback_restores_mutated_objects() -> None:
     assert state.claims[bytes.fromhex(claim)].status == "withdrawn"
     state.rollback()
     assert state.claims[bytes.fromhex(claim)].status == "active"
+
+
+def test_rollback_restores_engagements() -> None:
+    """An engagement's verdicts and status are journaled: a batch rolled back (a store
+    conflict) leaves the engagement open with no verdict, as before it."""
+    from scripts.gen_vectors import engagement_log
+
+    b, refs = engagement_log()
+    state = replay(b.entries)
+    running = bytes.fromhex(refs["running"])
+    claim, at = refs["claim3"], b.time_ms + 10 * 86_400_000
+    test = example_test_record_body(claim, engagement=refs["running"])
+    test["window"] = {"start": "2026-12-02T09:00:00Z", "end": "2026-12-04T17:00:00Z"}
+    state.begin()
+    t = b.make("test.record", P, V, test, log_time_ms=at)
+    state.admit(state.open(t))
+    b.add(t)
+    verdict = example_verdict_body(claim, [digest(t)], engagement=refs["running"])
+    v = b.make("verdict.issue", P, V, verdict, log_time_ms=at)
+    state.admit(state.open(v))
+    b.add(v)
+    close = b.make("engagement.close", P, V, {"engagement": refs["running"], "verdict": digest(v)})
+    state.admit(state.open(close))
+    assert (state.engagements[running].status, len(state.engagements[running].verdicts)) == (
+        "closed",
+        1,
+    )
+    state.rollback()
+    assert (state.engagements[running].status, state.engagements[running].verdicts) == ("open", ())
+    assert bytes.fromhex(digest(t)) not in state.tests
 
 
 def test_the_same_decision_for_every_prefix_order() -> None:

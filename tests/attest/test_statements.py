@@ -76,6 +76,9 @@ OPTIONAL: dict[Kind, set[str]] = {
     Kind.TEST_RECORD: set(),
     Kind.VERDICT_ISSUE: {"comments", "recommendations"},
     Kind.PROVIDER_REPLY: {"evidence"},
+    Kind.ENGAGEMENT_OPEN: set(),
+    Kind.ENGAGEMENT_CLOSE: set(),
+    Kind.ENGAGEMENT_WITHDRAW: set(),
 }
 
 NESTED_OBJECTS: dict[Kind, list[str]] = {

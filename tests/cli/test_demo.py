@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 49 entries" in out
+    assert "Verified 54 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -31,10 +31,16 @@ def test_demo_builds_every_part_of_the_story(
     db = ["--db", "sqlite:///claimledger-demo.db"]
     claims = []
     kinds = []
+    engagements = []
     for p in PROVIDERS:
         state = json.loads(cli("replay", p, *db, "--format", "json").stdout)
         claims += state["claims"]
         kinds += [f["kind"] for f in state["timeline"]]
+        engagements += state["engagements"]
+    # issue 17 §1: one running, one overdue, one withdrawn by the provider (demo_story.json)
+    assert sorted(e["status"] for e in engagements) == ["open", "overdue", "withdrawn"]
+    (withdrawn,) = (e for e in engagements if e["status"] == "withdrawn")
+    assert withdrawn["withdrawnBy"] == "kiteworld"
     results = {c["latestVerdict"]["result"] for c in claims if c["latestVerdict"]}
     assert results == {
         "CONFIRMED",
@@ -48,7 +54,7 @@ def test_demo_builds_every_part_of_the_story(
     assert {c["status"] for c in claims} == {"active", "superseded", "withdrawn"}
     assert "provider.reply" in kinds
     registry = cli("verify", *db).stdout
-    assert "parties: 10" in registry
+    assert "10 parties" in registry
 
     # the expired verdict was valid at a past date: "as of" means something
     past = json.loads(
@@ -60,11 +66,14 @@ def test_demo_builds_every_part_of_the_story(
     again = cli("demo", "--no-serve").stdout
     assert "Using the existing demo ledger" in again
 
-    # the demo keys sign for real: the rotated provider key is refused
+    # the demo keys sign for real: the rotated provider key is refused (on a claim that is there:
+    # an unknown digest is refused before anything is signed)
+    bright = json.loads(cli("replay", "brightchat", *db, "--format", "json").stdout)
+    active = next(c["digest"] for c in bright["claims"] if c["status"] == "active")
     result = cli(
         "claim",
         "withdraw",
-        "00" * 32,
+        active,
         *db,
         "--key",
         keys / "brightchat-old.key",
@@ -95,4 +104,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 49 entries" in proc.stdout
+    assert "Verified 54 entries" in proc.stdout

@@ -326,6 +326,33 @@ def test_the_company_page_lists_entries_in_order_and_replays_as_of(site: Site, p
     assert shown < len(stored)
 
 
+def test_the_company_pages_show_engagements(site: Site, page: Any) -> None:
+    """Issue 17 §1: an engagement running (with a planned method not reported yet), one
+    withdrawn by the company (who, and why) and one overdue, as the demo's data file tells."""
+    engagement = "li.engagement"
+    read = "lis => lis.map(li => [li.dataset.engagement, li.dataset.status, li.innerText])"
+    page.goto(f"{site.base}/providers/kiteworld")
+    shown = {
+        d: (status, " ".join(text.split()))
+        for d, status, text in page.eval_on_selector_all(engagement, read)
+    }
+    status, text = shown[site.digests["kiteworld-engagement-running"]]
+    assert status == "open", text
+    assert "Planned, not reported config inspection" in text, text
+    assert "Not tested Accounts in Austria" in text, text
+    assert "1 test record, 0 verdicts under it" in text, text
+    status, text = shown[site.digests["kiteworld-engagement-withdrawn"]]
+    assert status == "withdrawn", text
+    assert "Withdrawn by the company (Kiteworld Games GmbH)" in text, text
+    assert "it will commission a review once the grooming-detection pilot ends" in text, text
+    assert "OpenProbe Lab trained Kiteworld's moderators in 2025." in text, text
+    _screenshot(page, "provider-engagements.png")
+    page.goto(f"{site.base}/providers/nimbus-drive")
+    ((digest, status, text),) = page.eval_on_selector_all(engagement, read)
+    assert (digest, status) == (site.digests["nimbus-engagement-overdue"], "overdue"), text
+    assert "with no verdict and no withdrawal" in " ".join(text.split())
+
+
 def _verify(page: Any, base: str, provider: str) -> dict[str, str]:
     page.goto(f"{base}/providers/{provider}")
     assert not page.is_visible("#verify-progress")

@@ -59,6 +59,9 @@ from tests.attest.examples import (
     example_claim_body,
     example_claim_withdraw_body,
     example_digest,
+    example_engagement_close_body,
+    example_engagement_open_body,
+    example_engagement_withdraw_body,
     example_genesis_body,
     example_key,
     example_key_add_body,
@@ -80,6 +83,7 @@ DETAILS_PER_CLAIM = 40  # more, inside `details`, per claim
 CLAIM = example_digest("claim v1")
 TEST = example_digest("test record 1")
 VERDICT = example_digest("verdict 1")
+ENGAGEMENT = example_digest("engagement 1")
 
 # The JS side: each payload through the browser's parseStatement; null when accepted.
 JS_BATCH = """(texts) => texts.map((t) => {
@@ -101,7 +105,7 @@ def _statement(kind: Kind, body: Json, *, signer: str | None = None) -> Json:
     stream = REGISTRY_STREAM if registry else PROVIDER
     if signer is None:
         provider_signs = kind in (Kind.CLAIM_PUBLISH, Kind.CLAIM_SUPERSEDE, Kind.CLAIM_WITHDRAW)
-        provider_signs = provider_signs or kind is Kind.PROVIDER_REPLY
+        provider_signs = provider_signs or kind in (Kind.PROVIDER_REPLY, Kind.ENGAGEMENT_WITHDRAW)
         signer = AUTHORITY if registry else PROVIDER if provider_signs else VERIFIER
     return make_statement(
         kind=kind,
@@ -164,6 +168,22 @@ def _other_variants() -> Iterator[Json]:
     yield _statement(Kind.PROVIDER_REPLY, example_provider_reply_body(VERDICT))
     yield _statement(
         Kind.PROVIDER_REPLY, _without(example_provider_reply_body(VERDICT), "evidence")
+    )
+    engaged = example_test_record_body(CLAIM, engagement=ENGAGEMENT, not_tested=["profiles"])
+    yield _statement(Kind.TEST_RECORD, engaged)
+    yield _statement(Kind.TEST_RECORD, example_test_record_body(CLAIM, engagement=ENGAGEMENT))
+    yield _statement(Kind.VERDICT_ISSUE, example_verdict_body(CLAIM, tests, engagement=ENGAGEMENT))
+    plan = example_engagement_open_body([CLAIM, example_digest("claim v2")])
+    yield _statement(Kind.ENGAGEMENT_OPEN, plan)
+    plan = example_engagement_open_body([CLAIM])
+    plan["commissionedBy"] = {"name": "Online Safety Standards Board"}
+    plan["paidBy"] = {"party": PROVIDER}
+    plan["conflicts"] = []
+    yield _statement(Kind.ENGAGEMENT_OPEN, plan)
+    yield _statement(Kind.ENGAGEMENT_CLOSE, example_engagement_close_body(ENGAGEMENT, VERDICT))
+    yield _statement(Kind.ENGAGEMENT_WITHDRAW, example_engagement_withdraw_body(ENGAGEMENT))
+    yield _statement(
+        Kind.ENGAGEMENT_WITHDRAW, example_engagement_withdraw_body(ENGAGEMENT), signer=VERIFIER
     )
 
 
@@ -409,6 +429,10 @@ OPTIONAL_NAMES = [
     "lockedForMinors",
     "metricsIncluded",
     "summary",
+    "engagement",
+    "notTested",
+    "party",
+    "name",
 ]
 ADDED_VALUES: list[Json] = [
     "x",

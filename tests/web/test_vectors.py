@@ -123,7 +123,7 @@ def test_statement_vectors(page: Any) -> None:
         if not ok:
             wrong.append((case["name"], got))
     assert wrong == []
-    assert sum(1 for c in cases if "error" in c) == 23
+    assert sum(1 for c in cases if "error" in c) == 27
 
 
 def test_keys_vectors(page: Any) -> None:
@@ -392,6 +392,33 @@ def test_rules_vectors(page: Any) -> None:
     assert any(c.get("error", {}).get("class") == "SchemaError" for c in cases)
 
 
+def test_engagement_vectors(page: Any) -> None:
+    """The engagement log verifies in the browser, and each candidate after it gets the Python
+    decision: accepted, or refused with the same class at the same field."""
+    log_case, *cases = _cases("engagements")
+    entries = log_case["input"]["entries"]
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = [{"entries": entries, "options": options}]
+    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
+    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    assert whole["ok"], whole
+    wrong = []
+    for case, got in zip(cases, results, strict=True):
+        if "error" in case:
+            ok = (
+                not got["ok"]
+                and got["kind"] == case["error"]["class"]
+                and got["index"] == case["input"]["entry"]["index"]
+                and got["field"] == case["error"].get("field")
+            )
+        else:
+            ok = got["ok"] is True
+        if not ok:
+            wrong.append((case["name"], case.get("error"), got))
+    assert wrong == []
+    assert any(c.get("error", {}).get("class") == "OutOfScopeError" for c in cases)
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -399,7 +426,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered |= {"statements", "statemap"}
+    covered |= {"statements", "statemap", "engagements"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

@@ -342,13 +342,14 @@ function setProgress(bar, phase, label, fraction) {
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
-/** "3 claims, 1 test record, 1 verdict and no replies": what the company's record holds. */
+/** "3 claims, 1 test record, 1 verdict, 2 engagements and no replies": what the company's record holds. */
 function counted(kinds) {
   const n = (...names) => names.reduce((sum, k) => sum + (kinds[k] || 0), 0);
   const parts = [
     plural(n("claim.publish", "claim.supersede"), "claim", "claims"),
     plural(n("test.record"), "test record", "test records"),
     plural(n("verdict.issue"), "verdict", "verdicts"),
+    plural(n("engagement.open"), "engagement", "engagements"),
     plural(n("provider.reply"), "reply", "replies"),
   ];
   return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;

@@ -593,7 +593,7 @@ export const STATEMENT_VERSION = 1;
 const GLOBAL = "GLOBAL";
 
 export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend"]);
-export const KINDS = [...REGISTRY_KINDS, "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply"];
+export const KINDS = [...REGISTRY_KINDS, "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply", "engagement.open", "engagement.close", "engagement.withdraw"];
 
 // -- shared value formats
 
@@ -800,9 +800,11 @@ function readTrial(o) {
   return o.build();
 }
 
+const TEST_METHOD = oneOf(["seeded_canary_hash", "test_account_probe", "reporting_flow_review", "takedown_latency", "data_reconciliation", "document_review", "config_inspection"]);
+
 function readTestRecord(o) {
   o.req("claim", hex64);
-  o.req("method", oneOf(["seeded_canary_hash", "test_account_probe", "reporting_flow_review", "takedown_latency", "data_reconciliation", "document_review", "config_inspection"]));
+  o.req("method", TEST_METHOD);
   o.req("protocol", DOCUMENT);
   o.req("environment", obj(readEnvironment));
   o.req("window", obj(readWindow));
@@ -811,6 +813,9 @@ function readTestRecord(o) {
   o.req("summary", text);
   const result = o.req("result", oneOf(["PASSED", "WARNED", "FAILED", "NOT_RUN"]));
   o.req("limitations", array(text));
+  const engagement = o.opt("engagement", hex64);
+  if (engagement === undefined) o.forbid("notTested", "it goes with engagement (a test record without one is legacy)");
+  else o.req("notTested", array(text));
   if (valid(result, trials) && o.value !== null) checkTrials(o, result, o.value.trials);
   return o.build();
 }
@@ -844,6 +849,7 @@ function readVerdict(o) {
   const comments = o.opt("comments", text);
   o.opt("recommendations", TEXTS);
   o.req("conflictsOfInterest", text);
+  o.opt("engagement", hex64);
   if (valid(result, scopeMatch)) {
     if (result === "CONFIRMED" && scopeMatch !== "full") {
       o.fail("scopeMatch", "a CONFIRMED verdict needs scopeMatch 'full' (use CONFIRMED_WITH_COMMENTS for a partial scope)");
@@ -860,6 +866,45 @@ function readProviderReply(o) {
   return o.build();
 }
 
+// -- engagements
+
+function readPlannedMethod(o) {
+  o.req("method", TEST_METHOD);
+  o.req("protocol", DOCUMENT);
+  return o.build();
+}
+
+function readPartyOrName(o) {
+  const party = o.opt("party", partyId);
+  const who = o.opt("name", name);
+  if (o.value !== null && (party === undefined) === (who === undefined)) {
+    o.ctx.add(o.pointer, `${label(o.pointer)} needs exactly one of 'party' and 'name'`);
+  }
+  return o.build();
+}
+
+function readEngagementOpen(o) {
+  o.req("claims", array(hex64, { min: 1, unique: true }));
+  o.req("methods", array(obj(readPlannedMethod), { min: 1, unique: true }));
+  o.req("window", obj(readWindow));
+  o.req("commissionedBy", obj(readPartyOrName));
+  o.req("paidBy", obj(readPartyOrName));
+  o.req("conflicts", array(text));
+  return o.build();
+}
+
+function readEngagementClose(o) {
+  o.req("engagement", hex64);
+  o.req("verdict", hex64);
+  return o.build();
+}
+
+function readEngagementWithdraw(o) {
+  o.req("engagement", hex64);
+  o.req("reason", REASON);
+  return o.build();
+}
+
 const BODY_READERS = new Map([
   ["genesis", readGenesis],
   ["party.register", readPartyRegister],
@@ -873,6 +918,9 @@ const BODY_READERS = new Map([
   ["test.record", readTestRecord],
   ["verdict.issue", readVerdict],
   ["provider.reply", readProviderReply],
+  ["engagement.open", readEngagementOpen],
+  ["engagement.close", readEngagementClose],
+  ["engagement.withdraw", readEngagementWithdraw],
 ]);
 
 // -- the statement

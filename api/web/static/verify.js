@@ -1444,9 +1444,10 @@ class Rules {
     this.parties = new Map(); // party -> {role, keys: []}
     this.keys = new Map(); // key id -> {party, raw, revokedAt}
     this.accreditations = new Map(); // party -> {measures: Set, validUntil, suspended}
-    this.claims = new Map(); // digest hex -> {stream, measure, status}
-    this.tests = new Map(); // digest hex -> [stream, claim hex]
+    this.claims = new Map(); // digest hex -> {stream, measure, status, services, surfaces, jurisdictions}
+    this.tests = new Map(); // digest hex -> [stream, claim hex, engagement hex or null]
     this.verdicts = new Map(); // digest hex -> stream
+    this.engagements = new Map(); // digest hex -> {stream, verifier, claims, startMs, endMs, methods, status, verdicts}
     this.genesisPrevs = new Map(); // stream -> hex (precomputed)
   }
 
@@ -1563,6 +1564,10 @@ class Rules {
     const b = st.body;
     const owner = this.parties.get(st.stream);
     if (!owner || owner.role !== "provider") fail("NotAuthorisedError", `stream ${st.stream} is not the stream of a registered provider`, { field: "/stream" });
+    if (st.kind.startsWith("engagement.")) {
+      this.checkEngagementEntry(e);
+      return;
+    }
     const providerSigns = ["claim.publish", "claim.supersede", "claim.withdraw", "provider.reply"].includes(st.kind);
     if (providerSigns && st.signer !== st.stream) fail("NotAuthorisedError", `${st.signer} may not sign ${st.kind} on the stream of ${st.stream}`, { field: "/signer" });
     switch (st.kind) {
@@ -1579,9 +1584,12 @@ class Rules {
         if (c.status !== "active") fail("NotAuthorisedError", `claim ${b.claim} is ${c.status}, not active`, { field: "/body/claim" });
         break;
       }
-      case "test.record":
-        this.accredited(e, this.claim(st.stream, b.claim, "/body/claim").measure);
+      case "test.record": {
+        const c = this.claim(st.stream, b.claim, "/body/claim");
+        this.accredited(e, c.measure);
+        if ("engagement" in b) this.checkEngagedTest(st, b, c);
         break;
+      }
       case "verdict.issue":
         this.accredited(e, this.claim(st.stream, b.claim, "/body/claim").measure);
         b.tests.forEach((t, n) => {
@@ -1589,10 +1597,72 @@ class Rules {
           if (!test || test[0] !== st.stream) fail("DanglingReferenceError", `test record ${t} is not in stream ${st.stream}`, { field: `/body/tests/${n}` });
           if (test[1] !== b.claim) fail("DanglingReferenceError", `test record ${t} tests another claim version`, { field: `/body/tests/${n}` });
         });
+        if ("engagement" in b) {
+          this.engaged(st, b.engagement, b.claim);
+          b.tests.forEach((t, n) => {
+            if (this.tests.get(t)[2] !== b.engagement) fail("EngagementError", `test record ${t} was not recorded under engagement ${b.engagement}`, { field: `/body/tests/${n}` });
+          });
+        }
         break;
       case "provider.reply":
         if (this.verdicts.get(b.verdict) !== st.stream) fail("DanglingReferenceError", `verdict ${b.verdict} is not in stream ${st.stream}`, { field: "/body/verdict" });
         break;
+    }
+  }
+
+  // -- engagements (SPEC §8.2, rule 7)
+
+  engagement(stream, digest) {
+    const g = this.engagements.get(digest);
+    if (!g || g.stream !== stream) fail("DanglingReferenceError", `engagement ${digest} is not an engagement in stream ${stream}`, { field: "/body/engagement" });
+    return g;
+  }
+
+  /** The engagement a test record or verdict names: the signer's, open, covering the claim. */
+  engaged(st, digest, claim) {
+    const g = this.engagement(st.stream, digest);
+    if (g.verifier !== st.signer) fail("EngagementError", `engagement ${digest} was opened by ${g.verifier}, not ${st.signer}`, { field: "/body/engagement" });
+    if (g.status !== "open") fail("EngagementError", `engagement ${digest} is ${g.status}, not open`, { field: "/body/engagement" });
+    if (!g.claims.includes(claim)) fail("EngagementError", `engagement ${digest} does not cover claim version ${claim}`, { field: "/body/claim" });
+    return g;
+  }
+
+  checkEngagedTest(st, b, c) {
+    const g = this.engaged(st, b.engagement, b.claim);
+    if (parseTimestamp(b.window.start) < g.startMs || parseTimestamp(b.window.end) > g.endMs) {
+      fail("EngagementError", `test window ${b.window.start}..${b.window.end} is not inside the window of engagement ${b.engagement}`, { field: "/body/window" });
+    }
+    const planned = g.methods.some(([m, uri, sha]) => m === b.method && uri === b.protocol.uri && sha === b.protocol.digest.sha256);
+    if (!planned) fail("EngagementError", `method ${b.method} with protocol ${b.protocol.uri} is not in the plan of engagement ${b.engagement}`, { field: "/body/method" });
+    const env = b.environment;
+    if (!c.services.includes(env.service)) fail("OutOfScopeError", `service ${JSON.stringify(env.service)} is not among the services of the claim`, { field: "/body/environment/service" });
+    if (!c.surfaces.includes(env.surface)) fail("OutOfScopeError", `surface ${env.surface} is not among the surfaces of the claim`, { field: "/body/environment/surface" });
+    if (!c.jurisdictions.includes(env.jurisdiction) && !c.jurisdictions.includes("GLOBAL")) {
+      fail("OutOfScopeError", `jurisdiction ${env.jurisdiction} is not among the jurisdictions of the claim`, { field: "/body/environment/jurisdiction" });
+    }
+  }
+
+  checkEngagementEntry(e) {
+    const st = e.statement;
+    const b = st.body;
+    if (st.kind === "engagement.open") {
+      b.claims.forEach((digest, n) => {
+        const c = this.claim(st.stream, digest, `/body/claims/${n}`);
+        if (c.status !== "active") fail("NotAuthorisedError", `claim ${digest} is ${c.status}, not active`, { field: `/body/claims/${n}` });
+        this.accredited(e, c.measure);
+      });
+      if (parseTimestamp(b.window.start) < e.logTimeMs - CLOCK_SKEW_MS) {
+        fail("EngagementError", `the window starts at ${b.window.start}, before the engagement was logged: an engagement is registered before testing`, { field: "/body/window/start" });
+      }
+      return;
+    }
+    const g = this.engagement(st.stream, b.engagement);
+    const allowed = st.kind === "engagement.close" ? [g.verifier] : [g.verifier, st.stream];
+    if (!allowed.includes(st.signer)) fail("NotAuthorisedError", `${st.signer} may not sign ${st.kind} for an engagement of ${g.verifier}`, { field: "/signer" });
+    if (g.status !== "open") fail("EngagementError", `engagement ${b.engagement} is ${g.status}, not open`, { field: "/body/engagement" });
+    if (st.kind === "engagement.close" && !g.verdicts.includes(b.verdict)) {
+      if (this.verdicts.get(b.verdict) !== st.stream) fail("DanglingReferenceError", `verdict ${b.verdict} is not in stream ${st.stream}`, { field: "/body/verdict" });
+      fail("EngagementError", `verdict ${b.verdict} was not issued under engagement ${b.engagement}`, { field: "/body/verdict" });
     }
   }
 
@@ -1636,16 +1706,35 @@ class Rules {
       case "claim.publish":
       case "claim.supersede":
         if ("supersedes" in b) this.claims.get(b.supersedes).status = "superseded";
-        this.claims.set(e.digest, { stream: st.stream, measure: b.measure, status: "active" });
+        this.claims.set(e.digest, { stream: st.stream, measure: b.measure, status: "active", services: b.services, surfaces: b.surfaces, jurisdictions: b.jurisdictions });
         break;
       case "claim.withdraw":
         this.claims.get(b.claim).status = "withdrawn";
         break;
       case "test.record":
-        this.tests.set(e.digest, [st.stream, b.claim]);
+        this.tests.set(e.digest, [st.stream, b.claim, "engagement" in b ? b.engagement : null]);
         break;
       case "verdict.issue":
         this.verdicts.set(e.digest, st.stream);
+        if ("engagement" in b) this.engagements.get(b.engagement).verdicts.push(e.digest);
+        break;
+      case "engagement.open":
+        this.engagements.set(e.digest, {
+          stream: st.stream,
+          verifier: st.signer,
+          claims: b.claims,
+          startMs: parseTimestamp(b.window.start),
+          endMs: parseTimestamp(b.window.end),
+          methods: b.methods.map((m) => [m.method, m.protocol.uri, m.protocol.digest.sha256]),
+          status: "open",
+          verdicts: [],
+        });
+        break;
+      case "engagement.close":
+        this.engagements.get(b.engagement).status = "closed";
+        break;
+      case "engagement.withdraw":
+        this.engagements.get(b.engagement).status = "withdrawn";
         break;
     }
   }
