@@ -100,8 +100,9 @@ _KEPT_MAPS = 64  # state maps kept for the newest sizes (sharing nodes), for sta
 
 SNAPSHOT_MIN_ENTRIES = 10_000
 """A writer saves a snapshot (ledger/_snapshot.py) once the log has grown by this many entries
-and by :data:`SNAPSHOT_GROWTH` of its size since the last one, so that saving costs O(1) per
-entry amortised; and when it closes, on the same condition."""
+and by :data:`SNAPSHOT_GROWTH` of its size since the last one (so that saving costs O(1) per
+entry amortised): when its sequencer goes idle, at :meth:`Ledger.flush`, after a long open and
+at close — never while a submitter waits."""
 
 SNAPSHOT_GROWTH = 0.25
 
@@ -223,7 +224,7 @@ class Ledger:
         self._check_kept_checkpoint(kept)
         self._check_published()  # before anything is signed
         if self._signer is not None:
-            self._try_persist_nodes(keep_checkpoint=True)
+            self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -330,7 +331,7 @@ class Ledger:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         with self._lock:
-            self._try_persist_nodes()  # what the sequencer had not written yet
+            self._try_persist_nodes(snapshot=True)  # what the sequencer had not written yet
         if self._pool is not None:
             self._pool.close()
         self._store.close()
@@ -595,7 +596,7 @@ class Ledger:
             if self._snapshot_due():
                 self.snapshot()
 
-    def _try_persist_nodes(self, *, keep_checkpoint: bool = False) -> None:
+    def _try_persist_nodes(self, *, keep_checkpoint: bool = False, snapshot: bool = False) -> None:
         # Nodes are a projection and stay cached until written (next time, or rebuilt at the
         # next open): failing to write them (a full disk, a read-only database user) must not
         # fail an append whose entries are stored, nor a read-only open.
@@ -604,7 +605,9 @@ class Ledger:
         except StoreError:
             _log.exception("cannot store Merkle nodes; they stay cached and will be retried")
             return
-        if self._snapshot_due():
+        # Only where no submitter waits (idle, opening, closing): saving a snapshot pickles the
+        # whole derived state under the lock, a pause that grows with the log (BENCHMARKS.md).
+        if snapshot and self._snapshot_due():
             try:
                 self.snapshot()
             except StoreError:
@@ -1010,7 +1013,7 @@ class Ledger:
                         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 if idle:
                     with self._lock:
-                        self._try_persist_nodes()
+                        self._try_persist_nodes(snapshot=True)
                     continue
                 try:
                     began = time.perf_counter()

@@ -23,10 +23,14 @@ replays the log and writes a fresh snapshot.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import importlib
 import io
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -116,7 +120,10 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredS
         raise ValueError(
             f"cannot snapshot: rules at {state.size} entries, tree at {derived.frontier.size}"
         )
-    data = pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL)
+    out = io.BytesIO()
+    with _collector_paused():
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(derived)
+    data = out.getvalue()
     binding = SnapshotBinding(
         origin=origin,
         size=state.size,
@@ -170,7 +177,8 @@ def read_snapshot(
             f"the stored entry {stored.size - 1} does not commit to the snapshot's state root"
         )
     try:
-        derived = _Unpickler(io.BytesIO(stored.data)).load()
+        with _collector_paused():
+            derived = _Unpickler(io.BytesIO(stored.data)).load()
     except Exception as exc:  # any failure to read is a refusal, whatever raised it
         raise SnapshotRefused(f"unreadable data ({type(exc).__name__}: {exc})") from None
     if not isinstance(derived, Derived):
@@ -185,6 +193,64 @@ def read_snapshot(
     if state.origin != origin or state.log_key != log_key or state.sparse:
         raise SnapshotRefused("data is the state of another log")
     return derived
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a snapshot is written or read.
+
+    Both make or walk millions of objects (and the pickler a tuple per dataclass); each
+    collection of the oldest generation walks every object alive, so with the collector on,
+    reading a snapshot of 100,000 entries took 3x as long. Nothing made here is garbage.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles slotted dataclasses as a call of the class with their fields.
+
+    The default for a dataclass with ``slots=True`` restores each object through
+    ``dataclasses._dataclass_setstate``, which looks the fields up again per object: most of the
+    time of reading a snapshot (8 of 11 s for 100,000 entries). Calling the class runs its
+    generated ``__init__`` instead. Classes with their own ``__reduce__`` (``PublicKey``) or with
+    fields outside ``__init__`` keep the default.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        names = _init_fields(cls)
+        if names is None:
+            return NotImplemented
+        return cls, tuple(getattr(obj, n) for n in names)
+
+
+_INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _init_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names to call a slotted dataclass with, or None to pickle it by default."""
+    try:
+        return _INIT_FIELDS[cls]
+    except KeyError:
+        pass
+    names: tuple[str, ...] | None = None
+    own = cls.__dict__
+    if (
+        dataclasses.is_dataclass(cls)
+        and "__slots__" in own
+        and not {"__reduce__", "__reduce_ex__", "__post_init__"} & own.keys()
+    ):
+        fields = dataclasses.fields(cls)
+        if all(f.init for f in fields):
+            names = tuple(f.name for f in fields)
+    _INIT_FIELDS[cls] = names
+    return names
 
 
 class _Unpickler(pickle.Unpickler):
