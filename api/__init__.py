@@ -43,7 +43,17 @@ from api.lifecycle import Lifecycle, in_background
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.opener import Opener
-from api.routers import entries, feeds, health, log, parties, scorecard, streams, tiles
+from api.routers import (
+    entries,
+    exports,
+    feeds,
+    health,
+    log,
+    parties,
+    scorecard,
+    streams,
+    tiles,
+)
 from attest.dsse import MAX_ENVELOPE_BYTES
 from attest.errors import VerificationError
 from attest.policy import Policy, parse_policy
@@ -120,7 +130,7 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     if ledger is not None:
         metrics.watch(ledger)
     problems.install(app)
-    for module in (entries, streams, log, parties, scorecard, feeds, health, tiles):
+    for module in (entries, streams, log, parties, scorecard, feeds, health, tiles, exports):
         app.include_router(module.router)
     web.mount(app)
 

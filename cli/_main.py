@@ -9,6 +9,7 @@ import click
 from cli._admin import demo_cmd, init_cmd, serve_cmd
 from cli._backup import backup_cmd
 from cli._errors import to_cli_error
+from cli._exportcmds import export_intoto_cmd, open_data_cmd
 from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
 from cli._onboard import onboard_group, register_cmd
@@ -69,6 +70,7 @@ def main() -> None:
     Authority:  init | party register | accredit grant|suspend | key add|revoke
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Regulators: export COMPANY --as-of DATE -o FILE | report FILE (offline)
+    Exports:    export-intoto --key KEY -o FILE (in-toto, verifiers) | open-data DIR (CSV, JSON)
     Offline:    sign (air-gapped) then submit
     Operators:  serve | backup | demo | tiles export (the read side as static files)
 
@@ -90,6 +92,8 @@ for _cmd in (
     backup_cmd,
     onboard_group,
     register_cmd,
+    export_intoto_cmd,
+    open_data_cmd,
 ):
     main.add_command(_cmd)
 register(main)

@@ -9,6 +9,16 @@ from ledger._bundle import export_bundle, record_views
 from ledger._following import DEFAULT_FOLLOW_S, Following, FollowingStats
 from ledger._gc import freeze_heap, tune_gc
 from ledger._ledger import Clock, Ledger, Receipt, system_clock
+from ledger._opendata import (
+    OPEN_DATA_FILES,
+    OPEN_DATA_LICENCE,
+    RECORD_COLUMNS,
+    SCORECARD_COLUMNS,
+    OpenDataCut,
+    open_data_cut,
+    open_data_file,
+    write_open_data,
+)
 from ledger._pool import SignaturePool, WorkerError
 from ledger._published import PublishedCheckpoint, check_published_checkpoint
 from ledger._report import (
@@ -56,9 +66,13 @@ from ledger.errors import (
 
 __all__ = [
     "DEFAULT_FOLLOW_S",
+    "OPEN_DATA_FILES",
+    "OPEN_DATA_LICENCE",
     "PUBLIC_STATUSES",
+    "RECORD_COLUMNS",
     "REPORT_COLUMNS",
     "REPORT_FORMAT",
+    "SCORECARD_COLUMNS",
     "Accreditation",
     "BackupResult",
     "ClaimScope",
@@ -80,6 +94,7 @@ __all__ = [
     "LedgerNotFoundError",
     "NameHit",
     "NameResults",
+    "OpenDataCut",
     "Party",
     "PartyKey",
     "PublishedCheckpoint",
@@ -110,6 +125,8 @@ __all__ = [
     "export_tiles",
     "fold",
     "freeze_heap",
+    "open_data_cut",
+    "open_data_file",
     "open_store",
     "parse_database_url",
     "read_tile",
@@ -120,4 +137,5 @@ __all__ = [
     "tune_gc",
     "verify_ledger",
     "verify_log",
+    "write_open_data",
 ]

@@ -1,0 +1,176 @@
+"""Standard exports: ``export-intoto`` (a verifier's test records and verdicts as in-toto
+Statements in DSSE, re-signed with its key) and ``open-data DIR`` (the open-data files and
+``SHA256SUMS``, for daily dumps)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import httpx
+
+from attest.dsse import Envelope
+from attest.errors import SignatureError
+from attest.intoto import LoggedStatement, intoto_statements, sign_intoto
+from attest.statements import format_timestamp
+from cli._backend import LocalBackend
+from cli._common import backend_options, parse_date_or_time, with_backend
+from cli._errors import EXIT_FAILED, CliError
+from cli._keyfiles import load_private_key
+from ledger import OPEN_DATA_FILES, open_data_cut, open_data_file, write_open_data
+
+__all__ = ["export_intoto_cmd", "open_data_cmd"]
+
+_CLAIM_KINDS = ("claim.publish", "claim.supersede")
+_EXPORTED = ("test.record", "verdict.issue")
+
+
+@click.command("export-intoto")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The verifier's private key: the entries it signed are exported, and re-signed with it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to create: JSON Lines, one DSSE envelope per line (.intoto.jsonl).",
+)
+@click.option("--provider", metavar="PARTY", help="Only entries on this provider's stream.")
+@click.option(
+    "--index",
+    "indexes",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="Only the entry at this log index (repeatable).",
+)
+@backend_options
+def export_intoto_cmd(
+    key_path: Path,
+    output: Path,
+    provider: str | None,
+    indexes: tuple[int, ...],
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
+) -> None:
+    """Export the test records and verdicts signed with --key as in-toto Statements v1.
+
+    Each test record gives one Statement (predicate https://claimledger.dev/test-record/v1),
+    each verdict two: https://claimledger.dev/verdict/v1 and an SLSA verification summary
+    (none for INCONCLUSIVE). Each is wrapped in DSSE (application/vnd.in-toto+json) and signed
+    with --key, whose key id is in the ledger's registry (docs/SPEC.md §17). An entry is
+    re-signed only if its ledger signature verifies with the same key.
+    """
+    if output.exists():
+        raise CliError(f"{output} already exists; refusing to overwrite it")
+    key = load_private_key(key_path)
+    backend = with_backend(db, server, log_key)
+    note = backend.checkpoint()
+    origin, size_line = note.decode("utf-8", "replace").split("\n", 2)[:2]
+    size = int(size_line)
+    entries = backend.stream_entries(provider) if provider else backend.log_entries(0, size)
+    measures: dict[str, str] = {}
+    lines: list[bytes] = []
+    done: set[int] = set()
+    wanted = set(indexes)
+    for entry in entries:
+        if entry.index >= size:
+            break
+        env = Envelope.parse_stored(entry.envelope)
+        logged = LoggedStatement(origin, entry.index, "", env, "")
+        statement = logged.statement
+        kind = statement["kind"]
+        if kind in _CLAIM_KINDS:
+            measures[logged.digest] = str(statement["body"]["measure"])
+        if kind not in _EXPORTED or env.signature.keyid != key.public_key.key_id:
+            continue
+        if wanted and entry.index not in wanted:
+            continue
+        try:
+            env.verify(key.public_key)
+        except SignatureError as exc:
+            raise CliError(f"entry {entry.index}: {exc}", EXIT_FAILED) from exc
+        claim = str(statement["body"]["claim"])
+        if claim not in measures:
+            raise CliError(f"entry {entry.index}: its claim {claim} is not in the log")
+        logged = LoggedStatement.from_entry(origin, entry, measures[claim])
+        for st in intoto_statements(logged):
+            lines.append(sign_intoto(st, key) + b"\n")
+        done.add(entry.index)
+    if missing := sorted(wanted - done):
+        at = ", ".join(map(str, missing))
+        raise CliError(f"no test record or verdict signed with this key at index {at}")
+    with output.open("xb") as f:
+        f.writelines(lines)
+    click.echo(
+        f"Wrote {output}: {len(lines)} in-toto Statement(s) of {len(done)} entry(ies) signed "
+        f"by key {key.public_key.key_id} (log {origin}, size {size})."
+    )
+
+
+@click.command("open-data")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--at",
+    metavar="TIME",
+    help="Judge verdict expiry in the scorecard at this time (YYYY-MM-DDTHH:MM:SSZ, or a date: "
+    "its end) [default: the last second of the current minute, as the server does].",
+)
+@backend_options
+def open_data_cmd(
+    directory: Path, at: str | None, db: str | None, server: str | None, log_key: Path | None
+) -> None:
+    """Write the open-data files into DIRECTORY at the latest checkpoint.
+
+    scorecard.csv, scorecard.json, records.csv and records.jsonl (the bytes the server's
+    /v1/open-data/ serves for that checkpoint), the signed checkpoint note (checkpoint) and
+    SHA256SUMS ('sha256sum -c SHA256SUMS' checks them). Run daily for the daily dumps
+    (docs/operating/open-data.md).
+    """
+    now = time.time_ns() // 1_000_000
+    at_ms = parse_date_or_time(at) if at else now - now % 60_000 + 59_000
+    backend = with_backend(db, server, log_key)
+    if isinstance(backend, LocalBackend):
+        cut = open_data_cut(backend.ledger(), at_ms)
+        files = {n: open_data_file(backend.ledger(), n, cut) for n in OPEN_DATA_FILES}
+        size, root, note = cut.size, cut.root, cut.note
+    else:
+        note = backend.checkpoint()
+        _origin, size_text, root = note.decode("utf-8", "replace").split("\n", 3)[:3]
+        size = int(size_text)
+        http = httpx.Client(base_url=backend.source, timeout=60.0)
+        click.get_current_context().call_on_close(http.close)
+        files = {n: _download(http, n, size, root, at_ms) for n in OPEN_DATA_FILES}
+    sums = write_open_data(directory, {**files, "checkpoint": iter([note])})
+    click.echo(
+        f"Wrote {len(sums)} files and SHA256SUMS to {directory} at the checkpoint of size {size} "
+        f"(root {root})."
+    )
+
+
+def _download(http: httpx.Client, name: str, size: int, root: str, at_ms: int) -> Iterator[bytes]:
+    params = {"size": str(size), "at": format_timestamp(at_ms - at_ms % 1000)}
+    with http.stream("GET", f"/v1/open-data/{name}", params=params) as response:
+        if not response.is_success:
+            response.read()
+            raise CliError(
+                f"{response.request.url}: HTTP {response.status_code}: {response.text[:200]}",
+                EXIT_FAILED,
+            )
+        got = (
+            response.headers.get("claimledger-checkpoint-size"),
+            response.headers.get("claimledger-checkpoint-root"),
+        )
+        if got != (str(size), root):
+            raise CliError(
+                f"{name}: the server built it at checkpoint {got}, not ({size}, {root})",
+                EXIT_FAILED,
+            )
+        yield from response.iter_bytes()

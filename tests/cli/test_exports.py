@@ -1,0 +1,290 @@
+"""Standard exports against a real server process over the demo ledger (built once):
+
+- open data: the CSV files parse (csv module) into the same rows as the JSON files; the rows are
+  the ledger's views (scorecard cells, entry facts and signed statements); every row and a
+  response header state the checkpoint; ``claimledger open-data DIR`` through ``--db`` and
+  through ``--server`` writes the server's bytes for the same checkpoint, and a SHA256SUMS that
+  ``sha256sum -c`` accepts;
+- in-toto: ``claimledger export-intoto --key`` writes, through ``--db`` and ``--server``, the
+  same envelopes, each accepted by the in-toto-attestation library and verified by
+  securesystemslib with the verifier's registered key; ``/v1/entries/{index}/in-toto`` serves
+  the same Statements unsigned.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from attest import canonical
+from attest.statements import parse_timestamp
+from cli._demo import DemoLedger, build_demo
+from keys import PrivateKey
+from ledger import RECORD_COLUMNS, SCORECARD_COLUMNS, Ledger
+from tests.attest.test_intoto import (
+    validate_with_intoto_attestation,
+    verify_with_securesystemslib,
+)
+from tests.cli.conftest import Cli, Proc, running
+
+AT = "2026-12-01T12:00:00Z"
+FILES = ("scorecard.csv", "scorecard.json", "records.csv", "records.jsonl")
+
+
+@dataclass
+class Served:
+    info: DemoLedger
+    base: str
+    size: int
+    root: str
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("exports")
+    info = build_demo(
+        f"sqlite:///{root / 'ledger.db'}", root / "keys", today_ms=int(time.time()) * 1000
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMLEDGER_")}
+    env["CLAIMLEDGER_CONFIG_DIR"] = str(root / "config")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    (root / "cwd").mkdir()
+    proc = Proc(env, root / "cwd")
+    args = ["serve", "--db", info.url, "--log-key", str(info.keys_dir / "log.key")]
+    with running(proc, args, "/v1/log/checkpoint") as base:
+        note = httpx.get(base + "/v1/log/checkpoint").content.decode()
+        _origin, size, root_b64 = note.split("\n")[:3]
+        yield Served(info, base, int(size), root_b64)
+
+
+def _get(served: Served, name: str, **params: Any) -> httpx.Response:
+    response = httpx.get(f"{served.base}/v1/open-data/{name}", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _as_csv(value: Any) -> str:
+    """A JSON value as its CSV cell (ledger/_opendata.py, docs/architecture/api.md)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return canonical.encode(value).decode()
+    return str(value)
+
+
+def _csv_rows(data: bytes, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+    assert tuple(reader.fieldnames or ()) == columns
+    return list(reader)
+
+
+def test_csv_and_json_hold_the_same_rows_and_state_the_checkpoint(served: Served) -> None:
+    params = {"size": served.size, "at": AT}
+    scorecard = _get(served, "scorecard.json", **params).json()
+    records = [
+        json.loads(line) for line in _get(served, "records.jsonl", **params).content.splitlines()
+    ]
+    assert scorecard["checkpoint"]["size"] == served.size
+    assert scorecard["checkpoint"]["root"] == served.root
+    assert scorecard["licence"] == "CC-BY-4.0"
+    for name, columns, rows in (
+        ("scorecard.csv", SCORECARD_COLUMNS, scorecard["rows"]),
+        ("records.csv", RECORD_COLUMNS, records),
+    ):
+        response = _get(served, name, **params)
+        assert response.headers["claimledger-checkpoint-size"] == str(served.size)
+        assert response.headers["claimledger-checkpoint-root"] == served.root
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
+        parsed = _csv_rows(response.content, columns)
+        assert parsed == [{c: _as_csv(row[c]) for c in columns} for row in rows]
+        assert all(list(row) == list(columns) for row in rows)
+        assert {(r["checkpointSize"], r["checkpointRoot"]) for r in rows} == {
+            (served.size, served.root)
+        }
+    assert len(records) == served.size
+    # a CSV cell holding text with commas, quotes or newlines parses back whole
+    assert any("," in r["name"] for r in scorecard["rows"])
+    assert any("\n" in json.dumps(r["body"]) or '"' in _as_csv(r["body"]) for r in records)
+
+
+def test_rows_are_the_ledgers_views(served: Served) -> None:
+    at_ms = parse_timestamp(AT)
+    params = {"size": served.size, "at": AT}
+    scorecard = _get(served, "scorecard.json", **params).json()["rows"]
+    records = [
+        json.loads(line) for line in _get(served, "records.jsonl", **params).content.splitlines()
+    ]
+    with Ledger.open(served.info.url) as ledger:
+        card = ledger.views.scorecard(at_ms=at_ms, size=served.size)
+        cells = [(row, cell) for row in card.rows for cell in row.cells]
+        facts = ledger.views.search(limit=10_000)
+        entries = ledger.log_entries(0, served.size)
+    assert [(r["provider"], r["measure"], r["status"]) for r in scorecard] == [
+        (row.provider, cell.measure, cell.status) for row, cell in cells
+    ]
+    assert [r["claims"] for r in scorecard] == [
+        [c.digest.hex() for c in cell.claims] for _row, cell in cells
+    ]
+    assert {r["status"] for r in scorecard} >= {"confirmed", "contradicted", "no_claim"}
+    assert [(r["index"], r["kind"], r["signer"], r["digest"], r["measure"]) for r in records] == [
+        (f.index, f.kind, f.signer, f.digest.hex(), f.measure) for f in facts
+    ]
+    for r, e in zip(records, entries, strict=True):
+        payload = _payload(e.envelope)
+        statement = json.loads(payload)
+        assert (r["body"], r["signedAt"]) == (statement["body"], statement["signedAt"])
+        assert r["digest"] == hashlib.sha256(payload).hexdigest()
+
+
+def _payload(envelope: bytes) -> bytes:
+    return base64.b64decode(json.loads(envelope)["payload"])
+
+
+def _keyid(envelope: bytes) -> str:
+    return str(json.loads(envelope)["signatures"][0]["keyid"])
+
+
+def test_caching_and_refusals(served: Served) -> None:
+    fixed = _get(served, "records.csv", size=served.size, at=AT)
+    assert fixed.headers["cache-control"] == "public, max-age=31536000, immutable"
+    again = httpx.get(
+        f"{served.base}/v1/open-data/records.csv",
+        params={"size": served.size, "at": AT},
+        headers={"If-None-Match": fixed.headers["etag"]},
+    )
+    assert again.status_code == 304
+    latest = _get(served, "scorecard.csv")
+    assert latest.headers["cache-control"].startswith("public, max-age=5")
+    assert latest.headers["claimledger-checkpoint-size"] == str(served.size)
+    # an older checkpoint: fewer rows, its own root
+    older = _get(served, "records.jsonl", size=10, at=AT)
+    assert len(older.content.splitlines()) == 10
+    assert older.headers["claimledger-checkpoint-root"] != served.root
+    for params, status in (
+        ({"size": served.size + 1}, 400),
+        ({"at": "yesterday"}, 400),
+    ):
+        bad = httpx.get(f"{served.base}/v1/open-data/records.csv", params=params)
+        assert bad.status_code == status
+        assert bad.headers["content-type"] == "application/problem+json"
+    assert httpx.get(f"{served.base}/v1/open-data/secrets.csv").status_code == 400
+
+
+def test_open_data_cli_writes_the_servers_bytes(served: Served, tmp_path: Path) -> None:
+    cli = Cli()
+    by_db, by_server = tmp_path / "db", tmp_path / "server"
+    cli("open-data", by_db, "--db", served.info.url, "--at", AT)
+    out = cli("open-data", by_server, "--server", served.base, "--at", AT).stdout
+    assert f"size {served.size}" in out
+    note = httpx.get(served.base + "/v1/log/checkpoint").content
+    for name in FILES:
+        api = _get(served, name, size=served.size, at=AT).content
+        assert (by_db / name).read_bytes() == api, name
+        assert (by_server / name).read_bytes() == api, name
+    for d in (by_db, by_server):
+        assert (d / "checkpoint").read_bytes() == note
+        listed = (d / "SHA256SUMS").read_text().splitlines()
+        assert sorted(line.split("  ")[1] for line in listed) == sorted([*FILES, "checkpoint"])
+    if shutil.which("sha256sum"):  # the tool a downloader runs
+        subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=by_server, check=True)
+    for line in (by_db / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((by_db / name).read_bytes()).hexdigest() == digest
+
+
+def test_export_intoto_by_a_real_consumer(served: Served, tmp_path: Path) -> None:
+    cli = Cli()
+    verifier = "clearsight-audit"
+    key_path = served.info.keys_dir / f"{verifier}.key"
+    key = PrivateKey.load(key_path, None)
+    by_db, by_server = tmp_path / "db.intoto.jsonl", tmp_path / "server.intoto.jsonl"
+    cli("export-intoto", "--key", key_path, "--db", served.info.url, "-o", by_db)
+    cli("export-intoto", "--key", key_path, "--server", served.base, "-o", by_server)
+    assert by_db.read_bytes() == by_server.read_bytes()  # Ed25519 is deterministic
+    lines = by_server.read_bytes().splitlines()
+    with Ledger.open(served.info.url) as ledger:
+        facts = ledger.views.search(limit=10_000)
+        entries = ledger.log_entries(0, served.size)
+    mine = [
+        f
+        for f, e in zip(facts, entries, strict=True)
+        if f.kind in ("test.record", "verdict.issue")
+        and _keyid(e.envelope) == key.public_key.key_id
+    ]
+    assert {f.kind for f in mine} == {"test.record", "verdict.issue"}
+    statements = []
+    for line in lines:
+        payload = verify_with_securesystemslib(line, key.public_key.raw)
+        statement = json.loads(payload)
+        validate_with_intoto_attestation(statement)
+        statements.append(statement)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for s in statements:
+        by_type.setdefault(s["predicateType"], []).append(s)
+    ours = [
+        *by_type.pop("https://claimledger.dev/test-record/v1", []),
+        *by_type.pop("https://claimledger.dev/verdict/v1", []),
+    ]
+    assert sorted(s["predicate"]["log"]["index"] for s in ours) == [f.index for f in mine]
+    vsas = by_type.pop("https://slsa.dev/verification_summary/v1")
+    assert not by_type
+    decided = [f for f in mine if f.kind == "verdict.issue" and f.result != "INCONCLUSIVE"]
+    assert sorted(v["predicate"]["policy"]["digest"]["sha256"] for v in vsas) == sorted(
+        f.digest.hex() for f in decided
+    )
+    # the server's unsigned Statements are the same
+    for s in ours:
+        index = s["predicate"]["log"]["index"]
+        assert httpx.get(f"{served.base}/v1/entries/{index}/in-toto").json() == s
+
+
+def test_intoto_refusals(served: Served, tmp_path: Path) -> None:
+    cli = Cli()
+    key_path = served.info.keys_dir / "clearsight-audit.key"
+    result = cli(
+        "export-intoto",
+        "--key",
+        key_path,
+        "--db",
+        served.info.url,
+        "-o",
+        tmp_path / "x",
+        "--index",
+        "0",
+        code=2,
+    )
+    assert "no test record or verdict signed with this key at index 0" in result.stderr
+    assert not (tmp_path / "x").exists()
+    claim = httpx.get(f"{served.base}/v1/entries/5/in-toto")
+    assert claim.status_code == 404
+    assert claim.headers["content-type"] == "application/problem+json"
+    with Ledger.open(served.info.url) as ledger:
+        verdicts = ledger.views.search(kind="verdict.issue", limit=1000)
+    inconclusive = [f for f in verdicts if f.result == "INCONCLUSIVE"]
+    contradicted = [f for f in verdicts if f.result == "CONTRADICTED"]
+    assert inconclusive
+    assert contradicted
+    assert (
+        httpx.get(f"{served.base}/v1/entries/{inconclusive[0].index}/in-toto/vsa").status_code
+        == 404
+    )
+    vsa = httpx.get(f"{served.base}/v1/entries/{contradicted[0].index}/in-toto/vsa").json()
+    validate_with_intoto_attestation(vsa)
+    assert vsa["predicate"]["verificationResult"] == "FAILED"
