@@ -38,7 +38,9 @@ __all__ = [
     "OPEN_DATA_FILES",
     "OPEN_DATA_LICENCE",
     "RECORD_COLUMNS",
+    "RECORD_DOCS",
     "SCORECARD_COLUMNS",
+    "SCORECARD_DOCS",
     "OpenDataCut",
     "open_data_cut",
     "open_data_file",
@@ -48,48 +50,66 @@ __all__ = [
 OPEN_DATA_LICENCE = "CC-BY-4.0"
 """The licence the open data is published under (SPDX id), stated in the JSON and on /data."""
 
-SCORECARD_COLUMNS = (
-    "checkpointSize",
-    "checkpointRoot",
-    "at",
-    "provider",
-    "name",
-    "jurisdiction",
-    "measure",
-    "status",
-    "verifierSuspended",
-    "keyRevoked",
-    "claims",
-    "services",
-    "verdicts",
-    "verifiers",
+_CHECKPOINT_DOCS = (
+    ("checkpointSize", "integer", "the size of the checkpoint the file was built from"),
+    ("checkpointRoot", "string", "its root hash, base64, as in the signed checkpoint note"),
 )
-"""The scorecard's columns, in order (docs/architecture/api.md describes each)."""
 
-RECORD_COLUMNS = (
-    "checkpointSize",
-    "checkpointRoot",
-    "index",
-    "logTime",
-    "stream",
-    "position",
-    "kind",
-    "signer",
-    "digest",
-    "measure",
-    "claim",
-    "supersedes",
-    "verdict",
-    "tests",
-    "result",
-    "validUntil",
-    "party",
-    "keyId",
-    "engagement",
-    "signedAt",
-    "body",
+SCORECARD_DOCS: tuple[tuple[str, str, str], ...] = (
+    *_CHECKPOINT_DOCS,
+    ("at", "string", "RFC 3339: the time verdict expiry is judged at"),
+    ("provider", "string", "the company's party id"),
+    ("name", "string", "the company's registered name"),
+    ("jurisdiction", "string", "the company's registered country (ISO 3166-1 alpha-2)"),
+    ("measure", "string", "the measure type (SPEC §3.3)"),
+    (
+        "status",
+        "string",
+        "the public status: contradicted, no_evidence_found, unverified, inconclusive, "
+        "confirmed_with_comments, confirmed or no_claim",
+    ),
+    (
+        "verifierSuspended",
+        "boolean",
+        "the status rests on a verdict whose verifier was suspended since",
+    ),
+    ("keyRevoked", "boolean", "the status rests on a verdict whose signing key was revoked since"),
+    ("claims", "array", "digests of the active claim versions for the measure, newest first"),
+    ("services", "array", "the services those claim versions name"),
+    ("verdicts", "array", "digests of the latest verdict on each of those claim versions"),
+    ("verifiers", "array", "the verifiers who signed those verdicts"),
 )
-"""The records' columns, in order (docs/architecture/api.md describes each)."""
+"""The scorecard's columns: name, JSON type (``null`` when empty) and meaning."""
+
+RECORD_DOCS: tuple[tuple[str, str, str], ...] = (
+    *_CHECKPOINT_DOCS,
+    ("index", "integer", "the entry's place in the log (0 is genesis)"),
+    ("logTime", "string", "RFC 3339: when the log appended it"),
+    ("stream", "string", "registry, or the company's party id whose record it is in"),
+    ("position", "integer", "its place in that stream"),
+    ("kind", "string", "the statement kind (SPEC §3.3)"),
+    ("signer", "string", "the party that signed it"),
+    ("digest", "string", "the statement digest (SPEC §3.4) by which others refer to it"),
+    ("measure", "string", "the measure of the claim it is or concerns"),
+    ("claim", "string", "the claim version a test record, verdict or withdrawal concerns"),
+    ("supersedes", "string", "the claim version a new version replaces"),
+    ("verdict", "string", "the verdict a provider's reply answers"),
+    ("tests", "array", "the test records a verdict rests on"),
+    ("result", "string", "a test record's or verdict's result"),
+    ("validUntil", "string", "RFC 3339: when a verdict expires"),
+    ("party", "string", "the party a registry statement is about"),
+    ("keyId", "string", "the key id that signed a verdict"),
+    ("engagement", "string", "the engagement a test record, verdict, close or withdrawal names"),
+    ("signedAt", "string", "RFC 3339: the signer's clock"),
+    ("body", "object", "the statement's body exactly as signed (SPEC §3.3)"),
+)
+"""The records' columns: name, JSON type (``null`` when empty) and meaning."""
+
+SCORECARD_COLUMNS = tuple(c for c, _t, _d in SCORECARD_DOCS)
+"""The scorecard's columns, in order."""
+
+RECORD_COLUMNS = tuple(c for c, _t, _d in RECORD_DOCS)
+"""The records' columns, in order."""
 
 _PAGE = 1000
 _FORMAT = "claimledger-open-data/v1"

@@ -1,11 +1,11 @@
 """The public page (issue 5): comparison, company timeline, in-browser verification.
 
 :func:`mount` adds the server-rendered pages (``/``, ``/providers/{id}``, ``/log``, the printable
-``/companies/{id}/case-file``: ``casefile.py``) and the local
-static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``, ``schema.js``) to an API
-application. The pages read the ledger's views directly; the "Verify this record" button reads
-the same ``/v1`` endpoints as any other client and re-checks everything in the browser
-(``static/verify.js``, with the statement schemas in ``static/schema.js``).
+``/companies/{id}/case-file``: ``casefile.py``; ``/data``, the open data: ``opendata.py``) and
+the local static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``, ``schema.js``)
+to an API application. The pages read the ledger's views directly; the "Verify this record"
+button reads the same ``/v1`` endpoints as any other client and re-checks everything in the
+browser (``static/verify.js``, with the statement schemas in ``static/schema.js``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from api.web.casefile import router as case_file_router
+from api.web.opendata import router as open_data_router
 from api.web.pages import STATIC_DIR, router
 
 __all__ = ["mount"]
@@ -26,4 +27,5 @@ def mount(app: FastAPI) -> None:
     app.state.web_mounted = True
     app.include_router(router)
     app.include_router(case_file_router)
+    app.include_router(open_data_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

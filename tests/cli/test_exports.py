@@ -288,3 +288,16 @@ def test_intoto_refusals(served: Served, tmp_path: Path) -> None:
     vsa = httpx.get(f"{served.base}/v1/entries/{contradicted[0].index}/in-toto/vsa").json()
     validate_with_intoto_attestation(vsa)
     assert vsa["predicate"]["verificationResult"] == "FAILED"
+
+
+def test_the_data_page_links_each_download_and_describes_each_column(served: Served) -> None:
+    page = httpx.get(f"{served.base}/data")
+    assert page.status_code == 200
+    html = page.text
+    for name in FILES:
+        assert f'href="/v1/open-data/{name}"' in html
+    assert "CC BY 4.0" in html
+    assert f'<code class="hash" id="data-root">{served.root}</code>' in html
+    for name in (*SCORECARD_COLUMNS, *RECORD_COLUMNS):
+        assert f"<td><code>{name}</code></td>" in html
+    assert 'href="/data"' in httpx.get(f"{served.base}/").text  # the footer of every page

@@ -377,6 +377,7 @@ def test_no_page_scrolls_sideways_on_a_390_px_phone(phone: tuple[str, Any, Any])
         f"/providers/{ACME}",
         f"/providers/{LONG}",
         "/search?q=acme",
+        "/data",
     ):
         page.goto(base + url)
         width = page.evaluate(WIDTH_JS)
