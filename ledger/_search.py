@@ -8,11 +8,11 @@ that starts a word ("my tube kids", "tube kids", "kids"), so that a prefix of an
 - **Prefix** look-ups bisect one sorted list of ``(suffix, item)`` keys: O(log n) to the first
   match, then one step per result, never a pass over all names.
 - **Fuzzy** look-ups (when no prefix matches are left) find candidates through a trigram index
-  (trigram -> items): a name within ``d`` edits of the query shares at least ``t - 3d`` of its
+  (trigram -> items): a name within ``d`` edits of the query shares at least ``t - 4d`` of its
   ``t`` trigrams, so posting lists are counted rarest first (bounded), and only the candidates
   sharing the most are measured: optimal string alignment (insert, delete, substitute,
   transpose) against a word's prefix of about the query's length. ``d`` is 1 for queries of 3
-  to 5 characters and 2 from 6 on; shorter queries are prefix only.
+  to 8 characters and 2 from 9 on; shorter queries are prefix only.
 
 The index is fed incrementally (:meth:`NameIndex.add`, once per new name); new keys wait in a
 short pending list and are merged into the sorted list by the next look-up (a sort of an
@@ -46,7 +46,7 @@ _LETTERS = str.maketrans(
 )
 FUZZY_CANDIDATES = 100
 """Most candidates a fuzzy look-up measures (those sharing the most trigrams with the query)."""
-FUZZY_POSTINGS = 50_000
+FUZZY_POSTINGS = 20_000
 """Most trigram postings a fuzzy look-up reads beyond its rarest lists."""
 FUZZY_RESULTS = 100
 """Most fuzzy results a query has (over all its pages)."""
@@ -118,9 +118,10 @@ def prefix_distance(query: str, text: str, bound: int) -> int:
 
 
 def max_edits(query: str) -> int:
-    """How many edits a fuzzy match of ``query`` (folded) may be away: 0 below 3 characters."""
+    """How many edits a fuzzy match of ``query`` (folded) may be away: none below 3 characters,
+    1 up to 8, 2 from 9 (fewer would leave too few trigrams in common to find candidates by)."""
     n = len(query)
-    return 0 if n < 3 else 1 if n < 6 else 2
+    return 0 if n < 3 else 1 if n < 9 else 2
 
 
 class SortedKeys:
@@ -251,10 +252,10 @@ class NameIndex:
         """Items within :func:`max_edits` of ``query`` (folded) and with no word starting with it,
         best first (fewest edits, then by name), at most :data:`FUZZY_RESULTS`.
 
-        Candidates share at least ``t - 3d`` of the query's ``t`` trigrams (an edit changes at
-        most three): the posting lists are read rarest first, the rarest ``3d + 1`` always
-        (one of them survives ``d`` edits), the rest while under :data:`FUZZY_POSTINGS`; the
-        :data:`FUZZY_CANDIDATES` sharing the most are then measured.
+        Candidates share at least ``t - 4d`` of the query's ``t`` trigrams (an edit changes at
+        most three, a transposition four): the posting lists are read rarest first, the rarest
+        ``4d + 1`` always (one of them survives ``d`` edits), the rest while under
+        :data:`FUZZY_POSTINGS`; the :data:`FUZZY_CANDIDATES` sharing the most are then measured.
         """
         bound = max_edits(query)
         if bound == 0:
@@ -264,15 +265,15 @@ class NameIndex:
         counts: Counter[int] = Counter()
         read = used = 0
         for ids in lists:
-            if used > 3 * bound and read + len(ids) > FUZZY_POSTINGS:
+            if used > 4 * bound and read + len(ids) > FUZZY_POSTINGS:
                 break
             counts.update(ids)
             read += len(ids)
             used += 1
-        need = max(1, used - 3 * bound)
-        ranked = [i for i, c in counts.most_common() if c >= need][:FUZZY_CANDIDATES]
+        need = max(1, used - 4 * bound)
+        ranked = [i for i, c in counts.most_common(FUZZY_CANDIDATES) if c >= need]
         own = set(grams)
-        word_need = max(1, len(own) - 3 * bound)
+        word_need = max(1, len(own) - 4 * bound)
         hits: list[NameHit] = []
         for item_id in ranked:
             item = self.items[item_id]
