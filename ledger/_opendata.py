@@ -4,8 +4,8 @@ Four files, each a function of the log at a checkpoint (size and root) and, for 
 of the instant verdict expiry is judged at: the server streams them (``/v1/open-data/...``) and
 ``claimledger open-data DIR`` writes the same bytes, with a ``SHA256SUMS`` file, for daily dumps.
 
-- ``scorecard.csv`` / ``scorecard.json``: one row per provider and measure, as the scorecard
-  shows it (:meth:`ledger.Views.scorecard`);
+- ``scorecard.csv`` / ``scorecard.json``: one row per provider and measure it has an active
+  claim for, as the scorecard shows it (:meth:`ledger.Views.scorecard`);
 - ``records.csv`` / ``records.jsonl``: one row per log entry, in index order: the views' facts
   (:meth:`ledger.Views.search`) and the signed statement's ``signedAt`` and ``body``.
 
@@ -66,7 +66,8 @@ SCORECARD_DOCS: tuple[tuple[str, str, str], ...] = (
         "status",
         "string",
         "the public status: contradicted, no_evidence_found, unverified, inconclusive, "
-        "confirmed_with_comments, confirmed or no_claim",
+        "confirmed_with_comments or confirmed (a company and measure with no active claim has "
+        "no row)",
     ),
     (
         "verifierSuspended",
@@ -234,13 +235,15 @@ def _scorecard_row(cut: OpenDataCut, row: ScorecardRow, cell: ScorecardCell) -> 
 
 
 def scorecard_rows(views: Views, cut: OpenDataCut) -> Iterator[dict[str, Any]]:
-    """Every provider x measure cell of the scorecard at the cut, by provider then measure."""
+    """Every provider x measure cell of the scorecard at the cut that has a claim, by provider
+    then measure (a ``no_claim`` cell has no row: a national scorecard is mostly empty cells)."""
     after: tuple[str, ...] | None = None
     while True:
         card = views.scorecard(at_ms=cut.at_ms, size=cut.size, after=after, limit=500)
         for row in card.rows:
             for cell in row.cells:
-                yield _scorecard_row(cut, row, cell)
+                if cell.status != "no_claim":
+                    yield _scorecard_row(cut, row, cell)
         if card.next is None:
             return
         after = card.next
