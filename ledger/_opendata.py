@@ -315,7 +315,8 @@ OPEN_DATA_FILES = tuple(_FILES)
 
 def write_open_data(directory: Path, files: dict[str, Iterable[bytes]]) -> dict[str, str]:
     """Write each file (its chunks) and ``SHA256SUMS`` (``sha256sum -c SHA256SUMS`` checks it)
-    into ``directory``; each file is written beside its name, synced, and renamed into place.
+    into ``directory``; each file is written beside its name, synced, and renamed into place
+    (an error while writing one leaves the files before it, and no partial file).
 
     Returns:
         Each file's name and hex SHA-256.
@@ -327,13 +328,16 @@ def write_open_data(directory: Path, files: dict[str, Iterable[bytes]]) -> dict[
             chunks = ["".join(f"{d}  {n}\n" for n, d in sums.items()).encode("ascii")]
         h = hashlib.sha256()
         tmp = directory / f".{name}.tmp"
-        with tmp.open("wb") as out:
-            for chunk in chunks:
-                h.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(directory / name)
+        try:
+            with tmp.open("wb") as out:
+                for chunk in chunks:
+                    h.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(directory / name)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed download leaves no partial file behind
         sums[name] = h.hexdigest()
     del sums["SHA256SUMS"]
     return sums
