@@ -49,6 +49,7 @@ from attest.statements import (
     KeyRevoke,
     Kind,
     PartyRegister,
+    PartyRetire,
     ProviderReply,
     Statement,
     TestRecord,
@@ -160,6 +161,10 @@ class _Key:
     party: str
     key: PublicKey
     revoked_at: int | None = None
+    # Where a compromise stated by the revocation began (SPEC §8.2 rule 5): a log index, or a
+    # log time in ms; entries signed from there until ``revoked_at`` are not to be relied on.
+    compromised_index: int | None = None
+    compromised_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -167,6 +172,7 @@ class _Party:
     role: str
     name: str
     keys: tuple[KeyId, ...] = ()
+    retired_at: int | None = None
 
 
 @dataclass(slots=True)
@@ -253,6 +259,24 @@ class LogState:
         k = self.keys.get(KeyId(keyid))
         return None if k is None else k.key
 
+    def compromised(self, index: int, log_time_ms: int, keyid: str) -> int | None:
+        """The index of the revocation that states the key compromised when it signed the entry at
+        ``index`` (logged at ``log_time_ms``), or ``None`` if the entry reads as usual.
+
+        An entry is *not to be relied on* (SPEC §8.2 rule 5) if its key's revocation, at index
+        ``r``, states ``compromisedSince`` and the entry lies from there up to ``r``: index at
+        least ``compromisedSince.index``, or log time at least ``compromisedSince.time``. It stays
+        in the log and stays accepted; this is how it reads, as of the entries applied so far.
+        """
+        k = self.keys.get(KeyId(keyid))
+        if k is None or k.revoked_at is None or index >= k.revoked_at:
+            return None
+        if k.compromised_index is not None and index >= k.compromised_index:
+            return k.revoked_at
+        if k.compromised_ms is not None and log_time_ms >= k.compromised_ms:
+            return k.revoked_at
+        return None
+
     def open(self, raw: LogEntry) -> Placed:
         """Open a raw stored log entry for checking: parse, find its key, verify its signature.
 
@@ -333,7 +357,15 @@ class LogState:
         elif isinstance(body, KeyAdd):
             self._add_key(body.party, body.key)
         elif isinstance(body, KeyRevoke):
-            self._set(self.keys[KeyId(body.key_id)], "revoked_at", entry.index)
+            revoked = self.keys[KeyId(body.key_id)]
+            self._set(revoked, "revoked_at", entry.index)
+            since = body.compromised_since
+            if since is not None and since.index is not None:
+                self._set(revoked, "compromised_index", since.index)
+            elif since is not None and since.time is not None:
+                self._set(revoked, "compromised_ms", parse_timestamp(since.time))
+        elif isinstance(body, PartyRetire):
+            self._set(self.parties[body.party], "retired_at", entry.index)
         elif isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
             self._put(
@@ -498,6 +530,12 @@ class LogState:
                 f"key {keyid} of {st.signer} was revoked at index {k.revoked_at}",
                 field="/signatures/0/keyid",
             )
+        retired = self.parties[st.signer].retired_at
+        if retired is not None:
+            raise NotAuthorisedError(
+                f"{st.signer} was retired at index {retired} and signs nothing since",
+                field="/signer",
+            )
 
     def _require_authority(self, st: Statement) -> None:
         if st.signer != self.authority:
@@ -537,6 +575,7 @@ class LogState:
                 raise NotAuthorisedError(
                     f"{st.signer} may not add keys for {body.party}", field="/signer"
                 )
+            self._not_retired(body.party)
             self._check_new_key(body.key, "/body/key")
         elif isinstance(body, KeyRevoke):
             self._party(body.party)
@@ -554,8 +593,20 @@ class LogState:
                     f"key {body.key_id} is already revoked (index {known.revoked_at})",
                     field="/body/keyId",
                 )
+            if body.compromised_since is not None:
+                self._check_compromise(entry, body)
+        elif isinstance(body, PartyRetire):
+            self._require_authority(st)
+            p = self._party(body.party)
+            if body.party == self.authority:
+                raise NotAuthorisedError("the authority cannot retire itself", field="/body/party")
+            if p.retired_at is not None:
+                raise NotAuthorisedError(
+                    f"{body.party} is already retired (index {p.retired_at})", field="/body/party"
+                )
         elif isinstance(body, AccreditationGrant):
             self._require_authority(st)
+            self._not_retired(body.party)
             if self._party(body.party).role != "verifier":
                 raise NotAuthorisedError(
                     f"only verifiers can be accredited; {body.party} is not one",
@@ -570,6 +621,34 @@ class LogState:
                 )
         else:  # pragma: no cover - the schema ties registry kinds to these bodies
             raise NotAuthorisedError(f"unexpected {st.kind} on the registry stream")
+
+    def _not_retired(self, party: str, pointer: str = "/body/party") -> None:
+        retired = self._party(party, pointer).retired_at
+        if retired is not None:
+            raise NotAuthorisedError(f"{party} was retired at index {retired}", field=pointer)
+
+    def _check_compromise(self, entry: Placed, body: KeyRevoke) -> None:
+        """``compromisedSince``: stated by the authority, and not after the revocation itself."""
+        st = entry.signed.statement
+        since = body.compromised_since
+        if since is None:  # pragma: no cover - the caller checks
+            return
+        if st.signer != self.authority:
+            raise NotAuthorisedError(
+                "only the authority may state that a key was compromised",
+                field="/body/compromisedSince",
+            )
+        if since.index is not None and since.index >= entry.index:
+            raise NotAuthorisedError(
+                f"compromisedSince index {since.index} is not before this revocation "
+                f"(index {entry.index})",
+                field="/body/compromisedSince/index",
+            )
+        if since.time is not None and parse_timestamp(since.time) > entry.log_time_ms:
+            raise NotAuthorisedError(
+                f"compromisedSince time {since.time} is after this revocation's log time",
+                field="/body/compromisedSince/time",
+            )
 
     def _accredited(self, entry: Placed, measure: str) -> None:
         st = entry.signed.statement
@@ -605,6 +684,12 @@ class LogState:
         if owner is None or owner.role != "provider":
             raise NotAuthorisedError(
                 f"stream {st.stream} is not the stream of a registered provider", field="/stream"
+            )
+        if owner.retired_at is not None:
+            raise NotAuthorisedError(
+                f"provider {st.stream} was retired at index {owner.retired_at}: its stream is "
+                "closed",
+                field="/stream",
             )
         if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
             self._check_engagement_entry(entry, body)

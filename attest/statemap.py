@@ -35,6 +35,7 @@ from attest.statements import (
     KeyAdd,
     KeyRevoke,
     PartyRegister,
+    PartyRetire,
     Statement,
 )
 
@@ -108,7 +109,13 @@ def subject(statement: Statement) -> str | None:
         return None
     body = statement.body
     if isinstance(
-        body, PartyRegister | KeyAdd | KeyRevoke | AccreditationGrant | AccreditationSuspend
+        body,
+        PartyRegister
+        | KeyAdd
+        | KeyRevoke
+        | AccreditationGrant
+        | AccreditationSuspend
+        | PartyRetire,
     ):
         return body.party
     return statement.signer  # genesis

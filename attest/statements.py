@@ -46,6 +46,7 @@ __all__ = [
     "Claim",
     "ClaimStatus",
     "ClaimWithdraw",
+    "CompromisedSince",
     "Cooperation",
     "Details",
     "Digest",
@@ -62,6 +63,7 @@ __all__ = [
     "Kind",
     "Metric",
     "PartyOrName",
+    "PartyRetire",
     "Period",
     "PlannedMethod",
     "Population",
@@ -107,6 +109,7 @@ class Kind(StrEnum):
     KEY_REVOKE = "key.revoke"
     ACCREDITATION_GRANT = "accreditation.grant"
     ACCREDITATION_SUSPEND = "accreditation.suspend"
+    PARTY_RETIRE = "party.retire"
     CLAIM_PUBLISH = "claim.publish"
     CLAIM_SUPERSEDE = "claim.supersede"
     CLAIM_WITHDRAW = "claim.withdraw"
@@ -126,6 +129,7 @@ REGISTRY_KINDS = frozenset(
         Kind.KEY_REVOKE,
         Kind.ACCREDITATION_GRANT,
         Kind.ACCREDITATION_SUSPEND,
+        Kind.PARTY_RETIRE,
     }
 )
 """Kinds that go to the ``registry`` stream; every other kind goes to a provider's stream."""
@@ -519,23 +523,78 @@ class KeyAdd(Model):
 
 
 @dataclass(frozen=True, slots=True)
+class CompromisedSince(Model):
+    """Where a revoked key's compromise began: ``{index: log index}`` or ``{time: timestamp}``.
+
+    Exactly one of the two (SPEC §8.2 rule 5). A time is compared with entries' log times, which
+    the log assigns, never with ``signedAt``, which whoever held the key chose.
+    """
+
+    index: int | None = None
+    time: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        index = o.opt("index", _LOG_INDEX)
+        time = o.opt("time", s.timestamp)
+        if o.value is not None and (index is None) == (time is None):
+            o.ctx.add(o.pointer, f"{s.label(o.pointer)} needs exactly one of 'index' and 'time'")
+        return o.build(cls, index, time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"index": self.index} if self.index is not None else {"time": self.time}
+
+
+_LOG_INDEX = s.integer(1, 2**53 - 1)
+_COMPROMISED_SINCE = s.obj(CompromisedSince._read)
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRevoke(Model):
-    """Body of ``key.revoke``: a party's key (by key id) signs nothing after this entry."""
+    """Body of ``key.revoke``: a party's key (by key id) signs nothing after this entry.
+
+    With ``compromised_since``, the entries it signed from there until this one read as not to be
+    relied on (SPEC §8.2 rule 5); they stay in the log.
+    """
 
     party: str
     key_id: str
     reason: str
+    compromised_since: CompromisedSince | None = None
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
         party = o.req("party", s.party_id)
         key_id = o.req("keyId", s.hex64)
         reason = o.req("reason", _REASON)
-        return o.build(cls, party, key_id, reason)
+        since = o.opt("compromisedSince", _COMPROMISED_SINCE)
+        return o.build(cls, party, key_id, reason, since)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
-        return {"party": self.party, "keyId": self.key_id, "reason": self.reason}
+        out: dict[str, Any] = {"party": self.party, "keyId": self.key_id, "reason": self.reason}
+        if self.compromised_since is not None:
+            out["compromisedSince"] = self.compromised_since.to_dict()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PartyRetire(Model):
+    """Body of ``party.retire``: the party signs nothing after this entry; its past stays."""
+
+    party: str
+    reason: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        party = o.req("party", s.party_id)
+        reason = o.req("reason", _REASON)
+        return o.build(cls, party, reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"party": self.party, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1292,6 +1351,7 @@ Body: TypeAlias = (
     | KeyRevoke
     | AccreditationGrant
     | AccreditationSuspend
+    | PartyRetire
     | Claim
     | ClaimWithdraw
     | TestRecord
@@ -1310,6 +1370,7 @@ _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
         Kind.KEY_REVOKE: KeyRevoke._read,
         Kind.ACCREDITATION_GRANT: AccreditationGrant._read,
         Kind.ACCREDITATION_SUSPEND: AccreditationSuspend._read,
+        Kind.PARTY_RETIRE: PartyRetire._read,
         Kind.CLAIM_PUBLISH: lambda o: Claim._read_as(o, Kind.CLAIM_PUBLISH),
         Kind.CLAIM_SUPERSEDE: lambda o: Claim._read_as(o, Kind.CLAIM_SUPERSEDE),
         Kind.CLAIM_WITHDRAW: ClaimWithdraw._read,

@@ -62,10 +62,11 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import Kind, parse_statement, parse_timestamp
+from attest.statements import Kind, format_timestamp, parse_statement, parse_timestamp
 from keys import PrivateKey, PublicKey, verify_strict
 from scripts._vectors import vector_doc, write_or_check
 from tests.attest.examples import (
+    example_accreditation_grant_body,
     example_claim_body,
     example_claim_withdraw_body,
     example_digest,
@@ -102,6 +103,7 @@ FILES = (
     "rules.json",
     "statemap.json",
     "engagements.json",
+    "parties.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -1773,6 +1775,217 @@ def _engagements() -> bytes:
     )
 
 
+# -- parties.json: key compromise and party retirement (SPEC §8.2 rule 5) ------------------------
+
+PROVIDER2 = "globex-chat"
+
+
+def parties_log() -> tuple[LogBuilder, dict[str, Any]]:
+    """The log of parties.json: the story log, then two verdicts on claim3 whose keys the
+    authority later states compromised (one since an index, one since a time), a provider and a
+    verifier retired."""
+    b, refs = story_log()
+    acme, v, reg = PROVIDER, VERIFIER, "registry"
+    claim3 = refs["claim3"]
+    b.register(VERIFIER2, "verifier", 8)
+    b.accredit(VERIFIER2)
+    t_a = b.test(VERIFIER2, acme, claim3)
+    v_a_entry = b.append("verdict.issue", acme, VERIFIER2, example_verdict_body(claim3, [t_a]))
+    t_b = b.test(v, acme, claim3)
+    v_b_entry = b.append("verdict.issue", acme, v, example_verdict_body(claim3, [t_b]))
+    revoke_a = example_key_revoke_body(VERIFIER2, _key(8).public_key.key_id)
+    revoke_a["compromisedSince"] = {"index": v_a_entry.index}
+    b.append("key.revoke", reg, AUTHORITY, revoke_a)
+    revoke_b = example_key_revoke_body(v, _key(5).public_key.key_id)
+    since = format_timestamp(v_b_entry.log_time_ms)
+    revoke_b["compromisedSince"] = {"time": since}
+    b.append("key.revoke", reg, AUTHORITY, revoke_b)
+    b.append("key.add", reg, AUTHORITY, example_key_add_body(v, 10))
+    b.keys[v] = 10
+    b.register(PROVIDER2, "provider", 9)
+    globex_claim = b.claim(PROVIDER2)
+    retire = {"party": PROVIDER2, "reason": "Service closed in all covered countries."}
+    b.append("party.retire", reg, AUTHORITY, retire)
+    retire = {"party": VERIFIER2, "reason": "Left the accreditation programme."}
+    b.append("party.retire", reg, AUTHORITY, retire)
+    return b, {
+        "claim3": claim3,
+        "globexClaim": globex_claim,
+        "compromised": {
+            str(v_a_entry.index): v_a_entry.index + 3,
+            str(v_b_entry.index): v_b_entry.index + 2,
+        },
+        "since": since,
+    }
+
+
+def _parties() -> bytes:
+    b, refs = parties_log()
+    state = replay(b.entries)
+    acme, v, reg = PROVIDER, VERIFIER, "registry"
+    later = b.time_ms + 60_000
+
+    def make(kind: str, stream: str, signer: str, body: Json, **kw: Any) -> LogEntry:
+        return b.make(kind, stream, signer, body, **{"log_time_ms": later, **kw})
+
+    key7 = _key(7).public_key.key_id
+    key9 = _key(9).public_key.key_id
+
+    def revoke(party: str, key_id: str, since: Json | None) -> Json:
+        body = example_key_revoke_body(party, key_id)
+        if since is not None:
+            body["compromisedSince"] = since
+        return body
+
+    def retire(party: str) -> Json:
+        return {"party": party, "reason": "Deregistered."}
+
+    size = len(b.entries)
+    candidates: list[tuple[str, LogEntry]] = [
+        (
+            "accept: the authority revokes a key stating it compromised since an index",
+            make("key.revoke", reg, AUTHORITY, revoke(acme, key7, {"index": 14})),
+        ),
+        (
+            "accept: the authority revokes a key stating it compromised since a time",
+            make("key.revoke", reg, AUTHORITY, revoke(acme, key7, {"time": refs["since"]})),
+        ),
+        (
+            "accept: the authority revokes a key of a retired party",
+            make("key.revoke", reg, AUTHORITY, revoke(PROVIDER2, key9, {"index": 22})),
+        ),
+        (
+            "accept: the authority retires a provider",
+            make("party.retire", reg, AUTHORITY, retire(acme)),
+        ),
+        (
+            "NotAuthorisedError: a party states its own key compromised",
+            make("key.revoke", reg, acme, revoke(acme, key7, {"index": 14})),
+        ),
+        (
+            "NotAuthorisedError: compromised since an index not before the revocation",
+            make("key.revoke", reg, AUTHORITY, revoke(acme, key7, {"index": size})),
+        ),
+        (
+            "NotAuthorisedError: compromised since a time after the revocation",
+            make(
+                "key.revoke",
+                reg,
+                AUTHORITY,
+                revoke(acme, key7, {"time": format_timestamp(later + 1000)}),
+            ),
+        ),
+        (
+            "SchemaError: compromisedSince with both an index and a time",
+            make(
+                "key.revoke",
+                reg,
+                AUTHORITY,
+                revoke(acme, key7, {"index": 14, "time": refs["since"]}),
+            ),
+        ),
+        (
+            "SchemaError: compromisedSince with neither",
+            make("key.revoke", reg, AUTHORITY, revoke(acme, key7, {})),
+        ),
+        (
+            "SchemaError: compromisedSince index 0 (the genesis is signed by no revocable key)",
+            make("key.revoke", reg, AUTHORITY, revoke(acme, key7, {"index": 0})),
+        ),
+        (
+            "NotAuthorisedError: a retired provider signs a claim",
+            make("claim.publish", PROVIDER2, PROVIDER2, example_claim_body(), key_no=9),
+        ),
+        (
+            "NotAuthorisedError: a test record on a retired provider's stream",
+            make(
+                "test.record",
+                PROVIDER2,
+                v,
+                example_test_record_body(refs["globexClaim"]),
+            ),
+        ),
+        (
+            "NotAuthorisedError: the party retires itself",
+            make("party.retire", reg, acme, retire(acme)),
+        ),
+        (
+            "NotAuthorisedError: the authority retires itself",
+            make("party.retire", reg, AUTHORITY, retire(AUTHORITY)),
+        ),
+        (
+            "NotAuthorisedError: retire a retired party",
+            make("party.retire", reg, AUTHORITY, retire(PROVIDER2)),
+        ),
+        (
+            "DanglingReferenceError: retire an unknown party",
+            make("party.retire", reg, AUTHORITY, retire("nobody-registered")),
+        ),
+        (
+            "NotAuthorisedError: add a key for a retired party",
+            make("key.add", reg, AUTHORITY, example_key_add_body(PROVIDER2, 11)),
+        ),
+        (
+            "NotAuthorisedError: accredit a retired verifier",
+            make(
+                "accreditation.grant", reg, AUTHORITY, example_accreditation_grant_body(VERIFIER2)
+            ),
+        ),
+        (
+            "SchemaError: party.retire on a provider's stream",
+            make("party.retire", acme, AUTHORITY, retire(acme)),
+        ),
+    ]
+    compromised = {
+        str(e.index): state.compromised(e.index, e.log_time_ms, _keyid(e))
+        for e in b.entries[1:]
+        if state.compromised(e.index, e.log_time_ms, _keyid(e)) is not None
+    }
+    if compromised != refs["compromised"]:
+        raise AssertionError(f"compromised entries: {compromised}")
+    retired = {
+        p: x.retired_at for p, x in sorted(state.parties.items()) if x.retired_at is not None
+    }
+    log_case = _case(
+        "the log: two compromised keys, two retired parties",
+        {"entries": [_raw_entry(e) for e in b.entries]},
+        {"size": len(b.entries), "compromised": compromised, "retired": retired},
+    )
+    cases: list[Json] = [log_case]
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != name.split(":")[0]:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    return _doc(
+        "Keys and parties (SPEC §8.2 rule 5): the log of log.json, then a second verifier; a test "
+        "and a verdict on claim3 by each verifier; the authority revokes the second verifier's "
+        "key stating it compromised since the index of its verdict, and the first verifier's key "
+        "since the log time of its verdict (then gives it a new key); a second provider with a "
+        "claim, retired, and the second verifier retired. The first case is that whole log "
+        "(input.entries); expect.compromised maps the index of each entry that reads as not to be "
+        "relied on to the index of the revocation that says so, expect.retired each retired "
+        "party to the index of its party.retire. Every other case is one candidate next entry "
+        "decided alone against the state after the whole log: expect.accept, or error.class and "
+        "error.field.",
+        "§3, §8",
+        cases,
+    )
+
+
+def _keyid(e: LogEntry) -> str:
+    return Envelope.parse_stored(e.envelope).signature.keyid
+
+
 def _open(text: str, key: PublicKey) -> object:
     return open_envelope(Envelope.parse_stored(text.encode()), key)
 
@@ -1985,6 +2198,7 @@ def build() -> dict[str, bytes]:
         "rules.json": _rules(b, refs),
         "statemap.json": _statemap(b),
         "engagements.json": _engagements(),
+        "parties.json": _parties(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")

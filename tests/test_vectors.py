@@ -32,7 +32,7 @@ from attest.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from attest.rules import LogState, open_envelope, replay
+from attest.rules import LogState, Placed, open_envelope, replay
 from attest.statemap import (
     FOLD_START,
     MapLeaf,
@@ -421,6 +421,51 @@ def test_engagements() -> None:
         "EngagementError",
         "OutOfScopeError",
     }
+    for case in cases:
+        raw = _entry(case["input"]["entry"])
+        if "error" in case:
+            with pytest.raises(attest.VerificationError) as info:
+                state.check(state.open(raw))
+            _raises(case, info.value)
+        else:
+            assert case["expect"] == {"accept": True}
+            state.check(state.open(raw))
+        assert state.size == expect["size"]
+
+
+def test_parties() -> None:
+    """Key compromise and retirement: the log replays (dense, and as each provider's sparse
+    company record) to the expected compromised entries and retired parties, and every candidate
+    after it is decided as recorded."""
+    log_case, *cases = _cases("parties.json")
+    entries = [_entry(e) for e in log_case["input"]["entries"]]
+    state: LogState = replay(entries)
+    expect = log_case["expect"]
+    opened = [state.open(e) for e in entries[1:]]  # every key is known after the whole log
+
+    def compromised(s: LogState, placed: list[Placed]) -> dict[str, int]:
+        out = {}
+        for p in placed:
+            r = s.compromised(p.index, p.log_time_ms, p.signed.keyid)
+            if r is not None:
+                out[str(p.index)] = r
+        return out
+
+    assert compromised(state, opened) == expect["compromised"]
+    assert {p: x.retired_at for p, x in state.parties.items() if x.retired_at is not None} == (
+        expect["retired"]
+    )
+    # Sparse: acme's company record (its stream, the registry) reads its entries the same way.
+    sparse = LogState(sparse=True)
+    kept = [e for e in entries if e.stream in ("registry", "acme-social")]
+    for e in kept:
+        sparse.admit(sparse.open(e))
+    mine = [sparse.open(e) for e in kept[1:]]
+    want = {
+        i: r for i, r in expect["compromised"].items() if entries[int(i)].stream == "acme-social"
+    }
+    assert want
+    assert compromised(sparse, mine) == want
     for case in cases:
         raw = _entry(case["input"]["entry"])
         if "error" in case:

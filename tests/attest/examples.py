@@ -37,6 +37,7 @@ __all__ = [
     "example_key_add_body",
     "example_key_revoke_body",
     "example_party_register_body",
+    "example_party_retire_body",
     "example_provider_reply_body",
     "example_seed",
     "example_statement",
@@ -135,6 +136,11 @@ def example_accreditation_grant_body(
         ),
         "validUntil": "2027-12-31T23:59:59Z",
     }
+
+
+def example_party_retire_body(party: str = PROVIDER) -> Json:
+    """A ``party.retire`` body."""
+    return {"party": party, "reason": "Service closed in all covered countries."}
 
 
 def example_accreditation_suspend_body(party: str = VERIFIER) -> Json:
@@ -437,6 +443,7 @@ _BODIES: Mapping[Kind, Callable[[], Json]] = {
     Kind.KEY_REVOKE: example_key_revoke_body,
     Kind.ACCREDITATION_GRANT: example_accreditation_grant_body,
     Kind.ACCREDITATION_SUSPEND: example_accreditation_suspend_body,
+    Kind.PARTY_RETIRE: example_party_retire_body,
     Kind.CLAIM_PUBLISH: example_claim_body,
     Kind.CLAIM_SUPERSEDE: lambda: example_claim_body(supersedes=_CLAIM),
     Kind.CLAIM_WITHDRAW: lambda: example_claim_withdraw_body(_CLAIM),

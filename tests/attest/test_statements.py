@@ -63,6 +63,7 @@ OPTIONAL: dict[Kind, set[str]] = {
     Kind.KEY_REVOKE: set(),
     Kind.ACCREDITATION_GRANT: {"validUntil"},
     Kind.ACCREDITATION_SUSPEND: set(),
+    Kind.PARTY_RETIRE: set(),
     Kind.CLAIM_PUBLISH: {
         "excludedSurfaces",
         "effectiveUntil",

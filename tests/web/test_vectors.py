@@ -419,6 +419,34 @@ def test_engagement_vectors(page: Any) -> None:
     assert any(c.get("error", {}).get("class") == "OutOfScopeError" for c in cases)
 
 
+def test_party_vectors(page: Any) -> None:
+    """Key compromise and retirement in the browser: the log verifies with the same compromised
+    entries and retired parties as Python, and each candidate gets the Python decision."""
+    log_case, *cases = _cases("parties")
+    entries = log_case["input"]["entries"]
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = [{"entries": entries, "options": options}]
+    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
+    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    assert whole["ok"], whole
+    assert whole["compromised"] == log_case["expect"]["compromised"]
+    assert whole["retired"] == log_case["expect"]["retired"]
+    wrong = []
+    for case, got in zip(cases, results, strict=True):
+        if "error" in case:
+            ok = (
+                not got["ok"]
+                and got["kind"] == case["error"]["class"]
+                and got["index"] == case["input"]["entry"]["index"]
+                and got["field"] == case["error"].get("field")
+            )
+        else:
+            ok = got["ok"] is True
+        if not ok:
+            wrong.append((case["name"], case.get("error"), got))
+    assert wrong == []
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -426,7 +454,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered |= {"statements", "statemap", "engagements"}
+    covered |= {"statements", "statemap", "engagements", "parties"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

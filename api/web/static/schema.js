@@ -592,7 +592,7 @@ function measureProblem(measure) {
 export const STATEMENT_VERSION = 1;
 const GLOBAL = "GLOBAL";
 
-export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend"]);
+export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire"]);
 export const KINDS = [...REGISTRY_KINDS, "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply", "engagement.open", "engagement.close", "engagement.withdraw"];
 
 // -- shared value formats
@@ -681,9 +681,25 @@ function readKeyAdd(o) {
   return o.build();
 }
 
+function readCompromisedSince(o) {
+  const index = o.opt("index", integer(1, SAFE_INT));
+  const time = o.opt("time", timestamp);
+  if (o.value !== null && (index === undefined) === (time === undefined)) {
+    o.ctx.add(o.pointer, `${label(o.pointer)} needs exactly one of 'index' and 'time'`);
+  }
+  return o.build();
+}
+
 function readKeyRevoke(o) {
   o.req("party", partyId);
   o.req("keyId", hex64);
+  o.req("reason", REASON);
+  o.opt("compromisedSince", obj(readCompromisedSince));
+  return o.build();
+}
+
+function readPartyRetire(o) {
+  o.req("party", partyId);
   o.req("reason", REASON);
   return o.build();
 }
@@ -912,6 +928,7 @@ const BODY_READERS = new Map([
   ["key.revoke", readKeyRevoke],
   ["accreditation.grant", readAccreditationGrant],
   ["accreditation.suspend", readAccreditationSuspend],
+  ["party.retire", readPartyRetire],
   ["claim.publish", (o) => readClaim(o, "claim.publish")],
   ["claim.supersede", (o) => readClaim(o, "claim.supersede")],
   ["claim.withdraw", readClaimWithdraw],

@@ -1441,8 +1441,8 @@ class Rules {
     this.logKey = null;
     this.genesisHash = null;
     this.heads = new Map(); // stream -> [hex head, length]
-    this.parties = new Map(); // party -> {role, keys: []}
-    this.keys = new Map(); // key id -> {party, raw, revokedAt}
+    this.parties = new Map(); // party -> {role, keys: [], retiredAt}
+    this.keys = new Map(); // key id -> {party, raw, revokedAt, compromisedIndex, compromisedMs}
     this.accreditations = new Map(); // party -> {measures: Set, validUntil, suspended}
     this.claims = new Map(); // digest hex -> {stream, measure, status, services, surfaces, jurisdictions}
     this.tests = new Map(); // digest hex -> [stream, claim hex, engagement hex or null]
@@ -1453,6 +1453,21 @@ class Rules {
 
   head(stream) {
     return this.heads.get(stream) || [this.genesisPrevs.get(stream), 0];
+  }
+
+  // SPEC §8.2 rule 5: the index of the revocation stating the key compromised when it signed the
+  // entry at `index` (logged at `logTimeMs`), or null if the entry reads as usual.
+  compromised(index, logTimeMs, keyid) {
+    const k = this.keys.get(keyid);
+    if (!k || k.revokedAt === null || index >= k.revokedAt) return null;
+    if (k.compromisedIndex !== null && index >= k.compromisedIndex) return k.revokedAt;
+    if (k.compromisedMs !== null && logTimeMs >= k.compromisedMs) return k.revokedAt;
+    return null;
+  }
+
+  notRetired(party) {
+    const retired = this.party(party).retiredAt;
+    if (retired !== null) fail("NotAuthorisedError", `${party} was retired at index ${retired}`, { field: "/body/party" });
   }
 
   check(e) {
@@ -1479,6 +1494,8 @@ class Rules {
     const k = this.keys.get(e.keyid);
     if (!k || k.party !== st.signer) fail("UnknownKeyError", `key ${e.keyid} is not a key of ${st.signer}`, { field: "/signatures/0/keyid" });
     if (k.revokedAt !== null) fail("RevokedKeyError", `key ${e.keyid} of ${st.signer} was revoked at index ${k.revokedAt}`, { field: "/signatures/0/keyid" });
+    const retired = this.parties.get(st.signer).retiredAt;
+    if (retired !== null) no(`${st.signer} was retired at index ${retired} and signs nothing since`, "/signer");
     if (REGISTRY_KINDS.has(st.kind)) this.checkRegistry(e);
     else this.checkProvider(e);
   }
@@ -1518,6 +1535,7 @@ class Rules {
       case "key.add":
         this.party(b.party);
         if (st.signer !== this.authority && st.signer !== b.party) fail("NotAuthorisedError", `${st.signer} may not add keys for ${b.party}`, { field: "/signer" });
+        this.notRetired(b.party);
         this.checkNewKey(e, b.key, "/body/key");
         break;
       case "key.revoke": {
@@ -1526,10 +1544,24 @@ class Rules {
         const known = this.keys.get(b.keyId);
         if (!known || known.party !== b.party) fail("DanglingReferenceError", `key ${b.keyId} is not a key of ${b.party}`, { field: "/body/keyId" });
         if (known.revokedAt !== null) fail("NotAuthorisedError", `key ${b.keyId} is already revoked (index ${known.revokedAt})`, { field: "/body/keyId" });
+        if ("compromisedSince" in b) {
+          const since = b.compromisedSince;
+          if (st.signer !== this.authority) fail("NotAuthorisedError", "only the authority may state that a key was compromised", { field: "/body/compromisedSince" });
+          if ("index" in since && since.index >= e.index) fail("NotAuthorisedError", `compromisedSince index ${since.index} is not before this revocation (index ${e.index})`, { field: "/body/compromisedSince/index" });
+          if ("time" in since && parseTimestamp(since.time) > e.logTimeMs) fail("NotAuthorisedError", `compromisedSince time ${since.time} is after this revocation's log time`, { field: "/body/compromisedSince/time" });
+        }
+        break;
+      }
+      case "party.retire": {
+        this.requireAuthority(st);
+        const p = this.party(b.party);
+        if (b.party === this.authority) fail("NotAuthorisedError", "the authority cannot retire itself", { field: "/body/party" });
+        if (p.retiredAt !== null) fail("NotAuthorisedError", `${b.party} is already retired (index ${p.retiredAt})`, { field: "/body/party" });
         break;
       }
       case "accreditation.grant":
         this.requireAuthority(st);
+        this.notRetired(b.party);
         if (this.party(b.party).role !== "verifier") fail("NotAuthorisedError", `only verifiers can be accredited; ${b.party} is not one`, { field: "/body/party" });
         break;
       case "accreditation.suspend": {
@@ -1564,6 +1596,7 @@ class Rules {
     const b = st.body;
     const owner = this.parties.get(st.stream);
     if (!owner || owner.role !== "provider") fail("NotAuthorisedError", `stream ${st.stream} is not the stream of a registered provider`, { field: "/stream" });
+    if (owner.retiredAt !== null) fail("NotAuthorisedError", `provider ${st.stream} was retired at index ${owner.retiredAt}: its stream is closed`, { field: "/stream" });
     if (st.kind.startsWith("engagement.")) {
       this.checkEngagementEntry(e);
       return;
@@ -1668,7 +1701,7 @@ class Rules {
 
   addKey(e, party, text) {
     const kid = e.keyIds.get(text);
-    this.keys.set(kid, { party, raw: e.rawKeys.get(text), revokedAt: null });
+    this.keys.set(kid, { party, raw: e.rawKeys.get(text), revokedAt: null, compromisedIndex: null, compromisedMs: null });
     this.parties.get(party).keys.push(kid);
   }
 
@@ -1684,18 +1717,25 @@ class Rules {
         this.authority = st.signer;
         this.logKey = e.rawKeys.get(b.logKey);
         this.genesisHash = e.entryHash;
-        this.parties.set(st.signer, { role: "authority", keys: [] });
+        this.parties.set(st.signer, { role: "authority", keys: [], retiredAt: null });
         this.addKey(e, st.signer, b.authorityKey);
         break;
       case "party.register":
-        this.parties.set(b.party, { role: b.role, keys: [] });
+        this.parties.set(b.party, { role: b.role, keys: [], retiredAt: null });
         for (const k of b.keys) this.addKey(e, b.party, k);
         break;
       case "key.add":
         this.addKey(e, b.party, b.key);
         break;
-      case "key.revoke":
-        this.keys.get(b.keyId).revokedAt = e.index;
+      case "key.revoke": {
+        const k = this.keys.get(b.keyId);
+        k.revokedAt = e.index;
+        if ("compromisedSince" in b && "index" in b.compromisedSince) k.compromisedIndex = b.compromisedSince.index;
+        else if ("compromisedSince" in b) k.compromisedMs = parseTimestamp(b.compromisedSince.time);
+        break;
+      }
+      case "party.retire":
+        this.parties.get(b.party).retiredAt = e.index;
         break;
       case "accreditation.grant":
         this.accreditations.set(b.party, { measures: new Set(b.measures), validUntil: "validUntil" in b ? parseTimestamp(b.validUntil) : null, suspended: false });
@@ -2057,6 +2097,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
     origin: rules.origin,
     genesisHash: hex(rules.genesisHash),
     heads,
+    ...readAfter(rules, items),
     ms: performance.now() - started,
   };
   if (stateProof !== null) {
@@ -2065,6 +2106,24 @@ export async function verifyRecord(record, onProgress = () => {}) {
     Object.assign(result, { complete: true, streamLength: complete === null ? 0 : complete.count, kinds });
   }
   return result;
+}
+
+/**
+ * How the accepted entries read after the whole record (SPEC §8.2 rule 5): `compromised` maps the
+ * index of each entry signed with a key the authority later stated compromised to the index of
+ * that revocation (not to be relied on; still accepted), `retired` each retired party to the
+ * index of its party.retire.
+ */
+function readAfter(rules, items) {
+  const compromised = {};
+  for (const e of items) {
+    if (e.index === 0) continue;
+    const r = rules.compromised(e.index, e.logTimeMs, e.keyid);
+    if (r !== null) compromised[String(e.index)] = r;
+  }
+  const retired = {};
+  for (const [party, p] of [...rules.parties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (p.retiredAt !== null) retired[party] = p.retiredAt;
+  return { compromised, retired };
 }
 
 const BUNDLE_FORMAT = "claimledger.bundle.v2";
