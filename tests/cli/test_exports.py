@@ -8,7 +8,9 @@
 - in-toto: ``claimledger export-intoto --key`` writes, through ``--db`` and ``--server``, the
   same envelopes, each accepted by the in-toto-attestation library and verified by
   securesystemslib with the verifier's registered key; ``/v1/entries/{index}/in-toto`` serves
-  the same Statements unsigned.
+  the same Statements unsigned;
+- a lying server (a proxy on loopback) that alters a test record gets no re-signature, and one
+  that serves a file built at another checkpoint gets no dump (exit 1, no partial file).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +307,78 @@ def test_the_data_page_links_each_download_and_describes_each_column(served: Ser
     for name in (*SCORECARD_COLUMNS, *RECORD_COLUMNS):
         assert f"<td><code>{name}</code></td>" in html
     assert 'href="/data"' in httpx.get(f"{served.base}/").text  # the footer of every page
+
+
+@contextmanager
+def lying_proxy(upstream: str, lie: Callable[[str, bytes, dict[str, str]], bytes]) -> Iterator[str]:
+    """An HTTP proxy on loopback to ``upstream`` whose answers ``lie`` may rewrite (body and
+    headers)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            r = httpx.get(upstream + self.path, timeout=30)
+            headers = {k: v for k, v in r.headers.items() if k.startswith("claimledger-")}
+            body = lie(self.path, r.content, headers) if r.is_success else r.content
+            self.send_response(r.status_code)
+            self.send_header("content-type", r.headers.get("content-type", "application/json"))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _forge_test_records(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """Change one character of every test record's summary, keeping its signature."""
+    if not path.startswith("/v1/log/entries"):
+        return body
+    out = []
+    for line in body.splitlines():
+        entry = json.loads(line)
+        env = json.loads(entry["envelope"])
+        payload = base64.b64decode(env["payload"])
+        at = payload.find(b'"summary":"')
+        if b'"kind":"test.record"' in payload and at >= 0:
+            at += len(b'"summary":"')
+            payload = (
+                payload[:at] + (b"B" if payload[at : at + 1] == b"A" else b"A") + payload[at + 1 :]
+            )
+            env["payload"] = base64.b64encode(payload).decode()
+            entry["envelope"] = canonical.encode(env).decode()
+        out.append(json.dumps(entry).encode())
+    return b"\n".join(out) + b"\n"
+
+
+def test_a_lying_server_gets_no_re_signature_and_no_dump(served: Served, tmp_path: Path) -> None:
+    cli = Cli()
+    key_path = served.info.keys_dir / "clearsight-audit.key"
+    out = tmp_path / "forged.intoto.jsonl"
+    with lying_proxy(served.base, _forge_test_records) as proxy:
+        result = cli("export-intoto", "--key", key_path, "--server", proxy, "-o", out, code=1)
+    assert "does not verify" in result.stderr
+    assert not out.exists()
+
+    def other_root(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+        if path.startswith("/v1/open-data/records"):
+            headers["claimledger-checkpoint-root"] = "A" * 43 + "="
+        return body
+
+    dump = tmp_path / "dump"
+    with lying_proxy(served.base, other_root) as proxy:
+        result = cli("open-data", dump, "--server", proxy, "--at", AT, code=1)
+    assert "the server built it at checkpoint" in result.stderr
+    assert not (dump / "records.csv").exists()
+    assert not (dump / "SHA256SUMS").exists()
+    assert not list(dump.glob(".*.tmp"))
