@@ -262,7 +262,8 @@ class VerifiedRecord:
     def counts(self, at_ms: int | None = None) -> dict[str, int]:
         """What the company's (complete) stream holds: entries, claim versions, test records,
         verdicts, replies and withdrawals; engagements by status, and the test records and
-        verdicts that name no engagement (legacy, SPEC §8.2 rule 7).
+        verdicts that name no engagement (legacy, SPEC §8.2 rule 7), and the entries signed with
+        a key since stated compromised (``compromised``, SPEC §8.2 rule 5).
 
         An open engagement whose window ended before ``at_ms`` counts as ``overdue`` (with no
         ``at_ms``, none does: the bundle itself has no clock).
@@ -275,6 +276,7 @@ class VerifiedRecord:
             and getattr(p.signed.statement.body, "engagement", None) is None
             for p in mine
         )
+        compromised = self.compromised()
         statuses = {"open": 0, "overdue": 0, "closed": 0, "withdrawn": 0}
         for e in self.state.engagements.values():
             if e.stream == self.stream:
@@ -290,6 +292,27 @@ class VerifiedRecord:
             "engagements": kinds.count(Kind.ENGAGEMENT_OPEN),
             **{f"engagements_{k}": n for k, n in statuses.items()},
             "unengaged": unengaged,
+            "compromised": sum(i in compromised for i in (p.index for p in mine)),
+        }
+
+    def compromised(self) -> dict[int, int]:
+        """The entries that read as not to be relied on (SPEC §8.2 rule 5): each entry signed with
+        a key whose revocation in the record states it compromised since then, mapped to the
+        index of that revocation. They were accepted and stay in the record."""
+        out: dict[int, int] = {}
+        for p in self.entries:
+            if p.index:
+                r = self.state.compromised(p.index, p.log_time_ms, p.signed.keyid)
+                if r is not None:
+                    out[p.index] = r
+        return out
+
+    def retired(self) -> dict[str, int]:
+        """Each party of the record that was retired, and the index of its ``party.retire``."""
+        return {
+            p: x.retired_at
+            for p, x in sorted(self.state.parties.items())
+            if x.retired_at is not None
         }
 
     def registry_records(self) -> dict[str, int]:

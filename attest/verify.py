@@ -1,14 +1,18 @@
-"""Client-side verification of a whole log, streaming and in constant memory (SPEC §8.3).
+"""Client-side verification of a whole log, streaming (SPEC §8.3).
 
 :class:`LogVerifier` takes raw entries in index order — from a local database, a remote API or a
 bundle — and re-checks everything from bytes: every signature, every chain link, every rule
 decision, the state commitment of every entry (SPEC §11), the Merkle root against a checkpoint, the
 checkpoint's signature by the log key the genesis names, and consistency with a checkpoint the
-caller trusted earlier. It never trusts the server's opinion of anything.
+caller trusted earlier. It never trusts the server's opinion of anything. Memory is the rules'
+state plus 16 bytes per entry (index and log time by signing key), kept so that a revocation
+stating a key compromised since an earlier index or time can be read back over the entries that
+key signed (SPEC §8.2 rule 5).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from attest.entry import LogEntry, leaf_data
 from attest.errors import CheckpointError, ProofError, VerificationError
 from attest.merkle import MerkleFrontier, leaf_hash
 from attest.rules import LogState, Placed
+from keys import KeyId
 
 __all__ = ["LogVerifier", "VerifiedLog", "log_note_verifier"]
 
@@ -31,12 +36,16 @@ class VerifiedLog:
         genesis_hash: the entry hash of the genesis entry: the ledger's fingerprint.
         state: the rules' state after the last entry.
         kinds: how many entries of each statement kind the log holds.
+        compromised: the index of each entry signed with a key the authority later stated
+            compromised (SPEC §8.2 rule 5), mapped to the index of that revocation: accepted,
+            but not to be relied on.
     """
 
     checkpoint: Checkpoint
     genesis_hash: bytes
     state: LogState
     kinds: Mapping[str, int] = field(default_factory=dict)
+    compromised: Mapping[int, int] = field(default_factory=dict)
 
 
 def log_note_verifier(state: LogState) -> NoteVerifier:
@@ -66,6 +75,9 @@ class LogVerifier:
         self._genesis_hash = genesis_hash
         self._trusted = trusted
         self._kinds: Counter[str] = Counter()
+        # Per signing key, the indexes and log times of the entries it signed (8 bytes each), so
+        # that a later compromisedSince can be read back over them at the end.
+        self._signed: dict[str, tuple[array[int], array[int]]] = {}
 
     @property
     def size(self) -> int:
@@ -113,6 +125,12 @@ class LogVerifier:
             )
         state.apply(placed)
         self._kinds[placed.signed.statement.kind] += 1
+        if raw.index:
+            signed = self._signed.get(placed.signed.keyid)
+            if signed is None:
+                signed = self._signed[placed.signed.keyid] = (array("q"), array("q"))
+            signed[0].append(raw.index)
+            signed[1].append(raw.log_time_ms)
         root = state.state_root
         if raw.state_root is not None and raw.state_root != root:
             raise VerificationError(
@@ -172,4 +190,21 @@ class LogVerifier:
                 "checkpoint trusted earlier (rollback)"
             )
         assert state.genesis_hash is not None  # noqa: S101 - size > 0 implies a genesis
-        return VerifiedLog(checkpoint, state.genesis_hash, state, dict(self._kinds))
+        return VerifiedLog(
+            checkpoint, state.genesis_hash, state, dict(self._kinds), self.compromised()
+        )
+
+    def compromised(self) -> dict[int, int]:
+        """The entries checked so far that read as not to be relied on: index -> revocation."""
+        out: dict[int, int] = {}
+        for keyid, (indexes, times) in self._signed.items():
+            k = self.state.keys.get(KeyId(keyid))
+            if k is None or k.revoked_at is None:
+                continue
+            if k.compromised_index is None and k.compromised_ms is None:
+                continue
+            for i, t in zip(indexes, times, strict=True):
+                r = self.state.compromised(i, t, keyid)
+                if r is not None:
+                    out[i] = r
+        return dict(sorted(out.items()))

@@ -67,7 +67,7 @@ def main() -> None:
     Onboarding: onboard request (a new party) | register --from-request (the authority)
     Providers:  claim publish | claim supersede | claim withdraw | reply
     Verifiers:  engagement open|close|withdraw | test record | verdict issue
-    Authority:  init | party register | accredit grant|suspend | key add|revoke
+    Authority:  init | party register|retire | accredit grant|suspend | key add|revoke
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Regulators: export COMPANY --as-of DATE -o FILE | report FILE (offline)
     Exports:    export-intoto --key KEY -o FILE (in-toto, verifiers) | open-data DIR (CSV, JSON)

@@ -274,6 +274,16 @@ def _summary(outcome: Outcome, stream: str | None, previous: Any, pin_source: st
         )
     else:
         click.echo(f"  streams: {outcome.streams}, parties: {outcome.parties}")
+    if outcome.compromised:
+        shown = ", ".join(
+            f"{i} (revocation {r})" for i, r in list(outcome.compromised.items())[:20]
+        )
+        more = len(outcome.compromised) - 20
+        click.echo(
+            f"  NOT TO BE RELIED ON: {len(outcome.compromised)} entries signed with keys the "
+            f"authority since stated compromised (SPEC §8.2 rule 5): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     if outcome.remark:
         click.echo(f"  note: {outcome.remark}")
     elif previous is not None:

@@ -165,7 +165,9 @@ def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:
         )
         if flags is not None and flags.verifier_suspended:
             line += "; its verifier was suspended later"
-        if flags is not None and flags.key_revoked:
+        if flags is not None and flags.key_compromised:
+            line += "; NOT TO BE RELIED ON: its key was later stated compromised at the time"
+        elif flags is not None and flags.key_revoked:
             line += "; its key was revoked later"
         out += [line, f"      {_ref(verdict)}"]
     for r in v.replies:

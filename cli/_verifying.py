@@ -60,6 +60,8 @@ class Outcome:
     witnessed: VerifiedCheckpoint | None = None
     record: VerifiedRecord | None = None
     """A company record's verified entries (bundles only), to replay or report from."""
+    compromised: dict[int, int] = field(default_factory=dict)
+    """Entries not to be relied on (SPEC §8.2 rule 5): index -> the revocation saying so."""
 
 
 def checkpoint_size(note: bytes) -> int:
@@ -123,13 +125,15 @@ def verify_full_log(
         len(state.heads),
         len(state.parties),
         remark=remark,
-        counts=log_counts(result.kinds, checkpoint.size),
+        counts=log_counts(result.kinds, checkpoint.size, len(result.compromised)),
+        compromised=dict(result.compromised),
     )
 
 
-def log_counts(kinds: Mapping[str, int], entries: int) -> dict[str, int]:
+def log_counts(kinds: Mapping[str, int], entries: int, compromised: int = 0) -> dict[str, int]:
     """What a whole log holds, in the terms ``VerifiedRecord.counts`` uses for one record."""
     return {
+        "compromised": compromised,
         "entries": entries,
         "claims": kinds.get(Kind.CLAIM_PUBLISH, 0) + kinds.get(Kind.CLAIM_SUPERSEDE, 0),
         "tests": kinds.get(Kind.TEST_RECORD, 0),
@@ -231,6 +235,7 @@ def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Out
         result.counts(at_ms=time.time_ns() // 1_000_000),
         result.registry_records(),
         record=result,
+        compromised=result.compromised(),
     )
 
 

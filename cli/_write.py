@@ -686,6 +686,20 @@ def party_register(
     run(Kind.PARTY_REGISTER)
 
 
+@party.command("retire")
+@click.argument("party_id", metavar="PARTY")
+@click.option("--reason", help="Why (public).")
+@_writer
+def party_retire(party_id: str, reason: str | None, **kw: Any) -> None:
+    """Retire PARTY (as the authority): it signs nothing after this entry, a provider's stream
+    takes no new entries, and nothing is deleted: its past entries stay valid and are shown as
+    "retired since" its retirement."""
+    run = _Run(kw)
+    run.body["party"] = party_id
+    _set(run.body, "reason", reason)
+    run(Kind.PARTY_RETIRE)
+
+
 @click.group("key")
 def key_group() -> None:
     """Add and revoke a party's keys in the registry (rotation: add the new, revoke the old)."""
@@ -718,17 +732,36 @@ def key_add(party_id: str, public_key: str, **kw: Any) -> None:
     help="Or the key itself: base64, or a public/private key file.",
 )
 @click.option("--reason", help="Why (public).")
+@click.option(
+    "--compromised-since",
+    metavar="INDEX|TIMESTAMP",
+    help="As the authority: the key was compromised from this log index, or from this log time "
+    "(RFC 3339); the entries it signed from there read as not to be relied on.",
+)
 @_writer
 def key_revoke(
-    party_id: str, key_id: str | None, public_key: str | None, reason: str | None, **kw: Any
+    party_id: str,
+    key_id: str | None,
+    public_key: str | None,
+    reason: str | None,
+    compromised_since: str | None,
+    **kw: Any,
 ) -> None:
-    """Revoke one of PARTY's keys: it signs nothing after this entry."""
+    """Revoke one of PARTY's keys: it signs nothing after this entry.
+
+    With --compromised-since (the authority only, SPEC §8.2 rule 5), the entries the key signed
+    from that log index or log time until this revocation stay in the log but are flagged as not
+    to be relied on, by every verifier and on the pages.
+    """
     if (key_id is None) == (public_key is None):
         raise click.UsageError("give exactly one of --key-id or --public-key")
     run = _Run(kw)
     kid = _hex(key_id, "--key-id") if key_id else raw_key_id(load_public_key(str(public_key)).raw)
     run.body.update({"party": party_id, "keyId": kid})
     _set(run.body, "reason", reason)
+    if compromised_since is not None:
+        since = compromised_since.strip()
+        run.body["compromisedSince"] = {"index": int(since)} if since.isdigit() else {"time": since}
     run(Kind.KEY_REVOKE)
 
 

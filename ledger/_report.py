@@ -220,6 +220,7 @@ class Report:
                         for name, on in (
                             ("verifier-suspended", flags.verifier_suspended),
                             ("key-revoked", flags.key_revoked),
+                            ("key-compromised", flags.key_compromised),
                         )
                         if on
                     ),

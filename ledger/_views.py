@@ -44,6 +44,7 @@ from attest.statements import (
     KeyRevoke,
     Kind,
     PartyRegister,
+    PartyRetire,
     ProviderReply,
     TestRecord,
     Verdict,
@@ -220,6 +221,7 @@ class EntryFact:
             Kind.KEY_REVOKE.value: f"Key of {self.party} revoked",
             Kind.ACCREDITATION_GRANT.value: f"{self.party} accredited",
             Kind.ACCREDITATION_SUSPEND.value: f"Accreditation of {self.party} suspended",
+            Kind.PARTY_RETIRE.value: f"{self.party} retired",
             Kind.CLAIM_PUBLISH.value: f"Claim: {what}",
             Kind.CLAIM_SUPERSEDE.value: f"Claim updated: {what}",
             Kind.CLAIM_WITHDRAW.value: f"Claim withdrawn: {what}",
@@ -371,6 +373,12 @@ def _version(
     c: _ClaimState, at_ms: int, flags: Callable[[EntryFact], VerdictFlags] | None
 ) -> ClaimVersion:
     latest = c.verdicts[-1] if c.verdicts else None
+    verdict_flags = (
+        (NO_FLAGS,) * len(c.verdicts) if flags is None else tuple(map(flags, c.verdicts))
+    )
+    status = _public_status(latest, at_ms)
+    if verdict_flags and verdict_flags[-1].key_compromised:
+        status = "unverified"  # not to be relied on (SPEC §8.2 rule 5): it confirms nothing
     return ClaimVersion(
         entry=c.fact,
         status=c.status,
@@ -380,10 +388,8 @@ def _version(
         replies=tuple(c.replies),
         latest_verdict=latest,
         latest_verdict_expired=None if latest is None else latest.expired_at(at_ms),
-        public_status=_public_status(latest, at_ms),
-        verdict_flags=(
-            (NO_FLAGS,) * len(c.verdicts) if flags is None else tuple(map(flags, c.verdicts))
-        ),
+        public_status=status,
+        verdict_flags=verdict_flags,
     )
 
 
@@ -403,10 +409,14 @@ class VerdictFlags:
             verdict (and before the view's cut), if any.
         revoked: the ``key.revoke`` of the key that signed the verdict, if it was logged before
             the view's cut (a revoked key signs nothing later, so it is always after).
+        compromised: that same revocation, if it states the key compromised since an index or
+            time the verdict is at or after (SPEC §8.2 rule 5): the verdict is then not to be
+            relied on, and a claim whose latest verdict it is reads ``unverified``.
     """
 
     suspended: EntryFact | None = None
     revoked: EntryFact | None = None
+    compromised: EntryFact | None = None
 
     @property
     def verifier_suspended(self) -> bool:
@@ -419,8 +429,13 @@ class VerdictFlags:
         return self.revoked is not None
 
     @property
+    def key_compromised(self) -> bool:
+        """The verdict was signed with a key the authority since stated compromised at the time."""
+        return self.compromised is not None
+
+    @property
     def flagged(self) -> bool:
-        """Either flag is set."""
+        """Any flag is set."""
         return self.suspended is not None or self.revoked is not None
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,6 +448,7 @@ class VerdictFlags:
             "keyRevoked": r is not None,
             "keyRevokedIndex": None if r is None else r.index,
             "keyRevokedAt": None if r is None else _iso(r.log_time_ms),
+            "keyCompromised": self.compromised is not None,
         }
 
 
@@ -621,6 +637,12 @@ class ScorecardCell:
         """A status here rests on a verdict whose signing key was revoked after it."""
         return any(f.key_revoked for f in self._counted())
 
+    @property
+    def key_compromised(self) -> bool:
+        """A claim here reads ``unverified`` because its latest verdict was signed with a key since
+        stated compromised (SPEC §8.2 rule 5)."""
+        return any(f.key_compromised for f in self._counted())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: each claim with its scope caveats and latest verdict, compactly."""
         out = []
@@ -654,6 +676,7 @@ class ScorecardCell:
             "status": self.status,
             "verifierSuspended": self.verifier_suspended,
             "keyRevoked": self.key_revoked,
+            "keyCompromised": self.key_compromised,
             "claims": out,
         }
 
@@ -847,6 +870,8 @@ class Party:
         registered_at: the index of the entry that registered it (the genesis for the authority).
         keys: its keys, in the order added.
         accreditation: a verifier's accreditation, if it holds one.
+        retired: the ``party.retire`` that retired it, if any: it signs nothing since, its past
+            entries stay valid and shown.
     """
 
     id: str
@@ -857,6 +882,12 @@ class Party:
     registered_at: int
     keys: tuple[PartyKey, ...]
     accreditation: Accreditation | None
+    retired: EntryFact | None = None
+
+    @property
+    def retired_at(self) -> int | None:
+        """The log index of its retirement, if it was retired."""
+        return None if self.retired is None else self.retired.index
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, camelCase keys."""
@@ -869,16 +900,19 @@ class Party:
             "registeredAt": self.registered_at,
             "keys": [k.to_dict() for k in self.keys],
             "accreditation": None if self.accreditation is None else self.accreditation.to_dict(),
+            "retiredAt": self.retired_at,
+            "retiredSince": None if self.retired is None else _iso(self.retired.log_time_ms),
         }
 
 
 class _PartyState:
-    __slots__ = ("accreditation", "keys", "party")
+    __slots__ = ("accreditation", "keys", "party", "retired")
 
     def __init__(self, party: Party) -> None:
         self.party = party
         self.keys: dict[str, PartyKey] = {}
         self.accreditation: Accreditation | None = None
+        self.retired: EntryFact | None = None
 
     def snapshot(self) -> Party:
         p = self.party
@@ -891,6 +925,7 @@ class _PartyState:
             p.registered_at,
             tuple(self.keys.values()),
             self.accreditation,
+            self.retired,
         )
 
 
@@ -937,6 +972,8 @@ class Views:
         # party (index order), revocations by key id, and both kinds in index order.
         self._suspensions: dict[str, list[EntryFact]] = {}
         self._revocations: dict[str, EntryFact] = {}
+        # Revocations stating compromise (SPEC §8.2 rule 5), by key id: (since index, since ms).
+        self._compromise: dict[str, tuple[int | None, int | None]] = {}
         self._revoked_parties: set[str] = set()
         self._registry_events: list[EntryFact] = []
         # The public search and the paged scorecard (ledger/_search.py): names of companies and
@@ -1038,7 +1075,9 @@ class Views:
         if isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
             return EntryFact(**base, party=_intern(body.party), valid_until_ms=until)
-        if isinstance(body, PartyRegister | KeyAdd | KeyRevoke | AccreditationSuspend):
+        if isinstance(
+            body, PartyRegister | KeyAdd | KeyRevoke | AccreditationSuspend | PartyRetire
+        ):
             return EntryFact(**base, party=_intern(body.party))
         return EntryFact(**base)  # pragma: no cover - every kind is handled above
 
@@ -1079,12 +1118,21 @@ class Views:
                 self._add_key(party, body.key, i)
         elif isinstance(body, KeyRevoke):
             self._revocations[_intern(body.key_id)] = fact
+            since = body.compromised_since
+            if since is not None:
+                since_ms = None if since.time is None else parse_timestamp(since.time)
+                self._compromise[body.key_id] = (since.index, since_ms)
             self._revoked_parties.add(fact.party or "")
             self._registry_events.append(fact)
             party = self._parties.get(body.party)
             if party is not None and body.key_id in party.keys:
                 old = party.keys[body.key_id]
                 party.keys[body.key_id] = PartyKey(old.key_id, old.key, old.added_at, i)
+        elif isinstance(body, PartyRetire):
+            self._registry_events.append(fact)
+            party = self._parties.get(body.party)
+            if party is not None:
+                party.retired = fact
         elif isinstance(body, AccreditationGrant):
             party = self._parties.get(body.party)
             if party is not None:
@@ -1141,6 +1189,7 @@ class Views:
         """Flags of a verdict as the registry stood below global index ``limit``."""
         suspensions = self._suspensions
         revocations = self._revocations
+        compromise = self._compromise
 
         def flags(v: EntryFact) -> VerdictFlags:
             suspended = None
@@ -1154,7 +1203,14 @@ class Views:
                 revoked = None
             if suspended is None and revoked is None:
                 return NO_FLAGS
-            return VerdictFlags(suspended, revoked)
+            compromised = None
+            since = compromise.get(v.key_id or "") if revoked is not None else None
+            if since is not None and (
+                (since[0] is not None and v.index >= since[0])
+                or (since[1] is not None and v.log_time_ms >= since[1])
+            ):
+                compromised = revoked
+            return VerdictFlags(suspended, revoked, compromised)
 
         return flags
 
@@ -1299,6 +1355,8 @@ class Views:
         state = self._parties.get(pid)
         if state is None or state.party.role != "provider" or state.party.registered_at >= cut:
             return None
+        if state.retired is not None and state.retired.index < cut:
+            return None  # retired: not in the comparison (its page still shows its record)
         service = key[1] if len(key) > 1 else None
         if service is not None:
             first = self._services.get(pid, {}).get(service)
@@ -1389,6 +1447,16 @@ class Views:
         hits.extend(h for h in take if h.item.first_index < cut)
         end = offset + len(take)
         return NameResults(q, tuple(hits), ("f", "", end) if end < len(similar) else None)
+
+    @_locked
+    def retired_since(self, party_id: str, *, size: int | None = None) -> int | None:
+        """The log time (ms) of the party's ``party.retire`` if it is below ``size``, else
+        ``None`` (not retired, or not yet at that size)."""
+        p = self._parties.get(party_id)
+        r = None if p is None else p.retired
+        if r is None or (size is not None and r.index >= size):
+            return None
+        return r.log_time_ms
 
     @_locked
     def provider_ids(self, *, after: str | None = None, limit: int = 100) -> list[str]:

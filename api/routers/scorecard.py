@@ -18,6 +18,7 @@ from api.problems import InvalidParameterError
 from api.responses import Cache, json_response, not_modified
 from api.schemas import Responses, ViewOut, problem_docs
 from attest.measures import MEASURES
+from attest.statements import format_timestamp
 from ledger import PUBLIC_STATUSES, Ledger, NameHit, NameResults, Scorecard, fold
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SCORECARD_LIMIT",
     "find_names",
     "name_hit_json",
+    "name_hits_json",
     "router",
     "scorecard_page",
 ]
@@ -267,9 +269,9 @@ def search(
     return json_response(request, out)
 
 
-def name_hit_json(hit: NameHit) -> dict[str, Any]:
+def name_hit_json(hit: NameHit, retired_ms: int | None = None) -> dict[str, Any]:
     """One name found, as JSON (``id``: ``PROVIDER/NAME`` for a service, the party id for a
-    company)."""
+    company; ``retiredSince``: when the company was retired, or ``null``)."""
     item = hit.item
     return {
         "kind": item.kind,
@@ -278,7 +280,14 @@ def name_hit_json(hit: NameHit) -> dict[str, Any]:
         "provider": item.provider,
         "match": hit.match,
         "distance": hit.distance,
+        "retiredSince": None if retired_ms is None else format_timestamp(retired_ms),
     }
+
+
+def name_hits_json(ledger: Ledger, found: NameResults, size: int | None) -> list[dict[str, Any]]:
+    """The hits of a name search as JSON, each company marked if it was retired by ``size``."""
+    views = ledger.views
+    return [name_hit_json(h, views.retired_since(h.item.provider, size=size)) for h in found.hits]
 
 
 def find_names(
@@ -326,7 +335,7 @@ def _names(
     found, nxt = find_names(ledger, q, cursor, n, pinned.size)
     out = {
         "query": found.query,
-        "results": [name_hit_json(h) for h in found.hits],
+        "results": name_hits_json(ledger, found, pinned.size),
         "next": nxt,
         "limit": n,
     }

@@ -30,7 +30,7 @@ from api.deps import LedgerDep
 from api.params import Latest, latest, present_ms, still_latest
 from api.problems import InvalidParameterError
 from api.responses import Cache, not_modified
-from api.routers.scorecard import MAX_COMPARE, find_names, name_hit_json, scorecard_page
+from api.routers.scorecard import MAX_COMPARE, find_names, name_hits_json, scorecard_page
 from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
 from ledger import (
@@ -556,7 +556,7 @@ def search_page(request: Request, ledger: LedgerDep) -> Response:
             problems.append("That page link is out of date; showing the first results.")
             found, nxt = find_names(ledger, query, None, SEARCH_LIMIT, pinned.size)
             cursor = None
-        hits = [name_hit_json(h) for h in found.hits]
+        hits = name_hits_json(ledger, found, pinned.size)
     return _render(
         request,
         "search.html",
@@ -1033,6 +1033,9 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
     end = as_of_ms if as_of_ms is not None else now
     chart = build_chart(replay, min(start, end), end)
     genesis = (ledger.state.genesis_hash or b"").hex()
+    retired_ms = views.retired_since(provider_id, size=pinned.size)
+    if retired_ms is not None and as_of_ms is not None and retired_ms > as_of_ms:
+        retired_ms = None  # retired after the date shown
     return _render(
         request,
         "provider.html",
@@ -1052,6 +1055,7 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
             "names": names,
             "where": where,
             "registered_ms": start,
+            "retired_ms": retired_ms,
         },
         status=400 if problem else 200,
         ledger=ledger,

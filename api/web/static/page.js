@@ -388,6 +388,19 @@ function showOk(out, result, stream, got, seconds) {
       el("li", {}, "Latest entry of this company: ", el("code", { class: "hash" }, company.head)),
     ),
   );
+  // SPEC §8.2 rule 5: entries signed with a key the authority since stated compromised.
+  const compromised = Object.entries(result.compromised || {});
+  if (compromised.length > 0) {
+    out.append(
+      el(
+        "p",
+        { class: "flag", id: "verify-compromised", "data-count": String(compromised.length) },
+        el("strong", {}, `Not to be relied on: ${plural(compromised.length, "entry", "entries")}. `),
+        `Signed with keys the authority later stated were compromised at the time (log ${compromised.length === 1 ? "index" : "indexes"} ` +
+          `${compromised.map(([i, r]) => `${i}, revoked at ${r}`).join("; ")}). They stay in the log; they confirm nothing.`,
+      ),
+    );
+  }
 }
 
 /** "this browser cannot check post-quantum ML-DSA-44 signatures; use claimledger verify --policy" */
