@@ -354,6 +354,7 @@ def app_from_env() -> FastAPI:
 
     def open_ledger() -> Ledger:
         ledger = Ledger.open(url, log_key=log_key, published_checkpoint=published)
+        ledger.views.settle()  # the search's sorted keys, before the first visitor
         freeze_heap()  # the state the open rebuilt lives as long as the server
         return ledger
 

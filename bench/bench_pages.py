@@ -333,7 +333,8 @@ def _open(meta: dict[str, Any]) -> tuple[Ledger, float]:
     t0 = time.perf_counter()
     ledger = Ledger.open(meta["url"], log_key=key(LOG_KEY))
     open_s = time.perf_counter() - t0
-    freeze_heap()  # as the server does after its open (api/__init__.py)
+    ledger.views.settle()  # as the server does after its open (api/__init__.py)
+    freeze_heap()
     return ledger, open_s
 
 

@@ -215,6 +215,10 @@ class NameIndex:
             self._trigrams.setdefault(t, []).append(item_id)
         return True
 
+    def settle(self) -> None:
+        """Merge the keys added since the last look-up into the sorted list now."""
+        self._keys.settle()
+
     def get(self, kind: str, provider: str, name: str) -> SearchItem | None:
         """The item of ``(kind, provider, name)``, if indexed."""
         i = self._ids.get((kind, provider, name))

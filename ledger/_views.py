@@ -1459,6 +1459,15 @@ class Views:
         return r.log_time_ms
 
     @_locked
+    def settle(self) -> None:
+        """Sort what the name index and the scorecard's keys gathered since they were last read
+        (the next read would): a server calls it once after its open, before freezing the heap,
+        so that its first visitor does not wait for the sort (≈ 0.5 s at 100,000 services)."""
+        self._names.settle()
+        self._provider_keys.settle()
+        self._service_keys.settle()
+
+    @_locked
     def provider_ids(self, *, after: str | None = None, limit: int = 100) -> list[str]:
         """Provider party ids in order, after ``after``, at most ``limit`` (a bisection, not a
         pass over every party)."""

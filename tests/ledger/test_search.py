@@ -215,6 +215,14 @@ def test_the_search_state_survives_a_pickle(story: tuple[LogBuilder, Views]) -> 
     )
 
 
+def test_settle_sorts_what_the_views_gathered(story: tuple[LogBuilder, Views]) -> None:
+    _, views = story
+    views.settle()
+    assert views._names._keys.pending == []
+    assert views._service_keys.pending == []
+    assert views._provider_keys.keys == [(P,), (Q,)]
+
+
 def test_the_sorted_keys_merge_what_was_added_since_the_last_read() -> None:
     keys = SortedKeys()
     for k in ("m", "c", "x"):
