@@ -91,7 +91,9 @@ _RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
 
 _CLAIM_KINDS = frozenset({Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value})
 _VERIFIER_KINDS = frozenset({Kind.TEST_RECORD.value, Kind.VERDICT_ISSUE.value})
-_FEED_REGISTRY_KINDS = frozenset({Kind.ACCREDITATION_SUSPEND.value, Kind.KEY_REVOKE.value})
+_FEED_REGISTRY_KINDS = frozenset(
+    {Kind.ACCREDITATION_SUSPEND.value, Kind.KEY_REVOKE.value, Kind.PARTY_RETIRE.value}
+)
 FEED_KINDS = frozenset(
     {
         *_CLAIM_KINDS,

@@ -175,6 +175,8 @@ class _Writer:
             return f"Accreditation of {self.name(f.party)} suspended"
         if k == Kind.KEY_REVOKE.value:
             return f"A signing key of {self.name(f.party)} was revoked"
+        if k == Kind.PARTY_RETIRE.value:
+            return f"{self.name(f.party)} was retired"
         return f.title  # pragma: no cover - feeds carry only the kinds above
 
     def text(self, item: FeedItem, st: Mapping[str, Any] | None) -> str:
@@ -218,6 +220,20 @@ class _Writer:
         elif k == Kind.KEY_REVOKE.value:
             parts.append(
                 f"Key {body.get('keyId', '')} signs nothing after this entry. "
+                f"Reason: {body.get('reason', '')}"
+            )
+            since = body.get("compromisedSince")
+            if isinstance(since, Mapping):
+                start = (
+                    f"log index {since['index']}" if "index" in since else f"{since.get('time')}"
+                )
+                parts.append(
+                    f"The authority states it was compromised from {start}: what it signed from "
+                    "then on stays in the log but is not to be relied on."
+                )
+        elif k == Kind.PARTY_RETIRE.value:
+            parts.append(
+                "It signs nothing after this entry; its past entries stay on the record. "
                 f"Reason: {body.get('reason', '')}"
             )
         elif k == Kind.TEST_RECORD.value:

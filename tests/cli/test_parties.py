@@ -197,3 +197,6 @@ def test_through_a_real_server(sqlite_world: World, proc: Proc, tmp_path: Path) 
         assert "retired since" in search
         found = httpx.get(f"{base}/v1/search", params={"q": "acme"}).json()
         assert found["results"][0]["retiredSince"] is not None
+        feed = httpx.get(f"{base}/v1/streams/{PROVIDER}/feed.atom").text
+        assert "Acme Social, Inc. was retired" in feed
+        assert f"compromised from log index {verdict_index}" in feed
