@@ -355,6 +355,11 @@ class CellView:
         """A status here rests on a verdict whose signing key was revoked after it."""
         return any(f.key_revoked for f in self._counted())
 
+    @property
+    def key_compromised(self) -> bool:
+        """A claim here reads unverified: its latest verdict's key was since stated compromised."""
+        return any(f.key_compromised for f in self._counted())
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderColumn:

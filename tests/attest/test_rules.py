@@ -15,19 +15,20 @@ from attest.errors import (
     VerificationError,
 )
 from attest.rules import CLOCK_SKEW_MS, LogState, replay
-from keys import PrivateKey
+from keys import KeyId, PrivateKey
 from tests.attest.examples import (
     AUTHORITY,
     example_accreditation_suspend_body,
     example_claim_body,
     example_claim_withdraw_body,
     example_key,
+    example_key_revoke_body,
     example_provider_reply_body,
     example_seed,
     example_test_record_body,
     example_verdict_body,
 )
-from tests.attest.logbuilder import LogBuilder, digest
+from tests.attest.logbuilder import LogBuilder, digest, key
 
 P = "acme-social"
 Q = "other-video"
@@ -473,3 +474,30 @@ def test_a_company_record_is_checked_alone_in_sparse_mode() -> None:
         dense.admit(dense.open(entry))
     with pytest.raises(NotAuthorisedError, match="is not the next index"):
         dense.check(dense.open(record[gap]))
+
+
+def test_rollback_restores_keys_and_parties() -> None:
+    """A compromise stated and a party retired in a batch that is rolled back leave no trace: the
+    key reads as before (no entry flagged) and the party signs again."""
+    from scripts.gen_vectors import PROVIDER2, parties_log
+
+    b, _ = parties_log()
+    state = replay(b.entries)
+    acme_key = str(key(7).public_key.key_id)
+    on_acme = [e for e in b.entries if e.stream == P]
+    state.begin()
+    body = example_key_revoke_body(P, acme_key)
+    body["compromisedSince"] = {"index": on_acme[0].index}
+    state.admit(state.open(b.make("key.revoke", "registry", AUTHORITY, body)))
+    last = on_acme[-1]
+    assert state.compromised(last.index, last.log_time_ms, acme_key) is not None
+    state.rollback()
+    assert state.compromised(last.index, last.log_time_ms, acme_key) is None
+    assert state.keys[KeyId(acme_key)].revoked_at is None
+    state.begin()
+    retire = {"party": P, "reason": "Deregistered."}
+    state.admit(state.open(b.make("party.retire", "registry", AUTHORITY, retire)))
+    assert state.parties[P].retired_at == len(b.entries)
+    state.rollback()
+    assert state.parties[P].retired_at is None
+    assert state.parties[PROVIDER2].retired_at is not None  # the log's own retirement stays

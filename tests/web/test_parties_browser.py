@@ -97,6 +97,10 @@ def test_a_compromised_verdict_and_a_retired_company_in_chromium(
     retired = "retired since " + format_timestamp(site.retire_ms)[:10]
     assert retired in page.inner_text(f"#results li[data-id='{Q}']")
     assert "retired" not in page.inner_text(f"#results li[data-id='{P}']")
+    page.goto(f"{site.base}/companies/{P}/case-file")
+    assert "NOT TO BE RELIED ON (key stated compromised)" in page.inner_text("body")
     page.goto(f"{site.base}/")
-    assert page.locator(f"td[data-provider='{P}']").count() > 0
+    cell = page.locator(f"td[data-provider='{P}'][data-measure='detect.hash_known_image']")
+    assert cell.get_attribute("data-status") == "unverified"
+    assert cell.locator("[data-flag='key-compromised']").is_visible()
     assert page.locator(f"td[data-provider='{Q}']").count() == 0  # out of current comparisons
