@@ -75,6 +75,12 @@ SCORECARD_DOCS: tuple[tuple[str, str, str], ...] = (
         "the status rests on a verdict whose verifier was suspended since",
     ),
     ("keyRevoked", "boolean", "the status rests on a verdict whose signing key was revoked since"),
+    (
+        "keyCompromised",
+        "boolean",
+        "a latest verdict here was signed with a key since stated compromised at the time: not to "
+        "be relied on, so its claim counts as unverified",
+    ),
     ("claims", "array", "digests of the active claim versions for the measure, newest first"),
     ("services", "array", "the services those claim versions name"),
     ("verdicts", "array", "digests of the latest verdict on each of those claim versions"),
@@ -227,6 +233,7 @@ def _scorecard_row(cut: OpenDataCut, row: ScorecardRow, cell: ScorecardCell) -> 
         "status": cell.status,
         "verifierSuspended": cell.verifier_suspended,
         "keyRevoked": cell.key_revoked,
+        "keyCompromised": cell.key_compromised,
         "claims": [c.digest.hex() for c in cell.claims],
         "services": services,
         "verdicts": [v.digest.hex() for v in latest],

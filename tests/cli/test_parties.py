@@ -116,6 +116,10 @@ def test_a_compromised_key_and_a_retired_provider(sqlite_world: World) -> None:
         assert cell.status == "unverified"
         assert cell.key_compromised
         assert cell.to_dict()["keyCompromised"] is True
+    dump = world.keys.parent / "open-data"
+    cli("open-data", dump, *db)
+    (row,) = json.loads((dump / "scorecard.json").read_text())["rows"]
+    assert (row["status"], row["keyCompromised"]) == ("unverified", True)
 
     # Retire the provider: it signs nothing more, its record stays and verifies.
     cli("party", "retire", PROVIDER, *authority, "--reason", "Service closed.")
