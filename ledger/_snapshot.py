@@ -6,10 +6,10 @@ with the state map), the read views, the Merkle frontier, and two small indexes 
 It is stored in the ledger's own database (``claimledger_snapshots``: one row, written in one
 transaction, so a kill while writing leaves the previous snapshot or none, never half of one).
 
-It is never trusted silently. Before its data is read, the log key's signature over its binding
-(:class:`attest.snapshot.SnapshotBinding`: origin, size, tree root, state root, the data's
-SHA-256 and this code's layout tag) must verify under the log key the genesis entry names, the
-data must hash to the signed digest, and the layout tag must be this code's. After reading, the
+It is never trusted silently. Before its data is read, its layout tag must be this code's, and
+the log key's signature over its binding (:class:`attest.snapshot.SnapshotBinding`: origin, size,
+tree root, state root, the data's SHA-256 and the layout tag) must verify under the log key the
+genesis entry names, with the digest recomputed from the data. After reading, the
 state must be the one signed (its size, frontier root and state root) and must agree with the
 stored entry at the snapshot's size. Any failure refuses the snapshot with one warning naming
 the reason, and the ledger replays the log from genesis instead. The data is a pickle read by an
@@ -157,6 +157,10 @@ def read_snapshot(
         SnapshotRefused: the snapshot is not this log's at that size, was altered, was written
             by other code, or does not hold the state it claims; the message says which.
     """
+    if stored.tag != layout_tag():
+        # First: a snapshot of other code may differ in its signed bytes too, so its signature
+        # failing would not say why. The tag is signed; changing it only gets the same refusal.
+        raise SnapshotRefused("written by another version of claimledger")
     try:
         binding = SnapshotBinding(
             origin=origin,
@@ -170,8 +174,6 @@ def read_snapshot(
     except VerificationError as exc:
         # The digest is recomputed from the data, so altered data fails here too.
         raise SnapshotRefused(f"not signed by the log key as it is stored ({exc})") from None
-    if stored.tag != layout_tag():
-        raise SnapshotRefused("written by another version of claimledger")
     if last.index != stored.size - 1 or last.state_root != stored.state_root:
         raise SnapshotRefused(
             f"the stored entry {stored.size - 1} does not commit to the snapshot's state root"

@@ -155,8 +155,10 @@ def test_a_snapshot_changed_by_one_byte_is_refused_and_the_log_replayed(
     _corrupt(db, column)
     with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, None) as led:
         assert _fingerprint(led, today) == expected
-    # Every column is signed (the data through its digest): any change breaks the signature.
-    assert "not signed by the log key as it is stored" in caplog.text
+    # Every column is signed (the data through its digest): any change breaks the signature;
+    # the layout tag is compared first (a snapshot of other code is refused for that).
+    reason = "another version" if column == "tag" else "not signed by the log key as it is stored"
+    assert reason in caplog.text
     assert "replaying the log from genesis" in caplog.text
     assert "opened from the snapshot" not in caplog.text
 
