@@ -73,28 +73,19 @@ SECURITY_HEADERS = {
 DAY_MS = 86_400_000
 DASH = "\u2013"  # an en dash, for ranges
 
+VERDICT_WORDS: Mapping[str, Any] = orjson.loads((STATIC_DIR / "verdict-words.json").read_bytes())
+"""The one table of verdict wording (``static/verdict-words.json``): per state a label, what it
+means and what a parent can do next; the assurance levels and scope matches in words. The
+templates read it from here, ``static/page.js`` fetches the same file."""
+
+STATES: Mapping[str, Mapping[str, str]] = VERDICT_WORDS["states"]
+
 STATUS_LABELS: Mapping[str, str] = {
-    "confirmed": "Confirmed",
-    "confirmed_with_comments": "Confirmed with comments",
-    "no_evidence_found": "No evidence found",
-    "contradicted": "Contradicted",
-    "inconclusive": "Inconclusive",
-    "unverified": "Unverified",
-    "no_claim": "No claim",
+    s: w["label"] for s, w in STATES.items() if s in PUBLIC_STATUSES
 }
 """The public words for each status of :data:`PUBLIC_STATUSES` (``../shared/DOMAIN.md``)."""
 
-STATUS_MEANINGS: Mapping[str, str] = {
-    "confirmed": "Tested by an accredited verifier; the claim appears true for its stated scope.",
-    "confirmed_with_comments": "Appears true, with gaps or caveats (partial scope, slower than "
-    "claimed...). Read the comments.",
-    "no_evidence_found": "The verifier looked and could find no evidence that it works as claimed.",
-    "contradicted": "The verifier's tests show the claim is not true for its scope.",
-    "inconclusive": "Could not be tested (no access, legal limits).",
-    "unverified": "Nobody has checked it: no verdict yet, or the last verdict has expired. "
-    "Not the same as fine.",
-    "no_claim": "The company makes no claim about this measure.",
-}
+STATUS_MEANINGS: Mapping[str, str] = {s: STATES[s]["meaning"] for s in STATUS_LABELS}
 
 SURFACE_LABELS: Mapping[str, str] = {
     "public_posts": "public posts",
@@ -300,12 +291,117 @@ def cell_status(claims: Sequence[ClaimVersion]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class VerdictGist:
+    """What a verdict states beside its result (SPEC §3 ``verdict.issue``): how sure the verifier
+    is (``assurance``) and what its tests covered (``scopeTested``, ``scopeMatch``)."""
+
+    assurance: str
+    surfaces: tuple[str, ...]
+    jurisdictions: tuple[str, ...]
+    scope_match: str
+
+    @property
+    def assurance_label(self) -> str:
+        """``reasonable assurance`` / ``limited assurance``."""
+        words = VERDICT_WORDS["assurance"].get(self.assurance)
+        return str(words["label"]) if words else self.assurance
+
+    @property
+    def assurance_meaning(self) -> str:
+        """What that level means, in plain words."""
+        words = VERDICT_WORDS["assurance"].get(self.assurance)
+        return str(words["meaning"]) if words else ""
+
+    @property
+    def match_words(self) -> str:
+        """How much of the claim's scope was tested, in plain words."""
+        return str(VERDICT_WORDS["scopeMatch"].get(self.scope_match, self.scope_match))
+
+
+def verdict_gist(statement: Mapping[str, Any] | None) -> VerdictGist | None:
+    """The :class:`VerdictGist` of a verdict's statement (``None`` if it cannot be read)."""
+    if statement is None or statement.get("kind") != Kind.VERDICT_ISSUE.value:
+        return None
+    body = statement.get("body")
+    if not isinstance(body, Mapping) or not isinstance(body.get("scopeTested"), Mapping):
+        return None
+    tested: Mapping[str, Any] = body["scopeTested"]
+    return VerdictGist(
+        str(body.get("assurance", "")),
+        tuple(str(x) for x in tested.get("surfaces", ())),
+        tuple(str(x) for x in tested.get("jurisdictions", ())),
+        str(body.get("scopeMatch", "")),
+    )
+
+
+def read_gist(ledger: Ledger, verdict: EntryFact) -> VerdictGist | None:
+    """The gist of the verdict logged at ``verdict.index``, read from its stored bytes."""
+    stored = ledger.log_entries(verdict.index, verdict.index + 1)
+    return verdict_gist(_statement(stored[0].envelope)) if stored else None
+
+
+def scope_words(
+    services: Sequence[str], surfaces: Sequence[str], jurisdictions: Sequence[str]
+) -> str:
+    """``Chatter: direct messages, comments in AU, GB``: what a verdict confirmed."""
+    where = ", ".join("everywhere" if j == "GLOBAL" else j for j in jurisdictions)
+    what = ", ".join(surface_label(s) for s in surfaces) or "the features the claim names"
+    head = ", ".join(services) + ": " if services else ""
+    return f"{head}{what}" + (f" in {where}" if where else "")
+
+
+def parent_state(status: str, *, expired: bool = False, compromised: bool = False) -> str:
+    """The key of :data:`STATES` a reader is in: ``expired`` and ``key_compromised`` are read
+    as unverified by the scorecard, but say different things to a parent."""
+    if compromised:
+        return "key_compromised"
+    if expired and status == "unverified":
+        return "expired"
+    return status if status in STATES else "unverified"
+
+
+def next_step(state: str, scope: str) -> str:
+    """What a parent can do next in ``state`` (:data:`STATES`), ``{scope}`` filled in."""
+    return STATES[state]["next"].replace("{scope}", scope)
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimNote:
     """One active claim version behind a cell, with what the public needs to read it."""
 
     claim: ClaimVersion
     verifier: str | None
     deployment: str
+    gist: VerdictGist | None = None
+
+    @property
+    def confirmed_scope(self) -> str:
+        """What the latest verdict confirmed: the claim's services, and the surfaces and places
+        its tests covered (the claim's own scope if the verdict cannot be read)."""
+        sc = self.claim.entry.scope
+        services = sc.services if sc is not None else ()
+        if self.gist is not None:
+            return scope_words(services, self.gist.surfaces, self.gist.jurisdictions)
+        if sc is None:
+            return scope_words(services, (), ())
+        return scope_words(services, sc.surfaces, sc.jurisdictions)
+
+    @property
+    def state(self) -> str:
+        """This claim's :func:`parent_state`."""
+        c = self.claim
+        return parent_state(
+            c.public_status,
+            expired=bool(c.latest_verdict_expired),
+            compromised=c.latest_verdict is not None
+            and c.latest_verdict_flags.key_compromised
+            and not c.latest_verdict_expired,
+        )
+
+    @property
+    def next_step(self) -> str:
+        """What a parent can do next about this claim, in plain words."""
+        return next_step(self.state, self.confirmed_scope)
 
     @property
     def scope_caveats(self) -> int:
@@ -328,6 +424,19 @@ class CellView:
     def label(self) -> str:
         """The public word for the status."""
         return STATUS_LABELS[self.status]
+
+    @property
+    def lead(self) -> ClaimNote | None:
+        """The claim version the cell's status comes from (its least favourable one)."""
+        return next((n for n in self.notes if n.claim.public_status == self.status), None)
+
+    @property
+    def next_step(self) -> str:
+        """What a parent can do next about this cell, in plain words."""
+        lead = self.lead
+        if lead is None:
+            return next_step(parent_state(self.status, expired=self.expired), "")
+        return lead.next_step
 
     @property
     def expired(self) -> bool:
@@ -392,7 +501,9 @@ class Comparison:
     hidden_measures: int = 0
 
 
-def _cell_view(cell: ScorecardCell, names: Mapping[str, str]) -> CellView:
+def _cell_view(
+    cell: ScorecardCell, names: Mapping[str, str], ledger: Ledger | None = None
+) -> CellView:
     notes = tuple(
         ClaimNote(
             c,
@@ -400,6 +511,9 @@ def _cell_view(cell: ScorecardCell, names: Mapping[str, str]) -> CellView:
             if c.latest_verdict is None
             else names.get(c.latest_verdict.signer, c.latest_verdict.signer),
             "deployed" if c.entry.scope is None else c.entry.scope.status,
+            None
+            if ledger is None or c.latest_verdict is None
+            else read_gist(ledger, c.latest_verdict),
         )
         for c in cell.claims
     )
@@ -407,7 +521,12 @@ def _cell_view(cell: ScorecardCell, names: Mapping[str, str]) -> CellView:
 
 
 def build_comparison(
-    card: Scorecard, names: Mapping[str, str], *, measure: str | None, all_measures: bool
+    card: Scorecard,
+    names: Mapping[str, str],
+    *,
+    measure: str | None,
+    all_measures: bool,
+    ledger: Ledger | None = None,
 ) -> Comparison:
     """Measures x the rows of one scorecard page (companies or services), as the page shows it.
 
@@ -421,7 +540,7 @@ def build_comparison(
         col = ProviderColumn(row.provider, row.name, row.jurisdiction, row.service)
         out.providers.append(col)
         for c in row.cells:
-            cells[(col.key, c.measure)] = _cell_view(c, names)
+            cells[(col.key, c.measure)] = _cell_view(c, names, ledger)
     for m in card.measures:
         if measure is not None and m != measure:
             continue
@@ -503,7 +622,9 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
         )
         cursor = None
     names = _verifier_names(ledger)
-    comparison = build_comparison(card, names, measure=measure, all_measures=all_measures)
+    comparison = build_comparison(
+        card, names, measure=measure, all_measures=all_measures, ledger=ledger
+    )
     filters = {
         "jurisdiction": jurisdiction,
         "measure": measure,
@@ -617,7 +738,9 @@ def compare_page(request: Request, ledger: LedgerDep) -> Response:
         only=keys,
     )
     names = _verifier_names(ledger)
-    comparison = build_comparison(card, names, measure=None, all_measures=all_measures)
+    comparison = build_comparison(
+        card, names, measure=None, all_measures=all_measures, ledger=ledger
+    )
     title = " vs ".join(p.service or p.name for p in comparison.providers) or "Compare services"
     return _render(
         request,
@@ -1016,10 +1139,22 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
     names = views.names({provider_id, *(f.signer for f in replay.timeline)})
     stored = ledger.stream_entries(provider_id, 0, replay.length)
     where = {f.digest.hex(): f.index for f in replay.timeline}
+    bodies = [_statement(e.envelope) for e in stored]
     entries = [
-        _entry_view(f, _statement(e.envelope), names, where, replay.evaluated_at_ms)
-        for f, e in zip(replay.timeline, stored, strict=True)
+        _entry_view(f, body, names, where, replay.evaluated_at_ms)
+        for f, body in zip(replay.timeline, bodies, strict=True)
     ]
+    gists = {f.digest: verdict_gist(b) for f, b in zip(replay.timeline, bodies, strict=True)}
+    notes = {
+        c.digest: ClaimNote(
+            c,
+            None,
+            "deployed" if c.entry.scope is None else c.entry.scope.status,
+            None if c.latest_verdict is None else gists.get(c.latest_verdict.digest),
+        )
+        for c in replay.claims
+        if c.status == "active"
+    }
     flags = {
         v.digest: fl
         for c in replay.claims
@@ -1049,6 +1184,7 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
             "title": party.name,
             "party": party,
             "replay": replay,
+            "notes": notes,
             "entries": entries,
             "chart": chart,
             "as_of": as_of_text,

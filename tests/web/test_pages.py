@@ -49,6 +49,7 @@ WORDS = {
     "confirmed_with_comments": "Confirmed with comments",
     "no_evidence_found": "No evidence found",
     "contradicted": "Contradicted",
+    "verifiers_disagree": "Verifiers disagree",
     "inconclusive": "Inconclusive",
     "unverified": "Unverified",
     "no_claim": "No claim",
@@ -842,3 +843,90 @@ def test_hostile_strings_render_as_text(hostile: TestClient, url: str) -> None:
     if url.startswith("/providers"):
         assert EVIL_SERVICE in page.text()
         assert EVIL_REASON in page.text()
+
+
+# -- what a verdict confirmed, how sure, and what a parent can do next ----------------------------
+
+ASSURANCE_WORDS = {"reasonable": "reasonable assurance", "limited": "limited assurance"}
+"""The assurance levels of SPEC §3 in words, written out here (not read from the table)."""
+
+TABLE = orjson.loads((Path(__file__).parents[2] / "api/web/static/verdict-words.json").read_bytes())
+
+
+def _verdict_body(ledger: Ledger, index: int) -> dict[str, Any]:
+    (entry,) = ledger.log_entries(index, index + 1)
+    statement = orjson.loads(Envelope.parse_stored(entry.envelope).payload)
+    assert statement["kind"] == "verdict.issue"
+    return dict(statement["body"])
+
+
+def _expected_state(claim: Any) -> str:
+    v = claim.latest_verdict
+    if v is not None and claim.latest_verdict_expired and claim.public_status == "unverified":
+        return "expired"
+    return str(claim.public_status)
+
+
+def test_the_wording_table_covers_every_state_once() -> None:
+    states = TABLE["states"]
+    assert set(PUBLIC_STATUSES) | {"expired", "key_compromised"} <= set(states)
+    for name, words in states.items():
+        assert all(words[k] for k in ("label", "meaning", "next")), name
+    assert "{scope}" in states["confirmed"]["next"]
+    assert "did not work as claimed" in states["contradicted"]["next"]
+    assert set(TABLE["assurance"]) == set(ASSURANCE_WORDS)
+    # The browser reads the same file, and no longer spells the compromised label itself.
+    js = (Path(__file__).parents[2] / "api/web/static/page.js").read_text()
+    assert "/static/verdict-words.json" in js
+    assert "Not to be relied on" not in js
+
+
+def test_confirmed_cells_show_the_assurance_and_what_was_tested(demo: Demo) -> None:
+    card = demo.ledger.views.scorecard(at_ms=demo.now_ms)
+    shown = cells(demo.get("/?all=1"))
+    checked = 0
+    for row in card.rows:
+        for c in row.cells:
+            td = shown[(row.provider, c.measure)]
+            glance = td.select("span", class_="glance")
+            if c.status not in ("confirmed", "confirmed_with_comments"):
+                assert not glance, (row.provider, c.measure)
+                continue
+            (lead,) = [v for v in c.claims if v.public_status == c.status][:1]
+            body = _verdict_body(demo.ledger, lead.latest_verdict.index)
+            text = glance[0].text()
+            assert glance[0].attrs["data-assurance"] == body["assurance"]
+            assert text.startswith(ASSURANCE_WORDS[body["assurance"]] + " for ")
+            for j in body["scopeTested"]["jurisdictions"]:
+                assert (j if j != "GLOBAL" else "everywhere") in text
+            for service in lead.entry.scope.services:
+                assert service in text
+            checked += 1
+    assert checked >= 2
+
+
+def test_every_claim_says_what_a_parent_can_do_next(demo: Demo) -> None:
+    seen: set[str] = set()
+    for row in demo.ledger.views.scorecard(at_ms=demo.now_ms).rows:
+        page = demo.get(f"/providers/{row.provider}")
+        replay = demo.ledger.views.replay(row.provider, at_ms=demo.now_ms)
+        shown = {li.attrs["data-claim"]: li for li in page.select("li", class_="claim")}
+        for c in replay.claims:
+            li = shown[c.digest.hex()]
+            nxt = li.select("p", class_="next-step")
+            if c.status != "active":
+                assert not nxt
+                continue
+            state = _expected_state(c)
+            assert nxt[0].attrs["data-state"] == state, (row.provider, c.measure)
+            before, _, after = TABLE["states"][state]["next"].partition("{scope}")
+            assert nxt[0].text().startswith("What you can do: " + before.strip())
+            assert nxt[0].text().endswith(after.strip() or nxt[0].text()[-1:])
+            if c.latest_verdict is not None:
+                body = _verdict_body(demo.ledger, c.latest_verdict.index)
+                assurance = li.one("strong", class_="assurance")
+                assert assurance.text() == ASSURANCE_WORDS[body["assurance"]]
+                assert "Tested: " in li.one("p", class_="glance").text()
+            seen.add(state)
+    # The demo is believable: a parent meets the main states.
+    assert {"confirmed", "contradicted", "expired", "unverified"} <= seen

@@ -355,7 +355,7 @@ function counted(kinds) {
   return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }
 
-function showOk(out, result, stream, got, seconds) {
+function showOk(out, result, stream, got, seconds, words) {
   const company = result.heads[stream] || { head: "", length: 0 };
   const registry = result.entries - result.streamLength;
   out.className = "verify-result ok";
@@ -395,9 +395,10 @@ function showOk(out, result, stream, got, seconds) {
       el(
         "p",
         { class: "flag", id: "verify-compromised", "data-count": String(compromised.length) },
-        el("strong", {}, `Not to be relied on: ${plural(compromised.length, "entry", "entries")}. `),
+        el("strong", {}, `${words.label}: ${plural(compromised.length, "entry", "entries")}. `),
         `Signed with keys the authority later stated were compromised at the time (log ${compromised.length === 1 ? "index" : "indexes"} ` +
-          `${compromised.map(([i, r]) => `${i}, revoked at ${r}`).join("; ")}). They stay in the log; they confirm nothing.`,
+          `${compromised.map(([i, r]) => `${i}, revoked at ${r}`).join("; ")}). They stay in the log; they confirm nothing. `,
+        el("span", { class: "next-step", "data-state": "key_compromised" }, words.next),
       ),
     );
   }
@@ -538,6 +539,18 @@ function showFailure(out, err, stream) {
   out.replaceChildren(...parts);
 }
 
+/** The page's one table of verdict wording (static/verdict-words.json, which the server's
+ * templates read too): per state a label, what it means and what a parent can do next. */
+let wordsOnce = null;
+function verdictWords() {
+  wordsOnce ??= get("/static/verdict-words.json", "the verdict wording").then((r) => r.json()).then((w) => w.states)
+    .catch((err) => {
+      wordsOnce = null; // try again on the next click
+      throw err;
+    });
+  return wordsOnce;
+}
+
 async function run(button) {
   const stream = button.dataset.stream;
   const genesisHash = button.dataset.genesis;
@@ -570,7 +583,7 @@ async function run(button) {
     remember(got.logVkey, result.size, historyKind === "older-unproven" ? null : result.root);
     const seconds = (performance.now() - started) / 1000;
     setProgress(bar, phase, PHASES.done, 1);
-    showOk(out, result, stream, got, seconds);
+    showOk(out, result, stream, got, seconds, (await verdictWords()).key_compromised);
     out.querySelector("ul").before(...witnessParts(out, got, result.size));
     if (history) {
       out.querySelector("ul").append(el("li", historyKind === "older-unproven" ? { class: "flag" } : {}, `History: ${history}.`));
