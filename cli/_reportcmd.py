@@ -127,6 +127,7 @@ def render_text(report: Report, remark: str = "") -> str:
     lines += [
         f"  {rc.version.digest.hex()} {rc.version.measure}: {rc.unverified}" for rc in unverified
     ]
+    lines += _engagement_lines(report)
     lines += ["", "Signers (key ids of every signature on the record):"]
     lines += [
         f"  {s.party} ({s.role or 'unknown'}): key {s.key_id}, {s.entries} entries"
@@ -134,6 +135,32 @@ def render_text(report: Report, remark: str = "") -> str:
     ]
     lines.append(f"  {report.origin} (the log): checkpoint key {report.log_key}")
     return "\n".join(lines)
+
+
+def _engagement_lines(report: Report) -> list[str]:
+    """Engagements by status at the checkpoint; each overdue or withdrawn one, and every planned
+    method no test record reported (issue 17 §1)."""
+    counts = report.engagement_counts
+    lines = ["", "Engagements: " + ", ".join(f"{n} {status}" for status, n in counts.items())]
+    for e in report.replay.engagements:
+        plan = e.plan
+        if e.status == "overdue":
+            lines.append(
+                f"  {e.digest.hex()} by {e.verifier}: OVERDUE (window ended {_day(plan.end_ms)}, "
+                "no verdict or withdrawal)"
+            )
+        elif e.status == "withdrawn":
+            reason = e.ended.engagement.reason if e.ended and e.ended.engagement else None
+            lines.append(
+                f"  {e.digest.hex()} by {e.verifier}: withdrawn by {e.withdrawn_by}"
+                + (f": {reason}" if reason else "")
+            )
+        lines += [
+            f"  {e.digest.hex()} by {e.verifier}: planned, not reported: {method} ({uri})"
+            for method, uri in e.planned_not_reported
+            if e.status != "withdrawn"
+        ]
+    return lines
 
 
 def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 from attest.bundle import VerifiedRecord
 from attest.verify import log_note_verifier
 from ledger._bundle import record_views
+from ledger._engagements import engagement_counts
 from ledger._views import ClaimVersion, StreamReplay, _iso
 
 __all__ = ["REPORT_COLUMNS", "REPORT_FORMAT", "Report", "ReportClaim", "SignerKey", "build_report"]
@@ -148,6 +149,11 @@ class Report:
         return base64.b64encode(self.root).decode("ascii")
 
     @property
+    def engagement_counts(self) -> dict[str, int]:
+        """How many engagements are open, overdue, closed and withdrawn at the checkpoint."""
+        return engagement_counts(self.replay.engagements)
+
+    @property
     def unverified(self) -> tuple[ReportClaim, ...]:
         """The active claim versions that are unverified at the checkpoint."""
         return tuple(c for c in self.claims if c.unverified is not None)
@@ -155,7 +161,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON (docs/architecture/cli.md, "report"): each claim version is
         :meth:`ClaimVersion.to_dict` with ``chain``, ``version``, ``unverified`` and, on each
-        verdict, ``expired``."""
+        verdict, ``expired``; each engagement is :meth:`Engagement.to_dict`, its status (open,
+        overdue, closed, withdrawn) judged at the checkpoint's log time."""
         claims = []
         for c in self.claims:
             d = c.version.to_dict()
@@ -181,6 +188,7 @@ class Report:
             "signers": [s.to_dict() for s in self.signers],
             "claims": claims,
             "unverified": [c.version.digest.hex() for c in self.unverified],
+            "engagements": [e.to_dict() for e in self.replay.engagements],
         }
 
     def rows(self) -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -19,8 +20,10 @@ import httpx
 import pytest
 
 from attest import canonical, verify_bundle
-from attest.statements import format_timestamp
-from ledger import REPORT_COLUMNS, REPORT_FORMAT
+from attest.statements import format_timestamp, parse_timestamp
+from cli._reportcmd import render_text
+from ledger import REPORT_COLUMNS, REPORT_FORMAT, build_report
+from ledger._engagements import engagements_of
 from tests.cli.conftest import Cli, Proc, serving
 from tests.cli.test_lying_server import lying_proxy
 from tests.ledger.test_report import RegulatorDemo, regulator_demo
@@ -121,6 +124,45 @@ def test_report_prints_the_verified_record_as_text_json_and_csv(
     expired = tmp_path / "lumen.json"
     cli("export", "lumen-search", "--db", demo.info.url, "-o", expired)
     assert "(EXPIRED at the checkpoint)" in cli("report", expired).stdout
+
+
+def test_report_says_which_engagements_are_overdue_or_withdrawn(
+    cli: Cli, demo: RegulatorDemo, tmp_path: Path
+) -> None:
+    """Issue 17 §1 in the report (text and JSON), judged at the checkpoint's log time as
+    expiry is: Kiteworld withdrew one engagement; Nimbus Drive's was still inside its window
+    at the demo's last entry, its planned method not reported; the same engagement read at a
+    time past its window is OVERDUE."""
+    reports = {}
+    for company in ("nimbus-drive", "kiteworld"):
+        bundle = tmp_path / f"{company}.json"
+        cli("export", company, "--db", demo.info.url, "-o", bundle)
+        doc = json.loads(cli("report", bundle, "--format", "json").stdout)
+        reports[company] = (doc, cli("report", bundle).stdout, bundle)
+    (kite,) = [e for e in reports["kiteworld"][0]["engagements"] if e["status"] == "withdrawn"]
+    assert (
+        f"{kite['digest']} by {kite['verifier']}: withdrawn by kiteworld" in reports["kiteworld"][1]
+    )
+    doc, text, bundle = reports["nimbus-drive"]
+    (nimbus,) = doc["engagements"]
+    at = doc["checkpoint"]["logTimeMs"]
+    ended = parse_timestamp(nimbus["window"]["end"])
+    assert nimbus["status"] == ("overdue" if at > ended else "open")
+    planned = f"{nimbus['digest']} by clearsight-audit: planned, not reported: seeded_canary_hash"
+    assert planned in text
+
+    # The same record read before and after the window's end (the report judges at its
+    # checkpoint's log time; here the replay is judged at the times given).
+    report = build_report(verify_bundle(bundle.read_bytes()))
+    for when, counts, line in (
+        (ended, "1 open, 0 overdue", None),
+        (ended + 1, "0 open, 1 overdue", f"{nimbus['digest']} by clearsight-audit: OVERDUE"),
+    ):
+        judged = engagements_of(report.replay.timeline, when)
+        replay = dataclasses.replace(report.replay, engagements=judged)
+        text = render_text(dataclasses.replace(report, replay=replay))
+        assert f"Engagements: {counts}, 0 closed, 0 withdrawn" in text
+        assert line is None or f"{line} (window ended" in text
 
 
 def test_report_refuses_a_bundle_that_does_not_verify(
