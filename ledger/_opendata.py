@@ -65,9 +65,9 @@ SCORECARD_DOCS: tuple[tuple[str, str, str], ...] = (
     (
         "status",
         "string",
-        "the public status: contradicted, no_evidence_found, unverified, inconclusive, "
-        "confirmed_with_comments or confirmed (a company and measure with no active claim has "
-        "no row)",
+        "the public status: contradicted, no_evidence_found, verifiers_disagree, unverified, "
+        "inconclusive, confirmed_with_comments or confirmed (a company and measure with no "
+        "active claim has no row)",
     ),
     (
         "verifierSuspended",

@@ -77,6 +77,7 @@ __all__ = [
 PUBLIC_STATUSES = (
     "contradicted",
     "no_evidence_found",
+    "verifiers_disagree",
     "unverified",
     "inconclusive",
     "confirmed_with_comments",
@@ -85,7 +86,11 @@ PUBLIC_STATUSES = (
 )
 """The public status words of a scorecard cell, from least to most favourable (``no_claim``
 aside: the provider claims nothing for the measure). A cell with several active claim versions
-shows the least favourable of their statuses."""
+shows the least favourable of their statuses. ``verifiers_disagree``: two verifiers' standing
+verdicts on one claim version point different ways (see :func:`disagreement`)."""
+
+_FAVOURABLE = frozenset({"CONFIRMED", "CONFIRMED_WITH_COMMENTS"})
+_UNFAVOURABLE = frozenset({"CONTRADICTED", "NO_EVIDENCE_FOUND"})
 
 _RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
 
@@ -371,6 +376,39 @@ def _public_status(latest: EntryFact | None, at_ms: int) -> str:
     return latest.result.lower()
 
 
+def disagreement(
+    verdicts: Sequence[EntryFact], flags: Sequence[VerdictFlags], at_ms: int
+) -> tuple[EntryFact, ...]:
+    """The verdicts on one claim version that point different ways, in log order, else ``()``.
+
+    The rule of reading (SPEC §8.2, "verifiers disagree"): each verifier's *standing* verdict
+    on the version is its latest one (a verifier that revises itself does not disagree with
+    itself); a standing verdict counts unless it expired at ``at_ms`` or its key was stated
+    compromised at the time (it confirms nothing). Verifiers disagree when one counted standing
+    verdict is ``CONFIRMED``/``CONFIRMED_WITH_COMMENTS`` and another's is ``CONTRADICTED``/
+    ``NO_EVIDENCE_FOUND``; then every counted standing verdict of either side is returned, so
+    the public sees both and the newest is never silently picked. ``INCONCLUSIVE`` takes no side.
+    """
+    if len(verdicts) < 2:
+        return ()
+    standing: dict[str, tuple[EntryFact, VerdictFlags]] = {}
+    for v, f in zip(verdicts, flags, strict=True):
+        standing[v.signer] = (v, f)
+    sides = [
+        v
+        for v, f in standing.values()
+        if (v.result in _FAVOURABLE or v.result in _UNFAVOURABLE)
+        and not v.expired_at(at_ms)
+        and not f.key_compromised
+    ]
+    if not (
+        any(v.result in _FAVOURABLE for v in sides)
+        and any(v.result in _UNFAVOURABLE for v in sides)
+    ):
+        return ()
+    return tuple(sorted(sides, key=_by_index))
+
+
 def _version(
     c: _ClaimState, at_ms: int, flags: Callable[[EntryFact], VerdictFlags] | None
 ) -> ClaimVersion:
@@ -381,6 +419,9 @@ def _version(
     status = _public_status(latest, at_ms)
     if verdict_flags and verdict_flags[-1].key_compromised:
         status = "unverified"  # not to be relied on (SPEC §8.2 rule 5): it confirms nothing
+    disagree = disagreement(c.verdicts, verdict_flags, at_ms)
+    if disagree:
+        status = "verifiers_disagree"  # never the newest alone (SPEC §8.2, "verifiers disagree")
     return ClaimVersion(
         entry=c.fact,
         status=c.status,
@@ -392,6 +433,7 @@ def _version(
         latest_verdict_expired=None if latest is None else latest.expired_at(at_ms),
         public_status=status,
         verdict_flags=verdict_flags,
+        disagreement=disagree,
     )
 
 
@@ -477,6 +519,9 @@ class ClaimVersion:
             ``verdict_flags``) still counts.
         verdict_flags: for each verdict (same order), whether its verifier was suspended or
             its key revoked later, as the registry stood at the replay's cut.
+        disagreement: the verdicts of verifiers that disagree on this version (see
+            :func:`disagreement`), in log order; then ``public_status`` is
+            ``verifiers_disagree``.
     """
 
     entry: EntryFact
@@ -489,6 +534,7 @@ class ClaimVersion:
     latest_verdict_expired: bool | None
     public_status: str
     verdict_flags: tuple[VerdictFlags, ...] = ()
+    disagreement: tuple[EntryFact, ...] = ()
 
     @property
     def latest_verdict_flags(self) -> VerdictFlags:
@@ -545,7 +591,19 @@ class ClaimVersion:
                 for v, f in zip(self.verdicts, self._flags(), strict=True)
             ],
             "replies": [r.to_dict() for r in self.replies],
+            "disagreement": [_verdict_link(v) for v in self.disagreement],
         }
+
+
+def _verdict_link(v: EntryFact) -> dict[str, Any]:
+    """A verdict as a cell links it: where it is, who signed it, what it says."""
+    return {
+        "digest": v.digest.hex(),
+        "index": v.index,
+        "logTime": _iso(v.log_time_ms),
+        "verifier": v.signer,
+        "result": v.result,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,6 +703,11 @@ class ScorecardCell:
         stated compromised (SPEC §8.2 rule 5)."""
         return any(f.key_compromised for f in self._counted())
 
+    @property
+    def verifiers_disagree(self) -> bool:
+        """Verifiers disagree on a claim version here (its ``disagreement`` links the verdicts)."""
+        return any(c.disagreement for c in self.claims)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: each claim with its scope caveats and latest verdict, compactly."""
         out = []
@@ -670,6 +733,7 @@ class ScorecardCell:
                         **c.latest_verdict_flags.to_dict(),
                     },
                     "replies": len(c.replies),
+                    "disagreement": [_verdict_link(d) for d in c.disagreement],
                 }
             )
         return {
@@ -679,6 +743,7 @@ class ScorecardCell:
             "verifierSuspended": self.verifier_suspended,
             "keyRevoked": self.key_revoked,
             "keyCompromised": self.key_compromised,
+            "verifiersDisagree": self.verifiers_disagree,
             "claims": out,
         }
 

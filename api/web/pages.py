@@ -230,6 +230,7 @@ _env.globals["PUBLIC_ORDER"] = (
     "inconclusive",
     "no_evidence_found",
     "contradicted",
+    "verifiers_disagree",
     "unverified",
     "no_claim",
 )
@@ -468,6 +469,11 @@ class CellView:
     def key_compromised(self) -> bool:
         """A claim here reads unverified: its latest verdict's key was since stated compromised."""
         return any(f.key_compromised for f in self._counted())
+
+    @property
+    def verifiers_disagree(self) -> bool:
+        """Verifiers disagree on a claim version here (each note's claim links both verdicts)."""
+        return any(n.claim.disagreement for n in self.notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -749,6 +755,7 @@ def compare_page(request: Request, ledger: LedgerDep) -> Response:
             "nav": "",
             "title": title,
             "comparison": comparison,
+            "names": names,
             "problems": problems,
             "at_ms": at_ms,
             "all_measures": all_measures,

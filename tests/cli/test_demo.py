@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 54 entries" in out
+    assert "Verified 59 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -37,8 +37,9 @@ def test_demo_builds_every_part_of_the_story(
         claims += state["claims"]
         kinds += [f["kind"] for f in state["timeline"]]
         engagements += state["engagements"]
-    # issue 17 §1: one running, one overdue, one withdrawn by the provider (demo_story.json)
-    assert sorted(e["status"] for e in engagements) == ["open", "overdue", "withdrawn"]
+    # issue 17 §1: one running, one overdue, one withdrawn by the provider, one closed with a
+    # verdict (demo_story.json)
+    assert sorted(e["status"] for e in engagements) == ["closed", "open", "overdue", "withdrawn"]
     (withdrawn,) = (e for e in engagements if e["status"] == "withdrawn")
     assert withdrawn["withdrawnBy"] == "kiteworld"
     results = {c["latestVerdict"]["result"] for c in claims if c["latestVerdict"]}
@@ -50,6 +51,12 @@ def test_demo_builds_every_part_of_the_story(
         "INCONCLUSIVE",
     }
     assert any(c["latestVerdict"] and c["latestVerdict"]["expired"] for c in claims)
+    # issue 17 §3: two verifiers disagree on BrightChat's hash matching, both verdicts linked
+    (split,) = (c for c in claims if c["publicStatus"] == "verifiers_disagree")
+    assert [(d["verifier"], d["result"]) for d in split["disagreement"]] == [
+        ("clearsight-audit", "CONFIRMED"),
+        ("openprobe-lab", "NO_EVIDENCE_FOUND"),
+    ]
     assert sum(c["publicStatus"] == "unverified" for c in claims) >= 4
     assert {c["status"] for c in claims} == {"active", "superseded", "withdrawn"}
     assert "provider.reply" in kinds
@@ -104,4 +111,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 54 entries" in proc.stdout
+    assert "Verified 59 entries" in proc.stdout

@@ -164,19 +164,106 @@ def test_expired_verdict_reads_as_unverified() -> None:
 def test_latest_verdict_wins_and_replies_attach_to_the_claim() -> None:
     b = base()
     c = claim_with_verdict(b, IMG, "CONFIRMED")
-    t2 = b.test(W, P, c, result="FAILED")
-    v2 = b.verdict(W, P, c, [t2], result="CONTRADICTED")
+    t2 = b.test(V, P, c, result="FAILED")
+    v2 = b.verdict(V, P, c, [t2], result="CONTRADICTED")  # the verifier revises itself
     r = b.reply(P, v2)
     views = views_of(b)
     claim = views.replay(P).claim(hx(c))
     assert claim.public_status == "contradicted"
+    assert claim.disagreement == ()
     assert claim.latest_verdict is not None
-    assert claim.latest_verdict.signer == W
+    assert claim.latest_verdict.digest == hx(v2)
     assert [f.digest.hex() for f in claim.replies] == [r]
     assert claim.replies[0].verdict == hx(v2)
     assert claim.replies[0].measure == IMG
     assert len(claim.verdicts) == 2
     assert views.scorecard(at_ms=b.time_ms).cell(P, IMG).to_dict()["claims"][0]["replies"] == 1
+
+
+def second_opinion(b: LogBuilder, c: str, verifier: str, result: str) -> str:
+    t = b.test(verifier, P, c, result="FAILED" if result in ("CONTRADICTED",) else "PASSED")
+    return b.verdict(verifier, P, c, [t], result=result)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("CONFIRMED", "CONTRADICTED"),
+        ("CONFIRMED_WITH_COMMENTS", "NO_EVIDENCE_FOUND"),
+        ("NO_EVIDENCE_FOUND", "CONFIRMED"),
+    ],
+)
+def test_two_verifiers_pointing_different_ways_read_verifiers_disagree(
+    first: str, second: str
+) -> None:
+    b = base()
+    c = b.claim(P, IMG)
+    v1 = second_opinion(b, c, V, first)
+    v2 = second_opinion(b, c, W, second)
+    views = views_of(b)
+    claim = views.replay(P).claim(hx(c))
+    assert claim.public_status == "verifiers_disagree"  # never the newest alone
+    assert [v.digest.hex() for v in claim.disagreement] == [v1, v2]
+    assert claim.latest_verdict is not None
+    assert claim.latest_verdict.digest == hx(v2)
+    cell = views.scorecard(at_ms=b.time_ms).cell(P, IMG)
+    assert cell.status == "verifiers_disagree"
+    assert cell.verifiers_disagree
+    d = cell.to_dict()
+    assert d["verifiersDisagree"] is True
+    links = d["claims"][0]["disagreement"]
+    assert [(x["digest"], x["verifier"], x["result"]) for x in links] == [
+        (v1, V, first),
+        (v2, W, second),
+    ]
+    assert claim.to_dict()["disagreement"] == links
+    assert views.scorecard(at_ms=b.time_ms, verdict="verifiers_disagree").rows[0].provider == P
+
+
+def test_what_is_not_a_disagreement() -> None:
+    b = base()
+    # Agreement either way, and INCONCLUSIVE takes no side.
+    same = b.claim(P, IMG)
+    second_opinion(b, same, V, "CONFIRMED")
+    second_opinion(b, same, W, "CONFIRMED_WITH_COMMENTS")
+    unsure = b.claim(P, VID)
+    second_opinion(b, unsure, V, "CONTRADICTED")
+    second_opinion(b, unsure, W, "INCONCLUSIVE")
+    # A verifier that revised its own CONFIRMED to CONTRADICTED agrees with the other's.
+    revised = b.claim(P, REP)
+    second_opinion(b, revised, V, "CONFIRMED")
+    second_opinion(b, revised, W, "CONTRADICTED")
+    second_opinion(b, revised, V, "CONTRADICTED")
+    # Different claim versions of one measure: each version has one verifier.
+    old = b.claim(P, URL)
+    second_opinion(b, old, V, "CONFIRMED")
+    new = b.claim(P, URL)
+    second_opinion(b, new, W, "CONTRADICTED")
+    views = views_of(b)
+    replay = views.replay(P)
+    expected = {same: "confirmed_with_comments", unsure: "inconclusive", revised: "contradicted"}
+    for c, status in expected.items():
+        assert replay.claim(hx(c)).public_status == status
+        assert replay.claim(hx(c)).disagreement == ()
+    card = views.scorecard(at_ms=b.time_ms)
+    assert card.cell(P, URL).status == "contradicted"
+    assert not any(cell.verifiers_disagree for row in card.rows for cell in row.cells)
+
+
+def test_an_expired_verdict_takes_no_side() -> None:
+    b = base()
+    c = b.claim(P, IMG)
+    t = b.test(V, P, c)
+    body = example_verdict_body(c, [t], result="CONFIRMED")
+    until = (b.time_ms // 1000 + 3600) * 1000
+    body["validUntil"] = format_timestamp(until)
+    b.append("verdict.issue", P, V, body)
+    second_opinion(b, c, W, "CONTRADICTED")
+    views = views_of(b)
+    assert views.scorecard(at_ms=until).cell(P, IMG).status == "verifiers_disagree"
+    later = views.scorecard(at_ms=until + 1000).cell(P, IMG)
+    assert later.status == "contradicted"
+    assert not later.verifiers_disagree
 
 
 def test_several_active_claims_show_each_and_the_least_favourable_status() -> None:
