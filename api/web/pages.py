@@ -1008,6 +1008,33 @@ class ChartLane:
     marks: tuple[ChartMark, ...]
     index: int
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The label in at most two lines that fit left of the lanes (:func:`label_lines`)."""
+        return label_lines(self.label)
+
+
+LABEL_CHARS = 34
+"""Characters per line of a lane's label: 12 px text in the chart's 242 units left of the lanes."""
+
+
+def label_lines(text: str, width: int = LABEL_CHARS) -> tuple[str, ...]:
+    """``text`` broken at spaces into at most two lines of at most ``width`` characters, the
+    second shortened with an ellipsis if the text is longer (the full text is the link's title)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    lines = [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines]
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: width - 1].rstrip() + "…"]
+    return tuple(lines)
+
 
 @dataclass(frozen=True, slots=True)
 class Chart:
@@ -1025,7 +1052,7 @@ class Chart:
 CHART_WIDTH = 760
 CHART_LEFT = 250
 CHART_RIGHT = 16
-LANE = 26
+LANE = 30
 CHART_TOP = 8
 
 
@@ -1068,8 +1095,6 @@ def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
             )
         end = c.ended_by.log_time_ms if c.ended_by is not None else end_ms
         label = measure_title(c.measure)
-        if len(label) > 38:
-            label = label[:36] + "…"
         lanes.append(
             ChartLane(
                 y,

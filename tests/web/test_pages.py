@@ -893,6 +893,8 @@ def test_confirmed_cells_show_the_assurance_and_what_was_tested(demo: Demo) -> N
                 assert not glance, (row.provider, c.measure)
                 continue
             (lead,) = [v for v in c.claims if v.public_status == c.status][:1]
+            assert lead.latest_verdict is not None
+            assert lead.entry.scope is not None
             body = _verdict_body(demo.ledger, lead.latest_verdict.index)
             text = glance[0].text()
             assert glance[0].attrs["data-assurance"] == body["assurance"]
