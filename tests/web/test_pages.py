@@ -893,15 +893,16 @@ def test_confirmed_cells_show_the_assurance_and_what_was_tested(demo: Demo) -> N
                 assert not glance, (row.provider, c.measure)
                 continue
             (lead,) = [v for v in c.claims if v.public_status == c.status][:1]
-            assert lead.latest_verdict is not None
-            assert lead.entry.scope is not None
-            body = _verdict_body(demo.ledger, lead.latest_verdict.index)
+            verdict, scope = lead.latest_verdict, lead.entry.scope
+            assert verdict is not None
+            assert scope is not None
+            body = _verdict_body(demo.ledger, verdict.index)
             text = glance[0].text()
             assert glance[0].attrs["data-assurance"] == body["assurance"]
             assert text.startswith(ASSURANCE_WORDS[body["assurance"]] + " for ")
             for j in body["scopeTested"]["jurisdictions"]:
                 assert (j if j != "GLOBAL" else "everywhere") in text
-            for service in lead.entry.scope.services:
+            for service in scope.services:
                 assert service in text
             checked += 1
     assert checked >= 2
