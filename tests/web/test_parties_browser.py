@@ -5,6 +5,7 @@ and left out of the comparison (SPEC §8.2 rule 5)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from ledger import Ledger
 from tests.attest.examples import example_key_revoke_body
 from tests.attest.logbuilder import key
 from tests.ledger.actors import AUTHORITY, mirrored_ledger
+from tests.web.conftest import STATIC
 from tests.web.test_pages_browser import browser, page, serving  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -87,6 +89,10 @@ def test_a_compromised_verdict_and_a_retired_company_in_chromium(
     assert note.is_visible()
     assert note.get_attribute("data-count") == "1"
     assert f"{site.verdict_index}, revoked at {site.revoke_index}" in note.inner_text()
+    # The browser's words come from the page's one wording table, as the server's do.
+    words = json.loads((STATIC / "verdict-words.json").read_text())["states"]["key_compromised"]
+    assert note.inner_text().startswith(words["label"] + ": 1 entry.")
+    assert note.locator(".next-step").inner_text() == words["next"]
 
     page.goto(f"{site.base}/providers/{Q}")
     banner = page.locator("#retired-banner")
