@@ -53,6 +53,7 @@ from api.routers import (
     scorecard,
     streams,
     tiles,
+    verifiers,
 )
 from attest.dsse import MAX_ENVELOPE_BYTES
 from attest.errors import VerificationError
@@ -130,7 +131,8 @@ def _new_app(settings: Settings, lifespan: Any, ledger: Ledger | None = None) ->
     if ledger is not None:
         metrics.watch(ledger)
     problems.install(app)
-    for module in (entries, streams, log, parties, scorecard, feeds, health, tiles, exports):
+    routers = (entries, streams, log, parties, verifiers, scorecard, feeds, health, tiles, exports)
+    for module in routers:
         app.include_router(module.router)
     web.mount(app)
 

@@ -51,6 +51,7 @@ from ledger._views import (
     ScorecardRow,
     StreamReplay,
     VerdictFlags,
+    VerifierRecord,
     Views,
 )
 from ledger._witnessing import WitnessEndpoint, Witnessing, WitnessingError
@@ -117,6 +118,7 @@ __all__ = [
     "StreamReplay",
     "TileExport",
     "VerdictFlags",
+    "VerifierRecord",
     "Views",
     "WitnessEndpoint",
     "Witnessing",

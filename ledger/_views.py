@@ -69,8 +69,10 @@ __all__ = [
     "Scorecard",
     "ScorecardCell",
     "ScorecardRow",
+    "SecondOpinion",
     "StreamReplay",
     "VerdictFlags",
+    "VerifierRecord",
     "Views",
 ]
 
@@ -91,10 +93,24 @@ verdicts on one claim version point different ways (see :func:`disagreement`).""
 
 _FAVOURABLE = frozenset({"CONFIRMED", "CONFIRMED_WITH_COMMENTS"})
 _UNFAVOURABLE = frozenset({"CONTRADICTED", "NO_EVIDENCE_FOUND"})
+VERDICT_RESULTS = (
+    "CONFIRMED",
+    "CONFIRMED_WITH_COMMENTS",
+    "INCONCLUSIVE",
+    "NO_EVIDENCE_FOUND",
+    "CONTRADICTED",
+)
+
+
+def _side(result: str | None) -> int:
+    """+1 for a favourable verdict, -1 for an unfavourable one, 0 for one that takes no side."""
+    return 1 if result in _FAVOURABLE else -1 if result in _UNFAVOURABLE else 0
+
 
 _RANK = {s: i for i, s in enumerate(PUBLIC_STATUSES)}
 
 _CLAIM_KINDS = frozenset({Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value})
+_ENGAGEMENT_ENDS = frozenset({Kind.ENGAGEMENT_CLOSE.value, Kind.ENGAGEMENT_WITHDRAW.value})
 _VERIFIER_KINDS = frozenset({Kind.TEST_RECORD.value, Kind.VERDICT_ISSUE.value})
 _FEED_REGISTRY_KINDS = frozenset(
     {Kind.ACCREDITATION_SUSPEND.value, Kind.KEY_REVOKE.value, Kind.PARTY_RETIRE.value}
@@ -972,6 +988,112 @@ class Party:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SecondOpinion:
+    """One of a verifier's verdicts that another verifier later judged too (same claim version).
+
+    Attributes:
+        verdict: the verifier's own verdict (it takes a side: see :func:`disagreement`).
+        later: the later verdicts of other verifiers on that claim version that take a side.
+        disagreed_by: those of them that point the other way.
+    """
+
+    verdict: EntryFact
+    later: tuple[EntryFact, ...]
+    disagreed_by: tuple[EntryFact, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: each verdict as a cell links it, with its provider and claim."""
+        return {
+            "verdict": _verdict_ref(self.verdict),
+            "later": [_verdict_ref(v) for v in self.later],
+            "disagreedBy": [_verdict_ref(v) for v in self.disagreed_by],
+        }
+
+
+def _verdict_ref(v: EntryFact) -> dict[str, Any]:
+    return {
+        **_verdict_link(v),
+        "provider": v.stream,
+        "claim": None if v.claim is None else v.claim.hex(),
+        "measure": v.measure,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierRecord:
+    """A verifier's track record at a log size, engagements judged at ``at_ms`` (its page).
+
+    Attributes:
+        party: the verifier as registered (keys, current accreditation, retirement).
+        at_ms: the time overdue engagements are judged at.
+        size: the log size it was read at.
+        accreditations: its accreditation grants, oldest first, each with its suspension (if
+            one was logged before the cut).
+        engagements: the engagements it opened, in log order, across every provider.
+        tests: how many test records it logged.
+        verdicts: its verdicts, in log order.
+        second_opinions: those of its verdicts (taking a side) that another verifier judged
+            later on the same claim version, with whether that later verdict disagreed.
+    """
+
+    party: Party
+    at_ms: int
+    size: int
+    accreditations: tuple[Accreditation, ...]
+    engagements: tuple[Engagement, ...]
+    tests: int
+    verdicts: tuple[EntryFact, ...]
+    second_opinions: tuple[SecondOpinion, ...]
+
+    @property
+    def engagement_counts(self) -> dict[str, int]:
+        """Engagements by status (open, overdue, closed, withdrawn), zeros included."""
+        counts = {"open": 0, "overdue": 0, "closed": 0, "withdrawn": 0}
+        for e in self.engagements:
+            counts[e.status] += 1
+        return counts
+
+    @property
+    def verdict_counts(self) -> dict[str, int]:
+        """Verdicts by result, every result named (zeros included)."""
+        counts = dict.fromkeys(VERDICT_RESULTS, 0)
+        for v in self.verdicts:
+            counts[v.result or ""] = counts.get(v.result or "", 0) + 1
+        return counts
+
+    @property
+    def disagreed(self) -> int:
+        """How many of its verdicts a later verdict by another verifier disagreed with."""
+        return sum(1 for s in self.second_opinions if s.disagreed_by)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON, camelCase keys."""
+        return {
+            "verifier": self.party.to_dict(),
+            "at": _iso(self.at_ms),
+            "atMs": self.at_ms,
+            "size": self.size,
+            "accreditations": [a.to_dict() for a in self.accreditations],
+            "engagementCounts": self.engagement_counts,
+            "engagements": [{**e.to_dict(), "provider": e.opened.stream} for e in self.engagements],
+            "tests": self.tests,
+            "verdictCounts": self.verdict_counts,
+            "verdicts": [
+                {
+                    **_verdict_ref(v),
+                    "validUntil": None if v.valid_until_ms is None else _iso(v.valid_until_ms),
+                }
+                for v in self.verdicts
+            ],
+            "secondOpinions": {
+                "judgedAgain": len(self.second_opinions),
+                "disagreed": self.disagreed,
+                "items": [s.to_dict() for s in self.second_opinions],
+            },
+        }
+
+
 class _PartyState:
     __slots__ = ("accreditation", "keys", "party", "retired")
 
@@ -994,6 +1116,18 @@ class _PartyState:
             self.accreditation,
             self.retired,
         )
+
+
+class _VerifierIndex:
+    """What one verifier did and what the registry said of it, in index order: its engagement
+    opens, tests and verdicts, the closes and withdrawals of its engagements (whoever signed
+    them), its accreditation grants and suspensions; and its accreditations as granted."""
+
+    __slots__ = ("facts", "grants")
+
+    def __init__(self) -> None:
+        self.facts: list[EntryFact] = []
+        self.grants: list[Accreditation] = []
 
 
 class _Stream:
@@ -1054,6 +1188,9 @@ class Views:
         self._jurisdictions: dict[str, int] = {}
         self._roles: dict[str, list[str]] = {}
         self._kinds: dict[str, int] = {}
+        # Each verifier's own index (its page reads only it), and who opened each engagement.
+        self._verifiers: dict[str, _VerifierIndex] = {}
+        self._engagement_opener: dict[bytes, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into a snapshot (ledger/_snapshot.py) under the ledger's lock: all but the lock.
@@ -1086,6 +1223,25 @@ class Views:
                 self._index_claim(fact.stream, fact.scope, fact.index)
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
                 stream.signers[fact.signer] = fact.index
+            self._index_verifier(fact)
+
+    def _verifier_index(self, party: str) -> _VerifierIndex:
+        idx = self._verifiers.get(party)
+        if idx is None:
+            idx = self._verifiers[_intern(party)] = _VerifierIndex()
+        return idx
+
+    def _index_verifier(self, fact: EntryFact) -> None:
+        k = fact.kind
+        if k in _VERIFIER_KINDS:
+            self._verifier_index(fact.signer).facts.append(fact)
+        elif k == Kind.ENGAGEMENT_OPEN.value:
+            self._engagement_opener[fact.digest] = fact.signer
+            self._verifier_index(fact.signer).facts.append(fact)
+        elif k in _ENGAGEMENT_ENDS and fact.engagement is not None:
+            opener = self._engagement_opener.get(fact.engagement.ref or b"")
+            if opener is not None:
+                self._verifier_index(opener).facts.append(fact)
 
     def _fact(self, placed: Placed, record: _Record) -> EntryFact:
         st = placed.signed.statement
@@ -1206,6 +1362,9 @@ class Views:
                 party.accreditation = Accreditation(
                     body.scheme, tuple(body.measures), fact.valid_until_ms, i, None
                 )
+                idx = self._verifier_index(body.party)
+                idx.facts.append(fact)
+                idx.grants.append(party.accreditation)
         elif isinstance(body, AccreditationSuspend):
             self._suspensions.setdefault(fact.party or "", []).append(fact)
             self._registry_events.append(fact)
@@ -1215,6 +1374,10 @@ class Views:
                 party.accreditation = Accreditation(
                     a.scheme, a.measures, a.valid_until_ms, a.granted_at, i
                 )
+                idx = self._verifier_index(body.party)
+                idx.facts.append(fact)
+                if idx.grants:
+                    idx.grants[-1] = party.accreditation
 
     def _index_claim(self, provider: str, scope: ClaimScope, index: int) -> None:
         named = self._services.setdefault(provider, {})
@@ -1280,6 +1443,11 @@ class Views:
             return VerdictFlags(suspended, revoked, compromised)
 
         return flags
+
+    @_locked
+    def time_at(self, size: int) -> int:
+        """The log time of the last entry of the log cut at ``size`` (0 for none)."""
+        return self._time_at(size)
 
     def _time_at(self, limit: int) -> int:
         """The log time of the last entry before global index ``limit`` (0 for none)."""
@@ -1727,6 +1895,54 @@ class Views:
             yield FeedItem(v, True, at.index, at.log_time_ms)
 
     # -- parties ---------------------------------------------------------------------------
+
+    @_locked
+    def verifier(
+        self, party_id: str, *, at_ms: int, size: int | None = None
+    ) -> VerifierRecord | None:
+        """A verifier's track record as the log stood below ``size`` (``None`` if no verifier
+        of that id was registered by then). It reads the verifier's own index and, for each of
+        its verdicts, the verdicts on that claim version: O(its entries), never every stream.
+        """
+        state = self._parties.get(party_id)
+        limit = self._limit(None, size)
+        if state is None or state.party.role != "verifier" or state.party.registered_at >= limit:
+            return None
+        idx = self._verifiers.get(party_id) or _VerifierIndex()
+        facts = idx.facts[: bisect_left(idx.facts, limit, key=_by_index)]
+        grants = tuple(
+            a
+            if a.suspended_at is None or a.suspended_at < limit
+            else Accreditation(a.scheme, a.measures, a.valid_until_ms, a.granted_at, None)
+            for a in idx.grants
+            if a.granted_at < limit
+        )
+        verdicts = tuple(f for f in facts if f.kind == Kind.VERDICT_ISSUE.value)
+        opinions = []
+        for v in verdicts:
+            side = _side(v.result)
+            stream = self._streams.get(v.stream)
+            claim = None if stream is None else stream.live.claims.get(v.claim or b"")
+            if not side or claim is None:
+                continue
+            later = tuple(
+                w
+                for w in claim.verdicts
+                if v.index < w.index < limit and w.signer != v.signer and _side(w.result)
+            )
+            if later:
+                against = tuple(w for w in later if _side(w.result) == -side)
+                opinions.append(SecondOpinion(v, later, against))
+        return VerifierRecord(
+            party=state.snapshot(),
+            at_ms=at_ms,
+            size=limit,
+            accreditations=grants,
+            engagements=engagements_of(facts, at_ms),
+            tests=sum(1 for f in facts if f.kind == Kind.TEST_RECORD.value),
+            verdicts=verdicts,
+            second_opinions=tuple(opinions),
+        )
 
     @_locked
     def parties(self, *, role: str | None = None) -> list[Party]:

@@ -1143,6 +1143,38 @@ def _not_found(request: Request, what: str) -> HTMLResponse:
     return _render(request, "not_found.html", {"title": "Not found", "what": what}, status=404)
 
 
+@router.get("/verifiers/{verifier_id}", response_class=HTMLResponse)
+def verifier_page(request: Request, ledger: LedgerDep, verifier_id: str) -> Response:
+    """A verifier's accreditation record and track record (``views.verifier``)."""
+    views = ledger.views
+    missing = f"There is no verifier with the id “{verifier_id[:128]}”."
+    if len(verifier_id) > 128:
+        return _not_found(request, missing)
+    pinned, now, hit = _pin(request, ledger)
+    if hit is not None:
+        return hit
+    record = views.verifier(verifier_id, at_ms=now, size=pinned.size)
+    if record is None:
+        return _not_found(request, missing)
+    # Only the names this page shows: the companies it judged and the verifiers who differed.
+    shown = {verifier_id, *(e.opened.stream for e in record.engagements)}
+    shown.update(v.stream for v in record.verdicts)
+    shown.update(w.signer for o in record.second_opinions for w in o.disagreed_by)
+    return _render(
+        request,
+        "verifier.html",
+        {
+            "nav": "",
+            "title": record.party.name,
+            "record": record,
+            "names": views.names(shown),
+            "at_ms": now,
+        },
+        ledger=ledger,
+        pinned=pinned,
+    )
+
+
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
 def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Response:
     """A company's record: claims with their verdicts, a history chart, every entry in order."""

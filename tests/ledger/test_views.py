@@ -20,6 +20,8 @@ from tests.attest.examples import (
     AUTHORITY,
     example_claim_body,
     example_claim_withdraw_body,
+    example_engagement_open_body,
+    example_engagement_withdraw_body,
     example_key_revoke_body,
     example_verdict_body,
 )
@@ -180,9 +182,9 @@ def test_latest_verdict_wins_and_replies_attach_to_the_claim() -> None:
     assert views.scorecard(at_ms=b.time_ms).cell(P, IMG).to_dict()["claims"][0]["replies"] == 1
 
 
-def second_opinion(b: LogBuilder, c: str, verifier: str, result: str) -> str:
-    t = b.test(verifier, P, c, result="FAILED" if result in ("CONTRADICTED",) else "PASSED")
-    return b.verdict(verifier, P, c, [t], result=result)
+def second_opinion(b: LogBuilder, c: str, verifier: str, result: str, provider: str = P) -> str:
+    t = b.test(verifier, provider, c, result="FAILED" if result == "CONTRADICTED" else "PASSED")
+    return b.verdict(verifier, provider, c, [t], result=result)
 
 
 @pytest.mark.parametrize(
@@ -532,6 +534,87 @@ def test_a_verdict_whose_key_was_revoked_later_is_flagged() -> None:
     assert not card.cell(P, VID).key_revoked
     assert not views.replay(P, size=before).claim(hx(c)).latest_verdict_flags.flagged
     assert not views.scorecard(at_ms=b.time_ms, size=revoked).cell(P, IMG).key_revoked
+
+
+# -- a verifier's track record ----------------------------------------------------------------
+
+
+def engage(b: LogBuilder, verifier: str, provider: str, claim: str, hours: int) -> str:
+    start = b.time_ms + STEP_MS
+    body = example_engagement_open_body(
+        [claim],
+        start=format_timestamp(start // 1000 * 1000),
+        end=format_timestamp((start + hours * 3_600_000) // 1000 * 1000),
+    )
+    return digest(b.append("engagement.open", provider, verifier, body))
+
+
+def test_a_verifier_record_counts_engagements_verdicts_and_second_opinions() -> None:
+    b = base()
+    c = b.claim(P, IMG)
+    d = b.claim(Q, IMG)
+    engage(b, V, P, c, hours=24 * 30)  # stays open
+    gone = engage(b, V, Q, d, hours=24 * 30)
+    b.append("engagement.withdraw", Q, Q, example_engagement_withdraw_body(gone))
+    engage(b, W, Q, d, hours=1)  # overdue once its hour has passed
+    mine = second_opinion(b, c, V, "CONFIRMED")
+    theirs = second_opinion(b, c, W, "NO_EVIDENCE_FOUND")
+    agreed = b.claim(P, VID)
+    second_opinion(b, agreed, V, "CONTRADICTED")
+    second_opinion(b, agreed, W, "CONTRADICTED")
+    second_opinion(b, d, V, "INCONCLUSIVE", provider=Q)
+    before_suspension = len(b.entries)
+    suspend(b, V)
+    views = views_of(b)
+    later = b.time_ms + 2 * 3_600_000
+
+    rec = views.verifier(V, at_ms=later)
+    assert rec is not None
+    assert rec.engagement_counts == {"open": 1, "overdue": 0, "closed": 0, "withdrawn": 1}
+    assert [e.opened.stream for e in rec.engagements] == [P, Q]
+    assert rec.engagements[1].withdrawn_by == Q
+    assert rec.tests == 3
+    assert rec.verdict_counts == {
+        "CONFIRMED": 1,
+        "CONFIRMED_WITH_COMMENTS": 0,
+        "INCONCLUSIVE": 1,
+        "NO_EVIDENCE_FOUND": 0,
+        "CONTRADICTED": 1,
+    }
+    assert len(rec.second_opinions) == 2  # the INCONCLUSIVE one takes no side
+    assert rec.disagreed == 1
+    (split,) = (o for o in rec.second_opinions if o.disagreed_by)
+    assert (split.verdict.digest.hex(), [v.digest.hex() for v in split.disagreed_by]) == (
+        mine,
+        [theirs],
+    )
+    assert rec.accreditations[-1].suspended
+    d_ = rec.to_dict()
+    assert d_["secondOpinions"]["disagreed"] == 1
+    assert d_["engagementCounts"]["withdrawn"] == 1
+    assert d_["engagements"][0]["provider"] == P
+    assert json.loads(json.dumps(d_)) == d_
+
+    other = views.verifier(W, at_ms=later)
+    assert other is not None
+    assert other.engagement_counts["overdue"] == 1
+    assert other.disagreed == 0  # nobody judged after W
+    assert views.verifier(W, at_ms=b.time_ms).engagement_counts["open"] == 1  # type: ignore[union-attr]
+
+    then = views.verifier(V, at_ms=later, size=before_suspension)
+    assert then is not None
+    assert not then.accreditations[-1].suspended
+    assert views.verifier(P, at_ms=later) is None  # a provider
+    assert views.verifier("nobody", at_ms=later) is None
+    assert views.verifier(V, at_ms=later, size=3) is None  # not registered yet
+    # The index holds only V's entries, the withdrawal of its engagement and its registry
+    # record: its page never reads the other streams.
+    kinds = [f.kind for f in views._verifiers[V].facts]
+    assert kinds.count("accreditation.grant") == 1
+    assert kinds.count("accreditation.suspend") == 1
+    assert kinds.count("engagement.withdraw") == 1
+    assert all(f.signer in (V, Q, AUTHORITY) for f in views._verifiers[V].facts)
+    assert len(kinds) == 2 + 2 + 1 + 3 + 3
 
 
 # -- feeds ------------------------------------------------------------------------------------

@@ -1,9 +1,15 @@
-"""Verifiers disagree (issue 17 §3): the demo's second opinion on BrightChat's hash matching.
+"""Accountable verifiers (issue 17 §3) on the demo ledger: verifiers disagree, verifier pages.
 
+The demo's second opinion on BrightChat's hash matching:
 ClearSight confirmed the claim; OpenProbe, later, found no evidence (demo_story.json). The cell
 must say "verifiers disagree" and link both verdicts, in the scorecard JSON, on the comparison,
 the side-by-side comparison and the company page, through a real server and in headless
 Chromium. The expected verdicts are read from the ledger's stored statements, not from the views.
+
+Each verifier has a page (``/verifiers/ID``, JSON at ``/v1/verifiers/ID``), linked wherever a
+verdict is shown: its accreditation, engagements by status, verdicts by result, and how often a
+later verdict by another verifier disagreed. Expected counts come from the stored statements of
+every stream and from each company's replay, not from the verifier's own index.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from tests.web.test_pages_browser import Site, browser, page, site
 
 __all__ = ["browser", "page", "site"]  # fixtures used here
 
+VERIFIERS = ("clearsight-audit", "northstar-assurance", "openprobe-lab", "quickcert")
 P = "brightchat"
 M = "detect.hash_known_image"
 
@@ -110,3 +117,108 @@ def test_verifiers_disagree_in_chromium(site: Site, page: Any) -> None:
     claim = page.locator(f"li[data-claim='{site.digests['brightchat-hash']}']")
     assert claim.get_attribute("data-public-status") == "verifiers_disagree"
     assert claim.locator("[data-flag='verifiers-disagree'] a[data-verdict]").count() == 2
+
+
+# -- verifier pages ------------------------------------------------------------------------------
+
+
+def _stored(s: Site) -> list[tuple[int, str, dict[str, Any]]]:
+    """(index, stream, statement) of every stored entry of every company."""
+    out = []
+    for p in s.providers:
+        for e in s.ledger.stream_entries(p):
+            out.append((e.index, p, orjson.loads(Envelope.parse_stored(e.envelope).payload)))
+    return out
+
+
+def test_the_verifier_json_counts_what_the_log_holds(site: Site) -> None:
+    stored = _stored(site)
+    for verifier in VERIFIERS:
+        r = httpx.get(f"{site.base}/v1/verifiers/{verifier}")
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"].startswith("public")
+        again = httpx.get(
+            f"{site.base}/v1/verifiers/{verifier}", headers={"If-None-Match": r.headers["etag"]}
+        )
+        assert again.status_code == 304
+        got = r.json()
+        mine = [st for _, _, st in stored if st["signer"] == verifier]
+        results = [st["body"]["result"] for st in mine if st["kind"] == "verdict.issue"]
+        assert {k: n for k, n in got["verdictCounts"].items() if n} == {
+            x: results.count(x) for x in set(results)
+        }
+        assert got["tests"] == sum(st["kind"] == "test.record" for st in mine)
+        statuses = [
+            e.status
+            for p in site.providers
+            for e in site.ledger.views.replay(p, at_ms=got["atMs"]).engagements
+            if e.verifier == verifier
+        ]
+        assert {k: n for k, n in got["engagementCounts"].items() if n} == {
+            x: statuses.count(x) for x in set(statuses)
+        }
+        assert got["verifier"]["id"] == verifier
+        assert got["accreditations"][-1]["suspended"] is (verifier == "quickcert")
+    # The demo's story: ClearSight's CONFIRMED was contradicted by OpenProbe's later verdict.
+    clear = httpx.get(f"{site.base}/v1/verifiers/clearsight-audit").json()
+    assert clear["secondOpinions"]["judgedAgain"] == 1
+    assert clear["secondOpinions"]["disagreed"] == 1
+    (item,) = clear["secondOpinions"]["items"]
+    assert item["verdict"]["index"] == _verdicts(site)[0][0]
+    assert [d["index"] for d in item["disagreedBy"]] == [_verdicts(site)[1][0]]
+    probe = httpx.get(f"{site.base}/v1/verifiers/openprobe-lab").json()
+    assert len(probe["accreditations"]) == 2  # its scope was extended by a later grant
+    assert "detect.hash_known_image" in probe["accreditations"][-1]["measures"]
+    assert probe["engagementCounts"]["closed"] == 1
+    assert probe["engagementCounts"]["withdrawn"] == 1
+    # A cut at a size is immutable; unknown ids and a provider are 404 problems; too large 400.
+    size = _verdicts(site)[1][0]  # before OpenProbe's verdict
+    cut = httpx.get(f"{site.base}/v1/verifiers/clearsight-audit", params={"size": size})
+    assert "immutable" in cut.headers["cache-control"]
+    assert cut.json()["secondOpinions"]["disagreed"] == 0
+    for who in ("nobody", P):
+        missing = httpx.get(f"{site.base}/v1/verifiers/{who}")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+    big = httpx.get(f"{site.base}/v1/verifiers/quickcert", params={"size": 10**9})
+    assert big.status_code == 400
+
+
+def test_verdicts_link_their_verifier_pages(site: Site) -> None:
+    home = dom(httpx.get(f"{site.base}/").text)
+    listed = home.one("table", class_="verifiers")
+    assert {
+        a.attrs["href"] for a in listed.select("a", href=None) if "/verifiers/" in a.attrs["href"]
+    } == {f"/verifiers/{v}" for v in VERIFIERS}
+    company = dom(httpx.get(f"{site.base}/providers/pixelstream").text)
+    hrefs = {a.attrs["href"] for a in company.select("a", href=None)}
+    assert "/verifiers/clearsight-audit" in hrefs  # its CONTRADICTED verdict
+    assert "/verifiers/openprobe-lab" in hrefs  # its INCONCLUSIVE verdict
+    for v in VERIFIERS:
+        r = httpx.get(f"{site.base}/verifiers/{v}")
+        assert r.status_code == 200
+        assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert httpx.get(f"{site.base}/verifiers/{P}").status_code == 404
+
+
+def test_a_verifier_page_in_chromium(site: Site, page: Any) -> None:
+    page.goto(f"{site.base}/providers/{P}")
+    page.locator("a[href='/verifiers/clearsight-audit']").first.click()
+    page.wait_for_url("**/verifiers/clearsight-audit")
+    assert page.locator("#verifier-name").inner_text() == "ClearSight Audit LLP"
+    data = httpx.get(f"{site.base}/v1/verifiers/clearsight-audit").json()
+    counts = data["engagementCounts"]
+    assert (
+        page.locator("#engagement-counts")
+        .inner_text()
+        .startswith(
+            f"{len(data['engagements'])}: {counts['open']} open, {counts['overdue']} overdue"
+        )
+    )
+    assert "1 of them disagreed" in page.locator("#second-opinions").inner_text()
+    item = page.locator("li[data-flag='verifiers-disagree']")
+    assert item.count() == 1
+    assert "No evidence found by OpenProbe Lab Pty Ltd" in item.inner_text()
+    item.locator("a[href='/verifiers/openprobe-lab']").click()
+    page.wait_for_url("**/verifiers/openprobe-lab")
+    assert page.locator("li.accreditation").count() == 2
