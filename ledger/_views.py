@@ -63,6 +63,7 @@ __all__ = [
     "EntryFact",
     "Feed",
     "FeedItem",
+    "Finding",
     "NameResults",
     "Party",
     "PartyKey",
@@ -210,6 +211,8 @@ class EntryFact:
         key_id: the key id that signed a verdict (to flag verdicts whose key was revoked later).
         engagement: an engagement's plan (``engagement.open``), or the engagement a test record,
             verdict, close or withdrawal names (``None`` for a legacy test record or verdict).
+        recommendations: a ``CONFIRMED_WITH_COMMENTS`` verdict's recommendations (each opens a
+            finding; other verdicts keep none here).
     """
 
     index: int
@@ -230,6 +233,7 @@ class EntryFact:
     party: str | None = None
     key_id: str | None = None
     engagement: EngagementFact | None = None
+    recommendations: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -623,6 +627,82 @@ def _verdict_link(v: EntryFact) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Finding:
+    """A finding opened by a verdict, tracked to closure (issue 17 §2).
+
+    Attributes:
+        verdict: the verdict that opened it (``CONTRADICTED``, ``NO_EVIDENCE_FOUND``, or a
+            ``CONFIRMED_WITH_COMMENTS`` with recommendations: one finding per recommendation).
+        claim: the claim version it is about.
+        recommendation: the recommendation it tracks (``None`` for an unfavourable verdict).
+        closed_by: the first verdict after ``verdict``, by an accredited verifier, on a newer
+            version of that claim (down its supersedes chain), if one was logged by the cut.
+    """
+
+    verdict: EntryFact
+    claim: bytes
+    recommendation: str | None
+    closed_by: EntryFact | None
+
+    @property
+    def open(self) -> bool:
+        """No verdict on a newer claim version closed it yet."""
+        return self.closed_by is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the verdicts as a cell links them."""
+        c = self.closed_by
+        return {
+            "status": "open" if c is None else "closed",
+            "claim": self.claim.hex(),
+            "measure": self.verdict.measure,
+            "verdict": _verdict_link(self.verdict),
+            "openedAt": _iso(self.verdict.log_time_ms),
+            "recommendation": self.recommendation,
+            "closedBy": None if c is None else _verdict_link(c),
+            "closedAt": None if c is None else _iso(c.log_time_ms),
+        }
+
+
+def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
+    """The findings of one company's claim versions (a replay's, in log order), by verdict order.
+
+    A ``CONTRADICTED`` or ``NO_EVIDENCE_FOUND`` verdict opens one finding, a
+    ``CONFIRMED_WITH_COMMENTS`` verdict one per recommendation. A finding closes with the first
+    later verdict on a newer version of its claim: one that supersedes it, directly or down the
+    chain (a verdict is only accepted from a verifier accredited for the measure, SPEC §8.2
+    rule 6).
+    A verdict on the same version does not close it: the company has not changed what it claims.
+    """
+    successor = {c.entry.supersedes: c for c in claims if c.entry.supersedes is not None}
+    out: list[Finding] = []
+    for c in claims:
+        opened: list[tuple[EntryFact, str | None]] = []
+        for v in c.verdicts:
+            if v.result in _UNFAVOURABLE:
+                opened.append((v, None))
+            else:
+                opened.extend((v, r) for r in v.recommendations)
+        if not opened:
+            continue
+        newer: list[EntryFact] = []
+        nxt = successor.get(c.digest)
+        while nxt is not None:
+            newer.extend(nxt.verdicts)
+            nxt = successor.get(nxt.digest)
+        newer.sort(key=_by_index)
+        for v, r in opened:
+            closer = next((w for w in newer if w.index > v.index), None)
+            out.append(Finding(v, c.digest, r, closer))
+    out.sort(key=_finding_order)
+    return tuple(out)
+
+
+def _finding_order(f: Finding) -> int:
+    return f.verdict.index
+
+
+@dataclass(frozen=True, slots=True)
 class StreamReplay:
     """A company's record as it stood at a date or log size.
 
@@ -636,6 +716,7 @@ class StreamReplay:
         timeline: every entry of the stream before the cut, in order.
         engagements: every engagement opened by then, in log order, judged (overdue or not)
             at ``evaluated_at_ms``.
+        findings: every finding opened by then, in log order (:func:`findings_of`).
     """
 
     stream: str
@@ -645,6 +726,7 @@ class StreamReplay:
     claims: tuple[ClaimVersion, ...]
     timeline: tuple[EntryFact, ...]
     engagements: tuple[Engagement, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @property
     def length(self) -> int:
@@ -671,6 +753,7 @@ class StreamReplay:
             "claims": [c.to_dict() for c in self.claims],
             "timeline": [f.to_dict() for f in self.timeline],
             "engagements": [e.to_dict() for e in self.engagements],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
@@ -1285,6 +1368,11 @@ class Views:
                 valid_until_ms=parse_timestamp(body.valid_until),
                 key_id=_intern(placed.signed.keyid),
                 engagement=engagement_fact(body),
+                recommendations=(
+                    tuple(body.recommendations)
+                    if body.result._value_ == "CONFIRMED_WITH_COMMENTS"
+                    else ()
+                ),
             )
         if isinstance(body, ProviderReply):
             ref = bytes.fromhex(body.verdict)
@@ -1504,7 +1592,9 @@ class Views:
         touched = any(p in self._suspensions or p in self._revoked_parties for p in s.signers)
         versions = record.versions(when, self._flags_at(limit) if touched else None)
         engagements = engagements_of(timeline, when)
-        return StreamReplay(stream, as_of_ms, size, when, versions, timeline, engagements)
+        return StreamReplay(
+            stream, as_of_ms, size, when, versions, timeline, engagements, findings_of(versions)
+        )
 
     # -- scorecard -------------------------------------------------------------------------
 

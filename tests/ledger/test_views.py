@@ -617,6 +617,53 @@ def test_a_verifier_record_counts_engagements_verdicts_and_second_opinions() -> 
     assert len(kinds) == 2 + 2 + 1 + 3 + 3
 
 
+# -- findings ---------------------------------------------------------------------------------
+
+
+def test_findings_open_with_bad_verdicts_and_recommendations_and_close_on_a_new_version() -> None:
+    b = base()
+    c1 = b.claim(P, IMG)
+    bad = second_opinion(b, c1, V, "CONTRADICTED")
+    again = second_opinion(b, c1, W, "CONFIRMED")  # same version: closes nothing
+    fine = b.claim(P, VID)
+    comments = second_opinion(b, fine, V, "CONFIRMED_WITH_COMMENTS")
+    second_opinion(b, fine, W, "CONFIRMED")  # no recommendations, no finding
+    before = len(b.entries)
+    c2 = digest(b.append("claim.supersede", P, P, example_claim_body(IMG, supersedes=c1)))
+    c3 = digest(b.append("claim.supersede", P, P, example_claim_body(IMG, supersedes=c2)))
+    closing = second_opinion(b, c3, W, "NO_EVIDENCE_FOUND")  # down the chain; opens its own
+    views = views_of(b)
+
+    then = views.replay(P, size=before).findings
+    assert [(f.verdict.digest.hex(), f.open) for f in then] == [(bad, True), (comments, True)]
+    assert then[1].recommendation == ("Publish the median time from match to removal per surface.")
+    assert then[0].recommendation is None
+    assert again not in {f.verdict.digest.hex() for f in then}
+
+    now = views.replay(P).findings
+    assert [f.verdict.digest.hex() for f in now] == [bad, comments, closing]
+    assert now[0].closed_by is not None
+    assert now[0].closed_by.digest.hex() == closing
+    assert now[0].to_dict()["closedBy"]["verifier"] == W
+    assert now[1].open  # its claim has no newer version
+    assert now[2].open
+    assert now[2].claim.hex() == c3
+    assert views.replay(P).to_dict()["findings"][0]["status"] == "closed"
+    assert views.replay(Q).findings == ()
+
+
+def test_a_verdict_on_a_newer_version_logged_before_the_finding_does_not_close_it() -> None:
+    b = base()
+    c1 = b.claim(P, IMG)
+    c2 = digest(b.append("claim.supersede", P, P, example_claim_body(IMG, supersedes=c1)))
+    early = second_opinion(b, c2, W, "CONFIRMED")
+    late = second_opinion(b, c1, V, "CONTRADICTED")  # on the replaced version, afterwards
+    (f,) = views_of(b).replay(P).findings
+    assert f.verdict.digest.hex() == late
+    assert f.open
+    assert early
+
+
 # -- feeds ------------------------------------------------------------------------------------
 
 

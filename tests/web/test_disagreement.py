@@ -222,3 +222,49 @@ def test_a_verifier_page_in_chromium(site: Site, page: Any) -> None:
     item.locator("a[href='/verifiers/openprobe-lab']").click()
     page.wait_for_url("**/verifiers/openprobe-lab")
     assert page.locator("li.accreditation").count() == 2
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+
+def test_open_findings_on_the_company_page_and_in_the_state(site: Site, page: Any) -> None:
+    # From the stored statements: the verdicts that open a finding on PixelStream's record.
+    opening = [
+        (i, st)
+        for i, p, st in _stored(site)
+        if p == "pixelstream"
+        and st["kind"] == "verdict.issue"
+        and (
+            st["body"]["result"] in ("CONTRADICTED", "NO_EVIDENCE_FOUND")
+            or st["body"]["result"] == "CONFIRMED_WITH_COMMENTS"
+        )
+    ]
+    expected = [
+        i
+        for i, st in opening
+        for _ in (
+            [None]
+            if st["body"]["result"] != "CONFIRMED_WITH_COMMENTS"
+            else st["body"].get("recommendations", [])
+        )
+    ]
+    assert expected  # the demo's CONTRADICTED video verdict
+    state = httpx.get(f"{site.base}/v1/streams/pixelstream/state").json()
+    assert [f["verdict"]["index"] for f in state["findings"]] == expected
+    assert all(f["status"] == "open" for f in state["findings"])
+    html = dom(httpx.get(f"{site.base}/providers/pixelstream").text)
+    items = html.select("li", class_="finding")
+    assert [li.attrs["data-finding"] for li in items] == [str(i) for i in expected]
+    times = {e.index: e.log_time_ms for e in site.ledger.stream_entries("pixelstream")}
+    for li in items:
+        days = (site.now_ms - times[int(li.attrs["data-finding"])]) // 86_400_000
+        assert li.one("span", class_="finding-age").text() == f"{days} days"
+    # In Chromium: BrightChat's second opinion opened a finding, linked to its verdict.
+    page.goto(f"{site.base}/providers/{P}")
+    assert page.locator("#findings-h").is_visible()
+    later = _verdicts(site)[-1][0]
+    item = page.locator(f"li.finding[data-finding='{later}']")
+    assert item.get_attribute("data-status") == "open"
+    assert "No evidence found, by OpenProbe Lab Pty Ltd" in item.inner_text()
+    item.locator(f"a[href='#entry-{later}']").click()
+    assert page.locator(f"#entry-{later}").is_visible()
