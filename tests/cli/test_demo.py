@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 59 entries" in out
+    assert "Verified 64 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -37,9 +37,10 @@ def test_demo_builds_every_part_of_the_story(
         claims += state["claims"]
         kinds += [f["kind"] for f in state["timeline"]]
         engagements += state["engagements"]
-    # issue 17 §1: one running, one overdue, one withdrawn by the provider, one closed with a
+    # issue 17 §1: one running, one overdue, one withdrawn by the provider, two closed with a
     # verdict (demo_story.json)
-    assert sorted(e["status"] for e in engagements) == ["closed", "open", "overdue", "withdrawn"]
+    statuses = sorted(e["status"] for e in engagements)
+    assert statuses == ["closed", "closed", "open", "overdue", "withdrawn"]
     (withdrawn,) = (e for e in engagements if e["status"] == "withdrawn")
     assert withdrawn["withdrawnBy"] == "kiteworld"
     results = {c["latestVerdict"]["result"] for c in claims if c["latestVerdict"]}
@@ -111,4 +112,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 59 entries" in proc.stdout
+    assert "Verified 64 entries" in proc.stdout

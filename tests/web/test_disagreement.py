@@ -268,3 +268,31 @@ def test_open_findings_on_the_company_page_and_in_the_state(site: Site, page: An
     assert "No evidence found, by OpenProbe Lab Pty Ltd" in item.inner_text()
     item.locator(f"a[href='#entry-{later}']").click()
     assert page.locator(f"#entry-{later}").is_visible()
+    # The demo's closed finding: Northstar's recommendation, closed by its verdict on the newer
+    # version of BrightChat's end-to-end encryption claim.
+    opened = int(
+        site.ledger.views.replay(P)
+        .claim(bytes.fromhex(site.digests["brightchat-e2ee"]))
+        .verdicts[0]
+        .index
+    )
+    done = page.locator(f"li.finding[data-finding='{opened}']")
+    assert done.get_attribute("data-status") == "closed"
+    text = done.inner_text()
+    assert "Ship the nudity warning on iOS." in text
+    assert "closed on" in text
+    assert "Confirmed by Northstar Assurance B.V." in text
+    closer = site.digests["brightchat-e2ee-recheck-verdict"]
+    closing = {
+        e.index
+        for e in site.ledger.stream_entries(P)
+        if orjson.loads(Envelope.parse_stored(e.envelope).payload)["kind"] == "verdict.issue"
+    }
+    hrefs = [a.get_attribute("href") for a in done.locator("a").all()]
+    assert any(
+        h.startswith("#entry-") and int(h[7:]) in closing and int(h[7:]) != opened for h in hrefs
+    )
+    state = httpx.get(f"{site.base}/v1/streams/{P}/state").json()
+    (closed,) = (f for f in state["findings"] if f["status"] == "closed")
+    assert closed["closedBy"]["digest"] == closer
+    assert page.locator("#findings-summary").inner_text() == "1 open, 1 closed."
