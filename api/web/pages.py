@@ -12,6 +12,7 @@ ledger is text, never markup.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -599,33 +600,23 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
     by = "service" if q.get("by") == "service" else "company"
     all_measures = q.get("all") in ("1", "on", "true")
     cursor = (q.get("cursor") or "").strip() or None
+    page = functools.partial(
+        scorecard_page,
+        ledger,
+        at_ms=at_ms,
+        as_of_ms=None,
+        size=pinned.size,
+        by=by,
+        measure=measure,
+        country=jurisdiction,
+        verdict=verdict,
+        limit=HOME_LIMIT,
+    )
     try:
-        card, nxt = scorecard_page(
-            ledger,
-            at_ms=at_ms,
-            as_of_ms=None,
-            size=pinned.size,
-            by=by,
-            measure=measure,
-            country=jurisdiction,
-            verdict=verdict,
-            cursor=cursor,
-            limit=HOME_LIMIT,
-        )
+        card, nxt = page(cursor=cursor)
     except InvalidParameterError:
         problems.append("That page link is out of date; showing the first page.")
-        card, nxt = scorecard_page(
-            ledger,
-            at_ms=at_ms,
-            as_of_ms=None,
-            size=pinned.size,
-            by=by,
-            measure=measure,
-            country=jurisdiction,
-            verdict=verdict,
-            cursor=None,
-            limit=HOME_LIMIT,
-        )
+        card, nxt = page(cursor=None)
         cursor = None
     names = _verifier_names(ledger)
     comparison = build_comparison(

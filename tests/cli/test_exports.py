@@ -23,12 +23,11 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from tests.attest.test_intoto import (
     verify_with_securesystemslib,
 )
 from tests.cli.conftest import Cli, Proc, running
+from tests.conftest import loopback_http
 
 AT = "2026-12-01T12:00:00Z"
 FILES = ("scorecard.csv", "scorecard.json", "records.csv", "records.jsonl")
@@ -330,14 +330,8 @@ def lying_proxy(upstream: str, lie: Callable[[str, bytes, dict[str, str]], bytes
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Handler) as url:
+        yield url
 
 
 def _forge_test_records(path: str, body: bytes, headers: dict[str, str]) -> bytes:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 from attest import canonical
 from tests.attest.examples import example_test_record_body
 from tests.cli.conftest import AUTHORITY, PROVIDER, VERIFIER, Proc, World, claim_body, serving
+from tests.conftest import loopback_http
 
 Json = dict[str, Any]
 Lie = Callable[[Json], None]
@@ -49,14 +49,8 @@ def lying_proxy(upstream: str, lie: Lie | None) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Handler) as url:
+        yield url
 
 
 def _kind(entry: Json) -> str:

@@ -18,15 +18,14 @@ import functools
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from tests.conftest import OWN_VECTORS, REPO, shared_vectors
+from tests.conftest import OWN_VECTORS, REPO, loopback_http, shared_vectors
 
 CHROMIUM = os.environ.get("CLAIMLEDGER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -90,15 +89,8 @@ def server(gen_dir: Path) -> Iterator[str]:
         "/gen/": gen_dir,
     }
     handler = type("Handler", (_Handler,), {"roots": roots})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(STATIC)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with loopback_http(functools.partial(handler, directory=str(STATIC))) as url:
+        yield url
 
 
 def _unavailable(why: str) -> None:
