@@ -106,10 +106,11 @@ class Following:
         size = ledger.refresh()
         read = size - before
         if read > 0:
-            stats.refreshes += 1
-            stats.entries += read
+            # The lag first: a metrics scrape that sees the new count sees its lag too.
             newest = ledger.log_entries(size - 1, size)[0]
             stats.last_lag_s = max(0.0, time.time() - newest.log_time_ms / 1000)
+            stats.refreshes += 1
+            stats.entries += read
         stats.current_at = time.time()
         return read
 
