@@ -381,11 +381,10 @@ def test_log_key_is_the_one_the_genesis_names() -> None:
     assert signer.verifier.vkey() == expect["vkey"]
 
 
-def test_rules() -> None:
-    entries, _ = _log()
-    state: LogState = replay(entries)
-    size = state.size
-    for case in _cases("rules.json"):
+def _decide_candidates(state: LogState, cases: list[Json], size: int) -> None:
+    """Decide each candidate entry alone after the log of ``state`` (of ``size`` entries): the
+    recorded error, located at the entry, or acceptance; candidates are never applied."""
+    for case in cases:
         raw = _entry(case["input"]["entry"])
         if "error" in case:
             with pytest.raises(attest.VerificationError) as info:
@@ -396,7 +395,13 @@ def test_rules() -> None:
         else:
             assert case["expect"] == {"accept": True}
             state.check(state.open(raw))
-        assert state.size == size  # candidates are decided, never applied
+        assert state.size == size
+
+
+def test_rules() -> None:
+    entries, _ = _log()
+    state: LogState = replay(entries)
+    _decide_candidates(state, _cases("rules.json"), state.size)
 
 
 def test_engagements() -> None:
@@ -421,16 +426,7 @@ def test_engagements() -> None:
         "EngagementError",
         "OutOfScopeError",
     }
-    for case in cases:
-        raw = _entry(case["input"]["entry"])
-        if "error" in case:
-            with pytest.raises(attest.VerificationError) as info:
-                state.check(state.open(raw))
-            _raises(case, info.value)
-        else:
-            assert case["expect"] == {"accept": True}
-            state.check(state.open(raw))
-        assert state.size == expect["size"]
+    _decide_candidates(state, cases, expect["size"])
 
 
 def test_parties() -> None:
@@ -466,16 +462,7 @@ def test_parties() -> None:
     }
     assert want
     assert compromised(sparse, mine) == want
-    for case in cases:
-        raw = _entry(case["input"]["entry"])
-        if "error" in case:
-            with pytest.raises(attest.VerificationError) as info:
-                state.check(state.open(raw))
-            _raises(case, info.value)
-        else:
-            assert case["expect"] == {"accept": True}
-            state.check(state.open(raw))
-        assert state.size == expect["size"]
+    _decide_candidates(state, cases, expect["size"])
 
 
 # -- the state commitment (SPEC §11) ---------------------------------------------------------------
