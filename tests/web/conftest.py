@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
@@ -108,25 +109,35 @@ def page(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
     any later test of the same process would fail (pytest-xdist runs modules of every folder, in
     any order, in one worker process).
     """
+    with chromium_context(tmp_path_factory, "chromium-profile") as context:
+        errors: list[str] = []
+        p = context.new_page()
+        p.on("pageerror", lambda exc: errors.append(str(exc)))
+        p.goto(f"{server}/static/verify-test.html")
+        p.wait_for_function("window.harnessReady === true", timeout=15_000)
+        assert not errors, errors
+        yield p
+        assert not errors, errors
+
+
+@contextmanager
+def chromium_context(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any
+) -> Iterator[Any]:
+    """Headless Debian Chromium with a fresh profile (``options``: Playwright's, e.g. a
+    viewport), closed afterwards. Missing Chromium or Playwright skips, and fails under CI."""
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed")
-    profile = tmp_path_factory.mktemp("chromium-profile")
+    profile = tmp_path_factory.mktemp(name)
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options
         )
         try:
-            errors: list[str] = []
-            p = context.new_page()
-            p.on("pageerror", lambda exc: errors.append(str(exc)))
-            p.goto(f"{server}/static/verify-test.html")
-            p.wait_for_function("window.harnessReady === true", timeout=15_000)
-            assert not errors, errors
-            yield p
-            assert not errors, errors
+            yield context
         finally:
             context.close()

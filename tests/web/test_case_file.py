@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from attest import verify_bundle
 from attest.statements import format_timestamp
 from ledger import Ledger, export_bundle
 from tests.ledger.test_report import RegulatorDemo, regulator_demo
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.web.conftest import chromium_context
 from tests.web.test_pages import one_byte_changed, open_demo
 from tests.web.test_pages_browser import serving
 
@@ -131,21 +129,8 @@ def test_a_record_that_no_longer_verifies_is_never_shown_as_verified(
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    profile = tmp_path_factory.mktemp("chromium-case-file")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(tmp_path_factory, "chromium-case-file") as context:
+        yield context
 
 
 def _pdf_title(pdf: bytes) -> str:

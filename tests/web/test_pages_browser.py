@@ -40,7 +40,7 @@ from attest.entry import LogEntry
 from ledger import Ledger
 from tests.attest.logbuilder import key
 from tests.conftest import REPO
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.web.conftest import chromium_context
 from tests.web.test_pages import (
     FLAG_P,
     FLAG_V,
@@ -182,25 +182,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    profile = tmp_path_factory.mktemp("chromium-pages")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(
+        tmp_path_factory, "chromium-pages", viewport={"width": 1280, "height": 900}
+    ) as context:
+        yield context
 
 
 # Endpoints the page asks for that answer 404 when the server has no witness policy (or no
