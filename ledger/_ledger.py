@@ -682,20 +682,25 @@ class Ledger:
     def checkpoint(self) -> bytes:
         """The signed checkpoint note of the current tree (deterministic per size).
 
-        A ledger opened without the log key serves the latest checkpoint the writer kept in the
-        database (it may lag the entries by the batch being written).
+        A ledger opened without the log key serves the newest checkpoint the writer kept in the
+        database of at most the entries this object has read and verified (it may lag them by the
+        batch being written). It does not read the store's newer entries itself: whoever keeps
+        it current (the server's follower, :meth:`refresh`) does, so the checkpoint served never
+        covers entries this object has not verified, and never races the follower.
 
         Raises:
-            LedgerError: read-only, and no checkpoint was ever kept.
+            LedgerError: read-only, and no checkpoint of at most its size was ever kept.
         """
         with self._lock:
             size = self._frontier.size
             if self._signer is None:
-                self.refresh()
-                note = self._store.latest_checkpoint()
-                if note is None:
-                    raise LedgerError("this ledger was opened without its log key")
-                return note
+                kept = self._store.kept_checkpoint(size)
+                if kept is None:
+                    raise LedgerError(
+                        "this ledger was opened without its log key, and the database keeps no"
+                        f" checkpoint of at most its {size} entries"
+                    )
+                return kept[1]
             if self._checkpoint is None or self._checkpoint[0] != size:
                 cp = Checkpoint(self.origin, size, self._frontier.root())
                 self._checkpoint = (size, sign_checkpoint(cp, self._signer))

@@ -41,7 +41,7 @@ from ledger import (
     Receipt,
     open_store,
 )
-from ledger._ledger import PERSIST_EVERY_S
+from ledger._ledger import PERSIST_EVERY_S, checkpoint_size_of
 from tests.attest.examples import (
     AUTHORITY,
     example_accreditation_grant_body,
@@ -172,6 +172,23 @@ def test_a_read_only_ledger_follows_the_writer(led: Ledger, store_url: str) -> N
         assert ro.size == led.size
 
 
+def test_a_read_only_checkpoint_never_covers_entries_it_has_not_read(
+    led: Ledger, store_url: str
+) -> None:
+    register_story(led)
+    with Ledger.open(store_url) as ro:
+        assert kept_soon(ro, led.checkpoint())
+        seen = ro.checkpoint()
+        assert checkpoint_size_of(seen) == ro.size
+        led.submit(claim(led))
+        with Ledger.open(store_url) as fresh:
+            assert kept_soon(fresh, led.checkpoint())  # the writer kept a newer one
+        # Until it reads (and verifies) the new entry, the replica serves the checkpoint it covers.
+        assert ro.checkpoint() == seen
+        assert ro.refresh() == led.size
+        assert ro.checkpoint() == led.checkpoint()
+
+
 def kept_soon(ro: Ledger, note: bytes) -> bool:
     """Whether the read-only ledger serves ``note`` within a few times ``PERSIST_EVERY_S``.
 
@@ -180,6 +197,7 @@ def kept_soon(ro: Ledger, note: bytes) -> bool:
     """
     deadline = time.monotonic() + 20 * PERSIST_EVERY_S
     while time.monotonic() < deadline:
+        ro.refresh()  # what the server's follower does; checkpoint() itself reads nothing new
         if ro.checkpoint() == note:
             return True
         time.sleep(PERSIST_EVERY_S / 4)
