@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from attest.tlogwitness import (
 )
 from ledger._ledger import Ledger
 from ledger.errors import LedgerError, StoreError
+
+DELAYS_KEPT = 10_000
+"""How many rounds' delays :attr:`Witnessing.delays` keeps: the newest (a server runs long)."""
 
 __all__ = ["WitnessEndpoint", "Witnessing", "WitnessingError"]
 
@@ -113,7 +117,8 @@ class Witnessing:
         )
         self._cosigned_size = 0
         self._seen: dict[int, float] = {}  # size -> when this thread first saw it
-        self.delays: list[float] = []  # seconds from a size seen to its cosigned note kept
+        self.delays: deque[float] = deque(maxlen=DELAYS_KEPT)
+        """Seconds from a size seen to its cosigned note kept, for the newest rounds."""
         self.witnessed_beyond = 0
         """The largest size a witness answered that it cosigned beyond this log's checkpoint (0:
         none): the log's database was restored from an older backup, or this is a fork."""

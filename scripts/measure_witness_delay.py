@@ -107,7 +107,7 @@ def measure(seconds: float, directory: Path) -> None:
         when = next((t for t, s in covered if s >= size and t >= at), None)
         if when is not None:
             delays.append(when - at)
-    rounds = witnessing.delays
+    rounds = list(witnessing.delays)
     print(f"{len(receipts)} entries in {seconds:.0f} s, {len(delays)} covered by a cosigned one")
     print(
         f"receipt -> cosigned checkpoint: median {_quantile(delays, 0.5):.3f} s, "

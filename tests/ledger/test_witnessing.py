@@ -130,6 +130,20 @@ def test_rounds_statuses_and_recovery(ledger: Ledger, keys: WitnessKeys, witness
         again.close()
 
 
+def test_only_the_newest_rounds_delays_are_kept(
+    ledger: Ledger, keys: WitnessKeys, witness_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ledger._witnessing.DELAYS_KEPT", 2)
+    w = Witnessing(ledger, _policy(ledger, keys, witness_url), monotonic=Clock())
+    try:
+        for _ in range(3):
+            ledger.submit(claim(ledger))
+            assert w.round() is True
+        assert len(w.delays) == 2  # three rounds cosigned, the newest two kept
+    finally:
+        w.close()
+
+
 def test_a_log_that_lost_track_learns_the_size_from_a_409(
     ledger: Ledger, keys: WitnessKeys, witness_url: str
 ) -> None:
