@@ -6,7 +6,8 @@ witness of the policy that has a URL (its *submission prefix*; one request per U
 with an ML-DSA-44 and an Ed25519 key under one URL answers both lines at once) the add-checkpoint
 request: ``old`` is the size that witness last cosigned (from its 409 ``text/x.tlog.size`` answer,
 or from the newest cosigned checkpoint kept), with the consistency proof from the ledger. It
-appends the cosignature lines to the log's note, and when the note meets the policy's quorum
+appends the cosignature lines of the policy's keys to the log's note (lines of other keys
+are dropped), and when the note meets the policy's quorum
 (:func:`attest.policy.verify_policy`) it keeps it (:meth:`ledger.Ledger.keep_cosigned`). A witness
 that fails (down, slow, refusing) is logged and retried with exponential backoff; nothing it does
 stops the ledger.
@@ -18,13 +19,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
 
-from attest.checkpoint import Checkpoint, parse_note
+from attest.checkpoint import Checkpoint, NoteSignature, note_signature_line, parse_note
 from attest.cosignature import verify_cosignature
 from attest.errors import VerificationError
 from attest.policy import Policy, QuorumError, verify_policy
@@ -57,7 +58,8 @@ class WitnessEndpoint:
         url: the submission prefix (``<url>/add-checkpoint``).
         names: the policy names of the keys at this URL.
         size: the size this witness last cosigned, as far as the log knows.
-        lines: the size and cosignature lines of its last 200 answer.
+        lines: the size and the cosignature lines of its last 200 answer, only those of the
+            policy keys at this URL (other lines are dropped).
         failures: failures in a row (the backoff doubles with each).
         retry_at: when (monotonic) it is asked again after a failure.
         last_error: why it last failed.
@@ -278,7 +280,7 @@ class Witnessing:
             del endpoint.statuses[:-20]
             if response.status_code == 200:
                 try:
-                    parse_cosignature_lines(note, response.content)
+                    lines = parse_cosignature_lines(note, response.content)
                     # Each policy key at this URL must have cosigned, and verify: one bad line
                     # would make the whole note fail the policy.
                     for name in endpoint.names:
@@ -289,7 +291,7 @@ class Witnessing:
                     self._fail(endpoint, f"a 200 answer that does not verify: {exc}")
                     return
                 endpoint.size = cp.size
-                endpoint.lines = (cp.size, response.content)
+                endpoint.lines = (cp.size, self._own_lines(endpoint, lines))
                 endpoint.failures = 0
                 endpoint.retry_at = 0.0
                 return
@@ -305,6 +307,24 @@ class Witnessing:
             self._fail(endpoint, f"HTTP {response.status_code}: {response.text[:200]!r}")
             return
         self._fail(endpoint, "two 409 answers in a row")
+
+    def _own_lines(self, endpoint: WitnessEndpoint, lines: Iterable[NoteSignature]) -> bytes:
+        """The lines of the keys the policy trusts at this URL, which verified; the others go.
+
+        tlog-witness: a client MUST ignore cosignatures from unknown keys. Kept, a line of a key
+        the log does not know would be served for nothing, and a line claiming another policy
+        witness's name and key id (which this URL is not trusted for) would make the whole note
+        fail the policy: one witness could keep the log from ever reaching quorum.
+        """
+        trusted = {
+            (key.name, key.key_id)
+            for key in (self._policy.witnesses[name].key for name in endpoint.names)
+        }
+        return b"".join(
+            note_signature_line(s.name, s.key_id, s.signature)
+            for s in lines
+            if (s.name, s.key_id) in trusted
+        )
 
     def _beyond(self, endpoint: WitnessEndpoint, old: int, size: int) -> None:
         """A witness cosigned more of this log than the log holds: say so loudly."""

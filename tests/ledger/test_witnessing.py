@@ -13,16 +13,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
+from attest.checkpoint import note_signature_line, parse_note
+from attest.cosignature import MLDSA44_SIGNATURE_SIZE, cosign
 from attest.loglist import logs_v0_entry
 from attest.policy import Policy, parse_policy, verify_policy
 from ledger import Ledger, Witnessing, WitnessingError, backup_sqlite
 from tests.attest.logbuilder import key
-from tests.conftest import REPO
+from tests.conftest import REPO, loopback_http
 from tests.ledger.actors import LOG_KEY, claim, init_ledger, register_story
 from witness import WitnessKeys, init_witness
 
@@ -244,3 +247,60 @@ def test_a_log_restored_from_an_older_backup_is_told_by_its_witness(
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1
     assert "this log published 7 entries and holds 5" in errors[0].getMessage()
+
+
+def test_lines_of_keys_the_log_does_not_trust_there_are_dropped(
+    ledger: Ledger, keys: WitnessKeys, witness_url: str, tmp_path: Path
+) -> None:
+    """tlog-witness: a client ignores cosignatures from unknown keys. A witness (here a real one
+    behind a proxy that adds to its answers) that also returns a valid line of a stranger and a
+    forged line under another policy witness's name and key id must not keep the log from its
+    quorum, and neither line is served."""
+    other = init_witness(tmp_path / "w2", "witness.example/w2")
+    stranger = init_witness(tmp_path / "w3", "witness.example/w3")
+    forged = other.mldsa44.verifier
+    added: list[bytes] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = self.rfile.read(int(self.headers["content-length"]))
+            r = httpx.post(witness_url + self.path, content=request, timeout=30)
+            body = r.content
+            if r.status_code == 200:
+                note = request.split(b"\n\n", 1)[1]
+                extra = cosign(note, stranger.ed25519, 1) + note_signature_line(
+                    forged.name, forged.key_id, bytes(8 + MLDSA44_SIGNATURE_SIZE)
+                )
+                added.append(extra)
+                body += extra
+            self.send_response(r.status_code)
+            self.send_header("content-type", r.headers["content-type"])
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with loopback_http(Proxy) as proxy:
+        policy = parse_policy(
+            (
+                f"log {ledger.note_verifier.vkey()}\n"
+                f"witness ml {keys.mldsa44.verifier.vkey()} {proxy}\n"
+                f"witness ed {keys.ed25519.verifier.vkey()} {proxy}\n"
+                f"witness w2 {forged.vkey()}\n"
+                "group w1 all ml ed\nquorum w1\n"
+            ).encode()
+        )
+        w = Witnessing(ledger, policy, monotonic=Clock())
+        try:
+            assert w.round() is True
+        finally:
+            w.close()
+    assert len(added) == 1
+    note = ledger.cosigned_checkpoint()
+    assert note is not None
+    _, lines = parse_note(note)
+    assert {line.name for line in lines} == {ledger.note_verifier.name, "witness.example/w1"}
+    assert len(lines) == 3  # the log's signature and the two lines of w1
+    assert [name for name, _ in verify_policy(note, policy).cosigners] == ["ml", "ed"]
