@@ -9,8 +9,9 @@ A list tells witnesses which logs to cosign::
     contact <how to reach the operator>
     ...
 
-Blank lines and ``#`` comments are ignored; other lines lose their leading and trailing spaces
-and tabs. :func:`parse_logs_v0` reads a list strictly; :func:`logs_v0_entry` prints a log's own
+Blank lines and ``#`` comments are ignored; other lines lose their leading and trailing ASCII
+whitespace (spaces, tabs, and the CR of a CRLF line end, as the network's own validator does).
+:func:`parse_logs_v0` reads a list strictly; :func:`logs_v0_entry` prints a log's own
 entry (what a ledger operator sends to a witness network). Errors:
 :class:`~attest.policy.PolicyError`.
 """
@@ -43,6 +44,8 @@ MAX_LOG_LIST_SIZE = 64 << 20
 _QPD = re.compile(r"[1-9][0-9]{0,9}")
 _BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _WS = re.compile(r"[ \t]+")
+_SPACE = " \t\r\v\f"
+"""ASCII whitespace: the format removes all of it around a line (so a CRLF list reads too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +145,9 @@ def parse_logs_v0(data: bytes) -> tuple[ListedLog, ...]:
     except UnicodeDecodeError as exc:
         raise PolicyError(f"log list is not valid UTF-8 (byte {exc.start})") from exc
     lines = [
-        (number, line.strip(" \t"))
+        (number, line.strip(_SPACE))
         for number, line in enumerate(text.split("\n"), 1)
-        if line.strip(" \t") and not line.strip(" \t").startswith("#")
+        if line.strip(_SPACE) and not line.strip(_SPACE).startswith("#")
     ]
     for number, line in lines:
         bad = _BAD.search(line)

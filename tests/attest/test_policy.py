@@ -310,6 +310,19 @@ contact sysadmin (at) bar.org
     ]
 
 
+def test_logs_v0_all_whitespace_around_a_line_goes() -> None:
+    """log-list-format: non-empty lines have all leading and trailing whitespace removed, so a
+    list saved with CRLF line ends (or a form feed) reads as the same list; inside a line a
+    control character is still refused."""
+    text = f"logs/v0\n\fvkey {LOG.verifier.vkey()}\nqpd 24\v\ncontact ops (at) foo.org\n"
+    want = parse_logs_v0(text.replace("\f", "").replace("\v", "").encode())
+    assert parse_logs_v0(text.encode()) == want
+    assert parse_logs_v0(text.replace("\n", "\r\n").encode()) == want
+    assert [x.contact for x in want] == ["ops (at) foo.org"]
+    with pytest.raises(PolicyError, match="control character U\\+000D"):
+        parse_logs_v0(text.replace("ops (at)", "ops\r(at)").encode())
+
+
 def _list_refusals() -> list[tuple[str, str]]:
     v = LOG.verifier.vkey()
     return [
