@@ -75,8 +75,14 @@ def hide_suspension(bundle: Json) -> None:
     bundle["entries"].remove(suspend)
 
 
+def hide_revocation(bundle: Json) -> None:
+    (revoke,) = [e for e in bundle["entries"] if _kind(e) == "key.revoke"]
+    bundle["entries"].remove(revoke)
+
+
 def _record(w: World, tmp_path: Path) -> None:
-    """Two claims, a test and a verdict on the first, then the verifier's suspension."""
+    """Two claims, a test and a verdict on the first, then the verifier's suspension and the
+    revocation of the key it signed with."""
     body = tmp_path / "claim.json"
     body.write_text(json.dumps(claim_body()))
     c = str(
@@ -115,6 +121,14 @@ def _record(w: World, tmp_path: Path) -> None:
         *w.db(),
         *("--key", w.key("authority"), "--signer", AUTHORITY, "--reason", "conflict of interest"),
     )
+    w.cli(
+        "key",
+        "revoke",
+        VERIFIER,
+        *w.db(),
+        *("--public-key", w.key(VERIFIER), "--reason", "lost laptop"),
+        *("--key", w.key("authority"), "--signer", AUTHORITY),
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,13 +137,15 @@ def _record(w: World, tmp_path: Path) -> None:
         (drop_tail, "the record of acme-social is incomplete: the log's state at size"),
         (drop_middle, "the record of acme-social is incomplete: position 1 is missing"),
         (hide_suspension, "the registry record of safecheck-labs is incomplete"),
+        (hide_revocation, "the registry record of safecheck-labs is incomplete"),
     ],
-    ids=["tail of the stream", "middle entry", "hidden suspension"],
+    ids=["tail of the stream", "middle entry", "hidden suspension", "hidden key revocation"],
 )
 def test_a_lying_server_is_caught_by_verify_and_by_the_bundle_check(
-    sqlite_world: World, proc: Proc, tmp_path: Path, lie: Lie, message: str
+    world: World, proc: Proc, tmp_path: Path, lie: Lie, message: str
 ) -> None:
-    w = sqlite_world
+    """On SQLite and PostgreSQL."""
+    w = world
     _record(w, tmp_path)
     with serving(proc, w.url, w.key("log")) as server:
         with lying_proxy(server, None) as honest:
@@ -147,11 +163,12 @@ def test_a_lying_server_is_caught_by_verify_and_by_the_bundle_check(
 
 
 def test_an_old_record_with_a_new_checkpoint_is_caught(
-    sqlite_world: World, proc: Proc, tmp_path: Path
+    world: World, proc: Proc, tmp_path: Path
 ) -> None:
     """The server keeps showing the company's record as it was (entries and state proof of an
-    older size) under its newest checkpoint."""
-    w = sqlite_world
+    older size) under its newest checkpoint; caught by ``verify COMPANY`` and by the check of the
+    bundle exported through it, on SQLite and PostgreSQL."""
+    w = world
     with serving(proc, w.url, w.key("log")) as server:
         body = tmp_path / "claim.json"
         body.write_text(json.dumps(claim_body()))
@@ -167,9 +184,16 @@ def test_an_old_record_with_a_new_checkpoint_is_caught(
         def stale_entries(bundle: Json) -> None:
             bundle["entries"] = bundle["entries"][: len(old["entries"])]
 
-        with lying_proxy(server, stale_state) as liar:
-            bad = proc("verify", PROVIDER, "--server", liar, code=1)
-            assert "not the last index of the checkpoint's tree" in bad.stderr
-        with lying_proxy(server, stale_entries) as liar:
-            bad = proc("verify", PROVIDER, "--server", liar, code=1)
-            assert "the record of acme-social is incomplete" in bad.stderr
+        lies = [
+            (stale_state, "not the last index of the checkpoint's tree"),
+            (stale_entries, "the record of acme-social is incomplete"),
+        ]
+        for number, (lie, message) in enumerate(lies):
+            with lying_proxy(server, lie) as liar:
+                bad = proc("verify", PROVIDER, "--server", liar, code=1)
+                assert message in bad.stderr
+                assert "Traceback" not in bad.stderr
+                cut = tmp_path / f"old-{number}.bundle.json"
+                proc("export", PROVIDER, "--server", liar, "-o", cut)
+            bad = proc("verify", "--bundle", cut, code=1)
+            assert message in bad.stderr
