@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli, World, copy_sqlite, make_world, one_line_error
+from tests.cli.conftest import (
+    PROVIDER,
+    Cli,
+    Proc,
+    World,
+    copy_sqlite,
+    free_port,
+    make_world,
+    one_line_error,
+)
 from tests.ledger.conftest import raw_execute
 
 
@@ -173,3 +182,22 @@ def test_an_older_record_proved_a_prefix_is_not_a_rollback(tmp_path: Path) -> No
         assert "not a rollback" in whole.remark
     finally:
         backend.close()
+
+
+def test_a_ledger_of_the_previous_storage_format_is_refused_in_one_line(
+    world: World, proc: Proc, tmp_path: Path
+) -> None:
+    """The storage format bump (format 3, SPEC §11): a ledger written before it is refused by
+    `verify`, `export` and a real `serve` process with one readable line and exit 2, on SQLite
+    and PostgreSQL; nothing is served or written from it."""
+    raw_execute(world.url, "UPDATE claimledger_meta SET value=? WHERE key=?", (2, "format"))
+    out = tmp_path / "record.bundle.json"
+    for args in (
+        ["verify", *world.db()],
+        ["export", PROVIDER, *world.db(), "-o", out],
+        ["serve", *world.db(), "--log-key", world.key("log"), "--port", str(free_port())],
+    ):
+        line = one_line_error(proc(*args, code=2).stderr)
+        assert "holds a ledger in storage format 2, written before its Merkle leaves" in line
+        assert "start a new ledger with `claimledger init`" in line
+    assert not out.exists()
