@@ -21,6 +21,7 @@ from tests.cli.conftest import (
     World,
     claim_body,
     copy_sqlite,
+    free_port,
     one_line_error,
     serving,
 )
@@ -177,3 +178,19 @@ def test_monitor_with_a_policy_follows_cosigned_checkpoints_and_refuses_below_qu
             )
             bad = proc("monitor", "--server", server, "--policy", strict, "--once", code=1)
             assert "below quorum both" in one_line_error(bad.stderr)
+
+
+def test_monitor_exits_2_on_usage_io_and_network_errors(proc: Proc, tmp_path: Path) -> None:
+    """Exit 2 (not 1, which means the log failed verification) with one readable line: a server
+    that cannot be reached, a policy file that is not a tlog-policy, a missing policy file."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    line = one_line_error(proc("monitor", "--server", dead, "--once", code=2).stderr)
+    assert f"cannot reach the server ({dead}/v1/log/key)" in line
+    policy = tmp_path / "bad.policy"
+    policy.write_text("quorum bogus\n")
+    line = one_line_error(
+        proc("monitor", "--server", dead, "--policy", policy, "--once", code=2).stderr
+    )
+    assert "policy line 1: quorum 'bogus' is not a witness or group defined above" in line
+    missing = tmp_path / "missing.policy"
+    assert "Error" in proc("monitor", "--server", dead, "--policy", missing, code=2).stderr
