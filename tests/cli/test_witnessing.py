@@ -265,7 +265,8 @@ def test_a_witness_down_is_retried_and_never_stops_the_ledger(
 def test_split_view_between_two_forks_of_one_ledger(
     sqlite_world: World, proc: Proc, tmp_path: Path
 ) -> None:
-    """Two ledgers forked from one prefix under one log key, one witness, two servers."""
+    """Two ledgers forked from one prefix under one log key, one witness, two servers, two
+    clients: one holds fork A's cosigned checkpoint, the other only ever sees fork B."""
     w = sqlite_world
     w.publish()
     fork_b = f"sqlite:///{tmp_path / 'fork-b.db'}"
@@ -314,6 +315,13 @@ def test_split_view_between_two_forks_of_one_ledger(
                 assert "Verified" not in bad.stdout
             bad = proc("verify", "--server", server_b, "--policy", policy_file, code=1)
             assert "below quorum" in bad.stderr
+            # A second client (its own config directory) that only ever sees fork B, with the
+            # policy: B's checkpoint has no cosignature, so it is never "verified" either.
+            other = Proc({**proc.env, "CLAIMLEDGER_CONFIG_DIR": str(tmp_path / "c2")}, proc.cwd)
+            for args in (["verify"], ["verify", PROVIDER]):
+                bad = other(*args, "--server", server_b, "--policy", policy_file, code=1)
+                assert "below quorum" in bad.stderr
+                assert "Verified" not in bad.stdout
 
 
 def _body(tmp_path: Path) -> Path:
