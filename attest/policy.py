@@ -185,8 +185,9 @@ def _url(fields: list[str], at: int, number: int) -> str | None:
 def parse_policy(data: bytes) -> Policy:
     """Parse a tlog-policy file strictly.
 
-    claimledger reads policy files as UTF-8 (the spec treats high-bit octets as opaque; names
-    compare as exact code point sequences, which is the same as comparing their UTF-8 octets).
+    The spec treats octets with the high bit set as opaque. claimledger accepts any of them in a
+    comment line, and reads every other line as UTF-8 (names, keys and URLs are text it prints
+    and sends; names compare as exact code point sequences, the same as comparing their octets).
 
     Raises:
         PolicyError: the file is malformed, over the limits, or breaks a rule of the format.
@@ -195,10 +196,9 @@ def parse_policy(data: bytes) -> Policy:
         raise PolicyError(f"a policy must be bytes, not {type(data).__name__}")
     if len(data) > MAX_POLICY_SIZE:
         raise PolicyError(f"policy is {len(data)} bytes, more than {MAX_POLICY_SIZE}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"policy is not valid UTF-8 (byte {exc.start})") from exc
+    # Octets first (latin-1 maps each byte to one code point): a comment may hold any octet
+    # with the high bit set; the other lines are decoded as UTF-8 one by one below.
+    text = data.decode("latin-1")
     bad = _BAD_OCTET.search(text)
     if bad is not None:
         at = text.count("\n", 0, bad.start()) + 1
@@ -226,6 +226,13 @@ def parse_policy(data: bytes) -> Policy:
         line = raw.strip(" \t")
         if not line or line.startswith("#"):
             continue
+        try:
+            line = line.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                f"policy line {number} is not valid UTF-8; only a comment line may hold other "
+                "octets"
+            ) from exc
         fields = _WS.split(line)
         keyword = fields[0]
         if keyword == "log":

@@ -202,7 +202,10 @@ def _refuse_cases() -> list[tuple[str | bytes, str]]:
         (log + "frobnicate x\nquorum none\n", "unknown keyword"),
         (log + "quorum none extra\n", "exactly one name"),
         (log + "group G any\n", "needs a name, a threshold and members"),
-        (b"\xff\n", "UTF-8"),
+        (b"\xff\n", "policy line 1 is not valid UTF-8; only a comment line"),
+        (b"quorum none\n# ok\n\twitness \xe9 x\n", "policy line 3 is not valid UTF-8"),
+        (b"# ok \xff\nquorum none\x80\n", "policy line 2 is not valid UTF-8"),
+        (b"# \xff\x01\nquorum none\n", "policy line 1 contains the control octet 0x01"),
         (f"log {LOG.verifier.vkey()} url extra\nquorum none\n", "too many fields"),
     ]
 
@@ -212,6 +215,16 @@ def test_policy_refused(text: str | bytes, reason: str) -> None:
     data = text if isinstance(text, bytes) else text.encode()
     with pytest.raises(PolicyError, match=re.escape(reason)):
         parse_policy(data)
+
+
+def test_any_high_bit_octet_in_a_comment() -> None:
+    """tlog-policy: octets with the high bit set are opaque and may appear in comments; a policy
+    whose comments are Latin-1 (not UTF-8) is the same policy as without them."""
+    text = f"log {LOG.verifier.vkey()}\nwitness A {X[0].verifier.vkey()}\nquorum A\n".encode()
+    want = parse_policy(text)
+    for comment in (b"# caf\xe9 \xff\xfe\x80\n", b"  \t# \xc3\n", b"#\xe9\n"):
+        assert parse_policy(comment + text) == want
+        assert parse_policy(text + comment) == want
 
 
 def test_none_is_met_and_names_are_opaque() -> None:

@@ -437,15 +437,35 @@ def test_differential_policy_parsing(page: Any) -> None:
         for g in got
     ]
     assert got == want
-    # A policy file of invalid UTF-8 bytes is refused by both.
-    with pytest.raises(VerificationError):
-        parse_policy(b"quorum none\n\xff\n")
-    bad = page.evaluate(
-        """async () => {
-             try { await T.V.parsePolicy(new Uint8Array([0x71, 0x0a, 0xff, 0x0a])); return "ok"; }
-             catch (e) { return e.kind; } }"""
+    # Octets that are not UTF-8: any high-bit octet in a comment (tlog-policy: opaque), none
+    # elsewhere; both sides agree, message included.
+    raw = [
+        b"quorum none\n\xff\n",
+        b"quorum none\n  \xc3\xa9\xff\n",
+        b"# caf\xe9 \xff\x80\n" + f"witness A {ed}\nquorum A\n".encode(),
+        b"\t # \xc3\n" + f"witness A {ed}\n# \xfe\nquorum A\n".encode(),
+        f"witness A {ed}\n".encode() + b"quorum A\xe9\n",
+        b"witness \xe9 " + ed.encode() + b"\nquorum \xe9\n",
+        b"# \xe9\x01\nquorum none\n",
+    ]
+    want_raw = []
+    for data in raw:
+        try:
+            p = parse_policy(data)
+        except VerificationError as exc:
+            want_raw.append({"ok": False, "kind": type(exc).__name__, "what": exc.what})
+        else:
+            want_raw.append({"ok": True, "quorum": p.quorum, "witnesses": list(p.witnesses)})
+    assert [w["ok"] for w in want_raw] == [False, False, True, True, False, False, False]
+    got_raw = page.evaluate(
+        """(all) => Promise.all(all.map(async (bs) => {
+             try {
+               const p = await T.V.parsePolicy(new Uint8Array(bs));
+               return { ok: true, quorum: p.quorum, witnesses: [...p.witnesses.keys()] };
+             } catch (e) { return { ok: false, kind: e.kind, what: e.what }; } }))""",
+        [list(data) for data in raw],
     )
-    assert bad == "PolicyError"
+    assert got_raw == want_raw
 
 
 def test_a_policy_log_key_or_a_context_key_signs(page: Any) -> None:

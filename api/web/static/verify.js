@@ -2464,7 +2464,12 @@ function policyUrl(fields, at, number) {
 export async function parsePolicy(data) {
   const bytes = asBytes(data, "policy");
   if (bytes.length > MAX_POLICY_SIZE) policyFail(`policy is ${bytes.length} bytes, more than ${MAX_POLICY_SIZE}`);
-  const text = decodeUtf8(bytes, "policy", "PolicyError");
+  // Octets first (one code point per byte): a comment may hold any octet with the high bit set;
+  // the other lines are decoded as UTF-8 one by one below (as attest.policy.parse_policy).
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  }
   const bad = POLICY_BAD_OCTET.exec(text);
   if (bad) {
     const at = text.slice(0, bad.index).split("\n").length;
@@ -2485,8 +2490,14 @@ export async function parsePolicy(data) {
   const lines = text ? text.split("\n").slice(0, -1) : [];
   for (const [k, raw] of lines.entries()) {
     const number = k + 1;
-    const line = raw.replace(/^[ \t]+|[ \t]+$/g, "");
-    if (!line || line.startsWith("#")) continue;
+    const octets = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+    if (!octets || octets.startsWith("#")) continue;
+    let line;
+    try {
+      line = dec.decode(Uint8Array.from(octets, (c) => c.charCodeAt(0)));
+    } catch {
+      policyFail(`policy line ${number} is not valid UTF-8; only a comment line may hold other octets`);
+    }
     const fields = line.split(/[ \t]+/);
     const keyword = fields[0];
     if (keyword === "log") {
