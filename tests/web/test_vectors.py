@@ -449,7 +449,9 @@ def test_party_vectors(page: Any) -> None:
 
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
-COVERED_ELSEWHERE = {"cosignature"}
+# rotation.json (SPEC §7.6) is checked in Python only (tests/test_vectors.py::test_rotation): the
+# browser verifier does not follow a log key rotation yet.
+COVERED_ELSEWHERE = {"cosignature", "rotation"}
 
 
 def test_vector_files_are_all_covered() -> None:
@@ -458,7 +460,8 @@ def test_vector_files_are_all_covered() -> None:
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered
-    assert {Path(f).stem for f in FILES} == covered  # every file the spec's generator writes
+    # every file the spec's generator writes (rotation.json: Python only, see above)
+    assert {Path(f).stem for f in FILES} == covered | {"rotation"}
 
 
 # -- statemap.json: the state commitment (SPEC §11) and v2 bundles (SPEC §10) ------------------
