@@ -59,8 +59,9 @@ class PublishedCheckpoint:
     def __repr__(self) -> str:
         return f"PublishedCheckpoint({str(self.path)!r})"
 
-    def read(self, verifier: NoteVerifier, origin: str) -> Checkpoint | None:
-        """The checkpoint in the file, verified with the log's key; None if there is no file.
+    def read(self, verify: Callable[[bytes], Checkpoint]) -> Checkpoint | None:
+        """The checkpoint in the file, verified by ``verify`` (with the log key in force at its
+        size, SPEC §7.6); None if there is no file.
 
         Raises:
             LedgerError: the file cannot be read, or no slot holds a checkpoint signed by this
@@ -79,16 +80,14 @@ class PublishedCheckpoint:
             if not note:
                 continue
             try:
-                cp = verify_checkpoint(note, verifier, origin=origin)
+                cp = verify(note)
             except VerificationError as exc:
                 why = str(exc)  # a torn slot: the other one holds the previous checkpoint
                 continue
             if best is None or cp.size > best[0].size:
                 best = (cp, slot)
         if best is None:
-            raise LedgerError(
-                f"{self.path} holds no checkpoint published by this log ({origin}): {why}"
-            )
+            raise LedgerError(f"{self.path} holds no checkpoint published by this log: {why}")
         cp, self._newest = best
         self.size = max(self.size, cp.size)
         return cp
@@ -205,7 +204,7 @@ def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkp
             verifier = NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
         except (VerificationError, KeysError) as exc:
             raise CorruptionError(f"the genesis entry does not verify: {exc}", index=0) from exc
-        cp = published.read(verifier, body.origin)
+        cp = published.read(lambda note: verify_checkpoint(note, verifier, origin=body.origin))
         if cp is None:
             # Found out now, not at the first receipt (which could then not be given).
             parent = published.path.parent
