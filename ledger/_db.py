@@ -157,6 +157,10 @@ class Backend(abc.ABC):
         """The size and note of the largest kept checkpoint of at most ``max_size``, if any."""
 
     @abc.abstractmethod
+    def keep_checkpoint(self, size: int, note: bytes) -> None:
+        """Keep the signed checkpoint note of ``size`` (a note kept for that size stays)."""
+
+    @abc.abstractmethod
     def get_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The stored nodes among ``keys``."""
 
@@ -308,6 +312,14 @@ class SQLiteBackend(Backend):
             )
             row = c.fetchone()
             return None if row is None else bytes(row[0])
+
+    def keep_checkpoint(self, size: int, note: bytes) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {CHECKPOINTS_TABLE} (size, note) VALUES (?, ?) "  # noqa: S608
+                "ON CONFLICT (size) DO NOTHING",
+                (size, note),
+            )
 
     def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
         with self._cursor(commit=False) as c:

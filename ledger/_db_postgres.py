@@ -189,6 +189,15 @@ class PostgresBackend(Backend):
             row = c.fetchone()
             return None if row is None else bytes(row["note"])
 
+    def keep_checkpoint(self, size: int, note: bytes) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (size, note) VALUES (%s, %s) ON CONFLICT (size) DO NOTHING"
+                ).format(self._checkpoints),
+                (size, note),
+            )
+
     def kept_checkpoint(self, max_size: int) -> tuple[int, bytes] | None:
         with self._ds.transaction(commit=False) as c:
             c.execute(

@@ -213,7 +213,8 @@ class Ledger:
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
         if snapshots:
-            self._restore_snapshot()
+            held = () if log_key is None else (log_key, *next_log_keys)
+            self._restore_snapshot([k.public_key for k in held])
         self._catch_up()
         origin = self.state.origin
         if origin is None:
@@ -407,9 +408,13 @@ class Ledger:
 
     # -- snapshots ------------------------------------------------------------------------------
 
-    def _restore_snapshot(self) -> None:
+    def _restore_snapshot(self, held: Sequence[PublicKey] = ()) -> None:
         """Start from the stored snapshot if it passes every check; else say why and start from
-        genesis (the caller then replays the whole log)."""
+        genesis (the caller then replays the whole log).
+
+        A snapshot taken after a log key rotation is signed by the rotated key (SPEC §16.1): it is
+        read only if ``held`` (the log keys this object was given) includes that key; otherwise
+        the log is replayed."""
         row = self._store.latest_snapshot()
         if row is None:
             return
@@ -430,7 +435,7 @@ class Ledger:
             if genesis.origin is None or genesis.log_key is None:
                 raise SnapshotRefused("the first stored entry is not a genesis entry")
             derived = read_snapshot(
-                stored, origin=genesis.origin, log_key=genesis.log_key, last=last
+                stored, origin=genesis.origin, log_key=genesis.log_key, last=last, held=held
             )
         except SnapshotRefused as exc:
             _log.warning(
@@ -738,6 +743,17 @@ class Ledger:
                 self._checkpoint = (size, sign_checkpoint(cp, signer))
             self._publish(*self._checkpoint)
             return self._checkpoint[1]
+
+    def _keep_handover(self, size: int) -> None:
+        """Keep the hand-over checkpoint of a log key rotation (SPEC §7.6): the checkpoint of
+        ``size``, the log once the rotation is in it, signed by the key still in force, so that
+        it can be served after that key is gone and clients pinned to it can follow."""
+        try:
+            self._store.keep_checkpoint(size, self.checkpoint_at(size))
+        except (LedgerError, StoreError) as exc:
+            # The entries are stored; while this object holds the old key it can still sign the
+            # note on request (checkpoint_at). Say so rather than fail an accepted append.
+            _log.warning("could not keep the hand-over checkpoint of size %d: %s", size, exc)
 
     def _missing_key(self, size: int) -> str:
         return (
@@ -1117,6 +1133,9 @@ class Ledger:
                 ):
                     self._try_persist_nodes()
                 self._answer(batch, decisions, stored)
+                for pl in placed:
+                    if isinstance(pl.signed.statement.body, LogKeyRotate):
+                        self._keep_handover(pl.index + 1)
                 return
         raise LedgerError("could not append: the log kept changing under this writer")
 

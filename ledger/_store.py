@@ -944,6 +944,14 @@ class EntryStore:
         with _db_errors("cannot read a kept checkpoint"):
             return self._db.kept_checkpoint(max_size)
 
+    def keep_checkpoint(self, size: int, note: bytes) -> None:
+        """Keep a signed checkpoint note of ``size`` (the log key's hand-over note of a rotation,
+        SPEC §7.6); a note already kept for that size stays."""
+        if type(size) is not int or size <= 0:
+            raise ValueError("size must be a positive int")
+        with _db_errors("cannot keep a checkpoint"):
+            self._db.keep_checkpoint(size, bytes(note))
+
     def put_cosigned(self, size: int, note: bytes) -> None:
         """Keep a checkpoint note that the log's witnesses cosigned (checked by the caller)."""
         if type(size) is not int or size <= 0:

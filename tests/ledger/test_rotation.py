@@ -7,6 +7,7 @@ to a key it does not hold, and the whole log verifies from genesis across the ro
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -72,7 +73,37 @@ def test_checkpoints_follow_the_rotation_and_the_log_verifies(store_url: str) ->
     with Ledger.open(store_url, log_key=key(NEW_KEY)) as again:
         again.submit(claim(again, measure="detect.url_blocklist"))
         assert verify_checkpoint(again.checkpoint(), new).size == again.size
-        # A size before fromSize the new key cannot sign, and the hand-over note is not kept
-        # yet (left to do): the ledger says which key it would need, never signs with another.
-        with pytest.raises(LedgerError, match="does not hold the log key in force at size"):
-            again.checkpoint_at(from_size - 1)
+        # The new key cannot sign a size before fromSize, but the hand-over note was kept when
+        # the rotation was logged, so clients pinned to the old key can still follow.
+        kept = again.checkpoint_at(from_size - 1)
+        assert verify_checkpoint(kept, old).size == from_size - 1
+        assert kept == handover
+        with pytest.raises(LedgerError, match="does not hold the log key in force at size 3"):
+            again.checkpoint_at(3)
+    with Ledger.open(store_url) as read_only:
+        assert read_only.checkpoint_at(from_size - 1) == handover
+
+
+def test_a_snapshot_after_the_rotation_is_signed_by_the_new_key_and_read_with_it(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    init_ledger(store_url).close()
+    with Ledger.open(store_url, log_key=key(LOG_KEY), next_log_keys=[key(NEW_KEY)]) as led:
+        register_story(led)
+        rotation = led.submit(_rotate(led, led.size + 2))
+        led.submit(claim(led))
+        assert led.size == rotation.index + 2
+        assert led.snapshot() == led.size
+        size = led.size
+    with (
+        caplog.at_level(logging.INFO, logger="ledger._ledger"),
+        Ledger.open(store_url, log_key=key(NEW_KEY)) as again,
+    ):
+        assert again.size == size
+        assert again.state.log_key == key(NEW_KEY).public_key
+    assert f"opened from the snapshot of {size} entries" in caplog.text
+    caplog.clear()
+    # A reader that does not hold the new key cannot check the snapshot's signature: it replays.
+    with caplog.at_level(logging.INFO, logger="ledger._ledger"), Ledger.open(store_url) as ro:
+        assert ro.size == size
+    assert "replaying the log from genesis" in caplog.text
