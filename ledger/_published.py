@@ -22,17 +22,18 @@ docs/operating/backup.md). The file is created that way once. A file holding one
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
+from attest import canonical
+from attest.checkpoint import Checkpoint, NoteVerifier, parse_note, verify_checkpoint
 from attest.dsse import Envelope
-from attest.errors import VerificationError
+from attest.errors import CheckpointError, VerificationError
 from attest.merkle import subtree_hash
 from attest.rules import open_genesis
-from attest.statements import Genesis
+from attest.statements import REGISTRY_STREAM, Genesis, Kind
 from keys import KeysError, PublicKey
-from ledger._store import open_store
+from ledger._store import EntryStore, StoredEntry, open_store
 from ledger.errors import CorruptionError, LedgerError, LedgerNotFoundError, StoreError
 
 __all__ = ["PublishedCheckpoint", "check_against_published", "check_published_checkpoint"]
@@ -176,6 +177,57 @@ def check_against_published(
         )
 
 
+def stored_checkpoint_verifier(
+    store: EntryStore, genesis: NoteVerifier
+) -> Callable[[bytes], Checkpoint]:
+    """A check of checkpoint notes of the log in ``store`` without replaying it, for the
+    operator's consistency checks (published file, tiles export): a note verifies under the
+    genesis's log key, or, after a rotation (SPEC §7.6), under the key that the registry's
+    ``log.key.rotate`` entries, as stored, put in force at its size. Clients never rely on this:
+    they verify the entries (SPEC §8.3)."""
+
+    def verify(note: bytes) -> Checkpoint:
+        try:
+            return verify_checkpoint(note, genesis)
+        except CheckpointError:
+            size = Checkpoint.parse_body(parse_note(note)[0]).size
+            key = rotated_log_key(_payloads(store.stream_entries(REGISTRY_STREAM)), size)
+            if key is None:
+                raise
+            return verify_checkpoint(note, NoteVerifier.for_key(genesis.name, key))
+
+    return verify
+
+
+def _payloads(entries: Iterable[StoredEntry]) -> Iterator[bytes]:
+    for e in entries:
+        try:
+            yield Envelope.parse_stored(e.envelope).payload
+        except VerificationError:
+            continue
+
+
+def rotated_log_key(payloads: Iterable[bytes], size: int) -> PublicKey | None:
+    """The key of the last ``log.key.rotate`` among the registry's statement ``payloads`` (in
+    log order, as stored: not verified) in force at ``size``, if any (SPEC §7.6)."""
+    key = None
+    for raw in payloads:
+        try:
+            payload = canonical.decode_object(raw)
+        except VerificationError:
+            continue
+        body = payload.get("body")
+        if payload.get("kind") != Kind.LOG_KEY_ROTATE or not isinstance(body, dict):
+            continue
+        from_size, text = body.get("fromSize"), body.get("key")
+        if isinstance(from_size, int) and isinstance(text, str) and from_size <= size:
+            try:
+                key = PublicKey.from_b64(text)
+            except KeysError:
+                continue
+    return key
+
+
 def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkpoint | None:
     """Check a database against a published-checkpoint file without opening it as a ledger.
 
@@ -204,7 +256,8 @@ def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkp
             verifier = NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
         except (VerificationError, KeysError) as exc:
             raise CorruptionError(f"the genesis entry does not verify: {exc}", index=0) from exc
-        cp = published.read(lambda note: verify_checkpoint(note, verifier, origin=body.origin))
+        verify = stored_checkpoint_verifier(store, verifier)
+        cp = published.read(verify)
         if cp is None:
             # Found out now, not at the first receipt (which could then not be given).
             parent = published.path.parent

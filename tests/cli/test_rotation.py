@@ -137,3 +137,35 @@ def _claim(world: World) -> Path:
     path = world.keys.parent / "claim-rot.json"
     path.write_text(json.dumps(claim_body()))
     return path
+
+
+def test_tiles_across_a_rotation(
+    sqlite_world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``tiles export`` (with and without bundles) before and after the rotation, and
+    ``verify`` (log and record) and ``monitor`` from the static tiles."""
+    from tests.cli.test_tiles import static_server
+
+    world, cli, db = sqlite_world, sqlite_world.cli, sqlite_world.db()
+    authority: list[str | Path] = [*db, "--key", world.key("authority"), "--signer", AUTHORITY]
+    new = _new_key(world)
+    world.publish()
+    out, bare = tmp_path / "tiles", tmp_path / "bare"
+    cli("tiles", "export", *db, out)
+    cli("tiles", "export", "--no-bundles", *db, bare)
+    monkeypatch.setenv("CLAIMLEDGER_NEXT_LOG_KEY", str(new))
+    cli.json("log-key", "rotate", *authority, "--public-key", new)
+    world.publish("report.authority")
+    world.publish()
+    # The exports continue from the old-key checkpoint they hold to a new-key one.
+    cli("tiles", "export", *db, out)
+    cli("tiles", "export", "--no-bundles", *db, bare)
+    _signed_by((out / "checkpoint").read_bytes(), new)
+    _signed_by((bare / "checkpoint").read_bytes(), new)
+    # Again, with nothing new: the new-key checkpoint each holds is recognised as this log's.
+    assert "up to date" in cli("tiles", "export", *db, out).output
+    assert "up to date" in cli("tiles", "export", "--no-bundles", *db, bare).output
+    with static_server(out) as base:
+        assert "Verified" in cli("verify", "--tiles", base).output
+        cli("verify", PROVIDER, "--tiles", base)
+        cli("monitor", "--tiles", base, "--once")

@@ -16,7 +16,7 @@ from attest.checkpoint import NoteVerifier, verify_checkpoint
 from attest.errors import CheckpointError, NotAuthorisedError
 from attest.statements import REGISTRY_STREAM
 from attest.verify import LogVerifier, verify_log_checkpoint
-from ledger import Ledger, LedgerError
+from ledger import Ledger, LedgerError, backup_sqlite, check_published_checkpoint
 from tests.attest.examples import AUTHORITY, example_log_key_rotate_body
 from tests.attest.logbuilder import key
 from tests.ledger.actors import LOG_KEY, ORIGIN, claim, envelope, init_ledger, register_story
@@ -107,3 +107,42 @@ def test_a_snapshot_after_the_rotation_is_signed_by_the_new_key_and_read_with_it
     with caplog.at_level(logging.INFO, logger="ledger._ledger"), Ledger.open(store_url) as ro:
         assert ro.size == size
     assert "replaying the log from genesis" in caplog.text
+
+
+def test_the_published_checkpoint_floor_across_the_rotation(store_url: str, tmp_path: Any) -> None:
+    """The floor file holds a new-key checkpoint after the rotation: the start-up check (which
+    does not replay) and the open (which does) both read it with the key in force at its size."""
+    floor = tmp_path / "published"
+    init_ledger(store_url).close()
+    with Ledger.open(
+        store_url,
+        log_key=key(LOG_KEY),
+        next_log_keys=[key(NEW_KEY)],
+        published_checkpoint=floor,
+    ) as led:
+        register_story(led)
+        led.submit(_rotate(led, led.size + 2))
+        led.submit(claim(led))
+        size = led.size
+    cp = check_published_checkpoint(store_url, floor)
+    assert cp is not None
+    assert cp.size == size
+    with Ledger.open(store_url, log_key=key(NEW_KEY), published_checkpoint=floor) as again:
+        assert again.size == size
+
+
+def test_a_backup_after_the_rotation_checks_with_the_new_key(tmp_path: Any) -> None:
+    """``backup`` checks the copy's newest checkpoint without replaying it: after a rotation,
+    with the key the registry puts in force at its size."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    init_ledger(url).close()
+    with Ledger.open(url, log_key=key(LOG_KEY), next_log_keys=[key(NEW_KEY)]) as led:
+        register_story(led)
+        led.submit(_rotate(led, led.size + 2))
+        led.submit(claim(led))
+        led.flush()  # keep the newest checkpoint (signed by the new key) in the database
+        size = led.size
+    result = backup_sqlite(url, tmp_path / "copy.db")
+    assert result.checkpoint_size == size
+    new = NoteVerifier.for_key(ORIGIN, key(NEW_KEY).public_key)
+    assert verify_checkpoint(result.checkpoint, new).size == size
