@@ -213,8 +213,8 @@ class Ledger:
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
         if snapshots:
-            held = () if log_key is None else (log_key, *next_log_keys)
-            self._restore_snapshot([k.public_key for k in held])
+            given = () if log_key is None else (log_key, *next_log_keys)
+            self._restore_snapshot([k.public_key for k in given])
         self._catch_up()
         origin = self.state.origin
         if origin is None:

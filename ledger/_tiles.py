@@ -225,13 +225,16 @@ def export_tiles(ledger: Ledger | EntryStore, out: str | os.PathLike[str]) -> Ti
     """
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    verify: Callable[[bytes], Checkpoint]
     if isinstance(ledger, Ledger):
         ledger.refresh()
         store = ledger.store
         state = ledger.state
 
-        def verify(note: bytes) -> Checkpoint:
+        def verify_held(note: bytes) -> Checkpoint:
             return verify_log_checkpoint(note, state)  # the key in force at its size (§7.6)
+
+        verify = verify_held
     else:
         store = ledger
         verify = stored_checkpoint_verifier(store, _note_verifier(store))

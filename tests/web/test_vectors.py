@@ -492,7 +492,7 @@ def test_rotation_vectors(page: Any) -> None:
     refused = page.evaluate("r => T.record(r)", old)
     assert (refused["ok"], refused["kind"]) == (False, "CheckpointError"), refused
     checked = 0
-    wrong = []
+    wrong: list[tuple[Any, ...]] = []
     for case in cases:
         if "checkpoint" not in case["input"]:
             continue
