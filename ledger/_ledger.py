@@ -1182,6 +1182,13 @@ class Ledger:
             except VerificationError as exc:
                 decisions[i] = exc
                 continue
+            if self._signer_at(pl.index + 1) is None:
+                # Another writer logged a rotation to a key this one does not hold: storing the
+                # entry would make a log this writer cannot sign a checkpoint of.
+                decisions[i] = LedgerError(
+                    self._missing_key(pl.index + 1) + ", and so cannot append this entry"
+                )
+                continue
             body = p.signed.statement.body
             if isinstance(body, LogKeyRotate) and not self.holds_log_key(
                 PublicKey.from_b64(body.key)

@@ -146,3 +146,24 @@ def test_a_backup_after_the_rotation_checks_with_the_new_key(tmp_path: Any) -> N
     assert result.checkpoint_size == size
     new = NoteVerifier.for_key(ORIGIN, key(NEW_KEY).public_key)
     assert verify_checkpoint(result.checkpoint, new).size == size
+
+
+def test_a_writer_without_the_new_key_appends_nothing_past_from_size(store_url: str) -> None:
+    """Two writers on one database; one holds the next key and logs the rotation. The other
+    appends only while the old key is in force, then refuses, storing nothing it cannot sign."""
+    init_ledger(store_url).close()
+    with (
+        Ledger.open(store_url, log_key=key(LOG_KEY), next_log_keys=[key(NEW_KEY)]) as a,
+        Ledger.open(store_url, log_key=key(LOG_KEY)) as b,
+    ):
+        register_story(a)
+        rotation = a.submit(_rotate(a, a.size + 3))
+        b.refresh()
+        first = b.submit(claim(b))  # size rotation.index + 2: the old key still signs it
+        assert first.tree_size == rotation.index + 2
+        with pytest.raises(LedgerError, match="does not hold the log key in force"):
+            b.submit(claim(b, measure="report.authority"))
+        assert b.store.size() == first.tree_size
+        a.refresh()
+        later = a.submit(claim(a, measure="report.authority"))
+        assert later.tree_size == rotation.index + 3
