@@ -5,7 +5,9 @@ Two ways in:
 - :func:`create_app` wraps a :class:`~ledger.Ledger` the caller opened (tests, embedding);
 - :func:`app_from_env` is a uvicorn factory (``uvicorn api:app_from_env --factory``) that reads
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
-  it the server is read-only), ``CLAIMLEDGER_PASSPHRASE``, ``CLAIMLEDGER_OPEN_WORKERS`` and
+  it the server is read-only), ``CLAIMLEDGER_NEXT_LOG_KEY`` (the key a log key rotation
+  names, same passphrase; docs/operating/log-key-rotation.md), ``CLAIMLEDGER_PASSPHRASE``,
+  ``CLAIMLEDGER_OPEN_WORKERS`` and
   ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file) and ``CLAIMLEDGER_FOLLOW_S`` (how often to
   look for entries other servers appended; default 0.1, 0: never); it accepts connections at once,
   opens the ledger in the background (routes answer ``503 starting`` until it is open:
@@ -340,6 +342,9 @@ def app_from_env() -> FastAPI:
             "(sqlite:///path/to/ledger.db or postgresql://user@host/db)"
         )
     log_key = _load_log_key()
+    next_log_key = _load_log_key(NEXT_LOG_KEY_ENV)
+    if next_log_key is not None and log_key is None:
+        raise ServerConfigError(f"{NEXT_LOG_KEY_ENV} is set but CLAIMLEDGER_LOG_KEY is not")
     # The published-checkpoint floor (ledger/_published.py, docs/operating/backup.md).
     published = os.environ.get("CLAIMLEDGER_PUBLISHED_CHECKPOINT", "").strip() or None
     witness_policy = _load_witness_policy()
@@ -355,7 +360,12 @@ def app_from_env() -> FastAPI:
     )
 
     def open_ledger() -> Ledger:
-        ledger = Ledger.open(url, log_key=log_key, published_checkpoint=published)
+        ledger = Ledger.open(
+            url,
+            log_key=log_key,
+            next_log_keys=() if next_log_key is None else (next_log_key,),
+            published_checkpoint=published,
+        )
         ledger.views.settle()  # the search's sorted keys, before the first visitor
         freeze_heap()  # the state the open rebuilt lives as long as the server
         return ledger
@@ -420,8 +430,12 @@ def _load_witness_policy() -> bytes | None:
         raise ServerConfigError(f"cannot read the witness policy {path}: {exc}") from exc
 
 
-def _load_log_key() -> PrivateKey | None:
-    path = os.environ.get("CLAIMLEDGER_LOG_KEY", "").strip()
+NEXT_LOG_KEY_ENV = "CLAIMLEDGER_NEXT_LOG_KEY"
+"""The log key a ``log.key.rotate`` names (SPEC §7.6), held beside the one in force."""
+
+
+def _load_log_key(env: str = "CLAIMLEDGER_LOG_KEY") -> PrivateKey | None:
+    path = os.environ.get(env, "").strip()
     if not path:
         return None
     passphrase = os.environ.get("CLAIMLEDGER_PASSPHRASE")

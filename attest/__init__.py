@@ -51,7 +51,7 @@ from attest.merkle import (
 )
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis, replay
 from attest.statements import REGISTRY_STREAM, Kind, Statement, parse_statement
-from attest.verify import LogVerifier, VerifiedLog, log_note_verifier
+from attest.verify import LogVerifier, VerifiedLog, log_note_verifier, verify_log_checkpoint
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -109,4 +109,5 @@ __all__ = [
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
+    "verify_log_checkpoint",
 ]

@@ -24,7 +24,7 @@ from typing import Any
 
 from attest import canonical
 from attest._members import hash_b64, members, string, uint
-from attest.checkpoint import Checkpoint, verify_checkpoint
+from attest.checkpoint import Checkpoint, NoteVerifier, parse_note, verify_checkpoint
 from attest.completeness import (
     RecordKind,
     StateProof,
@@ -46,6 +46,8 @@ from attest.rules import LogState, Placed
 from attest.statemap import Record, subject
 from attest.statements import REGISTRY_KINDS, REGISTRY_STREAM, Kind
 from attest.verify import log_note_verifier
+from keys import PublicKey
+from keys.errors import KeyFormatError
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -393,13 +395,15 @@ def verify_bundle(
             field="/genesis",
         )
     state.apply(genesis)
-    verifier = log_note_verifier(state)
+    verifier = _claimed_log_verifier(bundle, state)
     if bundle.origin != state.origin:
         raise CheckpointError(
             f"the bundle's origin {bundle.origin!r} is not the genesis origin {state.origin!r}"
         )
     if bundle.log_key != verifier.vkey():
-        raise CheckpointError("the bundle's log key is not the log key the genesis names")
+        raise CheckpointError(
+            "the bundle's log key is not the log key in force at its checkpoint's size"
+        )
     cp = verify_checkpoint(bundle.checkpoint, verifier, origin=state.origin)
     if trusted is not None:
         _check_trusted(cp, trusted, consistency_proof)
@@ -430,6 +434,11 @@ def verify_bundle(
         except ProofError as exc:
             raise exc.located(**where) from None
         placed.append(p)
+    if state.log_key_at(cp.size) != verifier.key:
+        raise CheckpointError(
+            f"the checkpoint is signed by {verifier.vkey()}, but the record's rotations put "
+            f"{log_note_verifier(state, cp.size).vkey()} in force at size {cp.size}"
+        )
     owner = state.parties.get(bundle.stream)
     if owner is None or owner.role != "provider":
         raise VerificationError(
@@ -439,6 +448,31 @@ def verify_bundle(
     return VerifiedRecord(
         bundle.stream, cp, fingerprint, tuple(placed), state, bundle.state.leaf.log_time_ms
     )
+
+
+def _claimed_log_verifier(bundle: Bundle, genesis: LogState) -> NoteVerifier:
+    """The note verifier of the log key in force at the bundle's checkpoint size, as the bundle's
+    ``log.key.rotate`` entries say before they are verified (SPEC §7.6, §10.3): it only chooses
+    the key. Once the entries are replayed, the key their rotations put in force must be it."""
+    try:
+        size = Checkpoint.parse_body(parse_note(bundle.checkpoint)[0]).size
+    except CheckpointError:
+        return log_note_verifier(genesis)  # the checkpoint's own check names the fault
+    verifier = log_note_verifier(genesis, 0)
+    for e in bundle.entries:
+        if e.stream != REGISTRY_STREAM or e.index == 0:
+            continue
+        try:
+            payload = canonical.decode_object(Envelope.parse_stored(e.envelope).payload)
+            body = payload.get("body")
+            if payload.get("kind") != Kind.LOG_KEY_ROTATE or not isinstance(body, dict):
+                continue
+            from_size, key = body.get("fromSize"), body.get("key")
+            if isinstance(from_size, int) and isinstance(key, str) and from_size <= size:
+                verifier = NoteVerifier.for_key(verifier.name, PublicKey.from_b64(key))
+        except (VerificationError, KeyFormatError):
+            continue  # the replay names what is wrong with the entry
+    return verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,7 +494,7 @@ def _claimed(envelope: bytes) -> _Claimed:
     signer, kind, body = payload.get("signer"), payload.get("kind"), payload.get("body")
     who = signer if isinstance(signer, str) else None
     about: str | None = None
-    if kind == Kind.GENESIS:
+    if kind in (Kind.GENESIS, Kind.LOG_KEY_ROTATE):
         about = who
     elif kind in REGISTRY_KINDS and isinstance(body, dict):
         party = body.get("party")

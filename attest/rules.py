@@ -48,6 +48,7 @@ from attest.statements import (
     KeyAdd,
     KeyRevoke,
     Kind,
+    LogKeyRotate,
     PartyRegister,
     PartyRetire,
     ProviderReply,
@@ -62,6 +63,7 @@ from keys.errors import KeyFormatError
 
 __all__ = [
     "CLOCK_SKEW_MS",
+    "LogKeyPeriod",
     "LogState",
     "Placed",
     "Signed",
@@ -204,6 +206,21 @@ class _Engagement:
     verdicts: tuple[bytes, ...] = ()  # verdicts issued under it, in log order
 
 
+@dataclass(frozen=True, slots=True)
+class LogKeyPeriod:
+    """A log key and the first tree size whose checkpoint it signs (SPEC §7.6).
+
+    Attributes:
+        from_size: the first tree size it signs (0 for the genesis's key).
+        key: the log's public key.
+        index: the index of the entry that named it (0: the genesis).
+    """
+
+    from_size: int
+    key: PublicKey
+    index: int
+
+
 @dataclass(slots=True)
 class LogState:
     """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts,
@@ -222,6 +239,8 @@ class LogState:
         size: one more than the last index applied (the log size, when not sparse).
         state_map: the state commitment after the last entry applied (SPEC §11; not sparse).
         records: each party's registry record: (count, index of the last, fold) (not sparse).
+        log_keys: every log key the log has named, in log order: the genesis's (from size 0), then
+            each ``log.key.rotate``'s (SPEC §7.6).
     """
 
     sparse: bool = False
@@ -229,7 +248,7 @@ class LogState:
     last_log_time_ms: int = 0
     origin: str | None = None
     authority: str | None = None
-    log_key: PublicKey | None = None
+    log_keys: tuple[LogKeyPeriod, ...] = ()
     genesis_hash: bytes | None = None
     heads: dict[str, tuple[str, int]] = field(default_factory=dict)
     parties: dict[str, _Party] = field(default_factory=dict)
@@ -253,6 +272,32 @@ class LogState:
     def state_root(self) -> bytes:
         """The root of the state commitment after the last entry applied (SPEC §11)."""
         return self.state_map.root()
+
+    @property
+    def log_key(self) -> PublicKey | None:
+        """The log key in force at the current size (SPEC §7.6), or ``None`` before the genesis."""
+        return self.log_key_at(self.size)
+
+    def log_key_at(self, size: int) -> PublicKey | None:
+        """The log key that signs the checkpoint (and snapshot) of tree size ``size`` (SPEC §7.6).
+
+        Exact for every ``size`` up to :attr:`size`: a rotation takes effect at a size greater
+        than that of the log that holds it, so no later entry changes the key of a size already
+        reached. For a larger size it is the key in force as far as this state knows.
+        """
+        key = None
+        for period in self.log_keys:
+            if period.from_size > size:
+                break
+            key = period.key
+        return key
+
+    def log_key_period(self, key: PublicKey) -> LogKeyPeriod | None:
+        """The period in which ``key`` was the log key, if the log ever named it."""
+        for period in self.log_keys:
+            if period.key == key:
+                return period
+        return None
 
     def key(self, keyid: str) -> PublicKey | None:
         """The public key with this id, if any party ever registered it (revoked or not)."""
@@ -346,7 +391,8 @@ class LogState:
         if isinstance(body, Genesis):
             self._set(self, "origin", body.origin)
             self._set(self, "authority", st.signer)
-            self._set(self, "log_key", _public_key(body.log_key, "/body/logKey"))
+            key = _public_key(body.log_key, "/body/logKey")
+            self._set(self, "log_keys", (LogKeyPeriod(0, key, 0),))
             self._set(self, "genesis_hash", entry.signed.entry_hash)
             self._put(self.parties, st.signer, _Party("authority", body.authority_name))
             self._add_key(st.signer, body.authority_key)
@@ -366,6 +412,9 @@ class LogState:
                 self._set(revoked, "compromised_ms", parse_timestamp(since.time))
         elif isinstance(body, PartyRetire):
             self._set(self.parties[body.party], "retired_at", entry.index)
+        elif isinstance(body, LogKeyRotate):
+            period = LogKeyPeriod(body.from_size, _public_key(body.key, "/body/key"), entry.index)
+            self._set(self, "log_keys", (*self.log_keys, period))
         elif isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
             self._put(
@@ -551,7 +600,7 @@ class LogState:
 
     def _check_new_key(self, b64: str, pointer: str) -> None:
         key = _public_key(b64, pointer)
-        if key.key_id in self.keys or (self.log_key is not None and key == self.log_key):
+        if key.key_id in self.keys or self.log_key_period(key) is not None:
             raise NotAuthorisedError(f"key {key.key_id} is already in use", field=pointer)
 
     def _check_registry(self, entry: Placed) -> None:
@@ -612,6 +661,8 @@ class LogState:
                     f"only verifiers can be accredited; {body.party} is not one",
                     field="/body/party",
                 )
+        elif isinstance(body, LogKeyRotate):
+            self._check_rotation(entry, body)
         elif isinstance(body, AccreditationSuspend):
             self._require_authority(st)
             acc = self.accreditations.get(body.party)
@@ -621,6 +672,32 @@ class LogState:
                 )
         else:  # pragma: no cover - the schema ties registry kinds to these bodies
             raise NotAuthorisedError(f"unexpected {st.kind} on the registry stream")
+
+    def _check_rotation(self, entry: Placed, body: LogKeyRotate) -> None:
+        """``log.key.rotate``: by the authority, a new key, from a size a checkpoint under the key
+        in force reaches only after covering this entry, and one rotation pending at a time."""
+        self._require_authority(entry.signed.statement)
+        if body.from_size <= entry.index + 1:
+            raise NotAuthorisedError(
+                f"fromSize {body.from_size} must be greater than {entry.index + 1}, the size of "
+                "the log once this rotation is in it, so that a checkpoint signed by the key in "
+                "force covers it",
+                field="/body/fromSize",
+            )
+        last = self.log_keys[-1] if self.log_keys else None
+        if last is not None and last.from_size > entry.index + 1:
+            raise NotAuthorisedError(
+                f"the rotation at index {last.index} takes effect at size {last.from_size}; a "
+                "further rotation may be logged only once the tree has reached it",
+                field="/body/fromSize",
+            )
+        key = _public_key(body.key, "/body/key")
+        if key.key_id in self.keys or self.log_key_period(key) is not None:
+            raise NotAuthorisedError(
+                f"key {key.key_id} is already in use (a party's key or a log key, now or "
+                "before): a log key is new",
+                field="/body/key",
+            )
 
     def _not_retired(self, party: str, pointer: str = "/body/party") -> None:
         retired = self._party(party, pointer).retired_at

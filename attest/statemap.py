@@ -103,7 +103,8 @@ def fold(acc: bytes, ehash: bytes) -> bytes:
 def subject(statement: Statement) -> str | None:
     """The party a registry statement is about (its record), or None for other kinds.
 
-    The genesis is about its signer, the authority; every other registry kind names its party.
+    The genesis and a log key rotation are about their signer, the authority; every other registry
+    kind names its party.
     """
     if statement.kind not in REGISTRY_KINDS:
         return None

@@ -61,6 +61,7 @@ __all__ = [
     "KeyAdd",
     "KeyRevoke",
     "Kind",
+    "LogKeyRotate",
     "Metric",
     "PartyOrName",
     "PartyRetire",
@@ -110,6 +111,7 @@ class Kind(StrEnum):
     ACCREDITATION_GRANT = "accreditation.grant"
     ACCREDITATION_SUSPEND = "accreditation.suspend"
     PARTY_RETIRE = "party.retire"
+    LOG_KEY_ROTATE = "log.key.rotate"
     CLAIM_PUBLISH = "claim.publish"
     CLAIM_SUPERSEDE = "claim.supersede"
     CLAIM_WITHDRAW = "claim.withdraw"
@@ -130,6 +132,7 @@ REGISTRY_KINDS = frozenset(
         Kind.ACCREDITATION_GRANT,
         Kind.ACCREDITATION_SUSPEND,
         Kind.PARTY_RETIRE,
+        Kind.LOG_KEY_ROTATE,
     }
 )
 """Kinds that go to the ``registry`` stream; every other kind goes to a provider's stream."""
@@ -595,6 +598,32 @@ class PartyRetire(Model):
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
         return {"party": self.party, "reason": self.reason}
+
+
+_FROM_SIZE = s.integer(2, 2**53 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LogKeyRotate(Model):
+    """Body of ``log.key.rotate``: from tree size ``from_size`` on, checkpoints (and snapshots) are
+    signed by the log key ``key`` instead of the one in force before (SPEC §7.6, §8.2 rule 5).
+
+    The rules require ``from_size`` to be greater than the size of the log once this entry is in
+    it, so that a checkpoint signed by the old key covers the rotation.
+    """
+
+    key: str
+    from_size: int
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        key = o.req("key", s.b64_key)
+        from_size = o.req("fromSize", _FROM_SIZE)
+        return o.build(cls, key, from_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"key": self.key, "fromSize": self.from_size}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1352,6 +1381,7 @@ Body: TypeAlias = (
     | AccreditationGrant
     | AccreditationSuspend
     | PartyRetire
+    | LogKeyRotate
     | Claim
     | ClaimWithdraw
     | TestRecord
@@ -1371,6 +1401,7 @@ _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
         Kind.ACCREDITATION_GRANT: AccreditationGrant._read,
         Kind.ACCREDITATION_SUSPEND: AccreditationSuspend._read,
         Kind.PARTY_RETIRE: PartyRetire._read,
+        Kind.LOG_KEY_ROTATE: LogKeyRotate._read,
         Kind.CLAIM_PUBLISH: lambda o: Claim._read_as(o, Kind.CLAIM_PUBLISH),
         Kind.CLAIM_SUPERSEDE: lambda o: Claim._read_as(o, Kind.CLAIM_SUPERSEDE),
         Kind.CLAIM_WITHDRAW: ClaimWithdraw._read,

@@ -17,14 +17,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
+from attest.checkpoint import Checkpoint, NoteVerifier, parse_note, verify_checkpoint
 from attest.entry import LogEntry, leaf_data
 from attest.errors import CheckpointError, ProofError, VerificationError
 from attest.merkle import MerkleFrontier, leaf_hash
 from attest.rules import LogState, Placed
 from keys import KeyId
 
-__all__ = ["LogVerifier", "VerifiedLog", "log_note_verifier"]
+__all__ = ["LogVerifier", "VerifiedLog", "log_note_verifier", "verify_log_checkpoint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +48,58 @@ class VerifiedLog:
     compromised: Mapping[int, int] = field(default_factory=dict)
 
 
-def log_note_verifier(state: LogState) -> NoteVerifier:
-    """The checkpoint verifier named by the genesis entry of the log ``state`` was built from.
+def log_note_verifier(state: LogState, size: int | None = None) -> NoteVerifier:
+    """The checkpoint verifier of the log ``state`` was built from, for the checkpoint of tree size
+    ``size`` (by default the state's own size): the genesis's log key, or the key a
+    ``log.key.rotate`` put in force at that size (SPEC §7.6).
 
     Raises:
         CheckpointError: the state has no genesis yet.
     """
-    if state.log_key is None or state.origin is None:
+    key = state.log_key_at(state.size if size is None else size)
+    if key is None or state.origin is None:
         raise CheckpointError("no genesis entry: the log key is unknown")
-    return NoteVerifier.for_key(state.origin, state.log_key)
+    return NoteVerifier.for_key(state.origin, key)
+
+
+def verify_log_checkpoint(note: bytes, state: LogState) -> Checkpoint:
+    """Verify a checkpoint note of the log ``state`` was built from, with the log key in force at
+    the size the note states (SPEC §7.6), and return it.
+
+    The size is read from the note's text before its signature is checked only to choose the key;
+    the checkpoint returned is the one that key signed. ``state`` must hold every entry up to that
+    size for the key to be certain (a rotation logged later cannot change it, §7.6); a client that
+    holds fewer entries follows a rotation through the hand-over checkpoint (§7.6).
+
+    Raises:
+        CheckpointError: the note is malformed, of another origin, or not signed by the key in
+            force at its size; when it is signed by another of the log's keys instead (one a
+            rotation retired, or one not yet in force), the message says which and from when.
+    """
+    text, lines = parse_note(note)
+    size = Checkpoint.parse_body(text).size
+    verifier = log_note_verifier(state, size)
+    try:
+        return verify_checkpoint(note, verifier, origin=state.origin)
+    except CheckpointError as exc:
+        signed_by = {(line.name, line.key_id) for line in lines}
+        for period in state.log_keys:
+            other = NoteVerifier.for_key(verifier.name, period.key)
+            if other.key == verifier.key or (other.name, other.key_id) not in signed_by:
+                continue
+            later = [p for p in state.log_keys if p.from_size > period.from_size]
+            if period.from_size > size:
+                why = f"which is the log key only from size {period.from_size}"
+            else:
+                why = (
+                    f"which a log.key.rotate (index {later[0].index}) replaced from size "
+                    f"{later[0].from_size}"
+                )
+            raise CheckpointError(
+                f"the checkpoint of size {size} is signed by log key {other.vkey()}, {why}; "
+                f"the checkpoint of size {size} must be signed by {verifier.vkey()}"
+            ) from exc
+        raise
 
 
 class LogVerifier:
@@ -169,13 +212,13 @@ class LogVerifier:
         """Verify ``note`` as the checkpoint of exactly the entries fed.
 
         Raises:
-            CheckpointError: the note is malformed, not signed by the genesis's log key, of
-                another origin, or of another size than the entries fed.
+            CheckpointError: the note is malformed, not signed by the log key in force at its size
+                (SPEC §7.6), of another origin, or of another size than the entries fed.
             ProofError: the root differs from the entries' root, or the log is shorter than a
                 checkpoint trusted earlier.
         """
         state = self.state
-        checkpoint = verify_checkpoint(note, log_note_verifier(state), origin=state.origin)
+        checkpoint = verify_log_checkpoint(note, state)
         if checkpoint.size != self.size:
             raise CheckpointError(
                 f"checkpoint is for {checkpoint.size} entries but {self.size} were checked"

@@ -24,7 +24,7 @@ from cli._keyfiles import (
     save_new_key,
 )
 from cli._logformat import LOG_FORMATS, log_config
-from keys import PrivateKey
+from keys import KeysError, PrivateKey
 from ledger import (
     Ledger,
     LedgerExistsError,
@@ -172,6 +172,7 @@ def init_cmd(
 
 
 PUBLISHED_ENV = "CLAIMLEDGER_PUBLISHED_CHECKPOINT"
+NEXT_LOG_KEY_ENV = "CLAIMLEDGER_NEXT_LOG_KEY"
 
 
 def _serve(
@@ -182,6 +183,7 @@ def _serve(
     witness_policy: Path | None = None,
     published: Path | None = None,
     log_format: str = "text",
+    next_log_key: Path | None = None,
 ) -> None:
     """Run the API with uvicorn (the ``api`` package is loaded by uvicorn, not imported here).
 
@@ -227,6 +229,23 @@ def _serve(
         else:
             PrivateKey.load(key_path, None)
             os.environ.pop(PASSPHRASE_ENV, None)
+    if next_log_key is None:
+        os.environ.pop(NEXT_LOG_KEY_ENV, None)
+    else:
+        if key_path is None:
+            raise CliError("--next-log-key needs the log key in force (--log-key)", EXIT_USAGE)
+        passphrase_text = os.environ.get(PASSPHRASE_ENV)
+        try:
+            PrivateKey.load(  # same passphrase as the log key: fails here, in one line
+                next_log_key, None if passphrase_text is None else passphrase_text.encode()
+            )
+        except (KeysError, OSError) as exc:
+            raise CliError(
+                f"cannot read the next log key {next_log_key} (it must use the log key's "
+                f"passphrase): {exc}",
+                EXIT_USAGE,
+            ) from exc
+        os.environ[NEXT_LOG_KEY_ENV] = str(next_log_key.absolute())
     config = uvicorn.Config(
         "api:app_from_env",
         factory=True,
@@ -273,6 +292,14 @@ def _stopped(signum: int, frame: object) -> None:
     "NAME-keys/log.key beside a SQLite file NAME.db; without it: read-only].",
 )
 @click.option(
+    "--next-log-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar=NEXT_LOG_KEY_ENV,
+    help="The key file of the next log key, for a rotation (`claimledger log-key rotate`): "
+    "the server accepts a rotation only to a key it holds, and signs with it from the "
+    "rotation's fromSize on. Same passphrase as --log-key [env CLAIMLEDGER_NEXT_LOG_KEY].",
+)
+@click.option(
     "--witness-policy",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     envvar="CLAIMLEDGER_WITNESS_POLICY",
@@ -303,6 +330,7 @@ def serve_cmd(
     host: str,
     port: int,
     log_key: Path | None,
+    next_log_key: Path | None,
     witness_policy: Path | None,
     published_checkpoint: Path | None,
     log_format: str,
@@ -317,7 +345,7 @@ def serve_cmd(
     Try: curl http://127.0.0.1:8000/v1/log/checkpoint
     """
     parse_database_url(db)
-    _serve(db, host, port, log_key, witness_policy, published_checkpoint, log_format)
+    _serve(db, host, port, log_key, witness_policy, published_checkpoint, log_format, next_log_key)
 
 
 @click.command("demo")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,7 +151,10 @@ class LocalBackend(Backend):
         key = load_private_key(path) if path is not None else None
         if self._ledger is not None:
             self._ledger.close()
-        self._ledger = Ledger.open(self.url, log_key=key)
+        # The next log key of a rotation (SPEC §7.6), as for `serve --next-log-key`.
+        next_path = os.environ.get("CLAIMLEDGER_NEXT_LOG_KEY", "").strip()
+        held = (load_private_key(Path(next_path)),) if key is not None and next_path else ()
+        self._ledger = Ledger.open(self.url, log_key=key, next_log_keys=held)
         self._writable = key is not None
         return self._ledger
 

@@ -27,6 +27,7 @@ from attest import (
     NoteVerifier,
     Placed,
     VerificationError,
+    log_note_verifier,
     verify_consistency,
 )
 from attest.policy import Policy, verify_policy
@@ -207,6 +208,9 @@ def monitor_cmd(
     store = TrustStore.load()
     vkey = backend.log_vkey()
     record = store.logs.get(vkey)
+    before = store.sources.get(backend.source, {}).get("log")
+    if record is None and before is not None and before in store.logs:
+        vkey, record = before, store.logs[before]  # remembered before a log key rotation
     trusted = trusted_checkpoint(record, vkey)
     pin = bytes.fromhex(genesis) if genesis else None
     if pin is None and record is not None:
@@ -222,6 +226,8 @@ def monitor_cmd(
             follower.step()
             cp = follower.checkpoint
             assert cp is not None  # noqa: S101 - step() verified one
+            # Remembered under the key that signed it: after a rotation (SPEC §7.6), the new one.
+            vkey = log_note_verifier(follower.verifier.state, cp.size).vkey()
             store.logs[vkey] = {
                 "note": follower.note.decode(),
                 "size": cp.size,

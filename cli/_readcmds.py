@@ -118,7 +118,13 @@ def run_verification(
         pin_source = f"pinned for {source} on first use"
 
     def trusted_for(vkey: str) -> Any:
-        return trusted_checkpoint(store.logs.get(vkey), vkey)
+        record = store.logs.get(vkey)
+        before = store.sources.get(source or "", {}).get("log")
+        if record is None and before is not None and before != vkey:
+            # The log key was rotated since (SPEC §7.6): the checkpoint remembered under the
+            # source's earlier key is the one the log must still extend.
+            return trusted_checkpoint(store.logs.get(before), before)
+        return trusted_checkpoint(record, vkey)
 
     try:
         if bundle is not None:
@@ -165,10 +171,10 @@ def run_verification(
                     raise CliError(
                         f"verification FAILED at {_located(exc)}; {split}", EXIT_FAILED
                     ) from exc
-                if outcome.vkey != vkey:
+                if outcome.vkey != vkey and vkey not in outcome.log_vkeys:
                     raise CliError(
-                        f"the server's log key {vkey} is not the one its genesis names "
-                        f"({outcome.vkey})",
+                        f"the server's log key {vkey} is not one the log names (its genesis or "
+                        f"a rotation; in force: {outcome.vkey})",
                         EXIT_FAILED,
                     )
         if policy is not None:

@@ -62,6 +62,8 @@ class Outcome:
     """A company record's verified entries (bundles only), to replay or report from."""
     compromised: dict[int, int] = field(default_factory=dict)
     """Entries not to be relied on (SPEC §8.2 rule 5): index -> the revocation saying so."""
+    log_vkeys: tuple[str, ...] = ()
+    """Every log key the verified log names, in order (the genesis's, then each rotation's)."""
 
 
 def checkpoint_size(note: bytes) -> int:
@@ -127,6 +129,7 @@ def verify_full_log(
         remark=remark,
         counts=log_counts(result.kinds, checkpoint.size, len(result.compromised)),
         compromised=dict(result.compromised),
+        log_vkeys=tuple(log_note_verifier(state, p.from_size).vkey() for p in state.log_keys),
     )
 
 
@@ -193,7 +196,7 @@ def verify_bundle_bytes(
     """
     result = verify_bundle(data, genesis_hash=genesis_hash)
     state = result.state
-    vkey = log_note_verifier(state).vkey()
+    vkey = log_note_verifier(state, result.checkpoint.size).vkey()
     trusted = trusted_for(vkey)
     cp: Checkpoint = result.checkpoint
     remark = ""

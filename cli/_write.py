@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from attest import ChainError, Envelope, VerificationError
+from attest.checkpoint import Checkpoint, parse_note
 from attest.statements import (
     REGISTRY_KINDS,
     Assurance,
@@ -42,7 +43,7 @@ from cli._common import (
     write_envelope,
 )
 from cli._digests import CLAIM_KINDS, StreamIndex, check_digest_ref
-from cli._errors import EXIT_FAILED, CliError, to_cli_error
+from cli._errors import EXIT_FAILED, EXIT_USAGE, CliError, to_cli_error
 from cli._keyfiles import load_public_key
 from keys import key_id as raw_key_id
 
@@ -700,6 +701,42 @@ def party_retire(party_id: str, reason: str | None, **kw: Any) -> None:
     run(Kind.PARTY_RETIRE)
 
 
+@click.group("log-key")
+def log_key_group() -> None:
+    """Rotate the log key, the key that signs checkpoints (as the authority; SPEC §7.6)."""
+
+
+@log_key_group.command("rotate")
+@click.option(
+    "--public-key",
+    "public_key",
+    metavar="KEY",
+    required=True,
+    help="The new log key: base64, or a public/private key file. The server must hold its "
+    "private key (serve --next-log-key) or it refuses the rotation.",
+)
+@click.option(
+    "--from-size",
+    type=click.IntRange(2),
+    help="The first tree size whose checkpoint the new key signs; greater than the log's size "
+    "once the rotation is in it [default: the size of the latest checkpoint + 2].",
+)
+@_writer
+def log_key_rotate(public_key: str, from_size: int | None, **kw: Any) -> None:
+    """Rotate the log key (signed by the authority): from --from-size on, checkpoints are signed
+    by the new key; before it, by the old one, whose checkpoints cover the rotation
+    (docs/operating/log-key-rotation.md)."""
+    run = _Run(kw)
+    run.body["key"] = load_public_key(public_key).b64()
+    if from_size is None:
+        if run.offline:
+            raise CliError("give --from-size when signing to a file (-o)", EXIT_USAGE)
+        text, _ = parse_note(run.backend().checkpoint())
+        from_size = Checkpoint.parse_body(text).size + 2
+    run.body["fromSize"] = from_size
+    run(Kind.LOG_KEY_ROTATE)
+
+
 @click.group("key")
 def key_group() -> None:
     """Add and revoke a party's keys in the registry (rotation: add the new, revoke the old)."""
@@ -941,6 +978,7 @@ def register(group: click.Group) -> None:
         reply,
         party,
         key_group,
+        log_key_group,
         accredit,
         sign_cmd,
         submit_cmd,

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from attest.checkpoint import NoteVerifier, verify_checkpoint
 from attest.dsse import Envelope
-from attest.errors import VerificationError
+from attest.errors import CheckpointError, VerificationError
 from attest.merkle import subtree_hash
 from attest.rules import open_genesis
 from attest.statements import REGISTRY_STREAM, Genesis
 from keys import KeysError, PublicKey
 from ledger._db import CHECKPOINTS_TABLE, EVENTS_TABLE, META_TABLE, NODES_TABLE
+from ledger._published import rotated_log_key
 from ledger._store import FORMAT_VERSION, LOG_ID, _Transcoder, parse_database_url, stream_id
 from ledger.errors import CorruptionError, LedgerNotFoundError, StoreError
 
@@ -169,7 +170,21 @@ def check_sqlite_copy(path: str | os.PathLike[str]) -> BackupResult:
             if not isinstance(body, Genesis):  # pragma: no cover - open_genesis checks it
                 raise CorruptionError("the first registry entry is not the genesis")
             verifier = NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
-            cp = verify_checkpoint(note, verifier, origin=body.origin)
+            try:
+                cp = verify_checkpoint(note, verifier, origin=body.origin)
+            except CheckpointError:
+                # After a log key rotation (SPEC §7.6): the key the registry puts in force.
+                rows = conn.execute(
+                    f"SELECT state FROM {EVENTS_TABLE} "  # noqa: S608
+                    "WHERE originator_id=? ORDER BY originator_version",
+                    (stream_id(REGISTRY_STREAM).hex,),
+                )
+                payloads = (Envelope.parse(decode(r[0])["envelope"]).payload for r in rows)
+                rotated = rotated_log_key(payloads, size)
+                if rotated is None:
+                    raise
+                verifier = NoteVerifier.for_key(body.origin, rotated)
+                cp = verify_checkpoint(note, verifier, origin=body.origin)
         except (VerificationError, KeysError, ValueError, KeyError) as exc:
             raise CorruptionError(f"the copy's newest checkpoint does not verify: {exc}") from exc
         if cp.size != size or cp.size > entries:

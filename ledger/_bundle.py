@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from attest import canonical
 from attest.bundle import Bundle, BundleEntry, VerifiedRecord
-from attest.checkpoint import verify_checkpoint
 from attest.dsse import Envelope
 from attest.errors import VerificationError
+from attest.verify import log_note_verifier, verify_log_checkpoint
 from ledger._ledger import Ledger
 from ledger._views import Views
 from ledger.errors import LedgerError
@@ -42,7 +42,7 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
         raise LedgerError(f"{stream!r} is not a registered provider")
     note = ledger.checkpoint() if checkpoint is None else checkpoint
     try:
-        cp = verify_checkpoint(note, ledger.note_verifier, origin=ledger.origin)
+        cp = verify_log_checkpoint(note, ledger.state)
     except VerificationError as exc:
         raise LedgerError(f"the checkpoint to export against does not verify: {exc}") from exc
     if not 0 < cp.size <= ledger.size:
@@ -74,7 +74,7 @@ def export_bundle(ledger: Ledger, stream: str, *, checkpoint: bytes | None = Non
         raise LedgerError("the ledger has no genesis entry")
     return Bundle(
         origin=ledger.origin,
-        log_key=ledger.note_verifier.vkey(),
+        log_key=log_note_verifier(ledger.state, cp.size).vkey(),
         genesis=genesis,
         stream=stream,
         checkpoint=note,

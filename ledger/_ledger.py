@@ -31,12 +31,11 @@ from attest.checkpoint import (
     NoteSigner,
     NoteVerifier,
     sign_checkpoint,
-    verify_checkpoint,
 )
 from attest.completeness import RecordKind, RecordProof, StateProof
 from attest.dsse import Envelope
 from attest.entry import Leaf, LogEntry, genesis_prev, leaf_data
-from attest.errors import ChainError, UnknownKeyError, VerificationError
+from attest.errors import ChainError, NotAuthorisedError, UnknownKeyError, VerificationError
 from attest.merkle import (
     Hash,
     MerkleFrontier,
@@ -47,8 +46,9 @@ from attest.merkle import (
 )
 from attest.rules import LogState, Placed, Signed, open_envelope, open_genesis
 from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
-from attest.statements import REGISTRY_STREAM, Kind, format_timestamp
-from keys import PrivateKey
+from attest.statements import REGISTRY_STREAM, Kind, LogKeyRotate, format_timestamp
+from attest.verify import log_note_verifier, verify_log_checkpoint
+from keys import PrivateKey, PublicKey
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
 from ledger._snapshot import Derived, SnapshotRefused, StoredSnapshot, read_snapshot, take_snapshot
@@ -182,6 +182,7 @@ class Ledger:
         store: EntryStore,
         *,
         log_key: PrivateKey | None,
+        next_log_keys: Sequence[PrivateKey] = (),
         clock: Clock = system_clock,
         published: PublishedCheckpoint | None = None,
         snapshots: bool = True,
@@ -198,32 +199,39 @@ class Ledger:
         self._maps: dict[int, StateMap] = {}  # size -> the state map at that size (newest)
         self._about: dict[str, list[int]] = {}  # party -> positions of registry entries about it
         self.views_error: BaseException | None = None
-        self._signer: NoteSigner | None = None
+        # The log's private keys this object holds, by public key: the one in force, and any
+        # next key a log.key.rotate may name (SPEC §7.6). Empty: read-only.
+        self._private: dict[bytes, PrivateKey] = {}
         self._checkpoint: tuple[int, bytes] | None = None
         self._pool: SignaturePool | None = None  # started by the first large submit_many
         self._last_persist = time.monotonic()
         self._kept = 0  # the size of the newest checkpoint this object kept in the store
         self._published = published  # the floor file: written before a checkpoint leaves
-        self._log_key = log_key  # signs snapshots (the sequencer signs with self._signer)
         self._snapshots = snapshots
         self._snap_size = 0  # the size of the newest snapshot stored or read
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
         if snapshots:
-            self._restore_snapshot()
+            given = () if log_key is None else (log_key, *next_log_keys)
+            self._restore_snapshot([k.public_key for k in given])
         self._catch_up()
         origin = self.state.origin
         if origin is None:
             raise CorruptionError("the ledger has no genesis entry")
         if log_key is not None:
-            if log_key.public_key != self.state.log_key:
-                raise LedgerError("this log key is not the one the ledger's genesis names")
-            self._signer = NoteSigner(origin, log_key)
-        self._verifier = NoteVerifier.for_key(origin, self.state.log_key)  # type: ignore[arg-type]
+            held = {k.public_key.raw: k for k in (log_key, *next_log_keys)}
+            in_force = self.state.log_key
+            if in_force is None or in_force.raw not in held:
+                raise LedgerError(
+                    "this log key is not the one in force at size "
+                    f"{self.state.size} (the genesis names it, or a log.key.rotate): "
+                    f"{log_note_verifier(self.state).vkey()}"
+                )
+            self._private = held
         self._check_kept_checkpoint(kept)
         self._check_published()  # before anything is signed
-        if self._signer is not None:
+        if self._private:
             self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
@@ -285,11 +293,16 @@ class Ledger:
         url: str,
         *,
         log_key: PrivateKey | None = None,
+        next_log_keys: Sequence[PrivateKey] = (),
         clock: Clock = system_clock,
         published_checkpoint: str | os.PathLike[str] | None = None,
         snapshots: bool = True,
     ) -> Ledger:
         """Open an existing ledger; without ``log_key`` it is read-only (no appends).
+
+        ``log_key`` must be the log key in force at the ledger's size (SPEC §7.6);
+        ``next_log_keys`` are keys a ``log.key.rotate`` may name (the ledger refuses a rotation
+        to a key it does not hold) and that sign from their ``fromSize`` on.
 
         Every stored entry is verified again on the way in (signatures, chain, rules, hashes),
         from the newest snapshot on if one is stored and passes its checks (ledger/_snapshot.py:
@@ -301,7 +314,7 @@ class Ledger:
 
         Raises:
             LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
-            LedgerError: ``log_key`` is not the log key the genesis entry names.
+            LedgerError: ``log_key`` is not the log key in force (the genesis's, or a rotation's).
             CorruptionError: the stored entries fail verification (located), or hold fewer
                 entries than (or others than) the published checkpoint.
         """
@@ -316,7 +329,12 @@ class Ledger:
                     "run `claimledger init` to create one"
                 )
             return cls(
-                store, log_key=log_key, clock=clock, published=published, snapshots=snapshots
+                store,
+                log_key=log_key,
+                next_log_keys=next_log_keys,
+                clock=clock,
+                published=published,
+                snapshots=snapshots,
             )
         except BaseException:
             store.close()
@@ -355,8 +373,18 @@ class Ledger:
 
     @property
     def note_verifier(self) -> NoteVerifier:
-        """The verifier of this log's checkpoints."""
-        return self._verifier
+        """The note verifier of the log key in force at the current size (SPEC §7.6)."""
+        return log_note_verifier(self.state)
+
+    def _signer_at(self, size: int) -> NoteSigner | None:
+        """The note signer of the log key in force at ``size``, if this object holds it."""
+        key = self.state.log_key_at(size)
+        private = None if key is None else self._private.get(key.raw)
+        return None if private is None else NoteSigner(self.origin, private)
+
+    def holds_log_key(self, key: PublicKey) -> bool:
+        """Whether this object holds the private key of ``key`` (to sign once it is in force)."""
+        return key.raw in self._private
 
     @property
     def size(self) -> int:
@@ -366,7 +394,7 @@ class Ledger:
     @property
     def writable(self) -> bool:
         """Whether this object was opened with the log key (may append and sign)."""
-        return self._signer is not None
+        return bool(self._private)
 
     def refresh(self) -> int:
         """Read (and verify) the entries other writers appended since; return the new size.
@@ -380,9 +408,13 @@ class Ledger:
 
     # -- snapshots ------------------------------------------------------------------------------
 
-    def _restore_snapshot(self) -> None:
+    def _restore_snapshot(self, held: Sequence[PublicKey] = ()) -> None:
         """Start from the stored snapshot if it passes every check; else say why and start from
-        genesis (the caller then replays the whole log)."""
+        genesis (the caller then replays the whole log).
+
+        A snapshot taken after a log key rotation is signed by the rotated key (SPEC §16.1): it is
+        read only if ``held`` (the log keys this object was given) includes that key; otherwise
+        the log is replayed."""
         row = self._store.latest_snapshot()
         if row is None:
             return
@@ -403,7 +435,7 @@ class Ledger:
             if genesis.origin is None or genesis.log_key is None:
                 raise SnapshotRefused("the first stored entry is not a genesis entry")
             derived = read_snapshot(
-                stored, origin=genesis.origin, log_key=genesis.log_key, last=last
+                stored, origin=genesis.origin, log_key=genesis.log_key, last=last, held=held
             )
         except SnapshotRefused as exc:
             _log.warning(
@@ -428,12 +460,14 @@ class Ledger:
             StoreError: the store refused a write (the stored snapshot is then unchanged).
         """
         with self._lock:
-            if self._log_key is None or self._signer is None or not self._snapshots:
+            key = self.state.log_key
+            private = None if key is None else self._private.get(key.raw)
+            if private is None or not self._snapshots:
                 raise LedgerError("only a ledger opened with its log key saves snapshots")
             self._persist_nodes()  # a snapshot never covers nodes that are not stored
             derived = Derived(self.state, self.views, self._frontier, self._about, self._index_of)
             try:
-                snap = take_snapshot(derived, self.origin, self._log_key)
+                snap = take_snapshot(derived, self.origin, private)
             except ValueError as exc:
                 raise LedgerError(str(exc)) from exc
             self._store.put_snapshot(
@@ -445,7 +479,7 @@ class Ledger:
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
         return (
-            self._signer is not None
+            bool(self._private)
             and self._snapshots
             and self.views_error is None
             and grown >= max(SNAPSHOT_MIN_ENTRIES, int(SNAPSHOT_GROWTH * self._snap_size))
@@ -569,7 +603,7 @@ class Ledger:
         are not written. Nodes stay cached until written.
         """
         size = self._frontier.size
-        keep = self._signer is not None and size > 0 and (keep_checkpoint or self._kept < size)
+        keep = bool(self._private) and size > 0 and (keep_checkpoint or self._kept < size)
         if self._unsaved or keep:
             done = self._store.nodes_size()
             if done < size or keep:
@@ -632,7 +666,7 @@ class Ledger:
         if note is None:
             return
         try:
-            cp = verify_checkpoint(note, self._verifier, origin=self.origin)
+            cp = verify_log_checkpoint(note, self.state)
         except VerificationError as exc:
             raise CorruptionError(f"the checkpoint kept in the database is invalid: {exc}") from exc
         size = self._frontier.size
@@ -658,7 +692,7 @@ class Ledger:
         """
         if self._published is None:
             return
-        cp = self._published.read(self._verifier, self.origin)
+        cp = self._published.read(lambda note: verify_log_checkpoint(note, self.state))
         if cp is None:
             return
         size = self._frontier.size
@@ -693,7 +727,8 @@ class Ledger:
         """
         with self._lock:
             size = self._frontier.size
-            if self._signer is None:
+            signer = self._signer_at(size)
+            if not self._private:
                 kept = self._store.kept_checkpoint(size)
                 if kept is None:
                     raise LedgerError(
@@ -703,9 +738,28 @@ class Ledger:
                 return kept[1]
             if self._checkpoint is None or self._checkpoint[0] != size:
                 cp = Checkpoint(self.origin, size, self._frontier.root())
-                self._checkpoint = (size, sign_checkpoint(cp, self._signer))
+                if signer is None:
+                    raise LedgerError(self._missing_key(size))
+                self._checkpoint = (size, sign_checkpoint(cp, signer))
             self._publish(*self._checkpoint)
             return self._checkpoint[1]
+
+    def _keep_handover(self, size: int) -> None:
+        """Keep the hand-over checkpoint of a log key rotation (SPEC §7.6): the checkpoint of
+        ``size``, the log once the rotation is in it, signed by the key still in force, so that
+        it can be served after that key is gone and clients pinned to it can follow."""
+        try:
+            self._store.keep_checkpoint(size, self.checkpoint_at(size))
+        except (LedgerError, StoreError) as exc:
+            # The entries are stored; while this object holds the old key it can still sign the
+            # note on request (checkpoint_at). Say so rather than fail an accepted append.
+            _log.warning("could not keep the hand-over checkpoint of size %d: %s", size, exc)
+
+    def _missing_key(self, size: int) -> str:
+        return (
+            f"this ledger does not hold the log key in force at size {size}, "
+            f"{log_note_verifier(self.state, size).vkey()} (SPEC §7.6): open it with that key"
+        )
 
     def checkpoint_at(self, size: int) -> bytes:
         """A checkpoint note of the tree of ``size``: the cosigned one kept for that size if
@@ -727,7 +781,7 @@ class Ledger:
             kept = self._store.kept_checkpoint(size)
             if kept is not None and kept[0] == size:
                 return kept[1]
-            if self._signer is None:
+            if not self._private:
                 note = self.checkpoint()
                 if checkpoint_size_of(note) != size:
                     raise LedgerError(
@@ -737,7 +791,10 @@ class Ledger:
             if size == self._frontier.size:
                 return self.checkpoint()
             cp = Checkpoint(self.origin, size, subtree_hash(0, size, self._node))
-            note = sign_checkpoint(cp, self._signer)
+            signer = self._signer_at(size)
+            if signer is None:
+                raise LedgerError(self._missing_key(size))
+            note = sign_checkpoint(cp, signer)
             self._publish(size, note)
             return note
 
@@ -776,7 +833,7 @@ class Ledger:
             StoreError: the store refused the write.
         """
         try:
-            cp = verify_checkpoint(note, self._verifier, origin=self.origin)
+            cp = verify_log_checkpoint(note, self.state)
         except VerificationError as exc:
             raise LedgerError(f"not a checkpoint of this log: {exc}") from exc
         with self._lock:
@@ -980,7 +1037,7 @@ class Ledger:
         Raises:
             LedgerError: read-only, closed, or called from the sequencer itself (a view hook).
         """
-        if self._signer is None:
+        if not self._private:
             raise LedgerError("this ledger was opened read-only (no log key)")
         if threading.current_thread() is self._thread:
             raise LedgerError("submit from inside the sequencer would wait for itself")
@@ -1076,6 +1133,9 @@ class Ledger:
                 ):
                     self._try_persist_nodes()
                 self._answer(batch, decisions, stored)
+                for pl in placed:
+                    if isinstance(pl.signed.statement.body, LogKeyRotate):
+                        self._keep_handover(pl.index + 1)
                 return
         raise LedgerError("could not append: the log kept changing under this writer")
 
@@ -1121,6 +1181,25 @@ class Ledger:
                 continue
             except VerificationError as exc:
                 decisions[i] = exc
+                continue
+            if self._signer_at(pl.index + 1) is None:
+                # Another writer logged a rotation to a key this one does not hold: storing the
+                # entry would make a log this writer cannot sign a checkpoint of.
+                decisions[i] = LedgerError(
+                    self._missing_key(pl.index + 1) + ", and so cannot append this entry"
+                )
+                continue
+            body = p.signed.statement.body
+            if isinstance(body, LogKeyRotate) and not self.holds_log_key(
+                PublicKey.from_b64(body.key)
+            ):
+                decisions[i] = NotAuthorisedError(
+                    f"this ledger does not hold the private key of the new log key {body.key}: "
+                    "it could not sign from fromSize on; open it with that key as a next log "
+                    "key first (docs/operating/log-key-rotation.md)",
+                    field="/body/key",
+                    **pl.location(),  # type: ignore[arg-type]
+                )
                 continue
             self.state.apply(pl)
             decisions[i] = pl

@@ -22,17 +22,18 @@ docs/operating/backup.md). The file is created that way once. A file holding one
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from attest.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
+from attest import canonical
+from attest.checkpoint import Checkpoint, NoteVerifier, parse_note, verify_checkpoint
 from attest.dsse import Envelope
-from attest.errors import VerificationError
+from attest.errors import CheckpointError, VerificationError
 from attest.merkle import subtree_hash
 from attest.rules import open_genesis
-from attest.statements import Genesis
+from attest.statements import REGISTRY_STREAM, Genesis, Kind
 from keys import KeysError, PublicKey
-from ledger._store import open_store
+from ledger._store import EntryStore, StoredEntry, open_store
 from ledger.errors import CorruptionError, LedgerError, LedgerNotFoundError, StoreError
 
 __all__ = ["PublishedCheckpoint", "check_against_published", "check_published_checkpoint"]
@@ -59,8 +60,9 @@ class PublishedCheckpoint:
     def __repr__(self) -> str:
         return f"PublishedCheckpoint({str(self.path)!r})"
 
-    def read(self, verifier: NoteVerifier, origin: str) -> Checkpoint | None:
-        """The checkpoint in the file, verified with the log's key; None if there is no file.
+    def read(self, verify: Callable[[bytes], Checkpoint]) -> Checkpoint | None:
+        """The checkpoint in the file, verified by ``verify`` (with the log key in force at its
+        size, SPEC §7.6); None if there is no file.
 
         Raises:
             LedgerError: the file cannot be read, or no slot holds a checkpoint signed by this
@@ -79,16 +81,14 @@ class PublishedCheckpoint:
             if not note:
                 continue
             try:
-                cp = verify_checkpoint(note, verifier, origin=origin)
+                cp = verify(note)
             except VerificationError as exc:
                 why = str(exc)  # a torn slot: the other one holds the previous checkpoint
                 continue
             if best is None or cp.size > best[0].size:
                 best = (cp, slot)
         if best is None:
-            raise LedgerError(
-                f"{self.path} holds no checkpoint published by this log ({origin}): {why}"
-            )
+            raise LedgerError(f"{self.path} holds no checkpoint published by this log: {why}")
         cp, self._newest = best
         self.size = max(self.size, cp.size)
         return cp
@@ -177,6 +177,57 @@ def check_against_published(
         )
 
 
+def stored_checkpoint_verifier(
+    store: EntryStore, genesis: NoteVerifier
+) -> Callable[[bytes], Checkpoint]:
+    """A check of checkpoint notes of the log in ``store`` without replaying it, for the
+    operator's consistency checks (published file, tiles export): a note verifies under the
+    genesis's log key, or, after a rotation (SPEC §7.6), under the key that the registry's
+    ``log.key.rotate`` entries, as stored, put in force at its size. Clients never rely on this:
+    they verify the entries (SPEC §8.3)."""
+
+    def verify(note: bytes) -> Checkpoint:
+        try:
+            return verify_checkpoint(note, genesis)
+        except CheckpointError:
+            size = Checkpoint.parse_body(parse_note(note)[0]).size
+            key = rotated_log_key(_payloads(store.stream_entries(REGISTRY_STREAM)), size)
+            if key is None:
+                raise
+            return verify_checkpoint(note, NoteVerifier.for_key(genesis.name, key))
+
+    return verify
+
+
+def _payloads(entries: Iterable[StoredEntry]) -> Iterator[bytes]:
+    for e in entries:
+        try:
+            yield Envelope.parse_stored(e.envelope).payload
+        except VerificationError:
+            continue
+
+
+def rotated_log_key(payloads: Iterable[bytes], size: int) -> PublicKey | None:
+    """The key of the last ``log.key.rotate`` among the registry's statement ``payloads`` (in
+    log order, as stored: not verified) in force at ``size``, if any (SPEC §7.6)."""
+    key = None
+    for raw in payloads:
+        try:
+            payload = canonical.decode_object(raw)
+        except VerificationError:
+            continue
+        body = payload.get("body")
+        if payload.get("kind") != Kind.LOG_KEY_ROTATE or not isinstance(body, dict):
+            continue
+        from_size, text = body.get("fromSize"), body.get("key")
+        if isinstance(from_size, int) and isinstance(text, str) and from_size <= size:
+            try:
+                key = PublicKey.from_b64(text)
+            except KeysError:
+                continue
+    return key
+
+
 def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkpoint | None:
     """Check a database against a published-checkpoint file without opening it as a ledger.
 
@@ -205,7 +256,8 @@ def check_published_checkpoint(url: str, path: str | os.PathLike[str]) -> Checkp
             verifier = NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key))
         except (VerificationError, KeysError) as exc:
             raise CorruptionError(f"the genesis entry does not verify: {exc}", index=0) from exc
-        cp = published.read(verifier, body.origin)
+        verify = stored_checkpoint_verifier(store, verifier)
+        cp = published.read(verify)
         if cp is None:
             # Found out now, not at the first receipt (which could then not be given).
             parent = published.path.parent

@@ -29,7 +29,7 @@ import hashlib
 import importlib
 import io
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -143,13 +143,21 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredS
 
 
 def read_snapshot(
-    stored: StoredSnapshot, *, origin: str, log_key: PublicKey, last: LogEntry
+    stored: StoredSnapshot,
+    *,
+    origin: str,
+    log_key: PublicKey,
+    last: LogEntry,
+    held: Sequence[PublicKey] = (),
 ) -> Derived:
     """Check ``stored`` and return the state it holds.
 
     Args:
         stored: the row read from the database.
         origin, log_key: the log's, from its genesis entry.
+        held: other log keys the caller trusts because it holds their private keys: after a
+            rotation (SPEC §7.6) the snapshot is signed by the key in force at its size, which
+            must then be the one its state puts in force there.
         last: the stored entry at index ``stored.size - 1`` (its leaf's state root must be the
             snapshot's).
 
@@ -170,10 +178,21 @@ def read_snapshot(
             digest=hashlib.sha256(stored.data).digest(),
             tag=stored.tag,
         )
-        binding.verify(stored.signature, log_key)
     except VerificationError as exc:
-        # The digest is recomputed from the data, so altered data fails here too.
         raise SnapshotRefused(f"not signed by the log key as it is stored ({exc})") from None
+    signer: PublicKey | None = None
+    failure: VerificationError | None = None
+    for candidate in (log_key, *held):
+        try:
+            binding.verify(stored.signature, candidate)
+        except VerificationError as exc:
+            failure = failure or exc
+            continue
+        signer = candidate
+        break
+    if signer is None:
+        # The digest is recomputed from the data, so altered data fails here too.
+        raise SnapshotRefused(f"not signed by the log key as it is stored ({failure})")
     if last.index != stored.size - 1 or last.state_root != stored.state_root:
         raise SnapshotRefused(
             f"the stored entry {stored.size - 1} does not commit to the snapshot's state root"
@@ -192,7 +211,7 @@ def read_snapshot(
         raise SnapshotRefused(f"data is at {state.size} entries, signed at {stored.size}")
     if frontier.root() != stored.root or state.state_root != stored.state_root:
         raise SnapshotRefused("data does not have the roots the log key signed")
-    if state.origin != origin or state.log_key != log_key or state.sparse:
+    if state.origin != origin or state.log_key != signer or state.sparse:
         raise SnapshotRefused("data is the state of another log")
     return derived
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,15 +32,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from uuid import UUID, uuid5
 
 import orjson
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import EventSourcingError
 from eventsourcing.persistence import IntegrityError, Transcoder
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, register_topic
 
-from ledger._db import Backend, PostgresBackend, SnapshotRow, SQLiteBackend
+from ledger._db import Backend, SnapshotRow, SQLiteBackend
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -359,7 +358,7 @@ def _mask(url: str) -> str:
 
 # sqlite3 errors raised while eventsourcing opens a connection (a file that is not a database)
 # reach us unwrapped; OverflowError is an int beyond 64 bits given to sqlite3.
-_DB_ERRORS: Final = (EventSourcingError, psycopg.Error, sqlite3.Error, OSError, OverflowError)
+_DB_ERRORS: Final = (EventSourcingError, sqlite3.Error, OSError, OverflowError)
 
 
 @contextmanager
@@ -367,8 +366,12 @@ def _db_errors(what: str) -> Iterator[None]:
     """Wrap database errors raised while doing ``what`` in StoreError."""
     try:
         yield
-    except _DB_ERRORS as exc:
-        raise StoreError(f"{what}: {exc}") from exc
+    except Exception as exc:
+        # psycopg's errors too, once a PostgreSQL ledger has loaded it (it is not loaded before).
+        psycopg = sys.modules.get("psycopg")
+        if isinstance(exc, _DB_ERRORS) or (psycopg is not None and isinstance(exc, psycopg.Error)):
+            raise StoreError(f"{what}: {exc}") from exc
+        raise
 
 
 # -- opening ------------------------------------------------------------------------------------
@@ -416,7 +419,7 @@ def open_store(url: str, *, create: bool = False) -> EntryStore:
             ),
             "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_S),
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-            "APPLICATION_RECORDER_TOPIC": "ledger._db:FastPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger._db_postgres:FastPostgresRecorder",
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "8",
         }
@@ -486,13 +489,18 @@ def _backend(app: _LedgerApplication, db: DatabaseURL) -> Backend:
         if not isinstance(recorder, SQLiteApplicationRecorder):
             raise StoreError(f"expected a SQLite recorder, got {type(recorder).__name__}")
         return SQLiteBackend(recorder)
-    if not isinstance(recorder, PostgresApplicationRecorder):
+    # Imported here: only a PostgreSQL ledger loads psycopg (see ledger._db_postgres).
+    from ledger._db_postgres import FastPostgresRecorder, PostgresBackend
+
+    if not isinstance(recorder, FastPostgresRecorder):
         raise StoreError(f"expected a PostgreSQL recorder, got {type(recorder).__name__}")
     return PostgresBackend(recorder)
 
 
 def _prepare_postgres_schema(db: DatabaseURL, *, create: bool) -> None:
     """Check the server is reachable and the schema exists; create the schema on ``create``."""
+    import psycopg  # here: only a PostgreSQL ledger loads it (see ledger._db_postgres)
+
     env = db.env
     schema = env["POSTGRES_SCHEMA"]
     try:
@@ -935,6 +943,14 @@ class EntryStore:
         entries, if any (not verified here)."""
         with _db_errors("cannot read a kept checkpoint"):
             return self._db.kept_checkpoint(max_size)
+
+    def keep_checkpoint(self, size: int, note: bytes) -> None:
+        """Keep a signed checkpoint note of ``size`` (the log key's hand-over note of a rotation,
+        SPEC §7.6); a note already kept for that size stays."""
+        if type(size) is not int or size <= 0:
+            raise ValueError("size must be a positive int")
+        with _db_errors("cannot keep a checkpoint"):
+            self._db.keep_checkpoint(size, bytes(note))
 
     def put_cosigned(self, size: int, note: bytes) -> None:
         """Keep a checkpoint note that the log's witnesses cosigned (checked by the caller)."""

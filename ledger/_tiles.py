@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from attest import REGISTRY_STREAM, leaf_data
-from attest.checkpoint import NoteVerifier, verify_checkpoint
+from attest.checkpoint import Checkpoint, NoteVerifier
 from attest.dsse import Envelope
 from attest.errors import VerificationError
 from attest.merkle import subtree_hash
@@ -39,9 +40,11 @@ from attest.tiles import (
     new_tiles,
     tile_bytes,
 )
+from attest.verify import verify_log_checkpoint
 from keys import PublicKey
 from ledger._bundle import export_bundle
 from ledger._ledger import Ledger, checkpoint_size_of
+from ledger._published import stored_checkpoint_verifier
 from ledger._store import EntryStore
 from ledger.errors import LedgerError, StoreError
 
@@ -181,7 +184,7 @@ def _bundles_size(root: Path, size: int) -> int:
     return done if 0 <= done <= size else 0
 
 
-def _exported_size(store: EntryStore, verifier: NoteVerifier, out: Path) -> int:
+def _exported_size(store: EntryStore, verify: Callable[[bytes], Checkpoint], out: Path) -> int:
     """The size of the checkpoint already exported to ``out`` (0 if none), after checking that
     it is this log's and that the database still holds the entries it signs.
 
@@ -192,7 +195,7 @@ def _exported_size(store: EntryStore, verifier: NoteVerifier, out: Path) -> int:
     if not path.exists():
         return 0
     try:
-        cp = verify_checkpoint(path.read_bytes(), verifier)
+        cp = verify(path.read_bytes())
     except VerificationError as exc:
         raise LedgerError(f"{path} is not a checkpoint of this log: {exc}") from exc
     if cp.size > store.nodes_size():
@@ -222,16 +225,24 @@ def export_tiles(ledger: Ledger | EntryStore, out: str | os.PathLike[str]) -> Ti
     """
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    verify: Callable[[bytes], Checkpoint]
     if isinstance(ledger, Ledger):
         ledger.refresh()
-        store, verifier = ledger.store, ledger.note_verifier
+        store = ledger.store
+        state = ledger.state
+
+        def verify_held(note: bytes) -> Checkpoint:
+            return verify_log_checkpoint(note, state)  # the key in force at its size (§7.6)
+
+        verify = verify_held
     else:
-        store, verifier = ledger, _note_verifier(ledger)
+        store = ledger
+        verify = stored_checkpoint_verifier(store, _note_verifier(store))
     note = store.latest_checkpoint()
     if note is None:
         raise LedgerError("the log has kept no checkpoint yet: nothing to export")
     size = checkpoint_size_of(note)
-    old = _exported_size(store, verifier, root)
+    old = _exported_size(store, verify, root)
     if old > size:
         raise LedgerError(f"{root} holds a checkpoint of {old} entries, newer than the database's")
     # The evidence bundles were last written at ``since`` (a tiles-only export moves the

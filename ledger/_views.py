@@ -249,6 +249,7 @@ class EntryFact:
             Kind.ACCREDITATION_GRANT.value: f"{self.party} accredited",
             Kind.ACCREDITATION_SUSPEND.value: f"Accreditation of {self.party} suspended",
             Kind.PARTY_RETIRE.value: f"{self.party} retired",
+            Kind.LOG_KEY_ROTATE.value: "Log key rotated",
             Kind.CLAIM_PUBLISH.value: f"Claim: {what}",
             Kind.CLAIM_SUPERSEDE.value: f"Claim updated: {what}",
             Kind.CLAIM_WITHDRAW.value: f"Claim withdrawn: {what}",

@@ -48,7 +48,7 @@ from attest.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from attest.rules import open_envelope, replay
+from attest.rules import LogState, open_envelope, replay
 from attest.statemap import (
     EMPTY,
     FOLD_START,
@@ -63,6 +63,7 @@ from attest.statemap import (
     verify_map_proof,
 )
 from attest.statements import Kind, format_timestamp, parse_statement, parse_timestamp
+from attest.verify import verify_log_checkpoint
 from keys import PrivateKey, PublicKey, verify_strict
 from scripts._vectors import vector_doc, write_or_check
 from tests.attest.examples import (
@@ -77,6 +78,8 @@ from tests.attest.examples import (
     example_key,
     example_key_add_body,
     example_key_revoke_body,
+    example_log_key_rotate_body,
+    example_party_register_body,
     example_provider_reply_body,
     example_seed,
     example_statement,
@@ -104,6 +107,7 @@ FILES = (
     "statemap.json",
     "engagements.json",
     "parties.json",
+    "rotation.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -1982,6 +1986,203 @@ def _parties() -> bytes:
     )
 
 
+# -- rotation.json: the log key rotated by the authority (SPEC §7.6) -----------------------------
+
+ROTATION_FROM = 15
+"""The first tree size the rotated key (example key 12) signs in rotation.json."""
+
+
+def rotation_log() -> LogBuilder:
+    """The log of rotation.json: the story log (13 entries); at index 13 the authority rotates the
+    log key to example key 12 from size 15; a claim (14) and a test (15, 16); at index 17 a second
+    rotation, to example key 13 from size 25, still pending at the log's size 18."""
+    b, refs = story_log()
+    b.append(
+        "log.key.rotate", "registry", AUTHORITY, example_log_key_rotate_body(12, ROTATION_FROM)
+    )
+    claim = b.claim(PROVIDER, "report.authority")
+    b.test(VERIFIER, PROVIDER, refs["claim3"])
+    b.test(VERIFIER, PROVIDER, claim)
+    b.append("log.key.rotate", "registry", AUTHORITY, example_log_key_rotate_body(13, 25))
+    return b
+
+
+def _rotation() -> bytes:
+    b = rotation_log()
+    entries = b.entries
+    state = replay(entries)
+    tree = b.tree()
+    size = tree.size
+    reg, acme = "registry", PROVIDER
+    old, new, pending = (NoteSigner(ORIGIN, _key(n)) for n in (2, 12, 13))
+
+    def note(n: int, signer: NoteSigner) -> bytes:
+        return sign_checkpoint(Checkpoint(ORIGIN, n, tree.root(n)), signer)
+
+    periods = [
+        {"fromSize": p.from_size, "index": p.index, "vkey": NoteSigner(ORIGIN, k).verifier.vkey()}
+        for p, k in zip(state.log_keys, (_key(2), _key(12), _key(13)), strict=True)
+    ]
+    if [p.key for p in state.log_keys] != [_key(n).public_key for n in (2, 12, 13)]:
+        raise AssertionError("the log keys are not example keys 2, 12 and 13")
+    handover = ROTATION_FROM - 1
+    key_at = {}
+    for n in (1, 13, handover, ROTATION_FROM, size, 24, 25):
+        key = state.log_key_at(n)
+        if key != _key(2 if n < ROTATION_FROM else 12 if n < 25 else 13).public_key:
+            raise AssertionError(f"the log key at size {n}")
+        key_at[str(n)] = NoteVerifier.for_key(ORIGIN, key).vkey()
+    log_case = _case(
+        "the log: a rotation in force from size 15, a second one pending",
+        {"entries": [_raw_entry(e) for e in entries]},
+        {
+            "size": size,
+            "root": tree.root().hex(),
+            "logKeys": periods,
+            "keyAt": key_at,
+            "checkpoint": note(size, new).decode(),
+            "handoverCheckpoint": note(handover, old).decode(),
+            "consistencyProof": [x.hex() for x in tree.consistency_proof(handover, size)],
+        },
+    )
+    cases: list[Json] = [log_case]
+    checkpoints = [
+        ("accept: the hand-over checkpoint (size 14, covers the rotation) by the old key", 14, old),
+        ("accept: a checkpoint before the rotation by the old key", 13, old),
+        ("accept: the first checkpoint by the new key", ROTATION_FROM, new),
+        ("accept: the whole log by the new key (the second rotation is pending)", size, new),
+        ("CheckpointError: the old key signs a checkpoint from fromSize on", ROTATION_FROM, old),
+        ("CheckpointError: the old key signs the whole log", size, old),
+        ("CheckpointError: the new key signs a checkpoint before fromSize", handover, new),
+        ("CheckpointError: the pending key signs the whole log before its fromSize", size, pending),
+    ]
+    for name, n, signer in checkpoints:
+        text = note(n, signer)
+        input_: Json = {"checkpoint": text.decode()}
+        if name.startswith("accept"):
+            cp = verify_log_checkpoint(text, state)
+            cases.append(_case(name, input_, {"size": cp.size, "root": cp.root.hex()}))
+            continue
+        case = _refused(
+            name, input_, name.split(": ", 1)[1], partial(verify_log_checkpoint, text, state)
+        )
+        if case["error"]["class"] != "CheckpointError":
+            raise AssertionError(f"{name}: {case['error']}")
+        cases.append(case)
+    later = b.time_ms + 60_000
+
+    def make(kind: str, stream: str, signer: str, body: Json, **kw: Any) -> LogEntry:
+        return b.make(kind, stream, signer, body, **{"log_time_ms": later, **kw})
+
+    rotate = example_log_key_rotate_body
+    no_key = {"fromSize": 30}
+    candidates: list[tuple[str, LogEntry]] = [
+        (
+            "accept: a claim signed after the rotation",
+            make("claim.publish", acme, acme, example_claim_body()),
+        ),
+        (
+            "NotAuthorisedError: a second rotation while one is pending",
+            make("log.key.rotate", reg, AUTHORITY, rotate(14, 30)),
+        ),
+        (
+            "NotAuthorisedError: fromSize not greater than the size once the rotation is logged",
+            make("log.key.rotate", reg, AUTHORITY, rotate(14, size + 1)),
+        ),
+        (
+            "NotAuthorisedError: a provider rotates the log key",
+            make("log.key.rotate", reg, acme, rotate(14, 30)),
+        ),
+        (
+            "NotAuthorisedError: a party registers a log key (the retired one)",
+            make(
+                "party.register",
+                reg,
+                AUTHORITY,
+                example_party_register_body("new-party", keys=(2,)),
+            ),
+        ),
+        (
+            "NotAuthorisedError: a party adds the pending log key",
+            make("key.add", reg, acme, example_key_add_body(acme, 13)),
+        ),
+        (
+            "SchemaError: fromSize 1",
+            make("log.key.rotate", reg, AUTHORITY, rotate(14, 1)),
+        ),
+        ("SchemaError: no key", make("log.key.rotate", reg, AUTHORITY, no_key)),
+        (
+            "SchemaError: log.key.rotate on a provider's stream",
+            make("log.key.rotate", acme, AUTHORITY, rotate(14, 30)),
+        ),
+    ]
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != name.split(":")[0]:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    # A rotation whose key is already a log key or a party's: decided on a log without the
+    # pending rotation (otherwise the pending rule would decide first).
+    before = LogState()
+    for e in entries[:-1]:
+        before.admit(before.open(e))
+    for name, body in (
+        ("NotAuthorisedError: rotate to the log key in force", rotate(12, 30)),
+        ("NotAuthorisedError: rotate back to the retired log key", rotate(2, 30)),
+        ("NotAuthorisedError: rotate to a party's key", rotate(3, 30)),
+    ):
+        head, length = before.head(reg)
+        entry = b.make(
+            "log.key.rotate",
+            reg,
+            AUTHORITY,
+            body,
+            index=size - 1,
+            position=length,
+            prev=head,
+            log_time_ms=later,
+        )
+
+        def decide_before(e: LogEntry = entry) -> None:
+            before.check(before.open(e))
+
+        case = _refused(
+            name,
+            {"entry": _raw_entry(entry), "prefix": size - 1},
+            name.split(": ", 1)[1],
+            decide_before,
+        )
+        if case["error"]["class"] != name.split(":")[0]:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    return _doc(
+        "Log key rotation (SPEC §7.6, §8.2 rule 5): the log of log.json, then the authority's "
+        "log.key.rotate to example key 12 from size 15 (index 13), a claim and two test records, "
+        "and a second rotation to example key 13 from size 25 (index 17), pending at the log's "
+        "size 18. The first case is that whole log (input.entries); expect.logKeys lists each log "
+        "key (vkey) with the size it signs from and the index of the entry that named it, "
+        "expect.keyAt the vkey in force at some sizes, expect.checkpoint the whole log signed by "
+        "the key in force, expect.handoverCheckpoint the checkpoint of size 14 (the last the old "
+        "key signs, covering the rotation) and expect.consistencyProof the proof from it to the "
+        "whole log. Cases with input.checkpoint are checkpoint notes verified against the state "
+        "after the whole log: expect.size and expect.root, or error.class. Cases with input.entry "
+        "are candidate next entries decided alone against the state after the whole log, or, "
+        "with input.prefix, after its first prefix entries: expect.accept, or error.class and "
+        "error.field.",
+        "§3, §7.6, §8",
+        cases,
+    )
+
+
 def _keyid(e: LogEntry) -> str:
     return Envelope.parse_stored(e.envelope).signature.keyid
 
@@ -2199,6 +2400,7 @@ def build() -> dict[str, bytes]:
         "statemap.json": _statemap(b),
         "engagements.json": _engagements(),
         "parties.json": _parties(),
+        "rotation.json": _rotation(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")

@@ -465,6 +465,79 @@ def test_parties() -> None:
     _decide_candidates(state, cases, expect["size"])
 
 
+def test_rotation() -> None:
+    """Log key rotation (SPEC §7.6): the log replays (dense, streaming, and as acme's sparse
+    company record) to the recorded log keys; every checkpoint note is verified with the key in
+    force at its size or refused; the hand-over checkpoint under the old key is consistent with
+    the whole log under the new one; every candidate is decided as recorded."""
+    log_case, *cases = _cases("rotation.json")
+    entries = [_entry(e) for e in log_case["input"]["entries"]]
+    expect = log_case["expect"]
+    state: LogState = replay(entries)
+
+    def periods(s: LogState) -> list[Json]:
+        return [
+            {
+                "fromSize": p.from_size,
+                "index": p.index,
+                "vkey": log_note_verifier(s, p.from_size).vkey(),
+            }
+            for p in s.log_keys
+        ]
+
+    assert periods(state) == expect["logKeys"]
+    assert {n: log_note_verifier(state, int(n)).vkey() for n in expect["keyAt"]} == expect["keyAt"]
+    verifier = LogVerifier()
+    for e in entries:
+        verifier.feed(e)
+    whole = verifier.finish(expect["checkpoint"].encode()).checkpoint
+    assert (whole.size, whole.root.hex()) == (expect["size"], expect["root"])
+    # A client pinned to the old key: the hand-over checkpoint (old key) covers the rotation, and
+    # the consistency proof carries it to the whole log (new key).
+    prefix = LogState()
+    handover = verify_checkpoint(
+        expect["handoverCheckpoint"].encode(), NoteVerifier.from_vkey(expect["logKeys"][0]["vkey"])
+    )
+    for e in entries[: handover.size]:
+        prefix.admit(prefix.open(e))
+    assert prefix.log_key_at(expect["size"]) == state.log_key_at(expect["size"])
+    proof = [bytes.fromhex(x) for x in expect["consistencyProof"]]
+    verify_consistency(handover.size, whole.size, proof, handover.root, whole.root)
+    # Sparse: acme's company record holds the authority's record, so the same rotations.
+    sparse = LogState(sparse=True)
+    for e in entries:
+        if e.stream in ("registry", "acme-social"):
+            sparse.admit(sparse.open(e))
+    assert periods(sparse) == expect["logKeys"]
+    checked = {"checkpoint": 0, "entry": 0}
+    for case in cases:
+        if "checkpoint" in case["input"]:
+            checked["checkpoint"] += 1
+            note = case["input"]["checkpoint"].encode()
+            if "error" in case:
+                with pytest.raises(attest.CheckpointError) as cp_info:
+                    attest.verify_log_checkpoint(note, state)
+                _raises(case, cp_info.value)
+                assert "signed by log key" in str(cp_info.value)
+            else:
+                cp = attest.verify_log_checkpoint(note, state)
+                assert {"size": cp.size, "root": cp.root.hex()} == case["expect"]
+            continue
+        checked["entry"] += 1
+        decider = state
+        if "prefix" in case["input"]:
+            decider = replay(entries[: case["input"]["prefix"]])
+        raw = _entry(case["input"]["entry"])
+        if "error" in case:
+            with pytest.raises(attest.VerificationError) as info:
+                decider.check(decider.open(raw))
+            _raises(case, info.value)
+        else:
+            assert case["expect"] == {"accept": True}
+            decider.check(decider.open(raw))
+    assert checked == {"checkpoint": 8, "entry": 12}
+
+
 # -- the state commitment (SPEC §11) ---------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "example_key",
     "example_key_add_body",
     "example_key_revoke_body",
+    "example_log_key_rotate_body",
     "example_party_register_body",
     "example_party_retire_body",
     "example_provider_reply_body",
@@ -141,6 +142,11 @@ def example_accreditation_grant_body(
 def example_party_retire_body(party: str = PROVIDER) -> Json:
     """A ``party.retire`` body."""
     return {"party": party, "reason": "Service closed in all covered countries."}
+
+
+def example_log_key_rotate_body(key: int = 12, from_size: int = 20) -> Json:
+    """A ``log.key.rotate`` body: example key ``key`` signs checkpoints from ``from_size`` on."""
+    return {"key": example_key(key), "fromSize": from_size}
 
 
 def example_accreditation_suspend_body(party: str = VERIFIER) -> Json:
@@ -444,6 +450,7 @@ _BODIES: Mapping[Kind, Callable[[], Json]] = {
     Kind.ACCREDITATION_GRANT: example_accreditation_grant_body,
     Kind.ACCREDITATION_SUSPEND: example_accreditation_suspend_body,
     Kind.PARTY_RETIRE: example_party_retire_body,
+    Kind.LOG_KEY_ROTATE: example_log_key_rotate_body,
     Kind.CLAIM_PUBLISH: example_claim_body,
     Kind.CLAIM_SUPERSEDE: lambda: example_claim_body(supersedes=_CLAIM),
     Kind.CLAIM_WITHDRAW: lambda: example_claim_withdraw_body(_CLAIM),

@@ -64,6 +64,7 @@ OPTIONAL: dict[Kind, set[str]] = {
     Kind.ACCREDITATION_GRANT: {"validUntil"},
     Kind.ACCREDITATION_SUSPEND: set(),
     Kind.PARTY_RETIRE: set(),
+    Kind.LOG_KEY_ROTATE: set(),
     Kind.CLAIM_PUBLISH: {
         "excludedSurfaces",
         "effectiveUntil",

@@ -39,7 +39,9 @@ def _appending(ledger: Ledger, stop: threading.Event, errors: list[BaseException
 
 def _published(floor: Path, led: Ledger) -> Checkpoint | None:
     """The checkpoint in a floor file, read and verified as a ledger reads it."""
-    return PublishedCheckpoint(floor).read(led.note_verifier, led.origin)
+    return PublishedCheckpoint(floor).read(
+        lambda n: verify_checkpoint(n, led.note_verifier, origin=led.origin)
+    )
 
 
 def _copy_sqlite(src: Path, dest: Path) -> None:

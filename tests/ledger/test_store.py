@@ -690,3 +690,29 @@ def test_node_marker_and_nodes_commit_together(store_url: str, store: EntryStore
     with pytest.raises(StoreError):
         store.put_nodes([(0, 1, bytes(32))], 2)
     assert store.nodes_size() == 1
+
+
+def test_a_sqlite_ledger_and_the_cli_never_load_psycopg(tmp_path: Path) -> None:
+    # psycopg and eventsourcing's PostgreSQL module cost a fifth of every CLI start: only a
+    # PostgreSQL ledger loads them (ledger._db_postgres).
+    script = (
+        "import sys, cli._main\n"
+        "from ledger import Ledger\n"
+        "from ledger._store import open_store\n"
+        f"open_store('sqlite:///{tmp_path / 'x.db'}', create=True).close()\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'"
+        " or m in ('eventsourcing.postgres', 'ledger._db_postgres'))\n"
+        "print(loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_database_error_mid_use_is_a_store_error(store_url: str) -> None:
+    # On PostgreSQL the error is psycopg's, which ledger._store wraps without importing psycopg.
+    with open_store(store_url, create=True) as store:
+        raw_execute(store_url, "DROP TABLE claimledger_checkpoints")
+        with pytest.raises(StoreError, match="cannot read the latest checkpoint"):
+            store.latest_checkpoint()

@@ -66,6 +66,7 @@ from tests.attest.examples import (
     example_key,
     example_key_add_body,
     example_key_revoke_body,
+    example_log_key_rotate_body,
     example_party_register_body,
     example_party_retire_body,
     example_provider_reply_body,
@@ -159,6 +160,7 @@ def _other_variants() -> Iterator[Json]:
     for since in ({"index": 12}, {"time": "2026-11-19T08:30:00Z"}):
         yield _statement(Kind.KEY_REVOKE, {**example_key_revoke_body(), "compromisedSince": since})
     yield _statement(Kind.PARTY_RETIRE, example_party_retire_body())
+    yield _statement(Kind.LOG_KEY_ROTATE, example_log_key_rotate_body())
     yield _statement(Kind.ACCREDITATION_GRANT, example_accreditation_grant_body())
     everything = example_accreditation_grant_body(measures=list(MEASURES))
     yield _statement(Kind.ACCREDITATION_GRANT, _without(everything, "validUntil"))

@@ -447,6 +447,95 @@ def test_party_vectors(page: Any) -> None:
     assert wrong == []
 
 
+def _rotation_record(entries: list[dict[str, Any]], note: str) -> dict[str, Any]:
+    """A whole-log record of ``entries`` with inclusion proofs in the tree of their number, and
+    a checkpoint note (of that size) to verify it against."""
+    from attest.dsse import Envelope
+    from attest.entry import entry_hash, leaf_data
+    from attest.merkle import MemoryTree, leaf_hash
+
+    leaves = [
+        leaf_hash(
+            leaf_data(
+                e["index"],
+                e["stream"],
+                e["position"],
+                e["logTimeMs"],
+                entry_hash(Envelope.parse_stored(e["envelope"].encode())),
+                bytes.fromhex(e["stateRoot"]),
+            )
+        )
+        for e in entries
+    ]
+    tree = MemoryTree(leaves)
+    with_proofs = [
+        {**e, "inclusionProof": [h.hex() for h in tree.inclusion_proof(n)]}
+        for n, e in enumerate(entries)
+    ]
+    return {"entries": with_proofs, "checkpointNote": note, "options": {"sparse": False}}
+
+
+def test_rotation_vectors(page: Any) -> None:
+    """Log key rotation in the browser (SPEC §7.6): the log verifies with the key in force at each
+    checkpoint's size and reads the same log keys as Python; a checkpoint by another of the log's
+    keys is refused by name; each candidate gets the Python decision."""
+    log_case, *cases = _cases("rotation")
+    entries = log_case["input"]["entries"]
+    expect = log_case["expect"]
+    whole = page.evaluate("r => T.record(r)", _rotation_record(entries, expect["checkpoint"]))
+    assert whole["ok"], whole
+    assert (whole["size"], whole["root"]) == (expect["size"], expect["root"])
+    assert whole["logKeys"] == expect["logKeys"]
+    given = {**_rotation_record(entries, expect["checkpoint"]), "logVkey": expect["keyAt"]["18"]}
+    assert page.evaluate("r => T.record(r)", given)["ok"]
+    old = {**given, "logVkey": expect["keyAt"]["14"]}
+    refused = page.evaluate("r => T.record(r)", old)
+    assert (refused["ok"], refused["kind"]) == (False, "CheckpointError"), refused
+    checked = 0
+    wrong: list[tuple[Any, ...]] = []
+    for case in cases:
+        if "checkpoint" not in case["input"]:
+            continue
+        note = case["input"]["checkpoint"]
+        size = int(note.split("\n")[1])
+        got = page.evaluate("r => T.record(r)", _rotation_record(entries[:size], note))
+        if "error" in case:
+            ok = (
+                not got["ok"]
+                and got["kind"] == "CheckpointError"
+                and "signed by log key" in got["what"]
+            )
+        else:
+            ok = got["ok"] is True and (got["size"], got["root"]) == (
+                case["expect"]["size"],
+                case["expect"]["root"],
+            )
+        checked += 1
+        if not ok:
+            wrong.append((case["name"], got))
+    assert (checked, wrong) == (8, [])
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = []
+    candidates = [c for c in cases if "entry" in c["input"]]
+    for c in candidates:
+        prefix = entries[: c["input"].get("prefix", len(entries))]
+        records.append({"entries": [*prefix, c["input"]["entry"]], "options": options})
+    results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    for case, got in zip(candidates, results, strict=True):
+        if "error" in case:
+            ok = (
+                not got["ok"]
+                and got["kind"] == case["error"]["class"]
+                and got["index"] == case["input"]["entry"]["index"]
+                and got["field"] == case["error"].get("field")
+            )
+        else:
+            ok = got["ok"] is True
+        if not ok:
+            wrong.append((case["name"], case.get("error"), got))
+    assert (len(candidates), wrong) == (12, [])
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -454,7 +543,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered |= {"statements", "statemap", "engagements", "parties"}
+    covered |= {"statements", "statemap", "engagements", "parties", "rotation"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

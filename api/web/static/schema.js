@@ -592,7 +592,7 @@ function measureProblem(measure) {
 export const STATEMENT_VERSION = 1;
 const GLOBAL = "GLOBAL";
 
-export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire"]);
+export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire", "log.key.rotate"]);
 export const KINDS = [...REGISTRY_KINDS, "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply", "engagement.open", "engagement.close", "engagement.withdraw"];
 
 // -- shared value formats
@@ -695,6 +695,12 @@ function readKeyRevoke(o) {
   o.req("keyId", hex64);
   o.req("reason", REASON);
   o.opt("compromisedSince", obj(readCompromisedSince));
+  return o.build();
+}
+
+function readLogKeyRotate(o) {
+  o.req("key", b64Key);
+  o.req("fromSize", integer(2, SAFE_INT));
   return o.build();
 }
 
@@ -929,6 +935,7 @@ const BODY_READERS = new Map([
   ["accreditation.grant", readAccreditationGrant],
   ["accreditation.suspend", readAccreditationSuspend],
   ["party.retire", readPartyRetire],
+  ["log.key.rotate", readLogKeyRotate],
   ["claim.publish", (o) => readClaim(o, "claim.publish")],
   ["claim.supersede", (o) => readClaim(o, "claim.supersede")],
   ["claim.withdraw", readClaimWithdraw],

@@ -1024,6 +1024,9 @@ export async function parseVkey(vkey) {
   return { name, keyId, publicKey };
 }
 
+/** The vkey text (§7.3) of a note key {name, keyId, publicKey}. */
+export const vkeyText = (v) => `${v.name}+${hex(v.keyId)}+${b64(concat(Uint8Array.of(1), v.publicKey))}`;
+
 /** The vkey of a note key (name, raw public key). */
 export async function vkeyFor(name, publicKey) {
   return { name, keyId: await noteKeyId(name, publicKey), publicKey };
@@ -1335,7 +1338,7 @@ function claimedBy(v) {
   if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return { readable: false, signer: null, about: null };
   const signer = typeof v.signer === "string" ? v.signer : null;
   let about = null;
-  if (v.kind === "genesis") about = signer;
+  if (v.kind === "genesis" || v.kind === "log.key.rotate") about = signer;
   else if (REGISTRY_KINDS.has(v.kind) && v.body !== null && typeof v.body === "object" && !Array.isArray(v.body)) {
     about = typeof v.body.party === "string" ? v.body.party : null;
   }
@@ -1343,7 +1346,7 @@ function claimedBy(v) {
 }
 
 /** The party a parsed statement is about (§11.1), or null for entries of provider streams. */
-export const subject = (st) => (st.kind === "genesis" ? st.signer : REGISTRY_KINDS.has(st.kind) ? st.body.party : null);
+export const subject = (st) => (st.kind === "genesis" || st.kind === "log.key.rotate" ? st.signer : REGISTRY_KINDS.has(st.kind) ? st.body.party : null);
 
 /**
  * SPEC §10.3 step 6: the company's stream and the registry record of every party it involves
@@ -1438,7 +1441,7 @@ class Rules {
     this.lastLogTime = 0;
     this.origin = null;
     this.authority = null;
-    this.logKey = null;
+    this.logKeys = []; // SPEC §7.6: [{fromSize, key: raw bytes, index}], the genesis's first
     this.genesisHash = null;
     this.heads = new Map(); // stream -> [hex head, length]
     this.parties = new Map(); // party -> {role, keys: [], retiredAt}
@@ -1453,6 +1456,17 @@ class Rules {
 
   head(stream) {
     return this.heads.get(stream) || [this.genesisPrevs.get(stream), 0];
+  }
+
+  // SPEC §7.6: the log key that signs the checkpoint of tree size `size` (a BigInt or number).
+  logKeyAt(size) {
+    let key = null;
+    for (const p of this.logKeys) if (BigInt(p.fromSize) <= BigInt(size)) key = p.key;
+    return key;
+  }
+
+  isLogKey(text) {
+    return this.logKeys.some((p) => b64(p.key) === text);
   }
 
   // SPEC §8.2 rule 5: the index of the revocation stating the key compromised when it signed the
@@ -1512,7 +1526,7 @@ class Rules {
 
   checkNewKey(e, text, pointer) {
     const kid = e.keyIds.get(text);
-    if (this.keys.has(kid) || (this.logKey !== null && b64(this.logKey) === text)) {
+    if (this.keys.has(kid) || this.isLogKey(text)) {
       fail("NotAuthorisedError", `key ${kid} is already in use`, { field: pointer });
     }
   }
@@ -1557,6 +1571,16 @@ class Rules {
         const p = this.party(b.party);
         if (b.party === this.authority) fail("NotAuthorisedError", "the authority cannot retire itself", { field: "/body/party" });
         if (p.retiredAt !== null) fail("NotAuthorisedError", `${b.party} is already retired (index ${p.retiredAt})`, { field: "/body/party" });
+        break;
+      }
+      case "log.key.rotate": {
+        this.requireAuthority(st);
+        const field = { field: "/body/fromSize" };
+        if (b.fromSize <= e.index + 1) fail("NotAuthorisedError", `fromSize ${b.fromSize} must be greater than ${e.index + 1}, the size of the log once this rotation is in it, so that a checkpoint signed by the key in force covers it`, field);
+        const last = this.logKeys[this.logKeys.length - 1];
+        if (last !== undefined && last.fromSize > e.index + 1) fail("NotAuthorisedError", `the rotation at index ${last.index} takes effect at size ${last.fromSize}; a further rotation may be logged only once the tree has reached it`, field);
+        const kid = e.keyIds.get(b.key);
+        if (this.keys.has(kid) || this.isLogKey(b.key)) fail("NotAuthorisedError", `key ${kid} is already in use (a party's key or a log key, now or before): a log key is new`, { field: "/body/key" });
         break;
       }
       case "accreditation.grant":
@@ -1715,7 +1739,7 @@ class Rules {
       case "genesis":
         this.origin = b.origin;
         this.authority = st.signer;
-        this.logKey = e.rawKeys.get(b.logKey);
+        this.logKeys = [{ fromSize: 0, key: e.rawKeys.get(b.logKey), index: 0 }];
         this.genesisHash = e.entryHash;
         this.parties.set(st.signer, { role: "authority", keys: [], retiredAt: null });
         this.addKey(e, st.signer, b.authorityKey);
@@ -1736,6 +1760,9 @@ class Rules {
       }
       case "party.retire":
         this.parties.get(b.party).retiredAt = e.index;
+        break;
+      case "log.key.rotate":
+        this.logKeys.push({ fromSize: b.fromSize, key: e.rawKeys.get(b.key), index: e.index });
         break;
       case "accreditation.grant":
         this.accreditations.set(b.party, { measures: new Set(b.measures), validUntil: "validUntil" in b ? parseTimestamp(b.validUntil) : null, suspended: false });
@@ -1788,6 +1815,7 @@ function publicKeysIn(st) {
     case "party.register":
       return b.keys;
     case "key.add":
+    case "log.key.rotate":
       return [b.key];
     default:
       return [];
@@ -2047,14 +2075,17 @@ export async function verifyRecord(record, onProgress = () => {}) {
       }
       if (e.index === 0 && !noCheckpoint) {
         // The genesis names the log key and origin: the checkpoint must be theirs.
+        // §7.6: the key in force at the checkpoint's size, as the record's rotations say before
+        // they are verified (it only chooses the key; the replay must confirm it at the end).
+        const inForce = claimedLogKey(items, rawKeys, claimed.size) ?? rules.logKeyAt(0);
         if (verifier) {
-          if (!equalBytes(verifier.publicKey, rules.logKey) || verifier.name !== rules.origin) {
-            fail("CheckpointError", `the log key given (${logVkey}) is not the log key and origin that the genesis entry names`);
+          if (!equalBytes(verifier.publicKey, inForce) || verifier.name !== rules.origin) {
+            fail("CheckpointError", `the log key given (${logVkey}) is not the log key in force at the checkpoint's size, under the origin the genesis entry names`);
           }
           if (checkpoint.origin !== rules.origin) fail("CheckpointError", `checkpoint origin is ${checkpoint.origin}, the genesis names ${rules.origin}`);
         } else {
-          verifier = await vkeyFor(rules.origin, rules.logKey);
-          checkpoint = await verifyCheckpoint(checkpointNote, verifier, rules.origin);
+          verifier = await vkeyFor(rules.origin, inForce);
+          checkpoint = await verifyLogCheckpoint(checkpointNote, verifier, rules.origin, items, rawKeys);
         }
       }
       if (e.n !== 0) included(e);
@@ -2082,6 +2113,9 @@ export async function verifyRecord(record, onProgress = () => {}) {
   if (company !== null && rules.parties.get(company)?.role !== "provider") {
     fail("VerificationError", `${company} is not a provider registered in the record's registry entries`, { field: "/stream" });
   }
+  if (!noCheckpoint && !equalBytes(rules.logKeyAt(checkpoint.size), verifier.publicKey)) {
+    fail("CheckpointError", `the checkpoint is signed by ${vkeyText(verifier)}, but the record's rotations put another log key in force at size ${checkpoint.size}`);
+  }
   if (!noCheckpoint && !sparse && BigInt(rules.size) !== checkpoint.size) {
     fail("CheckpointError", `checkpoint is for ${checkpoint.size} entries but ${rules.size} were checked`);
   }
@@ -2096,6 +2130,7 @@ export async function verifyRecord(record, onProgress = () => {}) {
     root: checkpoint ? hex(checkpoint.root) : null,
     origin: rules.origin,
     genesisHash: hex(rules.genesisHash),
+    logKeys: await Promise.all(rules.logKeys.map(async (p) => ({ fromSize: p.fromSize, index: p.index, vkey: vkeyText(await vkeyFor(rules.origin, p.key)) }))),
     heads,
     ...readAfter(rules, items),
     ms: performance.now() - started,
@@ -2106,6 +2141,50 @@ export async function verifyRecord(record, onProgress = () => {}) {
     Object.assign(result, { complete: true, streamLength: complete === null ? 0 : complete.count, kinds });
   }
   return result;
+}
+
+/**
+ * SPEC §7.6: the log key the record's `log.key.rotate` entries (as read, not yet verified) put in
+ * force at tree size `size`, or null for the genesis's. It only chooses the key to verify the
+ * checkpoint with; the replay of the entries confirms it.
+ */
+function claimedLogKey(items, rawKeys, size) {
+  let key = null;
+  for (const e of items) {
+    const st = e.statement;
+    if (!st || e.index === 0 || st.kind !== "log.key.rotate" || e.raw.stream !== REGISTRY_STREAM) continue;
+    if (BigInt(st.body.fromSize) <= BigInt(size) && rawKeys.has(st.body.key)) key = rawKeys.get(st.body.key);
+  }
+  return key;
+}
+
+/**
+ * A checkpoint verified with the log key in force at its size (§7.6); a note signed instead by
+ * another of the log's keys the record names is refused saying which, like attest/verify.py.
+ */
+async function verifyLogCheckpoint(note, verifier, origin, items, rawKeys) {
+  try {
+    return await verifyCheckpoint(note, verifier, origin);
+  } catch (err) {
+    if (!(err instanceof VerificationFailure)) throw err;
+    const { text, signatures } = parseNote(note);
+    const size = parseCheckpoint(text).size;
+    const periods = [{ fromSize: 0, index: 0, key: null }];
+    for (const e of items) {
+      const st = e.statement;
+      if (st && e.index === 0 && st.kind === "genesis") periods[0].key = rawKeys.get(st.body.logKey) ?? null;
+      else if (st && st.kind === "log.key.rotate" && e.raw.stream === REGISTRY_STREAM && rawKeys.has(st.body.key)) periods.push({ fromSize: st.body.fromSize, index: e.index, key: rawKeys.get(st.body.key) });
+    }
+    for (const p of periods) {
+      if (p.key === null || equalBytes(p.key, verifier.publicKey)) continue;
+      const other = await vkeyFor(verifier.name, p.key);
+      if (!signatures.some((l) => l.name === other.name && equalBytes(l.keyId, other.keyId))) continue;
+      const later = periods.find((q) => q.fromSize > p.fromSize);
+      const why = BigInt(p.fromSize) > size ? `which is the log key only from size ${p.fromSize}` : `which a log.key.rotate (index ${later.index}) replaced from size ${later.fromSize}`;
+      fail("CheckpointError", `the checkpoint of size ${size} is signed by log key ${vkeyText(other)}, ${why}; the checkpoint of size ${size} must be signed by ${vkeyText(verifier)}`);
+    }
+    throw err;
+  }
 }
 
 /**
