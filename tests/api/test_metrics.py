@@ -159,13 +159,13 @@ def test_follower_gauges_show_what_another_process_appended(tmp_path: Path) -> N
             body = example_party_register_body(P, "provider", keys=[KEYS[P]])
             writer.submit(envelope(writer, "party.register", REGISTRY_STREAM, AUTHORITY, body))
             deadline = time.monotonic() + 10
-            # No scrape while waiting: /metrics reads the checkpoint, which refreshes a
-            # read-only ledger itself, and the follower would then find nothing to read.
-            while time.monotonic() < deadline and reader.size < writer.size:
-                time.sleep(0.02)
             m = scrape(client)
-            # The follower counts just after its read has grown the reader's size.
-            while time.monotonic() < deadline and m[("claimledger_follower_entries", ())] < 1:
+            # The follower counts just after its read has grown the reader's size, and a scrape
+            # reads the gauges one by one while it runs: wait for a scrape that saw it all.
+            lag = ("claimledger_follower_lag_seconds", ())
+            while time.monotonic() < deadline and (
+                m[("claimledger_follower_entries", ())] < 1 or lag not in m
+            ):
                 time.sleep(0.02)
                 m = scrape(client)
             assert m[("claimledger_follower_entries", ())] == 1
