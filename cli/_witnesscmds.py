@@ -12,6 +12,7 @@ import click
 
 from attest.loglist import logs_v0_entry, parse_logs_v0
 from attest.policy import PolicyError
+from cli._common import backend_options, with_backend
 from cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["witness_group"]
@@ -98,7 +99,9 @@ def serve_cmd(directory: Path, logs_file: Path, listen: str) -> None:
 
 @witness_group.command("log-entry")
 @click.option(
-    "--vkey", required=True, help="The log's Ed25519 note vkey (claimledger head --json)."
+    "--vkey",
+    default=None,
+    help="The log's Ed25519 note vkey [default: read from --db or --server, the ledger's own].",
 )
 @click.option("--origin", default=None, help="Its origin line, if not the vkey's key name.")
 @click.option(
@@ -109,8 +112,20 @@ def serve_cmd(directory: Path, logs_file: Path, listen: str) -> None:
     help="add-checkpoint requests per day the log may make.",
 )
 @click.option("--contact", required=True, help="How the witness operators reach the log operator.")
-def log_entry_cmd(vkey: str, origin: str | None, qpd: int, contact: str) -> None:
-    """Print a log's entry for a witness network logs/v0 list."""
+@backend_options
+def log_entry_cmd(
+    vkey: str | None,
+    origin: str | None,
+    qpd: int,
+    contact: str,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
+) -> None:
+    """Print a log's entry for a witness network logs/v0 list: the ledger's own (from --db or
+    --server), or the log whose --vkey is given."""
+    if vkey is None:
+        vkey = with_backend(db, server, log_key).log_vkey()
     try:
         entry = logs_v0_entry(vkey, origin, qpd, contact)
     except PolicyError as exc:

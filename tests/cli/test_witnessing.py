@@ -61,6 +61,7 @@ def _witness_dir(proc: Proc, tmp_path: Path, name: str) -> Path:
 
 def _logs_file(proc: Proc, tmp_path: Path, vkey: str) -> Path:
     entry = proc("witness", "log-entry", "--vkey", vkey, "--contact", "ops@example").stdout
+    assert f" {vkey}\n" in entry
     logs = tmp_path / "logs.txt"
     logs.write_text("logs/v0\n" + entry)
     return logs
@@ -118,6 +119,9 @@ def test_ledger_server_has_its_checkpoints_cosigned(
         policy = parse_policy(policy_file.read_bytes())
         with ledger_server(proc, w, policy_file) as server:
             assert httpx.get(server + "/v1/log/witness-policy").content == policy_file.read_bytes()
+            # The operator prints the ledger's own entry without copying its vkey by hand.
+            own = proc("witness", "log-entry", "--server", server, "--contact", "ops@example")
+            assert "logs/v0\n" + own.stdout == logs.read_text()
             note, _ = _cosigned(server, w.size())
             verified = verify_policy(note, policy)
             assert [name for name, _ in verified.cosigners] == ["ml", "ed"]
