@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from attest.checkpoint import Checkpoint, parse_note
 from attest.policy import parse_policy, verify_policy
@@ -46,6 +47,21 @@ def ledger_server(
         args += ["--witness-policy", str(policy)]
     with running(proc, args, "/v1/log") as base:
         yield base
+
+
+def _wait_for_a_refusal(server: str) -> None:
+    """Wait until the server's witnessing counted a failed add-checkpoint (its /metrics)."""
+    deadline = time.monotonic() + 30
+    while True:
+        families = text_string_to_metric_families(httpx.get(server + "/metrics").text)
+        if any(
+            s.name == "claimledger_witness_failures" and s.value >= 1
+            for family in families
+            for s in family.samples
+        ):
+            return
+        assert time.monotonic() < deadline, "the server never tried its witness"
+        time.sleep(0.1)
 
 
 def _log_vkey(url: str) -> str:
@@ -307,7 +323,7 @@ def test_split_view_between_two_forks_of_one_ledger(
                     wurl + "/add-checkpoint", content=add_checkpoint_body(held.size, proof, note_b)
                 )
                 assert r.status_code == 422
-            time.sleep(2.5)  # B's server tried too: it has nothing cosigned
+            _wait_for_a_refusal(server_b)  # B's server tried too: it has nothing cosigned
             assert httpx.get(server_b + COSIGNED).status_code == 404
             # The client that holds fork A's cosigned checkpoint rejects B, naming both.
             cp_b = Checkpoint.parse_body(parse_note(note_b)[0])
