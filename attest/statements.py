@@ -46,6 +46,7 @@ __all__ = [
     "Claim",
     "ClaimStatus",
     "ClaimWithdraw",
+    "Commitment",
     "CompromisedSince",
     "Cooperation",
     "Details",
@@ -1222,25 +1223,61 @@ class Verdict(Model):
 
 
 @dataclass(frozen=True, slots=True)
+class Commitment(Model):
+    """One action a provider's reply commits to (issue 17 §2): ``{action: text, due: date,
+    recommendation?: index}``. ``recommendation`` names the finding it answers when the verdict
+    is a ``CONFIRMED_WITH_COMMENTS`` (the index of one of its recommendations); an unfavourable
+    verdict opens one finding and its commitments name none (SPEC §8.2 rule 6)."""
+
+    action: str
+    due: str
+    recommendation: int | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        action = o.req("action", s.text)
+        due = o.req("due", s.date_str)
+        recommendation = o.opt("recommendation", _RECOMMENDATION_INDEX)
+        return o.build(cls, action, due, recommendation)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {"action": self.action, "due": self.due}
+        if self.recommendation is not None:
+            out["recommendation"] = self.recommendation
+        return out
+
+
+_RECOMMENDATION_INDEX = s.integer(0, 99)
+_COMMITMENTS = s.array(s.obj(Commitment._read), min_items=1, unique=True)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderReply(Model):
-    """Body of ``provider.reply``: the provider's public reply to a verdict (by digest)."""
+    """Body of ``provider.reply``: the provider's public reply to a verdict (by digest), with
+    the actions it commits to, if any (new optional member: statements without it keep their
+    meaning, ``v`` stays 1)."""
 
     verdict: str
     text: str
     evidence: tuple[Evidence, ...] = ()
+    commitments: tuple[Commitment, ...] = ()
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
         verdict = o.req("verdict", s.hex64)
         text = o.req("text", s.text)
         evidence = o.opt("evidence", _EVIDENCE)
-        return o.build(cls, verdict, text, evidence or ())
+        commitments = o.opt("commitments", _COMMITMENTS)
+        return o.build(cls, verdict, text, evidence or (), commitments or ())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
         out: dict[str, Any] = {"verdict": self.verdict, "text": self.text}
         if self.evidence:
             out["evidence"] = [x.to_dict() for x in self.evidence]
+        if self.commitments:
+            out["commitments"] = [c.to_dict() for c in self.commitments]
         return out
 
 

@@ -312,6 +312,11 @@ def _contents(c: dict[str, int]) -> str:
             f"{c['engagements_withdrawn']} withdrawn); {c['unengaged']} test records and "
             "verdicts with no engagement"
         )
+    if "findings_open" in c:
+        text += (
+            f"; {c['findings_open']} findings open ({c['commitments_overdue']} commitments "
+            f"overdue), {c['findings_closed']} closed"
+        )
     return text
 
 

@@ -128,6 +128,7 @@ def render_text(report: Report, remark: str = "") -> str:
         f"  {rc.version.digest.hex()} {rc.version.measure}: {rc.unverified}" for rc in unverified
     ]
     lines += _engagement_lines(report)
+    lines += _finding_lines(report)
     lines += ["", "Signers (key ids of every signature on the record):"]
     lines += [
         f"  {s.party} ({s.role or 'unknown'}): key {s.key_id}, {s.entries} entries"
@@ -160,6 +161,33 @@ def _engagement_lines(report: Report) -> list[str]:
             for method, uri in e.planned_not_reported
             if e.status != "withdrawn"
         ]
+    return lines
+
+
+def _finding_lines(report: Report) -> list[str]:
+    """Findings open and closed at the checkpoint; each open one with its age and what the
+    provider committed to, a commitment past its due date OVERDUE (issue 17 §2)."""
+    c = report.replay.finding_counts
+    lines = [
+        "",
+        f"Findings: {c['open']} open ({c['overdue']} with a commitment overdue), "
+        f"{c['closed']} closed",
+    ]
+    for f in report.replay.findings:
+        if not f.open:
+            continue
+        what = f"recommendation: {f.recommendation}" if f.recommendation else f.verdict.result
+        lines.append(
+            f"  {f.verdict.digest.hex()} by {f.verdict.signer} ({_title(f.verdict.measure or '')}"
+            f"): open {f.age_days} days; {what}"
+        )
+        lines += [
+            f"    committed {_day(x.reply.log_time_ms)}: {x.action} — due {x.due}"
+            + (" — OVERDUE" if x.overdue else "")
+            for x in f.commitments
+        ]
+        if not f.commitments:
+            lines.append("    no commitment from the provider")
     return lines
 
 

@@ -91,6 +91,26 @@ def _documents(values: Sequence[str], name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _commitments(values: Sequence[str]) -> list[dict[str, Any]]:
+    """``DUE=ACTION`` (the verdict's one finding) or ``DUE/N=ACTION`` (its recommendation N,
+    counted from 0): what a provider's reply commits to (SPEC §3.3, ``provider.reply``)."""
+    out: list[dict[str, Any]] = []
+    for v in values:
+        head, sep, action = v.partition("=")
+        due, slash, n = head.partition("/")
+        if not sep or not due or (slash and not n.isdigit()):
+            raise click.BadParameter(
+                f"expected DUE=ACTION or DUE/N=ACTION (N: the recommendation answered, from 0), "
+                f"got {v!r}",
+                param_hint="--commit",
+            )
+        item: dict[str, Any] = {"action": action, "due": due}
+        if slash:
+            item["recommendation"] = int(n)
+        out.append(item)
+    return out
+
+
 def _population(text: str | None) -> Any:
     if text is None or text in ("all_users", "under_18"):
         return text
@@ -620,14 +640,28 @@ def engagement_withdraw(
     metavar="URI=SHA256",
     help="A public document and its SHA-256 (repeat).",
 )
+@click.option(
+    "--commit",
+    "commit",
+    multiple=True,
+    metavar="DUE[/N]=ACTION",
+    help="An action you commit to and its due date (YYYY-MM-DD); /N names the verdict's "
+    "recommendation it answers, from 0 (repeat).",
+)
 @_writer
 def reply(
-    verdict_digest: str | None, text: str | None, evidence: tuple[str, ...], **kw: Any
+    verdict_digest: str | None,
+    text: str | None,
+    evidence: tuple[str, ...],
+    commit: tuple[str, ...],
+    **kw: Any,
 ) -> None:
     """Publish your reply to a verdict on one of your claims (as the provider).
 
     --verdict takes the verdict's digest or a unique prefix of it (at least 12 hex characters),
-    resolved against your stream (where verdicts on your claims are).
+    resolved against your stream (where verdicts on your claims are). Each --commit is an action
+    with a due date; past it while its finding is open, it reads overdue on your page, the
+    scorecard and in verify and report output.
     """
     run = _Run(kw)
     if verdict_digest is not None:
@@ -640,6 +674,8 @@ def reply(
     _set(run.body, "text", text)
     if evidence:
         run.body["evidence"] = _documents(evidence, "--evidence")
+    if commit:
+        run.body["commitments"] = _commitments(commit)
     run(Kind.PROVIDER_REPLY)
 
 

@@ -213,6 +213,8 @@ class EntryFact:
             verdict, close or withdrawal names (``None`` for a legacy test record or verdict).
         recommendations: a ``CONFIRMED_WITH_COMMENTS`` verdict's recommendations (each opens a
             finding; other verdicts keep none here).
+        commitments: a provider reply's commitments: (action, due date, recommendation index
+            or ``None``), in order.
     """
 
     index: int
@@ -234,6 +236,7 @@ class EntryFact:
     key_id: str | None = None
     engagement: EngagementFact | None = None
     recommendations: tuple[str, ...] = ()
+    commitments: tuple[tuple[str, str, int | None], ...] = ()
 
     @property
     def title(self) -> str:
@@ -628,6 +631,41 @@ def _verdict_link(v: EntryFact) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Commitment:
+    """An action a provider's reply committed to, answering one finding (issue 17 §2).
+
+    Attributes:
+        reply: the ``provider.reply`` that made it.
+        action: what the provider will do.
+        due: the date it is due by (``YYYY-MM-DD``, UTC).
+        overdue: its finding is still open and the view's time is on a later day than ``due``
+            (SPEC §8.2, findings).
+    """
+
+    reply: EntryFact
+    action: str
+    due: str
+    overdue: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "reply": self.reply.digest.hex(),
+            "replyIndex": self.reply.index,
+            "madeAt": _iso(self.reply.log_time_ms),
+            "action": self.action,
+            "due": self.due,
+            "overdue": self.overdue,
+        }
+
+
+def commitment_overdue(due: str, at_ms: int) -> bool:
+    """Whether a commitment due on ``due`` (a date) is past due at ``at_ms``: the whole due day
+    (UTC) has passed."""
+    return at_ms >= parse_timestamp(f"{due}T00:00:00Z") + DAY_MS
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A finding opened by a verdict, tracked to closure (issue 17 §2).
 
@@ -638,17 +676,36 @@ class Finding:
         recommendation: the recommendation it tracks (``None`` for an unfavourable verdict).
         closed_by: the first verdict after ``verdict``, by an accredited verifier, on a newer
             version of that claim (down its supersedes chain), if one was logged by the cut.
+        recommendation_index: which of the verdict's recommendations (``None``: unfavourable).
+        commitments: what the provider's replies to the verdict committed to for this finding,
+            in log order, judged (overdue or not) at the view's time.
+        at_ms: the time the view judges it at (its age is counted to it).
     """
 
     verdict: EntryFact
     claim: bytes
     recommendation: str | None
     closed_by: EntryFact | None
+    recommendation_index: int | None = None
+    commitments: tuple[Commitment, ...] = ()
+    at_ms: int = 0
 
     @property
     def open(self) -> bool:
         """No verdict on a newer claim version closed it yet."""
         return self.closed_by is None
+
+    @property
+    def overdue(self) -> bool:
+        """Open with a commitment past its due date."""
+        return any(c.overdue for c in self.commitments)
+
+    @property
+    def age_days(self) -> int:
+        """Whole days from the verdict that opened it to its closing verdict, or to the view's
+        time while it is open."""
+        end = self.at_ms if self.closed_by is None else self.closed_by.log_time_ms
+        return max(0, end - self.verdict.log_time_ms) // DAY_MS
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the verdicts as a cell links them."""
@@ -659,14 +716,19 @@ class Finding:
             "measure": self.verdict.measure,
             "verdict": _verdict_link(self.verdict),
             "openedAt": _iso(self.verdict.log_time_ms),
+            "ageDays": self.age_days,
             "recommendation": self.recommendation,
+            "recommendationIndex": self.recommendation_index,
+            "commitments": [x.to_dict() for x in self.commitments],
+            "overdue": self.overdue,
             "closedBy": None if c is None else _verdict_link(c),
             "closedAt": None if c is None else _iso(c.log_time_ms),
         }
 
 
-def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
-    """The findings of one company's claim versions (a replay's, in log order), by verdict order.
+def findings_of(claims: Sequence[ClaimVersion], at_ms: int = 0) -> tuple[Finding, ...]:
+    """The findings of one company's claim versions (a replay's, in log order), by verdict order,
+    judged at ``at_ms`` (their age, and whether a commitment is overdue).
 
     A ``CONTRADICTED`` or ``NO_EVIDENCE_FOUND`` verdict opens one finding, a
     ``CONFIRMED_WITH_COMMENTS`` verdict one per recommendation. A finding closes with the first
@@ -674,16 +736,18 @@ def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
     chain (a verdict is only accepted from a verifier accredited for the measure, SPEC §8.2
     rule 6).
     A verdict on the same version does not close it: the company has not changed what it claims.
+    The provider's replies to the verdict carry its commitments, each naming the finding it
+    answers (a recommendation's index, or none for an unfavourable verdict's one finding).
     """
     successor = {c.entry.supersedes: c for c in claims if c.entry.supersedes is not None}
     out: list[Finding] = []
     for c in claims:
-        opened: list[tuple[EntryFact, str | None]] = []
+        opened: list[tuple[EntryFact, int | None]] = []
         for v in c.verdicts:
             if v.result in _UNFAVOURABLE:
                 opened.append((v, None))
             else:
-                opened.extend((v, r) for r in v.recommendations)
+                opened.extend((v, i) for i in range(len(v.recommendations)))
         if not opened:
             continue
         newer: list[EntryFact] = []
@@ -692,9 +756,17 @@ def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
             newer.extend(nxt.verdicts)
             nxt = successor.get(nxt.digest)
         newer.sort(key=_by_index)
-        for v, r in opened:
+        for v, i in opened:
             closer = next((w for w in newer if w.index > v.index), None)
-            out.append(Finding(v, c.digest, r, closer))
+            promised = tuple(
+                Commitment(r, action, due, closer is None and commitment_overdue(due, at_ms))
+                for r in c.replies
+                if r.verdict == v.digest
+                for action, due, answers in r.commitments
+                if answers == i
+            )
+            text = None if i is None else v.recommendations[i]
+            out.append(Finding(v, c.digest, text, closer, i, promised, at_ms))
     out.sort(key=_finding_order)
     return tuple(out)
 
@@ -734,6 +806,17 @@ class StreamReplay:
         """Entries in the stream before the cut."""
         return len(self.timeline)
 
+    @property
+    def finding_counts(self) -> dict[str, int]:
+        """Findings open and closed, open ones with a commitment past due (``overdue``), and
+        commitments past due (``commitmentsOverdue``), at the replay's time."""
+        return {
+            "open": sum(f.open for f in self.findings),
+            "closed": sum(not f.open for f in self.findings),
+            "overdue": sum(f.overdue for f in self.findings),
+            "commitmentsOverdue": sum(c.overdue for f in self.findings for c in f.commitments),
+        }
+
     def claim(self, digest: bytes) -> ClaimVersion:
         """The claim version with this digest (``KeyError`` if none)."""
         for c in self.claims:
@@ -755,6 +838,7 @@ class StreamReplay:
             "timeline": [f.to_dict() for f in self.timeline],
             "engagements": [e.to_dict() for e in self.engagements],
             "findings": [f.to_dict() for f in self.findings],
+            "findingCounts": self.finding_counts,
         }
 
 
@@ -855,6 +939,11 @@ class ScorecardRow:
 
     A service's row (``service`` set) counts only the provider's active claim versions that name
     the service; ``name`` is still the company's name.
+
+    ``overdue_engagements`` (digests, log order), ``open_findings`` and ``overdue_commitments``
+    are the company's (a service's row repeats them), judged at the scorecard's time
+    (issue 17 §1, §2): an engagement past its window with no verdict or withdrawal, findings not
+    yet closed, commitments past their due date while their finding is open.
     """
 
     provider: str
@@ -862,6 +951,9 @@ class ScorecardRow:
     jurisdiction: str | None
     cells: tuple[ScorecardCell, ...]
     service: str | None = None
+    overdue_engagements: tuple[bytes, ...] = ()
+    open_findings: int = 0
+    overdue_commitments: int = 0
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -877,6 +969,9 @@ class ScorecardRow:
         }
         if self.service is not None:
             out["service"] = self.service
+        out["engagementsOverdue"] = [d.hex() for d in self.overdue_engagements]
+        out["findingsOpen"] = self.open_findings
+        out["commitmentsOverdue"] = self.overdue_commitments
         out["cells"] = [c.to_dict() for c in self.cells]
         return out
 
@@ -1378,7 +1473,10 @@ class Views:
         if isinstance(body, ProviderReply):
             ref = bytes.fromhex(body.verdict)
             return EntryFact(
-                **base, verdict=ref, measure=record.measure_of(record.verdict_claim.get(ref))
+                **base,
+                verdict=ref,
+                measure=record.measure_of(record.verdict_claim.get(ref)),
+                commitments=tuple((c.action, c.due, c.recommendation) for c in body.commitments),
             )
         if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
             return EntryFact(**base, engagement=engagement_fact(body))
@@ -1594,7 +1692,14 @@ class Views:
         versions = record.versions(when, self._flags_at(limit) if touched else None)
         engagements = engagements_of(timeline, when)
         return StreamReplay(
-            stream, as_of_ms, size, when, versions, timeline, engagements, findings_of(versions)
+            stream,
+            as_of_ms,
+            size,
+            when,
+            versions,
+            timeline,
+            engagements,
+            findings_of(versions, when),
         )
 
     # -- scorecard -------------------------------------------------------------------------
@@ -1720,7 +1825,17 @@ class Views:
         if verdict is not None and not any(c.status == verdict for c in cells):
             return None
         p = state.party
-        return ScorecardRow(pid, p.name, p.jurisdiction, tuple(cells), service)
+        counts = replay.finding_counts
+        return ScorecardRow(
+            pid,
+            p.name,
+            p.jurisdiction,
+            tuple(cells),
+            service,
+            tuple(e.digest for e in replay.engagements if e.status == "overdue"),
+            counts["open"],
+            counts["commitmentsOverdue"],
+        )
 
     # -- the public search -----------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import parse_statement
+from attest.statements import parse_statement, parse_timestamp
 from attest.verify import LogVerifier, log_note_verifier
 from keys import KeysError, PrivateKey, PublicKey, key_id, verify_strict
 from scripts import gen_vectors
@@ -422,6 +422,29 @@ def test_engagements() -> None:
     }
     assert got == expect["engagements"]
     assert {e["status"] for e in got.values()} == {"open", "closed", "withdrawn"}
+    # Findings and commitments (derived, SPEC §8.2): the ledger's views over the same entries,
+    # judged at each time the vector names, overdue or not as it says.
+    from ledger import Views
+
+    views, dense = Views(), LogState()
+    for e in entries:
+        placed = dense.open(e)
+        dense.admit(placed)
+        views.apply(placed)
+    for want in expect["findings"]:
+        r = views.replay("acme-social", at_ms=parse_timestamp(want["at"]))
+        findings = [
+            {
+                "verdict": f.verdict.digest.hex(),
+                "recommendation": f.recommendation_index,
+                "status": "open" if f.open else "closed",
+                "commitments": [{"due": c.due, "overdue": c.overdue} for c in f.commitments],
+            }
+            for f in r.findings
+        ]
+        assert (findings, r.finding_counts) == (want["findings"], want["counts"]), want["at"]
+    overdue = [w["counts"]["commitmentsOverdue"] for w in expect["findings"]]
+    assert overdue == [0, 1, 2]  # the due day counts whole: overdue from the next midnight UTC
     assert {c["error"]["class"] for c in cases if "error" in c} >= {
         "EngagementError",
         "OutOfScopeError",

@@ -486,12 +486,18 @@ class ProviderColumn:
         name: the company's name.
         jurisdiction: where it is based.
         service: the service's name, for a service's column.
+        overdue_engagements: the company's engagements past their window with no verdict or
+            withdrawal (issue 17 §1).
+        overdue_commitments: the company's commitments past due while their finding is open
+            (issue 17 §2).
     """
 
     id: str
     name: str
     jurisdiction: str | None
     service: str | None = None
+    overdue_engagements: int = 0
+    overdue_commitments: int = 0
 
     @property
     def key(self) -> str:
@@ -544,7 +550,14 @@ def build_comparison(
     out = Comparison()
     cells: dict[tuple[str, str], CellView] = {}
     for row in card.rows:
-        col = ProviderColumn(row.provider, row.name, row.jurisdiction, row.service)
+        col = ProviderColumn(
+            row.provider,
+            row.name,
+            row.jurisdiction,
+            row.service,
+            len(row.overdue_engagements),
+            row.overdue_commitments,
+        )
         out.providers.append(col)
         for c in row.cells:
             cells[(col.key, c.measure)] = _cell_view(c, names, ledger)

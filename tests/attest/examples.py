@@ -27,6 +27,7 @@ __all__ = [
     "example_body",
     "example_claim_body",
     "example_claim_withdraw_body",
+    "example_commitment",
     "example_details",
     "example_digest",
     "example_engagement_close_body",
@@ -385,13 +386,26 @@ def example_verdict_body(
     return body
 
 
-def example_provider_reply_body(verdict_digest: str) -> Json:
-    """A ``provider.reply`` body."""
-    return {
+def example_provider_reply_body(
+    verdict_digest: str, commitments: Sequence[Json] | None = None
+) -> Json:
+    """A ``provider.reply`` body (with ``commitments``, if given)."""
+    body: Json = {
         "verdict": verdict_digest,
         "text": "We welcome the verdict and will extend testing access to comments in 2027.",
         "evidence": [_doc("https://acme-social.example/safety/response-2026-11")],
     }
+    if commitments is not None:
+        body["commitments"] = list(commitments)
+    return body
+
+
+def example_commitment(due: str, recommendation: int | None = None) -> Json:
+    """One commitment of a ``provider.reply``: an action due on ``due`` (a date)."""
+    c: Json = {"action": "Publish the median time from match to removal per surface.", "due": due}
+    if recommendation is not None:
+        c["recommendation"] = recommendation
+    return c
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,9 +20,11 @@ from tests.attest.examples import (
     AUTHORITY,
     example_claim_body,
     example_claim_withdraw_body,
+    example_commitment,
     example_engagement_open_body,
     example_engagement_withdraw_body,
     example_key_revoke_body,
+    example_provider_reply_body,
     example_verdict_body,
 )
 from tests.attest.logbuilder import STEP_MS, LogBuilder, digest, key
@@ -662,6 +664,56 @@ def test_a_verdict_on_a_newer_version_logged_before_the_finding_does_not_close_i
     assert f.verdict.digest.hex() == late
     assert f.open
     assert early
+
+
+def test_commitments_read_overdue_past_their_day_while_the_finding_is_open() -> None:
+    """Issue 17 §2: a reply's commitments attach to the finding they answer; one past its due
+    day reads overdue while its finding is open, never once a newer version's verdict closed it;
+    the company page's counts and the scorecard row say so, with the overdue engagements."""
+    b = base()
+    c1 = b.claim(P, IMG)
+    bad = second_opinion(b, c1, V, "CONTRADICTED")
+    fine = b.claim(P, VID)
+    comments = second_opinion(b, fine, V, "CONFIRMED_WITH_COMMENTS")
+    b.append(
+        "provider.reply", P, P, example_provider_reply_body(bad, [example_commitment("2026-12-01")])
+    )
+    reply = b.append(
+        "provider.reply",
+        P,
+        P,
+        example_provider_reply_body(comments, [example_commitment("2026-12-10", 0)]),
+    )
+    late = engage(b, W, P, fine, hours=1)
+    due = parse_timestamp("2026-12-01T00:00:00Z")
+    views = views_of(b)
+
+    before = views.replay(P, at_ms=due + DAY - 1000)
+    assert [len(f.commitments) for f in before.findings] == [1, 1]
+    assert before.finding_counts == {"open": 2, "closed": 0, "overdue": 0, "commitmentsOverdue": 0}
+    after = views.replay(P, at_ms=due + DAY)
+    assert [f.overdue for f in after.findings] == [True, False]
+    (x,) = after.findings[1].commitments
+    assert (x.reply.index, x.due, x.overdue) == (reply.index, "2026-12-10", False)
+    assert after.findings[0].age_days == (due + DAY - after.findings[0].verdict.log_time_ms) // DAY
+    d = after.to_dict()
+    assert d["findingCounts"]["commitmentsOverdue"] == 1
+    assert d["findings"][0]["commitments"][0]["overdue"] is True
+    assert d["findings"][1]["recommendationIndex"] == 0
+
+    row = views.scorecard(at_ms=due + DAY).to_dict()["rows"][0]
+    assert (row["provider"], row["findingsOpen"], row["commitmentsOverdue"]) == (P, 2, 1)
+    assert row["engagementsOverdue"] == [late]
+    assert views.scorecard(at_ms=b.time_ms).to_dict()["rows"][0]["engagementsOverdue"] == []
+
+    # A verdict on a newer version closes the finding: its commitment is no longer overdue.
+    c2 = digest(b.append("claim.supersede", P, P, example_claim_body(IMG, supersedes=c1)))
+    second_opinion(b, c2, W, "CONFIRMED")
+    closed = views_of(b).replay(P, at_ms=due + 30 * DAY)
+    assert not closed.findings[0].open
+    assert closed.findings[0].commitments[0].overdue is False
+    assert closed.findings[1].overdue  # the recommendation's is past its day, still open
+    assert closed.finding_counts["commitmentsOverdue"] == 1
 
 
 # -- feeds ------------------------------------------------------------------------------------

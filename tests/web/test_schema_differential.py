@@ -58,6 +58,7 @@ from tests.attest.examples import (
     example_accreditation_suspend_body,
     example_claim_body,
     example_claim_withdraw_body,
+    example_commitment,
     example_digest,
     example_engagement_close_body,
     example_engagement_open_body,
@@ -175,6 +176,8 @@ def _other_variants() -> Iterator[Json]:
     yield _statement(
         Kind.PROVIDER_REPLY, _without(example_provider_reply_body(VERDICT), "evidence")
     )
+    promised = [example_commitment("2027-01-31"), example_commitment("2027-03-01", 0)]
+    yield _statement(Kind.PROVIDER_REPLY, example_provider_reply_body(VERDICT, promised))
     engaged = example_test_record_body(CLAIM, engagement=ENGAGEMENT, not_tested=["profiles"])
     yield _statement(Kind.TEST_RECORD, engaged)
     yield _statement(Kind.TEST_RECORD, example_test_record_body(CLAIM, engagement=ENGAGEMENT))

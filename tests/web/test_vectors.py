@@ -123,7 +123,7 @@ def test_statement_vectors(page: Any) -> None:
         if not ok:
             wrong.append((case["name"], got))
     assert wrong == []
-    assert sum(1 for c in cases if "error" in c) == 27
+    assert sum(1 for c in cases if "error" in c) == 31
 
 
 def test_keys_vectors(page: Any) -> None:

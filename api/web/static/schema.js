@@ -881,10 +881,18 @@ function readVerdict(o) {
   return o.build();
 }
 
+function readCommitment(o) {
+  o.req("action", text);
+  o.req("due", dateStr);
+  o.opt("recommendation", integer(0, 99));
+  return o.build();
+}
+
 function readProviderReply(o) {
   o.req("verdict", hex64);
   o.req("text", text);
   o.opt("evidence", EVIDENCE);
+  o.opt("commitments", array(obj(readCommitment), { min: 1, unique: true }));
   return o.build();
 }
 

@@ -1450,6 +1450,7 @@ class Rules {
     this.claims = new Map(); // digest hex -> {stream, measure, status, services, surfaces, jurisdictions}
     this.tests = new Map(); // digest hex -> [stream, claim hex, engagement hex or null]
     this.verdicts = new Map(); // digest hex -> stream
+    this.verdictFindings = new Map(); // digest hex -> [result, number of recommendations]
     this.engagements = new Map(); // digest hex -> {stream, verifier, claims, startMs, endMs, methods, status, verdicts}
     this.genesisPrevs = new Map(); // stream -> hex (precomputed)
   }
@@ -1663,8 +1664,25 @@ class Rules {
         break;
       case "provider.reply":
         if (this.verdicts.get(b.verdict) !== st.stream) fail("DanglingReferenceError", `verdict ${b.verdict} is not in stream ${st.stream}`, { field: "/body/verdict" });
+        this.checkCommitments(b);
         break;
     }
+  }
+
+  /** Each commitment of a reply answers a finding its verdict opened (SPEC §8.2 rule 6). */
+  checkCommitments(b) {
+    const [result, recommendations] = this.verdictFindings.get(b.verdict);
+    (b.commitments || []).forEach((c, i) => {
+      const at = `/body/commitments/${i}`;
+      if (result === "CONTRADICTED" || result === "NO_EVIDENCE_FOUND") {
+        if ("recommendation" in c) fail("DanglingReferenceError", `verdict ${b.verdict} is ${result}: it opened one finding, not one per recommendation (omit recommendation)`, { field: `${at}/recommendation` });
+      } else if (result === "CONFIRMED_WITH_COMMENTS" && recommendations > 0) {
+        if (!("recommendation" in c)) fail("DanglingReferenceError", `verdict ${b.verdict} opened a finding per recommendation: name the one this commitment answers`, { field: at });
+        if (c.recommendation >= recommendations) fail("DanglingReferenceError", `verdict ${b.verdict} has ${recommendations} recommendations: there is no recommendation ${c.recommendation}`, { field: `${at}/recommendation` });
+      } else {
+        fail("DanglingReferenceError", `verdict ${b.verdict} is ${result} with no recommendation: it opened no finding to commit to`, { field: at });
+      }
+    });
   }
 
   // -- engagements (SPEC §8.2, rule 7)
@@ -1783,6 +1801,7 @@ class Rules {
         break;
       case "verdict.issue":
         this.verdicts.set(e.digest, st.stream);
+        this.verdictFindings.set(e.digest, [b.result, (b.recommendations || []).length]);
         if ("engagement" in b) this.engagements.get(b.engagement).verdicts.push(e.digest);
         break;
       case "engagement.open":
