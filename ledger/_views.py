@@ -19,6 +19,7 @@ view is evaluated at), is *unverified* — never fine.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import threading
@@ -40,6 +41,7 @@ from attest.statements import (
     EngagementOpen,
     EngagementWithdraw,
     Genesis,
+    Independence,
     KeyAdd,
     KeyRevoke,
     Kind,
@@ -75,6 +77,8 @@ __all__ = [
     "VerdictFlags",
     "VerifierRecord",
     "Views",
+    "accreditation_gaps",
+    "out_of_accreditation",
 ]
 
 PUBLIC_STATUSES = (
@@ -215,6 +219,7 @@ class EntryFact:
             finding; other verdicts keep none here).
         commitments: a provider reply's commitments: (action, due date, recommendation index
             or ``None``), in order.
+        valid_from_ms: an accreditation grant's ``validFrom`` (the start of its period).
     """
 
     index: int
@@ -237,6 +242,7 @@ class EntryFact:
     engagement: EngagementFact | None = None
     recommendations: tuple[str, ...] = ()
     commitments: tuple[tuple[str, str, int | None], ...] = ()
+    valid_from_ms: int | None = None
 
     @property
     def title(self) -> str:
@@ -423,7 +429,7 @@ def disagreement(
         for v, f in standing.values()
         if (v.result in _FAVOURABLE or v.result in _UNFAVOURABLE)
         and not v.expired_at(at_ms)
-        and not f.key_compromised
+        and not f.not_current
     ]
     if not (
         any(v.result in _FAVOURABLE for v in sides)
@@ -441,8 +447,10 @@ def _version(
         (NO_FLAGS,) * len(c.verdicts) if flags is None else tuple(map(flags, c.verdicts))
     )
     status = _public_status(latest, at_ms)
-    if verdict_flags and verdict_flags[-1].key_compromised:
-        status = "unverified"  # not to be relied on (SPEC §8.2 rule 5): it confirms nothing
+    if verdict_flags and verdict_flags[-1].not_current:
+        # not to be relied on (SPEC §8.2 rule 5), or made outside its verifier's accreditation
+        # periods (SPEC §8.2, "accreditation periods"): it confirms nothing
+        status = "unverified"
     disagree = disagreement(c.verdicts, verdict_flags, at_ms)
     if disagree:
         status = "verifiers_disagree"  # never the newest alone (SPEC §8.2, "verifiers disagree")
@@ -480,11 +488,22 @@ class VerdictFlags:
         compromised: that same revocation, if it states the key compromised since an index or
             time the verdict is at or after (SPEC §8.2 rule 5): the verdict is then not to be
             relied on, and a claim whose latest verdict it is reads ``unverified``.
+        outside: why the verdict does not count as current, if its log time lies in no
+            accreditation period of its verifier (a gap between periods, or before or after
+            them: SPEC §8.2, "accreditation periods"); a claim whose latest verdict it is reads
+            ``unverified``.
     """
 
     suspended: EntryFact | None = None
     revoked: EntryFact | None = None
     compromised: EntryFact | None = None
+    outside: str | None = None
+
+    @property
+    def not_current(self) -> bool:
+        """The verdict confirms nothing: signed with a key since stated compromised, or made
+        outside every accreditation period of its verifier."""
+        return self.compromised is not None or self.outside is not None
 
     @property
     def verifier_suspended(self) -> bool:
@@ -504,7 +523,7 @@ class VerdictFlags:
     @property
     def flagged(self) -> bool:
         """Any flag is set."""
-        return self.suspended is not None or self.revoked is not None
+        return self.suspended is not None or self.revoked is not None or self.outside is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the two flags, each with the index and log time of the registry entry."""
@@ -517,6 +536,7 @@ class VerdictFlags:
             "keyRevokedIndex": None if r is None else r.index,
             "keyRevokedAt": None if r is None else _iso(r.log_time_ms),
             "keyCompromised": self.compromised is not None,
+            "outOfAccreditation": self.outside,
         }
 
 
@@ -888,6 +908,12 @@ class ScorecardCell:
         return any(f.key_compromised for f in self._counted())
 
     @property
+    def out_of_accreditation(self) -> bool:
+        """A claim here reads ``unverified`` because its latest verdict was made outside every
+        accreditation period of its verifier (SPEC §8.2, "accreditation periods")."""
+        return any(f.outside is not None for f in self._counted())
+
+    @property
     def verifiers_disagree(self) -> bool:
         """Verifiers disagree on a claim version here (its ``disagreement`` links the verdicts)."""
         return any(c.disagreement for c in self.claims)
@@ -927,6 +953,7 @@ class ScorecardCell:
             "verifierSuspended": self.verifier_suspended,
             "keyRevoked": self.key_revoked,
             "keyCompromised": self.key_compromised,
+            "outOfAccreditation": self.out_of_accreditation,
             "verifiersDisagree": self.verifiers_disagree,
             "claims": out,
         }
@@ -1094,21 +1121,49 @@ class PartyKey:
 
 @dataclass(frozen=True, slots=True)
 class Accreditation:
-    """A verifier's current accreditation (the latest grant; suspended or not)."""
+    """A verifier's accreditation as one grant made it (the latest is its current one), with
+    its suspension, disclosures and validity period (issue 17 §3).
+
+    Attributes:
+        scheme: the accrediting programme.
+        measures: the measures in scope.
+        valid_until_ms: the end of its validity period, if it states one.
+        granted_at: the grant's log index.
+        suspended_at: the log index of the suspension that ended it, if any.
+        granted_ms: the grant's log time.
+        start_ms: the start of its validity period: ``validFrom``, else its log time.
+        suspended_ms: the suspension's log time, if any.
+        accrediting_body, methods, qualifications, independence: its disclosures, if stated.
+    """
 
     scheme: str
     measures: tuple[str, ...]
     valid_until_ms: int | None
     granted_at: int
     suspended_at: int | None
+    granted_ms: int = 0
+    start_ms: int = 0
+    suspended_ms: int | None = None
+    accrediting_body: str | None = None
+    methods: tuple[str, ...] = ()
+    qualifications: tuple[str, ...] = ()
+    independence: Independence | None = None
 
     @property
     def suspended(self) -> bool:
         """Whether it was suspended after it was granted."""
         return self.suspended_at is not None
 
+    @property
+    def end_ms(self) -> int | None:
+        """The end of its period: its ``validUntil`` or its suspension, whichever is first
+        (``None``: open-ended)."""
+        ends = [e for e in (self.valid_until_ms, self.suspended_ms) if e is not None]
+        return min(ends) if ends else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, camelCase keys."""
+        end = self.end_ms
         return {
             "scheme": self.scheme,
             "measures": list(self.measures),
@@ -1116,7 +1171,54 @@ class Accreditation:
             "grantedAt": self.granted_at,
             "suspended": self.suspended,
             "suspendedAt": self.suspended_at,
+            "period": {"start": _iso(self.start_ms), "end": None if end is None else _iso(end)},
+            "accreditingBody": self.accrediting_body,
+            "methods": list(self.methods),
+            "qualifications": list(self.qualifications),
+            "independence": None if self.independence is None else self.independence.to_dict(),
         }
+
+
+def accreditation_gaps(grants: Sequence[Accreditation]) -> tuple[tuple[int, int], ...]:
+    """The gaps between a verifier's accreditation periods (SPEC §8.2, "accreditation
+    periods"): each stretch of time, after its first period began, that no period covers and
+    that a later period ends, as (from, to) in ms. Periods may overlap; none is a gap."""
+    out: list[tuple[int, int]] = []
+    periods = sorted((a.start_ms, a.end_ms) for a in grants)
+    if not periods:
+        return ()
+    reach = periods[0][1]  # the end of the union so far (None: open-ended)
+    for start, end in periods[1:]:
+        if reach is None:
+            break  # an open-ended period covers everything after it
+        if start > reach:
+            out.append((reach, start))
+        if end is None or end > reach:
+            reach = end
+    return tuple(out)
+
+
+def out_of_accreditation(grants: Sequence[Accreditation], at_ms: int) -> str | None:
+    """Why a verdict a verifier made at ``at_ms`` does not count as current, or ``None``: its
+    log time lies inside one of the verifier's accreditation periods (SPEC §8.2)."""
+    ends_before: list[int] = []
+    starts_after: list[int] = []
+    for a in grants:
+        end = a.end_ms
+        if a.start_ms <= at_ms and (end is None or at_ms <= end):
+            return None
+        if a.start_ms > at_ms:
+            starts_after.append(a.start_ms)
+        elif end is not None:
+            ends_before.append(end)
+    if ends_before and starts_after:
+        return (
+            f"made in a gap in its verifier's accreditation, from {_iso(max(ends_before))} to "
+            f"{_iso(min(starts_after))}"
+        )
+    if starts_after:
+        return f"made before its verifier's accreditation period began ({_iso(min(starts_after))})"
+    return f"made after its verifier's accreditation period ended ({_iso(max(ends_before))})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1214,6 +1316,8 @@ class VerifierRecord:
         verdicts: its verdicts, in log order.
         second_opinions: those of its verdicts (taking a side) that another verifier judged
             later on the same claim version, with whether that later verdict disagreed.
+        outside: for each verdict, why it does not count as current (made outside every
+            accreditation period), else ``None`` (SPEC §8.2, "accreditation periods").
     """
 
     party: Party
@@ -1224,6 +1328,12 @@ class VerifierRecord:
     tests: int
     verdicts: tuple[EntryFact, ...]
     second_opinions: tuple[SecondOpinion, ...]
+    outside: tuple[str | None, ...] = ()
+
+    @property
+    def gaps(self) -> tuple[tuple[int, int], ...]:
+        """The gaps between its accreditation periods (:func:`accreditation_gaps`)."""
+        return accreditation_gaps(self.accreditations)
 
     @property
     def engagement_counts(self) -> dict[str, int]:
@@ -1254,6 +1364,8 @@ class VerifierRecord:
             "atMs": self.at_ms,
             "size": self.size,
             "accreditations": [a.to_dict() for a in self.accreditations],
+            "periodsContiguous": not self.gaps,
+            "accreditationGaps": [{"from": _iso(a), "to": _iso(b)} for a, b in self.gaps],
             "engagementCounts": self.engagement_counts,
             "engagements": [{**e.to_dict(), "provider": e.opened.stream} for e in self.engagements],
             "tests": self.tests,
@@ -1262,8 +1374,11 @@ class VerifierRecord:
                 {
                     **_verdict_ref(v),
                     "validUntil": None if v.valid_until_ms is None else _iso(v.valid_until_ms),
+                    "outOfAccreditation": why,
                 }
-                for v in self.verdicts
+                for v, why in zip(
+                    self.verdicts, self.outside or (None,) * len(self.verdicts), strict=True
+                )
             ],
             "secondOpinions": {
                 "judgedAgain": len(self.second_opinions),
@@ -1351,6 +1466,9 @@ class Views:
         # The registry's later word on verifiers, for verdict flags and feeds: suspensions by
         # party (index order), revocations by key id, and both kinds in index order.
         self._suspensions: dict[str, list[EntryFact]] = {}
+        # Verifiers with a grant whose period starts after it was logged: only their verdicts
+        # can fall outside every accreditation period (the rules check validUntil, SPEC §8.2).
+        self._period_verifiers: set[str] = set()
         self._revocations: dict[str, EntryFact] = {}
         # Revocations stating compromise (SPEC §8.2 rule 5), by key id: (since index, since ms).
         self._compromise: dict[str, tuple[int | None, int | None]] = {}
@@ -1484,7 +1602,10 @@ class Views:
             return EntryFact(**base, party=_intern(st.signer))
         if isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
-            return EntryFact(**base, party=_intern(body.party), valid_until_ms=until)
+            since = None if body.valid_from is None else parse_timestamp(body.valid_from)
+            return EntryFact(
+                **base, party=_intern(body.party), valid_until_ms=until, valid_from_ms=since
+            )
         if isinstance(
             body, PartyRegister | KeyAdd | KeyRevoke | AccreditationSuspend | PartyRetire
         ):
@@ -1547,8 +1668,20 @@ class Views:
             party = self._parties.get(body.party)
             if party is not None:
                 party.accreditation = Accreditation(
-                    body.scheme, tuple(body.measures), fact.valid_until_ms, i, None
+                    body.scheme,
+                    tuple(body.measures),
+                    fact.valid_until_ms,
+                    i,
+                    None,
+                    granted_ms=fact.log_time_ms,
+                    start_ms=fact.log_time_ms if fact.valid_from_ms is None else fact.valid_from_ms,
+                    accrediting_body=body.accrediting_body,
+                    methods=tuple(m.value for m in body.methods),
+                    qualifications=body.qualifications,
+                    independence=body.independence,
                 )
+                if fact.valid_from_ms is not None and fact.valid_from_ms > fact.log_time_ms:
+                    self._period_verifiers.add(body.party)  # a verdict may fall outside
                 idx = self._verifier_index(body.party)
                 idx.facts.append(fact)
                 idx.grants.append(party.accreditation)
@@ -1558,13 +1691,19 @@ class Views:
             party = self._parties.get(body.party)
             if party is not None and party.accreditation is not None:
                 a = party.accreditation
-                party.accreditation = Accreditation(
-                    a.scheme, a.measures, a.valid_until_ms, a.granted_at, i
+                party.accreditation = dataclasses.replace(
+                    a, suspended_at=i, suspended_ms=fact.log_time_ms
                 )
                 idx = self._verifier_index(body.party)
                 idx.facts.append(fact)
-                if idx.grants:
-                    idx.grants[-1] = party.accreditation
+                # A suspension ends every period still running (SPEC §8.2, accreditation periods).
+                idx.grants = [
+                    g
+                    if g.suspended_at is not None
+                    or (g.valid_until_ms is not None and g.valid_until_ms < fact.log_time_ms)
+                    else dataclasses.replace(g, suspended_at=i, suspended_ms=fact.log_time_ms)
+                    for g in idx.grants
+                ]
 
     def _index_claim(self, provider: str, scope: ClaimScope, index: int) -> None:
         named = self._services.setdefault(provider, {})
@@ -1607,8 +1746,20 @@ class Views:
         suspensions = self._suspensions
         revocations = self._revocations
         compromise = self._compromise
+        periods = self._period_verifiers
+        verifiers = self._verifiers
 
         def flags(v: EntryFact) -> VerdictFlags:
+            outside = None
+            if v.signer in periods:
+                grants = [
+                    a
+                    if a.suspended_at is None or a.suspended_at < limit
+                    else dataclasses.replace(a, suspended_at=None, suspended_ms=None)
+                    for a in verifiers[v.signer].grants
+                    if a.granted_at < limit
+                ]
+                outside = out_of_accreditation(grants, v.log_time_ms)
             suspended = None
             later = suspensions.get(v.signer)
             if later:
@@ -1618,7 +1769,7 @@ class Views:
             revoked = revocations.get(v.key_id) if v.key_id is not None else None
             if revoked is not None and not v.index < revoked.index < limit:
                 revoked = None
-            if suspended is None and revoked is None:
+            if suspended is None and revoked is None and outside is None:
                 return NO_FLAGS
             compromised = None
             since = compromise.get(v.key_id or "") if revoked is not None else None
@@ -1627,7 +1778,7 @@ class Views:
                 or (since[1] is not None and v.log_time_ms >= since[1])
             ):
                 compromised = revoked
-            return VerdictFlags(suspended, revoked, compromised)
+            return VerdictFlags(suspended, revoked, compromised, outside)
 
         return flags
 
@@ -1688,7 +1839,10 @@ class Views:
                 record.apply(f)
         # Most records were never signed by a verifier later suspended or with a revoked key:
         # their verdicts need no look-up each.
-        touched = any(p in self._suspensions or p in self._revoked_parties for p in s.signers)
+        touched = any(
+            p in self._suspensions or p in self._revoked_parties or p in self._period_verifiers
+            for p in s.signers
+        )
         versions = record.versions(when, self._flags_at(limit) if touched else None)
         engagements = engagements_of(timeline, when)
         return StreamReplay(
@@ -2119,7 +2273,7 @@ class Views:
         grants = tuple(
             a
             if a.suspended_at is None or a.suspended_at < limit
-            else Accreditation(a.scheme, a.measures, a.valid_until_ms, a.granted_at, None)
+            else dataclasses.replace(a, suspended_at=None, suspended_ms=None)
             for a in idx.grants
             if a.granted_at < limit
         )
@@ -2148,6 +2302,7 @@ class Views:
             tests=sum(1 for f in facts if f.kind == Kind.TEST_RECORD.value),
             verdicts=verdicts,
             second_opinions=tuple(opinions),
+            outside=tuple(out_of_accreditation(grants, v.log_time_ms) for v in verdicts),
         )
 
     @_locked

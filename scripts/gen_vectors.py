@@ -72,6 +72,7 @@ from tests.attest.examples import (
     example_claim_withdraw_body,
     example_commitment,
     example_digest,
+    example_disclosures,
     example_engagement_close_body,
     example_engagement_open_body,
     example_engagement_withdraw_body,
@@ -109,6 +110,7 @@ FILES = (
     "engagements.json",
     "parties.json",
     "rotation.json",
+    "accreditations.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -1098,6 +1100,18 @@ def _statements() -> bytes:
         )
     )
 
+    disclosed = example_statement(Kind.ACCREDITATION_GRANT)
+    disclosed["body"].update(example_disclosures())
+    payload = canonical.encode(disclosed)
+    parse_statement(disclosed)
+    cases.append(
+        _case(
+            "valid: accreditation.grant with disclosures and a validity period",
+            {"statement": disclosed},
+            {"payloadText": payload.decode(), "digest": hashlib.sha256(payload).hexdigest()},
+        )
+    )
+
     def with_(kind_: Kind, /, **changes: Any) -> Json:
         st = example_statement(kind_)
         for path, value in changes.items():
@@ -1238,6 +1252,29 @@ def _statements() -> bytes:
             "commitment without an action",
             with_(Kind.PROVIDER_REPLY, body__commitments=[{"due": "2027-01-31"}]),
             "action is required",
+        ),
+        (
+            "validFrom not before validUntil",
+            with_(Kind.ACCREDITATION_GRANT, body__validFrom="2027-12-31T23:59:59Z"),
+            "a validity period is not empty",
+        ),
+        (
+            "independence without a fee band",
+            with_(
+                Kind.ACCREDITATION_GRANT,
+                body__independence={"otherServices": [], "rotation": "Every engagement."},
+            ),
+            "feeBand is required",
+        ),
+        (
+            "accreditation methods empty",
+            with_(Kind.ACCREDITATION_GRANT, body__methods=[]),
+            "an optional array is omitted, not empty",
+        ),
+        (
+            "accreditation method not a test method",
+            with_(Kind.ACCREDITATION_GRANT, body__methods=["interview"]),
+            "methods come from test.record's methods",
         ),
         (
             "website with an empty port",
@@ -2518,10 +2555,113 @@ def build() -> dict[str, bytes]:
         "engagements.json": _engagements(),
         "parties.json": _parties(),
         "rotation.json": _rotation(),
+        "accreditations.json": _accreditations(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")
     return files
+
+
+# -- accreditations.json: disclosures and contiguous periods (SPEC §8.2, issue 17 §3) -----------
+
+VERIFIER3 = "gapcheck-audit"
+
+
+def accreditation_log() -> tuple[LogBuilder, dict[str, str]]:
+    """The log of accreditations.json: the story log, then a verifier whose first grant (with
+    every disclosure, backdated by validFrom) ends on 2026-12-31 and whose second, logged before
+    that, starts on 2027-01-10: a gap of ten days. It records a test and issues a verdict on
+    acme's claim inside the first period, in the gap (the rules accept it: they read the latest
+    grant's validUntil), and inside the second period."""
+    b, refs = story_log()
+    acme, v3, reg = PROVIDER, VERIFIER3, "registry"
+    claim = refs["claim3"]
+    b.register(v3, "verifier", 11)
+    first = {
+        **example_accreditation_grant_body(v3),
+        **example_disclosures("2026-11-01T00:00:00Z"),
+        "validUntil": "2026-12-31T00:00:00Z",
+    }
+    b.append("accreditation.grant", reg, AUTHORITY, first)
+    second = {
+        **example_accreditation_grant_body(v3),
+        "validFrom": "2027-01-10T00:00:00Z",
+        "accreditingBody": "National Accreditation Service (example)",
+    }
+    b.append("accreditation.grant", reg, AUTHORITY, second, log_time_ms=_at("2026-12-20T00:00:00Z"))
+    out = dict(refs)
+    for name, at in (
+        ("inFirst", "2026-12-25T10:00:00Z"),
+        ("inGap", "2027-01-05T10:00:00Z"),
+        ("inSecond", "2027-01-15T10:00:00Z"),
+    ):
+        test = b.append(
+            "test.record", acme, v3, example_test_record_body(claim), log_time_ms=_at(at)
+        )
+        verdict = example_verdict_body(claim, [digest(test)])
+        out[name] = digest(b.append("verdict.issue", acme, v3, verdict))
+    return b, out
+
+
+def _accreditations() -> bytes:
+    from ledger import Views
+
+    b, refs = accreditation_log()
+    state, views = LogState(), Views()
+    for e in b.entries:
+        placed = state.open(e)
+        state.admit(placed)
+        views.apply(placed)
+    record = views.verifier(VERIFIER3, at_ms=b.time_ms)
+    if record is None:
+        raise AssertionError("the verifier is registered")
+    current = {
+        v.digest.hex(): why is None for v, why in zip(record.verdicts, record.outside, strict=True)
+    }
+    if current != {refs["inFirst"]: True, refs["inGap"]: False, refs["inSecond"]: True}:
+        raise AssertionError(f"unexpected readings: {current}")
+    gap_size = 1 + next(e.index for e in b.entries if digest(e) == refs["inGap"])
+    claim3 = bytes.fromhex(refs["claim3"])
+    statuses = {
+        str(size): views.replay(PROVIDER, size=size, at_ms=b.time_ms).claim(claim3).public_status
+        for size in (gap_size, state.size)
+    }
+    case = _case(
+        "the accreditation log",
+        {"entries": [_raw_entry(e) for e in b.entries]},
+        {
+            "size": state.size,
+            "verifier": VERIFIER3,
+            "periods": [
+                {
+                    "start": format_timestamp(a.start_ms),
+                    "end": None if a.end_ms is None else format_timestamp(a.end_ms),
+                }
+                for a in record.accreditations
+            ],
+            "gaps": [
+                {"from": format_timestamp(x), "to": format_timestamp(y)} for x, y in record.gaps
+            ],
+            "current": current,
+            "claim": refs["claim3"],
+            "claimStatusAtSize": statuses,
+        },
+    )
+    return _doc(
+        "Accreditation periods (SPEC §8.2, 'accreditation periods'; issue 17 §3): the log of "
+        "log.json, then a verifier granted twice, with disclosures: its first period runs from "
+        "its validFrom to 2026-12-31, its second from 2027-01-10 (logged before: the rules read "
+        "the latest grant's validUntil and accept the verdict made in between). expect.periods "
+        "gives each grant's period (start: validFrom, else the grant's log time; end: "
+        "validUntil or the suspension, null when open-ended), expect.gaps the stretches no "
+        "period covers, expect.current whether each verdict of the verifier counts as current "
+        "(made inside a period), and claimStatusAtSize the public status of the claim version "
+        "they judge at two log sizes: just after the verdict made in the gap (unverified: it "
+        "confirms nothing) and after the whole log. The browser replays the log (every entry "
+        "accepted).",
+        "§3, §8",
+        [case],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

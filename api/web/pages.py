@@ -472,6 +472,12 @@ class CellView:
         return any(f.key_compromised for f in self._counted())
 
     @property
+    def out_of_accreditation(self) -> bool:
+        """A claim here reads unverified: its latest verdict was made outside every accreditation
+        period of its verifier (SPEC §8.2)."""
+        return any(f.outside is not None for f in self._counted())
+
+    @property
     def verifiers_disagree(self) -> bool:
         """Verifiers disagree on a claim version here (each note's claim links both verdicts)."""
         return any(n.claim.disagreement for n in self.notes)
@@ -1164,6 +1170,12 @@ def verifier_page(request: Request, ledger: LedgerDep, verifier_id: str) -> Resp
     shown = {verifier_id, *(e.opened.stream for e in record.engagements)}
     shown.update(v.stream for v in record.verdicts)
     shown.update(w.signer for o in record.second_opinions for w in o.disagreed_by)
+    shown.update(
+        o.provider
+        for a in record.accreditations
+        if a.independence is not None
+        for o in a.independence.other_services
+    )
     return _render(
         request,
         "verifier.html",

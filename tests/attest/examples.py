@@ -30,6 +30,7 @@ __all__ = [
     "example_commitment",
     "example_details",
     "example_digest",
+    "example_disclosures",
     "example_engagement_close_body",
     "example_engagement_open_body",
     "example_engagement_withdraw_body",
@@ -137,6 +138,25 @@ def example_accreditation_grant_body(
             measures or ["detect.hash_known_image", "detect.hash_known_video", "report.authority"]
         ),
         "validUntil": "2027-12-31T23:59:59Z",
+    }
+
+
+def example_disclosures(valid_from: str = "2026-01-01T00:00:00Z") -> Json:
+    """The optional disclosures of an ``accreditation.grant`` (issue 17 §3), to merge into
+    :func:`example_accreditation_grant_body`."""
+    return {
+        "accreditingBody": "National Accreditation Service (example)",
+        "methods": ["seeded_canary_hash", "reporting_flow_review"],
+        "qualifications": [
+            "Lead assessor: ISO/IEC 17020 inspection body lead, 6 years.",
+            "Two engineers with hash-matching and content-moderation systems experience.",
+        ],
+        "independence": {
+            "otherServices": [{"provider": PROVIDER, "services": "Staff safety training, 2025."}],
+            "feeBand": "EUR 50,000-100,000 per engagement",
+            "rotation": "The lead assessor changes at least every three engagements per provider.",
+        },
+        "validFrom": valid_from,
     }
 
 

@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 66 entries" in out
+    assert "Verified 68 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -129,4 +129,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 66 entries" in proc.stdout
+    assert "Verified 68 entries" in proc.stdout

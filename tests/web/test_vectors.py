@@ -123,7 +123,7 @@ def test_statement_vectors(page: Any) -> None:
         if not ok:
             wrong.append((case["name"], got))
     assert wrong == []
-    assert sum(1 for c in cases if "error" in c) == 31
+    assert sum(1 for c in cases if "error" in c) == 35
 
 
 def test_keys_vectors(page: Any) -> None:
@@ -536,6 +536,30 @@ def test_rotation_vectors(page: Any) -> None:
     assert (len(candidates), wrong) == (12, [])
 
 
+def test_accreditation_vectors(page: Any) -> None:
+    """The accreditation log verifies whole in the browser: the rules accept every entry (the
+    verdict made in the gap between two periods too: how it reads is the views', SPEC §8.2), and
+    the grants' disclosures pass the browser's schema."""
+    (case,) = _cases("accreditations")
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    (whole,) = page.evaluate(
+        "rs => Promise.all(rs.map(T.record))",
+        [{"entries": case["input"]["entries"], "options": options}],
+    )
+    assert whole["ok"], whole
+    # Both grants carry disclosures: a member the browser's schema refused would have stopped
+    # the record at it.
+    grants = [e for e in case["input"]["entries"] if '"accreditingBody"' in _payload(e)]
+    assert len(grants) == 2
+
+
+def _payload(entry: dict[str, Any]) -> str:
+    import base64
+
+    env = json.loads(entry["envelope"])
+    return base64.b64decode(env["payload"]).decode()
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -543,7 +567,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered |= {"statements", "statemap", "engagements", "parties", "rotation"}
+    covered |= {"statements", "statemap", "engagements", "parties", "rotation", "accreditations"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

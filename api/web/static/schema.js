@@ -710,11 +710,32 @@ function readPartyRetire(o) {
   return o.build();
 }
 
+function readOtherService(o) {
+  o.req("provider", partyId);
+  o.req("services", text);
+  return o.build();
+}
+
+function readIndependence(o) {
+  o.req("otherServices", array(obj(readOtherService), { unique: true }));
+  o.req("feeBand", name);
+  o.req("rotation", text);
+  return o.build();
+}
+
 function readAccreditationGrant(o) {
   o.req("party", partyId);
   o.req("scheme", name);
   o.req("measures", array(measure, { min: 1, max: 64, unique: true }));
-  o.opt("validUntil", timestamp);
+  const until = o.opt("validUntil", timestamp);
+  o.opt("accreditingBody", name);
+  o.opt("methods", array(TEST_METHOD, { min: 1, unique: true }));
+  o.opt("qualifications", TEXTS);
+  o.opt("independence", obj(readIndependence));
+  const from = o.opt("validFrom", timestamp);
+  if (typeof from === "string" && typeof until === "string" && from >= until) {
+    o.fail("validFrom", `validFrom ${from} must be before validUntil ${until}`);
+  }
   return o.build();
 }
 
