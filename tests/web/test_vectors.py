@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from attest.statements import parse_timestamp
 from scripts.gen_vectors import FILES
 from tests.conftest import OWN_VECTORS, shared_vectors
 
@@ -417,6 +418,28 @@ def test_engagement_vectors(page: Any) -> None:
             wrong.append((case["name"], case.get("error"), got))
     assert wrong == []
     assert any(c.get("error", {}).get("class") == "OutOfScopeError" for c in cases)
+    # Findings and commitments (SPEC §8.2, derived): the browser reads the same findings, and
+    # judges each commitment overdue or not at each time the vector names, as Python did.
+    mine = [f for f in whole["findings"] if f["stream"] == "acme-social"]
+    for want in log_case["expect"]["findings"]:
+        at = parse_timestamp(want["at"])
+        dues = [c["due"] for f in mine for c in f["commitments"]]
+        overdue = iter(
+            page.evaluate("([ds, at]) => ds.map((d) => T.V.commitmentOverdue(d, at))", [dues, at])
+        )
+        got = [
+            {
+                "verdict": f["verdict"],
+                "recommendation": f["recommendation"],
+                "status": "open" if f["closedBy"] is None else "closed",
+                "commitments": [
+                    {"due": c["due"], "overdue": next(overdue) and f["closedBy"] is None}
+                    for c in f["commitments"]
+                ],
+            }
+            for f in mine
+        ]
+        assert got == want["findings"], want["at"]
 
 
 def test_party_vectors(page: Any) -> None:
@@ -547,6 +570,16 @@ def test_accreditation_vectors(page: Any) -> None:
         [{"entries": case["input"]["entries"], "options": options}],
     )
     assert whole["ok"], whole
+    expect = case["expect"]
+    # The same reading as the views (SPEC §8.2, accreditation periods): the gap, and which
+    # verdicts are not current.
+    assert sorted(whole["notCurrent"]) == sorted(d for d, ok in expect["current"].items() if not ok)
+    assert len(whole["notCurrent"]) == 1
+    assert whole["accreditationGaps"] == {
+        expect["verifier"]: [
+            [parse_timestamp(g["from"]), parse_timestamp(g["to"])] for g in expect["gaps"]
+        ]
+    }
     # Both grants carry disclosures: a member the browser's schema refused would have stopped
     # the record at it.
     grants = [e for e in case["input"]["entries"] if '"accreditingBody"' in _payload(e)]
