@@ -220,6 +220,8 @@ def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:
         )
         if flags is not None and flags.verifier_suspended:
             line += "; its verifier was suspended later"
+        if flags is not None and flags.outside is not None:
+            line += f"; NOT CURRENT: {flags.outside}"
         if flags is not None and flags.key_compromised:
             line += "; NOT TO BE RELIED ON: its key was later stated compromised at the time"
         elif flags is not None and flags.key_revoked:

@@ -226,7 +226,9 @@ def verify_bundle_bytes(
 
 def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Outcome:
     now = time.time_ns() // 1_000_000
-    findings = record_views(result).replay(result.stream, at_ms=now).finding_counts
+    replay = record_views(result).replay(result.stream, at_ms=now)
+    findings = replay.finding_counts
+    not_current = sum(f.outside is not None for c in replay.claims for f in c.verdict_flags)
     return Outcome(
         result.checkpoint,
         _note_of(data),
@@ -242,6 +244,7 @@ def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Out
             "findings_open": findings["open"],
             "findings_closed": findings["closed"],
             "commitments_overdue": findings["commitmentsOverdue"],
+            "not_current": not_current,
         },
         result.registry_records(),
         record=result,

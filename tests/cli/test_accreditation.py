@@ -155,3 +155,10 @@ def test_disclosures_and_a_gap_through_a_real_server(sqlite_world: World, proc: 
         (c,) = state["claims"]
         assert c["publicStatus"] == "unverified"
         assert c["latestVerdict"]["outOfAccreditation"] == mine["outOfAccreditation"]
+        # verify (of the company's record, from its bundle) and report say so too.
+        summary = " ".join(cli("verify", PROVIDER, *where).stdout.split())
+        assert "1 verdicts NOT CURRENT (made outside their verifier's accreditation" in summary
+        bundle = world.keys.parent / "acme.json"
+        cli("export", PROVIDER, *where, "-o", bundle)
+        report = cli("report", bundle).stdout
+        assert f"NOT CURRENT: {mine['outOfAccreditation']}" in report, report
