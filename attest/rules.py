@@ -72,6 +72,8 @@ __all__ = [
     "replay",
 ]
 
+_UNFAVOURABLE = frozenset({"CONTRADICTED", "NO_EVIDENCE_FOUND"})
+
 CLOCK_SKEW_MS = 10 * 60 * 1000
 """How far a statement's ``signedAt`` may lie after the log time at which it was sequenced."""
 
@@ -257,6 +259,9 @@ class LogState:
     claims: dict[bytes, _Claim] = field(default_factory=dict)
     tests: dict[bytes, tuple[str, bytes, bytes | None]] = field(default_factory=dict)
     verdicts: dict[bytes, str] = field(default_factory=dict)
+    # Each verdict's result and number of recommendations: which findings it opened, for the
+    # commitments of a provider's reply (SPEC §8.2 rule 6).
+    verdict_findings: dict[bytes, tuple[str, int]] = field(default_factory=dict)
     engagements: dict[bytes, _Engagement] = field(default_factory=dict)
     state_map: StateMap = field(default_factory=StateMap)
     records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
@@ -441,6 +446,7 @@ class LogState:
             self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim), eng))
         elif isinstance(body, Verdict):
             self._put(self.verdicts, digest, st.stream)
+            self._put(self.verdict_findings, digest, (body.result.value, len(body.recommendations)))
             if body.engagement is not None:
                 e = self.engagements[bytes.fromhex(body.engagement)]
                 self._set(e, "verdicts", (*e.verdicts, digest))
@@ -818,13 +824,45 @@ class LogState:
                             f"test record {t} was not recorded under engagement {body.engagement}",
                             field=f"/body/tests/{i}",
                         )
-        elif (
-            isinstance(body, ProviderReply)
-            and self.verdicts.get(bytes.fromhex(body.verdict)) != st.stream
-        ):
-            raise DanglingReferenceError(
-                f"verdict {body.verdict} is not in stream {st.stream}", field="/body/verdict"
-            )
+        elif isinstance(body, ProviderReply):
+            if self.verdicts.get(bytes.fromhex(body.verdict)) != st.stream:
+                raise DanglingReferenceError(
+                    f"verdict {body.verdict} is not in stream {st.stream}", field="/body/verdict"
+                )
+            self._check_commitments(body)
+
+    def _check_commitments(self, body: ProviderReply) -> None:
+        """Each commitment answers a finding the verdict opened (SPEC §8.2 rule 6): the verdict's
+        one finding if it is unfavourable, else one of its recommendations, by index."""
+        result, recommendations = self.verdict_findings[bytes.fromhex(body.verdict)]
+        for i, c in enumerate(body.commitments):
+            at = f"/body/commitments/{i}"
+            if result in _UNFAVOURABLE:
+                if c.recommendation is not None:
+                    raise DanglingReferenceError(
+                        f"verdict {body.verdict} is {result}: it opened one finding, not one "
+                        "per recommendation (omit recommendation)",
+                        field=f"{at}/recommendation",
+                    )
+            elif result == "CONFIRMED_WITH_COMMENTS" and recommendations:
+                if c.recommendation is None:
+                    raise DanglingReferenceError(
+                        f"verdict {body.verdict} opened a finding per recommendation: name the "
+                        "one this commitment answers",
+                        field=at,
+                    )
+                if c.recommendation >= recommendations:
+                    raise DanglingReferenceError(
+                        f"verdict {body.verdict} has {recommendations} recommendations: there "
+                        f"is no recommendation {c.recommendation}",
+                        field=f"{at}/recommendation",
+                    )
+            else:
+                raise DanglingReferenceError(
+                    f"verdict {body.verdict} is {result} with no recommendation: it opened no "
+                    "finding to commit to",
+                    field=at,
+                )
 
     # -- engagements (SPEC §8.2, rule 7) ---------------------------------------------------------
 

@@ -46,6 +46,7 @@ __all__ = [
     "Claim",
     "ClaimStatus",
     "ClaimWithdraw",
+    "Commitment",
     "CompromisedSince",
     "Cooperation",
     "Details",
@@ -58,11 +59,13 @@ __all__ = [
     "Evidence",
     "ExcludedSurface",
     "Genesis",
+    "Independence",
     "KeyAdd",
     "KeyRevoke",
     "Kind",
     "LogKeyRotate",
     "Metric",
+    "OtherService",
     "PartyOrName",
     "PartyRetire",
     "Period",
@@ -627,13 +630,71 @@ class LogKeyRotate(Model):
 
 
 @dataclass(frozen=True, slots=True)
+class OtherService(Model):
+    """Another service a verifier sells to a provider: ``{provider: party id, services: text}``."""
+
+    provider: str
+    services: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        provider = o.req("provider", s.party_id)
+        services = o.req("services", s.text)
+        return o.build(cls, provider, services)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"provider": self.provider, "services": self.services}
+
+
+@dataclass(frozen=True, slots=True)
+class Independence(Model):
+    """A verifier's independence declaration: other services sold to providers (may be empty:
+    none, said on purpose), its fee band and how its teams rotate."""
+
+    other_services: tuple[OtherService, ...]
+    fee_band: str
+    rotation: str
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        other = o.req("otherServices", _OTHER_SERVICES)
+        fee_band = o.req("feeBand", s.name)
+        rotation = o.req("rotation", s.text)
+        return o.build(cls, other, fee_band, rotation)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "otherServices": [x.to_dict() for x in self.other_services],
+            "feeBand": self.fee_band,
+            "rotation": self.rotation,
+        }
+
+
+_OTHER_SERVICES = s.array(s.obj(OtherService._read), unique=True)
+_METHODS = s.array(_TEST_METHOD, min_items=1, unique=True)
+
+
+@dataclass(frozen=True, slots=True)
 class AccreditationGrant(Model):
-    """Body of ``accreditation.grant``: a verifier may test and judge these measures."""
+    """Body of ``accreditation.grant``: a verifier may test and judge these measures.
+
+    The disclosures (issue 17 §3) are optional members, so grants logged before them keep their
+    meaning (``v`` stays 1): the accrediting body, the methods in scope, the team's
+    qualifications, an independence declaration, and the start of the validity period
+    (``validFrom``; absent, the period starts at the grant's log time, SPEC §8.2).
+    """
 
     party: str
     scheme: str
     measures: tuple[str, ...]
     valid_until: str | None = None
+    accrediting_body: str | None = None
+    methods: tuple[TestMethod, ...] = ()
+    qualifications: tuple[str, ...] = ()
+    independence: Independence | None = None
+    valid_from: str | None = None
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
@@ -641,7 +702,30 @@ class AccreditationGrant(Model):
         scheme = o.req("scheme", s.name)
         measures = o.req("measures", _MEASURES)
         valid_until = o.opt("validUntil", s.timestamp)
-        return o.build(cls, party, scheme, measures, valid_until)
+        body = o.opt("accreditingBody", s.name)
+        methods = o.opt("methods", _METHODS)
+        qualifications = o.opt("qualifications", _TEXTS)
+        independence = o.opt("independence", _INDEPENDENCE)
+        valid_from = o.opt("validFrom", s.timestamp)
+        # Fixed-width UTC timestamps: text order is time order.
+        if (
+            isinstance(valid_from, str)
+            and isinstance(valid_until, str)
+            and valid_from >= valid_until
+        ):
+            o.fail("validFrom", f"validFrom {valid_from} must be before validUntil {valid_until}")
+        return o.build(
+            cls,
+            party,
+            scheme,
+            measures,
+            valid_until,
+            body,
+            methods or (),
+            qualifications or (),
+            independence,
+            valid_from,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -652,7 +736,20 @@ class AccreditationGrant(Model):
         }
         if self.valid_until is not None:
             out["validUntil"] = self.valid_until
+        if self.accrediting_body is not None:
+            out["accreditingBody"] = self.accrediting_body
+        if self.methods:
+            out["methods"] = [m.value for m in self.methods]
+        if self.qualifications:
+            out["qualifications"] = list(self.qualifications)
+        if self.independence is not None:
+            out["independence"] = self.independence.to_dict()
+        if self.valid_from is not None:
+            out["validFrom"] = self.valid_from
         return out
+
+
+_INDEPENDENCE = s.obj(Independence._read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1222,25 +1319,61 @@ class Verdict(Model):
 
 
 @dataclass(frozen=True, slots=True)
+class Commitment(Model):
+    """One action a provider's reply commits to (issue 17 §2): ``{action: text, due: date,
+    recommendation?: index}``. ``recommendation`` names the finding it answers when the verdict
+    is a ``CONFIRMED_WITH_COMMENTS`` (the index of one of its recommendations); an unfavourable
+    verdict opens one finding and its commitments name none (SPEC §8.2 rule 6)."""
+
+    action: str
+    due: str
+    recommendation: int | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        action = o.req("action", s.text)
+        due = o.req("due", s.date_str)
+        recommendation = o.opt("recommendation", _RECOMMENDATION_INDEX)
+        return o.build(cls, action, due, recommendation)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {"action": self.action, "due": self.due}
+        if self.recommendation is not None:
+            out["recommendation"] = self.recommendation
+        return out
+
+
+_RECOMMENDATION_INDEX = s.integer(0, 99)
+_COMMITMENTS = s.array(s.obj(Commitment._read), min_items=1, unique=True)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderReply(Model):
-    """Body of ``provider.reply``: the provider's public reply to a verdict (by digest)."""
+    """Body of ``provider.reply``: the provider's public reply to a verdict (by digest), with
+    the actions it commits to, if any (new optional member: statements without it keep their
+    meaning, ``v`` stays 1)."""
 
     verdict: str
     text: str
     evidence: tuple[Evidence, ...] = ()
+    commitments: tuple[Commitment, ...] = ()
 
     @classmethod
     def _read(cls, o: Obj) -> Self:
         verdict = o.req("verdict", s.hex64)
         text = o.req("text", s.text)
         evidence = o.opt("evidence", _EVIDENCE)
-        return o.build(cls, verdict, text, evidence or ())
+        commitments = o.opt("commitments", _COMMITMENTS)
+        return o.build(cls, verdict, text, evidence or (), commitments or ())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object form."""
         out: dict[str, Any] = {"verdict": self.verdict, "text": self.text}
         if self.evidence:
             out["evidence"] = [x.to_dict() for x in self.evidence]
+        if self.commitments:
+            out["commitments"] = [c.to_dict() for c in self.commitments]
         return out
 
 

@@ -284,6 +284,8 @@ def _resolve(value: Any, story: _Story, at: Callable[..., int]) -> Any:
     if isinstance(value, dict):
         if "$at" in value:
             return format_timestamp(at(*value["$at"]) // 1000 * 1000)
+        if "$date" in value:
+            return _date(at(value["$date"]))
         if "$doc" in value:
             return _plain_doc(value["$doc"])
         if "$digest" in value:
@@ -908,6 +910,7 @@ def _tell(
             comments="We found no facial age estimation and no check on signals in GB.",
         ),
         stream="kiteworld",
+        label="kiteworld-age-verdict",
     )
 
     say("key rotation: BrightChat adds a new key, then revokes the old one")

@@ -312,6 +312,16 @@ def _contents(c: dict[str, int]) -> str:
             f"{c['engagements_withdrawn']} withdrawn); {c['unengaged']} test records and "
             "verdicts with no engagement"
         )
+    if "findings_open" in c:
+        text += (
+            f"; {c['findings_open']} findings open ({c['commitments_overdue']} commitments "
+            f"overdue), {c['findings_closed']} closed"
+        )
+    if c.get("not_current"):
+        text += (
+            f"; {c['not_current']} verdicts NOT CURRENT (made outside their verifier's "
+            "accreditation periods)"
+        )
     return text
 
 

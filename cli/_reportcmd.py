@@ -128,6 +128,7 @@ def render_text(report: Report, remark: str = "") -> str:
         f"  {rc.version.digest.hex()} {rc.version.measure}: {rc.unverified}" for rc in unverified
     ]
     lines += _engagement_lines(report)
+    lines += _finding_lines(report)
     lines += ["", "Signers (key ids of every signature on the record):"]
     lines += [
         f"  {s.party} ({s.role or 'unknown'}): key {s.key_id}, {s.entries} entries"
@@ -163,6 +164,33 @@ def _engagement_lines(report: Report) -> list[str]:
     return lines
 
 
+def _finding_lines(report: Report) -> list[str]:
+    """Findings open and closed at the checkpoint; each open one with its age and what the
+    provider committed to, a commitment past its due date OVERDUE (issue 17 §2)."""
+    c = report.replay.finding_counts
+    lines = [
+        "",
+        f"Findings: {c['open']} open ({c['overdue']} with a commitment overdue), "
+        f"{c['closed']} closed",
+    ]
+    for f in report.replay.findings:
+        if not f.open:
+            continue
+        what = f"recommendation: {f.recommendation}" if f.recommendation else f.verdict.result
+        lines.append(
+            f"  {f.verdict.digest.hex()} by {f.verdict.signer} ({_title(f.verdict.measure or '')}"
+            f"): open {f.age_days} days; {what}"
+        )
+        lines += [
+            f"    committed {_day(x.reply.log_time_ms)}: {x.action} — due {x.due}"
+            + (" — OVERDUE" if x.overdue else "")
+            for x in f.commitments
+        ]
+        if not f.commitments:
+            lines.append("    no commitment from the provider")
+    return lines
+
+
 def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:
     v = rc.version
     status = v.status
@@ -192,6 +220,8 @@ def _claim_lines(rc: ReportClaim, at_ms: int) -> list[str]:
         )
         if flags is not None and flags.verifier_suspended:
             line += "; its verifier was suspended later"
+        if flags is not None and flags.outside is not None:
+            line += f"; NOT CURRENT: {flags.outside}"
         if flags is not None and flags.key_compromised:
             line += "; NOT TO BE RELIED ON: its key was later stated compromised at the time"
         elif flags is not None and flags.key_revoked:

@@ -28,7 +28,7 @@ from attest.policy import VerifiedCheckpoint, check_consistent
 from attest.statements import REGISTRY_KINDS, Kind
 from cli._backend import Backend
 from cli._errors import CliError, ServerProblem
-from ledger import LedgerError, verify_log
+from ledger import LedgerError, record_views, verify_log
 
 _PARALLEL_FROM = 20_000
 """Logs at least this large are verified with signature worker processes (all cores)."""
@@ -225,6 +225,10 @@ def verify_bundle_bytes(
 
 
 def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Outcome:
+    now = time.time_ns() // 1_000_000
+    replay = record_views(result).replay(result.stream, at_ms=now)
+    findings = replay.finding_counts
+    not_current = sum(f.outside is not None for c in replay.claims for f in c.verdict_flags)
     return Outcome(
         result.checkpoint,
         _note_of(data),
@@ -235,7 +239,13 @@ def _outcome(result: VerifiedRecord, data: bytes, vkey: str, remark: str) -> Out
         len(result.state.parties),
         result.stream,
         remark,
-        result.counts(at_ms=time.time_ns() // 1_000_000),
+        {
+            **result.counts(at_ms=now),
+            "findings_open": findings["open"],
+            "findings_closed": findings["closed"],
+            "commitments_overdue": findings["commitmentsOverdue"],
+            "not_current": not_current,
+        },
         result.registry_records(),
         record=result,
         compromised=result.compromised(),

@@ -91,6 +91,26 @@ def _documents(values: Sequence[str], name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _commitments(values: Sequence[str]) -> list[dict[str, Any]]:
+    """``DUE=ACTION`` (the verdict's one finding) or ``DUE/N=ACTION`` (its recommendation N,
+    counted from 0): what a provider's reply commits to (SPEC §3.3, ``provider.reply``)."""
+    out: list[dict[str, Any]] = []
+    for v in values:
+        head, sep, action = v.partition("=")
+        due, slash, n = head.partition("/")
+        if not sep or not due or (slash and not n.isdigit()):
+            raise click.BadParameter(
+                f"expected DUE=ACTION or DUE/N=ACTION (N: the recommendation answered, from 0), "
+                f"got {v!r}",
+                param_hint="--commit",
+            )
+        item: dict[str, Any] = {"action": action, "due": due}
+        if slash:
+            item["recommendation"] = int(n)
+        out.append(item)
+    return out
+
+
 def _population(text: str | None) -> Any:
     if text is None or text in ("all_users", "under_18"):
         return text
@@ -620,14 +640,28 @@ def engagement_withdraw(
     metavar="URI=SHA256",
     help="A public document and its SHA-256 (repeat).",
 )
+@click.option(
+    "--commit",
+    "commit",
+    multiple=True,
+    metavar="DUE[/N]=ACTION",
+    help="An action you commit to and its due date (YYYY-MM-DD); /N names the verdict's "
+    "recommendation it answers, from 0 (repeat).",
+)
 @_writer
 def reply(
-    verdict_digest: str | None, text: str | None, evidence: tuple[str, ...], **kw: Any
+    verdict_digest: str | None,
+    text: str | None,
+    evidence: tuple[str, ...],
+    commit: tuple[str, ...],
+    **kw: Any,
 ) -> None:
     """Publish your reply to a verdict on one of your claims (as the provider).
 
     --verdict takes the verdict's digest or a unique prefix of it (at least 12 hex characters),
-    resolved against your stream (where verdicts on your claims are).
+    resolved against your stream (where verdicts on your claims are). Each --commit is an action
+    with a due date; past it while its finding is open, it reads overdue on your page, the
+    scorecard and in verify and report output.
     """
     run = _Run(kw)
     if verdict_digest is not None:
@@ -640,6 +674,8 @@ def reply(
     _set(run.body, "text", text)
     if evidence:
         run.body["evidence"] = _documents(evidence, "--evidence")
+    if commit:
+        run.body["commitments"] = _commitments(commit)
     run(Kind.PROVIDER_REPLY)
 
 
@@ -812,17 +848,82 @@ def accredit() -> None:
 @click.option("--scheme", help="The accrediting programme.")
 @click.option("--measure", "measures", multiple=True, help="A measure it may judge (repeat).")
 @click.option("--valid-until", metavar="TIMESTAMP", help="When the accreditation lapses.")
+@click.option(
+    "--valid-from",
+    metavar="TIMESTAMP",
+    help="When its period starts (default: when it is logged). Periods must be contiguous.",
+)
+@click.option("--accrediting-body", metavar="NAME", help="Who accredited the verifier.")
+@click.option("--method", "methods", multiple=True, help="A test method in scope (repeat).")
+@click.option(
+    "--qualification", "qualifications", multiple=True, help="The team's (repeat; public)."
+)
+@click.option(
+    "--other-service",
+    "other_services",
+    multiple=True,
+    metavar="PROVIDER=SERVICES",
+    help="Another service the verifier sells to a provider (repeat).",
+)
+@click.option(
+    "--no-other-services", is_flag=True, help="Declare that it sells providers nothing else."
+)
+@click.option("--fee-band", metavar="TEXT", help="Its fee band (independence declaration).")
+@click.option("--rotation", metavar="TEXT", help="How its teams rotate (independence).")
 @_writer
 def accredit_grant(
-    party_id: str, scheme: str | None, measures: tuple[str, ...], valid_until: str | None, **kw: Any
+    party_id: str,
+    scheme: str | None,
+    measures: tuple[str, ...],
+    valid_until: str | None,
+    valid_from: str | None,
+    accrediting_body: str | None,
+    methods: tuple[str, ...],
+    qualifications: tuple[str, ...],
+    other_services: tuple[str, ...],
+    no_other_services: bool,
+    fee_band: str | None,
+    rotation: str | None,
+    **kw: Any,
 ) -> None:
-    """Accredit VERIFIER to test and judge the given measures (replaces an earlier grant)."""
+    """Accredit VERIFIER to test and judge the given measures (replaces an earlier grant), with
+    its disclosures: accrediting body, methods, team, independence and validity period.
+
+    An independence declaration needs --fee-band, --rotation and either --other-service
+    (repeat) or --no-other-services.
+    """
     run = _Run(kw)
-    run.body["party"] = party_id
-    _set(run.body, "scheme", scheme)
-    _set(run.body, "measures", measures)
-    _set(run.body, "validUntil", valid_until)
+    body = run.body
+    body["party"] = party_id
+    _set(body, "scheme", scheme)
+    _set(body, "measures", measures)
+    _set(body, "validUntil", valid_until)
+    _set(body, "accreditingBody", accrediting_body)
+    _set(body, "methods", methods)
+    _set(body, "qualifications", qualifications)
+    if other_services or no_other_services or fee_band is not None or rotation is not None:
+        if bool(other_services) == no_other_services:
+            raise click.BadParameter(
+                "an independence declaration lists --other-service PROVIDER=SERVICES (repeat) "
+                "or says --no-other-services, one of the two",
+                param_hint="--other-service",
+            )
+        declared: dict[str, Any] = body.get("independence") or {}
+        declared["otherServices"] = [_other_service(v) for v in other_services]
+        _set(declared, "feeBand", fee_band)
+        _set(declared, "rotation", rotation)
+        body["independence"] = declared
+    _set(body, "validFrom", valid_from)
     run(Kind.ACCREDITATION_GRANT)
+
+
+def _other_service(value: str) -> dict[str, str]:
+    provider, sep, services = value.partition("=")
+    if not sep or not provider or not services:
+        raise click.BadParameter(
+            f"expected PROVIDER=SERVICES, got {value!r}", param_hint="--other-service"
+        )
+    return {"provider": provider, "services": services}
 
 
 @accredit.command("suspend")

@@ -189,6 +189,8 @@ class Report:
             "claims": claims,
             "unverified": [c.version.digest.hex() for c in self.unverified],
             "engagements": [e.to_dict() for e in self.replay.engagements],
+            "findings": [f.to_dict() for f in self.replay.findings],
+            "findingCounts": self.replay.finding_counts,
         }
 
     def rows(self) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ view is evaluated at), is *unverified* — never fine.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import threading
@@ -40,6 +41,7 @@ from attest.statements import (
     EngagementOpen,
     EngagementWithdraw,
     Genesis,
+    Independence,
     KeyAdd,
     KeyRevoke,
     Kind,
@@ -75,6 +77,8 @@ __all__ = [
     "VerdictFlags",
     "VerifierRecord",
     "Views",
+    "accreditation_gaps",
+    "out_of_accreditation",
 ]
 
 PUBLIC_STATUSES = (
@@ -213,6 +217,9 @@ class EntryFact:
             verdict, close or withdrawal names (``None`` for a legacy test record or verdict).
         recommendations: a ``CONFIRMED_WITH_COMMENTS`` verdict's recommendations (each opens a
             finding; other verdicts keep none here).
+        commitments: a provider reply's commitments: (action, due date, recommendation index
+            or ``None``), in order.
+        valid_from_ms: an accreditation grant's ``validFrom`` (the start of its period).
     """
 
     index: int
@@ -234,6 +241,8 @@ class EntryFact:
     key_id: str | None = None
     engagement: EngagementFact | None = None
     recommendations: tuple[str, ...] = ()
+    commitments: tuple[tuple[str, str, int | None], ...] = ()
+    valid_from_ms: int | None = None
 
     @property
     def title(self) -> str:
@@ -420,7 +429,7 @@ def disagreement(
         for v, f in standing.values()
         if (v.result in _FAVOURABLE or v.result in _UNFAVOURABLE)
         and not v.expired_at(at_ms)
-        and not f.key_compromised
+        and not f.not_current
     ]
     if not (
         any(v.result in _FAVOURABLE for v in sides)
@@ -438,8 +447,10 @@ def _version(
         (NO_FLAGS,) * len(c.verdicts) if flags is None else tuple(map(flags, c.verdicts))
     )
     status = _public_status(latest, at_ms)
-    if verdict_flags and verdict_flags[-1].key_compromised:
-        status = "unverified"  # not to be relied on (SPEC §8.2 rule 5): it confirms nothing
+    if verdict_flags and verdict_flags[-1].not_current:
+        # not to be relied on (SPEC §8.2 rule 5), or made outside its verifier's accreditation
+        # periods (SPEC §8.2, "accreditation periods"): it confirms nothing
+        status = "unverified"
     disagree = disagreement(c.verdicts, verdict_flags, at_ms)
     if disagree:
         status = "verifiers_disagree"  # never the newest alone (SPEC §8.2, "verifiers disagree")
@@ -477,11 +488,22 @@ class VerdictFlags:
         compromised: that same revocation, if it states the key compromised since an index or
             time the verdict is at or after (SPEC §8.2 rule 5): the verdict is then not to be
             relied on, and a claim whose latest verdict it is reads ``unverified``.
+        outside: why the verdict does not count as current, if its log time lies in no
+            accreditation period of its verifier (a gap between periods, or before or after
+            them: SPEC §8.2, "accreditation periods"); a claim whose latest verdict it is reads
+            ``unverified``.
     """
 
     suspended: EntryFact | None = None
     revoked: EntryFact | None = None
     compromised: EntryFact | None = None
+    outside: str | None = None
+
+    @property
+    def not_current(self) -> bool:
+        """The verdict confirms nothing: signed with a key since stated compromised, or made
+        outside every accreditation period of its verifier."""
+        return self.compromised is not None or self.outside is not None
 
     @property
     def verifier_suspended(self) -> bool:
@@ -501,7 +523,7 @@ class VerdictFlags:
     @property
     def flagged(self) -> bool:
         """Any flag is set."""
-        return self.suspended is not None or self.revoked is not None
+        return self.suspended is not None or self.revoked is not None or self.outside is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the two flags, each with the index and log time of the registry entry."""
@@ -514,6 +536,7 @@ class VerdictFlags:
             "keyRevokedIndex": None if r is None else r.index,
             "keyRevokedAt": None if r is None else _iso(r.log_time_ms),
             "keyCompromised": self.compromised is not None,
+            "outOfAccreditation": self.outside,
         }
 
 
@@ -628,6 +651,41 @@ def _verdict_link(v: EntryFact) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Commitment:
+    """An action a provider's reply committed to, answering one finding (issue 17 §2).
+
+    Attributes:
+        reply: the ``provider.reply`` that made it.
+        action: what the provider will do.
+        due: the date it is due by (``YYYY-MM-DD``, UTC).
+        overdue: its finding is still open and the view's time is on a later day than ``due``
+            (SPEC §8.2, findings).
+    """
+
+    reply: EntryFact
+    action: str
+    due: str
+    overdue: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "reply": self.reply.digest.hex(),
+            "replyIndex": self.reply.index,
+            "madeAt": _iso(self.reply.log_time_ms),
+            "action": self.action,
+            "due": self.due,
+            "overdue": self.overdue,
+        }
+
+
+def commitment_overdue(due: str, at_ms: int) -> bool:
+    """Whether a commitment due on ``due`` (a date) is past due at ``at_ms``: the whole due day
+    (UTC) has passed."""
+    return at_ms >= parse_timestamp(f"{due}T00:00:00Z") + DAY_MS
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A finding opened by a verdict, tracked to closure (issue 17 §2).
 
@@ -638,17 +696,36 @@ class Finding:
         recommendation: the recommendation it tracks (``None`` for an unfavourable verdict).
         closed_by: the first verdict after ``verdict``, by an accredited verifier, on a newer
             version of that claim (down its supersedes chain), if one was logged by the cut.
+        recommendation_index: which of the verdict's recommendations (``None``: unfavourable).
+        commitments: what the provider's replies to the verdict committed to for this finding,
+            in log order, judged (overdue or not) at the view's time.
+        at_ms: the time the view judges it at (its age is counted to it).
     """
 
     verdict: EntryFact
     claim: bytes
     recommendation: str | None
     closed_by: EntryFact | None
+    recommendation_index: int | None = None
+    commitments: tuple[Commitment, ...] = ()
+    at_ms: int = 0
 
     @property
     def open(self) -> bool:
         """No verdict on a newer claim version closed it yet."""
         return self.closed_by is None
+
+    @property
+    def overdue(self) -> bool:
+        """Open with a commitment past its due date."""
+        return any(c.overdue for c in self.commitments)
+
+    @property
+    def age_days(self) -> int:
+        """Whole days from the verdict that opened it to its closing verdict, or to the view's
+        time while it is open."""
+        end = self.at_ms if self.closed_by is None else self.closed_by.log_time_ms
+        return max(0, end - self.verdict.log_time_ms) // DAY_MS
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the verdicts as a cell links them."""
@@ -659,14 +736,19 @@ class Finding:
             "measure": self.verdict.measure,
             "verdict": _verdict_link(self.verdict),
             "openedAt": _iso(self.verdict.log_time_ms),
+            "ageDays": self.age_days,
             "recommendation": self.recommendation,
+            "recommendationIndex": self.recommendation_index,
+            "commitments": [x.to_dict() for x in self.commitments],
+            "overdue": self.overdue,
             "closedBy": None if c is None else _verdict_link(c),
             "closedAt": None if c is None else _iso(c.log_time_ms),
         }
 
 
-def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
-    """The findings of one company's claim versions (a replay's, in log order), by verdict order.
+def findings_of(claims: Sequence[ClaimVersion], at_ms: int = 0) -> tuple[Finding, ...]:
+    """The findings of one company's claim versions (a replay's, in log order), by verdict order,
+    judged at ``at_ms`` (their age, and whether a commitment is overdue).
 
     A ``CONTRADICTED`` or ``NO_EVIDENCE_FOUND`` verdict opens one finding, a
     ``CONFIRMED_WITH_COMMENTS`` verdict one per recommendation. A finding closes with the first
@@ -674,16 +756,18 @@ def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
     chain (a verdict is only accepted from a verifier accredited for the measure, SPEC §8.2
     rule 6).
     A verdict on the same version does not close it: the company has not changed what it claims.
+    The provider's replies to the verdict carry its commitments, each naming the finding it
+    answers (a recommendation's index, or none for an unfavourable verdict's one finding).
     """
     successor = {c.entry.supersedes: c for c in claims if c.entry.supersedes is not None}
     out: list[Finding] = []
     for c in claims:
-        opened: list[tuple[EntryFact, str | None]] = []
+        opened: list[tuple[EntryFact, int | None]] = []
         for v in c.verdicts:
             if v.result in _UNFAVOURABLE:
                 opened.append((v, None))
             else:
-                opened.extend((v, r) for r in v.recommendations)
+                opened.extend((v, i) for i in range(len(v.recommendations)))
         if not opened:
             continue
         newer: list[EntryFact] = []
@@ -692,9 +776,17 @@ def findings_of(claims: Sequence[ClaimVersion]) -> tuple[Finding, ...]:
             newer.extend(nxt.verdicts)
             nxt = successor.get(nxt.digest)
         newer.sort(key=_by_index)
-        for v, r in opened:
+        for v, i in opened:
             closer = next((w for w in newer if w.index > v.index), None)
-            out.append(Finding(v, c.digest, r, closer))
+            promised = tuple(
+                Commitment(r, action, due, closer is None and commitment_overdue(due, at_ms))
+                for r in c.replies
+                if r.verdict == v.digest
+                for action, due, answers in r.commitments
+                if answers == i
+            )
+            text = None if i is None else v.recommendations[i]
+            out.append(Finding(v, c.digest, text, closer, i, promised, at_ms))
     out.sort(key=_finding_order)
     return tuple(out)
 
@@ -734,6 +826,17 @@ class StreamReplay:
         """Entries in the stream before the cut."""
         return len(self.timeline)
 
+    @property
+    def finding_counts(self) -> dict[str, int]:
+        """Findings open and closed, open ones with a commitment past due (``overdue``), and
+        commitments past due (``commitmentsOverdue``), at the replay's time."""
+        return {
+            "open": sum(f.open for f in self.findings),
+            "closed": sum(not f.open for f in self.findings),
+            "overdue": sum(f.overdue for f in self.findings),
+            "commitmentsOverdue": sum(c.overdue for f in self.findings for c in f.commitments),
+        }
+
     def claim(self, digest: bytes) -> ClaimVersion:
         """The claim version with this digest (``KeyError`` if none)."""
         for c in self.claims:
@@ -755,6 +858,7 @@ class StreamReplay:
             "timeline": [f.to_dict() for f in self.timeline],
             "engagements": [e.to_dict() for e in self.engagements],
             "findings": [f.to_dict() for f in self.findings],
+            "findingCounts": self.finding_counts,
         }
 
 
@@ -804,6 +908,12 @@ class ScorecardCell:
         return any(f.key_compromised for f in self._counted())
 
     @property
+    def out_of_accreditation(self) -> bool:
+        """A claim here reads ``unverified`` because its latest verdict was made outside every
+        accreditation period of its verifier (SPEC §8.2, "accreditation periods")."""
+        return any(f.outside is not None for f in self._counted())
+
+    @property
     def verifiers_disagree(self) -> bool:
         """Verifiers disagree on a claim version here (its ``disagreement`` links the verdicts)."""
         return any(c.disagreement for c in self.claims)
@@ -843,6 +953,7 @@ class ScorecardCell:
             "verifierSuspended": self.verifier_suspended,
             "keyRevoked": self.key_revoked,
             "keyCompromised": self.key_compromised,
+            "outOfAccreditation": self.out_of_accreditation,
             "verifiersDisagree": self.verifiers_disagree,
             "claims": out,
         }
@@ -855,6 +966,11 @@ class ScorecardRow:
 
     A service's row (``service`` set) counts only the provider's active claim versions that name
     the service; ``name`` is still the company's name.
+
+    ``overdue_engagements`` (digests, log order), ``open_findings`` and ``overdue_commitments``
+    are the company's (a service's row repeats them), judged at the scorecard's time
+    (issue 17 §1, §2): an engagement past its window with no verdict or withdrawal, findings not
+    yet closed, commitments past their due date while their finding is open.
     """
 
     provider: str
@@ -862,6 +978,9 @@ class ScorecardRow:
     jurisdiction: str | None
     cells: tuple[ScorecardCell, ...]
     service: str | None = None
+    overdue_engagements: tuple[bytes, ...] = ()
+    open_findings: int = 0
+    overdue_commitments: int = 0
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -877,6 +996,9 @@ class ScorecardRow:
         }
         if self.service is not None:
             out["service"] = self.service
+        out["engagementsOverdue"] = [d.hex() for d in self.overdue_engagements]
+        out["findingsOpen"] = self.open_findings
+        out["commitmentsOverdue"] = self.overdue_commitments
         out["cells"] = [c.to_dict() for c in self.cells]
         return out
 
@@ -999,21 +1121,49 @@ class PartyKey:
 
 @dataclass(frozen=True, slots=True)
 class Accreditation:
-    """A verifier's current accreditation (the latest grant; suspended or not)."""
+    """A verifier's accreditation as one grant made it (the latest is its current one), with
+    its suspension, disclosures and validity period (issue 17 §3).
+
+    Attributes:
+        scheme: the accrediting programme.
+        measures: the measures in scope.
+        valid_until_ms: the end of its validity period, if it states one.
+        granted_at: the grant's log index.
+        suspended_at: the log index of the suspension that ended it, if any.
+        granted_ms: the grant's log time.
+        start_ms: the start of its validity period: ``validFrom``, else its log time.
+        suspended_ms: the suspension's log time, if any.
+        accrediting_body, methods, qualifications, independence: its disclosures, if stated.
+    """
 
     scheme: str
     measures: tuple[str, ...]
     valid_until_ms: int | None
     granted_at: int
     suspended_at: int | None
+    granted_ms: int = 0
+    start_ms: int = 0
+    suspended_ms: int | None = None
+    accrediting_body: str | None = None
+    methods: tuple[str, ...] = ()
+    qualifications: tuple[str, ...] = ()
+    independence: Independence | None = None
 
     @property
     def suspended(self) -> bool:
         """Whether it was suspended after it was granted."""
         return self.suspended_at is not None
 
+    @property
+    def end_ms(self) -> int | None:
+        """The end of its period: its ``validUntil`` or its suspension, whichever is first
+        (``None``: open-ended)."""
+        ends = [e for e in (self.valid_until_ms, self.suspended_ms) if e is not None]
+        return min(ends) if ends else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON, camelCase keys."""
+        end = self.end_ms
         return {
             "scheme": self.scheme,
             "measures": list(self.measures),
@@ -1021,7 +1171,54 @@ class Accreditation:
             "grantedAt": self.granted_at,
             "suspended": self.suspended,
             "suspendedAt": self.suspended_at,
+            "period": {"start": _iso(self.start_ms), "end": None if end is None else _iso(end)},
+            "accreditingBody": self.accrediting_body,
+            "methods": list(self.methods),
+            "qualifications": list(self.qualifications),
+            "independence": None if self.independence is None else self.independence.to_dict(),
         }
+
+
+def accreditation_gaps(grants: Sequence[Accreditation]) -> tuple[tuple[int, int], ...]:
+    """The gaps between a verifier's accreditation periods (SPEC §8.2, "accreditation
+    periods"): each stretch of time, after its first period began, that no period covers and
+    that a later period ends, as (from, to) in ms. Periods may overlap; none is a gap."""
+    out: list[tuple[int, int]] = []
+    periods = sorted((a.start_ms, a.end_ms) for a in grants)
+    if not periods:
+        return ()
+    reach = periods[0][1]  # the end of the union so far (None: open-ended)
+    for start, end in periods[1:]:
+        if reach is None:
+            break  # an open-ended period covers everything after it
+        if start > reach:
+            out.append((reach, start))
+        if end is None or end > reach:
+            reach = end
+    return tuple(out)
+
+
+def out_of_accreditation(grants: Sequence[Accreditation], at_ms: int) -> str | None:
+    """Why a verdict a verifier made at ``at_ms`` does not count as current, or ``None``: its
+    log time lies inside one of the verifier's accreditation periods (SPEC §8.2)."""
+    ends_before: list[int] = []
+    starts_after: list[int] = []
+    for a in grants:
+        end = a.end_ms
+        if a.start_ms <= at_ms and (end is None or at_ms <= end):
+            return None
+        if a.start_ms > at_ms:
+            starts_after.append(a.start_ms)
+        elif end is not None:
+            ends_before.append(end)
+    if ends_before and starts_after:
+        return (
+            f"made in a gap in its verifier's accreditation, from {_iso(max(ends_before))} to "
+            f"{_iso(min(starts_after))}"
+        )
+    if starts_after:
+        return f"made before its verifier's accreditation period began ({_iso(min(starts_after))})"
+    return f"made after its verifier's accreditation period ended ({_iso(max(ends_before))})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1119,6 +1316,8 @@ class VerifierRecord:
         verdicts: its verdicts, in log order.
         second_opinions: those of its verdicts (taking a side) that another verifier judged
             later on the same claim version, with whether that later verdict disagreed.
+        outside: for each verdict, why it does not count as current (made outside every
+            accreditation period), else ``None`` (SPEC §8.2, "accreditation periods").
     """
 
     party: Party
@@ -1129,6 +1328,12 @@ class VerifierRecord:
     tests: int
     verdicts: tuple[EntryFact, ...]
     second_opinions: tuple[SecondOpinion, ...]
+    outside: tuple[str | None, ...] = ()
+
+    @property
+    def gaps(self) -> tuple[tuple[int, int], ...]:
+        """The gaps between its accreditation periods (:func:`accreditation_gaps`)."""
+        return accreditation_gaps(self.accreditations)
 
     @property
     def engagement_counts(self) -> dict[str, int]:
@@ -1159,6 +1364,8 @@ class VerifierRecord:
             "atMs": self.at_ms,
             "size": self.size,
             "accreditations": [a.to_dict() for a in self.accreditations],
+            "periodsContiguous": not self.gaps,
+            "accreditationGaps": [{"from": _iso(a), "to": _iso(b)} for a, b in self.gaps],
             "engagementCounts": self.engagement_counts,
             "engagements": [{**e.to_dict(), "provider": e.opened.stream} for e in self.engagements],
             "tests": self.tests,
@@ -1167,8 +1374,11 @@ class VerifierRecord:
                 {
                     **_verdict_ref(v),
                     "validUntil": None if v.valid_until_ms is None else _iso(v.valid_until_ms),
+                    "outOfAccreditation": why,
                 }
-                for v in self.verdicts
+                for v, why in zip(
+                    self.verdicts, self.outside or (None,) * len(self.verdicts), strict=True
+                )
             ],
             "secondOpinions": {
                 "judgedAgain": len(self.second_opinions),
@@ -1256,6 +1466,9 @@ class Views:
         # The registry's later word on verifiers, for verdict flags and feeds: suspensions by
         # party (index order), revocations by key id, and both kinds in index order.
         self._suspensions: dict[str, list[EntryFact]] = {}
+        # Verifiers with a grant whose period starts after it was logged: only their verdicts
+        # can fall outside every accreditation period (the rules check validUntil, SPEC §8.2).
+        self._period_verifiers: set[str] = set()
         self._revocations: dict[str, EntryFact] = {}
         # Revocations stating compromise (SPEC §8.2 rule 5), by key id: (since index, since ms).
         self._compromise: dict[str, tuple[int | None, int | None]] = {}
@@ -1378,7 +1591,10 @@ class Views:
         if isinstance(body, ProviderReply):
             ref = bytes.fromhex(body.verdict)
             return EntryFact(
-                **base, verdict=ref, measure=record.measure_of(record.verdict_claim.get(ref))
+                **base,
+                verdict=ref,
+                measure=record.measure_of(record.verdict_claim.get(ref)),
+                commitments=tuple((c.action, c.due, c.recommendation) for c in body.commitments),
             )
         if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
             return EntryFact(**base, engagement=engagement_fact(body))
@@ -1386,7 +1602,10 @@ class Views:
             return EntryFact(**base, party=_intern(st.signer))
         if isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
-            return EntryFact(**base, party=_intern(body.party), valid_until_ms=until)
+            since = None if body.valid_from is None else parse_timestamp(body.valid_from)
+            return EntryFact(
+                **base, party=_intern(body.party), valid_until_ms=until, valid_from_ms=since
+            )
         if isinstance(
             body, PartyRegister | KeyAdd | KeyRevoke | AccreditationSuspend | PartyRetire
         ):
@@ -1449,8 +1668,20 @@ class Views:
             party = self._parties.get(body.party)
             if party is not None:
                 party.accreditation = Accreditation(
-                    body.scheme, tuple(body.measures), fact.valid_until_ms, i, None
+                    body.scheme,
+                    tuple(body.measures),
+                    fact.valid_until_ms,
+                    i,
+                    None,
+                    granted_ms=fact.log_time_ms,
+                    start_ms=fact.log_time_ms if fact.valid_from_ms is None else fact.valid_from_ms,
+                    accrediting_body=body.accrediting_body,
+                    methods=tuple(m.value for m in body.methods),
+                    qualifications=body.qualifications,
+                    independence=body.independence,
                 )
+                if fact.valid_from_ms is not None and fact.valid_from_ms > fact.log_time_ms:
+                    self._period_verifiers.add(body.party)  # a verdict may fall outside
                 idx = self._verifier_index(body.party)
                 idx.facts.append(fact)
                 idx.grants.append(party.accreditation)
@@ -1460,13 +1691,19 @@ class Views:
             party = self._parties.get(body.party)
             if party is not None and party.accreditation is not None:
                 a = party.accreditation
-                party.accreditation = Accreditation(
-                    a.scheme, a.measures, a.valid_until_ms, a.granted_at, i
+                party.accreditation = dataclasses.replace(
+                    a, suspended_at=i, suspended_ms=fact.log_time_ms
                 )
                 idx = self._verifier_index(body.party)
                 idx.facts.append(fact)
-                if idx.grants:
-                    idx.grants[-1] = party.accreditation
+                # A suspension ends every period still running (SPEC §8.2, accreditation periods).
+                idx.grants = [
+                    g
+                    if g.suspended_at is not None
+                    or (g.valid_until_ms is not None and g.valid_until_ms < fact.log_time_ms)
+                    else dataclasses.replace(g, suspended_at=i, suspended_ms=fact.log_time_ms)
+                    for g in idx.grants
+                ]
 
     def _index_claim(self, provider: str, scope: ClaimScope, index: int) -> None:
         named = self._services.setdefault(provider, {})
@@ -1509,8 +1746,20 @@ class Views:
         suspensions = self._suspensions
         revocations = self._revocations
         compromise = self._compromise
+        periods = self._period_verifiers
+        verifiers = self._verifiers
 
         def flags(v: EntryFact) -> VerdictFlags:
+            outside = None
+            if v.signer in periods:
+                grants = [
+                    a
+                    if a.suspended_at is None or a.suspended_at < limit
+                    else dataclasses.replace(a, suspended_at=None, suspended_ms=None)
+                    for a in verifiers[v.signer].grants
+                    if a.granted_at < limit
+                ]
+                outside = out_of_accreditation(grants, v.log_time_ms)
             suspended = None
             later = suspensions.get(v.signer)
             if later:
@@ -1520,7 +1769,7 @@ class Views:
             revoked = revocations.get(v.key_id) if v.key_id is not None else None
             if revoked is not None and not v.index < revoked.index < limit:
                 revoked = None
-            if suspended is None and revoked is None:
+            if suspended is None and revoked is None and outside is None:
                 return NO_FLAGS
             compromised = None
             since = compromise.get(v.key_id or "") if revoked is not None else None
@@ -1529,7 +1778,7 @@ class Views:
                 or (since[1] is not None and v.log_time_ms >= since[1])
             ):
                 compromised = revoked
-            return VerdictFlags(suspended, revoked, compromised)
+            return VerdictFlags(suspended, revoked, compromised, outside)
 
         return flags
 
@@ -1590,11 +1839,21 @@ class Views:
                 record.apply(f)
         # Most records were never signed by a verifier later suspended or with a revoked key:
         # their verdicts need no look-up each.
-        touched = any(p in self._suspensions or p in self._revoked_parties for p in s.signers)
+        touched = any(
+            p in self._suspensions or p in self._revoked_parties or p in self._period_verifiers
+            for p in s.signers
+        )
         versions = record.versions(when, self._flags_at(limit) if touched else None)
         engagements = engagements_of(timeline, when)
         return StreamReplay(
-            stream, as_of_ms, size, when, versions, timeline, engagements, findings_of(versions)
+            stream,
+            as_of_ms,
+            size,
+            when,
+            versions,
+            timeline,
+            engagements,
+            findings_of(versions, when),
         )
 
     # -- scorecard -------------------------------------------------------------------------
@@ -1720,7 +1979,17 @@ class Views:
         if verdict is not None and not any(c.status == verdict for c in cells):
             return None
         p = state.party
-        return ScorecardRow(pid, p.name, p.jurisdiction, tuple(cells), service)
+        counts = replay.finding_counts
+        return ScorecardRow(
+            pid,
+            p.name,
+            p.jurisdiction,
+            tuple(cells),
+            service,
+            tuple(e.digest for e in replay.engagements if e.status == "overdue"),
+            counts["open"],
+            counts["commitmentsOverdue"],
+        )
 
     # -- the public search -----------------------------------------------------------------
 
@@ -2004,7 +2273,7 @@ class Views:
         grants = tuple(
             a
             if a.suspended_at is None or a.suspended_at < limit
-            else Accreditation(a.scheme, a.measures, a.valid_until_ms, a.granted_at, None)
+            else dataclasses.replace(a, suspended_at=None, suspended_ms=None)
             for a in idx.grants
             if a.granted_at < limit
         )
@@ -2033,6 +2302,7 @@ class Views:
             tests=sum(1 for f in facts if f.kind == Kind.TEST_RECORD.value),
             verdicts=verdicts,
             second_opinions=tuple(opinions),
+            outside=tuple(out_of_accreditation(grants, v.log_time_ms) for v in verdicts),
         )
 
     @_locked

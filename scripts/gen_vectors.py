@@ -70,7 +70,9 @@ from tests.attest.examples import (
     example_accreditation_grant_body,
     example_claim_body,
     example_claim_withdraw_body,
+    example_commitment,
     example_digest,
+    example_disclosures,
     example_engagement_close_body,
     example_engagement_open_body,
     example_engagement_withdraw_body,
@@ -108,6 +110,7 @@ FILES = (
     "engagements.json",
     "parties.json",
     "rotation.json",
+    "accreditations.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -1082,6 +1085,33 @@ def _statements() -> bytes:
             )
         )
 
+    promised = example_statement(Kind.PROVIDER_REPLY)
+    promised["body"]["commitments"] = [
+        example_commitment("2027-01-31"),
+        example_commitment("2027-03-01", 0),
+    ]
+    payload = canonical.encode(promised)
+    parse_statement(promised)
+    cases.append(
+        _case(
+            "valid: provider.reply with commitments",
+            {"statement": promised},
+            {"payloadText": payload.decode(), "digest": hashlib.sha256(payload).hexdigest()},
+        )
+    )
+
+    disclosed = example_statement(Kind.ACCREDITATION_GRANT)
+    disclosed["body"].update(example_disclosures())
+    payload = canonical.encode(disclosed)
+    parse_statement(disclosed)
+    cases.append(
+        _case(
+            "valid: accreditation.grant with disclosures and a validity period",
+            {"statement": disclosed},
+            {"payloadText": payload.decode(), "digest": hashlib.sha256(payload).hexdigest()},
+        )
+    )
+
     def with_(kind_: Kind, /, **changes: Any) -> Json:
         st = example_statement(kind_)
         for path, value in changes.items():
@@ -1202,6 +1232,49 @@ def _statements() -> bytes:
             "engagement without planned methods",
             with_(Kind.ENGAGEMENT_OPEN, body__methods=[]),
             "at least one planned method",
+        ),
+        (
+            "commitments empty",
+            with_(Kind.PROVIDER_REPLY, body__commitments=[]),
+            "an optional array is omitted, not empty",
+        ),
+        (
+            "commitment due on no real date",
+            with_(Kind.PROVIDER_REPLY, body__commitments=[example_commitment("2027-02-29")]),
+            "due is a real date",
+        ),
+        (
+            "commitment to recommendation 100",
+            with_(Kind.PROVIDER_REPLY, body__commitments=[example_commitment("2027-01-31", 100)]),
+            "recommendation index 0..99",
+        ),
+        (
+            "commitment without an action",
+            with_(Kind.PROVIDER_REPLY, body__commitments=[{"due": "2027-01-31"}]),
+            "action is required",
+        ),
+        (
+            "validFrom not before validUntil",
+            with_(Kind.ACCREDITATION_GRANT, body__validFrom="2027-12-31T23:59:59Z"),
+            "a validity period is not empty",
+        ),
+        (
+            "independence without a fee band",
+            with_(
+                Kind.ACCREDITATION_GRANT,
+                body__independence={"otherServices": [], "rotation": "Every engagement."},
+            ),
+            "feeBand is required",
+        ),
+        (
+            "accreditation methods empty",
+            with_(Kind.ACCREDITATION_GRANT, body__methods=[]),
+            "an optional array is omitted, not empty",
+        ),
+        (
+            "accreditation method not a test method",
+            with_(Kind.ACCREDITATION_GRANT, body__methods=["interview"]),
+            "methods come from test.record's methods",
         ),
         (
             "website with an empty port",
@@ -1555,7 +1628,26 @@ def engagement_log() -> tuple[LogBuilder, dict[str, str]]:
     scoped_eng = open_(
         [claim4], "2026-12-01T09:00:00Z", "2027-01-31T17:00:00Z", "2026-11-30T11:00:00Z"
     )
+    # Findings and commitments (issue 17 §2): a legacy CONTRADICTED verdict opens one finding,
+    # the closed engagement's CONFIRMED_WITH_COMMENTS verdict one per recommendation; the
+    # provider commits to an action for each, due on different days.
+    t2 = b.test(v, acme, claim3)
+    contradicted = example_verdict_body(claim3, [t2], result="CONTRADICTED")
+    bad = digest(b.append("verdict.issue", acme, v, contradicted))
+    b.append(
+        "provider.reply",
+        acme,
+        acme,
+        example_provider_reply_body(v1, [example_commitment("2026-12-15", 0)]),
+    )
+    b.append(
+        "provider.reply",
+        acme,
+        acme,
+        example_provider_reply_body(bad, [example_commitment("2027-01-15")]),
+    )
     return b, {
+        "contradicted": bad,
         "claim3": claim3,
         "claim4": claim4,
         "closed": closed,
@@ -1566,6 +1658,37 @@ def engagement_log() -> tuple[LogBuilder, dict[str, str]]:
         "verdict": v1,
         "legacyVerdict": refs["verdict"],
         "claim1": refs["claim1"],
+    }
+
+
+_FINDINGS_AT = ("2026-12-15T23:59:59Z", "2026-12-16T00:00:00Z", "2027-01-16T00:00:00Z")
+"""When the engagement log's findings are judged: the last second of the first commitment's due
+day, the first second after it, and after the second's due day."""
+
+
+def _findings_at(entries: Sequence[LogEntry], at: str) -> Json:
+    """The findings of the engagement log's provider judged at ``at`` (SPEC §8.2, findings): the
+    ledger's own views, fed the accepted entries."""
+    from ledger import Views
+
+    state, views = LogState(), Views()
+    for e in entries:
+        placed = state.open(e)
+        state.admit(placed)
+        views.apply(placed)
+    replay_ = views.replay(PROVIDER, at_ms=parse_timestamp(at))
+    return {
+        "at": at,
+        "findings": [
+            {
+                "verdict": f.verdict.digest.hex(),
+                "recommendation": f.recommendation_index,
+                "status": "open" if f.open else "closed",
+                "commitments": [{"due": c.due, "overdue": c.overdue} for c in f.commitments],
+            }
+            for f in replay_.findings
+        ],
+        "counts": replay_.finding_counts,
     }
 
 
@@ -1592,6 +1715,9 @@ def _engagements() -> bytes:
 
     def make(kind: str, signer: str, body: Json, **kw: Any) -> LogEntry:
         return b.make(kind, acme, signer, body, **{"log_time_ms": later, **kw})
+
+    def reply(verdict: str, *commitments: Json) -> LogEntry:
+        return make("provider.reply", acme, example_provider_reply_body(verdict, commitments))
 
     other_protocol = {"uri": "https://safecheck.example/protocols/canary-hash-v4"}
     other_protocol["digest"] = {"sha256": example_digest(other_protocol["uri"])}  # type: ignore[assignment]
@@ -1729,6 +1855,30 @@ def _engagements() -> bytes:
             make("engagement.open", v, example_engagement_open_body([example_digest("no claim")])),
         ),
         (
+            "accept: a reply committing to an action on a contradicted verdict's finding",
+            reply(refs["contradicted"], example_commitment("2027-02-01")),
+        ),
+        (
+            "accept: a reply committing to an action on a recommendation",
+            reply(refs["verdict"], example_commitment("2027-02-01", 0)),
+        ),
+        (
+            "DanglingReferenceError: a commitment to a recommendation the verdict does not make",
+            reply(refs["verdict"], example_commitment("2027-02-01", 1)),
+        ),
+        (
+            "DanglingReferenceError: a commitment to a verdict with recommendations names none",
+            reply(refs["verdict"], example_commitment("2027-02-01")),
+        ),
+        (
+            "DanglingReferenceError: a commitment names a recommendation of a contradicted verdict",
+            reply(refs["contradicted"], example_commitment("2027-02-01", 0)),
+        ),
+        (
+            "DanglingReferenceError: a commitment to a confirmed verdict (it opened no finding)",
+            reply(refs["legacyVerdict"], example_commitment("2027-02-01")),
+        ),
+        (
             "SchemaError: an engaged test record without notTested",
             make("test.record", v, test(claim3, notTested=_DELETE)),
         ),
@@ -1746,6 +1896,7 @@ def _engagements() -> bytes:
                 }
                 for d, e in sorted(state.engagements.items())
             },
+            "findings": [_findings_at(b.entries, at) for at in _FINDINGS_AT],
         },
     )
     cases: list[Json] = [log_case]
@@ -1769,7 +1920,10 @@ def _engagements() -> bytes:
         "scoped to GB and IE, an engagement with a test record, a verdict and its close, one "
         "withdrawn by the provider, and two left open. The first case is that whole log "
         "(input.entries, raw as a ledger serves them); expect.engagements gives each "
-        "engagement's status, verifier and the verdicts issued under it. Every other case is "
+        "engagement's status, verifier and the verdicts issued under it; expect.findings the "
+        "provider's findings judged at three times (derived, SPEC §8.2 'Findings'): each "
+        "finding's opening verdict, recommendation index (null: an unfavourable verdict's one "
+        "finding), status and commitments (due date, overdue), and the counts. Every other case is "
         "one candidate next entry decided alone against the state after the whole log "
         "(candidates are never applied): expect.accept, or error.class (EngagementError, "
         "OutOfScopeError, NotAuthorisedError, DanglingReferenceError, SchemaError) and "
@@ -2401,10 +2555,113 @@ def build() -> dict[str, bytes]:
         "engagements.json": _engagements(),
         "parties.json": _parties(),
         "rotation.json": _rotation(),
+        "accreditations.json": _accreditations(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")
     return files
+
+
+# -- accreditations.json: disclosures and contiguous periods (SPEC §8.2, issue 17 §3) -----------
+
+VERIFIER3 = "gapcheck-audit"
+
+
+def accreditation_log() -> tuple[LogBuilder, dict[str, str]]:
+    """The log of accreditations.json: the story log, then a verifier whose first grant (with
+    every disclosure, backdated by validFrom) ends on 2026-12-31 and whose second, logged before
+    that, starts on 2027-01-10: a gap of ten days. It records a test and issues a verdict on
+    acme's claim inside the first period, in the gap (the rules accept it: they read the latest
+    grant's validUntil), and inside the second period."""
+    b, refs = story_log()
+    acme, v3, reg = PROVIDER, VERIFIER3, "registry"
+    claim = refs["claim3"]
+    b.register(v3, "verifier", 11)
+    first = {
+        **example_accreditation_grant_body(v3),
+        **example_disclosures("2026-11-01T00:00:00Z"),
+        "validUntil": "2026-12-31T00:00:00Z",
+    }
+    b.append("accreditation.grant", reg, AUTHORITY, first)
+    second = {
+        **example_accreditation_grant_body(v3),
+        "validFrom": "2027-01-10T00:00:00Z",
+        "accreditingBody": "National Accreditation Service (example)",
+    }
+    b.append("accreditation.grant", reg, AUTHORITY, second, log_time_ms=_at("2026-12-20T00:00:00Z"))
+    out = dict(refs)
+    for name, at in (
+        ("inFirst", "2026-12-25T10:00:00Z"),
+        ("inGap", "2027-01-05T10:00:00Z"),
+        ("inSecond", "2027-01-15T10:00:00Z"),
+    ):
+        test = b.append(
+            "test.record", acme, v3, example_test_record_body(claim), log_time_ms=_at(at)
+        )
+        verdict = example_verdict_body(claim, [digest(test)])
+        out[name] = digest(b.append("verdict.issue", acme, v3, verdict))
+    return b, out
+
+
+def _accreditations() -> bytes:
+    from ledger import Views
+
+    b, refs = accreditation_log()
+    state, views = LogState(), Views()
+    for e in b.entries:
+        placed = state.open(e)
+        state.admit(placed)
+        views.apply(placed)
+    record = views.verifier(VERIFIER3, at_ms=b.time_ms)
+    if record is None:
+        raise AssertionError("the verifier is registered")
+    current = {
+        v.digest.hex(): why is None for v, why in zip(record.verdicts, record.outside, strict=True)
+    }
+    if current != {refs["inFirst"]: True, refs["inGap"]: False, refs["inSecond"]: True}:
+        raise AssertionError(f"unexpected readings: {current}")
+    gap_size = 1 + next(e.index for e in b.entries if digest(e) == refs["inGap"])
+    claim3 = bytes.fromhex(refs["claim3"])
+    statuses = {
+        str(size): views.replay(PROVIDER, size=size, at_ms=b.time_ms).claim(claim3).public_status
+        for size in (gap_size, state.size)
+    }
+    case = _case(
+        "the accreditation log",
+        {"entries": [_raw_entry(e) for e in b.entries]},
+        {
+            "size": state.size,
+            "verifier": VERIFIER3,
+            "periods": [
+                {
+                    "start": format_timestamp(a.start_ms),
+                    "end": None if a.end_ms is None else format_timestamp(a.end_ms),
+                }
+                for a in record.accreditations
+            ],
+            "gaps": [
+                {"from": format_timestamp(x), "to": format_timestamp(y)} for x, y in record.gaps
+            ],
+            "current": current,
+            "claim": refs["claim3"],
+            "claimStatusAtSize": statuses,
+        },
+    )
+    return _doc(
+        "Accreditation periods (SPEC §8.2, 'accreditation periods'; issue 17 §3): the log of "
+        "log.json, then a verifier granted twice, with disclosures: its first period runs from "
+        "its validFrom to 2026-12-31, its second from 2027-01-10 (logged before: the rules read "
+        "the latest grant's validUntil and accept the verdict made in between). expect.periods "
+        "gives each grant's period (start: validFrom, else the grant's log time; end: "
+        "validUntil or the suspension, null when open-ended), expect.gaps the stretches no "
+        "period covers, expect.current whether each verdict of the verifier counts as current "
+        "(made inside a period), and claimStatusAtSize the public status of the claim version "
+        "they judge at two log sizes: just after the verdict made in the gap (unverified: it "
+        "confirms nothing) and after the whole log. The browser replays the log (every entry "
+        "accepted).",
+        "§3, §8",
+        [case],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import parse_statement
+from attest.statements import format_timestamp, parse_statement, parse_timestamp
 from attest.verify import LogVerifier, log_note_verifier
 from keys import KeysError, PrivateKey, PublicKey, key_id, verify_strict
 from scripts import gen_vectors
@@ -422,11 +422,75 @@ def test_engagements() -> None:
     }
     assert got == expect["engagements"]
     assert {e["status"] for e in got.values()} == {"open", "closed", "withdrawn"}
+    # Findings and commitments (derived, SPEC §8.2): the ledger's views over the same entries,
+    # judged at each time the vector names, overdue or not as it says.
+    from ledger import Views
+
+    views, dense = Views(), LogState()
+    for e in entries:
+        placed = dense.open(e)
+        dense.admit(placed)
+        views.apply(placed)
+    for want in expect["findings"]:
+        r = views.replay("acme-social", at_ms=parse_timestamp(want["at"]))
+        findings = [
+            {
+                "verdict": f.verdict.digest.hex(),
+                "recommendation": f.recommendation_index,
+                "status": "open" if f.open else "closed",
+                "commitments": [{"due": c.due, "overdue": c.overdue} for c in f.commitments],
+            }
+            for f in r.findings
+        ]
+        assert (findings, r.finding_counts) == (want["findings"], want["counts"]), want["at"]
+    overdue = [w["counts"]["commitmentsOverdue"] for w in expect["findings"]]
+    assert overdue == [0, 1, 2]  # the due day counts whole: overdue from the next midnight UTC
     assert {c["error"]["class"] for c in cases if "error" in c} >= {
         "EngagementError",
         "OutOfScopeError",
     }
     _decide_candidates(state, cases, expect["size"])
+
+
+def test_accreditations() -> None:
+    """Accreditation periods (SPEC §8.2): the log replays with every entry accepted (the verdict
+    made in the gap too), and the ledger's views read the periods, the gap, which verdicts count
+    as current and the claim's status at each size as the vector says."""
+    from ledger import Views
+
+    (case,) = _cases("accreditations.json")
+    entries = [_entry(e) for e in case["input"]["entries"]]
+    expect = case["expect"]
+    state, views = LogState(), Views()
+    for e in entries:
+        placed = state.open(e)
+        state.admit(placed)
+        views.apply(placed)
+    assert state.size == expect["size"]
+    at = entries[-1].log_time_ms
+    record = views.verifier(expect["verifier"], at_ms=at)
+    assert record is not None
+    periods = [
+        {
+            "start": format_timestamp(a.start_ms),
+            "end": None if a.end_ms is None else format_timestamp(a.end_ms),
+        }
+        for a in record.accreditations
+    ]
+    assert periods == expect["periods"]
+    gaps = [{"from": format_timestamp(a), "to": format_timestamp(b)} for a, b in record.gaps]
+    assert gaps == expect["gaps"]
+    current = {
+        v.digest.hex(): why is None for v, why in zip(record.verdicts, record.outside, strict=True)
+    }
+    assert current == expect["current"]
+    assert sorted(current.values()) == [False, True, True]
+    claim = bytes.fromhex(expect["claim"])
+    for size, status in expect["claimStatusAtSize"].items():
+        assert views.replay("acme-social", size=int(size), at_ms=at).claim(claim).public_status == (
+            status
+        )
+    assert record.to_dict()["periodsContiguous"] is False
 
 
 def test_parties() -> None:

@@ -472,6 +472,12 @@ class CellView:
         return any(f.key_compromised for f in self._counted())
 
     @property
+    def out_of_accreditation(self) -> bool:
+        """A claim here reads unverified: its latest verdict was made outside every accreditation
+        period of its verifier (SPEC §8.2)."""
+        return any(f.outside is not None for f in self._counted())
+
+    @property
     def verifiers_disagree(self) -> bool:
         """Verifiers disagree on a claim version here (each note's claim links both verdicts)."""
         return any(n.claim.disagreement for n in self.notes)
@@ -486,12 +492,18 @@ class ProviderColumn:
         name: the company's name.
         jurisdiction: where it is based.
         service: the service's name, for a service's column.
+        overdue_engagements: the company's engagements past their window with no verdict or
+            withdrawal (issue 17 §1).
+        overdue_commitments: the company's commitments past due while their finding is open
+            (issue 17 §2).
     """
 
     id: str
     name: str
     jurisdiction: str | None
     service: str | None = None
+    overdue_engagements: int = 0
+    overdue_commitments: int = 0
 
     @property
     def key(self) -> str:
@@ -544,7 +556,14 @@ def build_comparison(
     out = Comparison()
     cells: dict[tuple[str, str], CellView] = {}
     for row in card.rows:
-        col = ProviderColumn(row.provider, row.name, row.jurisdiction, row.service)
+        col = ProviderColumn(
+            row.provider,
+            row.name,
+            row.jurisdiction,
+            row.service,
+            len(row.overdue_engagements),
+            row.overdue_commitments,
+        )
         out.providers.append(col)
         for c in row.cells:
             cells[(col.key, c.measure)] = _cell_view(c, names, ledger)
@@ -1151,6 +1170,12 @@ def verifier_page(request: Request, ledger: LedgerDep, verifier_id: str) -> Resp
     shown = {verifier_id, *(e.opened.stream for e in record.engagements)}
     shown.update(v.stream for v in record.verdicts)
     shown.update(w.signer for o in record.second_opinions for w in o.disagreed_by)
+    shown.update(
+        o.provider
+        for a in record.accreditations
+        if a.independence is not None
+        for o in a.independence.other_services
+    )
     return _render(
         request,
         "verifier.html",

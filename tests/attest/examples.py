@@ -27,8 +27,10 @@ __all__ = [
     "example_body",
     "example_claim_body",
     "example_claim_withdraw_body",
+    "example_commitment",
     "example_details",
     "example_digest",
+    "example_disclosures",
     "example_engagement_close_body",
     "example_engagement_open_body",
     "example_engagement_withdraw_body",
@@ -136,6 +138,25 @@ def example_accreditation_grant_body(
             measures or ["detect.hash_known_image", "detect.hash_known_video", "report.authority"]
         ),
         "validUntil": "2027-12-31T23:59:59Z",
+    }
+
+
+def example_disclosures(valid_from: str = "2026-01-01T00:00:00Z") -> Json:
+    """The optional disclosures of an ``accreditation.grant`` (issue 17 §3), to merge into
+    :func:`example_accreditation_grant_body`."""
+    return {
+        "accreditingBody": "National Accreditation Service (example)",
+        "methods": ["seeded_canary_hash", "reporting_flow_review"],
+        "qualifications": [
+            "Lead assessor: ISO/IEC 17020 inspection body lead, 6 years.",
+            "Two engineers with hash-matching and content-moderation systems experience.",
+        ],
+        "independence": {
+            "otherServices": [{"provider": PROVIDER, "services": "Staff safety training, 2025."}],
+            "feeBand": "EUR 50,000-100,000 per engagement",
+            "rotation": "The lead assessor changes at least every three engagements per provider.",
+        },
+        "validFrom": valid_from,
     }
 
 
@@ -385,13 +406,26 @@ def example_verdict_body(
     return body
 
 
-def example_provider_reply_body(verdict_digest: str) -> Json:
-    """A ``provider.reply`` body."""
-    return {
+def example_provider_reply_body(
+    verdict_digest: str, commitments: Sequence[Json] | None = None
+) -> Json:
+    """A ``provider.reply`` body (with ``commitments``, if given)."""
+    body: Json = {
         "verdict": verdict_digest,
         "text": "We welcome the verdict and will extend testing access to comments in 2027.",
         "evidence": [_doc("https://acme-social.example/safety/response-2026-11")],
     }
+    if commitments is not None:
+        body["commitments"] = list(commitments)
+    return body
+
+
+def example_commitment(due: str, recommendation: int | None = None) -> Json:
+    """One commitment of a ``provider.reply``: an action due on ``due`` (a date)."""
+    c: Json = {"action": "Publish the median time from match to removal per surface.", "due": due}
+    if recommendation is not None:
+        c["recommendation"] = recommendation
+    return c
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 64 entries" in out
+    assert "Verified 68 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -32,11 +32,28 @@ def test_demo_builds_every_part_of_the_story(
     claims = []
     kinds = []
     engagements = []
+    findings = {}
     for p in PROVIDERS:
         state = json.loads(cli("replay", p, *db, "--format", "json").stdout)
         claims += state["claims"]
         kinds += [f["kind"] for f in state["timeline"]]
         engagements += state["engagements"]
+        findings[p] = state["findings"]
+    # issue 17 §2: open findings with commitments (demo_story.json): Kiteworld's age assurance
+    # finding has one commitment overdue and one not due yet; BrightChat's hash matching one not
+    # due yet.
+    promised = {
+        p: [(c["due"] > _days_ago(0), c["overdue"]) for f in fs for c in f["commitments"]]
+        for p, fs in findings.items()
+    }
+    assert promised["kiteworld"] == [(False, True), (True, False)]
+    assert promised["brightchat"] == [(True, False)]
+    (kw,) = (f for f in findings["kiteworld"] if f["commitments"])
+    assert (kw["status"], kw["overdue"], kw["verdict"]["result"]) == (
+        "open",
+        True,
+        "NO_EVIDENCE_FOUND",
+    )
     # issue 17 §1: one running, one overdue, one withdrawn by the provider, two closed with a
     # verdict (demo_story.json)
     statuses = sorted(e["status"] for e in engagements)
@@ -112,4 +129,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 64 entries" in proc.stdout
+    assert "Verified 68 entries" in proc.stdout

@@ -15,14 +15,24 @@ from attest.rules import LogState
 from attest.statements import format_timestamp, parse_timestamp
 from ledger._ledger import Ledger
 from ledger._views import DAY_MS as DAY
-from ledger._views import PUBLIC_STATUSES, Views
+from ledger._views import (
+    PUBLIC_STATUSES,
+    Accreditation,
+    Views,
+    accreditation_gaps,
+    out_of_accreditation,
+)
 from tests.attest.examples import (
     AUTHORITY,
+    example_accreditation_grant_body,
     example_claim_body,
     example_claim_withdraw_body,
+    example_commitment,
+    example_disclosures,
     example_engagement_open_body,
     example_engagement_withdraw_body,
     example_key_revoke_body,
+    example_provider_reply_body,
     example_verdict_body,
 )
 from tests.attest.logbuilder import STEP_MS, LogBuilder, digest, key
@@ -662,6 +672,122 @@ def test_a_verdict_on_a_newer_version_logged_before_the_finding_does_not_close_i
     assert f.verdict.digest.hex() == late
     assert f.open
     assert early
+
+
+def test_commitments_read_overdue_past_their_day_while_the_finding_is_open() -> None:
+    """Issue 17 §2: a reply's commitments attach to the finding they answer; one past its due
+    day reads overdue while its finding is open, never once a newer version's verdict closed it;
+    the company page's counts and the scorecard row say so, with the overdue engagements."""
+    b = base()
+    c1 = b.claim(P, IMG)
+    bad = second_opinion(b, c1, V, "CONTRADICTED")
+    fine = b.claim(P, VID)
+    comments = second_opinion(b, fine, V, "CONFIRMED_WITH_COMMENTS")
+    b.append(
+        "provider.reply", P, P, example_provider_reply_body(bad, [example_commitment("2026-12-01")])
+    )
+    reply = b.append(
+        "provider.reply",
+        P,
+        P,
+        example_provider_reply_body(comments, [example_commitment("2026-12-10", 0)]),
+    )
+    late = engage(b, W, P, fine, hours=1)
+    due = parse_timestamp("2026-12-01T00:00:00Z")
+    views = views_of(b)
+
+    before = views.replay(P, at_ms=due + DAY - 1000)
+    assert [len(f.commitments) for f in before.findings] == [1, 1]
+    assert before.finding_counts == {"open": 2, "closed": 0, "overdue": 0, "commitmentsOverdue": 0}
+    after = views.replay(P, at_ms=due + DAY)
+    assert [f.overdue for f in after.findings] == [True, False]
+    (x,) = after.findings[1].commitments
+    assert (x.reply.index, x.due, x.overdue) == (reply.index, "2026-12-10", False)
+    assert after.findings[0].age_days == (due + DAY - after.findings[0].verdict.log_time_ms) // DAY
+    d = after.to_dict()
+    assert d["findingCounts"]["commitmentsOverdue"] == 1
+    assert d["findings"][0]["commitments"][0]["overdue"] is True
+    assert d["findings"][1]["recommendationIndex"] == 0
+
+    row = views.scorecard(at_ms=due + DAY).to_dict()["rows"][0]
+    assert (row["provider"], row["findingsOpen"], row["commitmentsOverdue"]) == (P, 2, 1)
+    assert row["engagementsOverdue"] == [late]
+    assert views.scorecard(at_ms=b.time_ms).to_dict()["rows"][0]["engagementsOverdue"] == []
+
+    # A verdict on a newer version closes the finding: its commitment is no longer overdue.
+    c2 = digest(b.append("claim.supersede", P, P, example_claim_body(IMG, supersedes=c1)))
+    second_opinion(b, c2, W, "CONFIRMED")
+    closed = views_of(b).replay(P, at_ms=due + 30 * DAY)
+    assert not closed.findings[0].open
+    assert closed.findings[0].commitments[0].overdue is False
+    assert closed.findings[1].overdue  # the recommendation's is past its day, still open
+    assert closed.finding_counts["commitmentsOverdue"] == 1
+
+
+def _grant(start: int, until: int | None, suspended: int | None = None) -> Accreditation:
+    return Accreditation("s", (IMG,), until, 0, None, start_ms=start, suspended_ms=suspended)
+
+
+def test_accreditation_periods_gaps_and_what_counts_as_current() -> None:
+    """SPEC §8.2, accreditation periods: overlapping periods leave no gap, an open-ended one
+    covers everything after it, a suspension ends a period; a verdict in a gap, before the first
+    period or after the last is not current, and says why."""
+    a, b, c = _grant(0, 10 * DAY), _grant(5 * DAY, 20 * DAY), _grant(30 * DAY, None)
+    assert accreditation_gaps([a, b]) == ()
+    assert accreditation_gaps([c, a, b]) == ((20 * DAY, 30 * DAY),)  # order of grants: any
+    assert accreditation_gaps([_grant(0, None), c]) == ()
+    cut = _grant(0, 50 * DAY, suspended=3 * DAY)
+    assert cut.end_ms == 3 * DAY
+    assert accreditation_gaps([cut, b]) == ((3 * DAY, 5 * DAY),)
+    assert accreditation_gaps([]) == ()
+    assert out_of_accreditation([a, b, c], 20 * DAY) is None  # the end is inside
+    assert out_of_accreditation([a, b, c], 30 * DAY) is None
+    gap = out_of_accreditation([a, b, c], 25 * DAY)
+    assert gap is not None
+    assert gap.startswith(
+        "made in a gap in its verifier's accreditation, from 1970-01-21T00:00:00Z"
+    )
+    before = out_of_accreditation([b], DAY)
+    assert (before or "").startswith("made before")
+    after = out_of_accreditation([a], 11 * DAY)
+    assert (after or "").startswith("made after")
+
+
+def test_a_verdict_made_before_its_grant_s_period_reads_unverified_and_flagged() -> None:
+    """A grant logged before its validFrom: the rules accept the verifier's verdict (they read
+    validUntil), the views read it as not current: its claim is unverified, the flag says why,
+    in the replay, the scorecard cell and the verifier's record; one after validFrom counts."""
+    b = base()
+    late = "late-audit"
+    b.register(late, "verifier", 7)
+    start = format_timestamp((b.time_ms + 10 * DAY) // 1000 * 1000)
+    b.append(
+        "accreditation.grant",
+        "registry",
+        AUTHORITY,
+        {**example_accreditation_grant_body(late), **example_disclosures(start)},
+    )
+    c = b.claim(P, IMG)
+    early = second_opinion(b, c, late, "CONFIRMED")
+    views = views_of(b)
+    claim = views.replay(P, at_ms=b.time_ms).claim(hx(c))
+    assert claim.public_status == "unverified"
+    why = claim.latest_verdict_flags.outside
+    assert why is not None
+    assert why.startswith("made before its verifier's accreditation period")
+    assert claim.to_dict()["latestVerdict"]["outOfAccreditation"] == why
+    assert views.scorecard(at_ms=b.time_ms).cell(P, IMG).out_of_accreditation
+    rec = views.verifier(late, at_ms=b.time_ms)
+    assert rec is not None
+    assert dict(zip([v.digest.hex() for v in rec.verdicts], rec.outside, strict=True))[early] == why
+    assert rec.accreditations[-1].independence is not None
+    assert rec.to_dict()["accreditations"][-1]["accreditingBody"] == (
+        "National Accreditation Service (example)"
+    )
+    # Later, inside the period: current again.
+    b.time_ms += 11 * DAY
+    second_opinion(b, c, late, "CONFIRMED")
+    assert views_of(b).replay(P, at_ms=b.time_ms).claim(hx(c)).public_status == "confirmed"
 
 
 # -- feeds ------------------------------------------------------------------------------------

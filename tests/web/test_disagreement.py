@@ -232,6 +232,51 @@ def test_a_verifier_page_in_chromium(site: Site, page: Any) -> None:
     assert page.locator("li.accreditation").count() == 2
 
 
+def test_verifier_disclosures_and_accreditation_periods_in_chromium(site: Site, page: Any) -> None:
+    """Issue 17 §3, as the demo's data file tells: Northstar's renewed accreditation discloses
+    its accrediting body, methods, team and independence, its periods contiguous; ClearSight,
+    renewed only from day 600 while its period ends on day 565, shows the gap, in the page and in
+    /v1/verifiers."""
+    page.goto(f"{site.base}/verifiers/northstar-assurance")
+    summary = page.locator("#periods-summary")
+    assert summary.get_attribute("data-contiguous") == "yes"
+    assert "contiguous" in summary.inner_text()
+    renewed = page.locator("li.accreditation").first  # newest first
+    assert renewed.locator(".accrediting-body").inner_text() == (
+        "Nordic Accreditation Council (fictional)"
+    )
+    assert (
+        "Two engineers with end-to-end encryption"
+        in renewed.locator(".qualifications").inner_text()
+    )
+    other = renewed.locator(".other-services")
+    assert "A 2025 staff training course on grooming signals." in other.inner_text()
+    assert other.locator("a").get_attribute("href") == "/providers/brightchat"
+    assert renewed.locator(".fee-band").inner_text() == "EUR 40,000-80,000 per engagement"
+    assert "after three engagements" in renewed.locator(".rotation").inner_text()
+    data = httpx.get(f"{site.base}/v1/verifiers/northstar-assurance").json()
+    assert (data["periodsContiguous"], data["accreditationGaps"]) == (True, [])
+    assert data["accreditations"][-1]["independence"]["feeBand"] == (
+        "EUR 40,000-80,000 per engagement"
+    )
+    assert all(v["outOfAccreditation"] is None for v in data["verdicts"])
+
+    page.goto(f"{site.base}/verifiers/clearsight-audit")
+    summary = page.locator("#periods-summary")
+    assert summary.get_attribute("data-contiguous") == "no"
+    data = httpx.get(f"{site.base}/v1/verifiers/clearsight-audit").json()
+    (gap,) = data["accreditationGaps"]
+    current, renewed = data["accreditations"]
+    assert gap == {"from": current["period"]["end"], "to": renewed["period"]["start"]}
+    assert "1 gap:" in summary.inner_text()
+    assert summary.locator(".gap").count() == 1
+    assert renewed["independence"]["otherServices"] == []
+    assert "none" in page.locator("li.accreditation").first.locator(".other-services").inner_text()
+    # Its verdicts so far were made inside its first period: all current.
+    assert all(v["outOfAccreditation"] is None for v in data["verdicts"])
+    assert page.locator("[data-flag='out-of-accreditation']").count() == 0
+
+
 # -- findings ------------------------------------------------------------------------------------
 
 

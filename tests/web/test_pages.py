@@ -259,7 +259,15 @@ def test_every_cell_says_what_the_scorecard_says(demo: Demo) -> None:
     # The demo is believable: every public status appears somewhere.
     assert {c.status for r in card.rows for c in r.cells} == set(PUBLIC_STATUSES)
     headers = [th.text() for th in page.one("table", id="comparison").select("th", scope="col")]
-    assert headers[1:] == [f"{r.name} based in {r.jurisdiction}" for r in card.rows]
+    # Each company's overdue engagements and commitments are flagged under its name (issue 17).
+    assert headers[1:] == [
+        f"{r.name} based in {r.jurisdiction}"
+        + (f" {len(r.overdue_engagements)} engagement overdue" if r.overdue_engagements else "")
+        + (f" {r.overdue_commitments} commitment overdue" if r.overdue_commitments else "")
+        for r in card.rows
+    ]
+    assert sum(len(r.overdue_engagements) for r in card.rows) == 1
+    assert sum(r.overdue_commitments for r in card.rows) == 1
 
 
 def test_an_expired_verdict_reads_as_unverified_and_says_why(demo: Demo) -> None:

@@ -338,6 +338,49 @@ def test_the_company_pages_show_engagements(site: Site, page: Any) -> None:
     assert "with no verdict and no withdrawal" in " ".join(text.split())
 
 
+def test_open_findings_show_what_was_promised_and_overdue_flags_reach_the_scorecard(
+    site: Site, page: Any
+) -> None:
+    """Issue 17 §2 and §1: Kiteworld's open age-assurance finding shows its age and the two
+    commitments of its reply (one past its due day: overdue, one not due yet); the home page's
+    scorecard flags Kiteworld's overdue commitment and Nimbus Drive's overdue engagement, each
+    linking to the company page, as the demo's data file tells."""
+    page.goto(f"{site.base}/providers/kiteworld")
+    reply = site.digests["kiteworld-age-reply"]
+    (index,) = [
+        e.index for e in site.ledger.views.replay("kiteworld").timeline if e.digest.hex() == reply
+    ]
+    finding = page.locator("li.finding", has=page.locator(f"a[href='#entry-{index}']"))
+    assert finding.get_attribute("data-status") == "open"
+    read = "lis => lis.map(li => [li.dataset.overdue, li.innerText])"
+    promised = finding.locator("li.commitment").evaluate_all(read)
+    assert [o for o, _ in promised] == ["yes", "no"], promised
+    assert promised[0][1].startswith("Overdue: the company promised on"), promised
+    assert "Turn on facial age estimation at sign-up for new GB accounts." in promised[0][1]
+    assert "open for" in finding.inner_text()
+    assert "1 commitment overdue" in page.inner_text("#findings-summary")
+    _screenshot(page, "provider-commitments.png")
+
+    page.goto(f"{site.base}/")
+    flags = page.eval_on_selector_all(
+        "#comparison thead th a.flag",
+        "as => as.map(a => [a.closest('th').dataset.provider, a.dataset.flag, a.innerText,"
+        " a.getAttribute('href')])",
+    )
+    got = {(p, f): (" ".join(text.split()), href) for p, f, text, href in flags}
+    assert got[("kiteworld", "commitments-overdue")] == (
+        "1 commitment overdue",
+        "/providers/kiteworld#findings-h",
+    )
+    assert got[("nimbus-drive", "engagements-overdue")] == (
+        "1 engagement overdue",
+        "/providers/nimbus-drive#engagements-h",
+    )
+    assert ("brightchat", "commitments-overdue") not in got  # its commitment is not due yet
+    page.click("th[data-provider='kiteworld'] a[data-flag='commitments-overdue']")
+    page.wait_for_url("**/providers/kiteworld#findings-h")
+
+
 def _verify(page: Any, base: str, provider: str) -> dict[str, str]:
     page.goto(f"{base}/providers/{provider}")
     assert not page.is_visible("#verify-progress")

@@ -58,7 +58,9 @@ from tests.attest.examples import (
     example_accreditation_suspend_body,
     example_claim_body,
     example_claim_withdraw_body,
+    example_commitment,
     example_digest,
+    example_disclosures,
     example_engagement_close_body,
     example_engagement_open_body,
     example_engagement_withdraw_body,
@@ -165,6 +167,10 @@ def _other_variants() -> Iterator[Json]:
     everything = example_accreditation_grant_body(measures=list(MEASURES))
     yield _statement(Kind.ACCREDITATION_GRANT, _without(everything, "validUntil"))
     yield _statement(Kind.ACCREDITATION_SUSPEND, example_accreditation_suspend_body())
+    disclosed = {**example_accreditation_grant_body(), **example_disclosures()}
+    yield _statement(Kind.ACCREDITATION_GRANT, disclosed)
+    disclosed["independence"] = {**disclosed["independence"], "otherServices": []}
+    yield _statement(Kind.ACCREDITATION_GRANT, _without(disclosed, "validUntil"))
     for result in TestResult:
         yield _statement(Kind.TEST_RECORD, example_test_record_body(CLAIM, result=result.value))
     tests = [TEST, example_digest("test record 2")]
@@ -175,6 +181,8 @@ def _other_variants() -> Iterator[Json]:
     yield _statement(
         Kind.PROVIDER_REPLY, _without(example_provider_reply_body(VERDICT), "evidence")
     )
+    promised = [example_commitment("2027-01-31"), example_commitment("2027-03-01", 0)]
+    yield _statement(Kind.PROVIDER_REPLY, example_provider_reply_body(VERDICT, promised))
     engaged = example_test_record_body(CLAIM, engagement=ENGAGEMENT, not_tested=["profiles"])
     yield _statement(Kind.TEST_RECORD, engaged)
     yield _statement(Kind.TEST_RECORD, example_test_record_body(CLAIM, engagement=ENGAGEMENT))

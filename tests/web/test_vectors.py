@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from attest.statements import parse_timestamp
 from scripts.gen_vectors import FILES
 from tests.conftest import OWN_VECTORS, shared_vectors
 
@@ -123,7 +124,7 @@ def test_statement_vectors(page: Any) -> None:
         if not ok:
             wrong.append((case["name"], got))
     assert wrong == []
-    assert sum(1 for c in cases if "error" in c) == 27
+    assert sum(1 for c in cases if "error" in c) == 35
 
 
 def test_keys_vectors(page: Any) -> None:
@@ -417,6 +418,28 @@ def test_engagement_vectors(page: Any) -> None:
             wrong.append((case["name"], case.get("error"), got))
     assert wrong == []
     assert any(c.get("error", {}).get("class") == "OutOfScopeError" for c in cases)
+    # Findings and commitments (SPEC §8.2, derived): the browser reads the same findings, and
+    # judges each commitment overdue or not at each time the vector names, as Python did.
+    mine = [f for f in whole["findings"] if f["stream"] == "acme-social"]
+    for want in log_case["expect"]["findings"]:
+        at = parse_timestamp(want["at"])
+        dues = [c["due"] for f in mine for c in f["commitments"]]
+        overdue = iter(
+            page.evaluate("([ds, at]) => ds.map((d) => T.V.commitmentOverdue(d, at))", [dues, at])
+        )
+        got = [
+            {
+                "verdict": f["verdict"],
+                "recommendation": f["recommendation"],
+                "status": "open" if f["closedBy"] is None else "closed",
+                "commitments": [
+                    {"due": c["due"], "overdue": next(overdue) and f["closedBy"] is None}
+                    for c in f["commitments"]
+                ],
+            }
+            for f in mine
+        ]
+        assert got == want["findings"], want["at"]
 
 
 def test_party_vectors(page: Any) -> None:
@@ -536,6 +559,40 @@ def test_rotation_vectors(page: Any) -> None:
     assert (len(candidates), wrong) == (12, [])
 
 
+def test_accreditation_vectors(page: Any) -> None:
+    """The accreditation log verifies whole in the browser: the rules accept every entry (the
+    verdict made in the gap between two periods too: how it reads is the views', SPEC §8.2), and
+    the grants' disclosures pass the browser's schema."""
+    (case,) = _cases("accreditations")
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    (whole,) = page.evaluate(
+        "rs => Promise.all(rs.map(T.record))",
+        [{"entries": case["input"]["entries"], "options": options}],
+    )
+    assert whole["ok"], whole
+    expect = case["expect"]
+    # The same reading as the views (SPEC §8.2, accreditation periods): the gap, and which
+    # verdicts are not current.
+    assert sorted(whole["notCurrent"]) == sorted(d for d, ok in expect["current"].items() if not ok)
+    assert len(whole["notCurrent"]) == 1
+    assert whole["accreditationGaps"] == {
+        expect["verifier"]: [
+            [parse_timestamp(g["from"]), parse_timestamp(g["to"])] for g in expect["gaps"]
+        ]
+    }
+    # Both grants carry disclosures: a member the browser's schema refused would have stopped
+    # the record at it.
+    grants = [e for e in case["input"]["entries"] if '"accreditingBody"' in _payload(e)]
+    assert len(grants) == 2
+
+
+def _payload(entry: dict[str, Any]) -> str:
+    import base64
+
+    env = json.loads(entry["envelope"])
+    return base64.b64decode(env["payload"]).decode()
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -543,7 +600,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
-    covered |= {"statements", "statemap", "engagements", "parties", "rotation"}
+    covered |= {"statements", "statemap", "engagements", "parties", "rotation", "accreditations"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

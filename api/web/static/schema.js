@@ -710,11 +710,32 @@ function readPartyRetire(o) {
   return o.build();
 }
 
+function readOtherService(o) {
+  o.req("provider", partyId);
+  o.req("services", text);
+  return o.build();
+}
+
+function readIndependence(o) {
+  o.req("otherServices", array(obj(readOtherService), { unique: true }));
+  o.req("feeBand", name);
+  o.req("rotation", text);
+  return o.build();
+}
+
 function readAccreditationGrant(o) {
   o.req("party", partyId);
   o.req("scheme", name);
   o.req("measures", array(measure, { min: 1, max: 64, unique: true }));
-  o.opt("validUntil", timestamp);
+  const until = o.opt("validUntil", timestamp);
+  o.opt("accreditingBody", name);
+  o.opt("methods", array(TEST_METHOD, { min: 1, unique: true }));
+  o.opt("qualifications", TEXTS);
+  o.opt("independence", obj(readIndependence));
+  const from = o.opt("validFrom", timestamp);
+  if (typeof from === "string" && typeof until === "string" && from >= until) {
+    o.fail("validFrom", `validFrom ${from} must be before validUntil ${until}`);
+  }
   return o.build();
 }
 
@@ -881,10 +902,18 @@ function readVerdict(o) {
   return o.build();
 }
 
+function readCommitment(o) {
+  o.req("action", text);
+  o.req("due", dateStr);
+  o.opt("recommendation", integer(0, 99));
+  return o.build();
+}
+
 function readProviderReply(o) {
   o.req("verdict", hex64);
   o.req("text", text);
   o.opt("evidence", EVIDENCE);
+  o.opt("commitments", array(obj(readCommitment), { min: 1, unique: true }));
   return o.build();
 }
 

@@ -1450,6 +1450,7 @@ class Rules {
     this.claims = new Map(); // digest hex -> {stream, measure, status, services, surfaces, jurisdictions}
     this.tests = new Map(); // digest hex -> [stream, claim hex, engagement hex or null]
     this.verdicts = new Map(); // digest hex -> stream
+    this.verdictFindings = new Map(); // digest hex -> [result, number of recommendations]
     this.engagements = new Map(); // digest hex -> {stream, verifier, claims, startMs, endMs, methods, status, verdicts}
     this.genesisPrevs = new Map(); // stream -> hex (precomputed)
   }
@@ -1663,8 +1664,25 @@ class Rules {
         break;
       case "provider.reply":
         if (this.verdicts.get(b.verdict) !== st.stream) fail("DanglingReferenceError", `verdict ${b.verdict} is not in stream ${st.stream}`, { field: "/body/verdict" });
+        this.checkCommitments(b);
         break;
     }
+  }
+
+  /** Each commitment of a reply answers a finding its verdict opened (SPEC §8.2 rule 6). */
+  checkCommitments(b) {
+    const [result, recommendations] = this.verdictFindings.get(b.verdict);
+    (b.commitments || []).forEach((c, i) => {
+      const at = `/body/commitments/${i}`;
+      if (result === "CONTRADICTED" || result === "NO_EVIDENCE_FOUND") {
+        if ("recommendation" in c) fail("DanglingReferenceError", `verdict ${b.verdict} is ${result}: it opened one finding, not one per recommendation (omit recommendation)`, { field: `${at}/recommendation` });
+      } else if (result === "CONFIRMED_WITH_COMMENTS" && recommendations > 0) {
+        if (!("recommendation" in c)) fail("DanglingReferenceError", `verdict ${b.verdict} opened a finding per recommendation: name the one this commitment answers`, { field: at });
+        if (c.recommendation >= recommendations) fail("DanglingReferenceError", `verdict ${b.verdict} has ${recommendations} recommendations: there is no recommendation ${c.recommendation}`, { field: `${at}/recommendation` });
+      } else {
+        fail("DanglingReferenceError", `verdict ${b.verdict} is ${result} with no recommendation: it opened no finding to commit to`, { field: at });
+      }
+    });
   }
 
   // -- engagements (SPEC §8.2, rule 7)
@@ -1783,6 +1801,7 @@ class Rules {
         break;
       case "verdict.issue":
         this.verdicts.set(e.digest, st.stream);
+        this.verdictFindings.set(e.digest, [b.result, (b.recommendations || []).length]);
         if ("engagement" in b) this.engagements.get(b.engagement).verdicts.push(e.digest);
         break;
       case "engagement.open":
@@ -2202,7 +2221,106 @@ function readAfter(rules, items) {
   }
   const retired = {};
   for (const [party, p] of [...rules.parties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (p.retiredAt !== null) retired[party] = p.retiredAt;
-  return { compromised, retired };
+  return { compromised, retired, findings: readFindings(items), ...readPeriods(items) };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The findings of the record, as every view reads them (SPEC §8.2, "Findings"; derived, not
+ * ruled), in the order of the verdicts that opened them: a CONTRADICTED or NO_EVIDENCE_FOUND
+ * verdict opens one (`recommendation` null), a CONFIRMED_WITH_COMMENTS verdict one per
+ * recommendation (its index); `closedBy` is the first later verdict on a newer version of the
+ * claim (down its supersedes chain), `commitments` what the provider's replies to the verdict
+ * committed to for it (whether one is overdue depends on the time: commitmentOverdue).
+ */
+function readFindings(items) {
+  const successor = new Map(); // claim digest -> the claim version superseding it
+  const verdictsOf = new Map(); // claim digest -> its verdicts, in log order
+  const verdicts = [];
+  const replies = [];
+  for (const e of items) {
+    const st = e.statement;
+    if (!st) continue;
+    const b = st.body;
+    if (st.kind === "claim.supersede") successor.set(b.supersedes, e.digest);
+    else if (st.kind === "verdict.issue") {
+      verdictsOf.set(b.claim, [...(verdictsOf.get(b.claim) ?? []), e]);
+      verdicts.push(e);
+    } else if (st.kind === "provider.reply") replies.push(e);
+  }
+  const out = [];
+  for (const v of verdicts) {
+    const b = v.statement.body;
+    let opens = [];
+    if (b.result === "CONTRADICTED" || b.result === "NO_EVIDENCE_FOUND") opens = [null];
+    else if (b.result === "CONFIRMED_WITH_COMMENTS") opens = (b.recommendations ?? []).map((_, i) => i);
+    if (!opens.length) continue;
+    const newer = [];
+    for (let c = successor.get(b.claim); c !== undefined; c = successor.get(c)) newer.push(...(verdictsOf.get(c) ?? []));
+    const closer = newer.filter((w) => w.index > v.index).sort((x, y) => x.index - y.index)[0] ?? null;
+    for (const i of opens) {
+      const commitments = [];
+      for (const r of replies) {
+        if (r.statement.body.verdict !== v.digest) continue;
+        for (const c of r.statement.body.commitments ?? []) {
+          if ((c.recommendation ?? null) === i) commitments.push({ due: c.due, reply: r.digest });
+        }
+      }
+      out.push({ stream: v.raw.stream, verdict: v.digest, recommendation: i, closedBy: closer === null ? null : closer.digest, commitments });
+    }
+  }
+  return out;
+}
+
+/** Whether a commitment due on `due` (a date) is past due at `atMs`: the whole due day (UTC) has passed (SPEC §8.2, "Findings"); only while its finding is open. */
+export function commitmentOverdue(due, atMs) {
+  return atMs >= parseTimestamp(`${due}T00:00:00Z`) + DAY_MS;
+}
+
+/**
+ * Accreditation periods (SPEC §8.2; derived, not ruled): each grant's period runs from its
+ * validFrom (else its log time) to the earlier of its validUntil and the first suspension
+ * after it. `accreditationGaps` gives each verifier's gaps ([from, to] in ms), `notCurrent`
+ * the digests of the verdicts made outside every period of their signer, in log order.
+ */
+function readPeriods(items) {
+  const grants = new Map(); // verifier -> [{start, until, suspended}]
+  for (const e of items) {
+    const st = e.statement;
+    if (!st) continue;
+    const b = st.body;
+    if (st.kind === "accreditation.grant") {
+      const start = "validFrom" in b ? parseTimestamp(b.validFrom) : e.logTimeMs;
+      const until = "validUntil" in b ? parseTimestamp(b.validUntil) : null;
+      grants.set(b.party, [...(grants.get(b.party) ?? []), { start, until, suspended: null }]);
+    } else if (st.kind === "accreditation.suspend") {
+      for (const g of grants.get(b.party) ?? []) {
+        if (g.suspended === null && !(g.until !== null && g.until < e.logTimeMs)) g.suspended = e.logTimeMs;
+      }
+    }
+  }
+  const end = (g) => (g.until === null ? g.suspended : g.suspended === null ? g.until : Math.min(g.until, g.suspended));
+  const accreditationGaps = {};
+  for (const [verifier, gs] of grants) {
+    const periods = gs.map((g) => [g.start, end(g)]).sort((x, y) => x[0] - y[0]);
+    const gaps = [];
+    let reach = periods[0][1];
+    for (const [start, stop] of periods.slice(1)) {
+      if (reach === null) break;
+      if (start > reach) gaps.push([reach, start]);
+      if (stop === null || stop > reach) reach = stop;
+    }
+    if (gaps.length) accreditationGaps[verifier] = gaps;
+  }
+  const notCurrent = [];
+  for (const e of items) {
+    if (e.statement?.kind !== "verdict.issue") continue;
+    const t = e.logTimeMs;
+    const inside = (grants.get(e.statement.signer) ?? []).some((g) => g.start <= t && (end(g) === null || t <= end(g)));
+    if (!inside) notCurrent.push(e.digest);
+  }
+  return { accreditationGaps, notCurrent };
 }
 
 const BUNDLE_FORMAT = "claimledger.bundle.v2";
