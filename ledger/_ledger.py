@@ -479,7 +479,7 @@ class Ledger:
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
         return (
-            bool(self._private)
+            self._signer_at(self.state.size) is not None
             and self._snapshots
             and self.views_error is None
             and grown >= max(SNAPSHOT_MIN_ENTRIES, int(SNAPSHOT_GROWTH * self._snap_size))
@@ -603,7 +603,9 @@ class Ledger:
         are not written. Nodes stay cached until written.
         """
         size = self._frontier.size
-        keep = bool(self._private) and size > 0 and (keep_checkpoint or self._kept < size)
+        # Only a checkpoint this object can sign (after another writer's rotation it may not).
+        keep = size > 0 and self._signer_at(size) is not None
+        keep = keep and (keep_checkpoint or self._kept < size)
         if self._unsaved or keep:
             done = self._store.nodes_size()
             if done < size or keep:

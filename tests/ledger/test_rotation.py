@@ -167,3 +167,10 @@ def test_a_writer_without_the_new_key_appends_nothing_past_from_size(store_url: 
         a.refresh()
         later = a.submit(claim(a, measure="report.authority"))
         assert later.tree_size == rotation.index + 3
+        # B follows the log past fromSize: it keeps no checkpoint and saves no snapshot it
+        # cannot sign, and says so only when asked to sign one.
+        b.refresh()
+        b.flush()
+        assert b.size == later.tree_size
+        with pytest.raises(LedgerError, match="does not hold the log key in force"):
+            b.checkpoint()
