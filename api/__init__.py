@@ -6,7 +6,8 @@ Two ways in:
 - :func:`app_from_env` is a uvicorn factory (``uvicorn api:app_from_env --factory``) that reads
   ``CLAIMLEDGER_DB`` (required), ``CLAIMLEDGER_LOG_KEY`` (the log's encrypted key file; without
   it the server is read-only), ``CLAIMLEDGER_NEXT_LOG_KEY`` (the key a log key rotation
-  names, same passphrase; docs/operating/log-key-rotation.md), ``CLAIMLEDGER_PASSPHRASE``,
+  names, same passphrase; docs/operating/log-key-rotation.md), ``CLAIMLEDGER_LOG_VKEYS`` (log
+  vkeys trusted for snapshots by a server without the key), ``CLAIMLEDGER_PASSPHRASE``,
   ``CLAIMLEDGER_OPEN_WORKERS`` and
   ``CLAIMLEDGER_WITNESS_POLICY`` (a tlog-policy file) and ``CLAIMLEDGER_FOLLOW_S`` (how often to
   look for entries other servers appended; default 0.1, 0: never); it accepts connections at once,
@@ -57,10 +58,11 @@ from api.routers import (
     tiles,
     verifiers,
 )
+from attest.checkpoint import NoteVerifier
 from attest.dsse import MAX_ENVELOPE_BYTES
 from attest.errors import VerificationError
 from attest.policy import Policy, parse_policy
-from keys import KeysError, PrivateKey
+from keys import KeysError, PrivateKey, PublicKey
 from ledger import (
     DEFAULT_FOLLOW_S,
     Following,
@@ -343,6 +345,7 @@ def app_from_env() -> FastAPI:
         )
     log_key = _load_log_key()
     next_log_key = _load_log_key(NEXT_LOG_KEY_ENV)
+    snapshot_keys = _snapshot_keys()
     if next_log_key is not None and log_key is None:
         raise ServerConfigError(f"{NEXT_LOG_KEY_ENV} is set but CLAIMLEDGER_LOG_KEY is not")
     # The published-checkpoint floor (ledger/_published.py, docs/operating/backup.md).
@@ -364,6 +367,7 @@ def app_from_env() -> FastAPI:
             url,
             log_key=log_key,
             next_log_keys=() if next_log_key is None else (next_log_key,),
+            snapshot_keys=snapshot_keys,
             published_checkpoint=published,
         )
         ledger.views.settle()  # the search's sorted keys, before the first visitor
@@ -432,6 +436,20 @@ def _load_witness_policy() -> bytes | None:
 
 NEXT_LOG_KEY_ENV = "CLAIMLEDGER_NEXT_LOG_KEY"
 """The log key a ``log.key.rotate`` names (SPEC §7.6), held beside the one in force."""
+
+
+LOG_VKEYS_ENV = "CLAIMLEDGER_LOG_VKEYS"
+"""Log vkeys (space-separated) a server without the private key trusts to have signed a stored
+snapshot: after a log key rotation, a read-only replica given the new vkey starts from the
+snapshot instead of replaying the log (SPEC §16.1, docs/operating/log-key-rotation.md)."""
+
+
+def _snapshot_keys() -> tuple[PublicKey, ...]:
+    text = os.environ.get(LOG_VKEYS_ENV, "").strip()
+    try:
+        return tuple(NoteVerifier.from_vkey(v).key for v in text.split())
+    except VerificationError as exc:
+        raise ServerConfigError(f"{LOG_VKEYS_ENV}: {exc}") from exc
 
 
 def _load_log_key(env: str = "CLAIMLEDGER_LOG_KEY") -> PrivateKey | None:

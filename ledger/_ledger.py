@@ -183,6 +183,7 @@ class Ledger:
         *,
         log_key: PrivateKey | None,
         next_log_keys: Sequence[PrivateKey] = (),
+        snapshot_keys: Sequence[PublicKey] = (),
         clock: Clock = system_clock,
         published: PublishedCheckpoint | None = None,
         snapshots: bool = True,
@@ -214,7 +215,7 @@ class Ledger:
         kept = store.latest_checkpoint()
         if snapshots:
             given = () if log_key is None else (log_key, *next_log_keys)
-            self._restore_snapshot([k.public_key for k in given])
+            self._restore_snapshot([*(k.public_key for k in given), *snapshot_keys])
         self._catch_up()
         origin = self.state.origin
         if origin is None:
@@ -294,6 +295,7 @@ class Ledger:
         *,
         log_key: PrivateKey | None = None,
         next_log_keys: Sequence[PrivateKey] = (),
+        snapshot_keys: Sequence[PublicKey] = (),
         clock: Clock = system_clock,
         published_checkpoint: str | os.PathLike[str] | None = None,
         snapshots: bool = True,
@@ -302,7 +304,10 @@ class Ledger:
 
         ``log_key`` must be the log key in force at the ledger's size (SPEC §7.6);
         ``next_log_keys`` are keys a ``log.key.rotate`` may name (the ledger refuses a rotation
-        to a key it does not hold) and that sign from their ``fromSize`` on.
+        to a key it does not hold) and that sign from their ``fromSize`` on. ``snapshot_keys``:
+        log public keys the caller trusts to have signed a stored snapshot, for a reader that
+        holds no private key (after a rotation, the snapshot is signed by the new key, SPEC
+        §16.1; without it such a reader replays the log).
 
         Every stored entry is verified again on the way in (signatures, chain, rules, hashes),
         from the newest snapshot on if one is stored and passes its checks (ledger/_snapshot.py:
@@ -332,6 +337,7 @@ class Ledger:
                 store,
                 log_key=log_key,
                 next_log_keys=next_log_keys,
+                snapshot_keys=snapshot_keys,
                 clock=clock,
                 published=published,
                 snapshots=snapshots,

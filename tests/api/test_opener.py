@@ -223,3 +223,14 @@ def test_a_real_server_with_open_workers(tmp_path: Path) -> None:
     assert "Application shutdown complete" in text
     assert "Traceback" not in text
     assert "could not start" not in text
+
+
+def test_a_bad_log_vkeys_setting_stops_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``CLAIMLEDGER_LOG_VKEYS`` (keys trusted for snapshots after a rotation) must be vkeys."""
+    monkeypatch.setenv("CLAIMLEDGER_DB", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.delenv("CLAIMLEDGER_LOG_KEY", raising=False)
+    monkeypatch.setenv("CLAIMLEDGER_LOG_VKEYS", "claimledger.example/log+00000000+AAAA")
+    with pytest.raises(ServerConfigError, match="CLAIMLEDGER_LOG_VKEYS"):
+        app_from_env()

@@ -107,6 +107,24 @@ def test_a_snapshot_after_the_rotation_is_signed_by_the_new_key_and_read_with_it
     with caplog.at_level(logging.INFO, logger="ledger._ledger"), Ledger.open(store_url) as ro:
         assert ro.size == size
     assert "replaying the log from genesis" in caplog.text
+    caplog.clear()
+    # Given the new public key (an operator's setting, CLAIMLEDGER_LOG_VKEYS), it starts from the
+    # snapshot; given only the old one, it still replays.
+    new = key(NEW_KEY).public_key
+    with (
+        caplog.at_level(logging.INFO, logger="ledger._ledger"),
+        Ledger.open(store_url, snapshot_keys=[new]) as ro,
+    ):
+        assert ro.size == size
+    assert f"opened from the snapshot of {size} entries" in caplog.text
+    caplog.clear()
+    old = key(LOG_KEY).public_key
+    with (
+        caplog.at_level(logging.INFO, logger="ledger._ledger"),
+        Ledger.open(store_url, snapshot_keys=[old]) as ro,
+    ):
+        assert ro.size == size
+    assert "replaying the log from genesis" in caplog.text
 
 
 def test_the_published_checkpoint_floor_across_the_rotation(store_url: str, tmp_path: Any) -> None:
