@@ -65,7 +65,8 @@ def _renderer_fingerprint() -> bytes:
     for package in ("api", "ledger", "attest"):
         root = Path(__file__).resolve().parent.parent / package
         for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".html", ".svg") and path.is_file():
+            # .mo and .json: the message catalogs and the verdict words the pages are written in
+            if path.suffix in (".py", ".html", ".svg", ".mo", ".json") and path.is_file():
                 h.update(str(path.relative_to(root.parent)).encode() + b"\0")
                 h.update(path.read_bytes())
     return h.digest()

@@ -5,7 +5,8 @@
 the local static assets (``/static``: ``site.css``, ``page.js``, ``verify.js``, ``schema.js``)
 to an API application. The pages read the ledger's views directly; the "Verify this record"
 button reads the same ``/v1`` endpoints as any other client and re-checks everything in the
-browser (``static/verify.js``, with the statement schemas in ``static/schema.js``).
+browser (``static/verify.js``, with the statement schemas in ``static/schema.js``). The pages
+are translated (``i18n.py``: gettext catalogs in ``locale/``, chosen per request).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from api.web.casefile import router as case_file_router
+from api.web.i18n import LanguageMiddleware
 from api.web.opendata import router as open_data_router
 from api.web.pages import STATIC_DIR, router
 
@@ -29,3 +31,5 @@ def mount(app: FastAPI) -> None:
     app.include_router(case_file_router)
     app.include_router(open_data_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Each page request's language (Accept-Language, ?lang=): api/web/i18n.py.
+    app.add_middleware(LanguageMiddleware)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
@@ -32,6 +34,7 @@ from api.params import Latest, latest, present_ms, still_latest
 from api.problems import InvalidParameterError
 from api.responses import Cache, not_modified
 from api.routers.scorecard import MAX_COMPARE, find_names, name_hits_json, scorecard_page
+from api.web.i18n import LANGUAGES, N_, Translated, _, current, ngettext
 from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
 from ledger import (
@@ -69,6 +72,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # A page is in the language its request negotiated (api/web/i18n.py): caches keep one copy
+    # per language (the ETag includes it too).
+    "Vary": "Accept-Language",
 }
 
 DAY_MS = 86_400_000
@@ -81,63 +87,76 @@ templates read it from here, ``static/page.js`` fetches the same file."""
 
 STATES: Mapping[str, Mapping[str, str]] = VERDICT_WORDS["states"]
 
-STATUS_LABELS: Mapping[str, str] = {
-    s: w["label"] for s, w in STATES.items() if s in PUBLIC_STATUSES
-}
-"""The public words for each status of :data:`PUBLIC_STATUSES` (``../shared/DOMAIN.md``)."""
+STATUS_LABELS: Mapping[str, str] = Translated(
+    {s: w["label"] for s, w in STATES.items() if s in PUBLIC_STATUSES}
+)
+"""The public words for each status of :data:`PUBLIC_STATUSES` (``../shared/DOMAIN.md``), in
+the request's language (the English words are the catalog's message ids)."""
 
-STATUS_MEANINGS: Mapping[str, str] = {s: STATES[s]["meaning"] for s in STATUS_LABELS}
+STATUS_MEANINGS: Mapping[str, str] = Translated(
+    {s: STATES[s]["meaning"] for s in PUBLIC_STATUSES if s in STATES}
+)
 
-SURFACE_LABELS: Mapping[str, str] = {
-    "public_posts": "public posts",
-    "profiles": "profiles",
-    "comments": "comments",
-    "dm_unencrypted": "direct messages (not end-to-end encrypted)",
-    "dm_e2ee": "end-to-end encrypted messages",
-    "group_chat": "group chats",
-    "livestream": "live streams",
-    "video_call": "video calls",
-    "cloud_storage": "cloud storage",
-    "file_sharing": "file sharing",
-    "search": "search",
-    "genai": "AI features",
-}
+SURFACE_LABELS: Mapping[str, str] = Translated(
+    {
+        "public_posts": N_("public posts"),
+        "profiles": N_("profiles"),
+        "comments": N_("comments"),
+        "dm_unencrypted": N_("direct messages (not end-to-end encrypted)"),
+        "dm_e2ee": N_("end-to-end encrypted messages"),
+        "group_chat": N_("group chats"),
+        "livestream": N_("live streams"),
+        "video_call": N_("video calls"),
+        "cloud_storage": N_("cloud storage"),
+        "file_sharing": N_("file sharing"),
+        "search": N_("search"),
+        "genai": N_("AI features"),
+    }
+)
 
-DEPLOYMENT_NOTES: Mapping[str, str] = {
-    "deployed": "in use",
-    "pilot": "a pilot only",
-    "planned": "planned, not yet in use",
-    "discontinued": "discontinued",
-}
+DEPLOYMENT_NOTES: Mapping[str, str] = Translated(
+    {
+        "deployed": N_("in use"),
+        "pilot": N_("a pilot only"),
+        "planned": N_("planned, not yet in use"),
+        "discontinued": N_("discontinued"),
+    }
+)
 
-KIND_LABELS: Mapping[str, str] = {
-    Kind.CLAIM_PUBLISH.value: "Claim published",
-    Kind.CLAIM_SUPERSEDE.value: "Claim updated",
-    Kind.CLAIM_WITHDRAW.value: "Claim withdrawn",
-    Kind.TEST_RECORD.value: "Test record",
-    Kind.VERDICT_ISSUE.value: "Verdict",
-    Kind.PROVIDER_REPLY.value: "Company's reply",
-    Kind.ENGAGEMENT_OPEN.value: "Engagement opened",
-    Kind.ENGAGEMENT_CLOSE.value: "Engagement closed",
-    Kind.ENGAGEMENT_WITHDRAW.value: "Engagement withdrawn",
-}
+KIND_LABELS: Mapping[str, str] = Translated(
+    {
+        Kind.CLAIM_PUBLISH.value: N_("Claim published"),
+        Kind.CLAIM_SUPERSEDE.value: N_("Claim updated"),
+        Kind.CLAIM_WITHDRAW.value: N_("Claim withdrawn"),
+        Kind.TEST_RECORD.value: N_("Test record"),
+        Kind.VERDICT_ISSUE.value: N_("Verdict"),
+        Kind.PROVIDER_REPLY.value: N_("Company's reply"),
+        Kind.ENGAGEMENT_OPEN.value: N_("Engagement opened"),
+        Kind.ENGAGEMENT_CLOSE.value: N_("Engagement closed"),
+        Kind.ENGAGEMENT_WITHDRAW.value: N_("Engagement withdrawn"),
+    }
+)
 
-TEST_RESULT_LABELS: Mapping[str, str] = {
-    "PASSED": "passed",
-    "WARNED": "passed with warnings",
-    "FAILED": "failed",
-    "NOT_RUN": "not run",
-}
+TEST_RESULT_LABELS: Mapping[str, str] = Translated(
+    {
+        "PASSED": N_("passed"),
+        "WARNED": N_("passed with warnings"),
+        "FAILED": N_("failed"),
+        "NOT_RUN": N_("not run"),
+    }
+)
 
-METHOD_LABELS: Mapping[str, str] = {
-    "seeded_canary_hash": "seeded test images (benign media placed in a test hash bank)",
-    "test_account_probe": "test accounts registered with child ages",
-    "reporting_flow_review": "review of the reporting flow",
-    "takedown_latency": "time to take down reported test content",
-    "data_reconciliation": "reported numbers checked against published figures",
-    "document_review": "document review",
-    "config_inspection": "inspection of the configuration",
-}
+METHOD_LABELS: Mapping[str, str] = Translated(
+    {
+        "seeded_canary_hash": N_("seeded test images (benign media placed in a test hash bank)"),
+        "test_account_probe": N_("test accounts registered with child ages"),
+        "reporting_flow_review": N_("review of the reporting flow"),
+        "takedown_latency": N_("time to take down reported test content"),
+        "data_reconciliation": N_("reported numbers checked against published figures"),
+        "document_review": N_("document review"),
+        "config_inspection": N_("inspection of the configuration"),
+    }
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -147,7 +166,28 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_env.policies["ext.i18n.trimmed"] = True  # {% trans %} text: whitespace collapsed (one msgid)
+# {% trans %} and _() in the templates translate into the request's language (api/web/i18n.py);
+# newstyle: %(name)s placeholders are filled after translation, with autoescaping.
+_env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda message: _(message), lambda one, many, n: ngettext(one, many, n), newstyle=True
+)
+
+TRANSLATED_TEMPLATES = frozenset(
+    {
+        "provider.html",
+        "not_found.html",
+        "comparison.html",
+        "compare.html",
+        "search.html",
+        "verifier.html",
+        "log.html",
+    }
+)
+"""The templates whose text goes through the catalog; the others are marked ``lang="en"`` when
+the page is in another language (their text is English until they are translated)."""
 
 
 # -- small formatting helpers --------------------------------------------------------------------
@@ -179,7 +219,7 @@ def fmt_date(ms: int) -> str:
 def measure_title(measure: str) -> str:
     """The plain-language title of a measure (its type if unknown)."""
     spec = MEASURES.get(measure)
-    return spec.title if spec is not None else measure
+    return _(spec.title) if spec is not None else measure
 
 
 def surface_label(surface: str) -> str:
@@ -190,11 +230,11 @@ def surface_label(surface: str) -> str:
 def population_label(population: str) -> str:
     """``all_users`` / ``under_18`` / ``ages_13-15`` in plain words."""
     if population == "all_users":
-        return "all users"
+        return _("all users")
     if population == "under_18":
-        return "users under 18"
+        return _("users under 18")
     if population.startswith("ages_"):
-        return "users aged " + population[5:].replace("-", DASH)
+        return _("users aged %(ages)s") % {"ages": population[5:].replace("-", DASH)}
     return population
 
 
@@ -236,12 +276,78 @@ _env.globals["PUBLIC_ORDER"] = (
     "no_claim",
 )
 _env.globals["is_web_link"] = is_web_link
+_env.globals["LANGUAGES"] = LANGUAGES
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLink:
+    """One entry of the page's language selector."""
+
+    code: str
+    name: str
+    href: str
+    current: bool
+
+
+def _language_links(request: Request) -> list[LanguageLink]:
+    """This page in each shipped language (its URL with ``?lang=`` set)."""
+    here = current().code
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return [
+        LanguageLink(
+            code,
+            lang.name,
+            request.url.path + "?" + urlencode([*query, ("lang", code)]),
+            code == here,
+        )
+        for code, lang in LANGUAGES.items()
+    ]
+
+
+@functools.cache
+def _browser_catalog(code: str) -> Markup:
+    """The browser's part of ``code``'s catalog as JSON for a ``<script type="application/json">``
+    (``<`` escaped, so no ``</script>`` can end it early); empty in English."""
+    browser = LANGUAGES[code].browser
+    if not browser:
+        return Markup("")
+    text = orjson.dumps({"lang": code, **browser}).decode().replace("<", "\\u003c")
+    return Markup(text)  # noqa: S704 (JSON with every "<" escaped)
+
+
+_LOCAL_HREF = re.compile(r'href="(/(?!/|static/|v1/)[^"#]*)(#[^"]*)?"')
+_GET_FORM = re.compile(r'(<form\b[^>]*method="get"[^>]*>)')
+
+
+def _keep_language(html: str, code: str) -> str:
+    """Carry an explicit ``?lang=`` over to the page's own links and forms, so the reader
+    stays in the language chosen (the negotiated language needs no help)."""
+
+    def link(m: re.Match[str]) -> str:
+        path, frag = m.group(1), m.group(2) or ""
+        if "lang=" in path:
+            return m.group(0)
+        sep = "&amp;" if "?" in path else "?"
+        return f'href="{path}{sep}lang={code}{frag}"'
+
+    html = _LOCAL_HREF.sub(link, html)
+    hidden = f'<input type="hidden" name="lang" value="{code}">'
+    return _GET_FORM.sub(lambda m: m.group(1) + hidden, html)
 
 
 def _pin(request: Request, ledger: Ledger) -> tuple[Latest, int, Response | None]:
     """The checkpoint and the minute a page is rendered at, and ``304`` if the client has it."""
     now = _now_ms(request)
-    pinned = latest(ledger, request, str(now))
+    choice = current()
+    if choice.invalid is not None:
+        raise InvalidParameterError(
+            f"lang={choice.invalid!r} is not a language of these pages; use one of "
+            + ", ".join(LANGUAGES),
+            parameter="lang",
+        )
+    # The URL holds an explicit ?lang=; the language negotiated from Accept-Language is not in
+    # it, so it is part of the tag (two languages never share an ETag).
+    pinned = latest(ledger, request, str(now), choice.code)
     hit = None
     if pinned.etag is not None:
         hit = not_modified(request, pinned.etag, Cache.LATEST, SECURITY_HEADERS)
@@ -261,7 +367,18 @@ def _render(
     with the ETag bound to the checkpoint it was rendered at if the log did not move meanwhile
     (else a hash of the page). Other statuses must be revalidated."""
     nav = context.pop("nav", "")
-    html = _env.get_template(template).render(request=request, nav=nav, **context)
+    choice = current()
+    html = _env.get_template(template).render(
+        request=request,
+        nav=nav,
+        lang=choice.code,
+        content_lang=choice.code if template in TRANSLATED_TEMPLATES else "en",
+        language_links=_language_links(request),
+        browser_catalog=_browser_catalog(choice.code),
+        **context,
+    )
+    if choice.explicit:
+        html = _keep_language(html, choice.code)
     if status != 200 or ledger is None or pinned is None:
         headers = {**SECURITY_HEADERS, "Cache-Control": Cache.NO_CACHE.value}
         return HTMLResponse(html, status_code=status, headers=headers)
@@ -306,18 +423,19 @@ class VerdictGist:
     def assurance_label(self) -> str:
         """``reasonable assurance`` / ``limited assurance``."""
         words = VERDICT_WORDS["assurance"].get(self.assurance)
-        return str(words["label"]) if words else self.assurance
+        return _(str(words["label"])) if words else self.assurance
 
     @property
     def assurance_meaning(self) -> str:
         """What that level means, in plain words."""
         words = VERDICT_WORDS["assurance"].get(self.assurance)
-        return str(words["meaning"]) if words else ""
+        return _(str(words["meaning"])) if words else ""
 
     @property
     def match_words(self) -> str:
         """How much of the claim's scope was tested, in plain words."""
-        return str(VERDICT_WORDS["scopeMatch"].get(self.scope_match, self.scope_match))
+        words = VERDICT_WORDS["scopeMatch"].get(self.scope_match)
+        return _(str(words)) if words else self.scope_match
 
 
 def verdict_gist(statement: Mapping[str, Any] | None) -> VerdictGist | None:
@@ -346,10 +464,12 @@ def scope_words(
     services: Sequence[str], surfaces: Sequence[str], jurisdictions: Sequence[str]
 ) -> str:
     """``Chatter: direct messages, comments in AU, GB``: what a verdict confirmed."""
-    where = ", ".join("everywhere" if j == "GLOBAL" else j for j in jurisdictions)
-    what = ", ".join(surface_label(s) for s in surfaces) or "the features the claim names"
+    where = ", ".join(_("everywhere") if j == "GLOBAL" else j for j in jurisdictions)
+    what = ", ".join(surface_label(s) for s in surfaces) or _("the features the claim names")
     head = ", ".join(services) + ": " if services else ""
-    return f"{head}{what}" + (f" in {where}" if where else "")
+    if not where:
+        return f"{head}{what}"
+    return _("%(what)s in %(where)s") % {"what": f"{head}{what}", "where": where}
 
 
 def parent_state(status: str, *, expired: bool = False, compromised: bool = False) -> str:
@@ -364,7 +484,7 @@ def parent_state(status: str, *, expired: bool = False, compromised: bool = Fals
 
 def next_step(state: str, scope: str) -> str:
     """What a parent can do next in ``state`` (:data:`STATES`), ``{scope}`` filled in."""
-    return STATES[state]["next"].replace("{scope}", scope)
+    return _(STATES[state]["next"]).replace("{scope}", scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,15 +726,18 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
     problems: list[str] = []
     jurisdiction = (q.get("jurisdiction") or "").strip().upper() or None
     if jurisdiction is not None and jurisdiction not in jurisdictions:
-        problems.append(f"No claim names the jurisdiction {jurisdiction!r}; showing all.")
+        problems.append(
+            _("No claim names the jurisdiction %(value)s; showing all.")
+            % {"value": repr(jurisdiction)}
+        )
         jurisdiction = None
     measure = (q.get("measure") or "").strip() or None
     if measure is not None and measure not in MEASURES:
-        problems.append(f"There is no measure {measure!r}; showing all.")
+        problems.append(_("There is no measure %(value)s; showing all.") % {"value": repr(measure)})
         measure = None
     verdict = (q.get("verdict") or "").strip() or None
     if verdict is not None and verdict not in STATUS_LABELS:
-        problems.append(f"There is no verdict {verdict!r}; showing all.")
+        problems.append(_("There is no verdict %(value)s; showing all.") % {"value": repr(verdict)})
         verdict = None
     by = "service" if q.get("by") == "service" else "company"
     all_measures = q.get("all") in ("1", "on", "true")
@@ -634,7 +757,7 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
     try:
         card, nxt = page(cursor=cursor)
     except InvalidParameterError:
-        problems.append("That page link is out of date; showing the first page.")
+        problems.append(_("That page link is out of date; showing the first page."))
         card, nxt = page(cursor=None)
         cursor = None
     names = _verifier_names(ledger)
@@ -654,7 +777,7 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
         "comparison.html",
         {
             "nav": "compare",
-            "title": "Which services do what they say?",
+            "title": _("Which services do what they say?"),
             "comparison": comparison,
             "jurisdictions": jurisdictions,
             "jurisdiction": jurisdiction,
@@ -683,7 +806,7 @@ def comparison_page(request: Request, ledger: LedgerDep) -> Response:
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, ledger: LedgerDep) -> Response:
     """Companies and services by name (``?q=``; prefix of any word, then similar names)."""
-    pinned, _, hit = _pin(request, ledger)
+    pinned, _now, hit = _pin(request, ledger)
     if hit is not None:
         return hit
     query = (request.query_params.get("q") or "").strip()[:200]
@@ -695,7 +818,7 @@ def search_page(request: Request, ledger: LedgerDep) -> Response:
         try:
             found, nxt = find_names(ledger, query, cursor, SEARCH_LIMIT, pinned.size)
         except InvalidParameterError:
-            problems.append("That page link is out of date; showing the first results.")
+            problems.append(_("That page link is out of date; showing the first results."))
             found, nxt = find_names(ledger, query, None, SEARCH_LIMIT, pinned.size)
             cursor = None
         hits = name_hits_json(ledger, found, pinned.size)
@@ -704,7 +827,7 @@ def search_page(request: Request, ledger: LedgerDep) -> Response:
         "search.html",
         {
             "nav": "search",
-            "title": f"Search: {query}" if query else "Search",
+            "title": _("Search: %(query)s") % {"query": query} if query else _("Search"),
             "q": query,
             "hits": hits,
             "problems": problems,
@@ -729,18 +852,21 @@ def compare_page(request: Request, ledger: LedgerDep) -> Response:
     problems: list[str] = []
     chosen = [v for v in request.query_params.getlist("s") if v.strip()]
     if len(chosen) > MAX_COMPARE:
-        problems.append(f"At most {MAX_COMPARE} services side by side; showing the first ones.")
+        problems.append(
+            _("At most %(count)d services side by side; showing the first ones.")
+            % {"count": MAX_COMPARE}
+        )
         chosen = chosen[:MAX_COMPARE]
     keys: list[tuple[str, str]] = []
     for v in chosen:
-        provider, _, service = v.partition("/")
+        provider, _sep, service = v.partition("/")
         if service and service in views.services(provider, size=pinned.size):
             if (provider, service) not in keys:
                 keys.append((provider, service))
         else:
-            problems.append(f"There is no service “{v[:200]}”.")
+            problems.append(_("There is no service “%(name)s”.") % {"name": v[:200]})
     all_measures = request.query_params.get("all") in ("1", "on", "true")
-    card, _ = scorecard_page(
+    card, _cursor = scorecard_page(
         ledger,
         at_ms=at_ms,
         as_of_ms=None,
@@ -757,7 +883,9 @@ def compare_page(request: Request, ledger: LedgerDep) -> Response:
     comparison = build_comparison(
         card, names, measure=None, all_measures=all_measures, ledger=ledger
     )
-    title = " vs ".join(p.service or p.name for p in comparison.providers) or "Compare services"
+    title = _(" vs ").join(p.service or p.name for p in comparison.providers) or _(
+        "Compare services"
+    )
     return _render(
         request,
         "compare.html",
@@ -867,22 +995,26 @@ def _entry_view(
 
     if kind in (Kind.CLAIM_PUBLISH.value, Kind.CLAIM_SUPERSEDE.value):
         scope = fact.scope
-        view.facts.append(("Services", ", ".join(body.get("services", ()))))
+        view.facts.append((_("Services"), ", ".join(body.get("services", ()))))
         if scope is not None:
-            view.facts.append(("Covers", ", ".join(surface_label(s) for s in scope.surfaces)))
+            view.facts.append((_("Covers"), ", ".join(surface_label(s) for s in scope.surfaces)))
             for surface, reason in scope.excluded_surfaces:
-                view.facts.append((f"Not covered: {surface_label(surface)}", reason))
-            view.facts.append(("Where", ", ".join(scope.jurisdictions)))
-            view.facts.append(("Who", population_label(scope.population)))
-            view.facts.append(("Status", DEPLOYMENT_NOTES.get(scope.status, scope.status)))
-            dates = f"from {scope.effective_from}"
+                label = _("Not covered: %(surface)s") % {"surface": surface_label(surface)}
+                view.facts.append((label, reason))
+            view.facts.append((_("Where"), ", ".join(scope.jurisdictions)))
+            view.facts.append((_("Who"), population_label(scope.population)))
+            view.facts.append((_("Status"), DEPLOYMENT_NOTES.get(scope.status, scope.status)))
+            dates = _("from %(start)s") % {"start": scope.effective_from}
             if scope.effective_until:
-                dates += f" until {scope.effective_until}"
-            view.facts.append(("Effective", dates))
+                dates = _("from %(start)s until %(end)s") % {
+                    "start": scope.effective_from,
+                    "end": scope.effective_until,
+                }
+            view.facts.append((_("Effective"), dates))
         refs = body.get("frameworkRefs") or ()
         if refs:
-            view.facts.append(("Framework references", ", ".join(refs)))
-        ref("Replaces claim", body.get("supersedes"))
+            view.facts.append((_("Framework references"), ", ".join(refs)))
+        ref(_("Replaces claim"), body.get("supersedes"))
         view.metrics = [
             {
                 "name": m.get("name"),
@@ -892,38 +1024,41 @@ def _entry_view(
             }
             for m in body.get("metrics", ())
         ]
-        view.docs = _docs(body.get("evidence", ()), "evidence")
+        view.docs = _docs(body.get("evidence", ()), _("evidence"))
     elif kind == Kind.CLAIM_WITHDRAW.value:
-        view.text.append(("Reason", str(body.get("reason", ""))))
-        ref("Withdraws claim", body.get("claim"))
+        view.text.append((_("Reason"), str(body.get("reason", ""))))
+        ref(_("Withdraws claim"), body.get("claim"))
     elif kind == Kind.TEST_RECORD.value:
         result = str(body.get("result", ""))
-        view.headline = f"{what} — test {TEST_RESULT_LABELS.get(result, result)}"
-        view.text.append(("Summary", str(body.get("summary", ""))))
+        view.headline = _("%(measure)s — test %(result)s") % {
+            "measure": what,
+            "result": TEST_RESULT_LABELS.get(result, result),
+        }
+        view.text.append((_("Summary"), str(body.get("summary", ""))))
         method = str(body.get("method", ""))
-        view.facts.append(("Method", METHOD_LABELS.get(method, method)))
+        view.facts.append((_("Method"), METHOD_LABELS.get(method, method)))
         env = body.get("environment", {})
         view.facts.append(
             (
-                "Tested on",
+                _("Tested on"),
                 f"{env.get('service')}, {surface_label(str(env.get('surface')))}, "
                 f"{env.get('jurisdiction')}",
             )
         )
         window = body.get("window", {})
-        view.facts.append(("Window", _range(window)))
-        view.facts.append(("Company's cooperation", str(body.get("cooperation", ""))))
+        view.facts.append((_("Window"), _range(window)))
+        view.facts.append((_("Company's cooperation"), str(body.get("cooperation", ""))))
         for limitation in body.get("limitations", ()):
-            view.facts.append(("Limitation", str(limitation)))
+            view.facts.append((_("Limitation"), str(limitation)))
         for item in body.get("notTested", ()):
-            view.facts.append(("Not tested", str(item)))
+            view.facts.append((_("Not tested"), str(item)))
         if "engagement" not in body:
-            view.facts.append(("Engagement", "none (recorded without one)"))
-        ref("Tests claim", body.get("claim"))
-        ref("Under engagement", body.get("engagement"))
+            view.facts.append((_("Engagement"), _("none (recorded without one)")))
+        ref(_("Tests claim"), body.get("claim"))
+        ref(_("Under engagement"), body.get("engagement"))
         protocol = body.get("protocol")
         if isinstance(protocol, Mapping):
-            view.docs = _docs([protocol], "protocol")
+            view.docs = _docs([protocol], _("protocol"))
         view.trials = [
             {
                 "name": t.get("name"),
@@ -940,56 +1075,62 @@ def _entry_view(
         expired = fact.expired_at(at_ms)
         view.headline = f"{what} — {STATUS_LABELS.get(result, result)}"
         if body.get("comments"):
-            view.text.append(("Comments", str(body["comments"])))
+            view.text.append((_("Comments"), str(body["comments"])))
         for r in body.get("recommendations", ()):
-            view.text.append(("Recommendation", str(r)))
-        view.facts.append(("Assurance", str(body.get("assurance", ""))))
+            view.text.append((_("Recommendation"), str(r)))
+        view.facts.append((_("Assurance"), str(body.get("assurance", ""))))
         tested = body.get("scopeTested", {})
         view.facts.append(
             (
-                "Scope tested",
+                _("Scope tested"),
                 ", ".join(surface_label(s) for s in tested.get("surfaces", ()))
-                + " in "
-                + ", ".join(tested.get("jurisdictions", ()))
-                + f" ({body.get('scopeMatch', '')} match with the claim)",
+                + " "
+                + _("in %(where)s (%(match)s match with the claim)")
+                % {
+                    "where": ", ".join(tested.get("jurisdictions", ())),
+                    "match": body.get("scopeMatch", ""),
+                },
             )
         )
         until = str(body.get("validUntil", ""))
-        view.facts.append(("Valid until", until + (" — expired" if expired else "")))
-        view.facts.append(("Conflicts of interest", str(body.get("conflictsOfInterest", ""))))
+        view.facts.append((_("Valid until"), until + (" — " + _("expired") if expired else "")))
+        view.facts.append((_("Conflicts of interest"), str(body.get("conflictsOfInterest", ""))))
         if "engagement" not in body:
-            view.facts.append(("Engagement", "none (issued without one)"))
-        ref("Verdict on claim", body.get("claim"))
-        ref("Under engagement", body.get("engagement"))
+            view.facts.append((_("Engagement"), _("none (issued without one)")))
+        ref(_("Verdict on claim"), body.get("claim"))
+        ref(_("Under engagement"), body.get("engagement"))
         for t in body.get("tests", ()):
-            ref("Rests on test", t)
+            ref(_("Rests on test"), t)
     elif kind == Kind.PROVIDER_REPLY.value:
-        view.text.append(("Reply", str(body.get("text", ""))))
-        ref("Answers verdict", body.get("verdict"))
-        view.docs = _docs(body.get("evidence", ()), "evidence")
+        view.text.append((_("Reply"), str(body.get("text", ""))))
+        ref(_("Answers verdict"), body.get("verdict"))
+        view.docs = _docs(body.get("evidence", ()), _("evidence"))
     elif kind == Kind.ENGAGEMENT_OPEN.value:
-        view.headline = "Engagement registered before testing"
-        view.facts.append(("Testing window", _range(body.get("window", {}))))
+        view.headline = _("Engagement registered before testing")
+        view.facts.append((_("Testing window"), _range(body.get("window", {}))))
         for m in body.get("methods", ()):
             method = str(m.get("method", ""))
-            view.facts.append(("Planned method", METHOD_LABELS.get(method, method)))
-        for member, label in (("commissionedBy", "Commissioned by"), ("paidBy", "Paid by")):
+            view.facts.append((_("Planned method"), METHOD_LABELS.get(method, method)))
+        for member, label in (("commissionedBy", _("Commissioned by")), ("paidBy", _("Paid by"))):
             who = body.get(member, {})
             party = who.get("party")
             view.facts.append((label, names.get(party, party) if party else who.get("name", "")))
-        for c in body.get("conflicts", ()) or ("none declared",):
-            view.facts.append(("Declared conflict", str(c)))
+        for c in body.get("conflicts", ()) or (_("none declared"),):
+            view.facts.append((_("Declared conflict"), str(c)))
         for c in body.get("claims", ()):
-            ref("Covers claim", c)
-        view.docs = _docs([m["protocol"] for m in body.get("methods", ())], "protocol")
+            ref(_("Covers claim"), c)
+        view.docs = _docs([m["protocol"] for m in body.get("methods", ())], _("protocol"))
     elif kind == Kind.ENGAGEMENT_CLOSE.value:
-        ref("Closes engagement", body.get("engagement"))
-        ref("With verdict", body.get("verdict"))
+        ref(_("Closes engagement"), body.get("engagement"))
+        ref(_("With verdict"), body.get("verdict"))
     elif kind == Kind.ENGAGEMENT_WITHDRAW.value:
-        by = "the company" if fact.signer == fact.stream else "the verifier"
-        view.headline = f"Engagement withdrawn by {by}"
-        view.text.append(("Reason", str(body.get("reason", ""))))
-        ref("Withdraws engagement", body.get("engagement"))
+        view.headline = (
+            _("Engagement withdrawn by the company")
+            if fact.signer == fact.stream
+            else _("Engagement withdrawn by the verifier")
+        )
+        view.text.append((_("Reason"), str(body.get("reason", ""))))
+        ref(_("Withdraws engagement"), body.get("engagement"))
     return view
 
 
@@ -1060,6 +1201,20 @@ class Chart:
 
 
 CHART_WIDTH = 760
+MONTHS = (
+    N_("Jan"),
+    N_("Feb"),
+    N_("Mar"),
+    N_("Apr"),
+    N_("May"),
+    N_("Jun"),
+    N_("Jul"),
+    N_("Aug"),
+    N_("Sep"),
+    N_("Oct"),
+    N_("Nov"),
+    N_("Dec"),
+)
 CHART_LEFT = 250
 CHART_RIGHT = 16
 LANE = 30
@@ -1085,7 +1240,11 @@ def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
                 y,
                 "test",
                 "test",
-                f"Test {t.result} on {fmt_date(t.log_time_ms)}",
+                _("Test %(result)s on %(date)s")
+                % {
+                    "result": TEST_RESULT_LABELS.get(t.result or "", t.result),
+                    "date": fmt_date(t.log_time_ms),
+                },
                 t.index,
             )
             for t in c.tests
@@ -1099,7 +1258,11 @@ def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
                     y,
                     "verdict",
                     status,
-                    f"Verdict {STATUS_LABELS.get(status, status)} on {fmt_date(v.log_time_ms)}",
+                    _("Verdict %(result)s on %(date)s")
+                    % {
+                        "result": STATUS_LABELS.get(status, status),
+                        "date": fmt_date(v.log_time_ms),
+                    },
                     v.index,
                 )
             )
@@ -1130,14 +1293,21 @@ def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
         ms = int(month.timestamp() * 1000)
         if ms > end_ms:
             break
-        ticks.append((x(ms), month.strftime("%b %Y")))
+        ticks.append((x(ms), f"{_(MONTHS[month.month - 1])} {month.year}"))
     active = sum(1 for c in replay.claims if c.status == "active")
     ended = len(replay.claims) - active
     verdicts = ", ".join(f"{n} {STATUS_LABELS.get(s, s).lower()}" for s, n in counts.items())
-    summary = (
-        f"{len(replay.claims)} claim versions ({active} active, {ended} withdrawn or replaced) "
-        f"from {fmt_date(start_ms)} to {fmt_date(end_ms)}; verdicts: {verdicts or 'none'}."
-    )
+    summary = _(
+        "%(claims)d claim versions (%(active)d active, %(ended)d withdrawn or replaced) "
+        "from %(start)s to %(end)s; verdicts: %(verdicts)s."
+    ) % {
+        "claims": len(replay.claims),
+        "active": active,
+        "ended": ended,
+        "start": fmt_date(start_ms),
+        "end": fmt_date(end_ms),
+        "verdicts": verdicts or _("none"),
+    }
     return Chart(
         CHART_WIDTH,
         height,
@@ -1150,14 +1320,14 @@ def build_chart(replay: StreamReplay, start_ms: int, end_ms: int) -> Chart:
 
 
 def _not_found(request: Request, what: str) -> HTMLResponse:
-    return _render(request, "not_found.html", {"title": "Not found", "what": what}, status=404)
+    return _render(request, "not_found.html", {"title": _("Not found"), "what": what}, status=404)
 
 
 @router.get("/verifiers/{verifier_id}", response_class=HTMLResponse)
 def verifier_page(request: Request, ledger: LedgerDep, verifier_id: str) -> Response:
     """A verifier's accreditation record and track record (``views.verifier``)."""
     views = ledger.views
-    missing = f"There is no verifier with the id “{verifier_id[:128]}”."
+    missing = _("There is no verifier with the id “%(id)s”.") % {"id": verifier_id[:128]}
     if len(verifier_id) > 128:
         return _not_found(request, missing)
     pinned, now, hit = _pin(request, ledger)
@@ -1197,12 +1367,16 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
     views = ledger.views
     party: Party | None = views.party(provider_id) if len(provider_id) <= 128 else None
     if party is None or party.role != "provider":
-        return _not_found(request, f"There is no company with the id “{provider_id[:128]}”.")
+        return _not_found(
+            request, _("There is no company with the id “%(id)s”.") % {"id": provider_id[:128]}
+        )
     pinned, now, hit = _pin(request, ledger)
     if hit is not None:
         return hit
     if party.registered_at >= pinned.size:  # registered after the checkpoint the page shows
-        return _not_found(request, f"There is no company with the id “{provider_id[:128]}”.")
+        return _not_found(
+            request, _("There is no company with the id “%(id)s”.") % {"id": provider_id[:128]}
+        )
     as_of_text = (request.query_params.get("as_of") or "").strip()
     as_of_ms: int | None = None
     problem = None
@@ -1210,7 +1384,9 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
         try:
             as_of_ms = parse_day(as_of_text)
         except ValueError:
-            problem = f"“{as_of_text}” is not a date (YYYY-MM-DD); showing the present record."
+            problem = _("“%(text)s” is not a date (YYYY-MM-DD); showing the present record.") % {
+                "text": as_of_text
+            }
             as_of_text = ""
     if as_of_ms is not None and as_of_ms >= now:
         as_of_ms, as_of_text = None, ""
@@ -1290,7 +1466,7 @@ def provider_page(request: Request, ledger: LedgerDep, provider_id: str) -> Resp
 @router.get("/log", response_class=HTMLResponse)
 def log_page(request: Request, ledger: LedgerDep) -> Response:
     """The latest checkpoint, the log's key, the fingerprints, and how to verify with the CLI."""
-    pinned, _, hit = _pin(request, ledger)
+    pinned, _now, hit = _pin(request, ledger)
     if hit is not None:
         return hit
     checkpoint = None if pinned.note is None else pinned.note.decode("utf-8")
@@ -1302,7 +1478,7 @@ def log_page(request: Request, ledger: LedgerDep) -> Response:
         "log.html",
         {
             "nav": "log",
-            "title": "The log",
+            "title": _("The log"),
             "checkpoint": checkpoint,
             "size": pinned.size,
             "origin": ledger.origin,

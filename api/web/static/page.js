@@ -42,12 +42,50 @@ import {
   verifyRecord,
 } from "./verify.js";
 
+// The page's language (api/web/i18n.py): the server embeds the browser's part of its catalog
+// (<script type="application/json" id="l10n">: {lang, plural, messages}); English needs none.
+// tr(message, vars) translates a message and fills its {placeholders} from vars; trn(one, many,
+// n) picks the plural form ({n} is the count). scripts/i18n.py extracts both: their messages
+// must be literal strings.
+const L10N = (() => {
+  try {
+    return JSON.parse(document.getElementById("l10n")?.textContent || "null");
+  } catch {
+    return null;
+  }
+})();
+const MESSAGES = L10N?.messages || {};
+
+function fill(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
+
+function tr(msgid, vars = {}) {
+  const text = MESSAGES[msgid];
+  return fill(typeof text === "string" && text ? text : msgid, vars);
+}
+
+function trn(one, many, n, vars = {}) {
+  const other = L10N?.plural === "gt1" ? n > 1 : n !== 1;
+  const forms = MESSAGES[one];
+  const text = Array.isArray(forms) && forms.every(Boolean) ? forms[other ? 1 : 0] : other ? many : one;
+  return fill(text, { n, ...vars });
+}
+
+/** A translated message as nodes: its {placeholders} may be elements (a <code>, a link). */
+function trNodes(msgid, vars) {
+  return tr(msgid, Object.fromEntries(Object.keys(vars).map((k) => [k, `\u0000${k}\u0000`])))
+    .split("\u0000")
+    .map((piece, i) => (i % 2 ? vars[piece] : piece))
+    .filter((piece) => piece !== "");
+}
+
 const PHASES = {
-  fetch: "Downloading the record",
-  parse: "Reading the entries",
-  hash: "Checking signatures and proofs",
-  check: "Replaying the rules, entry by entry",
-  done: "Done",
+  fetch: tr("Downloading the record"),
+  parse: tr("Reading the entries"),
+  hash: tr("Checking signatures and proofs"),
+  check: tr("Replaying the rules, entry by entry"),
+  done: tr("Done"),
 };
 
 class FetchProblem extends Error {}
@@ -78,7 +116,7 @@ async function get(url, what, { optional = false } = {}) {
     } catch {
       // not a problem+json body
     }
-    throw new FetchProblem(`could not download ${what}: HTTP ${response.status}${detail ? ` (${detail})` : ""}`);
+    throw new FetchProblem(tr("could not download {what}: HTTP {status}", { what, status: response.status }) + (detail ? ` (${detail})` : ""));
   }
   return response;
 }
@@ -92,13 +130,13 @@ function readBundle(bundleText, stream) {
   try {
     bundle = JSON.parse(bundleText);
   } catch {
-    throw new VerificationFailure("EncodingError", "the company record is not JSON");
+    throw new VerificationFailure("EncodingError", tr("the company record is not JSON"));
   }
   if (bundle === null || typeof bundle !== "object" || !Array.isArray(bundle.entries)) {
-    throw new VerificationFailure("EncodingError", "the company record has no entries");
+    throw new VerificationFailure("EncodingError", tr("the company record has no entries"));
   }
   if (bundle.stream !== stream) {
-    throw new VerificationFailure("VerificationError", `the server sent the record of ${JSON.stringify(bundle.stream)}, not of ${JSON.stringify(stream)}`);
+    throw new VerificationFailure("VerificationError", tr("the server sent the record of {got}, not of {wanted}", { got: JSON.stringify(bundle.stream), wanted: JSON.stringify(stream) }));
   }
   return bundle;
 }
@@ -112,7 +150,7 @@ async function download(stream, logVkey) {
   const enc = encodeURIComponent(stream);
   let problem = null;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const checkpointNote = await (await get("/v1/log/checkpoint", "the latest checkpoint")).text();
+    const checkpointNote = await (await get("/v1/log/checkpoint", tr("the latest checkpoint"))).text();
     let size;
     try {
       size = checkpointSize(checkpointNote);
@@ -123,7 +161,7 @@ async function download(stream, logVkey) {
     try {
       const url = size === null ? `/v1/streams/${enc}/bundle` : `/v1/streams/${enc}/bundle?size=${size}`;
       // Downloaded again at every press (no-store), although a shared cache may answer.
-      bundleResponse = await get(url, "the company's record");
+      bundleResponse = await get(url, tr("the company's record"));
     } catch (err) {
       if (!(err instanceof FetchProblem)) throw err;
       problem = err;
@@ -134,7 +172,7 @@ async function download(stream, logVkey) {
     if (size === null || checkpointSize(String(bundle.checkpoint)) === size) {
       return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length, witness: null };
     }
-    problem = new FetchProblem(`the server sent the record for another log size than its checkpoint's ${size}`);
+    problem = new FetchProblem(tr("the server sent the record for another log size than its checkpoint's {size}", { size }));
   }
   throw problem;
 }
@@ -149,22 +187,22 @@ const sameKey = (a, b) => a.name === b.name && a.publicKey.length === b.publicKe
 async function downloadWitnessed(stream, logVkey, policyText) {
   const policy = await parsePolicy(policyText);
   const logKey = await parseVkey(logVkey);
-  let note = await get("/v1/log/checkpoint/cosigned", "the cosigned checkpoint", { optional: true });
+  let note = await get("/v1/log/checkpoint/cosigned", tr("the cosigned checkpoint"), { optional: true });
   if (note === null && policy.quorum !== "none") {
     const missing = policyShortfalls(policy, policy.quorum, new Set());
     throw new QuorumError(
-      `this server publishes a witness policy (quorum ${policy.quorum}) but no checkpoint cosigned by its witnesses: ${missing.join("; ")}`,
+      tr("this server publishes a witness policy (quorum {quorum}) but no checkpoint cosigned by its witnesses: {missing}", { quorum: policy.quorum, missing: missing.join("; ") }),
       { quorum: policy.quorum, cosigners: [], missing, unchecked: [] },
     );
   }
-  note ??= await get("/v1/log/checkpoint", "the latest checkpoint"); // quorum none: no cosignature needed
+  note ??= await get("/v1/log/checkpoint", tr("the latest checkpoint")); // quorum none: no cosignature needed
   const checkpointNote = await note.text();
   const witnessed = await verifyPolicy(checkpointNote, policy, { logs: [logKey] });
   if (!sameKey(witnessed.log, logKey)) {
-    throw new VerificationFailure("CheckpointError", `the cosigned checkpoint is signed by ${witnessed.log.name}, a log key of the witness policy, not by this log's key`);
+    throw new VerificationFailure("CheckpointError", tr("the cosigned checkpoint is signed by {name}, a log key of the witness policy, not by this log's key", { name: witnessed.log.name }));
   }
   const size = witnessed.checkpoint.size;
-  const bundleResponse = await get(`/v1/streams/${encodeURIComponent(stream)}/bundle?size=${size}`, "the company's record");
+  const bundleResponse = await get(`/v1/streams/${encodeURIComponent(stream)}/bundle?size=${size}`, tr("the company's record"));
   const bundleText = await bundleResponse.text();
   const bundle = readBundle(bundleText, stream);
   let bundleSize;
@@ -174,15 +212,15 @@ async function downloadWitnessed(stream, logVkey, policyText) {
     bundleSize = null;
   }
   if (bundleSize !== size) {
-    throw new VerificationFailure("CheckpointError", `the server sent the record for a log of ${bundleSize} entries, not for the cosigned checkpoint's ${size}`);
+    throw new VerificationFailure("CheckpointError", tr("the server sent the record for a log of {got} entries, not for the cosigned checkpoint's {size}", { got: bundleSize, size }));
   }
   return { logVkey, checkpointNote, entries: bundle.entries, state: bundle.state, bytes: bundleText.length, witness: { policy, witnessed } };
 }
 
 /** The witness policy this server publishes, then the record (cosigned if there is a policy). */
 async function fetchRecord(stream) {
-  const logVkey = (await (await get("/v1/log/key", "the log key")).text()).trim();
-  const policy = await get("/v1/log/witness-policy", "the witness policy", { optional: true });
+  const logVkey = (await (await get("/v1/log/key", tr("the log key"))).text()).trim();
+  const policy = await get("/v1/log/witness-policy", tr("the witness policy"), { optional: true });
   if (policy === null) return download(stream, logVkey);
   return downloadWitnessed(stream, logVkey, new Uint8Array(await policy.arrayBuffer()));
 }
@@ -221,29 +259,28 @@ async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) 
   const rewritten = (why) =>
     new VerificationFailure(
       "ProofError",
-      `the log is not consistent with the checkpoint this browser verified on ${t.at} ` +
-        `(${t.size} entries): ${why}`,
+      tr("the log is not consistent with the checkpoint this browser verified on {at} ({size} entries): {why}", { at: t.at, size: t.size, why }),
     );
   if (t === null) return ["", ""];
   if (size < t.size) {
     let r;
     try {
-      r = await get(`/v1/log/proof/consistency?from=${size}&to=${t.size}`, "a consistency proof");
+      r = await get(`/v1/log/proof/consistency?from=${size}&to=${t.size}`, tr("a consistency proof"));
     } catch (err) {
       if (!(err instanceof FetchProblem)) throw err;
       const since = Date.parse(t.olderSince || "") || Date.now();
       if (Date.now() - since > OLDER_GRACE_MS) {
         throw rewritten(
-          `since ${new Date(since).toISOString().slice(0, 19)}Z the server shows only ${size} entries and ` +
-            `cannot prove the ${t.size} it showed before (history was rolled back)`,
+          tr("since {since} the server shows only {size} entries and cannot prove the {before} it showed before (history was rolled back)", {
+            since: `${new Date(since).toISOString().slice(0, 19)}Z`,
+            size,
+            before: t.size,
+          }),
         );
       }
       noteOlder(logVkey, t, since);
       return [
-        `this server showed an older checkpoint (${size} entries) than the one this browser verified on ` +
-          `${t.at} (${t.size} entries) — a copy from a cache, or a server that has not caught up — and ` +
-          "cannot yet prove that the newer one extends it. The record above is verified at the older " +
-          "checkpoint. Verify again in a minute; if the server still shows fewer entries, history was rolled back",
+        tr("this server showed an older checkpoint ({size} entries) than the one this browser verified on {at} ({before} entries) — a copy from a cache, or a server that has not caught up — and cannot yet prove that the newer one extends it. The record above is verified at the older checkpoint. Verify again in a minute; if the server still shows fewer entries, history was rolled back", { size, at: t.at, before: t.size }),
         "older-unproven",
       ];
     }
@@ -251,32 +288,31 @@ async function checkAgainstTrusted(logVkey, size, root, { older = false } = {}) 
     try {
       await verifyConsistency(size, t.size, proof, fromHex(root), fromHex(t.root));
     } catch (err) {
-      throw rewritten(`it is not a prefix of it (${err.what || err.message}): history was rewritten`);
+      throw rewritten(tr("it is not a prefix of it ({detail}): history was rewritten", { detail: err.what || err.message }));
     }
     return older
-      ? [`a prefix of the checkpoint verified on ${t.at} (${t.size} entries)`, "consistent"]
+      ? [tr("a prefix of the checkpoint verified on {at} ({size} entries)", { at: t.at, size: t.size }), "consistent"]
       : [
-          `this server showed an older checkpoint (${size} entries, likely a cached copy) than the one this ` +
-            `browser verified on ${t.at} (${t.size} entries); the newer one extends it (consistency proof checked)`,
+          tr("this server showed an older checkpoint ({size} entries, likely a cached copy) than the one this browser verified on {at} ({before} entries); the newer one extends it (consistency proof checked)", { size, at: t.at, before: t.size }),
           "older",
         ];
   }
   if (size === t.size) {
-    if (t.root !== root) throw rewritten("the same size has another root (a fork)");
-    return [`the same checkpoint as on ${t.at}`, "consistent"];
+    if (t.root !== root) throw rewritten(tr("the same size has another root (a fork)"));
+    return [tr("the same checkpoint as on {at}", { at: t.at }), "consistent"];
   }
   let proof = await proofFromTiles(t.size, size, fromHex(t.root), fromHex(root));
-  const via = proof === null ? "" : "; proved from the log's tiles";
+  const via = proof === null ? "" : tr("; proved from the log's tiles");
   if (proof === null) {
-    const r = await get(`/v1/log/proof/consistency?from=${t.size}&to=${size}`, "a consistency proof");
+    const r = await get(`/v1/log/proof/consistency?from=${t.size}&to=${size}`, tr("a consistency proof"));
     proof = (await r.json()).hashes.map((h, k) => b64decode(h, `consistency proof hash ${k}`, "ProofError"));
   }
   try {
     await verifyConsistency(t.size, size, proof, fromHex(t.root), fromHex(root));
   } catch (err) {
-    throw rewritten(`history was rewritten (${err.what || err.message})`);
+    throw rewritten(tr("history was rewritten ({detail})", { detail: err.what || err.message }));
   }
-  return [`consistent with the checkpoint verified on ${t.at} (${t.size} entries${via})`, "consistent"];
+  return [tr("consistent with the checkpoint verified on {at} ({size} entries{via})", { at: t.at, size: t.size, via }), "consistent"];
 }
 
 /**
@@ -340,19 +376,17 @@ function setProgress(bar, phase, label, fraction) {
   phase.textContent = label;
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-
-/** "3 claims, 1 test record, 1 verdict, 2 engagements and no replies": what the company's record holds. */
+/** "3 claims, 1 test record, 1 verdict, 2 engagements and 0 replies": what the company's record holds. */
 function counted(kinds) {
   const n = (...names) => names.reduce((sum, k) => sum + (kinds[k] || 0), 0);
   const parts = [
-    plural(n("claim.publish", "claim.supersede"), "claim", "claims"),
-    plural(n("test.record"), "test record", "test records"),
-    plural(n("verdict.issue"), "verdict", "verdicts"),
-    plural(n("engagement.open"), "engagement", "engagements"),
-    plural(n("provider.reply"), "reply", "replies"),
+    trn("{n} claim", "{n} claims", n("claim.publish", "claim.supersede")),
+    trn("{n} test record", "{n} test records", n("test.record")),
+    trn("{n} verdict", "{n} verdicts", n("verdict.issue")),
+    trn("{n} engagement", "{n} engagements", n("engagement.open")),
+    trn("{n} reply", "{n} replies", n("provider.reply")),
   ];
-  return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
+  return tr("{list} and {last}", { list: parts.slice(0, -1).join(", "), last: parts.at(-1) });
 }
 
 function showOk(out, result, stream, got, seconds, words) {
@@ -362,30 +396,30 @@ function showOk(out, result, stream, got, seconds, words) {
   out.dataset.outcome = "ok";
   out.dataset.complete = String(result.size);
   out.replaceChildren(
-    el("h3", {}, "✔ Record verified in your browser"),
+    el("h3", {}, tr("✔ Record verified in your browser")),
     el(
       "p",
       {},
-      `Verified ${counted(result.kinds)} of this company: ${plural(result.streamLength, "entry", "entries")} ` +
-        `of its record, and ${plural(registry, "registry entry", "registry entries")} about the parties they involve, ` +
-        `in ${seconds.toFixed(2)} s. Every signature, every chain link, every rule and every inclusion proof holds, ` +
-        "against a checkpoint signed by the log's key.",
+      tr("Verified {contents} of this company: {entries} of its record, and {registry} about the parties they involve, in {seconds} s. Every signature, every chain link, every rule and every inclusion proof holds, against a checkpoint signed by the log's key.", {
+        contents: counted(result.kinds),
+        entries: trn("{n} entry", "{n} entries", result.streamLength),
+        registry: trn("{n} registry entry", "{n} registry entries", registry),
+        seconds: seconds.toFixed(2),
+      }),
     ),
     el(
       "p",
       {},
-      `The record is complete at size ${result.size}: the log's signed state at that size counts exactly these ` +
-        `${result.streamLength} entries of this company, and every key change and accreditation of the parties ` +
-        "they involve; nothing was left out or cut off.",
+      tr("The record is complete at size {size}: the log's signed state at that size counts exactly these {count} entries of this company, and every key change and accreditation of the parties they involve; nothing was left out or cut off.", { size: result.size, count: result.streamLength }),
     ),
     el(
       "ul",
       {},
       // The root in base64, as the checkpoint note, the CLI and the log page show it (one encoding).
-      el("li", {}, "Checkpoint: ", `${result.size} entries, root `, el("code", { class: "hash", id: "checkpoint-root" }, b64(fromHex(result.root)))),
-      el("li", {}, "Log key: ", el("code", { class: "hash" }, got.logVkey)),
-      el("li", {}, "Ledger fingerprint: ", el("code", { class: "hash" }, result.genesisHash)),
-      el("li", {}, "Latest entry of this company: ", el("code", { class: "hash" }, company.head)),
+      el("li", {}, ...trNodes("Checkpoint: {size} entries, root {root}", { size: String(result.size), root: el("code", { class: "hash", id: "checkpoint-root" }, b64(fromHex(result.root))) })),
+      el("li", {}, tr("Log key:"), " ", el("code", { class: "hash" }, got.logVkey)),
+      el("li", {}, tr("Ledger fingerprint:"), " ", el("code", { class: "hash" }, result.genesisHash)),
+      el("li", {}, tr("Latest entry of this company:"), " ", el("code", { class: "hash" }, company.head)),
     ),
   );
   // SPEC §8.2 rule 5: entries signed with a key the authority since stated compromised.
@@ -395,20 +429,22 @@ function showOk(out, result, stream, got, seconds, words) {
       el(
         "p",
         { class: "flag", id: "verify-compromised", "data-count": String(compromised.length) },
-        el("strong", {}, `${words.label}: ${plural(compromised.length, "entry", "entries")}. `),
-        `Signed with keys the authority later stated were compromised at the time (log ${compromised.length === 1 ? "index" : "indexes"} ` +
-          `${compromised.map(([i, r]) => `${i}, revoked at ${r}`).join("; ")}). They stay in the log; they confirm nothing. `,
-        el("span", { class: "next-step", "data-state": "key_compromised" }, words.next),
+        el("strong", {}, `${tr(words.label)}: ${trn("{n} entry", "{n} entries", compromised.length)}. `),
+        trn(
+          "Signed with keys the authority later stated were compromised at the time (log index {which}). They stay in the log; they confirm nothing.",
+          "Signed with keys the authority later stated were compromised at the time (log indexes {which}). They stay in the log; they confirm nothing.",
+          compromised.length,
+          { which: compromised.map(([i, r]) => tr("{index}, revoked at {revoked}", { index: i, revoked: r })).join("; ") },
+        ),
+        " ",
+        el("span", { class: "next-step", "data-state": "key_compromised" }, tr(words.next)),
       ),
     );
   }
 }
 
 /** "this browser cannot check post-quantum ML-DSA-44 signatures; use claimledger verify --policy" */
-const mldsaNote = () => [
-  "this browser cannot check post-quantum ML-DSA-44 signatures; use ",
-  el("code", {}, "claimledger verify --policy"),
-];
+const mldsaNote = () => trNodes("this browser cannot check post-quantum ML-DSA-44 signatures; use {command}", { command: el("code", {}, "claimledger verify --policy") });
 
 /** "A (witness.example/w1, Ed25519)": a witness in words. */
 const witnessWords = (w) => `${w.name} (${w.cosigner}, ${w.label === "ml-dsa-44" ? "ML-DSA-44" : "Ed25519"})`;
@@ -421,9 +457,7 @@ function witnessParts(out, got, size) {
       el(
         "p",
         { class: "witness-none" },
-        "Checked against the log's own signature only: this server publishes no witness policy, so no " +
-          "independent witness has cosigned the checkpoint. A log that showed other readers another history " +
-          "would not be caught by this check alone.",
+        tr("Checked against the log's own signature only: this server publishes no witness policy, so no independent witness has cosigned the checkpoint. A log that showed other readers another history would not be caught by this check alone."),
       ),
     ];
   }
@@ -433,15 +467,17 @@ function witnessParts(out, got, size) {
   out.dataset.witnesses = witnessed.cosigners.map((c) => c.name).join(" ");
   out.dataset.unchecked = witnessed.unchecked.map((c) => c.name).join(" ");
   const parts = [];
-  const who = witnessed.cosigners.length ? witnessed.cosigners.map(witnessWords).join(", ") : "no witness";
+  const who = witnessed.cosigners.length ? witnessed.cosigners.map(witnessWords).join(", ") : tr("no witness");
   parts.push(
     el(
       "p",
       { class: "witness-ok" },
-      `Witnessed: the checkpoint of size ${size} meets the quorum ${witnessed.quorum} of the witness policy this ` +
-        `server publishes (${policy.witnesses.size} witness${policy.witnesses.size === 1 ? "" : "es"}). ` +
-        `Cosignatures checked in your browser: ${who}. Entries logged after size ${size} are not included ` +
-        "until the witnesses cosign a later checkpoint.",
+      tr("Witnessed: the checkpoint of size {size} meets the quorum {quorum} of the witness policy this server publishes ({witnesses}). Cosignatures checked in your browser: {who}. Entries logged after size {size} are not included until the witnesses cosign a later checkpoint.", {
+        size,
+        quorum: witnessed.quorum,
+        witnesses: trn("{n} witness", "{n} witnesses", policy.witnesses.size),
+        who,
+      }),
     ),
   );
   if (witnessed.unchecked.length) {
@@ -449,9 +485,10 @@ function witnessParts(out, got, size) {
       el(
         "p",
         { class: "witness-unchecked" },
-        `Not checked: ${witnessed.unchecked.map(witnessWords).join(", ")}: `,
+        tr("Not checked: {who}:", { who: witnessed.unchecked.map(witnessWords).join(", ") }),
+        " ",
         ...mldsaNote(),
-        ". These cosignatures do not count toward the quorum here.",
+        tr(". These cosignatures do not count toward the quorum here."),
       ),
     );
   }
@@ -459,10 +496,9 @@ function witnessParts(out, got, size) {
     el(
       "p",
       {},
-      "The policy is the one this server publishes: compare its witnesses' keys with keys you trust, or " +
-        "verify with your own policy (",
-      el("code", {}, "claimledger verify --policy FILE"),
-      ").",
+      ...trNodes("The policy is the one this server publishes: compare its witnesses' keys with keys you trust, or verify with your own policy ({command}).", {
+        command: el("code", {}, "claimledger verify --policy FILE"),
+      }),
     ),
   );
   return parts;
@@ -477,41 +513,54 @@ function quorumParts(out, err) {
     el(
       "p",
       {},
-      `The checkpoint is below the quorum ${err.quorum} of this server's witness policy, so the record is not ` +
-        `verified. Cosigned (checked in your browser) by: ${err.cosigners.join(", ") || "no witness"}.`,
+      tr("The checkpoint is below the quorum {quorum} of this server's witness policy, so the record is not verified. Cosigned (checked in your browser) by: {who}.", {
+        quorum: err.quorum,
+        who: err.cosigners.join(", ") || tr("no witness"),
+      }),
     ),
     el("ul", { class: "witness-missing" }, ...err.missing.map((m) => el("li", {}, m))),
   ];
   if (err.unchecked.length) {
-    parts.push(el("p", { class: "witness-unchecked" }, `Not checked: ${err.unchecked.join(", ")}: `, ...mldsaNote(), "."));
+    parts.push(el("p", { class: "witness-unchecked" }, tr("Not checked: {who}:", { who: err.unchecked.join(", ") }), " ", ...mldsaNote(), "."));
   }
-  parts.push(el("p", { class: "witness-detail" }, `In detail: ${err.what}.`));
+  parts.push(el("p", { class: "witness-detail" }, ...trNodes("In detail: {what}.", { what: engineWords(err.what) })));
   return parts;
+}
+
+/** The engine's own account of a failed check (verify.js): English, marked so (lang="en") when
+ * the page is in another language. */
+function engineWords(text) {
+  return L10N ? el("span", { lang: "en" }, text) : text;
 }
 
 function showFailure(out, err, stream) {
   out.className = "verify-result failed";
   const located = err instanceof VerificationFailure;
   out.dataset.outcome = located ? "failed" : "error";
-  const title = located ? "✖ Verification failed" : "✖ Could not check the record";
+  const title = located ? tr("✖ Verification failed") : tr("✖ Could not check the record");
   const parts = [el("h3", {}, title)];
   if (located && err.index !== null) {
-    const where = err.stream === "registry" ? "the registry of parties and keys" : `the record of ${err.stream}`;
+    const where = err.stream === "registry" ? tr("the registry of parties and keys") : tr("the record of {stream}", { stream: err.stream });
     out.dataset.index = String(err.index);
     out.dataset.position = String(err.position);
     out.dataset.stream = String(err.stream);
     parts.push(
-      el("p", {}, `The entry at position ${err.position} of ${where} (log index ${err.index}) does not check out: ${err.what}.`),
+      el("p", {}, ...trNodes("The entry at position {position} of {where} (log index {index}) does not check out: {what}.", {
+        position: String(err.position),
+        where,
+        index: String(err.index),
+        what: engineWords(err.what),
+      })),
     );
     const target = document.getElementById(`entry-${err.index}`);
     if (target && err.stream === stream) {
       target.classList.add("failed-entry");
-      parts.push(el("p", {}, el("a", { href: `#entry-${err.index}` }, `Show entry ${err.index}`)));
+      parts.push(el("p", {}, el("a", { href: `#entry-${err.index}` }, tr("Show entry {index}", { index: err.index }))));
     }
   } else if (located && err instanceof QuorumError) {
     parts.push(...quorumParts(out, err));
   } else if (located) {
-    parts.push(el("p", {}, `${err.what}.`));
+    parts.push(el("p", {}, engineWords(err.what), "."));
   } else {
     parts.push(el("p", {}, `${err.message}.`));
   }
@@ -520,8 +569,7 @@ function showFailure(out, err, stream) {
       el(
         "p",
         {},
-        "The server's copy of this record is not the whole record that the log's signed state counts: " +
-          "entries were left out or cut off.",
+        tr("The server's copy of this record is not the whole record that the log's signed state counts: entries were left out or cut off."),
       ),
     );
   }
@@ -531,8 +579,9 @@ function showFailure(out, err, stream) {
       el(
         "p",
         {},
-        `Check that failed: ${err.kind}${err.field ? ` at ${err.field}` : ""}. ` +
-          "What this server shows for this company cannot be trusted until this is explained.",
+        err.field ? tr("Check that failed: {kind} at {field}.", { kind: err.kind, field: err.field }) : tr("Check that failed: {kind}.", { kind: err.kind }),
+        " ",
+        tr("What this server shows for this company cannot be trusted until this is explained."),
       ),
     );
   }
@@ -543,7 +592,7 @@ function showFailure(out, err, stream) {
  * templates read too): per state a label, what it means and what a parent can do next. */
 let wordsOnce = null;
 function verdictWords() {
-  wordsOnce ??= get("/static/verdict-words.json", "the verdict wording").then((r) => r.json()).then((w) => w.states)
+  wordsOnce ??= get("/static/verdict-words.json", tr("the verdict wording")).then((r) => r.json()).then((w) => w.states)
     .catch((err) => {
       wordsOnce = null; // try again on the next click
       throw err;
@@ -570,13 +619,13 @@ async function run(button) {
   try {
     setProgress(bar, phase, PHASES.fetch, 0.02);
     const got = await fetchRecord(stream);
-    setProgress(bar, phase, `${PHASES.fetch}: ${got.entries.length} entries`, 0.2);
+    setProgress(bar, phase, `${PHASES.fetch}: ${trn("{n} entry", "{n} entries", got.entries.length)}`, 0.2);
     const result = await verifyRecord(
       { entries: got.entries, state: got.state, checkpointNote: got.checkpointNote, logVkey: got.logVkey, genesisHash, stream },
       ({ phase: p, done, total }) => {
         const f = total ? done / total : 0;
         const at = p === "hash" ? 0.2 + 0.4 * f : p === "check" ? 0.6 + 0.4 * f : p === "done" ? 1 : 0.2;
-        setProgress(bar, phase, total && p !== "done" ? `${PHASES[p] || p} (${done} of ${total})` : PHASES[p] || p, at);
+        setProgress(bar, phase, total && p !== "done" ? `${PHASES[p] || p} (${tr("{done} of {total}", { done, total })})` : PHASES[p] || p, at);
       },
     );
     const [history, historyKind] = await checkAgainstTrusted(got.logVkey, result.size, result.root, { older: got.witness !== null });
@@ -586,18 +635,18 @@ async function run(button) {
     showOk(out, result, stream, got, seconds, (await verdictWords()).key_compromised);
     out.querySelector("ul").before(...witnessParts(out, got, result.size));
     if (history) {
-      out.querySelector("ul").append(el("li", historyKind === "older-unproven" ? { class: "flag" } : {}, `History: ${history}.`));
+      out.querySelector("ul").append(el("li", historyKind === "older-unproven" ? { class: "flag" } : {}, tr("History: {history}.", { history })));
       out.dataset.history = historyKind;
     }
     out.dataset.ms = String(Math.round(result.ms));
   } catch (err) {
-    setProgress(bar, phase, "Stopped", bar.value / 100);
+    setProgress(bar, phase, tr("Stopped"), bar.value / 100);
     showFailure(out, err, stream);
   } finally {
     out.dataset.totalMs = String(Math.round(performance.now() - started));
     button.disabled = false;
     button.removeAttribute("aria-busy");
-    button.textContent = "Verify again";
+    button.textContent = tr("Verify again");
     out.setAttribute("tabindex", "-1");
     out.focus();
   }
