@@ -16,6 +16,7 @@ from attest.policy import parse_policy
 from cli._backend import LocalBackend, default_keys_dir
 from cli._common import db_option, echo_json
 from cli._errors import EXIT_USAGE, CliError
+from cli._i18n import _
 from cli._keyfiles import (
     PASSPHRASE_ENV,
     is_encrypted,
@@ -128,7 +129,7 @@ def init_cmd(
     if keys_dir is None and (authority_key is None or log_key is None):
         keys_dir = default_keys_dir(db)
         if keys_dir is None:
-            raise click.UsageError("for a PostgreSQL ledger give --keys-dir or both key files")
+            raise click.UsageError(_("for a PostgreSQL ledger give --keys-dir or both key files"))
     made: list[Path] = []
     if keys_dir is not None:
         keys_dir.mkdir(parents=True, exist_ok=True)
@@ -208,9 +209,16 @@ def _serve(
         try:
             parse_policy(witness_policy.read_bytes())
         except OSError as exc:
-            raise CliError(f"cannot read {witness_policy}: {exc}", EXIT_USAGE) from exc
+            raise CliError(
+                _("cannot read %(witness_policy)s: %(exc)s")
+                % {"witness_policy": witness_policy, "exc": exc},
+                EXIT_USAGE,
+            ) from exc
         except VerificationError as exc:
-            raise CliError(f"{witness_policy}: {exc}", EXIT_USAGE) from exc
+            raise CliError(
+                _("%(witness_policy)s: %(exc)s") % {"witness_policy": witness_policy, "exc": exc},
+                EXIT_USAGE,
+            ) from exc
         os.environ["CLAIMLEDGER_WITNESS_POLICY"] = str(witness_policy.absolute())
     key_path = log_key
     if key_path is None:
@@ -390,7 +398,7 @@ def demo_cmd(
     keys_dir = keys_dir or default_keys_dir(db) or Path("claimledger-demo-keys")
     if reset:
         if parsed.path is None:
-            raise click.UsageError("--reset only deletes SQLite files; drop the schema yourself")
+            raise click.UsageError(_("--reset only deletes SQLite files; drop the schema yourself"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{parsed.path}{suffix}").unlink(missing_ok=True)
         shutil.rmtree(keys_dir, ignore_errors=True)
@@ -404,7 +412,9 @@ def demo_cmd(
         click.echo(f"Using the existing demo ledger {parsed.display} (--reset rebuilds it).")
     else:
         if keys_dir.exists():
-            raise CliError(f"{keys_dir} already exists; remove it or pass --reset")
+            raise CliError(
+                _("%(keys_dir)s already exists; remove it or pass --reset") % {"keys_dir": keys_dir}
+            )
         click.echo(f"Building the demo ledger {parsed.display}")
         demo = build_demo(
             db,

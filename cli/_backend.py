@@ -24,6 +24,7 @@ import httpx
 from attest import ChainError, LogEntry, genesis_prev
 from attest.canonical import encode as canonical_encode
 from cli._errors import EXIT_FAILED, CliError, ServerProblem
+from cli._i18n import _
 from cli._keyfiles import load_private_key
 from ledger import Ledger, LedgerError, export_bundle, parse_database_url
 
@@ -90,7 +91,7 @@ class Backend:
         Raises:
             CliError: no checkpoint was kept by then, or this source cannot tell.
         """
-        raise CliError("this source cannot export a record as of a date")
+        raise CliError(_("this source cannot export a record as of a date"))
 
     def cosigned_checkpoint(self) -> bytes:
         """The newest checkpoint note cosigned by the ledger's witnesses (unverified).
@@ -145,8 +146,11 @@ class LocalBackend(Backend):
         path = self._key_path()
         if write and path is None:
             raise CliError(
-                f"writing to {self.source} (or signing its checkpoint) needs the log key: "
-                "give --log-key FILE or set CLAIMLEDGER_LOG_KEY"
+                _(
+                    "writing to %(source)s (or signing its checkpoint) needs the log key: "
+                    "give --log-key FILE or set CLAIMLEDGER_LOG_KEY"
+                )
+                % {"source": self.source}
             )
         key = load_private_key(path) if path is not None else None
         if self._ledger is not None:
@@ -172,8 +176,11 @@ class LocalBackend(Backend):
                 return self.ledger().checkpoint()
             except LedgerError as exc:
                 raise CliError(
-                    f"{self.source} holds no published checkpoint: give the log key "
-                    "(--log-key FILE or CLAIMLEDGER_LOG_KEY) to sign one"
+                    _(
+                        "%(source)s holds no published checkpoint: give the log key (--log-key "
+                        "FILE or CLAIMLEDGER_LOG_KEY) to sign one"
+                    )
+                    % {"source": self.source}
                 ) from exc
         return self.ledger(write=True).checkpoint()
 
@@ -218,8 +225,11 @@ class LocalBackend(Backend):
         note = self.ledger().cosigned_checkpoint()
         if note is None:
             raise CliError(
-                f"below quorum: {self.source} has no cosigned checkpoint (is it served with "
-                "--witness-policy?)",
+                _(
+                    "below quorum: %(source)s has no cosigned checkpoint (is it served "
+                    "with --witness-policy?)"
+                )
+                % {"source": self.source},
                 EXIT_FAILED,
             )
         return note
@@ -227,7 +237,9 @@ class LocalBackend(Backend):
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
         views: Any = self.ledger().views
         if not hasattr(views, "replay"):
-            raise CliError("replay is not available in this build (ledger.views.replay is missing)")
+            raise CliError(
+                _("replay is not available in this build (ledger.views.replay is missing)")
+            )
         # The present is judged at the machine's clock; a cut at its own time.
         now = time.time_ns() // 1_000_000 if as_of_ms is None and size is None else None
         result: dict[str, Any] = views.replay(
@@ -255,7 +267,9 @@ class RemoteBackend(Backend):
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         base = url.rstrip("/")
         if not base.startswith(("http://", "https://")):
-            raise CliError(f"--server must be an http:// or https:// URL, not {url!r}")
+            raise CliError(
+                _("--server must be an http:// or https:// URL, not %(url)s") % {"url": repr(url)}
+            )
         self.source = base
         self._http = httpx.Client(base_url=base, timeout=timeout, follow_redirects=True)
 
@@ -318,7 +332,10 @@ class RemoteBackend(Backend):
                     next_index = entry.index + 1
                     yield entry
             if not got:
-                raise CliError(f"the server returned no entries from index {next_index}")
+                raise CliError(
+                    _("the server returned no entries from index %(next_index)s")
+                    % {"next_index": next_index}
+                )
 
     def stream_entries(self, stream: str) -> Iterator[LogEntry]:
         path = f"/v1/streams/{quote(stream, safe='')}/entries"
@@ -334,8 +351,16 @@ class RemoteBackend(Backend):
                     entry = _log_entry(_json_line(line))
                     if entry.stream != stream or entry.position != start + got:
                         raise CliError(
-                            f"the server sent entry {entry.position} of {entry.stream!r} as "
-                            f"entry {start + got} of {stream!r}"
+                            _(
+                                "the server sent entry %(position)s of %(stream)s as entry "
+                                "%(wanted)s of %(asked)s"
+                            )
+                            % {
+                                "position": entry.position,
+                                "stream": repr(entry.stream),
+                                "wanted": start + got,
+                                "asked": repr(stream),
+                            }
                         )
                     got += 1
                     yield entry
@@ -356,8 +381,11 @@ class RemoteBackend(Backend):
         response = self._http.get("/v1/log/checkpoint/cosigned")
         if response.status_code == 404:
             raise CliError(
-                f"below quorum: {self.source} has no cosigned checkpoint (not served with a "
-                "witness policy, or its witnesses have not cosigned any checkpoint)",
+                _(
+                    "below quorum: %(source)s has no cosigned checkpoint (not served with "
+                    "a witness policy, or its witnesses have not cosigned any checkpoint)"
+                )
+                % {"source": self.source},
                 EXIT_FAILED,
             )
         self._check(response)
@@ -391,7 +419,10 @@ class RemoteBackend(Backend):
 
 
 def _malformed(response: httpx.Response, why: str) -> CliError:
-    return CliError(f"the server sent a malformed response to {response.request.url}: {why}")
+    return CliError(
+        _("the server sent a malformed response to %(url)s: %(why)s")
+        % {"url": response.request.url, "why": why}
+    )
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
@@ -412,9 +443,9 @@ def _json_line(line: str) -> Any:
     try:
         return json.loads(line)
     except RecursionError:
-        raise CliError("the server sent a malformed log entry: nested too deeply") from None
+        raise CliError(_("the server sent a malformed log entry: nested too deeply")) from None
     except ValueError as exc:
-        raise CliError(f"the server sent a malformed log entry: {exc}") from exc
+        raise CliError(_("the server sent a malformed log entry: %(exc)s") % {"exc": exc}) from exc
 
 
 def _log_entry(obj: Any) -> LogEntry:
@@ -442,7 +473,7 @@ def _log_entry(obj: Any) -> LogEntry:
             None if root is None else bytes.fromhex(str(root)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CliError(f"the server sent a malformed log entry: {exc}") from exc
+        raise CliError(_("the server sent a malformed log entry: %(exc)s") % {"exc": exc}) from exc
 
 
 def open_backend(db: str | None, server: str | None, log_key: Path | None = None) -> Backend:

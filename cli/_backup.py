@@ -9,6 +9,7 @@ import click
 
 from cli._common import db_option, echo_json
 from cli._errors import EXIT_USAGE, CliError
+from cli._i18n import _
 from ledger import backup_sqlite, parse_database_url
 
 __all__ = ["backup_cmd", "pg_dump_command"]
@@ -68,12 +69,17 @@ def backup_cmd(db: str, out: Path, as_json: bool) -> None:
     parsed = parse_database_url(db)
     if parsed.kind != "sqlite":
         raise CliError(
-            f"claimledger backup copies SQLite ledgers; back up {parsed.display} with "
-            f"`{pg_dump_command(db, out)}` ({RECIPE})",
+            _(
+                "claimledger backup copies SQLite ledgers; back up %(display)s with "
+                "`%(command)s` (%(recipe)s)"
+            )
+            % {"display": parsed.display, "command": pg_dump_command(db, out), "recipe": RECIPE},
             EXIT_USAGE,
         )
     if out.is_dir():
-        raise CliError(f"{out} is a directory: give the backup file's path", EXIT_USAGE)
+        raise CliError(
+            _("%(out)s is a directory: give the backup file's path") % {"out": out}, EXIT_USAGE
+        )
     result = backup_sqlite(db, out)
     if as_json:
         echo_json(

@@ -18,6 +18,7 @@ from attest import ChainError, Envelope, make_statement, sign_statement
 from attest.statements import REGISTRY_KINDS, Kind, format_timestamp, parse_timestamp
 from cli._backend import DEFAULT_DB, Backend, open_backend
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._keyfiles import load_private_key
 from keys import PrivateKey
 
@@ -91,7 +92,7 @@ def check_backend_options() -> set[str]:
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     }
     if explicit == {"db", "server"}:
-        raise click.UsageError("give either --db or --server, not both")
+        raise click.UsageError(_("give either --db or --server, not both"))
     return explicit
 
 
@@ -170,13 +171,19 @@ _StrictLoader.yaml_implicit_resolvers = {
 def _no_floats(value: Any, pointer: str) -> None:
     if isinstance(value, float):
         raise CliError(
-            f"{pointer or '/'}: {value!r} is a decimal number; the ledger's JSON has no floats, "
-            f'so write it as a string ("{value}")'
+            _(
+                "%(pointer)s: %(value)s is a decimal number; the ledger's JSON has no "
+                'floats, so write it as a string ("%(text)s")'
+            )
+            % {"pointer": pointer or "/", "value": repr(value), "text": value}
         )
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise CliError(f"{pointer}/{k}: member names must be strings")
+                raise CliError(
+                    _("%(pointer)s/%(k)s: member names must be strings")
+                    % {"pointer": pointer, "k": k}
+                )
             _no_floats(v, f"{pointer}/{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -195,21 +202,31 @@ def load_body(path: Path | None) -> dict[str, Any]:
     try:
         text = sys.stdin.read() if name == "-" else path.read_text("utf-8")
     except OSError as exc:
-        raise CliError(f"cannot read body file {name}: {exc.strerror or exc}") from exc
+        raise CliError(
+            _("cannot read body file %(name)s: %(why)s")
+            % {"name": name, "why": exc.strerror or exc}
+        ) from exc
     except UnicodeDecodeError:
-        raise CliError(f"body file {name} is not UTF-8 text") from None
+        raise CliError(_("body file %(name)s is not UTF-8 text") % {"name": name}) from None
     try:
         if path.suffix == ".json":
             value = json.loads(text)
         else:
             value = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:
-        raise CliError(f"body file {name} is not valid JSON/YAML: nested too deeply") from None
+        raise CliError(
+            _("body file %(name)s is not valid JSON/YAML: nested too deeply") % {"name": name}
+        ) from None
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"body file {name} is not valid JSON/YAML: {first}") from exc
+        raise CliError(
+            _("body file %(name)s is not valid JSON/YAML: %(first)s")
+            % {"name": name, "first": first}
+        ) from exc
     if not isinstance(value, dict):
-        raise CliError(f"body file {name} must hold a JSON object (the statement body)")
+        raise CliError(
+            _("body file %(name)s must hold a JSON object (the statement body)") % {"name": name}
+        )
     _no_floats(value, "")
     return value
 
@@ -228,7 +245,8 @@ def parse_date_or_time(text: str) -> int:
         return parse_timestamp(text)
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SSZ)"
+            _("%(text)s is not a date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SSZ)")
+            % {"text": repr(text)}
         ) from None
 
 
@@ -252,11 +270,13 @@ class Signing:
         self.output = output
         self.as_json = as_json
         if output is not None and prev is None:
-            raise click.UsageError("--output (offline signing) needs --prev HEX")
+            raise click.UsageError(_("--output (offline signing) needs --prev HEX"))
         if output is not None and output.exists():
-            raise CliError(f"{output} already exists; refusing to overwrite it")
+            raise CliError(
+                _("%(output)s already exists; refusing to overwrite it") % {"output": output}
+            )
         if prev is not None and (len(prev) != 64 or set(prev) - set("0123456789abcdef")):
-            raise click.BadParameter("must be 64 lowercase hex characters", param_hint="--prev")
+            raise click.BadParameter(_("must be 64 lowercase hex characters"), param_hint="--prev")
         self._key: PrivateKey | None = None
 
     @property
@@ -338,8 +358,11 @@ def append(
         except ChainError as exc:
             if signing.prev is not None:
                 raise CliError(
-                    f"chain conflict: stream {stream!r} has moved on; its head is now {exc.head} "
-                    f"(length {exc.length}). Sign again with --prev {exc.head}",
+                    _(
+                        "chain conflict: stream %(stream)s has moved on; its head is now "
+                        "%(head)s (length %(length)s). Sign again with --prev %(head)s"
+                    )
+                    % {"stream": repr(stream), "head": exc.head, "length": exc.length},
                     EXIT_FAILED,
                 ) from exc
             told = exc.head
@@ -347,7 +370,8 @@ def append(
         print_receipt(receipt, kind=str(kind), digest=digest_of(envelope), as_json=signing.as_json)
         return
     raise CliError(
-        f"stream {stream!r} kept moving: gave up after {MAX_REBASES} re-signs on a new head",
+        _("stream %(stream)s kept moving: gave up after %(count)s re-signs on a new head")
+        % {"stream": repr(stream), "count": MAX_REBASES},
         EXIT_FAILED,
     )
 

@@ -22,6 +22,7 @@ from attest import Envelope, VerificationError
 from attest.statements import Kind
 from cli._backend import Backend
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 
 __all__ = ["CLAIM_KINDS", "MIN_PREFIX", "Found", "StreamIndex", "check_digest_ref"]
 
@@ -41,16 +42,21 @@ def check_digest_ref(value: str, param: str, *, full: bool = False) -> str:
     """
     ref = value.strip().lower()
     if set(ref) - _HEX or not ref:
-        raise click.BadParameter(f"{value!r} is not a hex digest", param_hint=param)
+        raise click.BadParameter(
+            _("%(value)s is not a hex digest") % {"value": repr(value)}, param_hint=param
+        )
     if full and len(ref) != 64:
         raise click.BadParameter(
-            "signing offline (-o), give the whole digest (64 hex characters): a prefix is "
-            "resolved against the ledger",
+            _(
+                "signing offline (-o), give the whole digest (64 hex characters): a "
+                "prefix is resolved against the ledger"
+            ),
             param_hint=param,
         )
     if not MIN_PREFIX <= len(ref) <= 64:
         raise click.BadParameter(
-            f"give the digest (64 hex characters) or at least its first {MIN_PREFIX}",
+            _("give the digest (64 hex characters) or at least its first %(MIN_PREFIX)s")
+            % {"MIN_PREFIX": MIN_PREFIX},
             param_hint=param,
         )
     return ref
@@ -96,7 +102,11 @@ class StreamIndex:
                 body = statement.get("body") or {}
             except (VerificationError, ValueError, TypeError, KeyError, RecursionError) as exc:
                 raise CliError(
-                    f"entry {raw.position} of stream {stream} is not a readable statement: {exc}"
+                    _(
+                        "entry %(position)s of stream %(stream)s is not a readable statement: "
+                        "%(exc)s"
+                    )
+                    % {"position": raw.position, "stream": stream, "exc": exc}
                 ) from exc
             digest = hashlib.sha256(payload).hexdigest()
             index.statements[digest] = Found(digest, kind, statement)
@@ -122,8 +132,18 @@ class StreamIndex:
         if len(matches) > 1:
             listed = ", ".join(sorted(f.digest[:16] + "…" for f in matches))
             raise CliError(
-                f"{param}: {ref} is the start of {len(matches)} {what} digests in stream "
-                f"{self.stream} ({listed}); give more characters"
+                _(
+                    "%(param)s: %(ref)s is the start of %(count)s %(what)s digests in stream "
+                    "%(stream)s (%(listed)s); give more characters"
+                )
+                % {
+                    "param": param,
+                    "ref": ref,
+                    "count": len(matches),
+                    "what": what,
+                    "stream": self.stream,
+                    "listed": listed,
+                }
             )
         return matches[0]
 
@@ -133,7 +153,10 @@ class StreamIndex:
         while digest in self.superseded_by:
             digest = self.superseded_by[digest]
             if digest in seen:  # only a corrupt stream loops; the ledger refuses it
-                raise CliError(f"the claim versions of stream {self.stream} supersede in a loop")
+                raise CliError(
+                    _("the claim versions of stream %(stream)s supersede in a loop")
+                    % {"stream": self.stream}
+                )
             seen.add(digest)
         return digest
 
@@ -144,10 +167,14 @@ class StreamIndex:
             CliError: exit 1, the ledger would refuse it.
         """
         if digest in self.withdrawn:
-            raise CliError(f"{param}: claim {digest} is withdrawn", EXIT_FAILED)
+            raise CliError(
+                _("%(param)s: claim %(digest)s is withdrawn") % {"param": param, "digest": digest},
+                EXIT_FAILED,
+            )
         latest = self.current(digest)
         if latest != digest:
             raise CliError(
-                f"{param}: claim {digest} was superseded; its current version is {latest}",
+                _("%(param)s: claim %(digest)s was superseded; its current version is %(latest)s")
+                % {"param": param, "digest": digest, "latest": latest},
                 EXIT_FAILED,
             )

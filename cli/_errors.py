@@ -23,6 +23,7 @@ import click
 import httpx
 
 from attest import AttestError, VerificationError
+from cli._i18n import N_, _
 from keys import InvalidSignatureError, KeysError
 from ledger import CorruptionError, LedgerError
 
@@ -40,20 +41,21 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 _LABELS = {
-    "EncodingError": "malformed data",
-    "SchemaError": "invalid statement",
-    "SignatureError": "bad signature",
-    "UnknownKeyError": "unknown key",
-    "RevokedKeyError": "revoked key",
-    "NotAuthorisedError": "not authorised",
-    "ChainError": "chain conflict",
-    "DanglingReferenceError": "dangling reference",
-    "EngagementError": "engagement rule",
-    "OutOfScopeError": "outside the claim's scope",
-    "ProofError": "proof failed",
-    "IncompleteRecordError": "incomplete record",
-    "CheckpointError": "bad checkpoint",
+    "EncodingError": N_("malformed data"),
+    "SchemaError": N_("invalid statement"),
+    "SignatureError": N_("bad signature"),
+    "UnknownKeyError": N_("unknown key"),
+    "RevokedKeyError": N_("revoked key"),
+    "NotAuthorisedError": N_("not authorised"),
+    "ChainError": N_("chain conflict"),
+    "DanglingReferenceError": N_("dangling reference"),
+    "EngagementError": N_("engagement rule"),
+    "OutOfScopeError": N_("outside the claim's scope"),
+    "ProofError": N_("proof failed"),
+    "IncompleteRecordError": N_("incomplete record"),
+    "CheckpointError": N_("bad checkpoint"),
 }
+"""The kind of a failed check in words (translated where it is shown)."""
 
 
 class CliError(click.ClickException):
@@ -64,8 +66,10 @@ class CliError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print ``Error: <message>`` on stderr."""
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+        """Print ``Error: <message>`` on stderr (in the user's language, :mod:`cli._i18n`)."""
+        click.echo(
+            _("Error: %(message)s") % {"message": self.format_message()}, err=True, file=file
+        )
 
 
 class ServerProblem(Exception):
@@ -99,8 +103,11 @@ def _listed(errors: Any) -> str | None:
 
 
 def _verification_message(exc: VerificationError) -> str:
-    label = _LABELS.get(type(exc).__name__, "verification failed")
-    return f"{label}: {exc}"
+    label = _LABELS.get(type(exc).__name__)
+    return _("%(label)s: %(detail)s") % {
+        "label": _(label) if label else _("verification failed"),
+        "detail": exc,
+    }
 
 
 def to_cli_error(exc: BaseException) -> CliError | None:
@@ -112,9 +119,9 @@ def to_cli_error(exc: BaseException) -> CliError | None:
     if isinstance(exc, AttestError):
         return CliError(str(exc), EXIT_USAGE)
     if isinstance(exc, InvalidSignatureError):
-        return CliError(f"bad signature: {exc}", EXIT_FAILED)
+        return CliError(_("bad signature: %(exc)s") % {"exc": exc}, EXIT_FAILED)
     if isinstance(exc, KeysError):
-        return CliError(f"key: {exc}", EXIT_USAGE)
+        return CliError(_("key: %(exc)s") % {"exc": exc}, EXIT_USAGE)
     if isinstance(exc, CorruptionError):
         where = ", ".join(
             f"{k} {v}"
@@ -122,22 +129,31 @@ def to_cli_error(exc: BaseException) -> CliError | None:
             if v is not None
         )
         return CliError(
-            f"the database fails verification: {exc}" + (f" ({where})" if where else ""),
+            _("the database fails verification: %(detail)s") % {"detail": exc}
+            + (f" ({where})" if where else ""),
             EXIT_FAILED,
         )
     if isinstance(exc, LedgerError):
-        return CliError(f"ledger: {exc}", EXIT_USAGE)
+        return CliError(_("ledger: %(exc)s") % {"exc": exc}, EXIT_USAGE)
     if isinstance(exc, ServerProblem):
         refused = exc.status in (400, 403, 409, 422)
         return CliError(
-            f"server {'refused' if refused else 'error'} ({exc.status}): {exc}",
+            (
+                _("server refused (%(status)s): %(exc)s")
+                if refused
+                else _("server error (%(status)s): %(exc)s")
+            )
+            % {"status": exc.status, "exc": exc},
             EXIT_FAILED if refused else EXIT_USAGE,
         )
     if isinstance(exc, httpx.HTTPError):
         where = ""
         with contextlib.suppress(RuntimeError):  # an error raised before a request was made
             where = f" ({exc.request.url})"
-        return CliError(f"cannot reach the server{where}: {exc or type(exc).__name__}")
+        return CliError(
+            _("cannot reach the server%(where)s: %(why)s")
+            % {"where": where, "why": exc or type(exc).__name__}
+        )
     if isinstance(exc, OSError):
         name = f"{exc.filename}: " if exc.filename else ""
         return CliError(f"{name}{exc.strerror or exc}")

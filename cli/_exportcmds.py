@@ -18,6 +18,7 @@ from attest.statements import format_timestamp
 from cli._backend import LocalBackend
 from cli._common import backend_options, parse_date_or_time, with_backend
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._keyfiles import load_private_key
 from ledger import OPEN_DATA_FILES, open_data_cut, open_data_file, write_open_data
 
@@ -69,7 +70,9 @@ def export_intoto_cmd(
     re-signed only if its ledger signature verifies with the same key.
     """
     if output.exists():
-        raise CliError(f"{output} already exists; refusing to overwrite it")
+        raise CliError(
+            _("%(output)s already exists; refusing to overwrite it") % {"output": output}
+        )
     key = load_private_key(key_path)
     backend = with_backend(db, server, log_key)
     note = backend.checkpoint()
@@ -96,17 +99,24 @@ def export_intoto_cmd(
         try:
             env.verify(key.public_key)
         except SignatureError as exc:
-            raise CliError(f"entry {entry.index}: {exc}", EXIT_FAILED) from exc
+            raise CliError(
+                _("entry %(index)s: %(exc)s") % {"index": entry.index, "exc": exc}, EXIT_FAILED
+            ) from exc
         claim = str(statement["body"]["claim"])
         if claim not in measures:
-            raise CliError(f"entry {entry.index}: its claim {claim} is not in the log")
+            raise CliError(
+                _("entry %(index)s: its claim %(claim)s is not in the log")
+                % {"index": entry.index, "claim": claim}
+            )
         logged = LoggedStatement.from_entry(origin, entry, measures[claim])
         for st in intoto_statements(logged):
             lines.append(sign_intoto(st, key) + b"\n")
         done.add(entry.index)
     if missing := sorted(wanted - done):
         at = ", ".join(map(str, missing))
-        raise CliError(f"no test record or verdict signed with this key at index {at}")
+        raise CliError(
+            _("no test record or verdict signed with this key at index %(at)s") % {"at": at}
+        )
     with output.open("xb") as f:
         f.writelines(lines)
     click.echo(
@@ -161,7 +171,12 @@ def _download(http: httpx.Client, name: str, size: int, root: str, at_ms: int) -
         if not response.is_success:
             response.read()
             raise CliError(
-                f"{response.request.url}: HTTP {response.status_code}: {response.text[:200]}",
+                _("%(url)s: HTTP %(status_code)s: %(body)s")
+                % {
+                    "url": response.request.url,
+                    "status_code": response.status_code,
+                    "body": response.text[:200],
+                },
                 EXIT_FAILED,
             )
         got = (
@@ -170,7 +185,8 @@ def _download(http: httpx.Client, name: str, size: int, root: str, at_ms: int) -
         )
         if got != (str(size), root):
             raise CliError(
-                f"{name}: the server built it at checkpoint {got}, not ({size}, {root})",
+                _("%(name)s: the server built it at checkpoint %(got)s, not (%(size)s, %(root)s)")
+                % {"name": name, "got": got, "size": size, "root": root},
                 EXIT_FAILED,
             )
         yield from response.iter_bytes()

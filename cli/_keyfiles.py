@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli._errors import CliError
+from cli._i18n import _
 from keys import PrivateKey, PublicKey
 
 __all__ = [
@@ -40,7 +41,10 @@ def _prompt(text: str, *, confirm: bool) -> bytes:
             text, hide_input=True, confirmation_prompt=confirm, err=True, default=""
         )
     except click.Abort:
-        raise CliError(f"no passphrase given (set {PASSPHRASE_ENV} or run interactively)") from None
+        raise CliError(
+            _("no passphrase given (set %(PASSPHRASE_ENV)s or run interactively)")
+            % {"PASSPHRASE_ENV": PASSPHRASE_ENV}
+        ) from None
     return value.encode("utf-8")
 
 
@@ -51,7 +55,7 @@ def passphrase_for(path: Path) -> bytes:
         return env.encode("utf-8")
     value = _prompt(f"Passphrase for {path}", confirm=False)
     if not value:
-        raise CliError(f"{path} is encrypted and no passphrase was given")
+        raise CliError(_("%(path)s is encrypted and no passphrase was given") % {"path": path})
     return value
 
 
@@ -63,8 +67,10 @@ def new_passphrase(path: Path) -> bytes:
     value = _prompt(f"New passphrase for {path}", confirm=True)
     if not value:
         raise CliError(
-            "an empty passphrase is not allowed (use --unsafe-unencrypted to write the key "
-            "in the clear)"
+            _(
+                "an empty passphrase is not allowed (use --unsafe-unencrypted to write "
+                "the key in the clear)"
+            )
         )
     return value
 
@@ -91,7 +97,9 @@ def save_new_key(
         KeysError: the key cannot be written.
     """
     if path.exists():
-        raise CliError(f"{path} already exists; refusing to overwrite a key file")
+        raise CliError(
+            _("%(path)s already exists; refusing to overwrite a key file") % {"path": path}
+        )
     key = key or PrivateKey.generate()
     if unsafe_unencrypted:
         key.save(path, None, unsafe_unencrypted=True)

@@ -36,6 +36,7 @@ from cli._backend import Backend
 from cli._common import backend_options, with_backend
 from cli._config import TrustStore
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._readcmds import load_policy
 from cli._tilescmds import TilesBackend
 from cli._verifying import checkpoint_size, trusted_checkpoint
@@ -251,6 +252,11 @@ def monitor_cmd(
             if v is not None
         )
         raise CliError(
-            f"monitor: verification FAILED{' at ' + where if where else ''}: {exc.what}",
+            (
+                _("monitor: verification FAILED at %(where)s: %(what)s")
+                if where
+                else _("monitor: verification FAILED: %(what)s")
+            )
+            % {"where": where, "what": exc.what},
             EXIT_FAILED,
         ) from exc

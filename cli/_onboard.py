@@ -24,6 +24,7 @@ from attest.registration import (
 from attest.statements import Kind, Role, format_timestamp
 from cli._common import Signing, append, backend_options, signing_options, with_backend
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._keyfiles import load_private_key, save_new_key
 from keys import PrivateKey
 
@@ -85,9 +86,11 @@ def onboard_request(
         --jurisdiction US --key-out acme.key > request.json
     """
     if (key_out is None) == (key_file is None):
-        raise click.UsageError("give --key-out FILE (a new key) or --key FILE (yours), not both")
+        raise click.UsageError(_("give --key-out FILE (a new key) or --key FILE (yours), not both"))
     if key_out is not None and key_out.exists():
-        raise CliError(f"{key_out} already exists; refusing to overwrite it")
+        raise CliError(
+            _("%(key_out)s already exists; refusing to overwrite it") % {"key_out": key_out}
+        )
     key = PrivateKey.generate() if key_file is None else load_private_key(key_file)
     try:
         request = RegistrationRequest(
@@ -100,7 +103,7 @@ def onboard_request(
             website=website,
         )
     except VerificationError as exc:
-        raise CliError(f"invalid request: {exc}", EXIT_FAILED) from exc
+        raise CliError(_("invalid request: %(exc)s") % {"exc": exc}, EXIT_FAILED) from exc
     if key_out is not None:  # only once the request is valid: no key file made for nothing
         save_new_key(key_out, unsafe_unencrypted=unsafe_unencrypted, key=key)
     click.echo(json.dumps(sign_registration_request(request, key), indent=2, ensure_ascii=False))
@@ -138,7 +141,9 @@ def register_cmd(request_file: Path, **kw: Any) -> None:
         request = verify_registration_request(data)
     except VerificationError as exc:
         raise CliError(
-            f"{request_file}: registration request refused: {_why(exc)}", EXIT_FAILED
+            _("%(request_file)s: registration request refused: %(why)s")
+            % {"request_file": request_file, "why": _why(exc)},
+            EXIT_FAILED,
         ) from exc
     signing = Signing(kw["key_file"], kw["signer"], kw["prev"], kw["output"], kw["as_json"])
     click.echo(

@@ -16,6 +16,7 @@ from attest.merkle import leaf_hash, verify_inclusion
 from attest.tlogproof import tlog_proof, verify_tlog_proof
 from cli._common import backend_options, with_backend
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._readcmds import load_policy
 from cli._verifying import checkpoint_size
 
@@ -82,24 +83,29 @@ def entry_cmd(
     """Write the tlog-proof of the entry at INDEX."""
     for path in (output, entry_out):
         if path is not None and path.exists():
-            raise CliError(f"{path} already exists; refusing to overwrite it")
+            raise CliError(_("%(path)s already exists; refusing to overwrite it") % {"path": path})
     backend = with_backend(db, server, log_key)
     note = backend.cosigned_checkpoint() if which == "cosigned" else backend.checkpoint()
     # Checked here before anything is written: a proof this command writes always verifies.
     cp = verify_checkpoint(note, NoteVerifier.from_vkey(backend.log_vkey()))
     if index >= cp.size:
-        more = " (the witnesses have not cosigned it yet)" if which == "cosigned" else ""
+        more = " " + _("(the witnesses have not cosigned it yet)") if which == "cosigned" else ""
         raise CliError(
-            f"entry {index} is not in the checkpoint of size {checkpoint_size(note)}{more}",
+            _("entry %(index)s is not in the checkpoint of size %(size)s%(more)s")
+            % {"index": index, "size": checkpoint_size(note), "more": more},
             EXIT_FAILED,
         )
     entries = list(backend.log_entries(index, index + 1))
     if len(entries) != 1 or entries[0].index != index:
-        raise CliError(f"the ledger did not serve entry {index} with its state root")
+        raise CliError(
+            _("the ledger did not serve entry %(index)s with its state root") % {"index": index}
+        )
     entry = entries[0]
     state_root = entry.state_root
     if state_root is None:  # pragma: no cover - checked above
-        raise CliError(f"the ledger did not serve entry {index} with its state root")
+        raise CliError(
+            _("the ledger did not serve entry %(index)s with its state root") % {"index": index}
+        )
     envelope = Envelope.parse_stored(entry.envelope)
     leaf = leaf_data(
         index,

@@ -27,6 +27,7 @@ from cli._backend import Backend, RemoteBackend
 from cli._common import backend_options, echo_json, parse_date_or_time, with_backend
 from cli._config import TrustStore, config_dir
 from cli._errors import EXIT_FAILED, CliError, ServerProblem
+from cli._i18n import _
 from cli._tilescmds import TilesBackend, verify_record_from_tiles
 from cli._verifying import (
     Outcome,
@@ -111,7 +112,9 @@ def run_verification(
             if len(pin) != 32:
                 raise ValueError
         except ValueError:
-            raise click.BadParameter("must be 64 hex characters", param_hint="--genesis") from None
+            raise click.BadParameter(
+                _("must be 64 hex characters"), param_hint="--genesis"
+            ) from None
         pin_source = "given with --genesis"
     elif source is not None and source in store.sources:
         pin = bytes.fromhex(store.sources[source]["genesis"])
@@ -130,7 +133,10 @@ def run_verification(
         if bundle is not None:
             outcome = verify_bundle_bytes(bundle, genesis_hash=pin, trusted_for=trusted_for)
             if stream is not None and outcome.stream not in (None, stream):
-                raise CliError(f"the bundle is the record of {outcome.stream!r}, not {stream!r}")
+                raise CliError(
+                    _("the bundle is the record of %(stream)s, not %(stream2)s")
+                    % {"stream": repr(outcome.stream), "stream2": repr(stream)}
+                )
         else:
             assert backend is not None  # noqa: S101
             cosigned = backend.cosigned_checkpoint() if policy is not None else None
@@ -169,12 +175,17 @@ def run_verification(
                     if split is None:
                         raise
                     raise CliError(
-                        f"verification FAILED at {_located(exc)}; {split}", EXIT_FAILED
+                        _("verification FAILED at %(where)s; %(split)s")
+                        % {"where": _located(exc), "split": split},
+                        EXIT_FAILED,
                     ) from exc
                 if outcome.vkey != vkey and vkey not in outcome.log_vkeys:
                     raise CliError(
-                        f"the server's log key {vkey} is not one the log names (its genesis or "
-                        f"a rotation; in force: {outcome.vkey})",
+                        _(
+                            "the server's log key %(vkey)s is not one the log names (its genesis "
+                            "or a rotation; in force: %(named)s)"
+                        )
+                        % {"vkey": vkey, "named": outcome.vkey},
                         EXIT_FAILED,
                     )
         if policy is not None:
@@ -182,15 +193,19 @@ def run_verification(
                 outcome, witnessed=verify_policy(outcome.note, policy, logs=_log_key(outcome))
             )
     except QuorumError as exc:
-        raise CliError(f"verification FAILED: checkpoint below quorum: {exc}", EXIT_FAILED) from exc
+        raise CliError(
+            _("verification FAILED: checkpoint below quorum: %(exc)s") % {"exc": exc}, EXIT_FAILED
+        ) from exc
     except VerificationError as exc:
         if pin is not None and exc.index == 0 and "fingerprint" in exc.what:
             raise CliError(
-                f"verification FAILED: this is not the ledger {pin_source} "
-                f"({pin.hex()}): {_located(exc)}",
+                _("verification FAILED: this is not the ledger %(pin_source)s (%(pin)s): %(where)s")
+                % {"pin_source": pin_source, "pin": pin.hex(), "where": _located(exc)},
                 EXIT_FAILED,
             ) from exc
-        raise CliError(f"verification FAILED at {_located(exc)}", EXIT_FAILED) from exc
+        raise CliError(
+            _("verification FAILED at %(where)s") % {"where": _located(exc)}, EXIT_FAILED
+        ) from exc
 
     previous = store.logs.get(outcome.vkey)
     if not quiet:
@@ -408,7 +423,7 @@ def verify_cmd(
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
         }
         if given:  # CLAIMLEDGER_SERVER / CLAIMLEDGER_DB in the environment do not count
-            raise click.UsageError("--bundle verifies offline: give no --db or --server")
+            raise click.UsageError(_("--bundle verifies offline: give no --db or --server"))
         run_verification(
             backend=None,
             bundle=bundle_file.read_bytes(),
@@ -433,9 +448,9 @@ def load_policy(path: Path) -> Policy:
     try:
         return parse_policy(path.read_bytes())
     except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc}") from exc
+        raise CliError(_("cannot read %(path)s: %(exc)s") % {"path": path, "exc": exc}) from exc
     except VerificationError as exc:
-        raise CliError(f"{path}: {exc}") from exc
+        raise CliError(_("%(path)s: %(exc)s") % {"path": path, "exc": exc}) from exc
 
 
 @click.command("replay")
@@ -477,7 +492,7 @@ def replay_cmd(
     entries. With --db, the ledger re-verified its entries when it opened.
     """
     if as_of is not None and size is not None:
-        raise click.UsageError("give --as-of or --size, not both")
+        raise click.UsageError(_("give --as-of or --size, not both"))
     as_of_ms = None if as_of is None else parse_date_or_time(as_of)
     backend = with_backend(db, server, log_key)
     if isinstance(backend, RemoteBackend):
@@ -513,7 +528,7 @@ def _verified_replay(
         )
     record = outcome.record
     if record is None:  # pragma: no cover - a record's verification always carries it
-        raise CliError("the server's bundle gave no verified record")
+        raise CliError(_("the server's bundle gave no verified record"))
     views = record_views(record)
     cp = record.checkpoint
     if size is not None:
@@ -656,11 +671,13 @@ def export_cmd(
     at an older checkpoint, with the completeness proof at that size.
     """
     if len([x for x in (as_of, size, cosigned or None) if x is not None]) > 1:
-        raise click.UsageError("give at most one of --as-of, --size and --cosigned")
+        raise click.UsageError(_("give at most one of --as-of, --size and --cosigned"))
     if tiles is not None and (as_of is not None or size is not None):
-        raise click.UsageError("--tiles exports the tiles' own bundle: no --as-of or --size")
+        raise click.UsageError(_("--tiles exports the tiles' own bundle: no --as-of or --size"))
     if output.exists():
-        raise CliError(f"{output} already exists; refusing to overwrite it")
+        raise CliError(
+            _("%(output)s already exists; refusing to overwrite it") % {"output": output}
+        )
     if tiles is not None:
         backend: Backend = TilesBackend(tiles)
         click.get_current_context().call_on_close(backend.close)
@@ -671,7 +688,7 @@ def export_cmd(
         try:
             size = int(note.split(b"\n")[1])
         except (IndexError, ValueError):
-            raise CliError("the cosigned checkpoint is malformed (no size line)") from None
+            raise CliError(_("the cosigned checkpoint is malformed (no size line)")) from None
     if as_of is not None:
         data = backend.bundle_as_of(stream, parse_date_or_time(as_of))
     else:

@@ -19,6 +19,7 @@ import click
 from attest.measures import MEASURES
 from attest.statements import format_timestamp
 from cli._errors import CliError
+from cli._i18n import _
 from cli._readcmds import run_verification
 from ledger import REPORT_COLUMNS, EntryFact, Report, ReportClaim, build_report
 
@@ -60,7 +61,10 @@ def report_cmd(bundle_file: Path, fmt: str, genesis: str | None) -> None:
     try:
         data = bundle_file.read_bytes()
     except OSError as exc:
-        raise CliError(f"cannot read {bundle_file}: {exc.strerror or exc}") from exc
+        raise CliError(
+            _("cannot read %(bundle_file)s: %(why)s")
+            % {"bundle_file": bundle_file, "why": exc.strerror or exc}
+        ) from exc
     outcome = run_verification(
         backend=None,
         bundle=data,
@@ -70,7 +74,7 @@ def report_cmd(bundle_file: Path, fmt: str, genesis: str | None) -> None:
         update_store=False,
     )
     if outcome.record is None:  # pragma: no cover - a bundle's verification carries it
-        raise CliError("the bundle gave no verified record")
+        raise CliError(_("the bundle gave no verified record"))
     report = build_report(outcome.record, outcome.note)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

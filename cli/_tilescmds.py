@@ -44,6 +44,7 @@ from attest.tiles import (
 from cli._backend import Backend
 from cli._common import db_option
 from cli._errors import EXIT_FAILED, CliError
+from cli._i18n import _
 from cli._verifying import Outcome, checkpoint_size, verify_bundle_bytes
 from keys import PublicKey
 from ledger import Ledger, export_tiles, open_store
@@ -75,12 +76,21 @@ class TilesBackend(Backend):
         try:
             response = self._http.get(path)
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot fetch {self.url}{path}: {exc}") from exc
+            raise CliError(
+                _("cannot fetch %(url)s%(path)s: %(exc)s")
+                % {"url": self.url, "path": path, "exc": exc}
+            ) from exc
         self.fetched += 1
         if response.status_code == 404:
-            raise CliError(f"{self.url}{path} is not served (404)", EXIT_FAILED)
+            raise CliError(
+                _("%(url)s%(path)s is not served (404)") % {"url": self.url, "path": path},
+                EXIT_FAILED,
+            )
         if response.status_code != 200:
-            raise CliError(f"{self.url}{path} answered {response.status_code}")
+            raise CliError(
+                _("%(url)s%(path)s answered %(status_code)s")
+                % {"url": self.url, "path": path, "status_code": response.status_code}
+            )
         return response.content
 
     def tile(self, level: int, index: int, width: int) -> bytes:
@@ -99,16 +109,18 @@ class TilesBackend(Backend):
         """The log key the genesis entry (entry 0) names; untrusted until the log verifies."""
         size = checkpoint_size(self._note if self._note is not None else self.checkpoint())
         if size == 0:
-            raise CliError(f"the log at {self.url} is empty", EXIT_FAILED)
+            raise CliError(_("the log at %(url)s is empty") % {"url": self.url}, EXIT_FAILED)
         (raw,) = self._bundle(0, min(size, TILE_WIDTH))[:1]
         try:
             body = open_genesis(Envelope.parse_stored(raw.envelope)).statement.body
             if not isinstance(body, Genesis):  # pragma: no cover - open_genesis checks
-                raise CliError("entry 0 is not a genesis entry", EXIT_FAILED)
+                raise CliError(_("entry 0 is not a genesis entry"), EXIT_FAILED)
             return NoteVerifier.for_key(body.origin, PublicKey.from_b64(body.log_key)).vkey()
         except VerificationError as exc:
             raise CliError(
-                f"entry 0 of {self.url} is not a genesis entry: {exc}", EXIT_FAILED
+                _("entry 0 of %(url)s is not a genesis entry: %(exc)s")
+                % {"url": self.url, "exc": exc},
+                EXIT_FAILED,
             ) from exc
 
     def _bundle(self, index: int, width: int, tile: bytes | None = None) -> list[LogEntry]:
@@ -156,7 +168,7 @@ class TilesBackend(Backend):
 
     def bundle(self, stream: str, size: int | None = None) -> bytes:
         if size is not None:
-            raise CliError("tiles serve each provider's bundle at the exported checkpoint only")
+            raise CliError(_("tiles serve each provider's bundle at the exported checkpoint only"))
         return self.get(f"bundle/{stream}.json")
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
@@ -166,16 +178,16 @@ class TilesBackend(Backend):
         return list(self.reader(size).inclusion_proof(index))
 
     def cosigned_checkpoint(self) -> bytes:
-        raise CliError("a tile URL serves no cosigned checkpoint: use --server for --policy")
+        raise CliError(_("a tile URL serves no cosigned checkpoint: use --server for --policy"))
 
     def replay(self, stream: str, *, as_of_ms: int | None, size: int | None) -> dict[str, Any]:
-        raise CliError("replay needs --server or --db (or verify --bundle)")
+        raise CliError(_("replay needs --server or --db (or verify --bundle)"))
 
     def head(self, stream: str) -> tuple[str, int]:
-        raise CliError("a tile URL is read-only")
+        raise CliError(_("a tile URL is read-only"))
 
     def submit(self, envelope: bytes) -> dict[str, Any]:
-        raise CliError("a tile URL is read-only")
+        raise CliError(_("a tile URL is read-only"))
 
     def close(self) -> None:
         self._http.close()

@@ -28,6 +28,7 @@ from attest.policy import VerifiedCheckpoint, check_consistent
 from attest.statements import REGISTRY_KINDS, Kind
 from cli._backend import Backend
 from cli._errors import CliError, ServerProblem
+from cli._i18n import _
 from ledger import LedgerError, record_views, verify_log
 
 _PARALLEL_FROM = 20_000
@@ -269,4 +270,7 @@ def trusted_checkpoint(record: dict[str, Any] | None, vkey: str) -> Checkpoint |
     try:
         return verify_checkpoint(str(record["note"]).encode(), NoteVerifier.from_vkey(vkey))
     except CheckpointError as exc:
-        raise CliError(f"the remembered checkpoint for {vkey} does not verify: {exc}") from exc
+        raise CliError(
+            _("the remembered checkpoint for %(vkey)s does not verify: %(exc)s")
+            % {"vkey": vkey, "exc": exc}
+        ) from exc

@@ -14,6 +14,7 @@ from attest.loglist import logs_v0_entry, parse_logs_v0
 from attest.policy import PolicyError
 from cli._common import backend_options, with_backend
 from cli._errors import EXIT_USAGE, CliError
+from cli._i18n import _
 
 __all__ = ["witness_group"]
 
@@ -77,15 +78,22 @@ def serve_cmd(directory: Path, logs_file: Path, listen: str) -> None:
 
     host, sep, port_text = listen.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise CliError(f"--listen {listen!r} is not HOST:PORT", EXIT_USAGE)
+        raise CliError(
+            _("--listen %(listen)s is not HOST:PORT") % {"listen": repr(listen)}, EXIT_USAGE
+        )
     try:
         data = logs_file.read_bytes()
     except OSError as exc:
-        raise CliError(f"cannot read {logs_file}: {exc}", EXIT_USAGE) from exc
+        raise CliError(
+            _("cannot read %(logs_file)s: %(exc)s") % {"logs_file": logs_file, "exc": exc},
+            EXIT_USAGE,
+        ) from exc
     try:
         logs = parse_logs_v0(data)
     except PolicyError as exc:
-        raise CliError(f"{logs_file}: {exc}", EXIT_USAGE) from exc
+        raise CliError(
+            _("%(logs_file)s: %(exc)s") % {"logs_file": logs_file, "exc": exc}, EXIT_USAGE
+        ) from exc
     try:
         keys = load_witness(directory)
         witness = Witness(keys, logs, WitnessState(directory / STATE_FILE))

@@ -44,6 +44,7 @@ from cli._common import (
 )
 from cli._digests import CLAIM_KINDS, StreamIndex, check_digest_ref
 from cli._errors import EXIT_FAILED, EXIT_USAGE, CliError, to_cli_error
+from cli._i18n import _
 from cli._keyfiles import load_public_key
 from keys import key_id as raw_key_id
 
@@ -58,7 +59,7 @@ _ENGAGEMENT = frozenset({Kind.ENGAGEMENT_OPEN})
 
 def _hex(value: str | None, name: str) -> str | None:
     if value is not None and (len(value) != 64 or set(value) - set("0123456789abcdef")):
-        raise click.BadParameter(f"must be {_HEX}", param_hint=name)
+        raise click.BadParameter(_("must be %(what)s") % {"what": _HEX}, param_hint=name)
     return value
 
 
@@ -75,9 +76,11 @@ def _json_option(text: str | None, name: str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:
-        raise click.BadParameter("not valid JSON: nested too deeply", param_hint=name) from None
+        raise click.BadParameter(_("not valid JSON: nested too deeply"), param_hint=name) from None
     except ValueError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+        raise click.BadParameter(
+            _("not valid JSON: %(exc)s") % {"exc": exc}, param_hint=name
+        ) from None
 
 
 def _documents(values: Sequence[str], name: str) -> list[dict[str, Any]]:
@@ -85,7 +88,9 @@ def _documents(values: Sequence[str], name: str) -> list[dict[str, Any]]:
     for v in values:
         uri, sep, digest = v.rpartition("=")
         if not sep or not uri:
-            raise click.BadParameter(f"expected URI=SHA256, got {v!r}", param_hint=name)
+            raise click.BadParameter(
+                _("expected URI=SHA256, got %(v)s") % {"v": repr(v)}, param_hint=name
+            )
         _hex(digest, name)
         out.append({"uri": uri, "digest": {"sha256": digest}})
     return out
@@ -118,7 +123,8 @@ def _population(text: str | None) -> Any:
     if sep and lo.isdigit() and hi.isdigit():
         return {"ageBand": {"min": int(lo), "max": int(hi)}}
     raise click.BadParameter(
-        f"expected all_users, under_18 or an age band like 13-17, got {text!r}",
+        _("expected all_users, under_18 or an age band like 13-17, got %(text)s")
+        % {"text": repr(text)},
         param_hint="--population",
     )
 
@@ -237,7 +243,7 @@ def _claim_body(run: _Run, kw: dict[str, Any]) -> None:
             surface, sep, reason = v.partition("=")
             if not sep or not reason:
                 raise click.BadParameter(
-                    f"expected SURFACE=REASON, got {v!r}", param_hint="--exclude"
+                    _("expected SURFACE=REASON, got %(v)s") % {"v": repr(v)}, param_hint="--exclude"
                 )
             items.append({"surface": surface, "reason": reason})
         body["excludedSurfaces"] = items
@@ -310,7 +316,9 @@ def claim_supersede(claim_digest: str, **kw: Any) -> None:
         digest = own.current(found.digest)
         if digest in own.withdrawn:
             raise CliError(
-                f"CLAIM: claim {digest} is withdrawn: publish a new claim instead", EXIT_FAILED
+                _("CLAIM: claim %(digest)s is withdrawn: publish a new claim instead")
+                % {"digest": digest},
+                EXIT_FAILED,
             )
         if digest != found.digest:
             click.echo(
@@ -515,7 +523,10 @@ def engagement() -> None:
 
 def _party_or_name(party: str | None, name: str | None, option: str) -> dict[str, str] | None:
     if party is not None and name is not None:
-        raise click.BadParameter(f"give {option} or {option}-name, not both", param_hint=option)
+        raise click.BadParameter(
+            _("give %(option)s or %(option)s-name, not both") % {"option": option},
+            param_hint=option,
+        )
     if party is not None:
         return {"party": party}
     return None if name is None else {"name": name}
@@ -527,8 +538,8 @@ def _plan(values: Sequence[str]) -> list[dict[str, Any]]:
         method, sep, doc = v.partition(":")
         if not sep or method not in {m.value for m in TestMethod}:
             raise click.BadParameter(
-                f"expected METHOD:URI=SHA256 with METHOD one of "
-                f"{', '.join(m.value for m in TestMethod)}, got {v!r}",
+                _("expected METHOD:URI=SHA256 with METHOD one of %(methods)s, got %(got)s")
+                % {"methods": ", ".join(m.value for m in TestMethod), "got": repr(v)},
                 param_hint="--plan",
             )
         out.append({"method": method, "protocol": _documents([doc], "--plan")[0]})
@@ -827,7 +838,7 @@ def key_revoke(
     to be relied on, by every verifier and on the pages.
     """
     if (key_id is None) == (public_key is None):
-        raise click.UsageError("give exactly one of --key-id or --public-key")
+        raise click.UsageError(_("give exactly one of --key-id or --public-key"))
     run = _Run(kw)
     kid = _hex(key_id, "--key-id") if key_id else raw_key_id(load_public_key(str(public_key)).raw)
     run.body.update({"party": party_id, "keyId": kid})
@@ -1037,7 +1048,9 @@ def submit_cmd(
         except (VerificationError, ValueError, AttributeError, RecursionError) as exc:
             if isinstance(exc, VerificationError):
                 raise _with_file(path, exc) from exc
-            raise CliError(f"{path}: the payload is not a statement", EXIT_FAILED) from exc
+            raise CliError(
+                _("%(path)s: the payload is not a statement") % {"path": path}, EXIT_FAILED
+            ) from exc
         envelopes.append((path, data, env, kind))
     backend = with_backend(db, server, log_key)
     for path, data, env, kind in envelopes:
@@ -1045,8 +1058,11 @@ def submit_cmd(
             receipt = backend.submit(data)
         except ChainError as exc:
             raise CliError(
-                f"{path}: chain conflict: the stream's head is now {exc.head} (length "
-                f"{exc.length}); sign it again with --prev {exc.head}",
+                _(
+                    "%(path)s: chain conflict: the stream's head is now %(head)s (length "
+                    "%(length)s); sign it again with --prev %(head)s"
+                )
+                % {"path": path, "head": exc.head, "length": exc.length},
                 EXIT_FAILED,
             ) from exc
         except Exception as exc:
