@@ -132,3 +132,28 @@ def _check(http: httpx.Client, app: str, sqlite_world: World, proc: Proc, tmp_pa
     # The bundle fixed at the old size never changes.
     old = http.get(fixed)
     assert (_status(old), old.status_code) == ("HIT", 200)
+
+
+def test_pages_are_cached_per_language(stack: tuple[str, str]) -> None:
+    """The pages vary with Accept-Language (``Vary``, and an ETag per language): nginx keeps one
+    copy per language and never answers a French reader with the English page, or the reverse."""
+    _app, proxy = stack
+    url = f"/providers/{PROVIDER}"
+    french = {"accept-language": "fr-FR,fr;q=0.9"}
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    with httpx.Client(base_url=proxy, timeout=10) as http:
+        fr = http.get(url, headers=french)
+        assert (fr.status_code, _status(fr)) == (200, "MISS")
+        assert '<html lang="fr">' in fr.text
+        assert "Accept-Language" in fr.headers["vary"]
+        en = http.get(url, headers=english)
+        assert '<html lang="en">' in en.text, _status(en)
+        assert en.headers["etag"] != fr.headers["etag"]
+        for headers, body in ((french, fr), (english, en)):
+            again = http.get(url, headers=headers)
+            assert (_status(again), again.content) == ("HIT", body.content)
+        # A conditional request in one language is never answered with the other's tag.
+        other = http.get(url, headers={**english, "if-none-match": fr.headers["etag"]})
+        assert (other.status_code, other.headers["etag"]) == (200, en.headers["etag"])
+        same = http.get(url, headers={**french, "if-none-match": fr.headers["etag"]})
+        assert same.status_code == 304

@@ -5,9 +5,10 @@ axe-core comes from the npm registry into a cache outside the repository
 axe-core@4``), installed by the first run and never committed. Without it (no npm, no network)
 these tests skip locally and fail under ``CI=true``, like the other browser tests.
 
-The pages come from a real uvicorn server over the demo ledger; axe is injected into each page
-with Playwright (not a ``<script>`` tag: the pages' CSP allows no inline script) and must find no
-violation of impact serious or critical. The chart's labels must lie inside the chart's SVG, on a
+The pages come from a real uvicorn server over the demo ledger, in English and in French (the
+browser's Accept-Language); axe is injected into each page with Playwright (not a ``<script>``
+tag: the pages' CSP allows no inline script) and must find no violation of impact serious or
+critical. The chart's labels must lie inside the chart's SVG, on a
 desktop and on a 390 px phone.
 """
 
@@ -97,6 +98,7 @@ def _urls(demo: Demo) -> list[str]:
         f"/search?q={p[:4]}",
         f"/providers/{p}",
         f"/compare?s={p}/{service}",
+        f"/verifiers/{demo.ledger.views.parties(role='verifier')[0].id}",
         "/log",
         f"/companies/{p}/case-file",
         "/data",
@@ -110,10 +112,14 @@ AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("lang", ["en", "fr"])
 def test_no_serious_accessibility_violations(
-    demo: Demo, chromium: Any, axe_source: str, width: int
+    demo: Demo, chromium: Any, axe_source: str, width: int, lang: str
 ) -> None:
-    context = chromium.new_context(viewport={"width": width, "height": 900})
+    """Every page, in each shipped language (the browser asks for it: Accept-Language)."""
+    context = chromium.new_context(
+        viewport={"width": width, "height": 900}, locale={"en": "en-GB", "fr": "fr-FR"}[lang]
+    )
     try:
         page = context.new_page()
         found: dict[str, list[str]] = {}
@@ -122,6 +128,8 @@ def test_no_serious_accessibility_violations(
             response = page.goto(demo.base + url)
             assert response is not None
             assert response.status == 200, url
+            want = "en" if "/case-file" in url else lang  # the case file is English so far
+            assert page.evaluate("document.documentElement.lang") == want, url
             page.evaluate(axe_source)
             assert page.evaluate("typeof axe.run") == "function"
             violations = page.evaluate(AXE_RUN)
