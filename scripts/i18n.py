@@ -5,7 +5,8 @@ Two gettext domains, each owned by its shell (docs/architecture/i18n.md):
 - ``claimledger-web`` (``api/web/locale``): the templates' ``{% trans %}``/``_()``, ``_``,
   ``N_`` and ``ngettext`` in ``api/web/*.py``, ``tr("...")``/``trNodes("...")``/``trn("...",
   "...", n)`` in ``api/web/static/page.js``, every string of ``static/verdict-words.json``
-  (but its ``about``) and the measures' titles (:data:`attest.measures.MEASURES`);
+  (but its ``about``), the measures' titles (:data:`attest.measures.MEASURES`) and the open
+  data's column descriptions (:data:`ledger.SCORECARD_DOCS`, :data:`ledger.RECORD_DOCS`);
 - ``claimledger-cli`` (``cli/locale``): ``_``, ``N_`` and ``ngettext`` in ``cli/*.py``.
 
 Usage (from the repository root)::
@@ -193,9 +194,13 @@ def extract(domain: Domain) -> dict[str, Message]:
             add(domain.words, text, None)
     if domain.measures:
         from attest.measures import MEASURES
+        from ledger import RECORD_DOCS, SCORECARD_DOCS
 
         for spec in MEASURES.values():
             add("attest/measures.py", spec.title, None)
+        for _name, kind, text in (*SCORECARD_DOCS, *RECORD_DOCS):
+            add("ledger/_opendata.py", kind, None)
+            add("ledger/_opendata.py", text, None)
     return found
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
+from api.web.i18n import _
 from api.web.pages import _pin, _render
 from ledger import OPEN_DATA_FILES, OPEN_DATA_LICENCE, RECORD_DOCS, SCORECARD_DOCS
 
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/data", response_class=HTMLResponse)
 def data_page(request: Request, ledger: LedgerDep) -> Response:
     """The downloads (at the latest checkpoint), the licence and a description of each column."""
-    pinned, _, hit = _pin(request, ledger)
+    pinned, _now, hit = _pin(request, ledger)
     if hit is not None:
         return hit
     note = None if pinned.note is None else pinned.note.decode("utf-8").split("\n")
@@ -27,7 +28,7 @@ def data_page(request: Request, ledger: LedgerDep) -> Response:
         "data.html",
         {
             "nav": "data",
-            "title": "Open data",
+            "title": _("Open data"),
             "files": OPEN_DATA_FILES,
             "licence": OPEN_DATA_LICENCE,
             "size": pinned.size,

@@ -175,7 +175,7 @@ _env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda message: _(message), lambda one, many, n: ngettext(one, many, n), newstyle=True
 )
 
-TRANSLATED_TEMPLATES = frozenset(
+TRANSLATED_TEMPLATES = frozenset(  # all but the case file (its own English page) so far
     {
         "provider.html",
         "not_found.html",
@@ -184,6 +184,7 @@ TRANSLATED_TEMPLATES = frozenset(
         "search.html",
         "verifier.html",
         "log.html",
+        "data.html",
     }
 )
 """The templates whose text goes through the catalog; the others are marked ``lang="en"`` when
@@ -277,6 +278,7 @@ _env.globals["PUBLIC_ORDER"] = (
 )
 _env.globals["is_web_link"] = is_web_link
 _env.globals["LANGUAGES"] = LANGUAGES
+_env.filters["tr"] = _  # a message marked elsewhere (a data table), read in the page's language
 
 
 @dataclass(frozen=True, slots=True)
