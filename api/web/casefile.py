@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
 from api.params import committed_size
+from api.web.i18n import N_, _
 from api.web.pages import STATUS_LABELS, _not_found, _render, parse_day
 from attest import VerificationError, verify_bundle
 from ledger import LedgerError, ReportClaim, build_report, export_bundle
@@ -27,10 +28,22 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
+CASE_WORDS = (
+    # the words of the report (ledger.build_report) the case file shows, read with |tr
+    N_("no verdict"),
+    N_("latest verdict expired"),
+    N_("active"),
+    N_("withdrawn"),
+    N_("superseded"),
+    N_("authority"),
+    N_("provider"),
+    N_("verifier"),
+)
+
 
 def _bad(request: Request, what: str, status: int = 400) -> HTMLResponse:
     return _render(
-        request, "not_found.html", {"title": "No case file", "what": what}, status=status
+        request, "not_found.html", {"title": _("No case file"), "what": what}, status=status
     )
 
 
@@ -53,32 +66,45 @@ def case_file_page(request: Request, ledger: LedgerDep, company_id: str) -> Resp
     """A company's verified record as of a checkpoint, for printing."""
     party = ledger.views.party(company_id) if len(company_id) <= 128 else None
     if party is None or party.role != "provider":
-        return _not_found(request, f"There is no company with the id “{company_id[:128]}”.")
+        return _not_found(
+            request, _("There is no company with the id “%(id)s”.") % {"id": company_id[:128]}
+        )
     q = request.query_params
     size_text = (q.get("size") or "").strip()
     as_of_text = (q.get("as_of") or "").strip()
     if size_text and as_of_text:
-        return _bad(request, "Give a log size or a date, not both.")
+        return _bad(request, _("Give a log size or a date, not both."))
     try:
         if size_text:
             size = int(size_text) if size_text.isdigit() else 0
             current = committed_size(ledger)
             if not 0 < size <= current:
-                return _bad(request, f"“{size_text[:40]}” is not a log size from 1 to {current}.")
+                return _bad(
+                    request,
+                    _("“%(text)s” is not a log size from 1 to %(size)s.")
+                    % {"text": size_text[:40], "size": current},
+                )
             note = ledger.checkpoint_at(size)
         elif as_of_text:
             try:
                 as_of_ms = _as_of_ms(as_of_text)
             except ValueError:
-                return _bad(request, f"“{as_of_text[:40]}” is not a date (YYYY-MM-DD).")
+                return _bad(
+                    request, _("“%(text)s” is not a date (YYYY-MM-DD).") % {"text": as_of_text[:40]}
+                )
             size, note = ledger.checkpoint_as_of(as_of_ms)
         else:
             note = ledger.checkpoint()
             size = int(note.split(b"\n", 2)[1])
     except LedgerError as exc:
-        return _bad(request, f"No checkpoint to show: {exc}.", 404)
+        return _bad(request, _("No checkpoint to show: %(why)s.") % {"why": exc}, 404)
     if party.registered_at >= size:
-        return _bad(request, f"{party.name} was not registered yet at log size {size}.", 404)
+        return _bad(
+            request,
+            _("%(name)s was not registered yet at log size %(size)s.")
+            % {"name": party.name, "size": size},
+            404,
+        )
     genesis = ledger.state.genesis_hash
     try:
         record = verify_bundle(
@@ -86,7 +112,7 @@ def case_file_page(request: Request, ledger: LedgerDep, company_id: str) -> Resp
         )
     except VerificationError as exc:
         # The database no longer matches what the log signed: say so, never show it as verified.
-        return _bad(request, f"This record FAILED verification: {exc}", 500)
+        return _bad(request, _("This record FAILED verification: %(why)s") % {"why": exc}, 500)
     report = build_report(record, note)
     by_measure: dict[str, list[ReportClaim]] = {}
     for rc in report.claims:
@@ -96,7 +122,7 @@ def case_file_page(request: Request, ledger: LedgerDep, company_id: str) -> Resp
         request,
         "case_file.html",
         {
-            "title": f"Case file: {report.name}",
+            "title": _("Case file: %(name)s") % {"name": report.name},
             "report": report,
             "by_measure": by_measure,
             "names": names,

@@ -173,12 +173,9 @@ class Translated(Mapping[str, str]):
 
 
 def _is_page(path: str) -> bool:
-    """Whether ``path`` is a translated page (the ``/v1`` API, its feeds and the static files
-    speak English whatever the request's language: their bytes never vary with it; so does the
-    printable case file, an English document so far)."""
-    if path.startswith(("/v1/", "/static/")) or path in ("/v1", "/metrics"):
-        return False
-    return not (path.startswith("/companies/") and path.endswith("/case-file"))
+    """Whether ``path`` is a page (the ``/v1`` API, its feeds and the static files speak
+    English whatever the request's language: their bytes never vary with it)."""
+    return not path.startswith(("/v1/", "/static/")) and path not in ("/v1", "/metrics")
 
 
 class LanguageMiddleware:

@@ -175,8 +175,9 @@ _env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda message: _(message), lambda one, many, n: ngettext(one, many, n), newstyle=True
 )
 
-TRANSLATED_TEMPLATES = frozenset(  # all but the case file (its own English page) so far
+TRANSLATED_TEMPLATES = frozenset(
     {
+        "case_file.html",
         "provider.html",
         "not_found.html",
         "comparison.html",
@@ -187,8 +188,8 @@ TRANSLATED_TEMPLATES = frozenset(  # all but the case file (its own English page
         "data.html",
     }
 )
-"""The templates whose text goes through the catalog; the others are marked ``lang="en"`` when
-the page is in another language (their text is English until they are translated)."""
+"""The templates whose text goes through the catalog (all, so far); another one would be marked
+``lang="en"`` when the page is in another language, its text English until it is translated."""
 
 
 # -- small formatting helpers --------------------------------------------------------------------

@@ -254,19 +254,21 @@ def test_every_page_is_french(site: Site) -> None:
         f"/verifiers/{verifier.id}": "Bilan",
         "/log": "Dernier point de contrôle",
         "/data": "la taille du point de contrôle à partir duquel le fichier a été construit",
+        f"/companies/{p}/case-file": "Le dossier tel qu'il était au point de contrôle de taille",
         "/providers/nobody": "Aucune entreprise n'a l'identifiant",
     }
     for url, words in french.items():
         r = site.client.get(url, headers=FR)
         assert words in htmllib.unescape(r.text), url
         assert _html_lang(r.text) == "fr"
-        assert '<main id="main" class="wrap" tabindex="-1">' in r.text, url
+        # nothing marked English but the selector's link to the English page
+        assert not re.search(r'\slang="en"', r.text.replace('hreflang="en" lang="en"', "")), url
         assert 'id="l10n"' not in r.text  # only the company page runs page.js
 
 
-def test_the_api_and_the_case_file_stay_english(site: Site) -> None:
+def test_the_api_stays_english(site: Site) -> None:
     p = site.providers[0]
-    for url in ("/v1/scorecard", f"/v1/streams/{p}/feed.atom", f"/companies/{p}/case-file"):
+    for url in ("/v1/scorecard", f"/v1/streams/{p}/feed.atom", f"/v1/streams/{p}/state"):
         en = site.client.get(url)
         fr = site.client.get(url, headers=FR)
         assert en.status_code == fr.status_code == 200, url
