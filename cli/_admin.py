@@ -241,7 +241,7 @@ def _serve(
         os.environ.pop(NEXT_LOG_KEY_ENV, None)
     else:
         if key_path is None:
-            raise CliError("--next-log-key needs the log key in force (--log-key)", EXIT_USAGE)
+            raise CliError(_("--next-log-key needs the log key in force (--log-key)"), EXIT_USAGE)
         passphrase_text = os.environ.get(PASSPHRASE_ENV)
         try:
             PrivateKey.load(  # same passphrase as the log key: fails here, in one line
@@ -249,8 +249,11 @@ def _serve(
             )
         except (KeysError, OSError) as exc:
             raise CliError(
-                f"cannot read the next log key {next_log_key} (it must use the log key's "
-                f"passphrase): {exc}",
+                _(
+                    "cannot read the next log key %(next_log_key)s (it must use the log "
+                    "key's passphrase): %(exc)s"
+                )
+                % {"next_log_key": next_log_key, "exc": exc},
                 EXIT_USAGE,
             ) from exc
         os.environ[NEXT_LOG_KEY_ENV] = str(next_log_key.absolute())

@@ -777,8 +777,8 @@ def log_key_rotate(public_key: str, from_size: int | None, **kw: Any) -> None:
     run.body["key"] = load_public_key(public_key).b64()
     if from_size is None:
         if run.offline:
-            raise CliError("give --from-size when signing to a file (-o)", EXIT_USAGE)
-        text, _ = parse_note(run.backend().checkpoint())
+            raise CliError(_("give --from-size when signing to a file (-o)"), EXIT_USAGE)
+        text, _sig = parse_note(run.backend().checkpoint())
         from_size = Checkpoint.parse_body(text).size + 2
     run.body["fromSize"] = from_size
     run(Kind.LOG_KEY_ROTATE)
