@@ -105,8 +105,11 @@ def _commitments(values: Sequence[str]) -> list[dict[str, Any]]:
         due, slash, n = head.partition("/")
         if not sep or not due or (slash and not n.isdigit()):
             raise click.BadParameter(
-                f"expected DUE=ACTION or DUE/N=ACTION (N: the recommendation answered, from 0), "
-                f"got {v!r}",
+                _(
+                    "expected DUE=ACTION or DUE/N=ACTION (N: the recommendation answered, "
+                    "from 0), got %(v)s"
+                )
+                % {"v": repr(v)},
                 param_hint="--commit",
             )
         item: dict[str, Any] = {"action": action, "due": due}
@@ -915,8 +918,10 @@ def accredit_grant(
     if other_services or no_other_services or fee_band is not None or rotation is not None:
         if bool(other_services) == no_other_services:
             raise click.BadParameter(
-                "an independence declaration lists --other-service PROVIDER=SERVICES (repeat) "
-                "or says --no-other-services, one of the two",
+                _(
+                    "an independence declaration lists --other-service PROVIDER=SERVICES "
+                    "(repeat) or says --no-other-services, one of the two"
+                ),
                 param_hint="--other-service",
             )
         declared: dict[str, Any] = body.get("independence") or {}
@@ -932,7 +937,8 @@ def _other_service(value: str) -> dict[str, str]:
     provider, sep, services = value.partition("=")
     if not sep or not provider or not services:
         raise click.BadParameter(
-            f"expected PROVIDER=SERVICES, got {value!r}", param_hint="--other-service"
+            _("expected PROVIDER=SERVICES, got %(value)s") % {"value": repr(value)},
+            param_hint="--other-service",
         )
     return {"provider": provider, "services": services}
 
