@@ -22,6 +22,7 @@ errors through; :func:`install` maps them all here.
     attest.OutOfScopeError                      out-of-claim-scope      422
     other attest.VerificationError              verification-failed     422
     ledger.StoreError                           store-unavailable       503  (no details)
+    ledger.LogKeyNotHeldError                   log-key-not-held        503  (what key, logged)
     StartingError (the ledger is still opening) starting                503  (+ Retry-After)
     NotReadyError (/readyz)                     not-ready               503  (+ Retry-After)
     RequestValidationError (query, path)        invalid-parameter       400  (+ errors[])
@@ -61,7 +62,7 @@ from attest.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from ledger.errors import LedgerError, StoreError
+from ledger.errors import LedgerError, LogKeyNotHeldError, StoreError
 
 __all__ = [
     "PROBLEMS",
@@ -134,6 +135,7 @@ PROBLEMS: dict[str, ProblemType] = _types(
     ("read-only", 503, "This server is read-only"),
     ("checkpoint-unavailable", 503, "No signed checkpoint is available"),
     ("store-unavailable", 503, "The ledger database is unavailable"),
+    ("log-key-not-held", 503, "This server does not hold the log key now in force"),
     ("starting", 503, "The server is starting: its ledger is being opened"),
     ("not-ready", 503, "The server is not ready to serve"),
     ("internal-error", 500, "Internal server error"),
@@ -286,6 +288,10 @@ def problem_for(exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
     if isinstance(exc, StoreError):
         log.error("ledger store error: %s", exc)
         return _body(PROBLEMS["store-unavailable"], None, {}), {"Retry-After": "5"}
+    if isinstance(exc, LogKeyNotHeldError):
+        # Another writer rotated the log key (SPEC §7.6): this one must be restarted with it.
+        log.error("%s", exc)
+        return _body(PROBLEMS["log-key-not-held"], str(exc), {}), {}
     if isinstance(exc, LedgerError):
         log.error("ledger error: %s", exc)
     else:

@@ -63,6 +63,7 @@ from ledger.errors import (
     LedgerError,
     LedgerExistsError,
     LedgerNotFoundError,
+    LogKeyNotHeldError,
     StoreError,
     StreamConflictError,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "LedgerError",
     "LedgerExistsError",
     "LedgerNotFoundError",
+    "LogKeyNotHeldError",
     "NameHit",
     "NameResults",
     "OpenDataCut",

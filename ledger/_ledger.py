@@ -59,6 +59,7 @@ from ledger.errors import (
     CorruptionError,
     LedgerError,
     LedgerNotFoundError,
+    LogKeyNotHeldError,
     StoreError,
 )
 
@@ -747,7 +748,7 @@ class Ledger:
             if self._checkpoint is None or self._checkpoint[0] != size:
                 cp = Checkpoint(self.origin, size, self._frontier.root())
                 if signer is None:
-                    raise LedgerError(self._missing_key(size))
+                    raise LogKeyNotHeldError(self._missing_key(size))
                 self._checkpoint = (size, sign_checkpoint(cp, signer))
             self._publish(*self._checkpoint)
             return self._checkpoint[1]
@@ -801,7 +802,7 @@ class Ledger:
             cp = Checkpoint(self.origin, size, subtree_hash(0, size, self._node))
             signer = self._signer_at(size)
             if signer is None:
-                raise LedgerError(self._missing_key(size))
+                raise LogKeyNotHeldError(self._missing_key(size))
             note = sign_checkpoint(cp, signer)
             self._publish(size, note)
             return note
@@ -1193,7 +1194,7 @@ class Ledger:
             if self._signer_at(pl.index + 1) is None:
                 # Another writer logged a rotation to a key this one does not hold: storing the
                 # entry would make a log this writer cannot sign a checkpoint of.
-                decisions[i] = LedgerError(
+                decisions[i] = LogKeyNotHeldError(
                     self._missing_key(pl.index + 1) + ", and so cannot append this entry"
                 )
                 continue

@@ -26,6 +26,7 @@ __all__ = [
     "LedgerError",
     "LedgerExistsError",
     "LedgerNotFoundError",
+    "LogKeyNotHeldError",
     "StoreError",
     "StreamConflictError",
 ]
@@ -33,6 +34,12 @@ __all__ = [
 
 class LedgerError(Exception):
     """Root of every error raised by :mod:`ledger`."""
+
+
+class LogKeyNotHeldError(LedgerError):
+    """This ledger object does not hold the private log key in force at a size it must sign
+    (another writer rotated the key, SPEC §7.6): it appends nothing more until it is opened
+    with that key."""
 
 
 class StoreError(LedgerError):

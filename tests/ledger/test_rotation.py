@@ -11,12 +11,20 @@ import logging
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api import create_app
 from attest.checkpoint import NoteVerifier, verify_checkpoint
 from attest.errors import CheckpointError, NotAuthorisedError
 from attest.statements import REGISTRY_STREAM
 from attest.verify import LogVerifier, verify_log_checkpoint
-from ledger import Ledger, LedgerError, backup_sqlite, check_published_checkpoint
+from ledger import (
+    Ledger,
+    LedgerError,
+    LogKeyNotHeldError,
+    backup_sqlite,
+    check_published_checkpoint,
+)
 from tests.attest.examples import AUTHORITY, example_log_key_rotate_body
 from tests.attest.logbuilder import key
 from tests.ledger.actors import LOG_KEY, ORIGIN, claim, envelope, init_ledger, register_story
@@ -179,8 +187,18 @@ def test_a_writer_without_the_new_key_appends_nothing_past_from_size(store_url: 
         b.refresh()
         first = b.submit(claim(b))  # size rotation.index + 2: the old key still signs it
         assert first.tree_size == rotation.index + 2
-        with pytest.raises(LedgerError, match="does not hold the log key in force"):
+        with pytest.raises(LogKeyNotHeldError, match="does not hold the log key in force"):
             b.submit(claim(b, measure="report.authority"))
+        # Its server answers a specific 503 problem naming the key, not an internal error.
+        with TestClient(create_app(b)) as http:
+            r = http.post(
+                "/v1/entries",
+                content=claim(b, measure="report.authority"),
+                headers={"content-type": "application/json"},
+            )
+        assert r.status_code == 503
+        assert r.json()["type"].endswith("/log-key-not-held")
+        assert "does not hold the log key in force" in r.json()["detail"]
         assert b.store.size() == first.tree_size
         a.refresh()
         later = a.submit(claim(a, measure="report.authority"))
