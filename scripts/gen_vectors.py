@@ -197,6 +197,28 @@ def _refused(
     raise AssertionError(f"vector {name!r} was expected to be refused but was accepted")
 
 
+def _decided(state: LogState, candidates: list[tuple[str, LogEntry]]) -> list[Json]:
+    """Each candidate next entry decided on its own against ``state`` (never applied): an
+    ``accept...`` name must be accepted; any other is named ``Class: reason`` and must be refused
+    with that class."""
+    cases: list[Json] = []
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != name.split(":")[0]:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    return cases
+
+
 def _doc(description: str, spec: str, cases: list[Json]) -> bytes:
     return vector_doc(description, f"docs/SPEC.md {spec}", cases)
 
@@ -1552,21 +1574,7 @@ def _rules(b: LogBuilder, refs: dict[str, str]) -> bytes:
         ("SchemaError: claim without services", b.make("claim.publish", acme, acme, no_services)),
     ]
     cases: list[Json] = []
-    for name, entry in candidates:
-        input_ = {"entry": _raw_entry(entry)}
-        if name.startswith("accept"):
-            state.check(state.open(entry))
-            cases.append(_case(name, input_, {"accept": True}))
-            continue
-        expected_class = name.split(":")[0]
-
-        def decide(e: LogEntry = entry) -> None:
-            state.check(state.open(e))
-
-        case = _refused(name, input_, name.split(": ", 1)[1], decide)
-        if case["error"]["class"] != expected_class:
-            raise AssertionError(f"{name}: got {case['error']['class']}")
-        cases.append(case)
+    cases += _decided(state, candidates)
     return _doc(
         "Rule decisions: each case is one candidate next entry for the log of log.json, "
         "decided on its own against the state after all of that log's entries (candidates "
@@ -1900,21 +1908,7 @@ def _engagements() -> bytes:
         },
     )
     cases: list[Json] = [log_case]
-    for name, entry in candidates:
-        input_ = {"entry": _raw_entry(entry)}
-        if name.startswith("accept"):
-            state.check(state.open(entry))
-            cases.append(_case(name, input_, {"accept": True}))
-            continue
-        expected_class = name.split(":")[0]
-
-        def decide(e: LogEntry = entry) -> None:
-            state.check(state.open(e))
-
-        case = _refused(name, input_, name.split(": ", 1)[1], decide)
-        if case["error"]["class"] != expected_class:
-            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
-        cases.append(case)
+    cases += _decided(state, candidates)
     return _doc(
         "Engagements (SPEC §8.2 rule 7): the log of log.json, then a second verifier, a claim "
         "scoped to GB and IE, an engagement with a test record, a verdict and its close, one "
@@ -2110,20 +2104,7 @@ def _parties() -> bytes:
         {"size": len(b.entries), "compromised": compromised, "retired": retired},
     )
     cases: list[Json] = [log_case]
-    for name, entry in candidates:
-        input_ = {"entry": _raw_entry(entry)}
-        if name.startswith("accept"):
-            state.check(state.open(entry))
-            cases.append(_case(name, input_, {"accept": True}))
-            continue
-
-        def decide(e: LogEntry = entry) -> None:
-            state.check(state.open(e))
-
-        case = _refused(name, input_, name.split(": ", 1)[1], decide)
-        if case["error"]["class"] != name.split(":")[0]:
-            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
-        cases.append(case)
+    cases += _decided(state, candidates)
     return _doc(
         "Keys and parties (SPEC §8.2 rule 5): the log of log.json, then a second verifier; a test "
         "and a verdict on claim3 by each verifier; the authority revokes the second verifier's "
@@ -2270,20 +2251,7 @@ def _rotation() -> bytes:
             make("log.key.rotate", acme, AUTHORITY, rotate(14, 30)),
         ),
     ]
-    for name, entry in candidates:
-        input_ = {"entry": _raw_entry(entry)}
-        if name.startswith("accept"):
-            state.check(state.open(entry))
-            cases.append(_case(name, input_, {"accept": True}))
-            continue
-
-        def decide(e: LogEntry = entry) -> None:
-            state.check(state.open(e))
-
-        case = _refused(name, input_, name.split(": ", 1)[1], decide)
-        if case["error"]["class"] != name.split(":")[0]:
-            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
-        cases.append(case)
+    cases += _decided(state, candidates)
     # A rotation whose key is already a log key or a party's: decided on a log without the
     # pending rotation (otherwise the pending rule would decide first).
     before = LogState()
