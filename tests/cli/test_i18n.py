@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from cli import main
 from tests.cli.conftest import PROVIDER, Proc, World, claim_body, one_line_error, serving
@@ -24,6 +24,22 @@ def _locale(**settings: str) -> dict[str, str | None]:
     return {name: settings.get(name) for name in _LOCALE_VARS}
 
 
+def _publish_a_missing_body(world: World, tmp_path: Path, env: dict[str, str | None]) -> Result:
+    """``claim publish`` with a body file that does not exist, in ``env``'s locale."""
+    return CliRunner().invoke(
+        main,
+        [
+            "claim",
+            "publish",
+            *map(str, world.db()),
+            *map(str, world.as_party(PROVIDER)),
+            "--body",
+            str(tmp_path / "nope.yaml"),
+        ],
+        env=env,
+    )
+
+
 @pytest.mark.parametrize(
     "env",
     [_locale(LANG="fr_FR.UTF-8"), _locale(LC_MESSAGES="fr_FR.UTF-8", LANG="en_GB.UTF-8")],
@@ -32,19 +48,7 @@ def _locale(**settings: str) -> dict[str, str | None]:
 def test_an_error_in_french(
     sqlite_world: World, tmp_path: Path, env: dict[str, str | None]
 ) -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        main,
-        [
-            "claim",
-            "publish",
-            *map(str, sqlite_world.db()),
-            *map(str, sqlite_world.as_party(PROVIDER)),
-            "--body",
-            str(tmp_path / "nope.yaml"),
-        ],
-        env=env,
-    )
+    result = _publish_a_missing_body(sqlite_world, tmp_path, env)
     assert result.exit_code == 2  # the documented code, whatever the language
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines == [
@@ -61,19 +65,7 @@ def test_an_error_in_french(
 def test_english_without_a_catalog_for_the_locale(
     sqlite_world: World, tmp_path: Path, env: dict[str, str | None]
 ) -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        main,
-        [
-            "claim",
-            "publish",
-            *map(str, sqlite_world.db()),
-            *map(str, sqlite_world.as_party(PROVIDER)),
-            "--body",
-            str(tmp_path / "nope.yaml"),
-        ],
-        env=env,
-    )
+    result = _publish_a_missing_body(sqlite_world, tmp_path, env)
     assert result.exit_code == 2
     assert one_line_error(result.stderr) == (
         f"Error: cannot read body file {tmp_path / 'nope.yaml'}: {os.strerror(2)}"
