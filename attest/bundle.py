@@ -44,7 +44,7 @@ from attest.errors import (
 from attest.merkle import leaf_hash, verify_consistency, verify_inclusion
 from attest.rules import LogState, Placed
 from attest.statemap import Record, subject
-from attest.statements import REGISTRY_KINDS, REGISTRY_STREAM, Kind
+from attest.statements import REGISTRY_KINDS, REGISTRY_STREAM, SIGNER_SUBJECT_KINDS, Kind
 from attest.verify import log_note_verifier
 from keys import PublicKey
 from keys.errors import KeyFormatError
@@ -494,7 +494,7 @@ def _claimed(envelope: bytes) -> _Claimed:
     signer, kind, body = payload.get("signer"), payload.get("kind"), payload.get("body")
     who = signer if isinstance(signer, str) else None
     about: str | None = None
-    if kind in (Kind.GENESIS, Kind.LOG_KEY_ROTATE):
+    if kind in SIGNER_SUBJECT_KINDS:
         about = who
     elif kind in REGISTRY_KINDS and isinstance(body, dict):
         party = body.get("party")

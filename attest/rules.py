@@ -41,6 +41,7 @@ from attest.statements import (
     AccreditationSuspend,
     Claim,
     ClaimWithdraw,
+    DumpPublish,
     EngagementClose,
     EngagementOpen,
     EngagementWithdraw,
@@ -52,6 +53,7 @@ from attest.statements import (
     PartyRegister,
     PartyRetire,
     ProviderReply,
+    ReferencePublish,
     Statement,
     TestRecord,
     Verdict,
@@ -263,6 +265,7 @@ class LogState:
     # commitments of a provider's reply (SPEC §8.2 rule 6).
     verdict_findings: dict[bytes, tuple[str, int]] = field(default_factory=dict)
     engagements: dict[bytes, _Engagement] = field(default_factory=dict)
+    dumps: dict[str, int] = field(default_factory=dict)
     state_map: StateMap = field(default_factory=StateMap)
     records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
     _journal: list[Callable[[], object]] | None = None
@@ -466,6 +469,8 @@ class LogState:
             self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "closed")
         elif isinstance(body, EngagementWithdraw):
             self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "withdrawn")
+        elif isinstance(body, DumpPublish):
+            self._put(self.dumps, body.date, entry.index)
 
     def _commit(self, st: Statement, index: int, length: int, ehash: bytes) -> None:
         """Update the state commitment for an entry just applied (SPEC §11.2)."""
@@ -675,6 +680,22 @@ class LogState:
             if acc is None or acc.suspended:
                 raise DanglingReferenceError(
                     f"{body.party} holds no accreditation to suspend", field="/body/party"
+                )
+        elif isinstance(body, ReferencePublish):
+            self._require_authority(st)
+        elif isinstance(body, DumpPublish):
+            self._require_authority(st)
+            if body.checkpoint_size > entry.index:
+                raise NotAuthorisedError(
+                    f"checkpointSize {body.checkpoint_size} is not a log size before this entry "
+                    f"(index {entry.index})",
+                    field="/body/checkpointSize",
+                )
+            earlier = self.dumps.get(body.date)
+            if earlier is not None:
+                raise NotAuthorisedError(
+                    f"the dump of {body.date} is already logged (index {earlier})",
+                    field="/body/date",
                 )
         else:  # pragma: no cover - the schema ties registry kinds to these bodies
             raise NotAuthorisedError(f"unexpected {st.kind} on the registry stream")

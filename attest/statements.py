@@ -37,6 +37,7 @@ from attest.measures import MEASURES, measure_problem
 __all__ = [
     "REGISTRY_KINDS",
     "REGISTRY_STREAM",
+    "SIGNER_SUBJECT_KINDS",
     "STATEMENT_VERSION",
     "AccreditationGrant",
     "AccreditationSuspend",
@@ -52,6 +53,8 @@ __all__ = [
     "Details",
     "Digest",
     "DocumentRef",
+    "DumpFile",
+    "DumpPublish",
     "EngagementClose",
     "EngagementOpen",
     "EngagementWithdraw",
@@ -73,6 +76,9 @@ __all__ = [
     "Population",
     "PopulationKind",
     "ProviderReply",
+    "ReferencePublish",
+    "ReferenceRow",
+    "ReferenceUnit",
     "Role",
     "ScopeMatch",
     "ScopeTested",
@@ -124,6 +130,8 @@ class Kind(StrEnum):
     ENGAGEMENT_OPEN = "engagement.open"
     ENGAGEMENT_CLOSE = "engagement.close"
     ENGAGEMENT_WITHDRAW = "engagement.withdraw"
+    REFERENCE_PUBLISH = "reference.publish"
+    DUMP_PUBLISH = "dump.publish"
 
 
 REGISTRY_KINDS = frozenset(
@@ -136,9 +144,16 @@ REGISTRY_KINDS = frozenset(
         Kind.ACCREDITATION_SUSPEND,
         Kind.PARTY_RETIRE,
         Kind.LOG_KEY_ROTATE,
+        Kind.REFERENCE_PUBLISH,
+        Kind.DUMP_PUBLISH,
     }
 )
 """Kinds that go to the ``registry`` stream; every other kind goes to a provider's stream."""
+
+SIGNER_SUBJECT_KINDS = frozenset(
+    {Kind.GENESIS, Kind.LOG_KEY_ROTATE, Kind.REFERENCE_PUBLISH, Kind.DUMP_PUBLISH}
+)
+"""Registry kinds about their signer, the authority (SPEC §11.1); the others name ``body.party``."""
 
 
 class Role(StrEnum):
@@ -194,6 +209,14 @@ class TestMethod(StrEnum):
     DATA_RECONCILIATION = "data_reconciliation"
     DOCUMENT_REVIEW = "document_review"
     CONFIG_INSPECTION = "config_inspection"
+
+
+class ReferenceUnit(StrEnum):
+    """What a reference dataset's counts count (SPEC §3.3, ``reference.publish``)."""
+
+    REPORTS = "reports"
+    PIECES = "pieces"
+    ACCOUNTS = "accounts"
 
 
 class Cooperation(StrEnum):
@@ -1506,6 +1529,170 @@ class EngagementWithdraw(Model):
         return {"engagement": self.engagement, "reason": self.reason}
 
 
+# --------------------------------------------------------------------------------------------
+# authority datasets: reference counts and open-data dumps
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRow(Model):
+    """One row of a reference dataset: ``{listedAs, count, party?}``.
+
+    ``listedAs`` is the provider's name exactly as the source lists it; ``party`` (when the
+    authority has mapped it) the registered party id it is compared with (SPEC §8.4).
+    """
+
+    listed_as: str
+    count: int
+    party: str | None = None
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        listed_as = o.req("listedAs", s.name)
+        count = o.req("count", _COUNT)
+        party = o.opt("party", s.party_id)
+        return o.build(cls, listed_as, count, party)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        out: dict[str, Any] = {"listedAs": self.listed_as, "count": self.count}
+        if self.party is not None:
+            out["party"] = self.party
+        return out
+
+
+_COUNT = s.integer(0, s.SAFE_INT)
+_REFERENCE_ROWS = s.array(s.obj(ReferenceRow._read), min_items=1, max_items=5000)
+_RECIPIENT = s.choice(("NCMEC", "IWF", "C3P", "national_hotline", "law_enforcement", "eSafety"))
+_REFERENCE_UNIT = s.enum(ReferenceUnit)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePublish(Model):
+    """Body of ``reference.publish``: the authority logs a published table of per-provider counts.
+
+    E.g. NCMEC's CyberTipline reports by electronic service provider for a year. A provider's
+    ``report.authority`` metrics for the same period and unit are compared with its row (§8.4).
+    """
+
+    dataset: str
+    recipient: str
+    source: DocumentRef
+    unit: ReferenceUnit
+    period: Period
+    rows: tuple[ReferenceRow, ...]
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        dataset = o.req("dataset", s.name)
+        recipient = o.req("recipient", _RECIPIENT)
+        source = o.req("source", _DOCUMENT)
+        unit = o.req("unit", _REFERENCE_UNIT)
+        period = o.req("period", _PERIOD)
+        rows = o.req("rows", _REFERENCE_ROWS)
+        if valid(rows) and o.value is not None:
+            _check_rows(o, o.value["rows"])
+        return o.build(cls, dataset, recipient, source, unit, period, rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "dataset": self.dataset,
+            "recipient": self.recipient,
+            "source": self.source.to_dict(),
+            "unit": self.unit.value,
+            "period": self.period.to_dict(),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+    def row_of(self, party: str) -> ReferenceRow | None:
+        """The row mapped to ``party``, if any."""
+        for r in self.rows:
+            if r.party == party:
+                return r
+        return None
+
+
+def _check_rows(o: Obj, raw: list[Mapping[str, Any]]) -> None:
+    """No two rows list the same name or map the same party (the later one is reported)."""
+    pointer = o.at("rows")
+    names: dict[str, int] = {}
+    parties: dict[str, int] = {}
+    for i, row in enumerate(raw):
+        name, party = row["listedAs"], row.get("party")
+        if name in names:
+            at = s.child(s.child(pointer, i), "listedAs")
+            o.ctx.add(at, f"{s.label(at)}: the same name is listed in row {names[name]}")
+        names.setdefault(name, i)
+        if party is not None:
+            if party in parties:
+                at = s.child(s.child(pointer, i), "party")
+                o.ctx.add(at, f"{s.label(at)}: {party} is already mapped in row {parties[party]}")
+            parties.setdefault(party, i)
+
+
+_FILE_NAME = s.pattern(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name of letters, digits, '.', '_', '-'", 100
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DumpFile(Model):
+    """One file of an open-data dump: ``{name, sha256, size}``."""
+
+    name: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        name = o.req("name", _FILE_NAME)
+        sha256 = o.req("sha256", s.hex64)
+        size = o.req("size", _COUNT)
+        return o.build(cls, name, sha256, size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {"name": self.name, "sha256": self.sha256, "size": self.size}
+
+
+_DUMP_FILES = s.array(s.obj(DumpFile._read), min_items=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DumpPublish(Model):
+    """Body of ``dump.publish``: the authority pins the open-data dump of a day (SPEC §17).
+
+    ``checkpointSize`` is the log size the dump was cut at; each file by name, SHA-256 and size.
+    """
+
+    date: str
+    checkpoint_size: int
+    files: tuple[DumpFile, ...]
+
+    @classmethod
+    def _read(cls, o: Obj) -> Self:
+        day = o.req("date", s.date_str)
+        size = o.req("checkpointSize", _LOG_INDEX)
+        files = o.req("files", _DUMP_FILES)
+        if valid(files) and o.value is not None:
+            seen: dict[str, int] = {}
+            pointer = o.at("files")
+            for i, f in enumerate(o.value["files"]):
+                if f["name"] in seen:
+                    at = s.child(s.child(pointer, i), "name")
+                    o.ctx.add(at, f"{s.label(at)}: the same name as file {seen[f['name']]}")
+                seen.setdefault(f["name"], i)
+        return o.build(cls, day, size, files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "date": self.date,
+            "checkpointSize": self.checkpoint_size,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
 Body: TypeAlias = (
     Genesis
     | PartyRegister
@@ -1523,6 +1710,8 @@ Body: TypeAlias = (
     | EngagementOpen
     | EngagementClose
     | EngagementWithdraw
+    | ReferencePublish
+    | DumpPublish
 )
 
 _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
@@ -1544,6 +1733,8 @@ _BODY_READERS: Mapping[Kind, Callable[[Obj], Body]] = MappingProxyType(
         Kind.ENGAGEMENT_OPEN: EngagementOpen._read,
         Kind.ENGAGEMENT_CLOSE: EngagementClose._read,
         Kind.ENGAGEMENT_WITHDRAW: EngagementWithdraw._read,
+        Kind.REFERENCE_PUBLISH: ReferencePublish._read,
+        Kind.DUMP_PUBLISH: DumpPublish._read,
     }
 )
 _BODY_PARSERS: Mapping[Kind, s.Parser[Body]] = MappingProxyType(

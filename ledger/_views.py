@@ -30,6 +30,7 @@ from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from attest.measures import MEASURES
+from attest.reconcile import Reconciliation, current_datasets, reconcile
 from attest.rules import Placed
 from attest.statements import (
     REGISTRY_STREAM,
@@ -37,6 +38,7 @@ from attest.statements import (
     AccreditationSuspend,
     Claim,
     ClaimWithdraw,
+    DumpPublish,
     EngagementClose,
     EngagementOpen,
     EngagementWithdraw,
@@ -48,6 +50,7 @@ from attest.statements import (
     PartyRegister,
     PartyRetire,
     ProviderReply,
+    ReferencePublish,
     TestRecord,
     Verdict,
     format_timestamp,
@@ -62,6 +65,7 @@ __all__ = [
     "Accreditation",
     "ClaimScope",
     "ClaimVersion",
+    "DatasetCheck",
     "EntryFact",
     "Feed",
     "FeedItem",
@@ -268,6 +272,8 @@ class EntryFact:
             Kind.ENGAGEMENT_OPEN.value: f"Engagement opened by {self.signer}",
             Kind.ENGAGEMENT_CLOSE.value: f"Engagement closed by {self.signer}",
             Kind.ENGAGEMENT_WITHDRAW.value: f"Engagement withdrawn by {self.signer}",
+            Kind.REFERENCE_PUBLISH.value: "Reference dataset logged",
+            Kind.DUMP_PUBLISH.value: "Open-data dump logged",
         }
         return titles.get(k, k)
 
@@ -810,6 +816,8 @@ class StreamReplay:
         engagements: every engagement opened by then, in log order, judged (overdue or not)
             at ``evaluated_at_ms``.
         findings: every finding opened by then, in log order (:func:`findings_of`).
+        reconciliations: each current reference dataset logged by then, compared with the
+            provider's active ``report.authority`` claim versions (SPEC §8.4), in log order.
     """
 
     stream: str
@@ -820,6 +828,7 @@ class StreamReplay:
     timeline: tuple[EntryFact, ...]
     engagements: tuple[Engagement, ...] = ()
     findings: tuple[Finding, ...] = ()
+    reconciliations: tuple[DatasetCheck, ...] = ()
 
     @property
     def length(self) -> int:
@@ -859,6 +868,41 @@ class StreamReplay:
             "engagements": [e.to_dict() for e in self.engagements],
             "findings": [f.to_dict() for f in self.findings],
             "findingCounts": self.finding_counts,
+            "reconciliations": [r.to_dict() for r in self.reconciliations],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetCheck:
+    """A reference dataset (``reference.publish``) and its reconciliation with one provider.
+
+    Attributes:
+        index: the dataset's log index.
+        digest: its statement digest.
+        log_time_ms: its log time.
+        dataset: the logged body.
+        result: the outcome of :func:`attest.reconcile.reconcile` for the provider.
+    """
+
+    index: int
+    digest: bytes
+    log_time_ms: int
+    dataset: ReferencePublish
+    result: Reconciliation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the dataset's identity and source, and the result."""
+        d = self.dataset
+        return {
+            "index": self.index,
+            "digest": self.digest.hex(),
+            "logTime": _iso(self.log_time_ms),
+            "dataset": d.dataset,
+            "recipient": d.recipient,
+            "unit": d.unit.value,
+            "period": d.period.to_dict(),
+            "source": d.source.to_dict(),
+            **self.result.to_dict(),
         }
 
 
@@ -1488,6 +1532,11 @@ class Views:
         # Each verifier's own index (its page reads only it), and who opened each engagement.
         self._verifiers: dict[str, _VerifierIndex] = {}
         self._engagement_opener: dict[bytes, str] = {}
+        # Reference datasets (reference.publish) in log order, and the bodies of every
+        # report.authority claim version by digest, which SPEC §8.4 compares with them.
+        self._datasets: list[EntryFact] = []
+        self._dataset_bodies: dict[bytes, ReferencePublish] = {}
+        self._report_claims: dict[bytes, Claim] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into a snapshot (ledger/_snapshot.py) under the ledger's lock: all but the lock.
@@ -1516,6 +1565,9 @@ class Views:
             self._apply_registry(placed, fact)
         else:
             stream.live.apply(fact)
+            body = st.body
+            if isinstance(body, Claim) and body.measure == "report.authority":
+                self._report_claims[fact.digest] = body
             if fact.scope is not None:
                 self._index_claim(fact.stream, fact.scope, fact.index)
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
@@ -1598,7 +1650,7 @@ class Views:
             )
         if isinstance(body, EngagementOpen | EngagementClose | EngagementWithdraw):
             return EntryFact(**base, engagement=engagement_fact(body))
-        if isinstance(body, Genesis):
+        if isinstance(body, Genesis | ReferencePublish | DumpPublish):
             return EntryFact(**base, party=_intern(st.signer))
         if isinstance(body, AccreditationGrant):
             until = None if body.valid_until is None else parse_timestamp(body.valid_until)
@@ -1685,6 +1737,9 @@ class Views:
                 idx = self._verifier_index(body.party)
                 idx.facts.append(fact)
                 idx.grants.append(party.accreditation)
+        elif isinstance(body, ReferencePublish):
+            self._datasets.append(fact)
+            self._dataset_bodies[fact.digest] = body
         elif isinstance(body, AccreditationSuspend):
             self._suspensions.setdefault(fact.party or "", []).append(fact)
             self._registry_events.append(fact)
@@ -1854,6 +1909,24 @@ class Views:
             timeline,
             engagements,
             findings_of(versions, when),
+            self._reconcile(stream, versions, limit),
+        )
+
+    def _reconcile(
+        self, stream: str, versions: Sequence[ClaimVersion], limit: int
+    ) -> tuple[DatasetCheck, ...]:
+        """Each current dataset below ``limit`` against the active report.authority versions."""
+        logged = [(f, self._dataset_bodies[f.digest]) for f in self._datasets if f.index < limit]
+        if not logged:
+            return ()
+        claims = [
+            (v.digest.hex(), self._report_claims[v.digest])
+            for v in versions
+            if v.status == "active" and v.digest in self._report_claims
+        ]
+        return tuple(
+            DatasetCheck(f.index, f.digest, f.log_time_ms, d, reconcile(d, stream, claims))
+            for f, d in current_datasets(logged)
         )
 
     # -- scorecard -------------------------------------------------------------------------

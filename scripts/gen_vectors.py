@@ -62,7 +62,14 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import Kind, format_timestamp, parse_statement, parse_timestamp
+from attest.statements import (
+    Claim,
+    Kind,
+    ReferencePublish,
+    format_timestamp,
+    parse_statement,
+    parse_timestamp,
+)
 from attest.verify import verify_log_checkpoint
 from keys import PrivateKey, PublicKey, verify_strict
 from scripts._vectors import vector_doc, write_or_check
@@ -73,6 +80,7 @@ from tests.attest.examples import (
     example_commitment,
     example_digest,
     example_disclosures,
+    example_dump_publish_body,
     example_engagement_close_body,
     example_engagement_open_body,
     example_engagement_withdraw_body,
@@ -83,6 +91,7 @@ from tests.attest.examples import (
     example_log_key_rotate_body,
     example_party_register_body,
     example_provider_reply_body,
+    example_reference_publish_body,
     example_seed,
     example_statement,
     example_test_record_body,
@@ -111,6 +120,7 @@ FILES = (
     "parties.json",
     "rotation.json",
     "accreditations.json",
+    "datasets.json",
 )
 
 ORIGIN = "claimledger.example/log"
@@ -2305,6 +2315,209 @@ def _rotation() -> bytes:
     )
 
 
+# -- datasets.json: reference datasets and open-data dumps (SPEC §8.2 rule 5, §8.4) ---------------
+
+# Each provider of the datasets log and how its report.authority claim (if any) meets the table.
+_RECON_PROVIDERS: tuple[tuple[str, int, list[str] | None, tuple[str, str], str, int | str], ...] = (
+    # party, key, recipients (None: no claim), metric period, metric unit, metric value
+    ("globex-chat", 21, ["NCMEC"], ("2025-01-01", "2025-12-31"), "reports", 5000),
+    ("initech-video", 22, ["NCMEC", "IWF"], ("2025-01-01", "2025-12-31"), "reports", "900"),
+    ("hooli-cloud", 23, ["IWF"], ("2025-01-01", "2025-12-31"), "reports", 40),
+    ("pied-piper", 24, ["NCMEC"], ("2025-01-01", "2025-06-30"), "reports", 70),
+    ("vandelay-imports", 25, None, ("2025-01-01", "2025-12-31"), "reports", 0),
+    ("wayne-media", 26, ["NCMEC"], ("2025-01-01", "2025-12-31"), "reports", 8),
+)
+
+
+def _recon_claim(
+    recipients: list[str], period: tuple[str, str], unit: str, value: int | str
+) -> Json:
+    body = example_claim_body("report.authority")
+    body["details"] = {"recipients": recipients}
+    body["metrics"] = [
+        {
+            "name": "cybertipline_reports",
+            "period": {"start": period[0], "end": period[1]},
+            "value": value,
+            "unit": unit,
+            "method": "Reports filed with the recipient, as counted by our reporting pipeline.",
+        }
+    ]
+    return body
+
+
+def _recon_rows(globex: int) -> list[Json]:
+    return [
+        {"listedAs": "Acme Social, Inc.", "count": 310, "party": PROVIDER},
+        {"listedAs": "Globex Chat Ltd", "count": globex, "party": "globex-chat"},
+        {"listedAs": "Initech Video", "count": 1200, "party": "initech-video"},
+        {"listedAs": "Hooli Cloud Storage", "count": 40, "party": "hooli-cloud"},
+        {"listedAs": "Pied Piper", "count": 70, "party": "pied-piper"},
+        {"listedAs": "Vandelay Industries", "count": 3, "party": "vandelay-imports"},
+        {"listedAs": "An Unregistered Forum", "count": 17},
+    ]
+
+
+def datasets_log() -> tuple[LogBuilder, dict[str, Any]]:
+    """The log of datasets.json: the story log; providers each with a report.authority claim
+    meeting the table a different way; acme reports pieces; the authority logs a table with a
+    typo, then its correction (which replaces it), and one open-data dump."""
+    b, _refs = story_log()
+    reg = "registry"
+    claims: dict[str, list[tuple[LogEntry, Json]]] = {PROVIDER: []}
+    acme = _recon_claim(["NCMEC"], ("2025-01-01", "2025-12-31"), "pieces", 310)
+    claims[PROVIDER].append((b.append("claim.publish", PROVIDER, PROVIDER, acme), acme))
+    for party, key_no, recipients, period, unit, value in _RECON_PROVIDERS:
+        b.register(party, "provider", key_no)
+        claims[party] = []
+        if recipients is not None:
+            body = _recon_claim(recipients, period, unit, value)
+            claims[party].append((b.append("claim.publish", party, party, body), body))
+    typo = b.append(
+        "reference.publish", reg, AUTHORITY, example_reference_publish_body(_recon_rows(4999))
+    )
+    fixed = b.append(
+        "reference.publish", reg, AUTHORITY, example_reference_publish_body(_recon_rows(5000))
+    )
+    dump = b.append(
+        "dump.publish", reg, AUTHORITY, example_dump_publish_body("2026-11-19", typo.index)
+    )
+    return b, {"claims": claims, "typo": typo, "fixed": fixed, "dump": dump}
+
+
+def _datasets() -> bytes:
+    from attest.reconcile import current_datasets, reconcile
+
+    b, refs = datasets_log()
+    state = replay(b.entries)
+    reg = "registry"
+    later = b.time_ms + 60_000
+    size = len(b.entries)
+
+    def make(kind: str, stream: str, signer: str, body: Json, **kw: Any) -> LogEntry:
+        return b.make(kind, stream, signer, body, **{"log_time_ms": later, **kw})
+
+    logged: list[tuple[str, ReferencePublish]] = []
+    for e in (refs["typo"], refs["fixed"]):
+        body = parse_statement(json.loads(Envelope.parse_stored(e.envelope).payload)).body
+        if not isinstance(body, ReferencePublish):
+            raise AssertionError("not a reference.publish")
+        logged.append((digest(e), body))
+    current = current_datasets(logged)
+    if [d for d, _ in current] != [digest(refs["fixed"])]:
+        raise AssertionError("the correction does not replace the typo")
+    table = current[0][1]
+    recon = {}
+    for party, cs in sorted(refs["claims"].items()):
+        mine = [(digest(e), Claim.from_dict(body)) for e, body in cs]
+        recon[party] = reconcile(table, party, mine).to_dict()
+    statuses = {r["status"] if r["reason"] is None else r["reason"] for r in recon.values()}
+    if statuses != {
+        "consistent",
+        "inconsistent",
+        "no_row",
+        "no_claim",
+        "recipient",
+        "period",
+        "unit",
+    }:
+        raise AssertionError(f"datasets.json does not cover every outcome: {statuses}")
+    rows = _recon_rows(5000)
+    two = [*rows, {**rows[1], "listedAs": "Globex Chat (again)"}]
+    same_name = [*rows, {"listedAs": rows[0]["listedAs"], "count": 1}]
+    files = example_dump_publish_body("2026-11-20", size - 1)
+    files["files"].append(dict(files["files"][0]))
+    candidates: list[tuple[str, LogEntry]] = [
+        (
+            "accept: the authority logs another dataset (pieces)",
+            make(
+                "reference.publish", reg, AUTHORITY, example_reference_publish_body(unit="pieces")
+            ),
+        ),
+        (
+            "accept: the authority logs the dump of the next day, cut at the log's size",
+            make("dump.publish", reg, AUTHORITY, example_dump_publish_body("2026-11-20", size)),
+        ),
+        (
+            "NotAuthorisedError: a provider signs a reference dataset",
+            make("reference.publish", reg, PROVIDER, example_reference_publish_body()),
+        ),
+        (
+            "NotAuthorisedError: a verifier signs a dump",
+            make("dump.publish", reg, VERIFIER, example_dump_publish_body("2026-11-20", size)),
+        ),
+        (
+            "NotAuthorisedError: a second dump for a date already logged",
+            make("dump.publish", reg, AUTHORITY, example_dump_publish_body("2026-11-19", size)),
+        ),
+        (
+            "NotAuthorisedError: a dump cut at a size after its own index",
+            make("dump.publish", reg, AUTHORITY, example_dump_publish_body("2026-11-21", size + 1)),
+        ),
+        (
+            "SchemaError: two rows map the same party",
+            make("reference.publish", reg, AUTHORITY, example_reference_publish_body(two)),
+        ),
+        (
+            "SchemaError: two rows list the same name",
+            make("reference.publish", reg, AUTHORITY, example_reference_publish_body(same_name)),
+        ),
+        (
+            "SchemaError: a unit that is not reports, pieces or accounts",
+            make(
+                "reference.publish", reg, AUTHORITY, example_reference_publish_body(unit="images")
+            ),
+        ),
+        (
+            "SchemaError: two files of a dump share a name",
+            make("dump.publish", reg, AUTHORITY, files),
+        ),
+        (
+            "SchemaError: reference.publish on a provider's stream",
+            make("reference.publish", PROVIDER, AUTHORITY, example_reference_publish_body()),
+        ),
+    ]
+    log_case = _case(
+        "the log: a table, its correction, one dump",
+        {"entries": [_raw_entry(e) for e in b.entries]},
+        {
+            "size": size,
+            "datasets": [digest(refs["fixed"])],
+            "dumps": dict(sorted(state.dumps.items())),
+            "reconciliations": recon,
+        },
+    )
+    cases: list[Json] = [log_case]
+    for name, entry in candidates:
+        input_ = {"entry": _raw_entry(entry)}
+        if name.startswith("accept"):
+            state.check(state.open(entry))
+            cases.append(_case(name, input_, {"accept": True}))
+            continue
+
+        def decide(e: LogEntry = entry) -> None:
+            state.check(state.open(e))
+
+        case = _refused(name, input_, name.split(": ", 1)[1], decide)
+        if case["error"]["class"] != name.split(":")[0]:
+            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
+        cases.append(case)
+    return _doc(
+        "Authority datasets (SPEC §8.2 rule 5, §8.4): the log of log.json, then acme-social "
+        "reports pieces in a new report.authority claim; six more providers, five with a "
+        "report.authority claim; the authority logs a reference table of CyberTipline reports "
+        "for 2025 with a typo in one row, then the corrected table (same dataset, recipient, unit "
+        "and period: it replaces the first), and the open-data dump of 2026-11-19. The first case "
+        "is that whole log: expect.datasets the digests of the current tables, expect.dumps each "
+        "dump's date and index, expect.reconciliations each provider's comparison with the "
+        "current table (§8.4: status, reason, listedAs, count, reported). Every other case is one "
+        "candidate next entry decided alone against the state after the whole log: expect.accept, "
+        "or error.class and error.field.",
+        "§3, §8",
+        cases,
+    )
+
+
 def _keyid(e: LogEntry) -> str:
     return Envelope.parse_stored(e.envelope).signature.keyid
 
@@ -2524,6 +2737,7 @@ def build() -> dict[str, bytes]:
         "parties.json": _parties(),
         "rotation.json": _rotation(),
         "accreditations.json": _accreditations(),
+        "datasets.json": _datasets(),
     }
     if tuple(files) != FILES:
         raise AssertionError("FILES is out of date")

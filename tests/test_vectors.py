@@ -32,6 +32,7 @@ from attest.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from attest.reconcile import current_datasets, reconcile
 from attest.rules import LogState, Placed, open_envelope, replay
 from attest.statemap import (
     FOLD_START,
@@ -43,7 +44,13 @@ from attest.statemap import (
     map_key,
     verify_map_proof,
 )
-from attest.statements import format_timestamp, parse_statement, parse_timestamp
+from attest.statements import (
+    Claim,
+    ReferencePublish,
+    format_timestamp,
+    parse_statement,
+    parse_timestamp,
+)
 from attest.verify import LogVerifier, log_note_verifier
 from keys import KeysError, PrivateKey, PublicKey, key_id, verify_strict
 from scripts import gen_vectors
@@ -600,6 +607,35 @@ def test_rotation() -> None:
             assert case["expect"] == {"accept": True}
             decider.check(decider.open(raw))
     assert checked == {"checkpoint": 8, "entry": 12}
+
+
+def test_datasets() -> None:
+    """Reference datasets and dumps: the log replays to the expected dumps, the current table is
+    the correction, each provider's comparison is as recorded (SPEC §8.4, by attest.reconcile on
+    the claims of the log), and every candidate after it is decided as recorded."""
+    log_case, *cases = _cases("datasets.json")
+    entries = [_entry(e) for e in log_case["input"]["entries"]]
+    state: LogState = replay(entries)
+    expect = log_case["expect"]
+    assert state.size == expect["size"]
+    assert state.dumps == expect["dumps"]
+    tables: list[tuple[str, ReferencePublish]] = []
+    claims: dict[str, list[tuple[str, Claim]]] = {}
+    for e in entries:
+        payload = Envelope.parse_stored(e.envelope).payload
+        st = parse_statement(json.loads(payload))
+        d = hashlib.sha256(payload).hexdigest()
+        if isinstance(st.body, ReferencePublish):
+            tables.append((d, st.body))
+        elif isinstance(st.body, Claim) and state.claims[bytes.fromhex(d)].status == "active":
+            claims.setdefault(st.stream, []).append((d, st.body))
+    current = current_datasets(tables)
+    assert [d for d, _ in current] == expect["datasets"]
+    assert len(tables) == 2  # the typo, replaced
+    table = current[0][1]
+    got = {p: reconcile(table, p, claims.get(p, [])).to_dict() for p in expect["reconciliations"]}
+    assert got == expect["reconciliations"]
+    _decide_candidates(state, cases, expect["size"])
 
 
 # -- the state commitment (SPEC §11) ---------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "example_details",
     "example_digest",
     "example_disclosures",
+    "example_dump_publish_body",
     "example_engagement_close_body",
     "example_engagement_open_body",
     "example_engagement_withdraw_body",
@@ -42,6 +43,7 @@ __all__ = [
     "example_party_register_body",
     "example_party_retire_body",
     "example_provider_reply_body",
+    "example_reference_publish_body",
     "example_seed",
     "example_statement",
     "example_test_record_body",
@@ -469,6 +471,48 @@ def example_engagement_withdraw_body(engagement: str) -> Json:
 
 
 # --------------------------------------------------------------------------------------------
+# authority datasets
+
+
+def example_reference_publish_body(
+    rows: Sequence[Json] | None = None,
+    *,
+    unit: str = "reports",
+    period: tuple[str, str] = ("2025-01-01", "2025-12-31"),
+) -> Json:
+    """A ``reference.publish`` body: a small made-up table of per-provider report counts."""
+    return {
+        "dataset": "CyberTipline reports by electronic service provider (test table)",
+        "recipient": "NCMEC",
+        "source": {
+            "uri": "https://reference.example/cybertipline/2025-esp-counts.pdf",
+            "digest": {"sha256": example_digest("reference table 2025")},
+        },
+        "unit": unit,
+        "period": {"start": period[0], "end": period[1]},
+        "rows": list(
+            rows
+            or [
+                {"listedAs": "Acme Social, Inc.", "count": 61034, "party": PROVIDER},
+                {"listedAs": "Unregistered Example LLC", "count": 12},
+            ]
+        ),
+    }
+
+
+def example_dump_publish_body(date: str = "2026-11-19", checkpoint_size: int = 1) -> Json:
+    """A ``dump.publish`` body: one day's open-data files by name, SHA-256 and size."""
+    return {
+        "date": date,
+        "checkpointSize": checkpoint_size,
+        "files": [
+            {"name": "scorecard.csv", "sha256": example_digest("scorecard.csv"), "size": 2048},
+            {"name": "entries.jsonl", "sha256": example_digest("entries.jsonl"), "size": 65536},
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # whole statements
 
 _CLAIM = example_digest("claim v1")
@@ -494,6 +538,8 @@ _BODIES: Mapping[Kind, Callable[[], Json]] = {
     Kind.ENGAGEMENT_OPEN: lambda: example_engagement_open_body([_CLAIM]),
     Kind.ENGAGEMENT_CLOSE: lambda: example_engagement_close_body(_ENGAGEMENT, _VERDICT),
     Kind.ENGAGEMENT_WITHDRAW: lambda: example_engagement_withdraw_body(_ENGAGEMENT),
+    Kind.REFERENCE_PUBLISH: example_reference_publish_body,
+    Kind.DUMP_PUBLISH: example_dump_publish_body,
 }
 
 _SIGNERS: Mapping[Kind, str] = {

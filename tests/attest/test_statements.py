@@ -65,6 +65,8 @@ OPTIONAL: dict[Kind, set[str]] = {
     Kind.ACCREDITATION_SUSPEND: set(),
     Kind.PARTY_RETIRE: set(),
     Kind.LOG_KEY_ROTATE: set(),
+    Kind.REFERENCE_PUBLISH: set(),
+    Kind.DUMP_PUBLISH: set(),
     Kind.CLAIM_PUBLISH: {
         "excludedSurfaces",
         "effectiveUntil",

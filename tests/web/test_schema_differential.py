@@ -61,6 +61,7 @@ from tests.attest.examples import (
     example_commitment,
     example_digest,
     example_disclosures,
+    example_dump_publish_body,
     example_engagement_close_body,
     example_engagement_open_body,
     example_engagement_withdraw_body,
@@ -72,6 +73,7 @@ from tests.attest.examples import (
     example_party_register_body,
     example_party_retire_body,
     example_provider_reply_body,
+    example_reference_publish_body,
     example_test_record_body,
     example_verdict_body,
 )
@@ -199,6 +201,15 @@ def _other_variants() -> Iterator[Json]:
     yield _statement(
         Kind.ENGAGEMENT_WITHDRAW, example_engagement_withdraw_body(ENGAGEMENT), signer=VERIFIER
     )
+    yield _statement(Kind.REFERENCE_PUBLISH, example_reference_publish_body())
+    unmapped = [{"listedAs": "Ünïcode Provider GmbH", "count": 0}]
+    yield _statement(
+        Kind.REFERENCE_PUBLISH,
+        example_reference_publish_body(
+            unmapped, unit="accounts", period=("2025-07-01", "2025-07-01")
+        ),
+    )
+    yield _statement(Kind.DUMP_PUBLISH, example_dump_publish_body())
 
 
 def valid_statements() -> list[Json]:
@@ -844,3 +855,31 @@ def test_uris_follow_the_spec_grammar_on_both_sides(page: Any) -> None:
 
 
 REFUSED_AT_WEBSITE: Verdict = ("SchemaError", "/body/website")
+
+
+def test_dataset_duplicates_are_refused_at_the_same_member(page: Any) -> None:
+    """A reference table listing a name or mapping a party twice, and a dump naming a file
+    twice, are refused by both at the later item (SPEC §3.3)."""
+    rows = example_reference_publish_body()["rows"]
+    twice_party = [*rows, {"listedAs": "Another name", "count": 1, "party": PROVIDER}]
+    twice_name = [*rows, {"listedAs": rows[1]["listedAs"], "count": 2}]
+    dump = example_dump_publish_body()
+    dump["files"] = [*dump["files"], {**dump["files"][0], "size": 1}]
+    cases = [
+        (
+            "party twice",
+            _statement(Kind.REFERENCE_PUBLISH, example_reference_publish_body(twice_party)),
+        ),
+        (
+            "name twice",
+            _statement(Kind.REFERENCE_PUBLISH, example_reference_publish_body(twice_name)),
+        ),
+        ("file twice", _statement(Kind.DUMP_PUBLISH, dump)),
+    ]
+    python, wrong = _compare(page, cases)
+    assert wrong == []
+    assert python == [
+        ("SchemaError", "/body/rows/2/party"),
+        ("SchemaError", "/body/rows/2/listedAs"),
+        ("SchemaError", "/body/files/2/name"),
+    ]

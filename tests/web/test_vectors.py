@@ -565,6 +565,36 @@ def _payload(entry: dict[str, Any]) -> str:
     return base64.b64decode(env["payload"]).decode()
 
 
+def test_dataset_vectors(page: Any) -> None:
+    """Reference datasets and dumps in the browser: the log verifies, and each candidate after it
+    gets the Python decision (authority only, one dump per date, the schema's refusals)."""
+    log_case, *cases = _cases("datasets")
+    entries = log_case["input"]["entries"]
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = [{"entries": entries, "options": options}]
+    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
+    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    assert whole["ok"], whole
+    wrong = []
+    for case, got in zip(cases, results, strict=True):
+        if "error" in case:
+            ok = (
+                not got["ok"]
+                and got["kind"] == case["error"]["class"]
+                and got["index"] == case["input"]["entry"]["index"]
+                and got["field"] == case["error"].get("field")
+            )
+        else:
+            ok = got["ok"] is True
+        if not ok:
+            wrong.append((case["name"], case.get("error"), got))
+    assert wrong == []
+    assert {c["error"]["class"] for c in cases if "error" in c} == {
+        "NotAuthorisedError",
+        "SchemaError",
+    }
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}
@@ -573,6 +603,7 @@ COVERED_ELSEWHERE = {"cosignature"}
 def test_vector_files_are_all_covered() -> None:
     covered = {"canonical", "checkpoint", "dsse", "entry", "keys", "log", "merkle", "rules"}
     covered |= {"statements", "statemap", "engagements", "parties", "rotation", "accreditations"}
+    covered |= {"datasets"}
     present = {p.stem for p in Path(OWN_VECTORS).glob("*.json")}
     assert covered <= present
     assert present - covered <= COVERED_ELSEWHERE, present - covered

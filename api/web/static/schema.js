@@ -592,8 +592,10 @@ function measureProblem(measure) {
 export const STATEMENT_VERSION = 1;
 const GLOBAL = "GLOBAL";
 
-export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire", "log.key.rotate"]);
-export const KINDS = [...REGISTRY_KINDS, "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply", "engagement.open", "engagement.close", "engagement.withdraw"];
+export const REGISTRY_KINDS = new Set(["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire", "log.key.rotate", "reference.publish", "dump.publish"]);
+/** Registry kinds about their signer, the authority (SPEC §11.1); the others name body.party. */
+export const SIGNER_SUBJECT_KINDS = new Set(["genesis", "log.key.rotate", "reference.publish", "dump.publish"]);
+export const KINDS = ["genesis", "party.register", "key.add", "key.revoke", "accreditation.grant", "accreditation.suspend", "party.retire", "log.key.rotate", "claim.publish", "claim.supersede", "claim.withdraw", "test.record", "verdict.issue", "provider.reply", "engagement.open", "engagement.close", "engagement.withdraw", "reference.publish", "dump.publish"];
 
 // -- shared value formats
 
@@ -956,6 +958,69 @@ function readEngagementWithdraw(o) {
   return o.build();
 }
 
+// -- authority datasets: reference counts and open-data dumps
+
+const COUNT = integer(0, SAFE_INT);
+
+function readReferenceRow(o) {
+  o.req("listedAs", name);
+  o.req("count", COUNT);
+  o.opt("party", partyId);
+  return o.build();
+}
+
+function readReferencePublish(o) {
+  o.req("dataset", name);
+  o.req("recipient", oneOf(["NCMEC", "IWF", "C3P", "national_hotline", "law_enforcement", "eSafety"]));
+  o.req("source", DOCUMENT);
+  o.req("unit", oneOf(["reports", "pieces", "accounts"]));
+  o.req("period", PERIOD);
+  const rows = o.req("rows", array(obj(readReferenceRow), { min: 1, max: 5000 }));
+  if (valid(rows) && o.value !== null) {
+    // No two rows list the same name or map the same party (the later one is reported).
+    const pointer = o.at("rows");
+    const names = new Map();
+    const parties = new Map();
+    o.value.rows.forEach((row, i) => {
+      if (names.has(row.listedAs)) {
+        const at = child(child(pointer, i), "listedAs");
+        o.ctx.add(at, `${label(at)}: the same name is listed in row ${names.get(row.listedAs)}`);
+      } else names.set(row.listedAs, i);
+      if (hasOwn(row, "party")) {
+        if (parties.has(row.party)) {
+          const at = child(child(pointer, i), "party");
+          o.ctx.add(at, `${label(at)}: ${row.party} is already mapped in row ${parties.get(row.party)}`);
+        } else parties.set(row.party, i);
+      }
+    });
+  }
+  return o.build();
+}
+
+function readDumpFile(o) {
+  o.req("name", pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a file name of letters, digits, '.', '_', '-'", 100));
+  o.req("sha256", hex64);
+  o.req("size", COUNT);
+  return o.build();
+}
+
+function readDumpPublish(o) {
+  o.req("date", dateStr);
+  o.req("checkpointSize", integer(1, SAFE_INT));
+  const files = o.req("files", array(obj(readDumpFile), { min: 1 }));
+  if (valid(files) && o.value !== null) {
+    const pointer = o.at("files");
+    const seen = new Map();
+    o.value.files.forEach((f, i) => {
+      if (seen.has(f.name)) {
+        const at = child(child(pointer, i), "name");
+        o.ctx.add(at, `${label(at)}: the same name as file ${seen.get(f.name)}`);
+      } else seen.set(f.name, i);
+    });
+  }
+  return o.build();
+}
+
 const BODY_READERS = new Map([
   ["genesis", readGenesis],
   ["party.register", readPartyRegister],
@@ -974,6 +1039,8 @@ const BODY_READERS = new Map([
   ["engagement.open", readEngagementOpen],
   ["engagement.close", readEngagementClose],
   ["engagement.withdraw", readEngagementWithdraw],
+  ["reference.publish", readReferencePublish],
+  ["dump.publish", readDumpPublish],
 ]);
 
 // -- the statement

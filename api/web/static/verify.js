@@ -13,7 +13,7 @@
 // Needs a secure context (https:, or http://127.0.0.1 / localhost): crypto.subtle is absent
 // elsewhere.
 
-import { isPartyId, parseTimestamp, REGISTRY_KINDS, statementProblems } from "./schema.js";
+import { isPartyId, parseTimestamp, REGISTRY_KINDS, SIGNER_SUBJECT_KINDS, statementProblems } from "./schema.js";
 
 export { parseTimestamp, statementProblems };
 
@@ -1338,7 +1338,7 @@ function claimedBy(v) {
   if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return { readable: false, signer: null, about: null };
   const signer = typeof v.signer === "string" ? v.signer : null;
   let about = null;
-  if (v.kind === "genesis" || v.kind === "log.key.rotate") about = signer;
+  if (SIGNER_SUBJECT_KINDS.has(v.kind)) about = signer;
   else if (REGISTRY_KINDS.has(v.kind) && v.body !== null && typeof v.body === "object" && !Array.isArray(v.body)) {
     about = typeof v.body.party === "string" ? v.body.party : null;
   }
@@ -1346,7 +1346,7 @@ function claimedBy(v) {
 }
 
 /** The party a parsed statement is about (§11.1), or null for entries of provider streams. */
-export const subject = (st) => (st.kind === "genesis" || st.kind === "log.key.rotate" ? st.signer : REGISTRY_KINDS.has(st.kind) ? st.body.party : null);
+export const subject = (st) => (SIGNER_SUBJECT_KINDS.has(st.kind) ? st.signer : REGISTRY_KINDS.has(st.kind) ? st.body.party : null);
 
 /**
  * SPEC §10.3 step 6: the company's stream and the registry record of every party it involves
@@ -1452,6 +1452,7 @@ class Rules {
     this.verdicts = new Map(); // digest hex -> stream
     this.verdictFindings = new Map(); // digest hex -> [result, number of recommendations]
     this.engagements = new Map(); // digest hex -> {stream, verifier, claims, startMs, endMs, methods, status, verdicts}
+    this.dumps = new Map(); // dump.publish date -> index
     this.genesisPrevs = new Map(); // stream -> hex (precomputed)
   }
 
@@ -1593,6 +1594,16 @@ class Rules {
         this.requireAuthority(st);
         const acc = this.accreditations.get(b.party);
         if (!acc || acc.suspended) fail("DanglingReferenceError", `${b.party} holds no accreditation to suspend`, { field: "/body/party" });
+        break;
+      }
+      case "reference.publish":
+        this.requireAuthority(st);
+        break;
+      case "dump.publish": {
+        this.requireAuthority(st);
+        if (b.checkpointSize > e.index) fail("NotAuthorisedError", `checkpointSize ${b.checkpointSize} is not a log size before this entry (index ${e.index})`, { field: "/body/checkpointSize" });
+        const earlier = this.dumps.get(b.date);
+        if (earlier !== undefined) fail("NotAuthorisedError", `the dump of ${b.date} is already logged (index ${earlier})`, { field: "/body/date" });
         break;
       }
       default:
@@ -1821,6 +1832,9 @@ class Rules {
         break;
       case "engagement.withdraw":
         this.engagements.get(b.engagement).status = "withdrawn";
+        break;
+      case "dump.publish":
+        this.dumps.set(b.date, e.index);
         break;
     }
   }
