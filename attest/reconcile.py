@@ -10,9 +10,11 @@ log). Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.statements import Claim, ReferencePublish
@@ -22,10 +24,12 @@ __all__ = [
     "INCONSISTENT",
     "NOT_COMPARABLE",
     "REASONS",
+    "WORDS",
     "Reconciliation",
     "ReportedValue",
     "current_datasets",
     "dataset_key",
+    "describe",
     "reconcile",
 ]
 
@@ -37,6 +41,11 @@ REASONS = ("no_row", "no_claim", "recipient", "period", "unit")
 """Why a comparison is not comparable, in the order SPEC §8.4 checks them."""
 
 MEASURE = "report.authority"
+
+WORDS: Mapping[str, Any] = json.loads(
+    (Path(__file__).with_name("reconciliation.json")).read_text(encoding="utf-8")
+)
+"""The one table of the outcomes' words (``attest/reconciliation.json``)."""
 
 T = TypeVar("T")
 
@@ -151,3 +160,21 @@ def reconcile(
     values = tuple(ReportedValue(d, m.name, m.value) for d, m in same_unit)
     ok = all(_equals(v.value, row.count) for v in values)
     return out(CONSISTENT if ok else INCONSISTENT, None, values)
+
+
+def describe(result: Reconciliation, dataset: ReferencePublish) -> tuple[str, str]:
+    """The outcome's label and sentence, from :data:`WORDS`."""
+    reported = ", ".join(f"{v.value} ({v.name})" for v in result.reported) or "nothing"
+    p = dataset.period
+    fields = {
+        "listed": "no count" if result.count is None else str(result.count),
+        "reported": reported,
+        "unit": dataset.unit.value,
+        "recipient": dataset.recipient,
+        "period": p.start if p.start == p.end else f"{p.start} to {p.end}",
+    }
+    status = WORDS["status"][result.status]
+    text = status["text"]
+    if result.reason is not None:
+        text = text.replace("{reason}", WORDS["reason"][result.reason])
+    return status["label"], text.format(**fields)

@@ -68,7 +68,7 @@ def main() -> None:
     Providers:  claim publish | claim supersede | claim withdraw | reply
     Verifiers:  engagement open|close|withdraw | test record | verdict issue
     Authority:  init | party register|retire | accredit grant|suspend | key add|revoke
-                | log-key rotate
+                | log-key rotate | reference publish (a per-provider count table)
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Regulators: export COMPANY --as-of DATE -o FILE | report FILE (offline)
     Exports:    export-intoto --key KEY -o FILE (in-toto, verifiers) | open-data DIR (CSV, JSON)

@@ -612,6 +612,12 @@ def _table(stream: str, state: dict[str, Any]) -> None:
             click.echo(line)
             for m in g.get("plannedNotReported") or ():
                 click.echo(f"  {'':12}  planned, not reported: {m.get('method')}")
+    checks = state.get("reconciliations") or []
+    if checks:
+        click.echo("\nReference tables (reported counts against the authority's logged tables):")
+        for r in checks:
+            click.echo(f"  {r.get('dataset')} (logged at index {r.get('index')})")
+            click.echo(f"    {str(r.get('label', '')).upper()}: {r.get('text')}")
     timeline = state.get("timeline") or []
     if timeline:
         click.echo("\nTimeline:")

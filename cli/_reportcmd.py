@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ from attest.statements import format_timestamp
 from cli._errors import CliError
 from cli._i18n import _
 from cli._readcmds import run_verification
-from ledger import REPORT_COLUMNS, EntryFact, Report, ReportClaim, build_report
+from ledger import REPORT_COLUMNS, DatasetCheck, EntryFact, Report, ReportClaim, build_report
 
 __all__ = ["report_cmd"]
 
@@ -133,6 +134,7 @@ def render_text(report: Report, remark: str = "") -> str:
     ]
     lines += _engagement_lines(report)
     lines += _finding_lines(report)
+    lines += reconciliation_lines(report.replay.reconciliations)
     lines += ["", "Signers (key ids of every signature on the record):"]
     lines += [
         f"  {s.party} ({s.role or 'unknown'}): key {s.key_id}, {s.entries} entries"
@@ -140,6 +142,23 @@ def render_text(report: Report, remark: str = "") -> str:
     ]
     lines.append(f"  {report.origin} (the log): checkpoint key {report.log_key}")
     return "\n".join(lines)
+
+
+def reconciliation_lines(checks: Sequence[DatasetCheck]) -> list[str]:
+    """Each reference table logged by the authority, compared with the company's reported
+    counts (SPEC §8.4; issue 17 §5)."""
+    if not checks:
+        return ["", "Reference tables: none logged"]
+    lines = ["", "Reference tables (reported counts against the authority's logged tables):"]
+    for c in checks:
+        d = c.dataset
+        label, text = c.words
+        lines.append(f"  {d.dataset} ({d.unit.value}, {d.period.start} to {d.period.end})")
+        lines.append(f"    {label.upper()}: {text}")
+        lines.append(
+            f"    source {d.source.uri} sha256 {d.source.digest.sha256}, logged at index {c.index}"
+        )
+    return lines
 
 
 def _engagement_lines(report: Report) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -787,6 +788,46 @@ def log_key_rotate(public_key: str, from_size: int | None, **kw: Any) -> None:
     run(Kind.LOG_KEY_ROTATE)
 
 
+@click.group("reference")
+def reference_group() -> None:
+    """Log published reference tables (as the authority), e.g. NCMEC's per-provider counts."""
+
+
+@reference_group.command("publish")
+@click.option(
+    "--source-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The published source document as downloaded: its SHA-256 becomes source.digest (or "
+    "must equal the one the body gives).",
+)
+@click.option("--source-uri", metavar="URI", help="Where the source document is published.")
+@_writer
+def reference_publish(source_file: Path | None, source_uri: str | None, **kw: Any) -> None:
+    """Log a reference table (--body FILE: dataset, recipient, source, unit, period, rows).
+
+    Each row names a provider as the source lists it (listedAs), its count, and the party id
+    it maps to (party). Every provider's report.authority metrics for the same period and unit
+    are then compared with its row (SPEC §8.4): consistent, inconsistent or not comparable."""
+    run = _Run(kw)
+    body = run.body
+    if source_uri is not None or source_file is not None:
+        source = body.get("source")
+        source = dict(source) if isinstance(source, dict) else {}
+        if source_uri is not None:
+            source["uri"] = source_uri
+        if source_file is not None:
+            sha = hashlib.sha256(source_file.read_bytes()).hexdigest()
+            given = source.get("digest")
+            if isinstance(given, dict) and given.get("sha256") not in (None, sha):
+                raise CliError(
+                    f"--source-file {source_file} has SHA-256 {sha}, but the body's "
+                    f"source.digest is {given.get('sha256')}: not the same document"
+                )
+            source["digest"] = {"sha256": sha}
+        body["source"] = source
+    run(Kind.REFERENCE_PUBLISH)
+
+
 @click.group("key")
 def key_group() -> None:
     """Add and revoke a party's keys in the registry (rotation: add the new, revoke the old)."""
@@ -1100,6 +1141,7 @@ def register(group: click.Group) -> None:
         engagement,
         reply,
         party,
+        reference_group,
         key_group,
         log_key_group,
         accredit,

@@ -191,6 +191,7 @@ class Report:
             "engagements": [e.to_dict() for e in self.replay.engagements],
             "findings": [f.to_dict() for f in self.replay.findings],
             "findingCounts": self.replay.finding_counts,
+            "reconciliations": [r.to_dict() for r in self.replay.reconciliations],
         }
 
     def rows(self) -> list[dict[str, str]]:

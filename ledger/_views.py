@@ -30,7 +30,7 @@ from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from attest.measures import MEASURES
-from attest.reconcile import Reconciliation, current_datasets, reconcile
+from attest.reconcile import Reconciliation, current_datasets, describe, reconcile
 from attest.rules import Placed
 from attest.statements import (
     REGISTRY_STREAM,
@@ -890,9 +890,15 @@ class DatasetCheck:
     dataset: ReferencePublish
     result: Reconciliation
 
+    @property
+    def words(self) -> tuple[str, str]:
+        """The outcome's label and sentence (``attest/reconciliation.json``)."""
+        return describe(self.result, self.dataset)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: the dataset's identity and source, and the result."""
+        """Plain JSON: the dataset's identity and source, the result, and its words."""
         d = self.dataset
+        label, text = self.words
         return {
             "index": self.index,
             "digest": self.digest.hex(),
@@ -903,6 +909,8 @@ class DatasetCheck:
             "period": d.period.to_dict(),
             "source": d.source.to_dict(),
             **self.result.to_dict(),
+            "label": label,
+            "text": text,
         }
 
 
@@ -1881,7 +1889,8 @@ class Views:
         )
         s = self._streams.get(stream)
         if s is None:
-            return StreamReplay(stream, as_of_ms, size, when, (), ())
+            checks = self._reconcile(stream, (), limit)
+            return StreamReplay(stream, as_of_ms, size, when, (), (), reconciliations=checks)
         facts = s.facts
         n = bisect_left(facts, limit, key=_by_index)
         if n == len(facts):
