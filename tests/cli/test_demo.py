@@ -22,7 +22,7 @@ def test_demo_builds_every_part_of_the_story(
     out = cli("demo", "--no-serve").stdout
     assert "Building the demo ledger" in out
     assert "UNENCRYPTED, demo only" in out
-    assert "Verified 68 entries" in out
+    assert "Verified 72 entries" in out
     keys = tmp_path / "claimledger-demo-keys"
     assert (keys / "brightchat.key").is_file()
     assert (keys / "brightchat-old.key").is_file()
@@ -33,12 +33,14 @@ def test_demo_builds_every_part_of_the_story(
     kinds = []
     engagements = []
     findings = {}
+    checks = {}
     for p in PROVIDERS:
         state = json.loads(cli("replay", p, *db, "--format", "json").stdout)
         claims += state["claims"]
         kinds += [f["kind"] for f in state["timeline"]]
         engagements += state["engagements"]
         findings[p] = state["findings"]
+        checks[p] = [(r["status"], r["reason"]) for r in state["reconciliations"]]
     # issue 17 §2: open findings with commitments (demo_story.json): Kiteworld's age assurance
     # finding has one commitment overdue and one not due yet; BrightChat's hash matching one not
     # due yet.
@@ -54,6 +56,14 @@ def test_demo_builds_every_part_of_the_story(
         True,
         "NO_EVIDENCE_FOUND",
     )
+    # issue 17 §5: the fictional NCMEC table, one mismatch (demo_story.json)
+    assert checks == {
+        "brightchat": [("not_comparable", "period")],
+        "pixelstream": [("consistent", None)],
+        "kiteworld": [("not_comparable", "no_claim")],
+        "nimbus-drive": [("inconsistent", None)],
+        "lumen-search": [("not_comparable", "no_row")],
+    }
     # issue 17 §1: one running, one overdue, one withdrawn by the provider, two closed with a
     # verdict (demo_story.json)
     statuses = sorted(e["status"] for e in engagements)
@@ -129,4 +139,4 @@ def test_demo_as_a_real_process(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Verified 68 entries" in proc.stdout
+    assert "Verified 72 entries" in proc.stdout

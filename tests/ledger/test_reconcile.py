@@ -131,7 +131,8 @@ def test_a_logged_table_is_compared_live_offline_and_as_of(store_url: str) -> No
         q = live_q[0].to_dict()
         assert (q["count"], [v["value"] for v in q["reported"]]) == (900, ["700"])
         assert q["label"] == "Inconsistent"
-        assert "700" in q["text"] and "900" in q["text"]
+        assert "700" in q["text"]
+        assert "900" in q["text"]
         assert ledger.views.replay(P, size=before).reconciliations == ()
         # As of a size between the two tables, the first (with its wrong count) was current.
         mid = ledger.views.replay(P, size=before + 1).reconciliations
