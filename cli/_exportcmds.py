@@ -4,8 +4,10 @@ Statements in DSSE, re-signed with its key) and ``open-data DIR`` (the open-data
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import click
@@ -14,13 +16,22 @@ import httpx
 from attest.dsse import Envelope
 from attest.errors import SignatureError
 from attest.intoto import LoggedStatement, intoto_statements, sign_intoto
-from attest.statements import format_timestamp
+from attest.statements import Kind, format_timestamp
 from cli._backend import LocalBackend
-from cli._common import backend_options, parse_date_or_time, with_backend
+from cli._common import Signing, append, backend_options, parse_date_or_time, with_backend
 from cli._errors import EXIT_FAILED, CliError
 from cli._i18n import _
 from cli._keyfiles import load_private_key
-from ledger import OPEN_DATA_FILES, open_data_cut, open_data_file, write_open_data
+from cli._readcmds import run_verification
+from ledger import (
+    OPEN_DATA_FILES,
+    check_dump,
+    dump_body,
+    open_data_cut,
+    open_data_file,
+    record_views,
+    write_open_data,
+)
 
 __all__ = ["export_intoto_cmd", "open_data_cmd"]
 
@@ -133,17 +144,59 @@ def export_intoto_cmd(
     help="Judge verdict expiry in the scorecard at this time (YYYY-MM-DDTHH:MM:SSZ, or a date: "
     "its end) [default: the last second of the current minute, as the server does].",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Then log the dump (as the authority, with --key and --signer): a dump.publish entry "
+    "pinning the date, the checkpoint size and each file's name, SHA-256 and size.",
+)
+@click.option(
+    "--date",
+    "day",
+    metavar="YYYY-MM-DD",
+    help="The dump's date for --publish [default: today, UTC]. One dump per date.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CLAIMLEDGER_KEY",
+    help="The authority's private key file, for --publish [env CLAIMLEDGER_KEY].",
+)
+@click.option(
+    "--signer",
+    metavar="PARTY",
+    envvar="CLAIMLEDGER_SIGNER",
+    help="The authority's party id, for --publish [env CLAIMLEDGER_SIGNER].",
+)
 @backend_options
 def open_data_cmd(
-    directory: Path, at: str | None, db: str | None, server: str | None, log_key: Path | None
+    directory: Path,
+    at: str | None,
+    publish: bool,
+    day: str | None,
+    key_file: Path | None,
+    signer: str | None,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
 ) -> None:
     """Write the open-data files into DIRECTORY at the latest checkpoint.
 
     scorecard.csv, scorecard.json, records.csv and records.jsonl (the bytes the server's
     /v1/open-data/ serves for that checkpoint), the signed checkpoint note (checkpoint) and
     SHA256SUMS ('sha256sum -c SHA256SUMS' checks them). Run daily for the daily dumps
-    (docs/operating/open-data.md).
+    (docs/operating/open-data.md). With --publish the authority logs the dump, so anyone can
+    later prove which files were published that day: 'claimledger open-data-verify DIR'.
     """
+    if publish and (key_file is None or signer is None):
+        raise click.UsageError("--publish needs --key and --signer (the authority's)")
+    if day is not None and not publish:
+        raise click.UsageError("--date is the date of a dump to --publish")
+    if day is None:
+        day = format_timestamp(time.time_ns() // 1_000_000)[:10]
+    elif problem := date_problem(day):
+        raise click.BadParameter(problem, param_hint="--date")
     now = time.time_ns() // 1_000_000
     at_ms = parse_date_or_time(at) if at else now - now % 60_000 + 59_000
     backend = with_backend(db, server, log_key)
@@ -163,6 +216,118 @@ def open_data_cmd(
         f"Wrote {len(sums)} files and SHA256SUMS to {directory} at the checkpoint of size {size} "
         f"(root {root})."
     )
+    if publish and key_file is not None and signer is not None:  # both checked above
+        body = dump_body(directory, day, size, sums)
+        signing = Signing(key_file, signer, None, None, False)
+        append(lambda: backend, signing, kind=Kind.DUMP_PUBLISH, body=body)
+
+
+@click.command("open-data-verify")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Check against the dumps logged in this evidence bundle (any company's: each carries "
+    "the authority's record), verified offline first.",
+)
+@click.option(
+    "--date",
+    "day",
+    metavar="YYYY-MM-DD",
+    help="The date the dump was published [default: the logged dump cut at the size of the "
+    "dump's own checkpoint file].",
+)
+@click.option("--genesis", metavar="HEX", help="The ledger fingerprint to require (--bundle).")
+@backend_options
+def open_data_verify_cmd(
+    directory: Path,
+    bundle_file: Path | None,
+    day: str | None,
+    genesis: str | None,
+    db: str | None,
+    server: str | None,
+    log_key: Path | None,
+) -> None:
+    """Check a downloaded dump in DIRECTORY against the dump the authority logged.
+
+    The logged dumps come from a verified evidence bundle (--bundle FILE, offline; get one with
+    'claimledger export COMPANY -o FILE') or a ledger database (--db, verified as it opens).
+    Every file the log pins must be in DIRECTORY with the same size and SHA-256. Exit codes: 0
+    the dump is the one logged for that date; 1 a file is missing or differs, no dump is logged
+    for that date, or the bundle does not verify; 2 usage or I/O error."""
+    if bundle_file is not None:
+        if db is not None or server is not None:
+            raise click.UsageError("give --bundle or a ledger (--db), not both")
+        outcome = run_verification(
+            backend=None,
+            bundle=bundle_file.read_bytes(),
+            stream=None,
+            genesis=genesis,
+            quiet=True,
+            update_store=False,
+        )
+        if outcome.record is None:  # pragma: no cover - a bundle's verification carries it
+            raise CliError("the bundle gave no verified record")
+        dumps = record_views(outcome.record).dumps()
+        source = f"the bundle {bundle_file}"
+    else:
+        backend = with_backend(db, server, log_key)
+        if not isinstance(backend, LocalBackend):
+            raise click.UsageError(
+                "give --bundle FILE (from 'claimledger export COMPANY --server URL') or --db URL"
+            )
+        dumps = backend.ledger().views.dumps()
+        source = "the ledger"
+    if day is not None:
+        if problem := date_problem(day):
+            raise click.BadParameter(problem, param_hint="--date")
+        chosen = [d for d in dumps if d.dump.date == day]
+        what = f"for {day}"
+    else:
+        size = _dump_size(directory)
+        chosen = [d for d in dumps if d.dump.checkpoint_size == size]
+        what = f"cut at checkpoint size {size} (the dump's checkpoint file)"
+    if not chosen:
+        raise CliError(f"no dump {what} is logged in {source}", EXIT_FAILED)
+    logged = chosen[-1]
+    files = [(f.name, f.sha256, f.size) for f in logged.dump.files]
+    problems = check_dump(directory, files)
+    if problems:
+        raise CliError(
+            f"{directory} is not the dump logged for {logged.dump.date} (entry "
+            f"{logged.index}): " + "; ".join(problems),
+            EXIT_FAILED,
+        )
+    click.echo(
+        f"{directory} is the dump the authority logged for {logged.dump.date}: "
+        f"{len(files)} files, cut at checkpoint size {logged.dump.checkpoint_size}, "
+        f"logged at index {logged.index} ({format_timestamp(logged.log_time_ms)}), "
+        f"verified from {source}."
+    )
+
+
+def date_problem(day: str) -> str | None:
+    """Why ``day`` is not a YYYY-MM-DD calendar date, or None."""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            pass
+        else:
+            return None
+    return f"must be a date YYYY-MM-DD, got {day!r}"
+
+
+def _dump_size(directory: Path) -> int:
+    """The tree size of the dump's signed checkpoint note (its second line)."""
+    try:
+        lines = (directory / "checkpoint").read_text("utf-8").split("\n")
+        return int(lines[1])
+    except (OSError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise CliError(
+            f"{directory}/checkpoint is not a readable checkpoint note ({exc}); give --date"
+        ) from exc
 
 
 def _download(http: httpx.Client, name: str, size: int, root: str, at_ms: int) -> Iterator[bytes]:

@@ -9,7 +9,7 @@ import click
 from cli._admin import demo_cmd, init_cmd, serve_cmd
 from cli._backup import backup_cmd
 from cli._errors import to_cli_error
-from cli._exportcmds import export_intoto_cmd, open_data_cmd
+from cli._exportcmds import export_intoto_cmd, open_data_cmd, open_data_verify_cmd
 from cli._keycmds import keys_group
 from cli._monitor import monitor_cmd
 from cli._onboard import onboard_group, register_cmd
@@ -72,6 +72,7 @@ def main() -> None:
     Everyone:   verify | monitor | replay | export | proof | head | keys generate|show|export-public
     Regulators: export COMPANY --as-of DATE -o FILE | report FILE (offline)
     Exports:    export-intoto --key KEY -o FILE (in-toto, verifiers) | open-data DIR (CSV, JSON)
+                open-data DIR --publish (the authority logs the dump) | open-data-verify DIR
     Offline:    sign (air-gapped) then submit
     Operators:  serve | backup | demo | tiles export (the read side as static files)
 
@@ -95,6 +96,7 @@ for _cmd in (
     register_cmd,
     export_intoto_cmd,
     open_data_cmd,
+    open_data_verify_cmd,
 ):
     main.add_command(_cmd)
 register(main)

@@ -42,6 +42,8 @@ __all__ = [
     "SCORECARD_COLUMNS",
     "SCORECARD_DOCS",
     "OpenDataCut",
+    "check_dump",
+    "dump_body",
     "open_data_cut",
     "open_data_file",
     "write_open_data",
@@ -348,3 +350,36 @@ def write_open_data(directory: Path, files: dict[str, Iterable[bytes]]) -> dict[
         sums[name] = h.hexdigest()
     del sums["SHA256SUMS"]
     return sums
+
+
+def dump_body(directory: Path, day: str, size: int, names: Iterable[str]) -> dict[str, Any]:
+    """The ``dump.publish`` body pinning the files ``names`` of ``directory`` (SPEC §3.3): the
+    date, the checkpoint size the dump was cut at, each file's name, SHA-256 and size."""
+    files = []
+    for name in names:
+        data = (directory / name).read_bytes()
+        files.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    return {"date": day, "checkpointSize": size, "files": files}
+
+
+def check_dump(directory: Path, files: Sequence[tuple[str, str, int]]) -> list[str]:
+    """What differs between ``directory`` and the logged files ``(name, sha256, size)``: one
+    line per file missing or changed, empty when every logged file is there as logged."""
+    problems = []
+    for name, sha256, size in files:
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name}: missing (logged: {size} bytes, SHA-256 {sha256})")
+            continue
+        h = hashlib.sha256()
+        got = 0
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                got += len(chunk)
+        if got != size or h.hexdigest() != sha256:
+            problems.append(
+                f"{name}: {got} bytes, SHA-256 {h.hexdigest()}; logged: {size} bytes, "
+                f"SHA-256 {sha256}"
+            )
+    return problems

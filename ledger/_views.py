@@ -70,6 +70,7 @@ __all__ = [
     "Feed",
     "FeedItem",
     "Finding",
+    "LoggedDump",
     "NameResults",
     "Party",
     "PartyKey",
@@ -915,6 +916,25 @@ class DatasetCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedDump:
+    """An open-data dump the authority logged (``dump.publish``): its entry and body."""
+
+    index: int
+    digest: bytes
+    log_time_ms: int
+    dump: DumpPublish
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the entry and the pinned files."""
+        return {
+            "index": self.index,
+            "digest": self.digest.hex(),
+            "logTime": _iso(self.log_time_ms),
+            **self.dump.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ScorecardCell:
     """One provider x measure cell.
 
@@ -1543,6 +1563,8 @@ class Views:
         # Reference datasets (reference.publish) in log order, and the bodies of every
         # report.authority claim version by digest, which SPEC §8.4 compares with them.
         self._datasets: list[EntryFact] = []
+        # Logged open-data dumps (dump.publish), in log order.
+        self._dumps: list[tuple[EntryFact, DumpPublish]] = []
         self._dataset_bodies: dict[bytes, ReferencePublish] = {}
         self._report_claims: dict[bytes, Claim] = {}
 
@@ -1748,6 +1770,8 @@ class Views:
         elif isinstance(body, ReferencePublish):
             self._datasets.append(fact)
             self._dataset_bodies[fact.digest] = body
+        elif isinstance(body, DumpPublish):
+            self._dumps.append((fact, body))
         elif isinstance(body, AccreditationSuspend):
             self._suspensions.setdefault(fact.party or "", []).append(fact)
             self._registry_events.append(fact)
@@ -1919,6 +1943,17 @@ class Views:
             engagements,
             findings_of(versions, when),
             self._reconcile(stream, versions, limit),
+        )
+
+    @_locked
+    def dumps(self, *, size: int | None = None) -> tuple[LoggedDump, ...]:
+        """The open-data dumps the authority logged (``dump.publish``) below ``size``, in log
+        order (one per date: SPEC §8.2 rule 5)."""
+        limit = self._limit(None, size)
+        return tuple(
+            LoggedDump(f.index, f.digest, f.log_time_ms, body)
+            for f, body in self._dumps
+            if f.index < limit
         )
 
     def _reconcile(

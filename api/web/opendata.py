@@ -36,6 +36,7 @@ def data_page(request: Request, ledger: LedgerDep) -> Response:
             "scorecard_docs": SCORECARD_DOCS,
             "record_docs": RECORD_DOCS,
             "base": str(request.base_url).rstrip("/"),
+            "dumps": tuple(reversed(ledger.views.dumps(size=pinned.size))),
         },
         ledger=ledger,
         pinned=pinned,
