@@ -19,8 +19,10 @@ from tests.api.conftest import KEYS, Api, P, Q, Response, Story
 from tests.attest.examples import (
     AUTHORITY,
     example_claim_body,
+    example_dump_publish_body,
     example_key_add_body,
     example_key_revoke_body,
+    example_reference_publish_body,
     example_test_record_body,
 )
 from tests.attest.logbuilder import key
@@ -113,6 +115,18 @@ CASES: dict[str, tuple[Callable[[Api], bytes], str, int]] = {
         "schema-error",
         422,
     ),
+    "a provider logs a reference table": (
+        lambda a: a.sign("reference.publish", REGISTRY_STREAM, P, example_reference_publish_body()),
+        "not-authorised",
+        403,
+    ),
+    "a verifier logs an open-data dump": (
+        lambda a: a.sign(
+            "dump.publish", REGISTRY_STREAM, "safecheck-labs", example_dump_publish_body()
+        ),
+        "not-authorised",
+        403,
+    ),
     "dangling reference": (
         lambda a: a.sign("test.record", P, "safecheck-labs", example_test_record_body("ab" * 32)),
         "dangling-reference",
@@ -132,6 +146,10 @@ def test_bad_envelope_is_refused_with_its_problem_and_nothing_is_written(
     assert registered.size() == size
     if name == "schema-error":
         assert any(e["pointer"].endswith("/colour") for e in body["errors"])
+    if case.startswith("a provider logs"):
+        assert "only the authority may sign reference.publish, not " + P in body["detail"]
+    if case.startswith("a verifier logs"):
+        assert "only the authority may sign dump.publish, not safecheck-labs" in body["detail"]
     # A batch carrying the same envelope reports the same problem for it.
     r = registered.http.post(
         "/v1/entries:batch", content=env + b"\n", headers={"content-type": "application/x-ndjson"}

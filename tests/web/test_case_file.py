@@ -74,6 +74,12 @@ def test_the_case_file_shows_the_checkpoint_and_every_signers_key_id(
     assert '<dd id="cp-size">44</dd>' in by_day
     latest = client.get(f"/companies/{N}/case-file").text
     assert f'<dd id="cp-size">{ledger.size}</dd>' in latest
+    # The demo's reference table (logged after size 44): Nimbus Drive's count does not match.
+    assert 'id="recon-h"' not in html
+    (check,) = ledger.views.replay(N).reconciliations
+    assert '<tr data-status="inconsistent">' in latest
+    assert check.dataset.source.digest.sha256 in latest
+    assert f"published {check.result.count} reports" in latest
     # The company page links to it.
     page = client.get(f"/providers/{N}").text
     assert f'id="case-file-link" href="/companies/{N}/case-file"' in page
