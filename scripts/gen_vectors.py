@@ -2487,21 +2487,7 @@ def _datasets() -> bytes:
             "reconciliations": recon,
         },
     )
-    cases: list[Json] = [log_case]
-    for name, entry in candidates:
-        input_ = {"entry": _raw_entry(entry)}
-        if name.startswith("accept"):
-            state.check(state.open(entry))
-            cases.append(_case(name, input_, {"accept": True}))
-            continue
-
-        def decide(e: LogEntry = entry) -> None:
-            state.check(state.open(e))
-
-        case = _refused(name, input_, name.split(": ", 1)[1], decide)
-        if case["error"]["class"] != name.split(":")[0]:
-            raise AssertionError(f"{name}: got {case['error']['class']}: {case['error']}")
-        cases.append(case)
+    cases: list[Json] = [log_case, *_decided(state, candidates)]
     return _doc(
         "Authority datasets (SPEC §8.2 rule 5, §8.4): the log of log.json, then acme-social "
         "reports pieces in a new report.authority claim; six more providers, five with a "

@@ -575,19 +575,7 @@ def test_dataset_vectors(page: Any) -> None:
     records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
     whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
     assert whole["ok"], whole
-    wrong = []
-    for case, got in zip(cases, results, strict=True):
-        if "error" in case:
-            ok = (
-                not got["ok"]
-                and got["kind"] == case["error"]["class"]
-                and got["index"] == case["input"]["entry"]["index"]
-                and got["field"] == case["error"].get("field")
-            )
-        else:
-            ok = got["ok"] is True
-        if not ok:
-            wrong.append((case["name"], case.get("error"), got))
+    wrong = _wrong_decisions(cases, results)
     assert wrong == []
     assert {c["error"]["class"] for c in cases if "error" in c} == {
         "NotAuthorisedError",
