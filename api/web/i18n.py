@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
     "current",
     "negotiate",
     "ngettext",
+    "speaking",
 ]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -101,6 +103,16 @@ _current: ContextVar[Choice] = ContextVar("claimledger_language")
 def current() -> Choice:
     """The language of the request being served (English outside a request)."""
     return _current.get(_ENGLISH)
+
+
+@contextmanager
+def speaking(choice: Choice) -> Iterator[Choice]:
+    """Translate into ``choice``'s language within the block (a request's, or a test's)."""
+    token = _current.set(choice)
+    try:
+        yield choice
+    finally:
+        _current.reset(token)
 
 
 def _accepted(header: str) -> Iterator[str]:
@@ -194,8 +206,5 @@ class LanguageMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"accept-language":
                 accept = value.decode("latin-1")
-        token = _current.set(negotiate(lang, accept))
-        try:
+        with speaking(negotiate(lang, accept)):
             await self.app(scope, receive, send)
-        finally:
-            _current.reset(token)

@@ -224,6 +224,36 @@ def measure_title(measure: str) -> str:
     return _(spec.title) if spec is not None else measure
 
 
+_OUTSIDE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"made in a gap in its verifier's accreditation, from (?P<start>\S+) to (?P<end>\S+)"
+        ),
+        N_("made in a gap in its verifier's accreditation, from %(start)s to %(end)s"),
+    ),
+    (
+        re.compile(r"made before its verifier's accreditation period began \((?P<start>\S+)\)"),
+        N_("made before its verifier's accreditation period began (%(start)s)"),
+    ),
+    (
+        re.compile(r"made after its verifier's accreditation period ended \((?P<end>\S+)\)"),
+        N_("made after its verifier's accreditation period ended (%(end)s)"),
+    ),
+)
+"""The ledger's reasons why a verdict is not current (``ledger._views.out_of_accreditation``,
+English as in the API), each with its catalog message."""
+
+
+def outside_words(reason: str) -> str:
+    """Why a verdict is not current (the ledger's English reason), in the page's language; a
+    reason this table does not know stays as the ledger wrote it."""
+    for pattern, message in _OUTSIDE_WORDS:
+        m = pattern.fullmatch(reason)
+        if m is not None:
+            return _(message) % m.groupdict()
+    return reason
+
+
 def surface_label(surface: str) -> str:
     """A surface in plain words."""
     return SURFACE_LABELS.get(surface, surface.replace("_", " "))
@@ -265,6 +295,7 @@ _env.filters["date"] = fmt_date
 _env.filters["measure"] = measure_title
 _env.filters["surface"] = surface_label
 _env.filters["population"] = population_label
+_env.filters["outside"] = outside_words
 _env.globals["STATUS_LABELS"] = STATUS_LABELS
 _env.globals["STATUS_MEANINGS"] = STATUS_MEANINGS
 _env.globals["PUBLIC_ORDER"] = (
