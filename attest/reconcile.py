@@ -11,7 +11,7 @@ log). Pure: no I/O, no clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = [
     "dataset_key",
     "describe",
     "reconcile",
+    "unit_words",
 ]
 
 CONSISTENT = "consistent"
@@ -162,19 +163,32 @@ def reconcile(
     return out(CONSISTENT if ok else INCONSISTENT, None, values)
 
 
-def describe(result: Reconciliation, dataset: ReferencePublish) -> tuple[str, str]:
-    """The outcome's label and sentence, from :data:`WORDS`."""
-    reported = ", ".join(f"{v.value} ({v.name})" for v in result.reported) or "nothing"
+def describe(
+    result: Reconciliation,
+    dataset: ReferencePublish,
+    translate: Callable[[str], str] = lambda words: words,
+) -> tuple[str, str]:
+    """The outcome's label and sentence, from :data:`WORDS` (each word read through
+    ``translate``: the pages give their catalog's, everything else reads the English)."""
+    fixed = WORDS["fields"]
+    reported = ", ".join(f"{v.value} ({v.name})" for v in result.reported)
     p = dataset.period
+    period = translate(fixed["periodRange"]).format(start=p.start, end=p.end)
     fields = {
-        "listed": "no count" if result.count is None else str(result.count),
-        "reported": reported,
-        "unit": dataset.unit.value,
+        "listed": translate(fixed["noCount"]) if result.count is None else str(result.count),
+        "reported": reported or translate(fixed["nothing"]),
+        "unit": unit_words(dataset.unit.value, translate),
         "recipient": dataset.recipient,
-        "period": p.start if p.start == p.end else f"{p.start} to {p.end}",
+        "period": p.start if p.start == p.end else period,
     }
     status = WORDS["status"][result.status]
-    text = status["text"]
+    text = translate(status["text"])
     if result.reason is not None:
-        text = text.replace("{reason}", WORDS["reason"][result.reason])
-    return status["label"], text.format(**fields)
+        text = text.replace("{reason}", translate(WORDS["reason"][result.reason]))
+    return translate(status["label"]), text.format(**fields)
+
+
+def unit_words(unit: str, translate: Callable[[str], str] = lambda words: words) -> str:
+    """A table's unit (``reports``, ``pieces``, ``accounts``) in words, from :data:`WORDS`."""
+    words = WORDS["units"].get(unit)
+    return translate(words) if words is not None else unit

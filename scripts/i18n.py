@@ -5,7 +5,8 @@ Two gettext domains, each owned by its shell (docs/architecture/i18n.md):
 - ``claimledger-web`` (``api/web/locale``): the templates' ``{% trans %}``/``_()``, ``_``,
   ``N_`` and ``ngettext`` in ``api/web/*.py``, ``tr("...")``/``trNodes("...")``/``trn("...",
   "...", n)`` in ``api/web/static/page.js``, every string of ``static/verdict-words.json``
-  (but its ``about``), the measures' titles (:data:`attest.measures.MEASURES`) and the open
+  (but its ``about``), every string of ``attest/reconciliation.json`` (but its ``about``; the
+  pages only, not the browser), the measures' titles (:data:`attest.measures.MEASURES`) and the open
   data's column descriptions (:data:`ledger.SCORECARD_DOCS`, :data:`ledger.RECORD_DOCS`);
 - ``claimledger-cli`` (``cli/locale``): ``_``, ``N_`` and ``ngettext`` in ``cli/*.py``.
 
@@ -63,6 +64,7 @@ class Domain:
     templates: str | None = None
     javascript: tuple[str, ...] = ()
     words: str | None = None
+    page_words: tuple[str, ...] = ()
     measures: bool = False
     browser: bool = False
 
@@ -85,6 +87,7 @@ WEB = Domain(
     templates="api/web/templates",
     javascript=("api/web/static/page.js",),
     words="api/web/static/verdict-words.json",
+    page_words=("attest/reconciliation.json",),
     measures=True,
     browser=True,
 )
@@ -192,6 +195,9 @@ def extract(domain: Domain) -> dict[str, Message]:
     if domain.words:
         for text in _words(json.loads((ROOT / domain.words).read_text())):
             add(domain.words, text, None)
+    for words in domain.page_words:
+        for text in _words(json.loads((ROOT / words).read_text())):
+            add(words, text, None)
     if domain.measures:
         from attest.measures import MEASURES
         from ledger import RECORD_DOCS, SCORECARD_DOCS

@@ -37,6 +37,7 @@ from api.routers.scorecard import MAX_COMPARE, find_names, name_hits_json, score
 from api.web.i18n import LANGUAGES, N_, Translated, _, current, ngettext
 from attest import AttestError, Envelope, Kind
 from attest.measures import MEASURES
+from attest.reconcile import describe, unit_words
 from ledger import (
     PUBLIC_STATUSES,
     ClaimVersion,
@@ -254,6 +255,17 @@ def outside_words(reason: str) -> str:
     return reason
 
 
+def reconciliation_words(check: Any) -> tuple[str, str]:
+    """A reconciliation's label and sentence (a ``DatasetCheck``: ``attest/reconciliation.json``,
+    as its ``words``) in the page's language."""
+    return describe(check.result, check.dataset, _)
+
+
+def unit_label(unit: str) -> str:
+    """A reference table's unit (``reports``...) in the page's language."""
+    return unit_words(unit, _)
+
+
 def surface_label(surface: str) -> str:
     """A surface in plain words."""
     return SURFACE_LABELS.get(surface, surface.replace("_", " "))
@@ -296,6 +308,8 @@ _env.filters["measure"] = measure_title
 _env.filters["surface"] = surface_label
 _env.filters["population"] = population_label
 _env.filters["outside"] = outside_words
+_env.filters["reconciliation"] = reconciliation_words
+_env.filters["unit"] = unit_label
 _env.globals["STATUS_LABELS"] = STATUS_LABELS
 _env.globals["STATUS_MEANINGS"] = STATUS_MEANINGS
 _env.globals["PUBLIC_ORDER"] = (
