@@ -11,6 +11,7 @@ counts itself (verify.js, SPEC §8.4) and says whether it reads what the cards s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -139,3 +140,18 @@ def test_the_browser_says_when_the_page_shows_another_comparison(site: Site, pag
     said = page.locator("#verify-reconciliation")
     assert said.get_attribute("data-agrees") == "false"
     assert "the page shows a table this browser did not find" in said.inner_text()
+
+
+def test_no_comparison_is_said_on_a_page_as_of_an_earlier_date(site: Site, page: Any) -> None:
+    """The page as it stood on a date shows that date's cards while the browser verifies today's
+    record, so the panel does not compare them (and says nothing either way)."""
+    # The day before the site's "now": the cards (if any) are that day's reading; the browser
+    # would find one table in today's record either way, so only the skip keeps it silent.
+    day = datetime.fromtimestamp(site.now_ms / 1000 - 86_400, UTC).date().isoformat()
+    page.goto(f"{site.base}/providers/nimbus-drive?as_of={day}")
+    assert page.locator("#asof-banner").count() == 1
+    page.focus("#verify-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
+    assert page.get_attribute("#verify-result", "data-outcome") == "ok"
+    assert page.locator("#verify-reconciliation").count() == 0
