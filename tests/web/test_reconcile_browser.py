@@ -5,11 +5,13 @@ The demo logs a fictional NCMEC table of CyberTipline reports for 2025 (demo_sto
 expected numbers are read from the stored statements (the table's row and the company's claim
 metric), not from the views: Nimbus Drive's page shows the mismatch with both numbers, PixelStream's
 reads consistent, BrightChat's not comparable (another period), Lumen Search's no row; the state
-JSON says the same, and the browser verifies the record that carries the table.
+JSON says the same, and the browser verifies the record that carries the table, compares the
+counts itself (verify.js, SPEC §8.4) and says whether it reads what the cards show.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -102,3 +104,54 @@ def test_the_mismatch_and_the_match_on_the_company_pages(site: Site, page: Any) 
     page.keyboard.press("Enter")
     page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
     assert page.get_attribute("#verify-result", "data-outcome") == "ok"
+    # ... and compares the reported counts itself (SPEC §8.4 in verify.js): it reads what the
+    # server's card shows.
+    said = page.locator("#verify-reconciliation")
+    assert (said.get_attribute("data-agrees"), said.get_attribute("data-count")) == ("true", "1")
+    assert said.inner_text().startswith("Reported counts against published tables")
+
+
+def test_the_browser_says_when_the_page_shows_another_comparison(site: Site, page: Any) -> None:
+    """A card altered to read consistent: the browser's own comparison (inconsistent) differs,
+    and the verify panel says so, naming the table's log index."""
+    index, _ = _stored(site)
+    page.goto(f"{site.base}/providers/nimbus-drive")
+    page.evaluate("document.querySelector('li.reconciliation').dataset.status = 'consistent'")
+    page.focus("#verify-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
+    assert page.get_attribute("#verify-result", "data-outcome") == "ok"
+    said = page.locator("#verify-reconciliation")
+    assert said.get_attribute("data-agrees") == "false"
+    assert f"the table logged at index {index} reads otherwise here" in said.inner_text()
+    # A card of a table the browser did not find in the verified record differs too.
+    page.evaluate(
+        """() => {
+            const card = document.querySelector('li.reconciliation');
+            card.dataset.status = 'inconsistent';
+            const extra = card.cloneNode(true);
+            extra.dataset.dataset = '00'.repeat(32);
+            card.after(extra);
+        }"""
+    )
+    page.focus("#verify-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
+    said = page.locator("#verify-reconciliation")
+    assert said.get_attribute("data-agrees") == "false"
+    assert "the page shows a table this browser did not find" in said.inner_text()
+
+
+def test_no_comparison_is_said_on_a_page_as_of_an_earlier_date(site: Site, page: Any) -> None:
+    """The page as it stood on a date shows that date's cards while the browser verifies today's
+    record, so the panel does not compare them (and says nothing either way)."""
+    # The day before the site's "now": the cards (if any) are that day's reading; the browser
+    # would find one table in today's record either way, so only the skip keeps it silent.
+    day = datetime.fromtimestamp(site.now_ms / 1000 - 86_400, UTC).date().isoformat()
+    page.goto(f"{site.base}/providers/nimbus-drive?as_of={day}")
+    assert page.locator("#asof-banner").count() == 1
+    page.focus("#verify-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#verify-result[data-outcome]", timeout=30_000)
+    assert page.get_attribute("#verify-result", "data-outcome") == "ok"
+    assert page.locator("#verify-reconciliation").count() == 0

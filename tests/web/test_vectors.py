@@ -583,6 +583,92 @@ def test_dataset_vectors(page: Any) -> None:
     }
 
 
+def test_dataset_reconciliations_whole_and_sparse(page: Any) -> None:
+    """SPEC §8.4 replayed in the browser: every provider's comparison with the current table
+    (the correction, not the typo) is the one datasets.json pins, from the whole log and from
+    each provider's sparse company record (its stream and the registry entries about it, the
+    authority and every signer on its stream), as tests/ledger/test_reconcile.py checks Python."""
+    from attest.rules import LogState
+    from attest.statemap import subject
+    from tests.test_vectors import _entry
+
+    log_case = _cases("datasets")[0]
+    entries, expect = log_case["input"]["entries"], log_case["expect"]
+    state = LogState()
+    placed = []
+    for raw in entries:
+        p = state.open(_entry(raw))
+        state.admit(p)
+        placed.append(p.signed.statement)
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = [{"entries": entries, "options": options}]
+    parties = sorted(expect["reconciliations"])
+    for party in parties:
+        involved = {party, state.authority} | {st.signer for st in placed if st.stream == party}
+        mine = [
+            raw
+            for raw, st in zip(entries, placed, strict=True)
+            if st.stream == party or subject(st) in involved
+        ]
+        assert len(mine) < len(entries)
+        records.append(
+            {"entries": mine, "stream": party, "options": {"unsafeSkipCheckpoint": True}}
+        )
+    whole, *sparse = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    assert whole["ok"], whole
+    keep = ("status", "reason", "listedAs", "count", "reported")
+
+    def read(result: dict[str, Any], party: str) -> list[dict[str, Any]]:
+        assert {r["digest"] for r in result["reconciliations"]} == set(expect["datasets"])
+        return [{k: r[k] for k in keep} for r in result["reconciliations"] if r["stream"] == party]
+
+    # The whole log: one comparison per provider (every provider of the log is pinned).
+    assert sorted({r["stream"] for r in whole["reconciliations"]}) == parties
+    for party in parties:
+        assert read(whole, party) == [expect["reconciliations"][party]], party
+    # Each company record: only its own provider, with the same result.
+    for party, got in zip(parties, sparse, strict=True):
+        assert got["ok"], (party, got)
+        assert {r["stream"] for r in got["reconciliations"]} == {party}
+        assert read(got, party) == [expect["reconciliations"][party]], party
+    # Every outcome of the rule is among the pinned ones, so each check of the rule ran.
+    outcomes = {(w["status"], w["reason"]) for w in expect["reconciliations"].values()}
+    assert {s for s, _ in outcomes} == {"consistent", "inconsistent", "not_comparable"}
+    assert {r for _, r in outcomes} - {None} == {
+        "no_row",
+        "no_claim",
+        "recipient",
+        "period",
+        "unit",
+    }
+
+
+def test_reported_values_equal_a_count_by_their_numeric_value(page: Any) -> None:
+    """SPEC §8.4's equality (attest/reconcile.py's _equals): a decimal string equals the count
+    when its numeric value does; the browser answers as Python does on each pair."""
+    from attest.reconcile import _equals
+
+    pairs: list[tuple[int | str, int]] = [
+        (61034, 61034),
+        (61034, 61035),
+        ("61034", 61034),
+        ("61034.0", 61034),
+        ("61034.000", 61034),
+        ("61034.5", 61034),
+        ("061034", 61034),
+        ("-0", 0),
+        ("0.0", 0),
+        ("-1", 1),
+        ("9007199254740991", 2**53 - 1),
+        ("9007199254740992", 2**53 - 1),
+        ("9007199254740991.01", 2**53 - 1),
+    ]
+    got = page.evaluate("ps => ps.map(([v, c]) => T.V.reportedEquals(v, c))", pairs)
+    assert got == [_equals(v, c) for v, c in pairs]
+    assert any(got)
+    assert not all(got)
+
+
 # Vector files of other components, covered by their own tests (a file of the witness work may
 # land next to these; tests/witness/ runs it). Any other file must be covered here.
 COVERED_ELSEWHERE = {"cosignature"}

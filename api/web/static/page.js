@@ -443,6 +443,41 @@ function showOk(out, result, stream, got, seconds, words) {
   }
 }
 
+/**
+ * SPEC §8.4: whether this browser's comparison of the company's reported counts with the current
+ * reference tables (verifyRecord's `reconciliations`) is what the page's cards show (each card's
+ * table digest, status and reason). Null when neither has any, or when the page shows an earlier
+ * date (the browser verified today's record).
+ */
+function reconciliationPart(result, stream) {
+  if (document.getElementById("asof-banner")) return null;
+  const mine = (result.reconciliations || []).filter((r) => r.stream === stream);
+  const cards = [...document.querySelectorAll("li.reconciliation")];
+  if (mine.length === 0 && cards.length === 0) return null;
+  const shown = new Map(cards.map((c) => [c.dataset.dataset, [c.dataset.status, c.dataset.reason ?? null]]));
+  const differ = mine.filter((r) => {
+    const s = shown.get(r.digest);
+    return s === undefined || s[0] !== r.status || s[1] !== r.reason;
+  });
+  const agrees = differ.length === 0 && mine.length === cards.length;
+  const attrs = { id: "verify-reconciliation", "data-agrees": String(agrees), "data-count": String(mine.length) };
+  if (agrees) {
+    return el("p", attrs, trn(
+      "Reported counts against published tables: this browser compared them itself and reads what the page shows ({n} table).",
+      "Reported counts against published tables: this browser compared them itself and reads what the page shows ({n} tables).",
+      mine.length,
+    ));
+  }
+  // Compared differently (or not shown), by log index; else the page shows a table not found here.
+  const why = differ.length
+    ? tr("the table logged at index {which} reads otherwise here", { which: differ.map((r) => r.index).join(", ") })
+    : tr("the page shows a table this browser did not find in the verified record");
+  return el("p", { ...attrs, class: "flag" }, tr(
+    "Reported counts against published tables: this browser's own comparison differs from what the page shows ({why}). Trust the comparison made here, from the verified record.",
+    { why },
+  ));
+}
+
 /** "this browser cannot check post-quantum ML-DSA-44 signatures; use claimledger verify --policy" */
 const mldsaNote = () => trNodes("this browser cannot check post-quantum ML-DSA-44 signatures; use {command}", { command: el("code", {}, "claimledger verify --policy") });
 
@@ -634,6 +669,8 @@ async function run(button) {
     setProgress(bar, phase, PHASES.done, 1);
     showOk(out, result, stream, got, seconds, (await verdictWords()).key_compromised);
     out.querySelector("ul").before(...witnessParts(out, got, result.size));
+    const reconciled = reconciliationPart(result, stream);
+    if (reconciled) out.querySelector("ul").after(reconciled);
     if (history) {
       out.querySelector("ul").append(el("li", historyKind === "older-unproven" ? { class: "flag" } : {}, tr("History: {history}.", { history })));
       out.dataset.history = historyKind;

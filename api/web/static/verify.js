@@ -1898,7 +1898,9 @@ function proofBytes(proof) {
  * @param {(p: {phase: string, done: number, total: number}) => void} [onProgress]
  * @returns {Promise<object>} {ok: true, size, root, origin, entries, genesisHash, heads, ms},
  *   and for a company record `complete` (true), `streamLength` and `kinds` (the number of the
- *   company's entries of each kind).
+ *   company's entries of each kind); and what the record reads as after its last entry:
+ *   `compromised`, `retired`, `findings`, `accreditationGaps`, `notCurrent` and
+ *   `reconciliations` (SPEC §8.4, each registered provider against each current table).
  * @throws {VerificationFailure} the first failure, located at its entry when there is one.
  */
 export async function verifyRecord(record, onProgress = () => {}) {
@@ -2235,7 +2237,79 @@ function readAfter(rules, items) {
   }
   const retired = {};
   for (const [party, p] of [...rules.parties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (p.retiredAt !== null) retired[party] = p.retiredAt;
-  return { compromised, retired, findings: readFindings(items), ...readPeriods(items) };
+  const providers = [...rules.parties].filter(([, p]) => p.role === "provider").map(([party]) => party);
+  return { compromised, retired, findings: readFindings(items), ...readPeriods(items), reconciliations: readReconciliations(items, providers) };
+}
+
+/**
+ * SPEC §8.4 (derived, not ruled; the rule of attest/reconcile.py): each provider's reported
+ * counts against each current reference table, provider by provider (in the order given), then
+ * table by table in the log order of the current tables. A later `reference.publish` with the
+ * same (dataset, recipient, unit, period) replaces an earlier one. Each result is `{stream,
+ * index, digest}` of the table and `{status, reason, listedAs, count, reported}` as SPEC §8.4
+ * words them.
+ */
+function readReconciliations(items, providers) {
+  const current = new Map(); // JSON of the key -> the latest table with it, in log order
+  const versions = new Map(); // claim digest -> {stream, body, status}, in log order
+  for (const e of items) {
+    const st = e.statement;
+    if (!st) continue;
+    const b = st.body;
+    if (st.kind === "reference.publish") {
+      const key = JSON.stringify([b.dataset, b.recipient, b.unit, b.period.start, b.period.end]);
+      current.delete(key);
+      current.set(key, e);
+    } else if (st.kind === "claim.publish" || st.kind === "claim.supersede") {
+      if ("supersedes" in b && versions.has(b.supersedes)) versions.get(b.supersedes).status = "superseded";
+      versions.set(e.digest, { stream: st.stream, body: b, status: "active" });
+    } else if (st.kind === "claim.withdraw" && versions.has(b.claim)) {
+      versions.get(b.claim).status = "withdrawn";
+    }
+  }
+  const out = [];
+  for (const party of providers) {
+    const claims = [...versions].filter(([, v]) => v.stream === party && v.status === "active").map(([digest, v]) => [digest, v.body]);
+    for (const t of current.values()) {
+      out.push({ stream: party, index: t.index, digest: t.digest, ...reconcile(t.statement.body, party, claims) });
+    }
+  }
+  return out;
+}
+
+/**
+ * SPEC §8.4, the comparison of `party` with table `table` over its active claim versions
+ * `claims` ([hex digest, body] in log order), checked in the SPEC's order.
+ */
+function reconcile(table, party, claims) {
+  const row = table.rows.find((r) => r.party === party);
+  if (row === undefined) return { status: "not_comparable", reason: "no_row", listedAs: null, count: null, reported: [] };
+  const out = (status, reason, metrics) => ({
+    status,
+    reason,
+    listedAs: row.listedAs,
+    count: row.count,
+    reported: metrics.map(([claim, m]) => ({ claim, name: m.name, value: m.value })),
+  });
+  const mine = claims.filter(([, c]) => c.measure === "report.authority");
+  if (!mine.length) return out("not_comparable", "no_claim", []);
+  const named = mine.filter(([, c]) => (c.details?.recipients ?? []).includes(table.recipient));
+  if (!named.length) return out("not_comparable", "recipient", []);
+  const every = named.flatMap(([d, c]) => (c.metrics ?? []).map((m) => [d, m]));
+  const samePeriod = every.filter(([, m]) => m.period.start === table.period.start && m.period.end === table.period.end);
+  if (!samePeriod.length) return out("not_comparable", "period", every);
+  const sameUnit = samePeriod.filter(([, m]) => m.unit === table.unit);
+  if (!sameUnit.length) return out("not_comparable", "unit", samePeriod);
+  const ok = sameUnit.every(([, m]) => reportedEquals(m.value, row.count));
+  return out(ok ? "consistent" : "inconsistent", null, sameUnit);
+}
+
+/** SPEC §8.4: a reported value (an integer or a decimal string) equals a count when its numeric value does ("61034.0" equals 61034). */
+export function reportedEquals(value, count) {
+  if (typeof value === "number") return value === count;
+  const m = /^(-?[0-9]+)(?:\.([0-9]+))?$/.exec(value);
+  if (m === null) return false;
+  return /^0*$/.test(m[2] ?? "") && BigInt(m[1]) === BigInt(count);
 }
 
 const DAY_MS = 86_400_000;
