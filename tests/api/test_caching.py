@@ -20,6 +20,7 @@ from keys import PrivateKey
 from ledger import Ledger
 from tests.api.conftest import Api, P, Story
 from tests.attest.examples import AUTHORITY, example_party_register_body
+from tests.conftest import within_a_minute
 
 WITNESS = CosignerSigner("witness.example/w1", PrivateKey.from_seed(bytes(range(32))))
 
@@ -57,6 +58,7 @@ FIXED_BOUND = "fixed-bound"  # immutable, the ETag bound to the checkpoint of th
         ("/v1/parties", "no-cache"),
     ],
 )
+@within_a_minute
 def test_cache_lifetimes_and_strong_etags(story_api: Api, url: str, cache: str) -> None:
     http = story_api.http
     r = http.get(url)
@@ -112,6 +114,7 @@ def test_a_bound_etag_changes_when_the_log_grows(story_api: Api, url: str) -> No
     assert after.headers["etag"] != etag
 
 
+@within_a_minute
 def test_a_304_of_a_bound_response_renders_nothing(
     story_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
