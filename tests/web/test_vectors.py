@@ -365,6 +365,22 @@ def test_log_vector_state_roots_are_recomputed(page: Any) -> None:
 # -- rules.json: each candidate decided after the whole log ------------------------------------
 
 
+def _log_then_candidates(
+    page: Any, name: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], Any, list[Any]]:
+    """The vector file ``name``: its first case a whole log, the others candidates after it. The
+    browser verifies the log (asserted) and each candidate appended alone; returns the cases, the
+    log's result and the candidates' results."""
+    log_case, *cases = _cases(name)
+    entries = log_case["input"]["entries"]
+    options = {"sparse": False, "unsafeSkipCheckpoint": True}
+    records = [{"entries": entries, "options": options}]
+    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
+    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
+    assert whole["ok"], whole
+    return log_case, cases, whole, results
+
+
 def _wrong_decisions(cases: list[dict[str, Any]], results: list[Any]) -> list[Any]:
     """The candidate cases whose browser decision is not Python's: accepted, or refused with the
     same class at the same entry and field. Empty when all agree."""
@@ -403,13 +419,7 @@ def test_rules_vectors(page: Any) -> None:
 def test_engagement_vectors(page: Any) -> None:
     """The engagement log verifies in the browser, and each candidate after it gets the Python
     decision: accepted, or refused with the same class at the same field."""
-    log_case, *cases = _cases("engagements")
-    entries = log_case["input"]["entries"]
-    options = {"sparse": False, "unsafeSkipCheckpoint": True}
-    records = [{"entries": entries, "options": options}]
-    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
-    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
-    assert whole["ok"], whole
+    log_case, cases, whole, results = _log_then_candidates(page, "engagements")
     wrong = _wrong_decisions(cases, results)
     assert wrong == []
     assert any(c.get("error", {}).get("class") == "OutOfScopeError" for c in cases)
@@ -440,13 +450,7 @@ def test_engagement_vectors(page: Any) -> None:
 def test_party_vectors(page: Any) -> None:
     """Key compromise and retirement in the browser: the log verifies with the same compromised
     entries and retired parties as Python, and each candidate gets the Python decision."""
-    log_case, *cases = _cases("parties")
-    entries = log_case["input"]["entries"]
-    options = {"sparse": False, "unsafeSkipCheckpoint": True}
-    records = [{"entries": entries, "options": options}]
-    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
-    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
-    assert whole["ok"], whole
+    log_case, cases, whole, results = _log_then_candidates(page, "parties")
     assert whole["compromised"] == log_case["expect"]["compromised"]
     assert whole["retired"] == log_case["expect"]["retired"]
     wrong = _wrong_decisions(cases, results)
@@ -568,13 +572,7 @@ def _payload(entry: dict[str, Any]) -> str:
 def test_dataset_vectors(page: Any) -> None:
     """Reference datasets and dumps in the browser: the log verifies, and each candidate after it
     gets the Python decision (authority only, one dump per date, the schema's refusals)."""
-    log_case, *cases = _cases("datasets")
-    entries = log_case["input"]["entries"]
-    options = {"sparse": False, "unsafeSkipCheckpoint": True}
-    records = [{"entries": entries, "options": options}]
-    records += [{"entries": [*entries, c["input"]["entry"]], "options": options} for c in cases]
-    whole, *results = page.evaluate("rs => Promise.all(rs.map(T.record))", records)
-    assert whole["ok"], whole
+    _, cases, _, results = _log_then_candidates(page, "datasets")
     wrong = _wrong_decisions(cases, results)
     assert wrong == []
     assert {c["error"]["class"] for c in cases if "error" in c} == {
