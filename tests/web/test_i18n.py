@@ -34,7 +34,7 @@ from scripts import i18n
 from tests.conftest import revalidated
 from tests.web.conftest import chromium_context
 from tests.web.test_pages import make_demo, one_byte_changed, open_demo
-from tests.web.test_pages_browser import console_error, serving
+from tests.web.test_pages_browser import serving, watched_tab
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 TAG = re.compile(r"</?[a-z]+")
@@ -452,15 +452,8 @@ def french_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def page(french_browser: Any) -> Iterator[Any]:
-    errors: list[str] = []
-    p = french_browser.new_page()
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.on("console", lambda m: errors.append(e) if (e := console_error(m)) else None)
-    try:
+    with watched_tab(french_browser) as p:
         yield p
-        assert not errors, errors
-    finally:
-        p.close()
 
 
 def _verify(page: Any, url: str) -> dict[str, str]:

@@ -208,9 +208,9 @@ def console_error(m: Any) -> str | None:
     return f"{m.text} ({url})"
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh tab; fails the test on any script error on the page."""
+@contextmanager
+def watched_tab(browser: Any) -> Iterator[Any]:
+    """A fresh tab of ``browser`` (a context); fails on any script error on the page."""
     errors: list[str] = []
     p = browser.new_page()
     p.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -220,6 +220,13 @@ def page(browser: Any) -> Iterator[Any]:
         assert not errors, errors
     finally:
         p.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh tab; fails the test on any script error on the page."""
+    with watched_tab(browser) as p:
+        yield p
 
 
 def _cells(page: Any) -> dict[tuple[str, str], tuple[str, str]]:
