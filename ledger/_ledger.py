@@ -389,6 +389,12 @@ class Ledger:
         private = None if key is None else self._private.get(key.raw)
         return None if private is None else NoteSigner(self.origin, private)
 
+    def _can_sign_at(self, size: int) -> bool:
+        """Whether this object holds the log key in force at ``size`` (no signer is built: the
+        sequencer asks this for every entry)."""
+        key = self.state.log_key_at(size)
+        return key is not None and key.raw in self._private
+
     def holds_log_key(self, key: PublicKey) -> bool:
         """Whether this object holds the private key of ``key`` (to sign once it is in force)."""
         return key.raw in self._private
@@ -486,7 +492,7 @@ class Ledger:
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
         return (
-            self._signer_at(self.state.size) is not None
+            self._can_sign_at(self.state.size)
             and self._snapshots
             and self.views_error is None
             and grown >= max(SNAPSHOT_MIN_ENTRIES, int(SNAPSHOT_GROWTH * self._snap_size))
@@ -611,7 +617,7 @@ class Ledger:
         """
         size = self._frontier.size
         # Only a checkpoint this object can sign (after another writer's rotation it may not).
-        keep = size > 0 and self._signer_at(size) is not None
+        keep = size > 0 and self._can_sign_at(size)
         keep = keep and (keep_checkpoint or self._kept < size)
         if self._unsaved or keep:
             done = self._store.nodes_size()
@@ -1191,7 +1197,7 @@ class Ledger:
             except VerificationError as exc:
                 decisions[i] = exc
                 continue
-            if self._signer_at(pl.index + 1) is None:
+            if not self._can_sign_at(pl.index + 1):
                 # Another writer logged a rotation to a key this one does not hold: storing the
                 # entry would make a log this writer cannot sign a checkpoint of.
                 decisions[i] = LogKeyNotHeldError(
