@@ -14,8 +14,9 @@ that signed is an active key of the statement's signer at this log position.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +66,12 @@ from keys.errors import KeyFormatError
 
 __all__ = [
     "CLOCK_SKEW_MS",
+    "STREAM_FIELDS",
     "LogKeyPeriod",
     "LogState",
     "Placed",
     "Signed",
+    "StreamRules",
     "open_envelope",
     "open_genesis",
     "replay",
@@ -225,6 +228,19 @@ class LogKeyPeriod:
     index: int
 
 
+StreamRules = tuple[
+    dict[bytes, "_Claim"],
+    dict[bytes, tuple[str, bytes, bytes | None]],
+    dict[bytes, str],
+    dict[bytes, tuple[str, int]],
+    dict[bytes, "_Engagement"],
+]
+"""One stream's claims, tests, verdicts, verdict findings and engagements, by digest."""
+
+STREAM_FIELDS = ("claims", "tests", "verdicts", "verdict_findings", "engagements")
+"""The fields of :class:`LogState` that hold per-stream state (:data:`StreamRules`)."""
+
+
 @dataclass(slots=True)
 class LogState:
     """The rules' view of an accepted log prefix: parties, keys, heads, claims, tests, verdicts,
@@ -269,6 +285,71 @@ class LogState:
     state_map: StateMap = field(default_factory=StateMap)
     records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
     _journal: list[Callable[[], object]] | None = None
+    # Provider streams whose per-stream state (STREAM_FIELDS) is not in memory yet, each with
+    # the reader of it: a ledger opened from a snapshot reads a stream's when first touched.
+    _deferred: dict[str, Callable[[], StreamRules]] | None = None
+
+    # -- per-stream state, kept apart by a snapshot (issue 10 §1) --------------------------------
+
+    def stream_rules(self, streams: Collection[str]) -> dict[str, StreamRules]:
+        """The per-stream state (:data:`STREAM_FIELDS`, each keyed by digest) of each stream in
+        ``streams``. Every rule about a provider stream reads only its own (SPEC §8.2), so a
+        state holding a stream's decides its entries as the whole state does."""
+        for stream in streams:
+            self._touch(stream)
+        out: dict[str, StreamRules] = {s: ({}, {}, {}, {}, {}) for s in streams}
+        for d, c in self.claims.items():
+            if (part := out.get(c.stream)) is not None:
+                part[0][d] = c
+        for d, t in self.tests.items():
+            if (part := out.get(t[0])) is not None:
+                part[1][d] = t
+        findings = self.verdict_findings
+        for d, v in self.verdicts.items():
+            if (part := out.get(v)) is not None:
+                part[2][d] = v
+                part[3][d] = findings[d]
+        for d, e in self.engagements.items():
+            if (part := out.get(e.stream)) is not None:
+                part[4][d] = e
+        return out
+
+    def without_stream_rules(self) -> LogState:
+        """A shallow copy holding no per-stream state (a snapshot's core), or journal."""
+        if self._journal is not None:
+            raise ValueError("cannot split a state while a transaction is open")
+        return dataclasses.replace(
+            self,
+            claims={},
+            tests={},
+            verdicts={},
+            verdict_findings={},
+            engagements={},
+            _journal=None,
+            _deferred=None,
+        )
+
+    def defer(self, readers: dict[str, Callable[[], StreamRules]]) -> None:
+        """Read each stream's per-stream state with its reader when first touched (by
+        :meth:`check`, :meth:`apply` or :meth:`stream_rules`)."""
+        self._deferred = dict(readers) or None
+
+    @property
+    def deferred(self) -> int:
+        """How many streams' per-stream state is not in memory yet."""
+        return len(self._deferred or ())
+
+    def _touch(self, stream: str) -> None:
+        deferred = self._deferred
+        if deferred is None or stream not in deferred:
+            return
+        claims, tests, verdicts, findings, engagements = deferred[stream]()
+        del deferred[stream]
+        self.claims.update(claims)
+        self.tests.update(tests)
+        self.verdicts.update(verdicts)
+        self.verdict_findings.update(findings)
+        self.engagements.update(engagements)
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -380,6 +461,7 @@ class LogState:
         Raises:
             VerificationError: a subclass naming the broken rule, located at the entry.
         """
+        self._touch(entry.signed.statement.stream)
         try:
             self._check(entry)
         except VerificationError as exc:
@@ -390,6 +472,7 @@ class LogState:
         st = entry.signed.statement
         body = st.body
         digest = entry.signed.digest
+        self._touch(st.stream)
         self._set(self, "size", entry.index + 1)
         self._set(self, "last_log_time_ms", entry.log_time_ms)
         ehash = entry.signed.entry_hash

@@ -20,7 +20,8 @@ PostgreSQL is opened: psycopg and eventsourcing's PostgreSQL module are a fifth 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
@@ -55,6 +56,7 @@ META_TABLE: Final = "claimledger_meta"
 CHECKPOINTS_TABLE: Final = "claimledger_checkpoints"
 COSIGNED_TABLE: Final = "claimledger_cosigned_checkpoints"
 SNAPSHOTS_TABLE: Final = "claimledger_snapshots"
+SNAPSHOT_PARTS_TABLE: Final = "claimledger_snapshot_parts"
 
 # SQLite allows 32766 host parameters since 3.32 (999 before); stay well under the old limit.
 _SQLITE_CHUNK: Final = 300
@@ -181,8 +183,19 @@ class Backend(abc.ABC):
         """Create the snapshot table if it is absent (ledgers made before it)."""
 
     @abc.abstractmethod
-    def put_snapshot(self, row: SnapshotRow) -> None:
-        """Store ``row`` as the one snapshot, replacing any other, in one transaction."""
+    def put_snapshot(
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+    ) -> None:
+        """Store ``row`` as the one snapshot, replacing any other, with the ``parts`` it adds
+        (SHA-256 -> bytes), and delete every part not in ``keep``, in one transaction."""
+
+    @abc.abstractmethod
+    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored part as (its key, the SHA-256 of its bytes as stored)."""
+
+    @abc.abstractmethod
+    def snapshot_part(self, digest: bytes) -> bytes | None:
+        """The stored part with this key, if any."""
 
     @abc.abstractmethod
     def latest_snapshot(self) -> SnapshotRow | None:
@@ -381,8 +394,14 @@ class SQLiteBackend(Backend):
                 "root BLOB NOT NULL, state_root BLOB NOT NULL, tag BLOB NOT NULL, "
                 "signature BLOB NOT NULL, data BLOB NOT NULL)"
             )
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {SNAPSHOT_PARTS_TABLE} "
+                "(digest BLOB PRIMARY KEY CHECK (length(digest) = 32), data BLOB NOT NULL)"
+            )
 
-    def put_snapshot(self, row: SnapshotRow) -> None:
+    def put_snapshot(
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+    ) -> None:
         with self._cursor(commit=True) as c:
             c.execute(f"DELETE FROM {SNAPSHOTS_TABLE}")  # noqa: S608
             c.execute(
@@ -390,6 +409,33 @@ class SQLiteBackend(Backend):
                 "(size, root, state_root, tag, signature, data) VALUES (?, ?, ?, ?, ?, ?)",
                 row,
             )
+            c.executemany(
+                f"INSERT OR IGNORE INTO {SNAPSHOT_PARTS_TABLE} "  # noqa: S608
+                "(digest, data) VALUES (?, ?)",
+                parts.items(),
+            )
+            c.execute(f"SELECT digest FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
+            gone = [(d,) for (d,) in c.fetchall() if bytes(d) not in keep]
+            c.executemany(
+                f"DELETE FROM {SNAPSHOT_PARTS_TABLE} WHERE digest = ?",  # noqa: S608
+                gone,
+            )
+
+    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+        with self._cursor(commit=False) as c:
+            c.execute(f"SELECT digest, data FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
+            while rows := c.fetchmany(256):
+                for d, data in rows:
+                    yield bytes(d), hashlib.sha256(data).digest()
+
+    def snapshot_part(self, digest: bytes) -> bytes | None:
+        with self._cursor(commit=False) as c:
+            c.execute(
+                f"SELECT data FROM {SNAPSHOT_PARTS_TABLE} WHERE digest = ?",  # noqa: S608
+                (digest,),
+            )
+            r = c.fetchone()
+            return None if r is None else bytes(r[0])
 
     def latest_snapshot(self) -> SnapshotRow | None:
         with self._cursor(commit=False) as c:

@@ -8,7 +8,7 @@ psycopg.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from ledger._db import (
     EVENTS_TABLE,
     META_TABLE,
     NODES_TABLE,
+    SNAPSHOT_PARTS_TABLE,
     SNAPSHOTS_TABLE,
     Backend,
     Row,
@@ -80,6 +81,7 @@ class PostgresBackend(Backend):
         self._checkpoints = sql.SQL("{}.{}").format(schema, sql.Identifier(CHECKPOINTS_TABLE))
         self._cosigned = sql.SQL("{}.{}").format(schema, sql.Identifier(COSIGNED_TABLE))
         self._snapshots = sql.SQL("{}.{}").format(schema, sql.Identifier(SNAPSHOTS_TABLE))
+        self._parts = sql.SQL("{}.{}").format(schema, sql.Identifier(SNAPSHOT_PARTS_TABLE))
         self._q_max = sql.SQL(
             "SELECT MAX(originator_version) AS v FROM {} WHERE originator_id = %s"
         ).format(events)
@@ -260,8 +262,16 @@ class PostgresBackend(Backend):
                     "data bytea NOT NULL)"
                 ).format(self._snapshots)
             )
+            c.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (digest bytea PRIMARY KEY "
+                    "CHECK (length(digest) = 32), data bytea NOT NULL)"
+                ).format(self._parts)
+            )
 
-    def put_snapshot(self, row: SnapshotRow) -> None:
+    def put_snapshot(
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+    ) -> None:
         with self._ds.transaction(commit=True) as c:
             c.execute(sql.SQL("DELETE FROM {}").format(self._snapshots))
             c.execute(
@@ -272,6 +282,34 @@ class PostgresBackend(Backend):
                 row,
                 binary=True,
             )
+            c.executemany(
+                sql.SQL(
+                    "INSERT INTO {} (digest, data) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+                ).format(self._parts),
+                list(parts.items()),
+            )
+            c.execute(
+                sql.SQL("DELETE FROM {} WHERE NOT (digest = ANY(%s))").format(self._parts),
+                (list(keep),),
+            )
+
+    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+        # The server hashes: 64 bytes a part cross the wire, not the parts.
+        with self._ds.transaction(commit=False) as c:
+            c.execute(sql.SQL("SELECT digest, sha256(data) AS h FROM {}").format(self._parts))
+            rows = c.fetchall()
+        for r in rows:
+            yield bytes(r["digest"]), bytes(r["h"])
+
+    def snapshot_part(self, digest: bytes) -> bytes | None:
+        with self._ds.transaction(commit=False) as c:
+            c.execute(
+                sql.SQL("SELECT data FROM {} WHERE digest = %s").format(self._parts),
+                (digest,),
+                binary=True,
+            )
+            r = c.fetchone()
+            return None if r is None else bytes(r["data"])
 
     def latest_snapshot(self) -> SnapshotRow | None:
         with self._ds.transaction(commit=False) as c:

@@ -53,7 +53,7 @@ from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
 from ledger._snapshot import Derived, SnapshotRefused, StoredSnapshot, read_snapshot, take_snapshot
 from ledger._store import EntryStore, StoredEntry, open_store
-from ledger._views import Views
+from ledger._views import PartKey, Views
 from ledger.errors import (
     ConflictError,
     CorruptionError,
@@ -211,6 +211,7 @@ class Ledger:
         self._published = published  # the floor file: written before a checkpoint leaves
         self._snapshots = snapshots
         self._snap_size = 0  # the size of the newest snapshot stored or read
+        self._parts: dict[PartKey, bytes] = {}  # its parts' SHA-256 (ledger/_snapshot.py)
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -448,7 +449,13 @@ class Ledger:
             if genesis.origin is None or genesis.log_key is None:
                 raise SnapshotRefused("the first stored entry is not a genesis entry")
             derived = read_snapshot(
-                stored, origin=genesis.origin, log_key=genesis.log_key, last=last, held=held
+                stored,
+                origin=genesis.origin,
+                log_key=genesis.log_key,
+                last=last,
+                held=held,
+                parts=self._store.snapshot_parts(),
+                fetch=self._store.snapshot_part,
             )
         except SnapshotRefused as exc:
             _log.warning(
@@ -459,6 +466,7 @@ class Ledger:
             return
         self.state, self.views, self._frontier = derived.state, derived.views, derived.frontier
         self._about, self._index_of = derived.about, derived.recent
+        self._parts = derived.parts
         self._snap_size = stored.size
         _log.info("opened from the snapshot of %d entries", stored.size)
 
@@ -478,14 +486,24 @@ class Ledger:
             if private is None or not self._snapshots:
                 raise LedgerError("only a ledger opened with its log key saves snapshots")
             self._persist_nodes()  # a snapshot never covers nodes that are not stored
-            derived = Derived(self.state, self.views, self._frontier, self._about, self._index_of)
+            derived = Derived(
+                self.state, self.views, self._frontier, self._about, self._index_of, self._parts
+            )
             try:
-                snap = take_snapshot(derived, self.origin, private)
+                taken = take_snapshot(derived, self.origin, private)
             except ValueError as exc:
                 raise LedgerError(str(exc)) from exc
+            snap = taken.stored
+            # Parts the replaced snapshot names are kept too: a server that opened from it
+            # reads them on first touch.
+            keep = {*taken.digests.values(), *self._parts.values()}
             self._store.put_snapshot(
-                (snap.size, snap.root, snap.state_root, snap.tag, snap.signature, snap.data)
+                (snap.size, snap.root, snap.state_root, snap.tag, snap.signature, snap.data),
+                taken.parts,
+                keep,
             )
+            self._parts = taken.digests
+            self.views.mark_stored(taken.taken)
             self._snap_size = snap.size
             return snap.size
 

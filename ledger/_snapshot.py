@@ -3,8 +3,13 @@ entries after the newest one (issue 10 §1; docs/SPEC.md §16; docs/architecture
 
 A snapshot is the derived state at one size: the rules' state (:class:`attest.rules.LogState`,
 with the state map), the read views, the Merkle frontier, and two small indexes of the ledger.
-It is stored in the ledger's own database (``claimledger_snapshots``: one row, written in one
-transaction, so a kill while writing leaves the previous snapshot or none, never half of one).
+It is stored in the ledger's own database, in one transaction (a kill while writing leaves the
+previous snapshot or none, never half of one), as a *core* (``claimledger_snapshots``, one row)
+and *parts* (``claimledger_snapshot_parts``, by SHA-256): each provider stream's rules state and
+views, and each verifier's index, apart, so that an open reads the core — O(streams + parties) —
+and a stream's part only when something first touches it (a submission, a company page). The
+core holds every part's SHA-256, so the signature over the core's digest covers the parts; a
+part unchanged since the last snapshot is not written again.
 
 It is never trusted silently. Before its data is read, its layout tag must be this code's, and
 the log key's signature over its binding (:class:`attest.snapshot.SnapshotBinding`: origin, size,
@@ -24,14 +29,15 @@ replays the log and writes a fresh snapshot.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import hashlib
 import importlib
 import io
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -42,13 +48,15 @@ from attest.merkle import MerkleFrontier
 from attest.rules import LogState
 from attest.snapshot import SnapshotBinding
 from keys import PrivateKey, PublicKey
-from ledger._views import Views
+from ledger._views import PartKey, Views
+from ledger.errors import CorruptionError
 
 __all__ = [
     "SNAPSHOT_PACKAGES",
     "Derived",
     "SnapshotRefused",
     "StoredSnapshot",
+    "TakenSnapshot",
     "layout_tag",
     "read_snapshot",
     "take_snapshot",
@@ -86,6 +94,9 @@ class Derived:
         frontier: the Merkle tree's right edge.
         about: party id -> positions of the registry entries about it.
         recent: entry hash -> index, for the newest entries (repeat detection).
+        parts: each part's SHA-256 in the newest snapshot stored or read (``("r", stream)``:
+            the rules' state of a stream; ``("s", stream)``, ``("v", verifier)``: views, see
+            :data:`ledger._views.PartKey`); empty for a state replayed from genesis.
     """
 
     state: LogState
@@ -93,6 +104,19 @@ class Derived:
     frontier: MerkleFrontier
     about: dict[str, list[int]]
     recent: dict[bytes, int]
+    parts: dict[PartKey, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TakenSnapshot:
+    """A snapshot to store: the core row, the parts it stores anew (SHA-256 -> bytes), every
+    part's SHA-256, and the views' parts it took anew (whose change marks to clear once
+    stored)."""
+
+    stored: StoredSnapshot
+    parts: dict[bytes, bytes]
+    digests: dict[PartKey, bytes]
+    taken: frozenset[PartKey]
 
 
 @cache
@@ -109,8 +133,11 @@ def layout_tag() -> bytes:
     return h.digest()
 
 
-def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredSnapshot:
-    """A signed snapshot of ``derived`` (at ``derived.state.size`` entries).
+def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> TakenSnapshot:
+    """A signed snapshot of ``derived`` (at ``derived.state.size`` entries), with the parts
+    that changed since ``derived.parts`` was stored (every part, when it is empty).
+
+    Call it with the writer's lock held (no entry applied meanwhile); it holds the views' lock.
 
     Raises:
         ValueError: the state, frontier and views are not at one size, or nothing to save.
@@ -120,10 +147,30 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredS
         raise ValueError(
             f"cannot snapshot: rules at {state.size} entries, tree at {derived.frontier.size}"
         )
-    out = io.BytesIO()
-    with _collector_paused():
-        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(derived)
-    data = out.getvalue()
+    views, known = derived.views, derived.parts
+    with views.lock, _collector_paused():
+        taken = views.take_parts(known.__contains__)
+        streams = {n for k, n in views.part_keys() if k == "s"}
+        fresh = {n for k, n in taken if k == "s"} | {n for n in streams if ("r", n) not in known}
+        objects: dict[PartKey, Any] = dict(taken)
+        objects.update((("r", n), rules) for n, rules in state.stream_rules(fresh).items())
+        if not known and sum(len(objects[("r", n)][0]) for n in streams) != len(state.claims):
+            raise ValueError("cannot snapshot: a claim is on no provider stream")
+        parts: dict[bytes, bytes] = {}
+        digests = {k: d for k, d in known.items() if k not in objects}
+        for key, obj in objects.items():
+            data = _dumps(obj)
+            digests[key] = digest = hashlib.sha256(data).digest()
+            parts[digest] = data
+        core = Derived(
+            state.without_stream_rules(),
+            views,
+            derived.frontier,
+            derived.about,
+            derived.recent,
+            digests,
+        )
+        data = _dumps(core)
     binding = SnapshotBinding(
         origin=origin,
         size=state.size,
@@ -132,7 +179,7 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredS
         digest=hashlib.sha256(data).digest(),
         tag=layout_tag(),
     )
-    return StoredSnapshot(
+    stored = StoredSnapshot(
         size=binding.size,
         root=binding.root,
         state_root=binding.state_root,
@@ -140,6 +187,64 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> StoredS
         signature=binding.sign(log_key),
         data=data,
     )
+    return TakenSnapshot(stored, parts, digests, frozenset(taken))
+
+
+def _dumps(obj: object) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return out.getvalue()
+
+
+def _loads(data: bytes) -> Any:
+    with _collector_paused():
+        return _Unpickler(io.BytesIO(data)).load()
+
+
+_SHAPES: Final = {"r": 5, "s": 3, "v": 1}
+"""How many values each kind of part holds."""
+
+
+class PartReader:
+    """Reads a snapshot's parts on first touch, each checked against the SHA-256 the signed
+    core holds for it.
+
+    Args:
+        digests: every part's SHA-256, from the core.
+        fetch: the stored bytes of the part with this SHA-256, or ``None``.
+    """
+
+    def __init__(
+        self, digests: dict[PartKey, bytes], fetch: Callable[[bytes], bytes | None]
+    ) -> None:
+        self._digests = digests
+        self._fetch = fetch
+        self.read = 0  # parts read so far
+
+    def __call__(self, key: PartKey) -> tuple[Any, ...]:
+        """The values of part ``key``.
+
+        Raises:
+            CorruptionError: the part is gone from the database or is not what the core's
+                digest says (the database changed under a running ledger).
+        """
+        digest = self._digests[key]
+        data = self._fetch(digest)
+        if data is None or hashlib.sha256(data).digest() != digest:
+            raise CorruptionError(
+                f"the snapshot part of {key[1]!r} is {'gone' if data is None else 'altered'} "
+                "in the database; restart the server to replay the log"
+            )
+        try:
+            values = _loads(data)
+        except Exception as exc:  # a part the log key signed, yet unreadable: still refused
+            raise CorruptionError(
+                f"the snapshot part of {key[1]!r} is unreadable ({type(exc).__name__})"
+            ) from None
+        if not isinstance(values, tuple) or len(values) != _SHAPES[key[0]]:
+            raise CorruptionError(f"the snapshot part of {key[1]!r} is not a part")
+        self.read += 1
+        return values
 
 
 def read_snapshot(
@@ -149,8 +254,10 @@ def read_snapshot(
     log_key: PublicKey,
     last: LogEntry,
     held: Sequence[PublicKey] = (),
+    parts: Iterable[tuple[bytes, bytes]] = (),
+    fetch: Callable[[bytes], bytes | None] = lambda _: None,
 ) -> Derived:
-    """Check ``stored`` and return the state it holds.
+    """Check ``stored`` and return the state it holds, its parts to be read on first touch.
 
     Args:
         stored: the row read from the database.
@@ -160,6 +267,9 @@ def read_snapshot(
             must then be the one its state puts in force there.
         last: the stored entry at index ``stored.size - 1`` (its leaf's state root must be the
             snapshot's).
+        parts: every stored part, as (its key, the SHA-256 of its stored bytes): each part the
+            core names must be there, unaltered (hashed here, not unpickled).
+        fetch: the stored bytes of one part by SHA-256 (to read it when first touched).
 
     Raises:
         SnapshotRefused: the snapshot is not this log's at that size, was altered, was written
@@ -198,8 +308,7 @@ def read_snapshot(
             f"the stored entry {stored.size - 1} does not commit to the snapshot's state root"
         )
     try:
-        with _collector_paused():
-            derived = _Unpickler(io.BytesIO(stored.data)).load()
+        derived = _loads(stored.data)
     except Exception as exc:  # any failure to read is a refusal, whatever raised it
         raise SnapshotRefused(f"unreadable data ({type(exc).__name__}: {exc})") from None
     if not isinstance(derived, Derived):
@@ -213,7 +322,32 @@ def read_snapshot(
         raise SnapshotRefused("data does not have the roots the log key signed")
     if state.origin != origin or state.log_key != signer or state.sparse:
         raise SnapshotRefused("data is the state of another log")
+    _check_parts(derived, parts)
+    reader = PartReader(derived.parts, fetch)
+    derived.views.attach(reader)
+    state.defer({n: functools.partial(reader, (k, n)) for k, n in derived.parts if k == "r"})
     return derived
+
+
+def _check_parts(derived: Derived, stored: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a snapshot whose parts do not match its core: each part the views and the rules
+    need must be named, and each named must be stored with its SHA-256."""
+    digests = derived.parts
+    if not isinstance(digests, dict) or not all(
+        isinstance(k, tuple) and len(k) == 2 and k[0] in _SHAPES and isinstance(d, bytes)
+        for k, d in digests.items()
+    ):
+        raise SnapshotRefused("data does not list its parts")
+    views = set(derived.views.part_keys())
+    rules = {("r", n) for k, n in views if k == "s"}
+    if views | rules != digests.keys():
+        raise SnapshotRefused("data lists other parts than its views hold")
+    wanted = set(digests.values())
+    for digest, actual in stored:
+        if actual == digest:
+            wanted.discard(digest)
+    if wanted:
+        raise SnapshotRefused(f"{len(wanted)} of its parts are missing or altered")
 
 
 @contextmanager

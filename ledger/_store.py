@@ -23,7 +23,7 @@ import functools
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -964,11 +964,28 @@ class EntryStore:
         with _db_errors("cannot read a cosigned checkpoint"):
             return self._db.cosigned(size)
 
-    def put_snapshot(self, row: SnapshotRow) -> None:
+    def put_snapshot(
+        self,
+        row: SnapshotRow,
+        parts: Mapping[bytes, bytes] | None = None,
+        keep: Collection[bytes] = (),
+    ) -> None:
         """Store the snapshot ``(size, root, state root, tag, signature, data)`` (checked by the
-        caller), replacing the one stored, in one transaction."""
+        caller), replacing the one stored, with the ``parts`` it adds (SHA-256 -> bytes),
+        deleting every stored part not in ``keep`` or ``parts``; in one transaction."""
+        parts = parts or {}
         with _db_errors("cannot store a snapshot"):
-            self._db.put_snapshot(row)
+            self._db.put_snapshot(row, parts, {*keep, *parts})
+
+    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored snapshot part as (its key, the SHA-256 of its stored bytes)."""
+        with _db_errors("cannot read the snapshot's parts"):
+            yield from self._db.snapshot_parts()
+
+    def snapshot_part(self, digest: bytes) -> bytes | None:
+        """The stored snapshot part with this key (its SHA-256 when written), if any."""
+        with _db_errors("cannot read a snapshot part"):
+            return self._db.snapshot_part(digest)
 
     def latest_snapshot(self) -> SnapshotRow | None:
         """The stored snapshot, if any (not checked here: ledger/_snapshot.py checks it)."""

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import sys
 import threading
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -137,7 +138,6 @@ FEED_KINDS = frozenset(
 """The kinds of entry a feed carries (besides verdicts about to expire)."""
 DAY_MS = 86_400_000
 _by_index = attrgetter("index")
-_by_time = attrgetter("log_time_ms")
 
 
 def _iso(ms: int) -> str:
@@ -1484,25 +1484,114 @@ class _PartyState:
         )
 
 
-class _VerifierIndex:
+PartKey = tuple[str, str]
+"""A part of the views a snapshot stores apart and reads on first touch: ``("s", stream)`` (a
+provider stream's facts and record) or ``("v", party)`` (a verifier's own index of facts)."""
+
+
+def _unattached() -> tuple[Any, ...]:
+    raise RuntimeError("a snapshot's views were read without their parts attached")
+
+
+class _Deferred:
+    """An object whose :attr:`_PART` slots a snapshot part fills on first read (issue 10 §1).
+
+    A snapshot stores each provider stream and each verifier's index as a part of its own, so
+    that an open reads O(streams + parties), not O(entries). An object read from a snapshot has
+    those slots unset and ``_load`` set to the part's reader; reading a slot calls it once. An
+    object built by feeding entries has them set and ``_load`` ``None``.
+    """
+
+    __slots__ = ("_load",)
+    _PART: tuple[str, ...] = ()
+    _load: Callable[[], tuple[Any, ...]] | None
+
+    def __getattr__(self, name: str) -> Any:  # only for slots not yet set
+        if name in type(self)._PART:
+            load = object.__getattribute__(self, "_load")
+            if load is not None:
+                for k, v in zip(type(self)._PART, load(), strict=True):
+                    object.__setattr__(self, k, v)
+                self._load = None
+                return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the part is in memory (always, for an object fed entries)."""
+        return object.__getattribute__(self, "_load") is None
+
+    def part(self) -> tuple[Any, ...]:
+        """The values a snapshot part stores (reading them loads them)."""
+        return tuple(getattr(self, k) for k in self._PART)
+
+
+class _VerifierIndex(_Deferred):
     """What one verifier did and what the registry said of it, in index order: its engagement
     opens, tests and verdicts, the closes and withdrawals of its engagements (whoever signed
     them), its accreditation grants and suspensions; and its accreditations as granted."""
 
     __slots__ = ("facts", "grants")
+    _PART = ("facts",)
 
-    def __init__(self) -> None:
-        self.facts: list[EntryFact] = []
+    def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
+        self._load = load
+        if load is None:
+            self.facts: list[EntryFact] = []
         self.grants: list[Accreditation] = []
 
 
-class _Stream:
+class _Stream(_Deferred):
     __slots__ = ("facts", "live", "signers")
+    _PART = ("facts", "live", "signers")
+
+    def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
+        self._load = load
+        if load is None:
+            self.facts: list[EntryFact] = []
+            self.live = _Record()
+            self.signers: dict[str, int] = {}  # verifier -> index of its first test or verdict
+
+
+class _LogIndex:
+    """Every applied entry's global index and log time, and where its fact is (its stream's
+    number and its offset in that stream's facts), as flat arrays: 32 bytes an entry, read
+    from a snapshot as four byte strings, not a million objects."""
+
+    __slots__ = ("index", "offset", "stream", "streams", "time")
 
     def __init__(self) -> None:
-        self.facts: list[EntryFact] = []
-        self.live = _Record()
-        self.signers: dict[str, int] = {}  # verifier -> index of its first test or verdict here
+        self.index = array("q")
+        self.time = array("q")
+        self.stream = array("l")
+        self.offset = array("l")
+        self.streams: list[str] = []  # by number
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def append(self, fact: EntryFact, number: int, offset: int) -> None:
+        self.index.append(fact.index)
+        self.time.append(fact.log_time_ms)
+        self.stream.append(number)
+        self.offset.append(offset)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (
+            self.index.tobytes(),
+            self.time.tobytes(),
+            self.stream.tobytes(),
+            self.offset.tobytes(),
+            self.streams,
+        )
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.__init__()  # type: ignore[misc]
+        index, time, stream, offset, self.streams = state
+        self.index.frombytes(index)
+        self.time.frombytes(time)
+        self.stream.frombytes(stream)
+        self.offset.frombytes(offset)
 
 
 _P = ParamSpec("_P")
@@ -1532,8 +1621,11 @@ class Views:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._all: list[EntryFact] = []
+        self._all = _LogIndex()
         self._streams: dict[str, _Stream] = {}
+        self._numbers: dict[str, int] = {}  # stream -> its number in self._all
+        # The parts changed since the last snapshot took them (see take_parts).
+        self._touched: set[PartKey] = set()
         self._parties: dict[str, _PartyState] = {}
         # The registry's later word on verifiers, for verdict flags and feeds: suspensions by
         # party (index order), revocations by key id, and both kinds in index order.
@@ -1569,14 +1661,78 @@ class Views:
         self._report_claims: dict[bytes, Claim] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        # Pickled into a snapshot (ledger/_snapshot.py) under the ledger's lock: all but the lock.
+        # Pickled into a snapshot (ledger/_snapshot.py) under the views' lock: all but the lock,
+        # the change marks and the parts (take_parts hands those over on their own): the
+        # registry's stream whole, every other stream and verifier index as a name.
         state = self.__dict__.copy()
-        del state["_lock"]
+        del state["_lock"], state["_touched"]
+        state["_streams"] = {
+            name: (s.part() if name == REGISTRY_STREAM else None)
+            for name, s in self._streams.items()
+        }
+        state["_verifiers"] = {name: v.grants for name, v in self._verifiers.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        streams = state.pop("_streams")
+        verifiers = state.pop("_verifiers")
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._touched = set()
+        self._streams = {}
+        for name, part in streams.items():
+            s = self._streams[name] = _Stream(_unattached)
+            if part is not None:
+                s._load = None
+                s.facts, s.live, s.signers = part
+        self._verifiers = {}
+        for name, grants in verifiers.items():
+            v = self._verifiers[name] = _VerifierIndex(_unattached)
+            v.grants = grants
+
+    def part_keys(self) -> list[PartKey]:
+        """Every part a snapshot stores apart (see :class:`_Deferred`)."""
+        return [("s", n) for n in self._streams if n != REGISTRY_STREAM] + [
+            ("v", n) for n in self._verifiers
+        ]
+
+    def _deferred(self, key: PartKey) -> _Deferred:
+        kind, name = key
+        return self._streams[name] if kind == "s" else self._verifiers[name]
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every read and feed takes (a snapshot holds it while it pickles)."""
+        return self._lock
+
+    @_locked
+    def take_parts(self, known: Callable[[PartKey], bool]) -> dict[PartKey, tuple[Any, ...]]:
+        """The parts a snapshot must store anew: those changed since they were last stored
+        (:meth:`mark_stored`) and those ``known`` does not hold (every part, for views fed from
+        genesis)."""
+        return {
+            key: self._deferred(key).part()
+            for key in self.part_keys()
+            if key in self._touched or not known(key)
+        }
+
+    @_locked
+    def mark_stored(self, stored: Iterable[PartKey]) -> None:
+        """Clear the change marks of parts a snapshot stored."""
+        self._touched.difference_update(stored)
+
+    @_locked
+    def attach(self, load: Callable[[PartKey], tuple[Any, ...]]) -> None:
+        """Give every part read from a snapshot its reader (``load(key)``, called once, under
+        the views' lock, on the part's first read)."""
+        for key in self.part_keys():
+            d = self._deferred(key)
+            if not d.loaded:
+                d._load = functools.partial(load, key)
+
+    def loaded_parts(self) -> int:
+        """How many parts are in memory (for metrics and tests)."""
+        return sum(1 for key in self.part_keys() if self._deferred(key).loaded)
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -1586,10 +1742,15 @@ class Views:
         st = placed.signed.statement
         stream = self._streams.get(st.stream)
         if stream is None:
-            stream = self._streams[_intern(st.stream)] = _Stream()
+            name = _intern(st.stream)
+            stream = self._streams[name] = _Stream()
+            self._numbers[name] = len(self._all.streams)
+            self._all.streams.append(name)
         fact = self._fact(placed, stream.live)
+        self._all.append(fact, self._numbers[st.stream], len(stream.facts))
         stream.facts.append(fact)
-        self._all.append(fact)
+        if st.stream != REGISTRY_STREAM:
+            self._touched.add(("s", fact.stream))
         self._kinds[fact.kind] = self._kinds.get(fact.kind, 0) + 1
         if st.stream == REGISTRY_STREAM:
             self._apply_registry(placed, fact)
@@ -1605,10 +1766,17 @@ class Views:
             self._index_verifier(fact)
 
     def _verifier_index(self, party: str) -> _VerifierIndex:
+        """The verifier's index, marked changed (every caller appends to it)."""
         idx = self._verifiers.get(party)
         if idx is None:
             idx = self._verifiers[_intern(party)] = _VerifierIndex()
+        self._touched.add(("v", party))
         return idx
+
+    def _fact_at(self, n: int) -> EntryFact:
+        """The fact of the ``n``-th entry applied."""
+        a = self._all
+        return self._streams[a.streams[a.stream[n]]].facts[a.offset[n]]
 
     def _index_verifier(self, fact: EntryFact) -> None:
         k = fact.kind
@@ -1812,7 +1980,7 @@ class Views:
     @_locked
     def size(self) -> int:
         """One more than the last index applied (0 when nothing was)."""
-        return self._all[-1].index + 1 if self._all else 0
+        return self._all.index[-1] + 1 if self._all else 0
 
     @_locked
     def size_at(self, as_of_ms: int) -> int:
@@ -1824,8 +1992,8 @@ class Views:
         """The first global index excluded by the cut."""
         limit = self.size if size is None else min(size, self.size)
         if as_of_ms is not None:
-            n = bisect_right(self._all, as_of_ms, key=_by_time)
-            limit = min(limit, self._all[n - 1].index + 1 if n else 0)
+            n = bisect_right(self._all.time, as_of_ms)
+            limit = min(limit, self._all.index[n - 1] + 1 if n else 0)
         return max(limit, 0)
 
     def _flags_at(self, limit: int) -> Callable[[EntryFact], VerdictFlags]:
@@ -1876,8 +2044,8 @@ class Views:
 
     def _time_at(self, limit: int) -> int:
         """The log time of the last entry before global index ``limit`` (0 for none)."""
-        n = bisect_left(self._all, limit, key=_by_index)
-        return self._all[n - 1].log_time_ms if n else 0
+        n = bisect_left(self._all.index, limit)
+        return self._all.time[n - 1] if n else 0
 
     # -- replay ----------------------------------------------------------------------------
 
@@ -2217,10 +2385,9 @@ class Views:
     @_locked
     def log_time(self, index: int) -> int | None:
         """The log time of the entry at ``index``, if there is one."""
-        n = bisect_left(self._all, index, key=_by_index)
-        return (
-            self._all[n].log_time_ms if n < len(self._all) and self._all[n].index == index else None
-        )
+        a = self._all
+        n = bisect_left(a.index, index)
+        return a.time[n] if n < len(a) and a.index[n] == index else None
 
     @_locked
     def names(self, party_ids: Iterable[str]) -> dict[str, str]:
@@ -2263,15 +2430,18 @@ class Views:
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
+        fact_at: Callable[[int], EntryFact]
         if company is not None:
             s = self._streams.get(company)
             pool: list[EntryFact] = [] if s is None else s.facts
+            start = 0 if after_index is None else bisect_right(pool, after_index, key=_by_index)
+            end, fact_at = len(pool), pool.__getitem__
         else:
-            pool = self._all
-        start = 0 if after_index is None else bisect_right(pool, after_index, key=_by_index)
+            start = 0 if after_index is None else bisect_right(self._all.index, after_index)
+            end, fact_at = len(self._all), self._fact_at
         out: list[EntryFact] = []
-        for i in range(start, len(pool)):
-            f = pool[i]
+        for i in range(start, end):
+            f = fact_at(i)
             if (
                 (measure is None or f.measure == measure)
                 and (verifier is None or (f.signer == verifier and f.kind in _VERIFIER_KINDS))
@@ -2317,10 +2487,9 @@ class Views:
         time_ms = self._time_at(cut)
         items: list[FeedItem] = []
         if stream is None:
-            pool = self._all
-            n = bisect_left(pool, cut, key=_by_index)
+            n = bisect_left(self._all.index, cut)
             for i in range(n - 1, -1, -1):
-                f = pool[i]
+                f = self._fact_at(i)
                 if f.kind in FEED_KINDS:
                     items.append(FeedItem(f, False, f.index, f.log_time_ms))
                     if len(items) == limit:
@@ -2367,9 +2536,12 @@ class Views:
                 continue
             # The first entry logged inside the window: the item exists from there on, the
             # same at every later size while the verdict stays the latest and unexpired.
-            first = self._all[bisect_left(self._all, until - window, key=_by_time)]
-            at = v if first.index < v.index else first
-            yield FeedItem(v, True, at.index, at.log_time_ms)
+            a = self._all
+            first = bisect_left(a.time, until - window)
+            if a.index[first] < v.index:
+                yield FeedItem(v, True, v.index, v.log_time_ms)
+            else:
+                yield FeedItem(v, True, a.index[first], a.time[first])
 
     # -- parties ---------------------------------------------------------------------------
 

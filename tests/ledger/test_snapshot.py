@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,12 @@ from ledger._snapshot import (
     Derived,
     SnapshotRefused,
     StoredSnapshot,
+    TakenSnapshot,
     layout_tag,
     read_snapshot,
     take_snapshot,
 )
+from ledger.errors import CorruptionError
 from tests.attest.logbuilder import key
 from tests.ledger.actors import LOG_KEY, P, Q, claim, init_ledger, register_story
 from tests.web.test_pages import make_demo
@@ -72,14 +75,13 @@ def _fingerprint(led: Ledger, today: int) -> tuple[object, ...]:
         led.checkpoint(),
         st.state_root,
         st.heads,
-        st.claims,
-        st.tests,
-        st.verdicts,
+        st.stream_rules([s for s in streams if s != REGISTRY_STREAM]),
         st.records,
         {k: (v.party, v.key.raw, v.revoked_at) for k, v in st.keys.items()},
         [views.replay(s, at_ms=today) for s in streams],
         views.scorecard(at_ms=today),
         views.parties(),
+        [views.verifier(p.id, at_ms=today) for p in views.parties(role="verifier")],
         views.feed(limit=1000),
         led.inclusion_proof(1, led.size),
         led.consistency_proof(2, led.size),
@@ -102,12 +104,18 @@ def test_an_open_from_a_snapshot_rebuilds_what_a_replay_rebuilds(
         assert led.snapshot() == led.size
     with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, _log_key(demo)) as led:
         assert f"opened from the snapshot of {led.size} entries" in caplog.text
+        # Nothing per stream is read until something touches it (issue 10 §1) ...
+        assert led.state.deferred == len(led.views.streams()) - 1
+        assert led.views.loaded_parts() == 0
         assert _fingerprint(led, today) == replayed
+        # ... and then it is all there.
+        assert led.state.deferred == 0
+        assert led.views.loaded_parts() == len(led.views.part_keys())
     # A read-only server opens from it too, and a writer goes on appending after it.
     with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, None) as ro:
         assert ro.size == led.size
         assert not ro.writable
-        assert ro.views.scorecard(at_ms=today) == replayed[10]
+        assert ro.views.scorecard(at_ms=today) == replayed[8]
     assert "refused" not in caplog.text
 
 
@@ -166,7 +174,7 @@ def test_a_snapshot_changed_by_one_byte_is_refused_and_the_log_replayed(
 
 def _taken(
     demo: tuple[Path, Path, int], db: Path
-) -> tuple[StoredSnapshot, str, LogEntry, PrivateKey]:
+) -> tuple[TakenSnapshot, str, LogEntry, PrivateKey]:
     """A snapshot of the demo, made in memory: it, the origin, the last entry and the log key."""
     key_ = _log_key(demo)
     with _open(f"sqlite:///{db}", key_) as led:
@@ -176,28 +184,77 @@ def _taken(
     return take_snapshot(derived, origin, key_), origin, last, key_
 
 
+def _read(
+    taken: TakenSnapshot,
+    stored: StoredSnapshot | None = None,
+    *,
+    parts: dict[bytes, bytes] | None = None,
+    **kw: object,
+) -> Derived:
+    """read_snapshot of ``stored`` (default: the taken one) with the taken parts (or these)."""
+    parts = taken.parts if parts is None else parts
+    return read_snapshot(
+        stored or taken.stored,
+        parts=[(d, hashlib.sha256(b).digest()) for d, b in parts.items()],
+        fetch=parts.get,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 def test_a_snapshot_of_other_code_or_another_log_is_refused(
     demo: tuple[Path, Path, int], db: Path
 ) -> None:
-    good, origin, last, key_ = _taken(demo, db)
-    assert isinstance(
-        read_snapshot(good, origin=origin, log_key=key_.public_key, last=last), Derived
-    )
+    taken, origin, last, key_ = _taken(demo, db)
+    good = taken.stored
+    ours = {"origin": origin, "log_key": key_.public_key, "last": last}
+    assert isinstance(_read(taken, **ours), Derived)
     # Signed by the log key, but for another layout of the classes (another version's code).
     other = _signed(good, key_, origin, tag=hashlib.sha256(b"other code").digest())
     with pytest.raises(SnapshotRefused, match="another version"):
-        read_snapshot(other, origin=origin, log_key=key_.public_key, last=last)
+        _read(taken, other, **ours)
     # Signed by another key: not this log's.
     stranger = _signed(good, PrivateKey.generate(), origin)
     with pytest.raises(SnapshotRefused, match="not signed by the log key"):
-        read_snapshot(stranger, origin=origin, log_key=key_.public_key, last=last)
+        _read(taken, stranger, **ours)
     # The state of another log, signed by this log's key over its roots, is still refused.
-    derived = read_snapshot(good, origin=origin, log_key=key_.public_key, last=last)
+    derived = _read(taken, **ours)
     other_log = Derived(derived.state, derived.views, derived.frontier, {}, {})
     other_log.state.origin = "example.org/another-log"
     forged = take_snapshot(other_log, origin, key_)
     with pytest.raises(SnapshotRefused, match="another log"):
-        read_snapshot(forged, origin=origin, log_key=key_.public_key, last=last)
+        _read(forged, **ours)
+
+
+def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
+    demo: tuple[Path, Path, int], db: Path
+) -> None:
+    """The core names each part by its SHA-256 and is signed: a part altered in the database,
+    or gone, refuses the whole snapshot at open, before anything is unpickled."""
+    taken, origin, last, key_ = _taken(demo, db)
+    ours = {"origin": origin, "log_key": key_.public_key, "last": last}
+    # Every part is new (nothing stored yet): each provider's rules and views, each verifier's.
+    assert len(taken.parts) == len(taken.digests)
+    assert Counter(k for k, _ in taken.digests) == {"r": 5, "s": 5, "v": 4}
+    some = next(iter(taken.parts))
+    flipped = bytearray(taken.parts[some])
+    flipped[len(flipped) // 2] ^= 1
+    with pytest.raises(SnapshotRefused, match="1 of its parts are missing or altered"):
+        _read(taken, parts={**taken.parts, some: bytes(flipped)}, **ours)
+    with pytest.raises(SnapshotRefused, match="1 of its parts are missing or altered"):
+        _read(taken, parts={d: b for d, b in taken.parts.items() if d != some}, **ours)
+    # Altered after the open (the database changed under a running server): refused when read.
+    parts = dict(taken.parts)
+    derived = _read(taken, parts=parts, **ours)
+    parts[some] = bytes(flipped)
+    with pytest.raises(CorruptionError, match="altered in the database"):
+        _touch_everything(derived)
+
+
+def _touch_everything(derived: Derived) -> None:
+    """Read every part of a snapshot's views and rules."""
+    for k in derived.views.part_keys():
+        derived.views._deferred(k).part()
+    derived.state.stream_rules([n for k, n in derived.views.part_keys() if k == "s"])
 
 
 def _signed(
@@ -225,10 +282,12 @@ def test_the_unpickler_resolves_nothing_outside_the_core_packages(
     demo: tuple[Path, Path, int], db: Path
 ) -> None:
     """Even data signed by the log key does not get to name a callable outside the core."""
-    good, origin, last, key_ = _taken(demo, db)
+    taken, origin, last, key_ = _taken(demo, db)
+    good = taken.stored
     hostile = pickle.dumps(os.system)  # what a pickle may name: a function to call
     with pytest.raises(SnapshotRefused, match=r"posix\.system may not be in a snapshot"):
-        read_snapshot(
+        _read(
+            taken,
             _signed(good, key_, origin, data=hostile),
             origin=origin,
             log_key=key_.public_key,
@@ -247,10 +306,12 @@ from tests.ledger.actors import P, claim
 url, key_file = sys.argv[1], sys.argv[2]
 real = db.SQLiteBackend.put_snapshot
 
-def put_and_die(self, row):
+def put_and_die(self, row, parts, keep):
     with self._cursor(commit=True) as c:
         c.execute("DELETE FROM claimledger_snapshots")
+        c.execute("DELETE FROM claimledger_snapshot_parts")
         c.execute("INSERT INTO claimledger_snapshots VALUES (?, ?, ?, ?, ?, ?)", row)
+        c.executemany("INSERT INTO claimledger_snapshot_parts VALUES (?, ?)", parts.items())
         print("written, not committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
