@@ -10,7 +10,10 @@ with the writer closed, it times:
 * ``Ledger.open`` from that fresh snapshot, with the log key (a writer) and without (a read-only
   server);
 * ``Ledger.open`` from it after 1,000 more entries were appended (what a restart costs: the
-  snapshot, plus O(new entries)).
+  snapshot, plus O(new entries));
+* what reading from a snapshot defers: a read-only open followed by one company's replay (the
+  first touch reads that stream's part) and by every company's (all of them);
+* a second snapshot after those 1,000 entries (only the parts they changed are written).
 
 Target: open with a fresh snapshot under 2 s at 10^6 entries. Each open is a new ``Ledger`` in
 this process, best of ``--repeat``; the database files stay in the OS page cache (a warm restart).
@@ -57,10 +60,19 @@ def _open(url: str, *, writer: bool, snapshots: bool = True) -> None:
         pass
 
 
-def _snapshot_bytes(url: str) -> int:
+def _snapshot_bytes(url: str) -> tuple[int, int]:
+    """The stored snapshot's core and parts, in bytes."""
     with Ledger.open(url) as led:
         row = led.store.latest_snapshot()
-    return 0 if row is None else len(row[5])
+        parts = sum(len(led.store.snapshot_part(d) or b"") for d in led._parts.values())
+    return (0 if row is None else len(row[5])), parts
+
+
+def _open_and_read(url: str, companies: int) -> None:
+    """A read-only open, then the replay of the first ``companies`` providers' records."""
+    with Ledger.open(url) as led:
+        for stream in [s for s in led.views.streams() if s != "registry"][:companies]:
+            led.views.replay(stream)
 
 
 def grow_and_measure(
@@ -95,10 +107,12 @@ def grow_and_measure(
                 t = time.perf_counter()
                 led.snapshot()
                 row["snapshot_s"] = time.perf_counter() - t
-            row["snapshot_bytes"] = _snapshot_bytes(url)
+            core, parts = _snapshot_bytes(url)
+            row["snapshot_bytes"], row["core_bytes"] = core + parts, core
             say(
                 f"    save a snapshot:                  {row['snapshot_s']:8.2f} s "
-                f"({row['snapshot_bytes'] / 1e6:,.1f} MB, {row['snapshot_bytes'] / n:,.0f} B/entry)"
+                f"({row['snapshot_bytes'] / 1e6:,.1f} MB, {row['snapshot_bytes'] / n:,.0f} B/entry;"
+                f" core {core / 1e6:,.2f} MB)"
             )
             row["snap_writer_s"] = _best(lambda: _open(url, writer=True), repeat)
             row["snap_reader_s"] = _best(lambda: _open(url, writer=False), repeat)
@@ -109,6 +123,15 @@ def grow_and_measure(
             writer.close()  # below the snapshot threshold: the snapshot stays where it was
             row["snap_plus_s"] = _best(lambda: _open(url, writer=True), repeat)
             say(f"    open from it + {more:,} new entries:  {row['snap_plus_s']:8.2f} s")
+            row["first_company_s"] = _best(lambda: _open_and_read(url, 1), repeat)
+            row["all_companies_s"] = _best(lambda: _open_and_read(url, PROVIDERS), 1)
+            say(f"    read-only open + 1 company's replay:  {row['first_company_s']:8.2f} s")
+            say(f"    read-only open + all {PROVIDERS} companies': {row['all_companies_s']:8.2f} s")
+            with Ledger.open(url, log_key=key(LOG_KEY)) as led:
+                t = time.perf_counter()
+                led.snapshot()
+                row["again_s"] = time.perf_counter() - t
+            say(f"    a snapshot again after those:     {row['again_s']:8.2f} s")
             rows.append(row)
             writer = Ledger.open(url, log_key=key(LOG_KEY))
         writer.close()
