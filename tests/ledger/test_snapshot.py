@@ -37,7 +37,7 @@ from ledger._snapshot import (
 )
 from ledger.errors import CorruptionError
 from tests.attest.logbuilder import key
-from tests.ledger.actors import LOG_KEY, P, Q, claim, init_ledger, register_story
+from tests.ledger.actors import LOG_KEY, P, Q, V, claim, init_ledger, register_story
 from tests.web.test_pages import make_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -373,3 +373,42 @@ def test_a_writer_saves_snapshots_on_its_own_as_the_log_grows(
         assert ro.size == size
         assert ro.views.summary()
         assert ro.head(REGISTRY_STREAM)[1] == 5
+
+
+def _stored_parts(led: Ledger) -> set[bytes]:
+    return {d for d, _ in led.store.snapshot_parts()}
+
+
+def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_ones(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQLite and PostgreSQL: a writer opened from a snapshot writes, at its next snapshot,
+    the parts of the streams that got entries since (not the others, which it never read);
+    the parts the replaced snapshot named stay for servers that opened from it; older ones go."""
+    with init_ledger(store_url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+        first = dict(led._parts)
+        assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q), ("v", V)}
+        assert _stored_parts(led) == set(first.values())
+    with _open(store_url, key(LOG_KEY)) as led:
+        assert led.views.loaded_parts() == 0 and led.state.deferred == 2
+        led.submit(claim(led, P))  # reads P's parts (rules, to decide; views, to show)
+        led.snapshot()
+        second = dict(led._parts)
+        assert led.state.deferred == 1  # Q's rules were never read ...
+        assert second[("r", Q)] == first[("r", Q)] and second[("s", Q)] == first[("s", Q)]
+        assert second[("r", P)] != first[("r", P)] and second[("s", P)] != first[("s", P)]
+        # ... and the parts of the replaced snapshot stay, for servers that opened from it.
+        assert _stored_parts(led) == {*first.values(), *second.values()}
+        led.submit(claim(led, P))
+        led.snapshot()
+        third = dict(led._parts)
+        assert _stored_parts(led) == {*second.values(), *third.values()}
+        assert first[("s", P)] not in _stored_parts(led)
+        replayed = (led.views.replay(P), led.views.replay(Q), led.state.stream_rules([P, Q]))
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(store_url, None) as ro:
+        assert f"opened from the snapshot of {ro.size} entries" in caplog.text
+        assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == replayed
