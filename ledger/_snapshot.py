@@ -201,7 +201,7 @@ def _loads(data: bytes) -> Any:
         return _Unpickler(io.BytesIO(data)).load()
 
 
-_SHAPES: Final = {"r": 5, "s": 3, "v": 1}
+_SHAPES: Final = {"r": 5, "s": 4, "v": 1}
 """How many values each kind of part holds."""
 
 

@@ -1542,8 +1542,8 @@ class _VerifierIndex(_Deferred):
 
 
 class _Stream(_Deferred):
-    __slots__ = ("facts", "live", "signers")
-    _PART = ("facts", "live", "signers")
+    __slots__ = ("facts", "live", "reports", "signers")
+    _PART = ("facts", "live", "signers", "reports")
 
     def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
         self._load = load
@@ -1551,6 +1551,9 @@ class _Stream(_Deferred):
             self.facts: list[EntryFact] = []
             self.live = _Record()
             self.signers: dict[str, int] = {}  # verifier -> index of its first test or verdict
+            # The body of every report.authority claim version by digest, which SPEC §8.4
+            # compares with the reference datasets.
+            self.reports: dict[bytes, Claim] = {}
 
 
 class _LogIndex:
@@ -1652,13 +1655,11 @@ class Views:
         # Each verifier's own index (its page reads only it), and who opened each engagement.
         self._verifiers: dict[str, _VerifierIndex] = {}
         self._engagement_opener: dict[bytes, str] = {}
-        # Reference datasets (reference.publish) in log order, and the bodies of every
-        # report.authority claim version by digest, which SPEC §8.4 compares with them.
+        # Reference datasets (reference.publish) in log order.
         self._datasets: list[EntryFact] = []
         # Logged open-data dumps (dump.publish), in log order.
         self._dumps: list[tuple[EntryFact, DumpPublish]] = []
         self._dataset_bodies: dict[bytes, ReferencePublish] = {}
-        self._report_claims: dict[bytes, Claim] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into a snapshot (ledger/_snapshot.py) under the views' lock: all but the lock,
@@ -1684,7 +1685,7 @@ class Views:
             s = self._streams[name] = _Stream(_unattached)
             if part is not None:
                 s._load = None
-                s.facts, s.live, s.signers = part
+                s.facts, s.live, s.signers, s.reports = part
         self._verifiers = {}
         for name, grants in verifiers.items():
             v = self._verifiers[name] = _VerifierIndex(_unattached)
@@ -1758,7 +1759,7 @@ class Views:
             stream.live.apply(fact)
             body = st.body
             if isinstance(body, Claim) and body.measure == "report.authority":
-                self._report_claims[fact.digest] = body
+                stream.reports[fact.digest] = body
             if fact.scope is not None:
                 self._index_claim(fact.stream, fact.scope, fact.index)
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
@@ -2131,10 +2132,12 @@ class Views:
         logged = [(f, self._dataset_bodies[f.digest]) for f in self._datasets if f.index < limit]
         if not logged:
             return ()
+        s = self._streams.get(stream)
+        reports = {} if s is None else s.reports
         claims = [
-            (v.digest.hex(), self._report_claims[v.digest])
+            (v.digest.hex(), reports[v.digest])
             for v in versions
-            if v.status == "active" and v.digest in self._report_claims
+            if v.status == "active" and v.digest in reports
         ]
         return tuple(
             DatasetCheck(f.index, f.digest, f.log_time_ms, d, reconcile(d, stream, claims))
