@@ -373,8 +373,9 @@ class _Pickler(pickle.Pickler):
     The default for a dataclass with ``slots=True`` restores each object through
     ``dataclasses._dataclass_setstate``, which looks the fields up again per object: most of the
     time of reading a snapshot (8 of 11 s for 100,000 entries). Calling the class runs its
-    generated ``__init__`` instead. Classes with their own ``__reduce__`` (``PublicKey``) or with
-    fields outside ``__init__`` keep the default.
+    generated ``__init__`` instead. Classes with their own ``__reduce__`` (``PublicKey``), with
+    fields outside ``__init__``, or with a ``__post_init__`` (own or inherited: statement bodies
+    validate themselves there) keep the default.
     """
 
     def reducer_override(self, obj: Any) -> Any:
@@ -399,7 +400,9 @@ def _init_fields(cls: type) -> tuple[str, ...] | None:
     if (
         dataclasses.is_dataclass(cls)
         and "__slots__" in own
-        and not {"__reduce__", "__reduce_ex__", "__post_init__"} & own.keys()
+        and not {"__reduce__", "__reduce_ex__"} & own.keys()
+        # Inherited too: a statement body's __post_init__ validates it again (≈ 1 ms each).
+        and not hasattr(cls, "__post_init__")
     ):
         fields = dataclasses.fields(cls)
         if all(f.init for f in fields):
