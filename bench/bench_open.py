@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -66,6 +68,24 @@ def _snapshot_bytes(url: str) -> tuple[int, int]:
         row = led.store.latest_snapshot()
         parts = sum(len(led.store.snapshot_part(d) or b"") for d in led._parts.values())
     return (0 if row is None else len(row[5])), parts
+
+
+def _rss_mb(url: str, companies: int) -> float:
+    """Peak resident memory of a fresh process that opens read-only and replays ``companies``
+    companies' records, in MB."""
+    code = (
+        "import resource, sys; from bench.bench_open import _open_and_read; "
+        "_open_and_read(sys.argv[1], int(sys.argv[2])); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    done = subprocess.run(  # noqa: S603 (this interpreter, our code)
+        [sys.executable, "-c", code, url, str(companies)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    return int(done.stdout.split()[-1]) / 1024
 
 
 def _open_and_read(url: str, companies: int) -> None:
@@ -127,6 +147,11 @@ def grow_and_measure(
             row["all_companies_s"] = _best(lambda: _open_and_read(url, PROVIDERS), 1)
             say(f"    read-only open + 1 company's replay:  {row['first_company_s']:8.2f} s")
             say(f"    read-only open + all {PROVIDERS} companies': {row['all_companies_s']:8.2f} s")
+            row["rss_open_mb"], row["rss_all_mb"] = _rss_mb(url, 0), _rss_mb(url, PROVIDERS)
+            say(
+                f"    peak memory, read-only open: {row['rss_open_mb']:,.0f} MB; "
+                f"+ all companies: {row['rss_all_mb']:,.0f} MB"
+            )
             with Ledger.open(url, log_key=key(LOG_KEY)) as led:
                 t = time.perf_counter()
                 led.snapshot()

@@ -1485,8 +1485,9 @@ class _PartyState:
 
 
 PartKey = tuple[str, str]
-"""A part of the views a snapshot stores apart and reads on first touch: ``("s", stream)`` (a
-provider stream's facts and record) or ``("v", party)`` (a verifier's own index of facts)."""
+"""A part of the derived state a snapshot stores apart and reads on first touch: ``("s",
+stream)``, a provider stream's views (facts, record, signers, report bodies), or ``("r",
+stream)``, its rules' state (ledger/_snapshot.py)."""
 
 
 def _unattached() -> tuple[Any, ...]:
@@ -1526,18 +1527,17 @@ class _Deferred:
         return tuple(getattr(self, k) for k in self._PART)
 
 
-class _VerifierIndex(_Deferred):
+class _VerifierIndex:
     """What one verifier did and what the registry said of it, in index order: its engagement
     opens, tests and verdicts, the closes and withdrawals of its engagements (whoever signed
-    them), its accreditation grants and suspensions; and its accreditations as granted."""
+    them), its accreditation grants and suspensions (as the entries' numbers in the views'
+    :class:`_LogIndex`, so a snapshot holds no copy of their facts); and its accreditations as
+    granted."""
 
-    __slots__ = ("facts", "grants")
-    _PART = ("facts",)
+    __slots__ = ("entries", "grants")
 
-    def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
-        self._load = load
-        if load is None:
-            self.facts: list[EntryFact] = []
+    def __init__(self) -> None:
+        self.entries = array("l")
         self.grants: list[Accreditation] = []
 
 
@@ -1671,7 +1671,9 @@ class Views:
             name: (s.part() if name == REGISTRY_STREAM else None)
             for name, s in self._streams.items()
         }
-        state["_verifiers"] = {name: v.grants for name, v in self._verifiers.items()}
+        state["_verifiers"] = {
+            name: (v.entries.tobytes(), v.grants) for name, v in self._verifiers.items()
+        }
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1687,19 +1689,17 @@ class Views:
                 s._load = None
                 s.facts, s.live, s.signers, s.reports = part
         self._verifiers = {}
-        for name, grants in verifiers.items():
-            v = self._verifiers[name] = _VerifierIndex(_unattached)
+        for name, (entries, grants) in verifiers.items():
+            v = self._verifiers[name] = _VerifierIndex()
+            v.entries.frombytes(entries)
             v.grants = grants
 
     def part_keys(self) -> list[PartKey]:
         """Every part a snapshot stores apart (see :class:`_Deferred`)."""
-        return [("s", n) for n in self._streams if n != REGISTRY_STREAM] + [
-            ("v", n) for n in self._verifiers
-        ]
+        return [("s", n) for n in self._streams if n != REGISTRY_STREAM]
 
     def _deferred(self, key: PartKey) -> _Deferred:
-        kind, name = key
-        return self._streams[name] if kind == "s" else self._verifiers[name]
+        return self._streams[key[1]]
 
     @property
     def lock(self) -> threading.RLock:
@@ -1767,12 +1767,14 @@ class Views:
             self._index_verifier(fact)
 
     def _verifier_index(self, party: str) -> _VerifierIndex:
-        """The verifier's index, marked changed (every caller appends to it)."""
         idx = self._verifiers.get(party)
         if idx is None:
             idx = self._verifiers[_intern(party)] = _VerifierIndex()
-        self._touched.add(("v", party))
         return idx
+
+    def _index_last(self, party: str) -> None:
+        """Add the entry applied last to the verifier's index."""
+        self._verifier_index(party).entries.append(len(self._all) - 1)
 
     def _fact_at(self, n: int) -> EntryFact:
         """The fact of the ``n``-th entry applied."""
@@ -1782,14 +1784,14 @@ class Views:
     def _index_verifier(self, fact: EntryFact) -> None:
         k = fact.kind
         if k in _VERIFIER_KINDS:
-            self._verifier_index(fact.signer).facts.append(fact)
+            self._index_last(fact.signer)
         elif k == Kind.ENGAGEMENT_OPEN.value:
             self._engagement_opener[fact.digest] = fact.signer
-            self._verifier_index(fact.signer).facts.append(fact)
+            self._index_last(fact.signer)
         elif k in _ENGAGEMENT_ENDS and fact.engagement is not None:
             opener = self._engagement_opener.get(fact.engagement.ref or b"")
             if opener is not None:
-                self._verifier_index(opener).facts.append(fact)
+                self._index_last(opener)
 
     def _fact(self, placed: Placed, record: _Record) -> EntryFact:
         st = placed.signed.statement
@@ -1933,9 +1935,8 @@ class Views:
                 )
                 if fact.valid_from_ms is not None and fact.valid_from_ms > fact.log_time_ms:
                     self._period_verifiers.add(body.party)  # a verdict may fall outside
-                idx = self._verifier_index(body.party)
-                idx.facts.append(fact)
-                idx.grants.append(party.accreditation)
+                self._index_last(body.party)
+                self._verifier_index(body.party).grants.append(party.accreditation)
         elif isinstance(body, ReferencePublish):
             self._datasets.append(fact)
             self._dataset_bodies[fact.digest] = body
@@ -1950,8 +1951,8 @@ class Views:
                 party.accreditation = dataclasses.replace(
                     a, suspended_at=i, suspended_ms=fact.log_time_ms
                 )
+                self._index_last(body.party)
                 idx = self._verifier_index(body.party)
-                idx.facts.append(fact)
                 # A suspension ends every period still running (SPEC §8.2, accreditation periods).
                 idx.grants = [
                     g
@@ -2561,7 +2562,8 @@ class Views:
         if state is None or state.party.role != "verifier" or state.party.registered_at >= limit:
             return None
         idx = self._verifiers.get(party_id) or _VerifierIndex()
-        facts = idx.facts[: bisect_left(idx.facts, limit, key=_by_index)]
+        cut = bisect_left(idx.entries, bisect_left(self._all.index, limit))
+        facts = [self._fact_at(n) for n in idx.entries[:cut]]
         grants = tuple(
             a
             if a.suspended_at is None or a.suspended_at < limit

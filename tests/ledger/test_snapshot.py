@@ -37,7 +37,7 @@ from ledger._snapshot import (
 )
 from ledger.errors import CorruptionError
 from tests.attest.logbuilder import key
-from tests.ledger.actors import LOG_KEY, P, Q, V, claim, init_ledger, register_story
+from tests.ledger.actors import LOG_KEY, P, Q, claim, init_ledger, register_story
 from tests.web.test_pages import make_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,9 +232,9 @@ def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
     or gone, refuses the whole snapshot at open, before anything is unpickled."""
     taken, origin, last, key_ = _taken(demo, db)
     ours = {"origin": origin, "log_key": key_.public_key, "last": last}
-    # Every part is new (nothing stored yet): each provider's rules and views, each verifier's.
+    # Every part is new (nothing stored yet): each provider's rules and views.
     assert len(taken.parts) == len(taken.digests)
-    assert Counter(k for k, _ in taken.digests) == {"r": 5, "s": 5, "v": 4}
+    assert Counter(k for k, _ in taken.digests) == {"r": 5, "s": 5}
     some = next(iter(taken.parts))
     flipped = bytearray(taken.parts[some])
     flipped[len(flipped) // 2] ^= 1
@@ -391,7 +391,7 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
         led.submit(claim(led, Q))
         led.snapshot()
         first = dict(led._parts)
-        assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q), ("v", V)}
+        assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q)}
         assert _stored_parts(led) == set(first.values())
     with _open(store_url, key(LOG_KEY)) as led:
         assert led.views.loaded_parts() == 0 and led.state.deferred == 2

@@ -618,12 +618,13 @@ def test_a_verifier_record_counts_engagements_verdicts_and_second_opinions() -> 
     assert views.verifier("nobody", at_ms=later) is None
     assert views.verifier(V, at_ms=later, size=3) is None  # not registered yet
     # The index holds only V's entries, the withdrawal of its engagement and its registry
-    # record: its page never reads the other streams.
-    kinds = [f.kind for f in views._verifiers[V].facts]
+    # record: its page reads those, never every entry of the streams it worked on.
+    facts = [views._fact_at(n) for n in views._verifiers[V].entries]
+    kinds = [f.kind for f in facts]
     assert kinds.count("accreditation.grant") == 1
     assert kinds.count("accreditation.suspend") == 1
     assert kinds.count("engagement.withdraw") == 1
-    assert all(f.signer in (V, Q, AUTHORITY) for f in views._verifiers[V].facts)
+    assert all(f.signer in (V, Q, AUTHORITY) for f in facts)
     assert len(kinds) == 2 + 2 + 1 + 3 + 3
 
 
