@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,7 +191,7 @@ class _Accreditation:
     suspended: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Claim:
     stream: str
     measure: str
@@ -201,7 +201,7 @@ class _Claim:
     jurisdictions: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Engagement:
     stream: str
     verifier: str
@@ -274,13 +274,14 @@ class LogState:
     parties: dict[str, _Party] = field(default_factory=dict)
     keys: dict[KeyId, _Key] = field(default_factory=dict)
     accreditations: dict[str, _Accreditation] = field(default_factory=dict)
-    claims: dict[bytes, _Claim] = field(default_factory=dict)
-    tests: dict[bytes, tuple[str, bytes, bytes | None]] = field(default_factory=dict)
-    verdicts: dict[bytes, str] = field(default_factory=dict)
+    # The per-stream state (STREAM_FIELDS): any mapping (values are replaced, never changed).
+    claims: MutableMapping[bytes, _Claim] = field(default_factory=dict)
+    tests: MutableMapping[bytes, tuple[str, bytes, bytes | None]] = field(default_factory=dict)
+    verdicts: MutableMapping[bytes, str] = field(default_factory=dict)
     # Each verdict's result and number of recommendations: which findings it opened, for the
     # commitments of a provider's reply (SPEC §8.2 rule 6).
-    verdict_findings: dict[bytes, tuple[str, int]] = field(default_factory=dict)
-    engagements: dict[bytes, _Engagement] = field(default_factory=dict)
+    verdict_findings: MutableMapping[bytes, tuple[str, int]] = field(default_factory=dict)
+    engagements: MutableMapping[bytes, _Engagement] = field(default_factory=dict)
     dumps: dict[str, int] = field(default_factory=dict)
     state_map: StateMap = field(default_factory=StateMap)
     records: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
@@ -515,7 +516,7 @@ class LogState:
             self._set(self.accreditations[body.party], "suspended", True)
         elif isinstance(body, Claim):
             if body.supersedes is not None:
-                self._set(self.claims[bytes.fromhex(body.supersedes)], "status", "superseded")
+                self._replace(self.claims, bytes.fromhex(body.supersedes), status="superseded")
             claim = _Claim(
                 st.stream,
                 body.measure,
@@ -526,7 +527,7 @@ class LogState:
             )
             self._put(self.claims, digest, claim)
         elif isinstance(body, ClaimWithdraw):
-            self._set(self.claims[bytes.fromhex(body.claim)], "status", "withdrawn")
+            self._replace(self.claims, bytes.fromhex(body.claim), status="withdrawn")
         elif isinstance(body, TestRecord):
             eng = None if body.engagement is None else bytes.fromhex(body.engagement)
             self._put(self.tests, digest, (st.stream, bytes.fromhex(body.claim), eng))
@@ -534,8 +535,9 @@ class LogState:
             self._put(self.verdicts, digest, st.stream)
             self._put(self.verdict_findings, digest, (body.result.value, len(body.recommendations)))
             if body.engagement is not None:
-                e = self.engagements[bytes.fromhex(body.engagement)]
-                self._set(e, "verdicts", (*e.verdicts, digest))
+                ref = bytes.fromhex(body.engagement)
+                verdicts = (*self.engagements[ref].verdicts, digest)
+                self._replace(self.engagements, ref, verdicts=verdicts)
         elif isinstance(body, EngagementOpen):
             engagement = _Engagement(
                 st.stream,
@@ -549,9 +551,9 @@ class LogState:
             )
             self._put(self.engagements, digest, engagement)
         elif isinstance(body, EngagementClose):
-            self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "closed")
+            self._replace(self.engagements, bytes.fromhex(body.engagement), status="closed")
         elif isinstance(body, EngagementWithdraw):
-            self._set(self.engagements[bytes.fromhex(body.engagement)], "status", "withdrawn")
+            self._replace(self.engagements, bytes.fromhex(body.engagement), status="withdrawn")
         elif isinstance(body, DumpPublish):
             self._put(self.dumps, body.date, entry.index)
 
@@ -587,7 +589,13 @@ class LogState:
             self._journal.append(lambda: setattr(obj, name, old))
         setattr(obj, name, value)
 
-    def _put(self, mapping: dict[Any, Any], key: object, value: object) -> None:
+    def _replace(self, mapping: MutableMapping[Any, Any], key: object, **changes: object) -> None:
+        """Put a changed copy of ``mapping[key]`` there: per-stream values are never changed in
+        place, so that a mapping may keep them anywhere (on disk, for a verifier of a log too
+        large to hold, ledger/_spill.py)."""
+        self._put(mapping, key, dataclasses.replace(mapping[key], **changes))
+
+    def _put(self, mapping: MutableMapping[Any, Any], key: object, value: object) -> None:
         if self._journal is not None:
             if key in mapping:
                 old = mapping[key]

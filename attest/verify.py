@@ -14,17 +14,24 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from attest.checkpoint import Checkpoint, NoteVerifier, parse_note, verify_checkpoint
 from attest.entry import LogEntry, leaf_data
 from attest.errors import CheckpointError, ProofError, VerificationError
 from attest.merkle import MerkleFrontier, leaf_hash
 from attest.rules import LogState, Placed
-from keys import KeyId
 
-__all__ = ["LogVerifier", "VerifiedLog", "log_note_verifier", "verify_log_checkpoint"]
+__all__ = [
+    "LogVerifier",
+    "MemoryIndex",
+    "VerifiedLog",
+    "VerifierIndex",
+    "log_note_verifier",
+    "verify_log_checkpoint",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +109,76 @@ def verify_log_checkpoint(note: bytes, state: LogState) -> Checkpoint:
         raise
 
 
+class VerifierIndex(Protocol):
+    """Where a :class:`LogVerifier` keeps what grows with the log: the rules' per-stream state
+    (:data:`attest.rules.STREAM_FIELDS`, each a mapping by digest) and, per signing key, the
+    indexes and log times of the entries it signed (read back at the end, for a later
+    ``compromisedSince``). In memory by default; a verifier of a log too large to hold keeps
+    them on disk (``ledger/_spill.py``), so that its memory stays flat as the log grows."""
+
+    def mapping(self, name: str) -> MutableMapping[Any, Any]:
+        """A new, empty mapping for the per-stream field ``name``."""
+        ...
+
+    def signed(self, keyid: str, index: int, log_time_ms: int) -> None:
+        """Record that the key signed the entry at ``index``, logged at ``log_time_ms``."""
+        ...
+
+    def signed_by(self, keyid: str) -> Iterable[tuple[int, int]]:
+        """Every (index, log time) recorded for the key, in index order."""
+        ...
+
+
+class MemoryIndex:
+    """A :class:`VerifierIndex` in memory: dicts, and two arrays per key (16 bytes an entry)."""
+
+    def __init__(self) -> None:
+        self._signed: dict[str, tuple[array[int], array[int]]] = {}
+
+    def mapping(self, name: str) -> MutableMapping[Any, Any]:
+        return {}
+
+    def signed(self, keyid: str, index: int, log_time_ms: int) -> None:
+        signed = self._signed.get(keyid)
+        if signed is None:
+            signed = self._signed[keyid] = (array("q"), array("q"))
+        signed[0].append(index)
+        signed[1].append(log_time_ms)
+
+    def signed_by(self, keyid: str) -> Iterable[tuple[int, int]]:
+        indexes, times = self._signed.get(keyid, ((), ()))
+        return zip(indexes, times, strict=True)
+
+
 class LogVerifier:
     """Feed raw entries in index order, then :meth:`finish` with a checkpoint note.
 
     Args:
         genesis_hash: if given, the genesis entry's hash must equal it (the pinned fingerprint).
         trusted: a checkpoint verified earlier; the log must extend it (same root at its size).
+        index: where to keep what grows with the log (default: in memory).
     """
 
     def __init__(
-        self, *, genesis_hash: bytes | None = None, trusted: Checkpoint | None = None
+        self,
+        *,
+        genesis_hash: bytes | None = None,
+        trusted: Checkpoint | None = None,
+        index: VerifierIndex | None = None,
     ) -> None:
-        self.state = LogState()
+        self._index: VerifierIndex = MemoryIndex() if index is None else index
+        m = self._index.mapping
+        self.state = LogState(
+            claims=m("claims"),
+            tests=m("tests"),
+            verdicts=m("verdicts"),
+            verdict_findings=m("verdict_findings"),
+            engagements=m("engagements"),
+        )
         self._frontier = MerkleFrontier()
         self._genesis_hash = genesis_hash
         self._trusted = trusted
         self._kinds: Counter[str] = Counter()
-        # Per signing key, the indexes and log times of the entries it signed (8 bytes each), so
-        # that a later compromisedSince can be read back over them at the end.
-        self._signed: dict[str, tuple[array[int], array[int]]] = {}
 
     @property
     def size(self) -> int:
@@ -169,11 +227,7 @@ class LogVerifier:
         state.apply(placed)
         self._kinds[placed.signed.statement.kind] += 1
         if raw.index:
-            signed = self._signed.get(placed.signed.keyid)
-            if signed is None:
-                signed = self._signed[placed.signed.keyid] = (array("q"), array("q"))
-            signed[0].append(raw.index)
-            signed[1].append(raw.log_time_ms)
+            self._index.signed(placed.signed.keyid, raw.index, raw.log_time_ms)
         root = state.state_root
         if raw.state_root is not None and raw.state_root != root:
             raise VerificationError(
@@ -240,13 +294,12 @@ class LogVerifier:
     def compromised(self) -> dict[int, int]:
         """The entries checked so far that read as not to be relied on: index -> revocation."""
         out: dict[int, int] = {}
-        for keyid, (indexes, times) in self._signed.items():
-            k = self.state.keys.get(KeyId(keyid))
-            if k is None or k.revoked_at is None:
+        for keyid, k in self.state.keys.items():
+            if k.revoked_at is None:
                 continue
             if k.compromised_index is None and k.compromised_ms is None:
                 continue
-            for i, t in zip(indexes, times, strict=True):
+            for i, t in self._index.signed_by(keyid):
                 r = self.state.compromised(i, t, keyid)
                 if r is not None:
                     out[i] = r

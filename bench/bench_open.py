@@ -74,9 +74,9 @@ def _rss_mb(url: str, companies: int) -> float:
     """Peak resident memory of a fresh process that opens read-only and replays ``companies``
     companies' records, in MB."""
     code = (
-        "import resource, sys; from bench.bench_open import _open_and_read; "
-        "_open_and_read(sys.argv[1], int(sys.argv[2])); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import sys; from bench.bench_open import _open_and_read; "
+        "from bench.bench_verify import _peak_rss_kb; "
+        "_open_and_read(sys.argv[1], int(sys.argv[2])); print(_peak_rss_kb())"
     )
     done = subprocess.run(  # noqa: S603 (this interpreter, our code)
         [sys.executable, "-c", code, url, str(companies)],

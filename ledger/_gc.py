@@ -14,8 +14,10 @@ These change process-wide settings, so the library never applies them on its own
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["GC_THRESHOLD", "freeze_heap", "tune_gc"]
+__all__ = ["GC_THRESHOLD", "collector_paused", "freeze_heap", "tune_gc"]
 
 GC_THRESHOLD = 20_000
 """Net allocations between young-generation collections (CPython's default is 700)."""
@@ -35,3 +37,22 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a ledger builds state that lives as long as it: a
+    snapshot written or read (a part read on first touch included), a catch-up.
+
+    Each makes or walks up to millions of objects; each collection of the oldest generation walks
+    every object alive, so with the collector on, reading a snapshot of 100,000 entries took 3x as
+    long, and reading it in parts (each part's objects triggering collections of all the earlier
+    ones) 2x as long again. Re-entrant; it changes nothing when the collector is already off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -49,6 +49,7 @@ from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
 from attest.statements import REGISTRY_STREAM, Kind, LogKeyRotate, format_timestamp
 from attest.verify import log_note_verifier, verify_log_checkpoint
 from keys import PrivateKey, PublicKey
+from ledger._gc import collector_paused
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
 from ledger._snapshot import Derived, SnapshotRefused, StoredSnapshot, read_snapshot, take_snapshot
@@ -526,7 +527,7 @@ class Ledger:
         stateless half — envelope, signature, statement — is opened in a :class:`SignaturePool`
         one chunk ahead of the rules, which still decide every entry here, in index order.
         """
-        with self._lock:
+        with self._lock, collector_paused():
             start = self.state.size
             entries = self._store.iter_log(start)
             if self._store.size() - start < CATCH_UP_POOL_FROM or CATCH_UP_WORKERS < 2:

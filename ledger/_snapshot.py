@@ -35,8 +35,7 @@ import hashlib
 import importlib
 import io
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -48,6 +47,7 @@ from attest.merkle import MerkleFrontier
 from attest.rules import LogState
 from attest.snapshot import SnapshotBinding
 from keys import PrivateKey, PublicKey
+from ledger._gc import collector_paused
 from ledger._views import PartKey, Views
 from ledger.errors import CorruptionError
 
@@ -148,7 +148,7 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> TakenSn
             f"cannot snapshot: rules at {state.size} entries, tree at {derived.frontier.size}"
         )
     views, known = derived.views, derived.parts
-    with views.lock, _collector_paused():
+    with views.lock, collector_paused():
         taken = views.take_parts(known.__contains__)
         streams = {n for k, n in views.part_keys() if k == "s"}
         fresh = {n for k, n in taken if k == "s"} | {n for n in streams if ("r", n) not in known}
@@ -197,7 +197,7 @@ def _dumps(obj: object) -> bytes:
 
 
 def _loads(data: bytes) -> Any:
-    with _collector_paused():
+    with collector_paused():
         return _Unpickler(io.BytesIO(data)).load()
 
 
@@ -352,23 +352,6 @@ def _check_parts(derived: Derived, stored: Iterable[tuple[bytes, bytes]]) -> Non
             wanted.discard(digest)
     if wanted:
         raise SnapshotRefused(f"{len(wanted)} of its parts are missing or altered")
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a snapshot is written or read.
-
-    Both make or walk millions of objects (and the pickler a tuple per dataclass); each
-    collection of the oldest generation walks every object alive, so with the collector on,
-    reading a snapshot of 100,000 entries took 3x as long. Nothing made here is garbage.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Pickler(pickle.Pickler):

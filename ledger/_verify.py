@@ -19,9 +19,12 @@ with :meth:`LogState.open <attest.rules.LogState.open>`, so the error raised is 
 sequential verifier raises. The genesis entry (index 0) is always opened there: it is signed by
 the key it introduces.
 
-Memory: two chunks of raw entries and their results are in flight; the rest is the rules' state
-(parties, keys, stream heads and one record per claim, test record and verdict — it grows with
-the log, as the rules require: a verdict may name any earlier claim) and the Merkle frontier.
+Memory: two chunks of raw entries and their results are in flight, plus the rules' state of
+parties, keys and stream heads and the Merkle frontier (these grow with the parties and streams,
+not the entries). What grows with the entries — one record per claim, test record, verdict and
+engagement (a verdict may name any earlier claim), and what each key signed — is kept by default
+in a temporary SQLite file (:class:`ledger._spill.SpillIndex`), so memory stays flat as the log
+grows (issue 10 §2); pass ``index=attest.verify.MemoryIndex()`` to keep it in memory.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from attest.checkpoint import Checkpoint
 from attest.entry import LogEntry
 from attest.errors import VerificationError
 from attest.rules import Placed, Signed
-from attest.verify import LogVerifier, VerifiedLog
+from attest.verify import LogVerifier, VerifiedLog, VerifierIndex
 from ledger._ledger import Ledger
 from ledger._pool import DEFAULT_CHUNK, Opened, SignaturePool, open_log
+from ledger._spill import SpillIndex
 from ledger._store import EntryStore, StoredEntry, open_store
 
 __all__ = ["DEFAULT_CHUNK", "verify_ledger", "verify_log"]
@@ -52,6 +56,7 @@ def verify_log(
     progress: Progress | None = None,
     pool: SignaturePool | None = None,
     chunk: int = DEFAULT_CHUNK,
+    index: VerifierIndex | None = None,
 ) -> VerifiedLog:
     """Verify raw entries ``0 .. n-1`` (in index order) and the checkpoint ``note`` of them.
 
@@ -64,6 +69,9 @@ def verify_log(
         progress: called after each chunk with the number of entries verified so far.
         pool: an open pool to use instead of starting one (``workers`` is then ignored).
         chunk: entries per step.
+        index: where the verifier keeps what grows with the log; by default a
+            :class:`~ledger._spill.SpillIndex` (a temporary SQLite file, deleted with the
+            returned state), so that memory stays flat however long the log.
 
     Returns:
         The verified checkpoint, the genesis hash and the rules' final state.
@@ -73,7 +81,9 @@ def verify_log(
             an entry), exactly as :class:`~attest.verify.LogVerifier` reports it.
         WorkerError: a worker process died.
     """
-    verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted)
+    verifier = LogVerifier(
+        genesis_hash=genesis_hash, trusted=trusted, index=SpillIndex() if index is None else index
+    )
     _verify_entries(verifier, ((e, None) for e in entries), workers, progress, pool, chunk)
     return verifier.finish(note)
 
@@ -88,6 +98,7 @@ def verify_ledger(
     progress: Progress | None = None,
     pool: SignaturePool | None = None,
     chunk: int = DEFAULT_CHUNK,
+    index: VerifierIndex | None = None,
 ) -> VerifiedLog:
     """Verify every entry stored in a ledger database, and a checkpoint of them all.
 
@@ -99,7 +110,8 @@ def verify_ledger(
         ledger_or_url: an open :class:`~ledger.Ledger`, or a database URL.
         note: the checkpoint note to verify against; defaults to the ledger's current
             checkpoint when a ledger opened with its log key is given. Required with a URL.
-        genesis_hash, trusted, workers, progress, pool, chunk: as for :func:`verify_log`.
+        genesis_hash, trusted, workers, progress, pool, chunk, index: as for
+            :func:`verify_log`.
 
     Raises:
         VerificationError: as :func:`verify_log`, or a stored entry hash is wrong.
@@ -111,26 +123,37 @@ def verify_ledger(
         if note is None:
             note = ledger_or_url.checkpoint()
         return _verify_store(
-            ledger_or_url.store, note, genesis_hash, trusted, workers, progress, pool, chunk
+            ledger_or_url.store,
+            note,
+            LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex()),
+            workers,
+            progress,
+            pool,
+            chunk,
         )
     if note is None:
         raise ValueError("verifying a database by URL needs the checkpoint note to verify")
     with open_store(ledger_or_url) as store:
-        return _verify_store(store, note, genesis_hash, trusted, workers, progress, pool, chunk)
+        return _verify_store(
+            store,
+            note,
+            LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex()),
+            workers,
+            progress,
+            pool,
+            chunk,
+        )
 
 
 def _verify_store(
     store: EntryStore,
     note: bytes,
-    genesis_hash: bytes | None,
-    trusted: Checkpoint | None,
+    verifier: LogVerifier,
     workers: int | None,
     progress: Progress | None,
     pool: SignaturePool | None,
     chunk: int,
 ) -> VerifiedLog:
-    verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted)
-
     def raw(s: StoredEntry) -> tuple[LogEntry, bytes]:
         return LogEntry(
             s.index, s.stream, s.position, s.log_time_ms, s.envelope, s.state_root
