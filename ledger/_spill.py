@@ -5,7 +5,8 @@ A :class:`~attest.verify.LogVerifier` keeps one record per claim version, test r
 engagement (the rules need them: a verdict may name any earlier claim) and, per signing key, the
 indexes and log times of what it signed (for a ``compromisedSince`` that comes later). In memory
 that is a few hundred bytes an entry: 10^7 entries would not fit. :class:`SpillIndex` keeps them
-in a private SQLite file instead (a temporary file, deleted when closed): writes go to an
+in a private SQLite file instead (unlinked as soon as it is open, so nothing is left behind even
+when the process is killed; the space is freed when the connection closes): writes go to an
 in-memory buffer of at most ``buffer`` records per table, written out in one transaction when
 full; reads look in the buffer, then in the file (SQLite's own page cache, ``cache_mb``).
 
@@ -49,20 +50,22 @@ class SpillIndex:
     ) -> None:
         fd, name = tempfile.mkstemp(prefix="claimledger-verify-", suffix=".db", dir=directory)
         os.close(fd)
-        self.path = Path(name)
-        # One thread at a time (the verifier's), though not always the one that made it.
-        self._db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
-        self._finalizer = weakref.finalize(self, _remove, self._db, self.path)
-        for pragma in (
-            "journal_mode=OFF",  # scratch: a crash loses nothing worth keeping
-            "synchronous=OFF",
-            "locking_mode=EXCLUSIVE",
-            f"cache_size=-{cache_mb * 1024}",
-        ):
-            self._db.execute(f"PRAGMA {pragma}")
-        for table in STREAM_FIELDS:
-            self._db.execute(f"CREATE TABLE {table} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
-        self._db.execute("CREATE TABLE signed (keyid TEXT, idx INTEGER, ms INTEGER)")
+        try:
+            # One thread at a time (the verifier's), though not always the one that made it.
+            self._db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
+            for pragma in (
+                "journal_mode=OFF",  # scratch: no journal, no second file to name
+                "synchronous=OFF",
+                "locking_mode=EXCLUSIVE",
+                f"cache_size=-{cache_mb * 1024}",
+            ):
+                self._db.execute(f"PRAGMA {pragma}")
+            for table in STREAM_FIELDS:
+                self._db.execute(f"CREATE TABLE {table} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+            self._db.execute("CREATE TABLE signed (keyid TEXT, idx INTEGER, ms INTEGER)")
+        finally:
+            Path(name).unlink()  # the open connection keeps the file's space until it closes
+        self._finalizer = weakref.finalize(self, self._db.close)
         self._buffer = buffer
         self._maps: dict[str, _SpillMap] = {}
         self._signed: list[tuple[str, int, int]] = []
@@ -95,7 +98,7 @@ class SpillIndex:
             self._signed.clear()
 
     def close(self) -> None:
-        """Close and delete the file."""
+        """Close the file (its space is freed)."""
         self._finalizer()
 
     def __enter__(self) -> SpillIndex:
@@ -103,11 +106,6 @@ class SpillIndex:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _remove(db: sqlite3.Connection, path: Path) -> None:
-    db.close()
-    path.unlink(missing_ok=True)
 
 
 class _SpillMap(MutableMapping[Any, Any]):
