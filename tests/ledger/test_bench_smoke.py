@@ -38,8 +38,9 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "verify_ledger, 2 workers, 600 entries" in out
     assert "x libsodium, of " in out
-    assert "peak RSS of the verifying process" in out
-    assert "the rules' state at the end" in out
+    assert "peak RSS of the verifying process, growing state on disk (the default)" in out
+    assert "peak RSS of the verifying process, growing state in memory" in out
+    assert out.count("the rules' state in memory at the end") == 2
     assert "CPU per entry" in out
 
 
@@ -50,6 +51,9 @@ def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
     for label in ("replaying every entry", "save a snapshot", "open from it, read-only"):
         assert out.count(label) == 2, label
     assert "open from it + 50 new entries" in out
+    assert out.count("read-only open + 1 company's replay") == 2
+    assert out.count("peak memory, read-only open") == 2
+    assert out.count("a snapshot again after those") == 2
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
