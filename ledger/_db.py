@@ -424,9 +424,8 @@ class SQLiteBackend(Backend):
     def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
         with self._cursor(commit=False) as c:
             c.execute(f"SELECT digest, data FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
-            while rows := c.fetchmany(256):
-                for d, data in rows:
-                    yield bytes(d), hashlib.sha256(data).digest()
+            for d, data in c:  # one part in memory at a time (a part may be megabytes)
+                yield bytes(d), hashlib.sha256(data).digest()
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         with self._cursor(commit=False) as c:

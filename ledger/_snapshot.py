@@ -47,7 +47,7 @@ from attest.merkle import MerkleFrontier
 from attest.rules import LogState
 from attest.snapshot import SnapshotBinding
 from keys import PrivateKey, PublicKey
-from ledger._gc import collector_paused
+from ledger._gc import collector_paused, heap_frozen
 from ledger._views import PartKey, Views
 from ledger.errors import CorruptionError
 
@@ -243,7 +243,7 @@ class PartReader:
             ) from None
         if not isinstance(values, tuple) or len(values) != _SHAPES[key[0]]:
             raise CorruptionError(f"the snapshot part of {key[1]!r} is not a part")
-        if gc.get_freeze_count():
+        if heap_frozen():
             # The process froze the state its open built (ledger.freeze_heap: the server does);
             # a part read later lives as long, so later collections need not walk it either.
             gc.freeze()
@@ -376,51 +376,38 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
+_SLOT_FIELDS: dict[type, tuple[str, ...] | None] = {}
 _INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _init_fields(cls: type) -> tuple[str, ...] | None:
-    """The field names to call a slotted dataclass with, or None to pickle it by default."""
-    try:
-        return _INIT_FIELDS[cls]
-    except KeyError:
-        pass
-    names: tuple[str, ...] | None = None
-    own = cls.__dict__
-    if (
-        dataclasses.is_dataclass(cls)
-        and "__slots__" in own
-        and not {"__reduce__", "__reduce_ex__"} & own.keys()
-        # Inherited too: a statement body's __post_init__ validates it again (≈ 1 ms each).
-        and not hasattr(cls, "__post_init__")
-    ):
-        fields = dataclasses.fields(cls)
-        if all(f.init for f in fields):
-            names = tuple(f.name for f in fields)
-    _INIT_FIELDS[cls] = names
-    return names
-
-
-_SLOT_FIELDS: dict[type, tuple[str, ...] | None] = {}
-
-
 def _slot_fields(cls: type) -> tuple[str, ...] | None:
-    """Every field of a slotted dataclass that :func:`_init_fields` leaves to the default (one
-    with a ``__post_init__``), or None for other classes."""
-    try:
-        return _SLOT_FIELDS[cls]
-    except KeyError:
-        pass
-    names: tuple[str, ...] | None = None
-    own = cls.__dict__
-    if (
-        dataclasses.is_dataclass(cls)
-        and "__slots__" in own
-        and not {"__reduce__", "__reduce_ex__"} & own.keys()
-    ):
-        names = tuple(f.name for f in dataclasses.fields(cls))
-    _SLOT_FIELDS[cls] = names
-    return names
+    """Every field of a slotted dataclass without its own ``__reduce__``, or None for other
+    classes (pickled by default)."""
+    if cls not in _SLOT_FIELDS:
+        own = cls.__dict__
+        _SLOT_FIELDS[cls] = (
+            tuple(f.name for f in dataclasses.fields(cls))
+            if dataclasses.is_dataclass(cls)
+            and "__slots__" in own
+            and not {"__reduce__", "__reduce_ex__"} & own.keys()
+            else None
+        )
+    return _SLOT_FIELDS[cls]
+
+
+def _init_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names to call a slotted dataclass with (all of them, when all are ``__init__``
+    arguments and no ``__post_init__``, own or inherited, would validate the object again: a
+    statement body's takes ≈ 1 ms), or None."""
+    if cls not in _INIT_FIELDS:
+        names = _slot_fields(cls)
+        callable_ = (
+            names is not None
+            and not hasattr(cls, "__post_init__")
+            and all(f.init for f in dataclasses.fields(cls))
+        )
+        _INIT_FIELDS[cls] = names if callable_ else None
+    return _INIT_FIELDS[cls]
 
 
 class _Restored:

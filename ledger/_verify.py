@@ -119,30 +119,15 @@ def verify_ledger(
         WorkerError: a worker process died.
         ValueError: no ``note`` and none can be had.
     """
+    verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex())
     if isinstance(ledger_or_url, Ledger):
         if note is None:
             note = ledger_or_url.checkpoint()
-        return _verify_store(
-            ledger_or_url.store,
-            note,
-            LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex()),
-            workers,
-            progress,
-            pool,
-            chunk,
-        )
+        return _verify_store(ledger_or_url.store, note, verifier, workers, progress, pool, chunk)
     if note is None:
         raise ValueError("verifying a database by URL needs the checkpoint note to verify")
     with open_store(ledger_or_url) as store:
-        return _verify_store(
-            store,
-            note,
-            LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex()),
-            workers,
-            progress,
-            pool,
-            chunk,
-        )
+        return _verify_store(store, note, verifier, workers, progress, pool, chunk)
 
 
 def _verify_store(
