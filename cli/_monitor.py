@@ -40,6 +40,7 @@ from cli._i18n import _
 from cli._readcmds import load_policy
 from cli._tilescmds import TilesBackend
 from cli._verifying import checkpoint_size, trusted_checkpoint
+from ledger._spill import SpillIndex
 
 __all__ = ["monitor_cmd"]
 
@@ -88,7 +89,8 @@ class _Follower:
         self.companies = companies
         self.trusted = trusted
         self.emit = emit
-        self.verifier = LogVerifier(genesis_hash=genesis, trusted=trusted)
+        # A monitor runs for as long as the log grows: what grows with it is kept on disk.
+        self.verifier = LogVerifier(genesis_hash=genesis, trusted=trusted, index=SpillIndex())
         self.checkpoint: Checkpoint | None = None
         self.note = b""
 
