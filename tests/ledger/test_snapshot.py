@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,7 +207,7 @@ def test_a_snapshot_of_other_code_or_another_log_is_refused(
 ) -> None:
     taken, origin, last, key_ = _taken(demo, db)
     good = taken.stored
-    ours = {"origin": origin, "log_key": key_.public_key, "last": last}
+    ours: dict[str, Any] = {"origin": origin, "log_key": key_.public_key, "last": last}
     assert isinstance(_read(taken, **ours), Derived)
     # Signed by the log key, but for another layout of the classes (another version's code).
     other = _signed(good, key_, origin, tag=hashlib.sha256(b"other code").digest())
@@ -231,7 +232,7 @@ def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
     """The core names each part by its SHA-256 and is signed: a part altered in the database,
     or gone, refuses the whole snapshot at open, before anything is unpickled."""
     taken, origin, last, key_ = _taken(demo, db)
-    ours = {"origin": origin, "log_key": key_.public_key, "last": last}
+    ours: dict[str, Any] = {"origin": origin, "log_key": key_.public_key, "last": last}
     # Every part is new (nothing stored yet): each provider's rules and views.
     assert len(taken.parts) == len(taken.digests)
     assert Counter(k for k, _ in taken.digests) == {"r": 5, "s": 5}
@@ -394,13 +395,16 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
         assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q)}
         assert _stored_parts(led) == set(first.values())
     with _open(store_url, key(LOG_KEY)) as led:
-        assert led.views.loaded_parts() == 0 and led.state.deferred == 2
+        assert led.views.loaded_parts() == 0
+        assert led.state.deferred == 2
         led.submit(claim(led, P))  # reads P's parts (rules, to decide; views, to show)
         led.snapshot()
         second = dict(led._parts)
         assert led.state.deferred == 1  # Q's rules were never read ...
-        assert second[("r", Q)] == first[("r", Q)] and second[("s", Q)] == first[("s", Q)]
-        assert second[("r", P)] != first[("r", P)] and second[("s", P)] != first[("s", P)]
+        assert second[("r", Q)] == first[("r", Q)]
+        assert second[("s", Q)] == first[("s", Q)]
+        assert second[("r", P)] != first[("r", P)]
+        assert second[("s", P)] != first[("s", P)]
         # ... and the parts of the replaced snapshot stay, for servers that opened from it.
         assert _stored_parts(led) == {*first.values(), *second.values()}
         led.submit(claim(led, P))
