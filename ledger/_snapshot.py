@@ -6,7 +6,7 @@ with the state map), the read views, the Merkle frontier, and two small indexes 
 It is stored in the ledger's own database, in one transaction (a kill while writing leaves the
 previous snapshot or none, never half of one), as a *core* (``claimledger_snapshots``, one row)
 and *parts* (``claimledger_snapshot_parts``, by SHA-256): each provider stream's rules state and
-views, and each verifier's index, apart, so that an open reads the core — O(streams + parties) —
+its views, apart, so that an open reads the core — O(streams + parties) —
 and a stream's part only when something first touches it (a submission, a company page). The
 core holds every part's SHA-256, so the signature over the core's digest covers the parts; a
 part unchanged since the last snapshot is not written again.
@@ -219,7 +219,6 @@ class PartReader:
     ) -> None:
         self._digests = digests
         self._fetch = fetch
-        self.read = 0  # parts read so far
 
     def __call__(self, key: PartKey) -> tuple[Any, ...]:
         """The values of part ``key``.
@@ -247,7 +246,6 @@ class PartReader:
             # The process froze the state its open built (ledger.freeze_heap: the server does);
             # a part read later lives as long, so later collections need not walk it either.
             gc.freeze()
-        self.read += 1
         return values
 
 

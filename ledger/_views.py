@@ -1494,39 +1494,6 @@ def _unattached() -> tuple[Any, ...]:
     raise RuntimeError("a snapshot's views were read without their parts attached")
 
 
-class _Deferred:
-    """An object whose :attr:`_PART` slots a snapshot part fills on first read (issue 10 §1).
-
-    A snapshot stores each provider stream and each verifier's index as a part of its own, so
-    that an open reads O(streams + parties), not O(entries). An object read from a snapshot has
-    those slots unset and ``_load`` set to the part's reader; reading a slot calls it once. An
-    object built by feeding entries has them set and ``_load`` ``None``.
-    """
-
-    __slots__ = ("_load",)
-    _PART: tuple[str, ...] = ()
-    _load: Callable[[], tuple[Any, ...]] | None
-
-    def __getattr__(self, name: str) -> Any:  # only for slots not yet set
-        if name in type(self)._PART:
-            load = object.__getattribute__(self, "_load")
-            if load is not None:
-                for k, v in zip(type(self)._PART, load(), strict=True):
-                    object.__setattr__(self, k, v)
-                self._load = None
-                return object.__getattribute__(self, name)
-        raise AttributeError(name)
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the part is in memory (always, for an object fed entries)."""
-        return object.__getattribute__(self, "_load") is None
-
-    def part(self) -> tuple[Any, ...]:
-        """The values a snapshot part stores (reading them loads them)."""
-        return tuple(getattr(self, k) for k in self._PART)
-
-
 class _VerifierIndex:
     """What one verifier did and what the registry said of it, in index order: its engagement
     opens, tests and verdicts, the closes and withdrawals of its engagements (whoever signed
@@ -1541,8 +1508,14 @@ class _VerifierIndex:
         self.grants: list[Accreditation] = []
 
 
-class _Stream(_Deferred):
-    __slots__ = ("facts", "live", "reports", "signers")
+class _Stream:
+    """One stream's views. A snapshot stores each provider stream's as a part of its own (issue
+    10 §1), so that an open reads O(streams + parties), not O(entries): a stream read from a
+    snapshot has the :data:`_PART` slots unset and ``_load`` set to the part's reader, which the
+    first read of one of them calls, once. A stream fed entries has them set and ``_load``
+    ``None``."""
+
+    __slots__ = ("_load", "facts", "live", "reports", "signers")
     _PART = ("facts", "live", "signers", "reports")
 
     def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
@@ -1554,6 +1527,24 @@ class _Stream(_Deferred):
             # The body of every report.authority claim version by digest, which SPEC §8.4
             # compares with the reference datasets.
             self.reports: dict[bytes, Claim] = {}
+
+    def __getattr__(self, name: str) -> Any:  # only for slots not yet set
+        load = object.__getattribute__(self, "_load")
+        if name not in _Stream._PART or load is None:
+            raise AttributeError(name)
+        for k, v in zip(_Stream._PART, load(), strict=True):
+            object.__setattr__(self, k, v)
+        self._load = None
+        return object.__getattribute__(self, name)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the part is in memory (always, for a stream fed entries)."""
+        return self._load is None
+
+    def part(self) -> tuple[Any, ...]:
+        """The values a snapshot part stores (reading them loads them)."""
+        return (self.facts, self.live, self.signers, self.reports)
 
 
 class _LogIndex:
@@ -1684,9 +1675,8 @@ class Views:
         self._touched = set()
         self._streams = {}
         for name, part in streams.items():
-            s = self._streams[name] = _Stream(_unattached)
+            s = self._streams[name] = _Stream(_unattached if part is None else None)
             if part is not None:
-                s._load = None
                 s.facts, s.live, s.signers, s.reports = part
         self._verifiers = {}
         for name, (entries, grants) in verifiers.items():
@@ -1695,11 +1685,8 @@ class Views:
             v.grants = grants
 
     def part_keys(self) -> list[PartKey]:
-        """Every part a snapshot stores apart (see :class:`_Deferred`)."""
+        """Every part a snapshot stores apart: each provider stream's (see :class:`_Stream`)."""
         return [("s", n) for n in self._streams if n != REGISTRY_STREAM]
-
-    def _deferred(self, key: PartKey) -> _Deferred:
-        return self._streams[key[1]]
 
     @property
     def lock(self) -> threading.RLock:
@@ -1712,7 +1699,7 @@ class Views:
         (:meth:`mark_stored`) and those ``known`` does not hold (every part, for views fed from
         genesis)."""
         return {
-            key: self._deferred(key).part()
+            key: self._streams[key[1]].part()
             for key in self.part_keys()
             if key in self._touched or not known(key)
         }
@@ -1727,13 +1714,13 @@ class Views:
         """Give every part read from a snapshot its reader (``load(key)``, called once, under
         the views' lock, on the part's first read)."""
         for key in self.part_keys():
-            d = self._deferred(key)
-            if not d.loaded:
-                d._load = functools.partial(load, key)
+            s = self._streams[key[1]]
+            if not s.loaded:
+                s._load = functools.partial(load, key)
 
     def loaded_parts(self) -> int:
         """How many parts are in memory (for metrics and tests)."""
-        return sum(1 for key in self.part_keys() if self._deferred(key).loaded)
+        return sum(1 for key in self.part_keys() if self._streams[key[1]].loaded)
 
     # -- feeding ---------------------------------------------------------------------------
 

@@ -254,7 +254,7 @@ def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
 def _touch_everything(derived: Derived) -> None:
     """Read every part of a snapshot's views and rules."""
     for k in derived.views.part_keys():
-        derived.views._deferred(k).part()
+        derived.views._streams[k[1]].part()
     derived.state.stream_rules([n for k, n in derived.views.part_keys() if k == "s"])
 
 
