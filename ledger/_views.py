@@ -1646,6 +1646,10 @@ class Views:
         # Each verifier's own index (its page reads only it), and who opened each engagement.
         self._verifiers: dict[str, _VerifierIndex] = {}
         self._engagement_opener: dict[bytes, str] = {}
+        # Every active claim version whose latest verdict has a validUntil: claim digest ->
+        # (validUntil in ms, the verdict's number in self._all). The whole log's feed finds its
+        # expiring items here, not in every stream's part (which it would have to read).
+        self._due: dict[bytes, tuple[int, int]] = {}
         # Reference datasets (reference.publish) in log order.
         self._datasets: list[EntryFact] = []
         # Logged open-data dumps (dump.publish), in log order.
@@ -1744,6 +1748,7 @@ class Views:
             self._apply_registry(placed, fact)
         else:
             stream.live.apply(fact)
+            self._track_due(stream.live, fact)
             body = st.body
             if isinstance(body, Claim) and body.measure == "report.authority":
                 stream.reports[fact.digest] = body
@@ -1752,6 +1757,27 @@ class Views:
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
                 stream.signers[fact.signer] = fact.index
             self._index_verifier(fact)
+
+    def _track_due(self, record: _Record, fact: EntryFact) -> None:
+        """Keep :attr:`_due` for the claim version ``fact`` (just applied to ``record``)
+        changed: the one a verdict is on, a withdrawal ends or a new version supersedes."""
+        k = fact.kind
+        if k == Kind.VERDICT_ISSUE.value or k == Kind.CLAIM_WITHDRAW.value:
+            digest = fact.claim
+        elif k in _CLAIM_KINDS:
+            digest = fact.supersedes
+        else:
+            return
+        c = None if digest is None else record.claims.get(digest)
+        if c is None or c.status != "active" or not c.verdicts:
+            if digest is not None:
+                self._due.pop(digest, None)
+            return
+        until = c.verdicts[-1].valid_until_ms
+        if until is None:
+            self._due.pop(c.fact.digest, None)
+        elif c.verdicts[-1] is fact:
+            self._due[c.fact.digest] = (until, len(self._all) - 1)
 
     def _verifier_index(self, party: str) -> _VerifierIndex:
         idx = self._verifiers.get(party)
@@ -2485,7 +2511,7 @@ class Views:
                     items.append(FeedItem(f, False, f.index, f.log_time_ms))
                     if len(items) == limit:
                         break
-            streams = [s for name, s in self._streams.items() if name != REGISTRY_STREAM]
+            streams = []  # their expiring items: _expiring_all
         else:
             s = self._streams.get(stream)
             streams = [] if s is None or stream == REGISTRY_STREAM else [s]
@@ -2504,10 +2530,34 @@ class Views:
                 if f.party == stream or (first is not None and first < f.index):
                     items.append(FeedItem(f, False, f.index, f.log_time_ms))
         if self._all and cut > 0:
+            if stream is None:
+                items.extend(self._expiring_all(cut, time_ms, expiring_within_ms, limit))
             for s in streams:
                 items.extend(self._expiring(s, cut, time_ms, expiring_within_ms))
         items.sort(key=lambda it: (it.index, it.expiring, it.fact.index), reverse=True)
         return Feed(stream, cut, time_ms, tuple(items[:limit]))
+
+    def _expiring_all(self, cut: int, time_ms: int, window: int, limit: int) -> list[FeedItem]:
+        """The newest ``limit`` expiring items of the whole log below ``cut``, reading only the
+        parts of streams with entries at or after ``cut`` (none, for the log as it stands) and
+        of the verdicts returned: the others' state at ``cut`` is their state now, in
+        :attr:`_due`."""
+        a = self._all
+        late = set(a.stream[bisect_left(a.index, cut) :])
+        items: list[FeedItem] = []
+        for k in late:
+            if a.streams[k] != REGISTRY_STREAM:
+                items.extend(self._expiring(self._streams[a.streams[k]], cut, time_ms, window))
+        picked: list[tuple[int, int, int, int]] = []
+        for until, num in self._due.values():
+            if time_ms <= until <= time_ms + window and a.stream[num] not in late:
+                first = bisect_left(a.time, until - window)
+                if a.index[first] < a.index[num]:
+                    first = num  # issued within the window: the item is the verdict's own
+                picked.append((a.index[first], a.index[num], a.time[first], num))
+        picked.sort(reverse=True)
+        items.extend(FeedItem(self._fact_at(n), True, i, t) for i, _, t, n in picked[:limit])
+        return items
 
     def _expiring(self, s: _Stream, cut: int, time_ms: int, window: int) -> Iterable[FeedItem]:
         facts = s.facts

@@ -8,6 +8,7 @@ integration test runs through a real Ledger on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -1060,3 +1061,50 @@ def test_reading_while_entries_arrive() -> None:
     assert views.replay(P).length == 3002
     assert t
     assert reads > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_whole_log_feed_finds_the_expiring_items_every_company_feed_finds(seed: int) -> None:
+    """The whole log's expiring items come from an index of the newest verdicts, not from every
+    company's record: at every size they are the newest of all the company feeds' own."""
+    rnd = random.Random(seed)
+    b = base()
+    live: dict[str, list[str]] = {P: [], Q: []}
+    for _ in range(60):
+        provider = rnd.choice((P, Q))
+        claims = live[provider]
+        roll = rnd.random()
+        jump = rnd.choice((0, 0, 0, 3 * DAY, 12 * DAY))
+        if not claims or roll < 0.25:
+            body = example_claim_body(rnd.choice(MEASURES6))
+            claims.append(digest(b.append("claim.publish", provider, provider, body)))
+        elif roll < 0.35:
+            old = claims.pop(rnd.randrange(len(claims)))
+            body = example_claim_body(rnd.choice(MEASURES6), supersedes=old)
+            claims.append(digest(b.append("claim.supersede", provider, provider, body)))
+        elif roll < 0.42:
+            gone = claims.pop(rnd.randrange(len(claims)))
+            b.append("claim.withdraw", provider, provider, example_claim_withdraw_body(gone))
+        else:
+            c = rnd.choice(claims)
+            t = b.test(V, provider, c)
+            body = example_verdict_body(c, [t], result="CONFIRMED")
+            until = b.time_ms + jump + rnd.randrange(1, 60) * DAY
+            body["validUntil"] = format_timestamp(until // 1000 * 1000)
+            b.append("verdict.issue", provider, V, body, log_time_ms=b.time_ms + jump)
+    views = views_of(b)
+    seen = 0
+    for size in range(1, len(b.entries) + 1, 3):
+        for limit in (2, 1000):
+            want = sorted(
+                (i for p in (P, Q) for i in views.feed(p, size=size, limit=1000).items),
+                key=lambda i: (i.index, i.fact.index),
+                reverse=True,
+            )
+            want = [i for i in want if i.expiring][:limit]
+            got = [i for i in views.feed(size=size, limit=limit).items if i.expiring]
+            assert got == want[: len(got)]
+            if limit == 1000:
+                assert got == want
+                seen += len(got)
+    assert seen > 10  # the log has verdicts in their last 30 days at many sizes
