@@ -298,6 +298,9 @@ class LogState:
         state holding a stream's decides its entries as the whole state does."""
         for stream in streams:
             self._touch(stream)
+        return self._partition(streams)
+
+    def _partition(self, streams: Collection[str]) -> dict[str, StreamRules]:
         out: dict[str, StreamRules] = {s: ({}, {}, {}, {}, {}) for s in streams}
         for d, c in self.claims.items():
             if (part := out.get(c.stream)) is not None:
@@ -334,6 +337,28 @@ class LogState:
         """Read each stream's per-stream state with its reader when first touched (by
         :meth:`check`, :meth:`apply` or :meth:`stream_rules`)."""
         self._deferred = dict(readers) or None
+
+    def evict(self, readers: dict[str, Callable[[], StreamRules]]) -> None:
+        """Drop the per-stream state of each stream in ``readers`` from memory, to be read
+        with its reader when next touched (as after :meth:`defer`). The caller vouches that
+        each reader returns exactly the state dropped (a snapshot's part of it, unchanged
+        since); one pass over the per-stream state in memory.
+
+        Raises:
+            ValueError: a transaction is open.
+        """
+        if self._journal is not None:
+            raise ValueError("cannot drop state while a transaction is open")
+        readers = {s: r for s, r in readers.items() if s not in (self._deferred or {})}
+        if not readers:
+            return
+        for rules in self._partition(readers).values():
+            parts: tuple[Collection[bytes], ...] = rules
+            for name, part in zip(STREAM_FIELDS, parts, strict=True):
+                mapping: MutableMapping[bytes, object] = getattr(self, name)
+                for d in part:
+                    del mapping[d]
+        self._deferred = {**(self._deferred or {}), **readers}
 
     @property
     def deferred(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import logging
 import os
 import random
@@ -52,7 +53,14 @@ from keys import PrivateKey, PublicKey
 from ledger._gc import collector_paused
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
-from ledger._snapshot import Derived, SnapshotRefused, StoredSnapshot, read_snapshot, take_snapshot
+from ledger._snapshot import (
+    Derived,
+    PartReader,
+    SnapshotRefused,
+    StoredSnapshot,
+    read_snapshot,
+    take_snapshot,
+)
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import PartKey, Views
 from ledger.errors import (
@@ -107,6 +115,12 @@ entry amortised): when its sequencer goes idle, at :meth:`Ledger.flush`, after a
 at close — never while a submitter waits."""
 
 SNAPSHOT_GROWTH = 0.25
+
+RESIDENT_ENTRIES = 250_000
+"""How many entries' worth of provider streams' state (views and rules, ≈ 1.6 KB an entry) a
+writer keeps in memory by default once a snapshot holds it: past it, the streams least recently
+read or written are dropped and read from the snapshot's parts again when next touched, and a
+snapshot falls due when the streams written since the last one pass it (issue 10 §2)."""
 
 _log = logging.getLogger(__name__)
 
@@ -189,6 +203,7 @@ class Ledger:
         clock: Clock = system_clock,
         published: PublishedCheckpoint | None = None,
         snapshots: bool = True,
+        resident_entries: int | None = RESIDENT_ENTRIES,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -212,7 +227,9 @@ class Ledger:
         self._published = published  # the floor file: written before a checkpoint leaves
         self._snapshots = snapshots
         self._snap_size = 0  # the size of the newest snapshot stored or read
-        self._parts: dict[PartKey, bytes] = {}  # its parts' SHA-256 (ledger/_snapshot.py)
+        # Its parts' SHA-256 (ledger/_snapshot.py); changed in place, for the readers of parts.
+        self._parts: dict[PartKey, bytes] = {}
+        self._resident = resident_entries
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -237,6 +254,7 @@ class Ledger:
         self._check_published()  # before anything is signed
         if self._private:
             self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
+            self._keep_resident()
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -302,6 +320,7 @@ class Ledger:
         clock: Clock = system_clock,
         published_checkpoint: str | os.PathLike[str] | None = None,
         snapshots: bool = True,
+        resident_entries: int | None = RESIDENT_ENTRIES,
     ) -> Ledger:
         """Open an existing ledger; without ``log_key`` it is read-only (no appends).
 
@@ -319,6 +338,9 @@ class Ledger:
         With ``published_checkpoint`` (a file: ledger/_published.py), every checkpoint is
         recorded there before it leaves this object, and a database that does not reach the
         checkpoint recorded there (restored from an older backup) is refused.
+        ``resident_entries``: a writer's memory budget for provider streams' state, counted in
+        their entries (:data:`RESIDENT_ENTRIES`; ``None``: keep all it reads or writes). A
+        read-only ledger keeps every stream it reads.
 
         Raises:
             LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
@@ -344,6 +366,7 @@ class Ledger:
                 clock=clock,
                 published=published,
                 snapshots=snapshots,
+                resident_entries=resident_entries,
             )
         except BaseException:
             store.close()
@@ -503,18 +526,48 @@ class Ledger:
                 taken.parts,
                 keep,
             )
-            self._parts = taken.digests
-            self.views.mark_stored(taken.taken)
+            with self.views.lock:  # a part reads as stored only with its new digest
+                self._parts.clear()
+                self._parts.update(taken.digests)
+                self.views.mark_stored(taken.taken)
             self._snap_size = snap.size
+            self._keep_resident()
             return snap.size
+
+    def _keep_resident(self) -> None:
+        """Hold a writer to its memory budget (:data:`RESIDENT_ENTRIES`) once a snapshot is
+        stored or read: the views drop the parts the snapshot holds unchanged, least recently
+        used first, and the rules drop the state of the streams the views dropped.
+
+        Only a writer: its snapshots keep every part they name, and it names the parts it
+        dropped (unchanged) in each next one. A read-only server's snapshot may be replaced
+        twice by the writer, and its parts deleted, while it runs."""
+        if self._resident is None or not self._private or not self._parts:
+            return
+        reader = PartReader(self._parts, self._store.snapshot_part)
+        self.views.attach(reader)
+        self.views.keep_resident(self._resident, self._parts.__contains__)
+        self._drop_rules(reader)
+
+    def _drop_rules(self, reader: PartReader | None = None) -> None:
+        """Drop the rules' state of the streams whose views were dropped (unchanged since the
+        snapshot: the views drop only those, and nothing is written while the lock is held)."""
+        dropped = self.views.take_dropped()
+        if dropped:
+            reader = reader or PartReader(self._parts, self._store.snapshot_part)
+            self.state.evict(
+                {n: functools.partial(reader, ("r", n)) for n in dropped if ("r", n) in self._parts}
+            )
 
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
+        over = self._resident is not None and self.views.resident_entries > self._resident
         return (
             self._can_sign_at(self.state.size)
             and self._snapshots
             and self.views_error is None
-            and grown >= max(SNAPSHOT_MIN_ENTRIES, int(SNAPSHOT_GROWTH * self._snap_size))
+            and grown >= SNAPSHOT_MIN_ENTRIES
+            and (over or grown >= SNAPSHOT_GROWTH * self._snap_size)
         )
 
     # -- catching up with the store ---------------------------------------------------------------
@@ -1167,6 +1220,7 @@ class Ledger:
                 ):
                     self._try_persist_nodes()
                 self._answer(batch, decisions, stored)
+                self._drop_rules()
                 for pl in placed:
                     if isinstance(pl.signed.statement.body, LogKeyRotate):
                         self._keep_handover(pl.index + 1)

@@ -54,6 +54,7 @@ from ledger.errors import CorruptionError
 __all__ = [
     "SNAPSHOT_PACKAGES",
     "Derived",
+    "PartReader",
     "SnapshotRefused",
     "StoredSnapshot",
     "TakenSnapshot",

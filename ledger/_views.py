@@ -1494,6 +1494,14 @@ def _unattached() -> tuple[Any, ...]:
     raise RuntimeError("a snapshot's views were read without their parts attached")
 
 
+def _unattached_part(key: PartKey) -> tuple[Any, ...]:
+    raise RuntimeError(f"the part of {key[1]!r} was read without a reader attached")
+
+
+def _never(key: PartKey) -> bool:
+    return False
+
+
 class _VerifierIndex:
     """What one verifier did and what the registry said of it, in index order: its engagement
     opens, tests and verdicts, the closes and withdrawals of its engagements (whoever signed
@@ -1620,6 +1628,7 @@ class Views:
         self._numbers: dict[str, int] = {}  # stream -> its number in self._all
         # The parts changed since the last snapshot took them (see take_parts).
         self._touched: set[PartKey] = set()
+        self._init_resident()
         self._parties: dict[str, _PartyState] = {}
         # The registry's later word on verifiers, for verdict flags and feeds: suspensions by
         # party (index order), revocations by key id, and both kinds in index order.
@@ -1656,12 +1665,35 @@ class Views:
         self._dumps: list[tuple[EntryFact, DumpPublish]] = []
         self._dataset_bodies: dict[bytes, ReferencePublish] = {}
 
+    def _init_resident(self) -> None:
+        # Provider streams whose part is in memory, least recently loaded or written first,
+        # with their entries (what keep_resident counts), and their total.
+        self._resident: dict[str, int] = {}
+        self._resident_total = 0
+        self._budget: int | None = None  # keep_resident's
+        self._loader: Callable[[PartKey], tuple[Any, ...]] = _unattached_part
+        self._stored: Callable[[PartKey], bool] = _never
+        self._dropped: set[str] = set()  # streams dropped since take_dropped
+
+    _RUNTIME = (
+        "_lock",
+        "_touched",
+        "_resident",
+        "_resident_total",
+        "_budget",
+        "_loader",
+        "_stored",
+        "_dropped",
+    )
+
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into a snapshot (ledger/_snapshot.py) under the views' lock: all but the lock,
-        # the change marks and the parts (take_parts hands those over on their own): the
-        # registry's stream whole, every other stream and verifier index as a name.
+        # the change marks, what is resident and the parts (take_parts hands those over on
+        # their own): the registry's stream whole, every other stream and verifier index as a
+        # name.
         state = self.__dict__.copy()
-        del state["_lock"], state["_touched"]
+        for name in Views._RUNTIME:
+            del state[name]
         state["_streams"] = {
             name: (s.part() if name == REGISTRY_STREAM else None)
             for name, s in self._streams.items()
@@ -1677,6 +1709,7 @@ class Views:
         self.__dict__.update(state)
         self._lock = threading.RLock()
         self._touched = set()
+        self._init_resident()
         self._streams = {}
         for name, part in streams.items():
             s = self._streams[name] = _Stream(_unattached if part is None else None)
@@ -1715,16 +1748,66 @@ class Views:
 
     @_locked
     def attach(self, load: Callable[[PartKey], tuple[Any, ...]]) -> None:
-        """Give every part read from a snapshot its reader (``load(key)``, called once, under
-        the views' lock, on the part's first read)."""
+        """Read parts with ``load(key)`` (called under the views' lock on a part's first read
+        after an open from a snapshot, or after :meth:`keep_resident` dropped it)."""
+        self._loader = load
         for key in self.part_keys():
             s = self._streams[key[1]]
             if not s.loaded:
-                s._load = functools.partial(load, key)
+                s._load = functools.partial(self._load_part, key)
+
+    def _load_part(self, key: PartKey) -> tuple[Any, ...]:
+        values = self._loader(key)
+        name = key[1]
+        self._resident[name] = n = len(values[0])
+        self._resident_total += n
+        self._shrink(spare=name)
+        return values
+
+    @_locked
+    def keep_resident(self, entries: int | None, stored: Callable[[PartKey], bool]) -> None:
+        """From now on keep provider streams' parts of about ``entries`` entries in memory
+        (``None``: every part read or written stays): past it, the parts of the streams least
+        recently read from a snapshot or written to are dropped — only those unchanged since
+        ``stored`` says a snapshot holds them — down to three quarters of it, and read again
+        with :meth:`attach`'s reader when next touched."""
+        self._budget, self._stored = entries, stored
+        self._shrink()
+
+    def _shrink(self, spare: str | None = None) -> None:
+        budget = self._budget
+        if budget is None or self._resident_total <= budget:
+            return
+        target = budget * 3 // 4
+        for name, n in list(self._resident.items()):
+            if self._resident_total <= target:
+                break
+            key = ("s", name)
+            if name == spare or key in self._touched or not self._stored(key):
+                continue
+            s = self._streams[name]
+            for slot in _Stream._PART:
+                object.__delattr__(s, slot)
+            s._load = functools.partial(self._load_part, key)
+            del self._resident[name]
+            self._resident_total -= n
+            self._dropped.add(name)
+
+    @_locked
+    def take_dropped(self) -> set[str]:
+        """The streams whose parts :meth:`keep_resident` dropped since the last call (whose
+        rules' state the ledger then drops too)."""
+        dropped, self._dropped = self._dropped, set()
+        return dropped
 
     def loaded_parts(self) -> int:
         """How many parts are in memory (for metrics and tests)."""
         return sum(1 for key in self.part_keys() if self._streams[key[1]].loaded)
+
+    @property
+    def resident_entries(self) -> int:
+        """The entries of the provider streams whose parts are in memory."""
+        return self._resident_total
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -1743,6 +1826,9 @@ class Views:
         stream.facts.append(fact)
         if st.stream != REGISTRY_STREAM:
             self._touched.add(("s", fact.stream))
+            resident = self._resident  # the stream is now the most recently written
+            resident[fact.stream] = resident.pop(fact.stream, 0) + 1
+            self._resident_total += 1
         self._kinds[fact.kind] = self._kinds.get(fact.kind, 0) + 1
         if st.stream == REGISTRY_STREAM:
             self._apply_registry(placed, fact)

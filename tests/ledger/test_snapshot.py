@@ -421,3 +421,77 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
     with caplog.at_level(logging.INFO, logger=LOGGER), _open(store_url, None) as ro:
         assert f"opened from the snapshot of {ro.size} entries" in caplog.text
         assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == replayed
+
+
+def test_a_writer_over_its_memory_budget_drops_stored_parts_and_reads_them_again(
+    demo: tuple[Path, Path, int], db: Path
+) -> None:
+    """With a budget of one entry, every read of a company drops the other companies' parts
+    (and the rules' state of those streams), and every answer is still the replay's."""
+    url, today = f"sqlite:///{db}", demo[2]
+    with _open(url, _log_key(demo), snapshots=False) as led:
+        replayed = _fingerprint(led, today)
+    with _open(url, _log_key(demo)) as led:
+        led.snapshot()
+    with _open(url, _log_key(demo), resident_entries=1) as led:
+        assert led.views.loaded_parts() == 0
+        assert _fingerprint(led, today) == replayed  # reads every part, one after another
+        assert led.views.loaded_parts() == 1  # the last one read: over budget, yet in use
+        assert led.views.resident_entries > 1
+        assert _fingerprint(led, today) == replayed  # read again, from the snapshot's parts
+    with _open(url, _log_key(demo), resident_entries=None) as led:
+        assert _fingerprint(led, today) == replayed
+        assert led.views.loaded_parts() == len(led.views.part_keys())
+
+
+def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) -> None:
+    """On SQLite and PostgreSQL: streams written since the last snapshot stay in memory over
+    the budget; the snapshot then lets the writer drop them, views and rules, and the next
+    entries on them are decided from the parts read again, as from a replay."""
+    with init_ledger(store_url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+    with _open(store_url, key(LOG_KEY), resident_entries=1) as led:
+        led.views.replay(P)
+        led.views.replay(Q)
+        assert led.views.loaded_parts() == 1  # P's was dropped for Q's
+        led.submit(claim(led, Q))
+        led.submit(claim(led, P))
+        assert led.views.loaded_parts() == 2  # both changed since the snapshot: kept
+        assert led.state.deferred == 0
+        led.snapshot()
+        assert led.views.loaded_parts() == 0
+        assert led.state.deferred == 2  # the rules' state of both went with their views
+        for _ in range(2):
+            led.submit(claim(led, P))  # P's rules and views read again, to decide and show
+            led.submit(claim(led, Q))
+        kept = (led.views.replay(P), led.views.replay(Q), led.state.stream_rules([P, Q]))
+        size = led.size
+    with _open(store_url, None, snapshots=False) as ro:
+        assert ro.size == size
+        assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == kept
+
+
+def test_a_writer_over_its_budget_saves_a_snapshot_before_the_log_grew_a_quarter(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams written since the last snapshot cannot be dropped: past the budget, the next
+    snapshot falls due as soon as the log grew by SNAPSHOT_MIN_ENTRIES (not by a quarter)."""
+    monkeypatch.setattr(ledger_module, "SNAPSHOT_MIN_ENTRIES", 1)
+    with init_ledger(store_url) as led:
+        register_story(led)
+        for _ in range(8):
+            led.submit(claim(led, P))
+        led.snapshot()
+        first = led.size
+    with _open(store_url, key(LOG_KEY), resident_entries=100) as led:
+        led.submit(claim(led, P))
+        led.flush()  # grew by 1 of 14 entries, within the budget: no snapshot
+        assert led.store.latest_snapshot()[0] == first  # type: ignore[index]
+    with _open(store_url, key(LOG_KEY), resident_entries=1) as led:
+        led.submit(claim(led, P))
+        led.flush()  # the same growth, over the budget: a snapshot
+        assert led.store.latest_snapshot()[0] == led.size  # type: ignore[index]
+        assert led.views.loaded_parts() == 0
