@@ -65,6 +65,7 @@ from attest.policy import Policy, parse_policy
 from keys import KeysError, PrivateKey, PublicKey
 from ledger import (
     DEFAULT_FOLLOW_S,
+    RESIDENT_ENTRIES,
     Following,
     Ledger,
     LedgerError,
@@ -100,6 +101,10 @@ OPEN_WORKERS_ENV = "CLAIMLEDGER_OPEN_WORKERS"
 WITNESS_POLICY_ENV = "CLAIMLEDGER_WITNESS_POLICY"
 
 FOLLOW_ENV = "CLAIMLEDGER_FOLLOW_S"
+
+RESIDENT_ENV = "CLAIMLEDGER_RESIDENT_ENTRIES"
+"""A writer's memory budget for provider streams' state, in entries (ledger.RESIDENT_ENTRIES by
+default; ``all`` keeps every stream it reads or writes)."""
 
 BATCH_PATH = "/v1/entries:batch"
 
@@ -352,6 +357,7 @@ def app_from_env() -> FastAPI:
     published = os.environ.get("CLAIMLEDGER_PUBLISHED_CHECKPOINT", "").strip() or None
     witness_policy = _load_witness_policy()
     policy = _policy(witness_policy)
+    resident = _resident_entries()
     settings = Settings(
         max_body_bytes=DEFAULT_MAX_BODY_BYTES,
         max_batch=DEFAULT_MAX_BATCH,
@@ -369,6 +375,7 @@ def app_from_env() -> FastAPI:
             next_log_keys=() if next_log_key is None else (next_log_key,),
             snapshot_keys=snapshot_keys,
             published_checkpoint=published,
+            resident_entries=resident,
         )
         ledger.views.settle()  # the search's sorted keys, before the first visitor
         freeze_heap()  # the state the open rebuilt lives as long as the server
@@ -421,6 +428,19 @@ def _follow_s() -> float:
     if not 0 <= seconds <= 60:
         raise ServerConfigError(f"{FOLLOW_ENV} must be a number of seconds in [0, 60], not {raw!r}")
     return seconds
+
+
+def _resident_entries() -> int | None:
+    raw = os.environ.get(RESIDENT_ENV, "").strip()
+    if not raw:
+        return RESIDENT_ENTRIES
+    if raw == "all":
+        return None
+    if not (raw.isdigit() and int(raw) >= 1):
+        raise ServerConfigError(
+            f"{RESIDENT_ENV} must be a whole number of entries or 'all', not {raw!r}"
+        )
+    return int(raw)
 
 
 def _load_witness_policy() -> bytes | None:

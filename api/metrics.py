@@ -216,6 +216,12 @@ GAUGES: tuple[Gauge, ...] = (
         lambda s: None if (f := _following(s)) is None else f.stats.entries,
     ),
     Gauge(
+        "claimledger_resident_entries",
+        "Entries of the provider streams whose state this server holds in memory (a writer "
+        "keeps it near CLAIMLEDGER_RESIDENT_ENTRIES; the rest is read from the snapshot)",
+        lambda s: None if (led := _ledger(s)) is None else float(led.views.resident_entries),
+    ),
+    Gauge(
         "claimledger_follower_stopped",
         "1 if this server stopped following its database (an entry there fails the rules)",
         lambda s: None if (f := _following(s)) is None else float(f.stopped),

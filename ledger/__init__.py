@@ -8,7 +8,7 @@ from ledger._backup import BackupResult, backup_sqlite
 from ledger._bundle import export_bundle, record_views
 from ledger._following import DEFAULT_FOLLOW_S, Following, FollowingStats
 from ledger._gc import freeze_heap, tune_gc
-from ledger._ledger import Clock, Ledger, Receipt, system_clock
+from ledger._ledger import RESIDENT_ENTRIES, Clock, Ledger, Receipt, system_clock
 from ledger._opendata import (
     OPEN_DATA_FILES,
     OPEN_DATA_LICENCE,
@@ -81,6 +81,7 @@ __all__ = [
     "RECORD_DOCS",
     "REPORT_COLUMNS",
     "REPORT_FORMAT",
+    "RESIDENT_ENTRIES",
     "SCORECARD_COLUMNS",
     "SCORECARD_DOCS",
     "Accreditation",

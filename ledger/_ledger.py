@@ -116,11 +116,16 @@ at close — never while a submitter waits."""
 
 SNAPSHOT_GROWTH = 0.25
 
+DIRTY_PER_ENTRY = 8
+"""A snapshot due to the memory budget (:data:`RESIDENT_ENTRIES`) rewrites at most this many
+entries' worth of changed streams per entry the log grew by since the last one."""
+
 RESIDENT_ENTRIES = 250_000
 """How many entries' worth of provider streams' state (views and rules, ≈ 1.6 KB an entry) a
 writer keeps in memory by default once a snapshot holds it: past it, the streams least recently
 read or written are dropped and read from the snapshot's parts again when next touched, and a
-snapshot falls due when the streams written since the last one pass it (issue 10 §2)."""
+snapshot falls due when the streams written since the last one pass it (see
+:data:`DIRTY_PER_ENTRY`; issue 10 §2)."""
 
 _log = logging.getLogger(__name__)
 
@@ -561,14 +566,22 @@ class Ledger:
 
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
-        over = self._resident is not None and self.views.resident_entries > self._resident
-        return (
+        if not (
             self._can_sign_at(self.state.size)
             and self._snapshots
             and self.views_error is None
             and grown >= SNAPSHOT_MIN_ENTRIES
-            and (over or grown >= SNAPSHOT_GROWTH * self._snap_size)
-        )
+        ):
+            return False
+        if grown >= SNAPSHOT_GROWTH * self._snap_size:
+            return True
+        # Streams written since the last snapshot cannot be dropped: once they pass the memory
+        # budget, a snapshot lets them go, if it rewrites at most DIRTY_PER_ENTRY entries' worth
+        # of parts per new entry (a part is a whole stream).
+        if self._resident is None or self.views.resident_entries <= self._resident:
+            return False
+        dirty = self.views.dirty_entries()
+        return dirty > self._resident and grown * DIRTY_PER_ENTRY >= dirty
 
     # -- catching up with the store ---------------------------------------------------------------
 

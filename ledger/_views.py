@@ -1804,6 +1804,12 @@ class Views:
         """How many parts are in memory (for metrics and tests)."""
         return sum(1 for key in self.part_keys() if self._streams[key[1]].loaded)
 
+    @_locked
+    def dirty_entries(self) -> int:
+        """The entries of the provider streams changed since a snapshot last took them."""
+        resident = self._resident
+        return sum(resident.get(name, 0) for kind, name in self._touched if kind == "s")
+
     @property
     def resident_entries(self) -> int:
         """The entries of the provider streams whose parts are in memory."""

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import app_from_env, create_app
+from api import ServerConfigError, app_from_env, create_app
 from api.routers import health
 from attest.statements import REGISTRY_STREAM
 from bench._workload import init_ledger as init_bench_ledger
-from ledger import Ledger
+from ledger import RESIDENT_ENTRIES, Ledger
 from tests.api.conftest import KEYS, LOG_KEY, P, init_ledger
 from tests.api.test_metrics import scrape
 from tests.attest.examples import AUTHORITY, example_party_register_body
@@ -103,3 +103,46 @@ def test_readyz_fails_when_the_server_falls_behind_its_database(
         assert client.get("/healthz").status_code == 200  # alive all the same
         served.refresh()  # what a follower does
         assert client.get("/readyz").json()["size"] == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", RESIDENT_ENTRIES), ("1000", 1000), ("all", None)]
+)
+def test_the_memory_budget_setting_reaches_the_ledger_and_its_gauge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, expected: int | None
+) -> None:
+    """``CLAIMLEDGER_RESIDENT_ENTRIES``: a writer's budget for streams' state, in entries."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with init_ledger(url) as led:
+        led.submit(envelope(led, "party.register", REGISTRY_STREAM, AUTHORITY, _register_p()))
+    monkeypatch.setenv("CLAIMLEDGER_DB", url)
+    for name in ("CLAIMLEDGER_LOG_KEY", "CLAIMLEDGER_OPEN_WORKERS", "CLAIMLEDGER_FOLLOW_S"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAIMLEDGER_RESIDENT_ENTRIES", value)
+    seen: dict[str, Any] = {}
+    real_open = Ledger.open
+
+    def spy(*args: Any, **kwargs: Any) -> Ledger:
+        seen.update(kwargs)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "open", spy)
+    with TestClient(app_from_env()) as client:
+        assert _until(client, "/healthz", 200).status_code == 200
+        assert scrape(client)[("claimledger_resident_entries", ())] == 0  # no provider entry
+    assert seen["resident_entries"] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "1e6"])
+def test_a_bad_memory_budget_setting_stops_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("CLAIMLEDGER_DB", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.delenv("CLAIMLEDGER_LOG_KEY", raising=False)
+    monkeypatch.setenv("CLAIMLEDGER_RESIDENT_ENTRIES", value)
+    with pytest.raises(ServerConfigError, match="CLAIMLEDGER_RESIDENT_ENTRIES"):
+        app_from_env()
+
+
+def _register_p() -> dict[str, Any]:
+    return example_party_register_body(P, "provider", keys=[KEYS[P]])

@@ -482,16 +482,21 @@ def test_a_writer_over_its_budget_saves_a_snapshot_before_the_log_grew_a_quarter
     monkeypatch.setattr(ledger_module, "SNAPSHOT_MIN_ENTRIES", 1)
     with init_ledger(store_url) as led:
         register_story(led)
-        for _ in range(8):
+        for _ in range(30):
             led.submit(claim(led, P))
         led.snapshot()
         first = led.size
     with _open(store_url, key(LOG_KEY), resident_entries=100) as led:
         led.submit(claim(led, P))
-        led.flush()  # grew by 1 of 14 entries, within the budget: no snapshot
+        led.submit(claim(led, P))
+        led.flush()  # grew by 2 of 35 entries, within the budget: no snapshot
         assert led.store.latest_snapshot()[0] == first  # type: ignore[index]
     with _open(store_url, key(LOG_KEY), resident_entries=1) as led:
         led.submit(claim(led, P))
-        led.flush()  # the same growth, over the budget: a snapshot
+        led.flush()  # over the budget, but 3 new entries would rewrite P's 33 (> 8 each)
+        assert led.store.latest_snapshot()[0] == first  # type: ignore[index]
+        led.submit(claim(led, P))
+        led.submit(claim(led, P))
+        led.flush()  # 5 new entries, P's 35 to rewrite: a snapshot
         assert led.store.latest_snapshot()[0] == led.size  # type: ignore[index]
         assert led.views.loaded_parts() == 0
