@@ -14,7 +14,11 @@ with the writer closed, it times:
 * what reading from a fresh snapshot defers: a read-only open followed by one company's replay
   (the first touch reads that stream's parts) and by every company's (all of them), in time and
   in peak memory (a fresh process each);
-* a second snapshot after those 1,000 entries (only the parts they changed are written).
+* a second snapshot after those 1,000 entries (only the parts they changed are written);
+* a read-only open followed by the whole log's feed (its expiring verdicts are in the core: it
+  reads only the parts of the streams its newest items are on);
+* a writer with a memory budget of ``--resident`` entries (``Ledger.open(resident_entries=...)``)
+  replaying every company's record: time, peak memory, and the parts left in memory (issue 10 §2).
 
 Target: open with a fresh snapshot under 2 s at 10^6 entries. Each open is a new ``Ledger`` in
 this process, best of ``--repeat``; the database files stay in the OS page cache (a warm restart).
@@ -46,6 +50,7 @@ from tests.attest.logbuilder import LOG_KEY, key
 
 PG_BASE = os.environ.get("CLAIMLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MORE = 1_000
+RESIDENT = 50_000
 
 
 def _best(fn: Callable[[], object], repeat: int) -> float:
@@ -71,16 +76,16 @@ def _snapshot_bytes(url: str) -> tuple[int, int]:
     return (0 if row is None else len(row[5])), parts
 
 
-def _rss_mb(url: str, companies: int) -> float:
-    """Peak resident memory of a fresh process that opens read-only and replays ``companies``
-    companies' records, in MB."""
+def _rss_mb(url: str, companies: int, resident: int = 0) -> float:
+    """Peak resident memory of a fresh process that opens read-only (or, with ``resident``, as
+    a writer with that budget) and replays ``companies`` companies' records, in MB."""
     code = (
         "import sys; from bench.bench_open import _open_and_read; "
         "from bench.bench_verify import _peak_rss_kb; "
-        "_open_and_read(sys.argv[1], int(sys.argv[2])); print(_peak_rss_kb())"
+        "_open_and_read(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])); print(_peak_rss_kb())"
     )
     done = subprocess.run(  # noqa: S603 (this interpreter, our code)
-        [sys.executable, "-c", code, url, str(companies)],
+        [sys.executable, "-c", code, url, str(companies), str(resident)],
         capture_output=True,
         text=True,
         check=True,
@@ -89,11 +94,20 @@ def _rss_mb(url: str, companies: int) -> float:
     return int(done.stdout.split()[-1]) / 1024
 
 
-def _open_and_read(url: str, companies: int) -> None:
-    """A read-only open, then the replay of the first ``companies`` providers' records."""
-    with Ledger.open(url) as led:
+def _open_and_read(url: str, companies: int, resident: int = 0) -> int:
+    """A read-only open (with ``resident``: a writer's, with that memory budget), then the
+    replay of the first ``companies`` providers' records; return the parts left in memory."""
+    writer = {"log_key": key(LOG_KEY), "resident_entries": resident} if resident else {}
+    with Ledger.open(url, **writer) as led:  # type: ignore[arg-type]
         for stream in [s for s in led.views.streams() if s != "registry"][:companies]:
             led.views.replay(stream)
+        return led.views.loaded_parts()
+
+
+def _open_and_feed(url: str) -> None:
+    """A read-only open, then the whole log's feed."""
+    with Ledger.open(url) as led:
+        led.views.feed()
 
 
 def grow_and_measure(
@@ -103,6 +117,7 @@ def grow_and_measure(
     repeat: int,
     say: Callable[[str], None],
     more: int = MORE,
+    resident: int = RESIDENT,
 ) -> list[dict[str, Any]]:
     """Grow the log at ``url`` through ``sizes``, measuring at each; return the rows."""
     rows: list[dict[str, Any]] = []
@@ -150,6 +165,17 @@ def grow_and_measure(
                 f"    peak memory, read-only open: {row['rss_open_mb']:,.0f} MB; + 1 company: "
                 f"{row['rss_one_mb']:,.0f} MB; + all companies: {row['rss_all_mb']:,.0f} MB"
             )
+            row["feed_s"] = _best(lambda: _open_and_feed(url), repeat)
+            say(f"    read-only open + the whole log's feed:  {row['feed_s']:8.2f} s")
+            t = time.perf_counter()
+            left = _open_and_read(url, PROVIDERS, resident)
+            row["budget_all_s"] = time.perf_counter() - t
+            row["rss_budget_mb"] = _rss_mb(url, PROVIDERS, resident)
+            say(
+                f"    writer with a budget of {resident:,} entries + all {PROVIDERS} companies': "
+                f"{row['budget_all_s']:8.2f} s, peak memory {row['rss_budget_mb']:,.0f} MB, "
+                f"{left} of {PROVIDERS} companies' parts left in memory"
+            )
             writer = Ledger.open(url, log_key=key(LOG_KEY))
             _ingest(writer, pool, envelopes, more, keys)
             writer.close()  # below the snapshot threshold: the snapshot stays where it was
@@ -196,9 +222,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    ap.add_argument("--resident", type=int, default=None, help="a writer's budget, in entries")
     args = ap.parse_args(argv)
     sizes = args.sizes or ([100, 300] if args.quick else [10_000, 100_000, 1_000_000])
     more = 50 if args.quick else MORE
+    resident = args.resident or (20 if args.quick else RESIDENT)
     print(f"# bench_open — {stamp()} — {machine()}")
     print(run_like_the_shells())
     for backend in args.backends.split(","):
@@ -209,7 +237,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             url, drop = _pg_schema()
         try:
             grow_and_measure(
-                url, sizes, args.replay_max, args.repeat, lambda s: print(s, flush=True), more
+                url,
+                sizes,
+                args.replay_max,
+                args.repeat,
+                lambda s: print(s, flush=True),
+                more,
+                resident,
             )
         finally:
             drop()

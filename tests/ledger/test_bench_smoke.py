@@ -54,6 +54,10 @@ def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count("read-only open + 1 company's replay") == 2
     assert out.count("peak memory, read-only open") == 2
     assert out.count("a snapshot again after those") == 2
+    assert out.count("read-only open + the whole log's feed") == 2
+    budget = re.findall(r"budget of 20 entries \+ all 50 companies'.* (\d+) of 50 companies'", out)
+    assert len(budget) == 2
+    assert all(int(left) < 50 for left in budget)  # the budget dropped some parts
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
