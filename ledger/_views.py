@@ -25,6 +25,7 @@ import sys
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -138,6 +139,9 @@ FEED_KINDS = frozenset(
 """The kinds of entry a feed carries (besides verdicts about to expire)."""
 DAY_MS = 86_400_000
 _by_index = attrgetter("index")
+
+_NEWEST = 512
+"""How many of the newest entries' facts the views keep apart from their streams' parts."""
 
 
 def _iso(ms: int) -> str:
@@ -1659,6 +1663,9 @@ class Views:
         # (validUntil in ms, the verdict's number in self._all). The whole log's feed finds its
         # expiring items here, not in every stream's part (which it would have to read).
         self._due: dict[bytes, tuple[int, int]] = {}
+        # The facts of the newest entries applied (the whole log's feed shows them without
+        # reading their streams' parts).
+        self._newest: deque[EntryFact] = deque(maxlen=_NEWEST)
         # Reference datasets (reference.publish) in log order.
         self._datasets: list[EntryFact] = []
         # Logged open-data dumps (dump.publish), in log order.
@@ -1701,12 +1708,14 @@ class Views:
         state["_verifiers"] = {
             name: (v.entries.tobytes(), v.grants) for name, v in self._verifiers.items()
         }
+        state["_newest"] = list(self._newest)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         streams = state.pop("_streams")
         verifiers = state.pop("_verifiers")
         self.__dict__.update(state)
+        self._newest = deque(state["_newest"], maxlen=_NEWEST)
         self._lock = threading.RLock()
         self._touched = set()
         self._init_resident()
@@ -1830,6 +1839,7 @@ class Views:
         fact = self._fact(placed, stream.live)
         self._all.append(fact, self._numbers[st.stream], len(stream.facts))
         stream.facts.append(fact)
+        self._newest.append(fact)
         if st.stream != REGISTRY_STREAM:
             self._touched.add(("s", fact.stream))
             resident = self._resident  # the stream is now the most recently written
@@ -2597,8 +2607,9 @@ class Views:
         items: list[FeedItem] = []
         if stream is None:
             n = bisect_left(self._all.index, cut)
+            newest, first_newest = self._newest, len(self._all) - len(self._newest)
             for i in range(n - 1, -1, -1):
-                f = self._fact_at(i)
+                f = newest[i - first_newest] if i >= first_newest else self._fact_at(i)
                 if f.kind in FEED_KINDS:
                     items.append(FeedItem(f, False, f.index, f.log_time_ms))
                     if len(items) == limit:

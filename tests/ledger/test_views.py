@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+import ledger._views as views_module
 from attest.rules import LogState
 from attest.statements import format_timestamp, parse_timestamp
 from ledger._ledger import Ledger
@@ -1061,6 +1062,23 @@ def test_reading_while_entries_arrive() -> None:
     assert views.replay(P).length == 3002
     assert t
     assert reads > 0
+
+
+def test_the_whole_log_feed_reads_older_entries_from_their_streams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newest entries' facts are kept apart (``_NEWEST``); a feed reaching further back
+    reads the others from their streams, with the same result."""
+    b = base()
+    for i in range(12):
+        claim_with_verdict(b, MEASURES6[i % 6], "CONFIRMED", provider=(P, Q)[i % 2])
+    whole = views_of(b)
+    monkeypatch.setattr(views_module, "_NEWEST", 3)
+    few = views_of(b)
+    assert len(few._newest) == 3
+    for size in (5, len(b.entries) - 4, len(b.entries)):
+        for limit in (1, 4, 1000):
+            assert few.feed(size=size, limit=limit) == whole.feed(size=size, limit=limit)
 
 
 @pytest.mark.parametrize("seed", range(4))
