@@ -184,14 +184,20 @@ def test_no_workers_for_a_read_only_server_nor_below_two(sqlite_ledger: Ledger) 
         create_app(sqlite_ledger, open_workers=-1)
 
 
-@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
-def test_a_bad_open_workers_setting_stops_the_server(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *(("CLAIMLEDGER_OPEN_WORKERS", v) for v in ("two", "-1", "1.5")),
+        *(("CLAIMLEDGER_RESIDENT_ENTRIES", v) for v in ("0", "-5", "lots", "1e6")),
+    ],
+)
+def test_a_bad_setting_stops_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str
 ) -> None:
     monkeypatch.setenv("CLAIMLEDGER_DB", f"sqlite:///{tmp_path / 'ledger.db'}")
     monkeypatch.delenv("CLAIMLEDGER_LOG_KEY", raising=False)
-    monkeypatch.setenv("CLAIMLEDGER_OPEN_WORKERS", value)
-    with pytest.raises(ServerConfigError, match="CLAIMLEDGER_OPEN_WORKERS"):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ServerConfigError, match=name):
         app_from_env()
 
 
