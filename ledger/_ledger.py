@@ -552,12 +552,19 @@ class Ledger:
         reader = PartReader(self._parts, self._store.snapshot_part)
         self.views.attach(reader)
         self.views.keep_resident(self._resident, self._parts.__contains__)
-        self._drop_rules(reader)
+        self._drop_rules(reader, every=True)
 
-    def _drop_rules(self, reader: PartReader | None = None) -> None:
+    def _drop_rules(self, reader: PartReader | None = None, *, every: bool = False) -> None:
         """Drop the rules' state of the streams whose views were dropped (unchanged since the
-        snapshot: the views drop only those, and nothing is written while the lock is held)."""
+        snapshot: the views drop only those, and nothing is written while the lock is held);
+        with ``every``, of every stream whose views are not in memory (the rules also read the
+        streams of entries they refused, which the views never see)."""
+        if self.views_error is not None:
+            return  # the views missed an entry the rules took: their marks say nothing
         dropped = self.views.take_dropped()
+        if every:
+            resident = self.views.resident_streams()
+            dropped.update(n for k, n in self._parts if k == "r" and n not in resident)
         if dropped:
             reader = reader or PartReader(self._parts, self._store.snapshot_part)
             self.state.evict(

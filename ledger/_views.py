@@ -1814,6 +1814,11 @@ class Views:
         return sum(1 for key in self.part_keys() if self._streams[key[1]].loaded)
 
     @_locked
+    def resident_streams(self) -> set[str]:
+        """The provider streams whose parts are in memory."""
+        return set(self._resident)
+
+    @_locked
     def dirty_entries(self) -> int:
         """The entries of the provider streams changed since a snapshot last took them."""
         resident = self._resident

@@ -23,6 +23,7 @@ import pytest
 
 import ledger._ledger as ledger_module
 from attest.entry import LogEntry
+from attest.errors import VerificationError
 from attest.snapshot import SnapshotBinding
 from attest.statements import REGISTRY_STREAM
 from keys import PrivateKey
@@ -37,8 +38,9 @@ from ledger._snapshot import (
     take_snapshot,
 )
 from ledger.errors import CorruptionError
+from tests.attest.examples import example_test_record_body
 from tests.attest.logbuilder import key
-from tests.ledger.actors import LOG_KEY, P, Q, claim, init_ledger, register_story
+from tests.ledger.actors import LOG_KEY, P, Q, V, claim, envelope, init_ledger, register_story
 from tests.web.test_pages import make_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -468,11 +470,30 @@ def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) ->
         for _ in range(2):
             led.submit(claim(led, P))  # P's rules and views read again, to decide and show
             led.submit(claim(led, Q))
-        kept = (led.views.replay(P), led.views.replay(Q), led.state.stream_rules([P, Q]))
+        at = {"at_ms": led.state.last_log_time_ms}
+        kept = (
+            led.views.replay(P, **at),
+            led.views.replay(Q, **at),
+            led.state.stream_rules([P, Q]),
+        )
         size = led.size
+        # A refused entry reads its stream's rules, never its views: the next snapshot drops
+        # those rules too.
+        led.snapshot()
+        assert led.state.deferred == 2
+        body = example_test_record_body("00" * 32)
+        with pytest.raises(VerificationError):
+            led.submit(envelope(led, "test.record", Q, V, body))
+        assert led.state.deferred == 1
+        assert led.views.loaded_parts() == 0
+        led.submit(claim(led, P))
+        led.snapshot()
+        assert led.state.deferred == 2
+        assert led.size == size + 1
     with _open(store_url, None, snapshots=False) as ro:
-        assert ro.size == size
-        assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == kept
+        assert ro.size == size + 1
+        assert ro.views.replay(Q, **at) == kept[1]
+        assert ro.state.stream_rules([Q])[Q] == kept[2][Q]
 
 
 def test_a_writer_over_its_budget_saves_a_snapshot_before_the_log_grew_a_quarter(
