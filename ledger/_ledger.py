@@ -235,6 +235,7 @@ class Ledger:
         # Its parts' SHA-256 (ledger/_snapshot.py); changed in place, for the readers of parts.
         self._parts: dict[PartKey, bytes] = {}
         self._resident = resident_entries
+        self._dropped: set[str] = set()  # streams whose state this object dropped
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -446,7 +447,10 @@ class Ledger:
             CorruptionError: a stored entry fails verification.
         """
         with self._lock:
+            before = self.state.size
             self._catch_up()
+            if self.state.size > before:
+                self._others_append()
             return self.state.size
 
     # -- snapshots ------------------------------------------------------------------------------
@@ -565,11 +569,31 @@ class Ledger:
         if every:
             resident = self.views.resident_streams()
             dropped.update(n for k, n in self._parts if k == "r" and n not in resident)
+        self._dropped |= dropped
         if dropped:
             reader = reader or PartReader(self._parts, self._store.snapshot_part)
             self.state.evict(
                 {n: functools.partial(reader, ("r", n)) for n in dropped if ("r", n) in self._parts}
             )
+
+    def _others_append(self) -> None:
+        """Another process appends to this log: stop dropping parts, and read back those
+        dropped. Its snapshots keep only the parts it names and those of the snapshot they
+        replace, so a part this writer dropped could be deleted by its second snapshot (10,000
+        entries or more from now: this writer sees the first of them within its follower's
+        interval, or at its next append)."""
+        if self._resident is None or not self._private:
+            return
+        self._resident = None
+        self.views.keep_resident(None, self._parts.__contains__)
+        self.views.load_parts(self._dropped)
+        self.state.stream_rules(self._dropped)  # reads them back
+        _log.info(
+            "another process appends to this log: keeping every part in memory from now on "
+            "(%d streams' read back)",
+            len(self._dropped),
+        )
+        self._dropped = set()
 
     def _snapshot_due(self) -> bool:
         grown = self.state.size - self._snap_size
@@ -1223,6 +1247,7 @@ class Ledger:
                 except ConflictError:
                     state.rollback()
                     self._catch_up()  # another writer got there first: decide again
+                    self._others_append()
                     continue
                 except BaseException:
                     state.rollback()

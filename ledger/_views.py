@@ -1813,6 +1813,14 @@ class Views:
             self._dropped.add(name)
 
     @_locked
+    def load_parts(self, streams: Iterable[str]) -> None:
+        """Read the parts of these provider streams into memory, if they are not."""
+        for name in streams:
+            s = self._streams.get(name)
+            if s is not None and not s.loaded:
+                s.part()
+
+    @_locked
     def take_dropped(self) -> set[str]:
         """The streams whose parts :meth:`keep_resident` dropped since the last call (whose
         rules' state the ledger then drops too)."""

@@ -522,3 +522,30 @@ def test_a_writer_over_its_budget_saves_a_snapshot_before_the_log_grew_a_quarter
         led.flush()  # 5 new entries, P's 35 to rewrite: a snapshot
         assert led.store.latest_snapshot()[0] == led.size  # type: ignore[index]
         assert led.views.loaded_parts() == 0
+
+
+def test_a_writer_that_sees_another_writer_keeps_every_part_from_then_on(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQLite and PostgreSQL: another writer's snapshots keep only the parts they name and
+    those of the snapshot they replace, so a writer that sees another's entries reads back the
+    parts it dropped and drops no more."""
+    with init_ledger(store_url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+    with _open(store_url, key(LOG_KEY), resident_entries=1) as a:
+        a.views.replay(P)
+        a.submit(claim(a, Q))  # reads Q's part: P's is dropped
+        assert a.views.loaded_parts() == 1
+        with _open(store_url, key(LOG_KEY)) as b:
+            b.submit(claim(b, Q))
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            assert a.refresh() == a.store.size()
+        assert "another process appends to this log" in caplog.text
+        assert a.views.loaded_parts() == 2  # P's read back, though no new entry is on it
+        assert a.state.deferred == 0
+        a.submit(claim(a, P))
+        a.snapshot()
+        assert a.views.loaded_parts() == 2  # nothing dropped any more
