@@ -184,10 +184,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def put_snapshot(
-        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes] | None
     ) -> None:
         """Store ``row`` as the one snapshot, replacing any other, with the ``parts`` it adds
-        (SHA-256 -> bytes), and delete every part not in ``keep``, in one transaction."""
+        (SHA-256 -> bytes), and delete every part not in ``keep`` (none if it is ``None``), in one
+        transaction."""
 
     @abc.abstractmethod
     def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
@@ -400,7 +401,7 @@ class SQLiteBackend(Backend):
             )
 
     def put_snapshot(
-        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes] | None
     ) -> None:
         with self._cursor(commit=True) as c:
             c.execute(f"DELETE FROM {SNAPSHOTS_TABLE}")  # noqa: S608
@@ -414,6 +415,8 @@ class SQLiteBackend(Backend):
                 "(digest, data) VALUES (?, ?)",
                 parts.items(),
             )
+            if keep is None:
+                return
             c.execute(f"SELECT digest FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
             gone = [(d,) for (d,) in c.fetchall() if bytes(d) not in keep]
             c.executemany(

@@ -270,7 +270,7 @@ class PostgresBackend(Backend):
             )
 
     def put_snapshot(
-        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes]
+        self, row: SnapshotRow, parts: Mapping[bytes, bytes], keep: Collection[bytes] | None
     ) -> None:
         with self._ds.transaction(commit=True) as c:
             c.execute(sql.SQL("DELETE FROM {}").format(self._snapshots))
@@ -288,10 +288,11 @@ class PostgresBackend(Backend):
                 ).format(self._parts),
                 list(parts.items()),
             )
-            c.execute(
-                sql.SQL("DELETE FROM {} WHERE NOT (digest = ANY(%s))").format(self._parts),
-                (list(keep),),
-            )
+            if keep is not None:
+                c.execute(
+                    sql.SQL("DELETE FROM {} WHERE NOT (digest = ANY(%s))").format(self._parts),
+                    (list(keep),),
+                )
 
     def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
         # The server hashes: 64 bytes a part cross the wire, not the parts.

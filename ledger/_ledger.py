@@ -58,6 +58,7 @@ from ledger._snapshot import (
     PartReader,
     SnapshotRefused,
     StoredSnapshot,
+    named_parts,
     read_snapshot,
     take_snapshot,
 )
@@ -232,6 +233,7 @@ class Ledger:
         self._published = published  # the floor file: written before a checkpoint leaves
         self._snapshots = snapshots
         self._snap_size = 0  # the size of the newest snapshot stored or read
+        self._snap_signature = b""  # and its signature (which names it)
         # Its parts' SHA-256 (ledger/_snapshot.py); changed in place, for the readers of parts.
         self._parts: dict[PartKey, bytes] = {}
         self._resident = resident_entries
@@ -501,6 +503,7 @@ class Ledger:
         self._about, self._index_of = derived.about, derived.recent
         self._parts = derived.parts
         self._snap_size = stored.size
+        self._snap_signature = stored.signature
         _log.info("opened from the snapshot of %d entries", stored.size)
 
     def snapshot(self) -> int:
@@ -528,8 +531,17 @@ class Ledger:
                 raise LedgerError(str(exc)) from exc
             snap = taken.stored
             # Parts the replaced snapshot names are kept too: a server that opened from it
-            # reads them on first touch.
-            keep = {*taken.digests.values(), *self._parts.values()}
+            # reads them on first touch. That is this object's previous one, unless another
+            # writer (or another version) saved one since: then its parts are read from it, or
+            # every part is kept if it cannot be read (keep=None).
+            keep: set[bytes] | None = {*taken.digests.values(), *self._parts.values()}
+            row = self._store.latest_snapshot()
+            if row is not None and keep is not None and row[4] != self._snap_signature:
+                stored = StoredSnapshot(*row)
+                named = named_parts(
+                    stored, origin=self.origin, log_key=self.state.log_key_at(stored.size)
+                )
+                keep = None if named is None else keep | named
             self._store.put_snapshot(
                 (snap.size, snap.root, snap.state_root, snap.tag, snap.signature, snap.data),
                 taken.parts,
@@ -540,6 +552,7 @@ class Ledger:
                 self._parts.update(taken.digests)
                 self.views.mark_stored(taken.taken)
             self._snap_size = snap.size
+            self._snap_signature = snap.signature
             self._keep_resident()
             return snap.size
 

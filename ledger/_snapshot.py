@@ -59,6 +59,7 @@ __all__ = [
     "StoredSnapshot",
     "TakenSnapshot",
     "layout_tag",
+    "named_parts",
     "read_snapshot",
     "take_snapshot",
 ]
@@ -189,6 +190,33 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> TakenSn
         data=data,
     )
     return TakenSnapshot(stored, parts, digests, frozenset(taken))
+
+
+def named_parts(
+    stored: StoredSnapshot, *, origin: str, log_key: PublicKey | None
+) -> frozenset[bytes] | None:
+    """The SHA-256 of every part the snapshot ``stored`` names, for a writer about to replace
+    it with its own (another writer's, or one of another version), so that the replacement keeps
+    them for the servers that opened from it; ``None`` when it cannot be read here (another
+    version's layout, or not signed by ``log_key``, the key in force at its size): then every
+    stored part is kept."""
+    if stored.tag != layout_tag() or log_key is None:
+        return None
+    try:
+        SnapshotBinding(
+            origin=origin,
+            size=stored.size,
+            root=stored.root,
+            state_root=stored.state_root,
+            digest=hashlib.sha256(stored.data).digest(),
+            tag=stored.tag,
+        ).verify(stored.signature, log_key)
+        derived = _loads(stored.data)
+    except Exception:  # unreadable or unsigned: keep every part rather than guess
+        return None
+    if not isinstance(derived, Derived) or not isinstance(derived.parts, dict):
+        return None
+    return frozenset(d for d in derived.parts.values() if isinstance(d, bytes))
 
 
 def _dumps(obj: object) -> bytes:

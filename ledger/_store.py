@@ -968,14 +968,15 @@ class EntryStore:
         self,
         row: SnapshotRow,
         parts: Mapping[bytes, bytes] | None = None,
-        keep: Collection[bytes] = (),
+        keep: Collection[bytes] | None = (),
     ) -> None:
         """Store the snapshot ``(size, root, state root, tag, signature, data)`` (checked by the
         caller), replacing the one stored, with the ``parts`` it adds (SHA-256 -> bytes),
-        deleting every stored part not in ``keep`` or ``parts``; in one transaction."""
+        deleting every stored part not in ``keep`` or ``parts`` (none, with ``keep=None``); in
+        one transaction."""
         parts = parts or {}
         with _db_errors("cannot store a snapshot"):
-            self._db.put_snapshot(row, parts, {*keep, *parts})
+            self._db.put_snapshot(row, parts, None if keep is None else {*keep, *parts})
 
     def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
         """Every stored snapshot part as (its key, the SHA-256 of its stored bytes)."""

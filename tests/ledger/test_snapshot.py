@@ -549,3 +549,54 @@ def test_a_writer_that_sees_another_writer_keeps_every_part_from_then_on(
         a.submit(claim(a, P))
         a.snapshot()
         assert a.views.loaded_parts() == 2  # nothing dropped any more
+
+
+def test_a_writer_keeps_the_parts_of_another_writer_s_snapshot_it_replaces(
+    store_url: str,
+) -> None:
+    """On SQLite and PostgreSQL: the snapshot a writer replaces may be another writer's; its
+    parts are kept (read from its core) until this writer's next snapshot replaces its own."""
+    with init_ledger(store_url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+        first = set(led._parts.values())
+    with _open(store_url, key(LOG_KEY)) as a, _open(store_url, key(LOG_KEY)) as b:
+        b.submit(claim(b, P))
+        b.snapshot()
+        others = set(b._parts.values())
+        assert others != first  # b's holds P's parts after b's entry
+        a.snapshot()  # a has not seen b's entry: its P's parts are the first snapshot's
+        second = set(a._parts.values())
+        assert second == first
+        assert _stored_parts(a) == first | others
+        a.submit(claim(a, Q))  # a conflict: a reads b's entry first
+        a.snapshot()
+        third = set(a._parts.values())
+        assert _stored_parts(a) == first | third
+        a.submit(claim(a, Q))
+        a.snapshot()  # replaces a's own: the parts only the first named go
+        assert _stored_parts(a) == third | set(a._parts.values())
+
+
+def test_a_writer_replacing_a_snapshot_it_cannot_read_deletes_no_part(tmp_path: Path) -> None:
+    """A snapshot of another version (here: its tag changed) is replayed past, and the snapshot
+    that replaces it keeps every stored part: servers of that version may still read them."""
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    with init_ledger(url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+        old = _stored_parts(led)
+    _corrupt(db, "tag")
+    with _open(url, key(LOG_KEY)) as led:
+        led.submit(claim(led, P))
+        led.snapshot()
+        mine = set(led._parts.values())
+        assert _stored_parts(led) == old | mine
+        led.submit(claim(led, P))
+        led.snapshot()  # replaces its own: the unreadable one's parts go
+        assert _stored_parts(led) == mine | set(led._parts.values())
