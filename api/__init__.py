@@ -103,7 +103,7 @@ WITNESS_POLICY_ENV = "CLAIMLEDGER_WITNESS_POLICY"
 FOLLOW_ENV = "CLAIMLEDGER_FOLLOW_S"
 
 RESIDENT_ENV = "CLAIMLEDGER_RESIDENT_ENTRIES"
-"""A writer's memory budget for provider streams' state, in entries (ledger.RESIDENT_ENTRIES by
+"""The server's memory budget for provider streams' state, in entries (ledger.RESIDENT_ENTRIES by
 default; ``all`` keeps every stream it reads or writes)."""
 
 BATCH_PATH = "/v1/entries:batch"

@@ -123,7 +123,7 @@ entries' worth of changed streams per entry the log grew by since the last one."
 
 RESIDENT_ENTRIES = 250_000
 """How many entries' worth of provider streams' state (views and rules, ≈ 1.6 KB an entry) a
-writer keeps in memory by default once a snapshot holds it: past it, the streams least recently
+ledger keeps in memory by default once a snapshot holds it: past it, the streams least recently
 read or written are dropped and read from the snapshot's parts again when next touched, and a
 snapshot falls due when the streams written since the last one pass it (see
 :data:`DIRTY_PER_ENTRY`; issue 10 §2)."""
@@ -262,7 +262,7 @@ class Ledger:
         self._check_published()  # before anything is signed
         if self._private:
             self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
-            self._keep_resident()
+        self._keep_resident()
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -346,9 +346,9 @@ class Ledger:
         With ``published_checkpoint`` (a file: ledger/_published.py), every checkpoint is
         recorded there before it leaves this object, and a database that does not reach the
         checkpoint recorded there (restored from an older backup) is refused.
-        ``resident_entries``: a writer's memory budget for provider streams' state, counted in
-        their entries (:data:`RESIDENT_ENTRIES`; ``None``: keep all it reads or writes). A
-        read-only ledger keeps every stream it reads.
+        ``resident_entries``: the memory budget for provider streams' state, counted in their
+        entries (:data:`RESIDENT_ENTRIES`; ``None``: keep all it reads or writes), held once
+        a snapshot was read or saved.
 
         Raises:
             LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
@@ -557,14 +557,15 @@ class Ledger:
             return snap.size
 
     def _keep_resident(self) -> None:
-        """Hold a writer to its memory budget (:data:`RESIDENT_ENTRIES`) once a snapshot is
-        stored or read: the views drop the parts the snapshot holds unchanged, least recently
+        """Hold this object to its memory budget (:data:`RESIDENT_ENTRIES`) once a snapshot
+        is stored or read: the views drop the parts the snapshot holds unchanged, least recently
         used first, and the rules drop the state of the streams the views dropped.
 
-        Only a writer: its snapshots keep every part they name, and it names the parts it
-        dropped (unchanged) in each next one. A read-only server's snapshot may be replaced
-        twice by the writer, and its parts deleted, while it runs."""
-        if self._resident is None or not self._private or not self._parts:
+        A part dropped stays in the database: a writer's snapshots name every part it dropped
+        (unchanged), and keep the parts of the snapshot they replace; a read-only server drops
+        only parts of streams unchanged since the snapshot it opened from, which every later
+        snapshot names too (a part's key is the SHA-256 of its bytes)."""
+        if self._resident is None or not self._parts:
             return
         reader = PartReader(self._parts, self._store.snapshot_part)
         self.views.attach(reader)

@@ -600,3 +600,31 @@ def test_a_writer_replacing_a_snapshot_it_cannot_read_deletes_no_part(tmp_path: 
         led.submit(claim(led, P))
         led.snapshot()  # replaces its own: the unreadable one's parts go
         assert _stored_parts(led) == mine | set(led._parts.values())
+
+
+def test_a_read_only_server_over_its_budget_drops_parts_and_follows_the_writer(
+    store_url: str,
+) -> None:
+    """On SQLite and PostgreSQL: a read-only server drops the parts of streams unchanged since
+    the snapshot it opened from, and reads them again, also after the writer appended and saved
+    snapshots of its own."""
+    with init_ledger(store_url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+    with (
+        _open(store_url, key(LOG_KEY)) as writer,
+        _open(store_url, None, resident_entries=1) as ro,
+    ):
+        ro.views.replay(P)
+        ro.views.replay(Q)
+        assert ro.views.loaded_parts() == 1  # P's dropped for Q's
+        for _ in range(2):
+            writer.submit(claim(writer, Q))
+            assert ro.refresh() == writer.size  # as its follower does, within 0.1 s
+            writer.snapshot()  # the second deletes what only the first snapshot named
+        at = {"at_ms": writer.state.last_log_time_ms}
+        for stream in (P, Q, P):
+            assert ro.views.replay(stream, **at) == writer.views.replay(stream, **at)
+        assert ro.views.loaded_parts() == 2  # Q's, changed since its snapshot, cannot go
