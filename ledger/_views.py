@@ -1525,7 +1525,7 @@ class _VerifierIndex:
     __slots__ = ("entries", "grants")
 
     def __init__(self) -> None:
-        self.entries = array("l")
+        self.entries = array("i")
         self.grants: list[Accreditation] = []
 
 
@@ -1571,30 +1571,39 @@ class _Stream:
 
 class _LogIndex:
     """Every applied entry's global index and log time, and where its fact is (its stream's
-    number and its offset in that stream's facts), as flat arrays: 32 bytes an entry, read
-    from a snapshot as four byte strings, not a million objects."""
+    number and its offset in that stream's facts), as flat arrays: 16 bytes an entry (24 in a
+    sparse feed, whose indexes have gaps), read from a snapshot as byte strings, not a million
+    objects. Fed the whole log, entry ``n`` has index ``n``: the indexes are then a ``range``."""
 
-    __slots__ = ("index", "offset", "stream", "streams", "time")
+    __slots__ = ("_index", "offset", "stream", "streams", "time")
 
     def __init__(self) -> None:
-        self.index = array("q")
+        self._index: array[int] | None = None  # None: dense, entry n has index n
         self.time = array("q")
-        self.stream = array("l")
-        self.offset = array("l")
+        self.stream = array("i")
+        self.offset = array("i")
         self.streams: list[str] = []  # by number
 
+    @property
+    def index(self) -> Sequence[int]:
+        """The global index of each entry, ascending (bisect it)."""
+        return range(len(self.time)) if self._index is None else self._index
+
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.time)
 
     def append(self, fact: EntryFact, number: int, offset: int) -> None:
-        self.index.append(fact.index)
+        if self._index is None and fact.index != len(self.time):
+            self._index = array("q", range(len(self.time)))
+        if self._index is not None:
+            self._index.append(fact.index)
         self.time.append(fact.log_time_ms)
         self.stream.append(number)
         self.offset.append(offset)
 
     def __getstate__(self) -> tuple[Any, ...]:
         return (
-            self.index.tobytes(),
+            None if self._index is None else self._index.tobytes(),
             self.time.tobytes(),
             self.stream.tobytes(),
             self.offset.tobytes(),
@@ -1604,7 +1613,9 @@ class _LogIndex:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.__init__()  # type: ignore[misc]
         index, time, stream, offset, self.streams = state
-        self.index.frombytes(index)
+        if index is not None:
+            self._index = array("q")
+            self._index.frombytes(index)
         self.time.frombytes(time)
         self.stream.frombytes(stream)
         self.offset.frombytes(offset)

@@ -1126,3 +1126,26 @@ def test_the_whole_log_feed_finds_the_expiring_items_every_company_feed_finds(se
                 assert got == want
                 seen += len(got)
     assert seen > 10  # the log has verdicts in their last 30 days at many sizes
+
+
+def test_a_company_record_s_views_have_gaps_and_read_as_the_whole_log_s() -> None:
+    """Fed the whole log, entry n has index n (the indexes are a range, 16 bytes an entry);
+    fed one company's record, the indexes have gaps, and every read of that company at every
+    size is the same as from the whole log."""
+    b = base()
+    for i in range(6):
+        claim_with_verdict(b, MEASURES6[i], "CONFIRMED", provider=(P, Q)[i % 2])
+    whole = views_of(b)
+    assert isinstance(whole._all.index, range)
+    state, mine = LogState(sparse=True), Views()
+    for raw in b.entries:
+        placed = state.open(raw)
+        if raw.stream in ("registry", P):
+            state.admit(placed)
+            mine.apply(placed)
+    assert not isinstance(mine._all.index, range)
+    assert list(mine._all.index) == [e.index for e in b.entries if e.stream in ("registry", P)]
+    at = b.time_ms
+    for size in range(1, len(b.entries) + 1):
+        assert mine.replay(P, size=size, at_ms=at) == whole.replay(P, size=size, at_ms=at)
+        assert mine.feed(P, size=size).items == whole.feed(P, size=size).items
