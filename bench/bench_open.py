@@ -1,8 +1,8 @@
 """Opening a ledger with and without a snapshot (issue 10 §1): ``python -m bench.bench_open``.
 
 One log is grown through the sizes asked for (default 10^4, 10^5, 10^6; the bench_verify
-workload: 50 providers' claims, tests and verdicts), on SQLite and on PostgreSQL. At each size,
-with the writer closed, it times:
+workload: 50 providers' claims, tests and verdicts, or ``--providers``), on SQLite and on
+PostgreSQL. At each size, with the writer closed, it times:
 
 * ``Ledger.open`` replaying the whole log (``snapshots=False``, catch-up in worker processes: what
   every open cost before snapshots), up to ``--replay-max`` entries;
@@ -118,15 +118,16 @@ def grow_and_measure(
     say: Callable[[str], None],
     more: int = MORE,
     resident: int = RESIDENT,
+    providers: int = PROVIDERS,
 ) -> list[dict[str, Any]]:
     """Grow the log at ``url`` through ``sizes``, measuring at each; return the rows."""
     rows: list[dict[str, Any]] = []
     grown = 0.0  # seconds spent growing the log (measurements excluded)
     with SignaturePool() as pool:
         writer = init_ledger(url)
-        register_parties(writer, PROVIDERS)
+        register_parties(writer, providers)
         total = max(sizes) + more * len(sizes)
-        envelopes: Iterator[bytes] = signed_entries(total, PROVIDERS)
+        envelopes: Iterator[bytes] = signed_entries(total, providers)
         keys = ledger_keys(writer)
         for n in sorted(sizes):
             t0 = time.perf_counter()
@@ -155,12 +156,12 @@ def grow_and_measure(
             say(f"    open from it, writer:             {row['snap_writer_s']:8.2f} s")
             say(f"    open from it, read-only:          {row['snap_reader_s']:8.2f} s")
             row["first_company_s"] = _best(lambda: _open_and_read(url, 1), repeat)
-            row["all_companies_s"] = _best(lambda: _open_and_read(url, PROVIDERS), 1)
+            row["all_companies_s"] = _best(lambda: _open_and_read(url, providers), 1)
             say(f"    read-only open + 1 company's replay:  {row['first_company_s']:8.2f} s")
-            say(f"    read-only open + all {PROVIDERS} companies': {row['all_companies_s']:8.2f} s")
+            say(f"    read-only open + all {providers} companies': {row['all_companies_s']:8.2f} s")
             row["rss_open_mb"] = _rss_mb(url, 0)
             row["rss_one_mb"] = _rss_mb(url, 1)
-            row["rss_all_mb"] = _rss_mb(url, PROVIDERS)
+            row["rss_all_mb"] = _rss_mb(url, providers)
             say(
                 f"    peak memory, read-only open: {row['rss_open_mb']:,.0f} MB; + 1 company: "
                 f"{row['rss_one_mb']:,.0f} MB; + all companies: {row['rss_all_mb']:,.0f} MB"
@@ -168,13 +169,13 @@ def grow_and_measure(
             row["feed_s"] = _best(lambda: _open_and_feed(url), repeat)
             say(f"    read-only open + the whole log's feed:  {row['feed_s']:8.2f} s")
             t = time.perf_counter()
-            left = _open_and_read(url, PROVIDERS, resident)
+            left = _open_and_read(url, providers, resident)
             row["budget_all_s"] = time.perf_counter() - t
-            row["rss_budget_mb"] = _rss_mb(url, PROVIDERS, resident)
+            row["rss_budget_mb"] = _rss_mb(url, providers, resident)
             say(
-                f"    writer with a budget of {resident:,} entries + all {PROVIDERS} companies': "
+                f"    writer with a budget of {resident:,} entries + all {providers} companies': "
                 f"{row['budget_all_s']:8.2f} s, peak memory {row['rss_budget_mb']:,.0f} MB, "
-                f"{left} of {PROVIDERS} companies' parts left in memory"
+                f"{left} of {providers} companies' parts left in memory"
             )
             writer = Ledger.open(url, log_key=key(LOG_KEY))
             _ingest(writer, pool, envelopes, more, keys)
@@ -223,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     ap.add_argument("--resident", type=int, default=None, help="a writer's budget, in entries")
+    ap.add_argument("--providers", type=int, default=PROVIDERS, help="companies in the workload")
     args = ap.parse_args(argv)
     sizes = args.sizes or ([100, 300] if args.quick else [10_000, 100_000, 1_000_000])
     more = 50 if args.quick else MORE
@@ -244,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 lambda s: print(s, flush=True),
                 more,
                 resident,
+                args.providers,
             )
         finally:
             drop()
