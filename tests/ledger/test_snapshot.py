@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -628,3 +629,47 @@ def test_a_read_only_server_over_its_budget_drops_parts_and_follows_the_writer(
         for stream in (P, Q, P):
             assert ro.views.replay(stream, **at) == writer.views.replay(stream, **at)
         assert ro.views.loaded_parts() == 2  # Q's, changed since its snapshot, cannot go
+
+
+def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> None:
+    """Threads reading companies while the writer appends, every read dropping the other
+    company's part: no read fails or sees a torn state, and the end is a replay's."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with init_ledger(url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+    failures: list[BaseException] = []
+    done = threading.Event()
+    with _open(url, key(LOG_KEY), resident_entries=1) as led:
+
+        def read() -> None:
+            try:
+                while not done.is_set():
+                    for stream in (P, Q):
+                        replay = led.views.replay(stream, at_ms=0)
+                        assert [c.entry.stream for c in replay.claims] == [stream] * len(
+                            replay.claims
+                        )
+                    led.views.feed(limit=5)
+            except BaseException as exc:
+                failures.append(exc)
+
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        for t in readers:
+            t.start()
+        try:
+            for i in range(30):
+                led.submit(claim(led, (P, Q)[i % 2]))
+                if i % 10 == 9:
+                    led.snapshot()
+        finally:
+            done.set()
+            for t in readers:
+                t.join()
+        assert not failures, failures
+        kept = (led.views.replay(P, at_ms=0), led.views.replay(Q, at_ms=0))
+        assert led.views.loaded_parts() <= 1
+    with _open(url, None, snapshots=False) as ro:
+        assert (ro.views.replay(P, at_ms=0), ro.views.replay(Q, at_ms=0)) == kept
