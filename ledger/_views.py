@@ -1798,7 +1798,7 @@ class Views:
     def keep_resident(self, entries: int | None, stored: Callable[[PartKey], bool]) -> None:
         """From now on keep provider streams' parts of about ``entries`` entries in memory
         (``None``: every part read or written stays): past it, the parts of the streams least
-        recently read from a snapshot or written to are dropped — only those unchanged since
+        recently read or written are dropped — only those unchanged since
         ``stored`` says a snapshot holds them — down to three quarters of it, and read again
         with :meth:`attach`'s reader when next touched."""
         self._budget, self._stored = entries, stored
@@ -1822,6 +1822,15 @@ class Views:
             del self._resident[name]
             self._resident_total -= n
             self._dropped.add(name)
+
+    def _read_stream(self, name: str) -> _Stream | None:
+        """The stream ``name`` (if any), made the most recently used: a company read often
+        keeps its part in memory under the budget (:meth:`keep_resident`)."""
+        resident = self._resident
+        n = resident.pop(name, None)
+        if n is not None:
+            resident[name] = n
+        return self._streams.get(name)
 
     @_locked
     def load_parts(self, streams: Iterable[str]) -> None:
@@ -2230,7 +2239,7 @@ class Views:
             if as_of_ms is not None
             else self._time_at(limit)
         )
-        s = self._streams.get(stream)
+        s = self._read_stream(stream)
         if s is None:
             checks = self._reconcile(stream, (), limit)
             return StreamReplay(stream, as_of_ms, size, when, (), (), reconciliations=checks)
@@ -2282,7 +2291,7 @@ class Views:
         logged = [(f, self._dataset_bodies[f.digest]) for f in self._datasets if f.index < limit]
         if not logged:
             return ()
-        s = self._streams.get(stream)
+        s = self._read_stream(stream)
         reports = {} if s is None else s.reports
         claims = [
             (v.digest.hex(), _report_body(reports[v.digest]))
@@ -2585,7 +2594,7 @@ class Views:
             raise ValueError(f"limit must be at least 1, not {limit}")
         fact_at: Callable[[int], EntryFact]
         if company is not None:
-            s = self._streams.get(company)
+            s = self._read_stream(company)
             pool: list[EntryFact] = [] if s is None else s.facts
             start = 0 if after_index is None else bisect_right(pool, after_index, key=_by_index)
             end, fact_at = len(pool), pool.__getitem__
@@ -2650,7 +2659,7 @@ class Views:
                         break
             streams = []  # their expiring items: _expiring_all
         else:
-            s = self._streams.get(stream)
+            s = self._read_stream(stream)
             streams = [] if s is None or stream == REGISTRY_STREAM else [s]
             if s is not None and stream != REGISTRY_STREAM:
                 n = bisect_left(s.facts, cut, key=_by_index)
@@ -2749,7 +2758,7 @@ class Views:
         opinions = []
         for v in verdicts:
             side = _side(v.result)
-            stream = self._streams.get(v.stream)
+            stream = self._read_stream(v.stream)
             claim = None if stream is None else stream.live.claims.get(v.claim or b"")
             if not side or claim is None:
                 continue
@@ -2793,5 +2802,5 @@ class Views:
     @_locked
     def entries(self, stream: str) -> Iterable[EntryFact]:
         """Every fact of ``stream``, in order."""
-        s = self._streams.get(stream)
+        s = self._read_stream(stream)
         return () if s is None else tuple(s.facts)

@@ -673,3 +673,24 @@ def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> N
         assert led.views.loaded_parts() <= 1
     with _open(url, None, snapshots=False) as ro:
         assert (ro.views.replay(P, at_ms=0), ro.views.replay(Q, at_ms=0)) == kept
+
+
+def test_a_company_read_again_is_the_last_to_be_dropped(
+    demo: tuple[Path, Path, int], db: Path
+) -> None:
+    """The budget drops the least recently used parts: read, not only loaded or written."""
+    url, today = f"sqlite:///{db}", demo[2]
+    with _open(url, _log_key(demo)) as led:
+        led.snapshot()
+        sizes = {s: len(tuple(led.views.entries(s))) for s in led.views.streams()}
+    del sizes[REGISTRY_STREAM]
+    smallest, *_, a, b = sorted(sizes, key=sizes.__getitem__)
+    # Reading the smallest drops b only, down to 3/4 of a budget that holds a and b exactly.
+    assert sizes[a] + sizes[smallest] <= 0.75 * (sizes[a] + sizes[b]) < sizes[smallest] + sizes[b]
+    with _open(url, _log_key(demo), resident_entries=sizes[a] + sizes[b]) as led:
+        led.views.replay(a, at_ms=today)
+        led.views.replay(b, at_ms=today)
+        assert led.views.resident_streams() == {a, b}
+        led.views.replay(a, at_ms=today)  # a is now the most recently used
+        led.views.replay(smallest, at_ms=today)
+        assert led.views.resident_streams() == {a, smallest}
