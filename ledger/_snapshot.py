@@ -203,20 +203,25 @@ def named_parts(
     if stored.tag != layout_tag() or log_key is None:
         return None
     try:
-        SnapshotBinding(
-            origin=origin,
-            size=stored.size,
-            root=stored.root,
-            state_root=stored.state_root,
-            digest=hashlib.sha256(stored.data).digest(),
-            tag=stored.tag,
-        ).verify(stored.signature, log_key)
+        _binding(stored, origin).verify(stored.signature, log_key)
         derived = _loads(stored.data)
     except Exception:  # unreadable or unsigned: keep every part rather than guess
         return None
     if not isinstance(derived, Derived) or not isinstance(derived.parts, dict):
         return None
     return frozenset(d for d in derived.parts.values() if isinstance(d, bytes))
+
+
+def _binding(stored: StoredSnapshot, origin: str) -> SnapshotBinding:
+    """What the log key signed about ``stored``, with its data's digest recomputed."""
+    return SnapshotBinding(
+        origin=origin,
+        size=stored.size,
+        root=stored.root,
+        state_root=stored.state_root,
+        digest=hashlib.sha256(stored.data).digest(),
+        tag=stored.tag,
+    )
 
 
 def _dumps(obj: object) -> bytes:
@@ -311,14 +316,7 @@ def read_snapshot(
         # failing would not say why. The tag is signed; changing it only gets the same refusal.
         raise SnapshotRefused("written by another version of claimledger")
     try:
-        binding = SnapshotBinding(
-            origin=origin,
-            size=stored.size,
-            root=stored.root,
-            state_root=stored.state_root,
-            digest=hashlib.sha256(stored.data).digest(),
-            tag=stored.tag,
-        )
+        binding = _binding(stored, origin)
     except VerificationError as exc:
         raise SnapshotRefused(f"not signed by the log key as it is stored ({exc})") from None
     signer: PublicKey | None = None

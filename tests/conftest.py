@@ -52,6 +52,33 @@ def loopback_http(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[st
         thread.join(timeout=5)
 
 
+@contextmanager
+def reading_meanwhile(read: Callable[[], None], threads: int = 3) -> Iterator[None]:
+    """Run ``read`` over and over in ``threads`` threads while the block runs; stop and join
+    them when it ends. Whatever ``read`` raises is raised here (the first), after the join."""
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                read()
+        except BaseException as exc:
+            failures.append(exc)
+
+    readers = [threading.Thread(target=loop) for _ in range(threads)]
+    for t in readers:
+        t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    if failures:
+        raise failures[0]
+
+
 def wait_ready(
     process: subprocess.Popen[Any], base: str, path: str, log: Path | None = None
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from keys import PrivateKey
 from ledger import Ledger
 from tests.api.conftest import Api, P, Story
 from tests.attest.examples import AUTHORITY, example_party_register_body
-from tests.conftest import within_a_minute
+from tests.conftest import reading_meanwhile, within_a_minute
 
 WITNESS = CosignerSigner("witness.example/w1", PrivateKey.from_seed(bytes(range(32))))
 
@@ -270,27 +269,18 @@ def test_one_bound_tag_names_one_body_while_the_log_grows(
     urls = ["/v1/scorecard", f"/v1/streams/{REGISTRY_STREAM}", "/"]
     seen: dict[tuple[str, str], bytes] = {}
     mismatched: list[tuple[str, str]] = []
-    stop = threading.Event()
 
     def read() -> None:
-        while not stop.is_set():
-            for url in urls:
-                r = http.get(url)
-                key = (url, r.headers["etag"])
-                if seen.setdefault(key, r.content) != r.content:
-                    mismatched.append(key)
+        for url in urls:
+            r = http.get(url)
+            key = (url, r.headers["etag"])
+            if seen.setdefault(key, r.content) != r.content:
+                mismatched.append(key)
 
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for t in readers:
-        t.start()
-    try:
+    with reading_meanwhile(read):
         for i in range(12):
             body = example_party_register_body(f"extra-{i}", "provider", keys=[100 + i])
             story_api.submit("party.register", REGISTRY_STREAM, AUTHORITY, body)
-    finally:
-        stop.set()
-        for t in readers:
-            t.join()
     assert not mismatched, mismatched
     heads = {tag for url, tag in seen if url == urls[1]}
     assert len(heads) > 3  # the readers did see the log grow

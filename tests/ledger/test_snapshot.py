@@ -15,7 +15,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,11 @@ from ledger._snapshot import (
     read_snapshot,
     take_snapshot,
 )
+from ledger._views import PartKey
 from ledger.errors import CorruptionError
 from tests.attest.examples import example_test_record_body
 from tests.attest.logbuilder import key
+from tests.conftest import reading_meanwhile
 from tests.ledger.actors import LOG_KEY, P, Q, V, claim, envelope, init_ledger, register_story
 from tests.web.test_pages import make_demo
 
@@ -385,6 +386,17 @@ def test_a_writer_saves_snapshots_on_its_own_as_the_log_grows(
         assert ro.head(REGISTRY_STREAM)[1] == 5
 
 
+def _two_companies(url: str) -> dict[PartKey, bytes]:
+    """A new ledger at ``url``: the actors' story, a claim each by P and Q, a snapshot (whose
+    parts' SHA-256 it returns)."""
+    with init_ledger(url) as led:
+        register_story(led)
+        led.submit(claim(led, P))
+        led.submit(claim(led, Q))
+        led.snapshot()
+        return dict(led._parts)
+
+
 def _stored_parts(led: Ledger) -> set[bytes]:
     return {d for d, _ in led.store.snapshot_parts()}
 
@@ -395,15 +407,10 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
     """On SQLite and PostgreSQL: a writer opened from a snapshot writes, at its next snapshot,
     the parts of the streams that got entries since (not the others, which it never read);
     the parts the replaced snapshot named stay for servers that opened from it; older ones go."""
-    with init_ledger(store_url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
-        first = dict(led._parts)
-        assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q)}
-        assert _stored_parts(led) == set(first.values())
+    first = _two_companies(store_url)
+    assert set(first) == {("r", P), ("s", P), ("r", Q), ("s", Q)}
     with _open(store_url, key(LOG_KEY)) as led:
+        assert _stored_parts(led) == set(first.values())
         assert led.views.loaded_parts() == 0
         assert led.state.deferred == 2
         led.submit(claim(led, P))  # reads P's parts (rules, to decide; views, to show)
@@ -452,11 +459,7 @@ def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) ->
     """On SQLite and PostgreSQL: streams written since the last snapshot stay in memory over
     the budget; the snapshot then lets the writer drop them, views and rules, and the next
     entries on them are decided from the parts read again, as from a replay."""
-    with init_ledger(store_url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
+    _two_companies(store_url)
     with _open(store_url, key(LOG_KEY), resident_entries=1) as led:
         led.views.replay(P)
         led.views.replay(Q)
@@ -531,11 +534,7 @@ def test_a_writer_that_sees_another_writer_keeps_every_part_from_then_on(
     """On SQLite and PostgreSQL: another writer's snapshots keep only the parts they name and
     those of the snapshot they replace, so a writer that sees another's entries reads back the
     parts it dropped and drops no more."""
-    with init_ledger(store_url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
+    _two_companies(store_url)
     with _open(store_url, key(LOG_KEY), resident_entries=1) as a:
         a.views.replay(P)
         a.submit(claim(a, Q))  # reads Q's part: P's is dropped
@@ -557,12 +556,7 @@ def test_a_writer_keeps_the_parts_of_another_writer_s_snapshot_it_replaces(
 ) -> None:
     """On SQLite and PostgreSQL: the snapshot a writer replaces may be another writer's; its
     parts are kept (read from its core) until this writer's next snapshot replaces its own."""
-    with init_ledger(store_url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
-        first = set(led._parts.values())
+    first = set(_two_companies(store_url).values())
     with _open(store_url, key(LOG_KEY)) as a, _open(store_url, key(LOG_KEY)) as b:
         b.submit(claim(b, P))
         b.snapshot()
@@ -586,12 +580,7 @@ def test_a_writer_replacing_a_snapshot_it_cannot_read_deletes_no_part(tmp_path: 
     that replaces it keeps every stored part: servers of that version may still read them."""
     db = tmp_path / "ledger.db"
     url = f"sqlite:///{db}"
-    with init_ledger(url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
-        old = _stored_parts(led)
+    old = set(_two_companies(url).values())
     _corrupt(db, "tag")
     with _open(url, key(LOG_KEY)) as led:
         led.submit(claim(led, P))
@@ -609,11 +598,7 @@ def test_a_read_only_server_over_its_budget_drops_parts_and_follows_the_writer(
     """On SQLite and PostgreSQL: a read-only server drops the parts of streams unchanged since
     the snapshot it opened from, and reads them again, also after the writer appended and saved
     snapshots of its own."""
-    with init_ledger(store_url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
+    _two_companies(store_url)
     with (
         _open(store_url, key(LOG_KEY)) as writer,
         _open(store_url, None, resident_entries=1) as ro,
@@ -635,40 +620,20 @@ def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> N
     """Threads reading companies while the writer appends, every read dropping the other
     company's part: no read fails or sees a torn state, and the end is a replay's."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with init_ledger(url) as led:
-        register_story(led)
-        led.submit(claim(led, P))
-        led.submit(claim(led, Q))
-        led.snapshot()
-    failures: list[BaseException] = []
-    done = threading.Event()
+    _two_companies(url)
     with _open(url, key(LOG_KEY), resident_entries=1) as led:
 
         def read() -> None:
-            try:
-                while not done.is_set():
-                    for stream in (P, Q):
-                        replay = led.views.replay(stream, at_ms=0)
-                        assert [c.entry.stream for c in replay.claims] == [stream] * len(
-                            replay.claims
-                        )
-                    led.views.feed(limit=5)
-            except BaseException as exc:
-                failures.append(exc)
+            for stream in (P, Q):
+                replay = led.views.replay(stream, at_ms=0)
+                assert {c.entry.stream for c in replay.claims} == {stream}
+            led.views.feed(limit=5)
 
-        readers = [threading.Thread(target=read) for _ in range(3)]
-        for t in readers:
-            t.start()
-        try:
+        with reading_meanwhile(read):
             for i in range(30):
                 led.submit(claim(led, (P, Q)[i % 2]))
                 if i % 10 == 9:
                     led.snapshot()
-        finally:
-            done.set()
-            for t in readers:
-                t.join()
-        assert not failures, failures
         kept = (led.views.replay(P, at_ms=0), led.views.replay(Q, at_ms=0))
         assert led.views.loaded_parts() <= 1
     with _open(url, None, snapshots=False) as ro:
