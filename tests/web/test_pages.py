@@ -941,3 +941,42 @@ def test_every_claim_says_what_a_parent_can_do_next(demo: Demo) -> None:
             seen.add(state)
     # The demo is believable: a parent meets the main states.
     assert {"confirmed", "contradicted", "expired", "unverified"} <= seen
+
+
+def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(tmp_path: Path) -> None:
+    """Every public page and company record served by a server that drops each company's state
+    as soon as it reads another's (``resident_entries=1``), twice over, is byte for byte what a
+    server that replayed the log serves."""
+    info, today = make_demo(tmp_path)
+    log_key = PrivateKey.load(info.keys_dir / "log.key", None)
+    with Ledger.open(info.url, log_key=log_key) as ledger:
+        ledger.snapshot()
+        providers = [p.id for p in ledger.views.parties(role="provider")]
+        verifiers = [p.id for p in ledger.views.parties(role="verifier")]
+    paths = ["/", "/compare", "/log", "/v1/scorecard", "/v1/log/feed.atom"]
+    for p in providers:
+        paths += [f"/providers/{p}", f"/companies/{p}/case-file", f"/v1/streams/{p}/state"]
+    paths += [f"/verifiers/{v}" for v in verifiers]
+
+    def serve(resident: int | None, rounds: int) -> tuple[list[bytes], int]:
+        # Without a budget: replayed from genesis, no part read from the snapshot.
+        kw: dict[str, Any] = {"resident_entries": resident} if resident else {"snapshots": False}
+        with Ledger.open(info.url, log_key=log_key, **kw) as ledger:
+            app = create_app(ledger)
+            mount(app)
+            app.state.clock = lambda: today
+            with TestClient(app) as client:
+                bodies = []
+                for _ in range(rounds):
+                    for path in paths:
+                        r = client.get(path)
+                        assert r.status_code == 200, path
+                        bodies.append(r.content)
+            return bodies[-len(paths) :], ledger.views.loaded_parts()
+
+    kept, everything = serve(None, 1)
+    dropped, left = serve(1, 2)
+    assert everything == len(providers) > 1  # all in memory, replayed
+    assert left < everything  # the budget did drop parts
+    for path, a, b in zip(paths, kept, dropped, strict=True):
+        assert a == b, path
