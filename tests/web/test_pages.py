@@ -953,9 +953,11 @@ def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(tmp_path
         ledger.snapshot()
         providers = [p.id for p in ledger.views.parties(role="provider")]
         verifiers = [p.id for p in ledger.views.parties(role="verifier")]
-    paths = ["/", "/compare", "/log", "/v1/scorecard", "/v1/log/feed.atom"]
+        # The JSON views judge expiry at the wall clock's minute unless pinned to a time.
+        pin = f"size={ledger.size}&at={format_timestamp(today // 1000 * 1000)}"
+    paths = ["/", "/compare", "/log", f"/v1/scorecard?{pin}", "/v1/log/feed.atom"]
     for p in providers:
-        paths += [f"/providers/{p}", f"/companies/{p}/case-file", f"/v1/streams/{p}/state"]
+        paths += [f"/providers/{p}", f"/companies/{p}/case-file", f"/v1/streams/{p}/state?{pin}"]
     paths += [f"/verifiers/{v}" for v in verifiers]
 
     def serve(resident: int | None, rounds: int) -> tuple[list[bytes], int]:
