@@ -119,13 +119,16 @@ def verify_ledger(
         WorkerError: a worker process died.
         ValueError: no ``note`` and none can be had.
     """
-    verifier = LogVerifier(genesis_hash=genesis_hash, trusted=trusted, index=index or SpillIndex())
+    if note is None and not isinstance(ledger_or_url, Ledger):
+        raise ValueError("verifying a database by URL needs the checkpoint note to verify")
+    verifier = LogVerifier(
+        genesis_hash=genesis_hash, trusted=trusted, index=SpillIndex() if index is None else index
+    )
     if isinstance(ledger_or_url, Ledger):
         if note is None:
             note = ledger_or_url.checkpoint()
         return _verify_store(ledger_or_url.store, note, verifier, workers, progress, pool, chunk)
-    if note is None:
-        raise ValueError("verifying a database by URL needs the checkpoint note to verify")
+    assert note is not None  # noqa: S101 - refused above
     with open_store(ledger_or_url) as store:
         return _verify_store(store, note, verifier, workers, progress, pool, chunk)
 
