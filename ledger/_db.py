@@ -202,6 +202,10 @@ class Backend(abc.ABC):
     def latest_snapshot(self) -> SnapshotRow | None:
         """The stored snapshot, if any."""
 
+    @abc.abstractmethod
+    def snapshot_signature(self) -> bytes | None:
+        """The stored snapshot's signature (which names it), if any, without its data."""
+
 
 class SQLiteBackend(Backend):
     """Raw SQL on the SQLite file behind an eventsourcing SQLite recorder."""
@@ -436,6 +440,12 @@ class SQLiteBackend(Backend):
                 f"SELECT data FROM {SNAPSHOT_PARTS_TABLE} WHERE digest = ?",  # noqa: S608
                 (digest,),
             )
+            r = c.fetchone()
+            return None if r is None else bytes(r[0])
+
+    def snapshot_signature(self) -> bytes | None:
+        with self._cursor(commit=False) as c:
+            c.execute(f"SELECT signature FROM {SNAPSHOTS_TABLE} ORDER BY size DESC LIMIT 1")  # noqa: S608
             r = c.fetchone()
             return None if r is None else bytes(r[0])
 

@@ -312,6 +312,17 @@ class PostgresBackend(Backend):
             r = c.fetchone()
             return None if r is None else bytes(r["data"])
 
+    def snapshot_signature(self) -> bytes | None:
+        with self._ds.transaction(commit=False) as c:
+            c.execute(
+                sql.SQL("SELECT signature FROM {} ORDER BY size DESC LIMIT 1").format(
+                    self._snapshots
+                ),
+                binary=True,
+            )
+            r = c.fetchone()
+            return None if r is None else bytes(r["signature"])
+
     def latest_snapshot(self) -> SnapshotRow | None:
         with self._ds.transaction(commit=False) as c:
             c.execute(

@@ -238,6 +238,7 @@ class Ledger:
         self._parts: dict[PartKey, bytes] = {}
         self._resident = resident_entries
         self._dropped: set[str] = set()  # streams whose state this object dropped
+        self._reader: PartReader | None = None  # reads parts back (once something is dropped)
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -533,19 +534,20 @@ class Ledger:
             # Parts the replaced snapshot names are kept too: a server that opened from it
             # reads them on first touch. That is this object's previous one, unless another
             # writer (or another version) saved one since: then its parts are read from it, or
-            # every part is kept if it cannot be read (keep=None).
-            keep: set[bytes] | None = {*taken.digests.values(), *self._parts.values()}
-            row = self._store.latest_snapshot()
-            if row is not None and keep is not None and row[4] != self._snap_signature:
-                stored = StoredSnapshot(*row)
-                named = named_parts(
-                    stored, origin=self.origin, log_key=self.state.log_key_at(stored.size)
-                )
-                keep = None if named is None else keep | named
+            # every part is kept if it cannot be read (named is None).
+            keep = {*taken.digests.values(), *self._parts.values()}
+            named: frozenset[bytes] | None = frozenset()
+            if self._store.snapshot_signature() not in (None, self._snap_signature):
+                row = self._store.latest_snapshot()
+                if row is not None:
+                    stored = StoredSnapshot(*row)
+                    named = named_parts(
+                        stored, origin=self.origin, log_key=self.state.log_key_at(stored.size)
+                    )
             self._store.put_snapshot(
                 (snap.size, snap.root, snap.state_root, snap.tag, snap.signature, snap.data),
                 taken.parts,
-                keep,
+                None if named is None else keep | named,
             )
             with self.views.lock:  # a part reads as stored only with its new digest
                 self._parts.clear()
@@ -567,12 +569,13 @@ class Ledger:
         snapshot names too (a part's key is the SHA-256 of its bytes)."""
         if self._resident is None or not self._parts:
             return
-        reader = PartReader(self._parts, self._store.snapshot_part)
-        self.views.attach(reader)
+        if self._reader is None:  # self._parts, changed in place from here on, is its view
+            self._reader = PartReader(self._parts, self._store.snapshot_part)
+            self.views.attach(self._reader)
         self.views.keep_resident(self._resident, self._parts.__contains__)
-        self._drop_rules(reader, every=True)
+        self._drop_rules(every=True)
 
-    def _drop_rules(self, reader: PartReader | None = None, *, every: bool = False) -> None:
+    def _drop_rules(self, *, every: bool = False) -> None:
         """Drop the rules' state of the streams whose views were dropped (unchanged since the
         snapshot: the views drop only those, and nothing is written while the lock is held);
         with ``every``, of every stream whose views are not in memory (the rules also read the
@@ -584,8 +587,8 @@ class Ledger:
             resident = self.views.resident_streams()
             dropped.update(n for k, n in self._parts if k == "r" and n not in resident)
         self._dropped |= dropped
-        if dropped:
-            reader = reader or PartReader(self._parts, self._store.snapshot_part)
+        reader = self._reader
+        if dropped and reader is not None:
             self.state.evict(
                 {n: functools.partial(reader, ("r", n)) for n in dropped if ("r", n) in self._parts}
             )

@@ -988,6 +988,11 @@ class EntryStore:
         with _db_errors("cannot read a snapshot part"):
             return self._db.snapshot_part(digest)
 
+    def snapshot_signature(self) -> bytes | None:
+        """The stored snapshot's signature, if any: which snapshot it is, without reading it."""
+        with _db_errors("cannot read the snapshot"):
+            return self._db.snapshot_signature()
+
     def latest_snapshot(self) -> SnapshotRow | None:
         """The stored snapshot, if any (not checked here: ledger/_snapshot.py checks it)."""
         with _db_errors("cannot read the snapshot"):

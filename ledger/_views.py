@@ -1503,11 +1503,7 @@ def _report_body(payload: bytes) -> Claim:
     return body
 
 
-def _unattached() -> tuple[Any, ...]:
-    raise RuntimeError("a snapshot's views were read without their parts attached")
-
-
-def _unattached_part(key: PartKey) -> tuple[Any, ...]:
+def _unattached(key: PartKey) -> tuple[Any, ...]:
     raise RuntimeError(f"the part of {key[1]!r} was read without a reader attached")
 
 
@@ -1699,7 +1695,7 @@ class Views:
         self._resident: dict[str, int] = {}
         self._resident_total = 0
         self._budget: int | None = None  # keep_resident's
-        self._loader: Callable[[PartKey], tuple[Any, ...]] = _unattached_part
+        self._loader: Callable[[PartKey], tuple[Any, ...]] = _unattached
         self._stored: Callable[[PartKey], bool] = _never
         self._dropped: set[str] = set()  # streams dropped since take_dropped
 
@@ -1742,8 +1738,10 @@ class Views:
         self._init_resident()
         self._streams = {}
         for name, part in streams.items():
-            s = self._streams[name] = _Stream(_unattached if part is None else None)
-            if part is not None:
+            if part is None:  # read by attach's reader when first touched
+                self._streams[name] = _Stream(functools.partial(self._load_part, ("s", name)))
+            else:
+                s = self._streams[name] = _Stream()
                 s.facts, s.live, s.signers, s.reports = part
         self._verifiers = {}
         for name, (entries, grants) in verifiers.items():
@@ -1781,10 +1779,6 @@ class Views:
         """Read parts with ``load(key)`` (called under the views' lock on a part's first read
         after an open from a snapshot, or after :meth:`keep_resident` dropped it)."""
         self._loader = load
-        for key in self.part_keys():
-            s = self._streams[key[1]]
-            if not s.loaded:
-                s._load = functools.partial(self._load_part, key)
 
     def _load_part(self, key: PartKey) -> tuple[Any, ...]:
         values = self._loader(key)
