@@ -12,11 +12,12 @@ import hashlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from attest import canonical
 from attest.build import make_statement
-from attest.dsse import sign_envelope
+from attest.dsse import Envelope, sign_envelope
 from attest.entry import entry_hash, genesis_prev
 from attest.statements import REGISTRY_STREAM, format_timestamp
 from keys import PrivateKey
@@ -49,6 +50,7 @@ def provider(i: int) -> str:
     return f"provider-{i:04d}"
 
 
+@cache
 def provider_key(i: int) -> PrivateKey:
     """Signing key of benchmark provider ``i``."""
     return PrivateKey.from_seed(hashlib.sha256(b"claimledger bench provider %d" % i).digest())
@@ -61,10 +63,17 @@ def _now() -> str:
 def _sign(
     kind: str, stream: str, prev: str, signer: str, body: Mapping[str, Any], k: PrivateKey
 ) -> bytes:
+    return signed_envelope(kind, stream, prev, signer, body, k).to_bytes()
+
+
+def signed_envelope(
+    kind: str, stream: str, prev: str, signer: str, body: Mapping[str, Any], k: PrivateKey
+) -> Envelope:
+    """A statement, signed now by ``k``."""
     statement = make_statement(
         kind=kind, stream=stream, prev=prev, signer=signer, signed_at=_now(), body=body
     )
-    return sign_envelope(canonical.encode(statement), k).to_bytes()
+    return sign_envelope(canonical.encode(statement), k)
 
 
 def init_ledger(url: str) -> Ledger:
@@ -103,8 +112,14 @@ class _Stream:
     claims: int = 0
 
 
-def signed_entries(n: int, providers: int) -> Iterator[bytes]:
-    """``n`` signed envelopes for the provider streams, chained, in a valid submission order."""
+def signed_entries(n: int, providers: int, part: tuple[int, int] = (0, 1)) -> Iterator[bytes]:
+    """``n`` signed envelopes for the provider streams, chained, in a valid submission order.
+
+    With ``part=(k, parts)``, only those of the providers ``p`` with ``p % parts == k``, in the
+    same order: the ``parts`` generators together sign exactly the entries of the whole, each
+    stream's in its order, so that they can run in separate processes.
+    """
+    k, parts = part
     streams = [_Stream(genesis_prev(provider(i))) for i in range(providers)]
     verifier_key = key(VERIFIER_KEY)
     made = 0
@@ -113,51 +128,46 @@ def signed_entries(n: int, providers: int) -> Iterator[bytes]:
         p = i % providers
         s = streams[p]
         name = provider(p)
+        mine = p % parts == k
         if s.claims % 10 == 9 and s.last_claim is not None and made + 2 <= n:
-            claim = s.last_claim
-            test = _sign(
-                "test.record",
-                name,
-                s.prev,
-                VERIFIER,
-                example_test_record_body(claim),
-                verifier_key,
-            )
-            s.prev = _hash(test)
-            test_digest = _digest(test)
-            verdict = _sign(
-                "verdict.issue",
-                name,
-                s.prev,
-                VERIFIER,
-                example_verdict_body(claim, [test_digest]),
-                verifier_key,
-            )
-            s.prev = _hash(verdict)
-            yield test
-            yield verdict
+            if mine:
+                test = signed_envelope(
+                    "test.record",
+                    name,
+                    s.prev,
+                    VERIFIER,
+                    example_test_record_body(s.last_claim),
+                    verifier_key,
+                )
+                verdict = signed_envelope(
+                    "verdict.issue",
+                    name,
+                    entry_hash(test).hex(),
+                    VERIFIER,
+                    example_verdict_body(s.last_claim, [payload_digest(test)]),
+                    verifier_key,
+                )
+                s.prev = entry_hash(verdict).hex()
+                yield test.to_bytes()
+                yield verdict.to_bytes()
             made += 2
         else:
-            body = example_claim_body(MEASURES[(i // providers) % len(MEASURES)])
-            envelope = _sign("claim.publish", name, s.prev, name, body, provider_key(p))
-            s.prev = _hash(envelope)
-            s.last_claim = _digest(envelope)
-            yield envelope
+            if mine:
+                body = example_claim_body(MEASURES[(i // providers) % len(MEASURES)])
+                claim = signed_envelope("claim.publish", name, s.prev, name, body, provider_key(p))
+                s.prev = entry_hash(claim).hex()
+                s.last_claim = payload_digest(claim)
+                yield claim.to_bytes()
+            else:
+                s.last_claim = ""  # a claim of another part: only its count matters here
             made += 1
         s.claims += 1
         i += 1
 
 
-def _hash(envelope: bytes) -> str:
-    from attest.dsse import Envelope
-
-    return entry_hash(Envelope.parse_stored(envelope)).hex()
-
-
-def _digest(envelope: bytes) -> str:
-    from attest.dsse import Envelope
-
-    return hashlib.sha256(Envelope.parse_stored(envelope).payload).hexdigest()
+def payload_digest(envelope: Envelope) -> str:
+    """The statement digest (SPEC §3.4) of ``envelope``, in hex: how claims are named."""
+    return hashlib.sha256(envelope.payload).hexdigest()
 
 
 def ledger_keys(ledger: Ledger) -> dict[str, bytes]:

@@ -49,14 +49,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from attest import canonical
-from attest.build import make_statement
 from attest.bundle import Bundle, verify_bundle
-from attest.dsse import Envelope, sign_envelope
+from attest.dsse import Envelope
 from attest.entry import LogEntry, entry_hash, genesis_prev
 from attest.rules import LogState, Placed
 from attest.statemap import StateMap, verify_map_proof
-from attest.statements import REGISTRY_STREAM, Statement, format_timestamp
+from attest.statements import REGISTRY_STREAM, Statement
 from attest.verify import LogVerifier
 from bench._util import machine, run_like_the_shells, stamp
 from bench._workload import (
@@ -67,6 +65,7 @@ from bench._workload import (
     provider,
     provider_key,
     signed_entries,
+    signed_envelope,
 )
 from keys import PrivateKey
 from ledger import Ledger, export_bundle
@@ -194,19 +193,6 @@ def bench_map(sizes: Sequence[int], n: int, rounds: int) -> dict[int, float]:
 # -- signing helpers -------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return format_timestamp(time.time_ns() // 1_000_000 // 1000 * 1000)
-
-
-def _sign(
-    kind: str, stream: str, prev: str, signer: str, body: dict[str, Any], k: PrivateKey
-) -> Envelope:
-    statement = make_statement(
-        kind=kind, stream=stream, prev=prev, signer=signer, signed_at=_now(), body=body
-    )
-    return sign_envelope(canonical.encode(statement), k)
-
-
 def _provider_body(i: int) -> dict[str, Any]:
     body = example_party_register_body(provider(i), "provider", keys=[])
     body["keys"] = [provider_key(i).public_key.b64()]
@@ -225,7 +211,7 @@ def _registrations(ledger: Ledger, providers: range) -> list[bytes]:
     authority = key(AUTHORITY_KEY)
     out: list[bytes] = []
     for kind, body in bodies:
-        env = _sign(kind, REGISTRY_STREAM, prev, AUTHORITY, body, authority)
+        env = signed_envelope(kind, REGISTRY_STREAM, prev, AUTHORITY, body, authority)
         prev = entry_hash(env).hex()
         out.append(env.to_bytes())
     return out
@@ -247,7 +233,7 @@ def _company_record() -> list[bytes]:
 
     def add(kind: str, signer: str, body: dict[str, Any], sk: PrivateKey) -> str:
         nonlocal prev
-        env = _sign(kind, name, prev, signer, body, sk)
+        env = signed_envelope(kind, name, prev, signer, body, sk)
         prev = entry_hash(env).hex()
         out.append(env)
         return hashlib.sha256(env.payload).hexdigest()

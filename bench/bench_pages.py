@@ -48,19 +48,18 @@ import uvicorn
 
 from api import create_app
 from api.web import mount
-from attest.entry import genesis_prev
+from attest.entry import entry_hash, genesis_prev
 from attest.statements import REGISTRY_STREAM
 from bench._util import machine, run_like_the_shells, stamp
 from bench._workload import (
     MEASURES,
     VERIFIER,
     VERIFIER_KEY,
-    _digest,
-    _hash,
-    _sign,
     init_ledger,
+    payload_digest,
     provider,
     provider_key,
+    signed_envelope,
 )
 from ledger import Ledger, freeze_heap
 from tests.attest.examples import (
@@ -124,16 +123,18 @@ def _registry(start_prev: str, companies: int) -> Iterator[bytes]:
         ("accreditation.grant", example_accreditation_grant_body(VERIFIER, list(MEASURES))),
     ]
     for kind, body in bodies:
-        env = _sign(kind, REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
-        prev = _hash(env)
-        yield env
+        env = signed_envelope(kind, REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
+        prev = entry_hash(env).hex()
+        yield env.to_bytes()
     for i in range(companies):
         body = example_party_register_body(provider(i), "provider", keys=[])
         body["keys"] = [provider_key(i).public_key.b64()]
         body["name"] = company_name(i)
-        env = _sign("party.register", REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
-        prev = _hash(env)
-        yield env
+        env = signed_envelope(
+            "party.register", REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY)
+        )
+        prev = entry_hash(env).hex()
+        yield env.to_bytes()
 
 
 def _records(companies: int) -> Iterator[bytes]:
@@ -142,28 +143,30 @@ def _records(companies: int) -> Iterator[bytes]:
         name = provider(i)
         body = example_claim_body(MEASURES[i % len(MEASURES)])
         body["services"] = [service_name(i)]
-        claim = _sign("claim.publish", name, genesis_prev(name), name, body, provider_key(i))
-        yield claim
+        claim = signed_envelope(
+            "claim.publish", name, genesis_prev(name), name, body, provider_key(i)
+        )
+        yield claim.to_bytes()
         if i % 10 == 0:
-            digest = _digest(claim)
-            test = _sign(
+            digest = payload_digest(claim)
+            test = signed_envelope(
                 "test.record",
                 name,
-                _hash(claim),
+                entry_hash(claim).hex(),
                 VERIFIER,
                 example_test_record_body(digest),
                 verifier_key,
             )
-            yield test
-            verdict = _sign(
+            yield test.to_bytes()
+            verdict = signed_envelope(
                 "verdict.issue",
                 name,
-                _hash(test),
+                entry_hash(test).hex(),
                 VERIFIER,
-                example_verdict_body(digest, [_digest(test)]),
+                example_verdict_body(digest, [payload_digest(test)]),
                 verifier_key,
             )
-            yield verdict
+            yield verdict.to_bytes()
 
 
 def _submit(ledger: Ledger, envelopes: Iterator[bytes]) -> int:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import orjson
 import pytest
 
+from attest.dsse import Envelope
 from bench import (
+    _workload,
     bench_completeness,
     bench_core,
     bench_http,
@@ -42,6 +45,43 @@ def test_bench_verify_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "peak RSS of the verifying process, growing state in memory" in out
     assert out.count("the rules' state in memory at the end") == 2
     assert "CPU per entry" in out
+
+
+def test_bench_verify_memory_only_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    """The log grown through the rules alone (bench/_bulk.py) passes full verification at each
+    checkpoint (a child that fails to verify fails the run), and memory is reported at each."""
+    bench_verify.main(["--quick", "--memory-only", "--workers", "2"])
+    out = capsys.readouterr().out
+    assert "built 6,000 entries into" in out
+    assert "through the rules alone" in out
+    assert re.search(r"MiB at 600 vs [\d.]+ MiB at 60 ", out)
+    assert re.search(r"MiB at 6,000 vs [\d.]+ MiB at 60 ", out)
+    assert "verify_ledger, 2 workers" not in out
+
+
+def test_signed_entries_in_parts_are_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signers in separate processes together sign exactly the workload's entries, each
+    stream's in its order."""
+    monkeypatch.setattr(_workload, "_now", lambda: "2026-12-07T00:00:00Z")
+    whole = list(_workload.signed_entries(997, 7))
+    parts = [list(_workload.signed_entries(997, 7, (k, 3))) for k in range(3)]
+    assert sum(map(len, parts)) == len(whole) == 997
+
+    def by_stream(envelopes: list[bytes]) -> dict[str, list[bytes]]:
+        out: dict[str, list[bytes]] = {}
+        for e in envelopes:
+            stream = orjson.loads(Envelope.parse_stored(e).payload)["stream"]
+            out.setdefault(stream, []).append(e)
+        return out
+
+    merged: dict[str, list[bytes]] = {}
+    for part in parts:
+        for stream, entries in by_stream(part).items():
+            assert stream not in merged  # a stream is one part's
+            merged[stream] = entries
+    assert merged == by_stream(whole)
+    kinds = {orjson.loads(Envelope.parse_stored(e).payload)["kind"] for e in whole}
+    assert kinds == {"claim.publish", "test.record", "verdict.issue"}
 
 
 def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
