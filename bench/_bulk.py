@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import time
 from collections.abc import Iterator
 from itertools import islice
 
@@ -85,7 +86,6 @@ def grow(
     notes_at: set[int],
     origin: str,
     log_key: PrivateKey,
-    clock_ms: int,
     signers: int = 2,
 ) -> dict[str, str]:
     """Grow the log at ``url`` (its registry already written) to ``size`` entries.
@@ -101,9 +101,9 @@ def grow(
                 LogEntry(s.index, s.stream, s.position, s.log_time_ms, s.envelope, s.state_root)
             )
         state = verifier.state
-        now = max(clock_ms, state.last_log_time_ms)
         batch: list[StoredEntry] = []
         for data in _signed(signers, size - verifier.size, providers):
+            now = max(time.time_ns() // 1_000_000, state.last_log_time_ms)  # the log's clock
             signed = _opened(data)
             stream = signed.statement.stream
             raw = LogEntry(verifier.size, stream, state.head(stream)[1], now, data)

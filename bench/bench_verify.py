@@ -93,7 +93,6 @@ def build(db: Path, sizes: Sequence[int], *, fast: bool = False) -> dict[str, st
     if fast:
         with init_ledger(f"sqlite:///{db}") as ledger:
             register_parties(ledger, PROVIDERS)
-            clock_ms = ledger.state.last_log_time_ms
         notes = grow(
             f"sqlite:///{db}",
             providers=PROVIDERS,
@@ -101,7 +100,6 @@ def build(db: Path, sizes: Sequence[int], *, fast: bool = False) -> dict[str, st
             notes_at=set(sizes),
             origin=ORIGIN,
             log_key=key(LOG_KEY),
-            clock_ms=clock_ms,
         )
     else:
         with SignaturePool() as pool, init_ledger(f"sqlite:///{db}") as ledger:
