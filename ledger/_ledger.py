@@ -216,6 +216,7 @@ class Ledger:
         self._lock = threading.RLock()  # guards state, frontier, node cache, recent hashes
         self.state = LogState()
         self.views = Views()
+        self.views.read_log(self._leaves)
         self._frontier = MerkleFrontier()
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._unsaved: list[tuple[int, int, bytes]] = []  # nodes not yet in the store
@@ -501,6 +502,7 @@ class Ledger:
             )
             return
         self.state, self.views, self._frontier = derived.state, derived.views, derived.frontier
+        self.views.read_log(self._leaves)
         self._about, self._index_of = derived.about, derived.recent
         self._parts = derived.parts
         self._snap_size = stored.size
@@ -557,6 +559,11 @@ class Ledger:
             self._snap_signature = snap.signature
             self._keep_resident()
             return snap.size
+
+    def _leaves(self, start: int, end: int) -> list[tuple[int, str, int]]:
+        """The log time, stream and position of the stored entries ``start .. end-1`` (what
+        the views' log index reads back, :meth:`Views.read_log`)."""
+        return [(e.log_time_ms, e.stream, e.position) for e in self._store.leaves(start, end)]
 
     def _keep_resident(self) -> None:
         """Hold this object to its memory budget (:data:`RESIDENT_ENTRIES`) once a snapshot

@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from heapq import heappush, heapreplace
 from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -63,6 +64,7 @@ from attest.statements import (
 from keys import PublicKey
 from ledger._engagements import Engagement, EngagementFact, engagement_fact, engagements_of
 from ledger._search import NameHit, NameIndex, SortedKeys, fold
+from ledger.errors import CorruptionError
 
 __all__ = [
     "PUBLIC_STATUSES",
@@ -1518,11 +1520,23 @@ class _VerifierIndex:
     :class:`_LogIndex`, so a snapshot holds no copy of their facts); and its accreditations as
     granted."""
 
-    __slots__ = ("entries", "grants")
+    __slots__ = ("entries", "grants", "offsets", "streams")
 
     def __init__(self) -> None:
         self.entries = array("i")
+        self.streams = array("i")  # each entry's stream number and offset: where its fact is
+        self.offsets = array("i")
         self.grants: list[Accreditation] = []
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.entries.tobytes(), self.streams.tobytes(), self.offsets.tobytes(), self.grants)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.__init__()  # type: ignore[misc]
+        entries, streams, offsets, self.grants = state
+        self.entries.frombytes(entries)
+        self.streams.frombytes(streams)
+        self.offsets.frombytes(offsets)
 
 
 class _Stream:
@@ -1565,56 +1579,197 @@ class _Stream:
         return (self.facts, self.live, self.signers, self.reports)
 
 
+LOG_CHUNK = 4096
+"""Entries per chunk of the views' log index (:class:`_LogIndex`): what it reads back at once."""
+
+LOG_CHUNKS_RESIDENT = 64
+"""Whole chunks of the log index a server with a memory budget keeps in memory (4 MB), the
+least recently read dropped first; the rest are read back from the log's leaves."""
+
+_LOG_SHIFT = LOG_CHUNK.bit_length() - 1
+_LOG_MASK = LOG_CHUNK - 1
+
+ReadLeaves = Callable[[int, int], list[tuple[int, str, int]]]
+"""``(start, end)`` -> the log time, stream and stream position of entries ``start .. end-1``."""
+
+_Chunk = tuple["array[int]", "array[int]", "array[int]"]  # log times, stream numbers, offsets
+
+
 class _LogIndex:
     """Every applied entry's global index and log time, and where its fact is (its stream's
-    number and its offset in that stream's facts), as flat arrays: 16 bytes an entry (24 in a
-    sparse feed, whose indexes have gaps), read from a snapshot as byte strings, not a million
-    objects. Fed the whole log, entry ``n`` has index ``n``: the indexes are then a ``range``."""
+    number and its offset in that stream's facts): 16 bytes an entry (24 in a sparse feed, whose
+    indexes have gaps), in chunks of :data:`LOG_CHUNK` entries. Fed the whole log, entry ``n``
+    has index ``n``: the indexes are then a ``range``, and the log's own leaves hold the rest
+    (log time, stream, position: a stream's offset is its position).
 
-    __slots__ = ("_index", "offset", "stream", "streams", "time")
+    Given the ledger's reader of its leaves (:meth:`read_from`), a snapshot pickles only the
+    newest chunk and each chunk's first log time, and the older chunks are read back from the
+    log when first touched: an open no longer reads 16 bytes an entry. Held to a budget
+    (:meth:`keep`), it drops the least recently read whole chunks past it (issue 10 §2)."""
+
+    __slots__ = ("_chunks", "_firsts", "_index", "_keep", "_n", "_read", "_resident", "streams")
 
     def __init__(self) -> None:
         self._index: array[int] | None = None  # None: dense, entry n has index n
-        self.time = array("q")
-        self.stream = array("i")
-        self.offset = array("i")
+        self._chunks: list[_Chunk | None] = []  # None: in the log, not in memory
+        self._firsts = array("q")  # the log time of each chunk's first entry
+        self._n = 0
+        self._read: Callable[[int, int], _Chunk] | None = None
+        self._keep: int | None = None
+        self._resident: dict[int, None] = {}  # whole chunks in memory, least recently read first
         self.streams: list[str] = []  # by number
 
     @property
     def index(self) -> Sequence[int]:
         """The global index of each entry, ascending (bisect it)."""
-        return range(len(self.time)) if self._index is None else self._index
+        return range(self._n) if self._index is None else self._index
 
     def __len__(self) -> int:
-        return len(self.time)
+        return self._n
 
     def append(self, fact: EntryFact, number: int, offset: int) -> None:
-        if self._index is None and fact.index != len(self.time):
-            self._index = array("q", range(len(self.time)))
+        n = self._n
+        if self._index is None and fact.index != n:
+            self._index = array("q", range(n))
         if self._index is not None:
             self._index.append(fact.index)
-        self.time.append(fact.log_time_ms)
-        self.stream.append(number)
-        self.offset.append(offset)
+        k = n >> _LOG_SHIFT
+        if k == len(self._chunks):
+            self._chunks.append((array("q"), array("i"), array("i")))
+            self._firsts.append(fact.log_time_ms)
+            if k:
+                self._touch(k - 1)  # now whole: it may be dropped
+        time, stream, off = self._chunk(k)
+        time.append(fact.log_time_ms)
+        stream.append(number)
+        off.append(offset)
+        self._n = n + 1
+
+    def time_of(self, n: int) -> int:
+        """The log time of entry number ``n``."""
+        return self._chunk(n >> _LOG_SHIFT)[0][n & _LOG_MASK]
+
+    def where(self, n: int) -> tuple[int, int]:
+        """Entry number ``n``'s stream number and offset in that stream's facts."""
+        chunk = self._chunk(n >> _LOG_SHIFT)
+        return chunk[1][n & _LOG_MASK], chunk[2][n & _LOG_MASK]
+
+    def count_at_or_before(self, time_ms: int) -> int:
+        """How many entries were logged at or before ``time_ms`` (log times never decrease)."""
+        k = bisect_right(self._firsts, time_ms)
+        return (k - 1) * LOG_CHUNK + bisect_right(self._chunk(k - 1)[0], time_ms) if k else 0
+
+    def chunk_bound(self, time_ms: int) -> int:
+        """At least :meth:`count_before` ``(time_ms)``, found without reading a chunk."""
+        return bisect_left(self._firsts, time_ms) * LOG_CHUNK
+
+    def count_before(self, time_ms: int) -> int:
+        """How many entries were logged before ``time_ms``."""
+        k = bisect_left(self._firsts, time_ms)
+        return (k - 1) * LOG_CHUNK + bisect_left(self._chunk(k - 1)[0], time_ms) if k else 0
+
+    def streams_from(self, n: int) -> set[int]:
+        """The numbers of the streams of entries ``n`` and later."""
+        out: set[int] = set()
+        for k in range(n >> _LOG_SHIFT, len(self._chunks)):
+            skip = n - k * LOG_CHUNK
+            out.update(self._chunk(k)[1][skip:] if skip > 0 else self._chunk(k)[1])
+        return out
+
+    # -- paging ------------------------------------------------------------------------------
+
+    def read_from(self, read: ReadLeaves, numbers: dict[str, int]) -> None:
+        """Read chunks not in memory from the log's leaves with ``read`` (``numbers``: each
+        stream's number)."""
+
+        def chunk(start: int, end: int) -> _Chunk:
+            time, stream, off = array("q"), array("i"), array("i")
+            for t, name, position in read(start, end):
+                time.append(t)
+                stream.append(numbers[name])
+                off.append(position)
+            return time, stream, off
+
+        self._read = chunk
+        self._register()
+
+    def keep(self, chunks: int | None) -> None:
+        """Keep at most ``chunks`` whole chunks in memory (``None``: every chunk read stays)."""
+        self._keep = chunks
+        self._register()
+
+    def _register(self) -> None:
+        """Count the whole chunks in memory (oldest first), once they can be read back."""
+        if self._read is None or self._index is not None:
+            return
+        for k in range(len(self._chunks) - 1):
+            if self._chunks[k] is not None and k not in self._resident:
+                self._resident[k] = None
+        self._shrink()
+
+    def _chunk(self, k: int) -> _Chunk:
+        chunk = self._chunks[k]
+        if chunk is None:
+            chunk = self._chunks[k] = self._load(k)
+            self._touch(k)
+        elif k in self._resident:
+            self._resident[k] = self._resident.pop(k)
+        return chunk
+
+    def _load(self, k: int) -> _Chunk:
+        start, end = k * LOG_CHUNK, min((k + 1) * LOG_CHUNK, self._n)
+        if self._read is None:
+            raise RuntimeError("the views' log index is in the log, and no reader is attached")
+        try:
+            chunk = self._read(start, end)
+        except KeyError as exc:
+            raise CorruptionError(f"the log's leaves {start}..{end - 1} name stream {exc}") from exc
+        if len(chunk[0]) != end - start or chunk[0][0] != self._firsts[k]:
+            raise CorruptionError(
+                f"the log's leaves {start}..{end - 1} are not the entries the views applied"
+            )
+        return chunk
+
+    def _touch(self, k: int) -> None:
+        """Chunk ``k``, whole and in memory, was just read or completed."""
+        if self._read is None or self._index is not None:
+            return  # nothing to read it back from: it stays
+        self._resident[k] = None
+        self._shrink()
+
+    def _shrink(self) -> None:
+        keep, resident = self._keep, self._resident
+        while keep is not None and len(resident) > keep:
+            oldest = next(iter(resident))
+            del resident[oldest]
+            self._chunks[oldest] = None
 
     def __getstate__(self) -> tuple[Any, ...]:
+        # With a reader, a dense index is in the log: only its newest chunk is pickled.
+        paged = self._read is not None and self._index is None
+        numbers = range(len(self._chunks))
+        chunks = [self._chunk(k) for k in (numbers[-1:] if paged else numbers)]
         return (
             None if self._index is None else self._index.tobytes(),
-            self.time.tobytes(),
-            self.stream.tobytes(),
-            self.offset.tobytes(),
+            self._n,
+            self._firsts.tobytes(),
+            [tuple(col.tobytes() for col in chunk) for chunk in chunks],
             self.streams,
         )
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.__init__()  # type: ignore[misc]
-        index, time, stream, offset, self.streams = state
+        index, self._n, firsts, chunks, self.streams = state
         if index is not None:
             self._index = array("q")
             self._index.frombytes(index)
-        self.time.frombytes(time)
-        self.stream.frombytes(stream)
-        self.offset.frombytes(offset)
+        self._firsts.frombytes(firsts)
+        self._chunks = [None] * (len(self._firsts) - len(chunks))
+        for data in chunks:
+            chunk = (array("q"), array("i"), array("i"))
+            for col, b in zip(chunk, data, strict=True):
+                col.frombytes(b)
+            self._chunks.append(chunk)
 
 
 _P = ParamSpec("_P")
@@ -1677,9 +1832,10 @@ class Views:
         self._verifiers: dict[str, _VerifierIndex] = {}
         self._engagement_opener: dict[bytes, str] = {}
         # Every active claim version whose latest verdict has a validUntil: claim digest ->
-        # (validUntil in ms, the verdict's number in self._all). The whole log's feed finds its
-        # expiring items here, not in every stream's part (which it would have to read).
-        self._due: dict[bytes, tuple[int, int]] = {}
+        # (validUntil in ms, the verdict's number in self._all, its stream's number and offset
+        # there). The whole log's feed finds its expiring items here, not in every stream's part
+        # (which it would have to read).
+        self._due: dict[bytes, tuple[int, int, int, int]] = {}
         # The facts of the newest entries applied (the whole log's feed shows them without
         # reading their streams' parts).
         self._newest: deque[EntryFact] = deque(maxlen=_NEWEST)
@@ -1722,15 +1878,11 @@ class Views:
             name: (s.part() if name == REGISTRY_STREAM else None)
             for name, s in self._streams.items()
         }
-        state["_verifiers"] = {
-            name: (v.entries.tobytes(), v.grants) for name, v in self._verifiers.items()
-        }
         state["_newest"] = list(self._newest)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         streams = state.pop("_streams")
-        verifiers = state.pop("_verifiers")
         self.__dict__.update(state)
         self._newest = deque(state["_newest"], maxlen=_NEWEST)
         self._lock = threading.RLock()
@@ -1743,11 +1895,6 @@ class Views:
             else:
                 s = self._streams[name] = _Stream()
                 s.facts, s.live, s.signers, s.reports = part
-        self._verifiers = {}
-        for name, (entries, grants) in verifiers.items():
-            v = self._verifiers[name] = _VerifierIndex()
-            v.entries.frombytes(entries)
-            v.grants = grants
 
     def part_keys(self) -> list[PartKey]:
         """Every part a snapshot stores apart: each provider stream's (see :class:`_Stream`)."""
@@ -1789,6 +1936,12 @@ class Views:
         return values
 
     @_locked
+    def read_log(self, read: ReadLeaves) -> None:
+        """Read the chunks of the log index that are not in memory from the log's leaves with
+        ``read``: from then on a snapshot pickles only the newest chunk (:class:`_LogIndex`)."""
+        self._all.read_from(read, self._numbers)
+
+    @_locked
     def keep_resident(self, entries: int | None, stored: Callable[[PartKey], bool]) -> None:
         """From now on keep provider streams' parts of about ``entries`` entries in memory
         (``None``: every part read or written stays): past it, the parts of the streams least
@@ -1796,6 +1949,7 @@ class Views:
         ``stored`` says a snapshot holds them — down to three quarters of it, and read again
         with :meth:`attach`'s reader when next touched."""
         self._budget, self._stored = entries, stored
+        self._all.keep(None if entries is None else LOG_CHUNKS_RESIDENT)
         self._shrink()
 
     def _shrink(self, spare: str | None = None) -> None:
@@ -1916,7 +2070,8 @@ class Views:
         if until is None:
             self._due.pop(c.fact.digest, None)
         elif c.verdicts[-1] is fact:
-            self._due[c.fact.digest] = (until, len(self._all) - 1)
+            n = len(self._all) - 1
+            self._due[c.fact.digest] = (until, n, *self._all.where(n))
 
     def _verifier_index(self, party: str) -> _VerifierIndex:
         idx = self._verifiers.get(party)
@@ -1926,12 +2081,20 @@ class Views:
 
     def _index_last(self, party: str) -> None:
         """Add the entry applied last to the verifier's index."""
-        self._verifier_index(party).entries.append(len(self._all) - 1)
+        n = len(self._all) - 1
+        number, offset = self._all.where(n)
+        idx = self._verifier_index(party)
+        idx.entries.append(n)
+        idx.streams.append(number)
+        idx.offsets.append(offset)
 
     def _fact_at(self, n: int) -> EntryFact:
         """The fact of the ``n``-th entry applied."""
-        a = self._all
-        return self._streams[a.streams[a.stream[n]]].facts[a.offset[n]]
+        return self._fact_where(*self._all.where(n))
+
+    def _fact_where(self, number: int, offset: int) -> EntryFact:
+        """The fact at ``offset`` in the stream numbered ``number``."""
+        return self._streams[self._all.streams[number]].facts[offset]
 
     def _index_verifier(self, fact: EntryFact) -> None:
         k = fact.kind
@@ -2146,7 +2309,7 @@ class Views:
         """The first global index excluded by the cut."""
         limit = self.size if size is None else min(size, self.size)
         if as_of_ms is not None:
-            n = bisect_right(self._all.time, as_of_ms)
+            n = self._all.count_at_or_before(as_of_ms)
             limit = min(limit, self._all.index[n - 1] + 1 if n else 0)
         return max(limit, 0)
 
@@ -2199,7 +2362,7 @@ class Views:
     def _time_at(self, limit: int) -> int:
         """The log time of the last entry before global index ``limit`` (0 for none)."""
         n = bisect_left(self._all.index, limit)
-        return self._all.time[n - 1] if n else 0
+        return self._all.time_of(n - 1) if n else 0
 
     # -- replay ----------------------------------------------------------------------------
 
@@ -2543,7 +2706,7 @@ class Views:
         """The log time of the entry at ``index``, if there is one."""
         a = self._all
         n = bisect_left(a.index, index)
-        return a.time[n] if n < len(a) and a.index[n] == index else None
+        return a.time_of(n) if n < len(a) and a.index[n] == index else None
 
     @_locked
     def names(self, party_ids: Iterable[str]) -> dict[str, str]:
@@ -2683,20 +2846,36 @@ class Views:
         of the verdicts returned: the others' state at ``cut`` is their state now, in
         :attr:`_due`."""
         a = self._all
-        late = set(a.stream[bisect_left(a.index, cut) :])
+        late = a.streams_from(bisect_left(a.index, cut))
         items: list[FeedItem] = []
         for k in late:
             if a.streams[k] != REGISTRY_STREAM:
                 items.extend(self._expiring(self._streams[a.streams[k]], cut, time_ms, window))
-        picked: list[tuple[int, int, int, int]] = []
-        for until, num in self._due.values():
-            if time_ms <= until <= time_ms + window and a.stream[num] not in late:
-                first = bisect_left(a.time, until - window)
-                if a.index[first] < a.index[num]:
-                    first = num  # issued within the window: the item is the verdict's own
-                picked.append((a.index[first], a.index[num], a.time[first], num))
-        picked.sort(reverse=True)
-        items.extend(FeedItem(self._fact_at(n), True, i, t) for i, _, t, n in picked[:limit])
+        # A verdict's item is at the first entry logged inside its window (or at the verdict,
+        # if that is later): found exactly for the newest ``limit`` only, the others bounded by
+        # the chunk of the log index the window starts in (no chunk read).
+        bounded: list[tuple[int, int, int, int, int]] = []
+        last = len(a) - 1
+        for until, num, number, offset in self._due.values():
+            if time_ms <= until <= time_ms + window and number not in late:
+                hi = max(min(a.chunk_bound(until - window), last), num)
+                bounded.append((hi, until, num, number, offset))
+        bounded.sort(reverse=True)
+        best: list[tuple[int, int, int, int, int, int]] = []  # the newest ``limit``, a min-heap
+        for hi, until, num, number, offset in bounded:
+            if len(best) == limit and a.index[hi] < best[0][0]:
+                break
+            first = max(a.count_before(until - window), num)
+            key = (a.index[first], a.index[num], a.time_of(first), num, number, offset)
+            if len(best) < limit:
+                heappush(best, key)
+            elif key > best[0]:
+                heapreplace(best, key)
+        best.sort(reverse=True)
+        items.extend(
+            FeedItem(self._fact_where(number, offset), True, i, t)
+            for i, _, t, _, number, offset in best
+        )
         return items
 
     def _expiring(self, s: _Stream, cut: int, time_ms: int, window: int) -> Iterable[FeedItem]:
@@ -2718,11 +2897,11 @@ class Views:
             # The first entry logged inside the window: the item exists from there on, the
             # same at every later size while the verdict stays the latest and unexpired.
             a = self._all
-            first = bisect_left(a.time, until - window)
+            first = a.count_before(until - window)
             if a.index[first] < v.index:
                 yield FeedItem(v, True, v.index, v.log_time_ms)
             else:
-                yield FeedItem(v, True, a.index[first], a.time[first])
+                yield FeedItem(v, True, a.index[first], a.time_of(first))
 
     # -- parties ---------------------------------------------------------------------------
 
@@ -2740,7 +2919,7 @@ class Views:
             return None
         idx = self._verifiers.get(party_id) or _VerifierIndex()
         cut = bisect_left(idx.entries, bisect_left(self._all.index, limit))
-        facts = [self._fact_at(n) for n in idx.entries[:cut]]
+        facts = list(map(self._fact_where, idx.streams[:cut], idx.offsets[:cut]))
         grants = tuple(
             a
             if a.suspended_at is None or a.suspended_at < limit

@@ -152,3 +152,15 @@ def within_a_minute(test: Callable[..., None]) -> Callable[..., None]:
             test(*args, **kwargs)
 
     return wrapper
+
+
+def small_log_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int = 4, resident: int = 1) -> None:
+    """Make the views' log index come in chunks of ``chunk`` entries and keep ``resident`` of
+    them under a memory budget, so that a small log reads most of them back from its leaves."""
+    from ledger import _views
+
+    assert chunk & (chunk - 1) == 0, "a power of two"
+    monkeypatch.setattr(_views, "LOG_CHUNK", chunk)
+    monkeypatch.setattr(_views, "_LOG_SHIFT", chunk.bit_length() - 1)
+    monkeypatch.setattr(_views, "_LOG_MASK", chunk - 1)
+    monkeypatch.setattr(_views, "LOG_CHUNKS_RESIDENT", resident)

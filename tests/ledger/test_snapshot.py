@@ -33,6 +33,7 @@ from ledger._snapshot import (
     SnapshotRefused,
     StoredSnapshot,
     TakenSnapshot,
+    _loads,
     layout_tag,
     read_snapshot,
     take_snapshot,
@@ -41,7 +42,7 @@ from ledger._views import PartKey
 from ledger.errors import CorruptionError
 from tests.attest.examples import example_test_record_body
 from tests.attest.logbuilder import key
-from tests.conftest import reading_meanwhile
+from tests.conftest import reading_meanwhile, small_log_chunks
 from tests.ledger.actors import LOG_KEY, P, Q, V, claim, envelope, init_ledger, register_story
 from tests.web.test_pages import make_demo
 
@@ -453,6 +454,36 @@ def test_a_writer_over_its_memory_budget_drops_stored_parts_and_reads_them_again
     with _open(url, _log_key(demo), resident_entries=None) as led:
         assert _fingerprint(led, today) == replayed
         assert led.views.loaded_parts() == len(led.views.part_keys())
+
+
+def test_a_snapshot_holds_the_newest_chunk_of_the_log_index_and_the_log_the_rest(
+    demo: tuple[Path, Path, int], db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The views' log index (16 bytes an entry) is in the snapshot's core only as its newest
+    chunk: an open reads the others from the log's leaves when something needs them, and a
+    server with a budget keeps one of them in memory; every answer is the replay's."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    url, today = f"sqlite:///{db}", demo[2]
+
+    def answers(led: Ledger) -> tuple[Any, ...]:
+        views = led.views
+        times = [views.log_time(i) for i in range(led.size)]
+        return _fingerprint(led, today), times, [views.size_at(t or 0) for t in times]
+
+    with _open(url, _log_key(demo), snapshots=False) as led:
+        replayed = answers(led)
+        chunks = len(led.views._all._chunks)
+        assert chunks > 10
+    with _open(url, _log_key(demo)) as led:
+        led.snapshot()
+        core = _loads(led.store.latest_snapshot()[5])  # type: ignore[index]
+        assert core.views._all._chunks.count(None) == chunks - 1
+    for budget in (1, None):
+        with _open(url, _log_key(demo), resident_entries=budget) as led:
+            assert led.views._all._chunks.count(None) == chunks - 1  # none read yet
+            assert answers(led) == replayed
+            held = chunks - led.views._all._chunks.count(None)
+            assert held == (2 if budget else chunks)  # the newest, and one other under a budget
 
 
 def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) -> None:

@@ -7,8 +7,11 @@ integration test runs through a real Ledger on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,7 @@ from ledger._views import (
     accreditation_gaps,
     out_of_accreditation,
 )
+from ledger.errors import CorruptionError
 from tests.attest.examples import (
     AUTHORITY,
     example_accreditation_grant_body,
@@ -38,6 +42,7 @@ from tests.attest.examples import (
     example_verdict_body,
 )
 from tests.attest.logbuilder import STEP_MS, LogBuilder, digest, key
+from tests.conftest import small_log_chunks
 from tests.ledger.actors import mirrored_ledger
 
 P = "acme-social"
@@ -53,10 +58,15 @@ MEASURES6 = [IMG, VID, REP, URL, AGE, "defaults.minor_settings"]
 FAR_FUTURE = parse_timestamp("2030-01-01T00:00:00Z")
 
 
-def views_of(b: LogBuilder) -> Views:
-    """Admit every entry of ``b`` with the rules, feeding the views in index order."""
+def views_of(b: LogBuilder, *, paged: bool = False) -> Views:
+    """Admit every entry of ``b`` with the rules, feeding the views in index order (``paged``:
+    with their log index read back from ``b``'s leaves past a few chunks, as a server's with a
+    memory budget)."""
     state = LogState()
     views = Views()
+    if paged:
+        views.read_log(lambda s, e: [(r.log_time_ms, r.stream, r.position) for r in b.entries[s:e]])
+        views.keep_resident(10**9, lambda key: False)  # parts stay; the log index is paged
     for raw in b.entries:
         placed = state.open(raw)
         state.admit(placed)
@@ -1081,10 +1091,9 @@ def test_the_whole_log_feed_reads_older_entries_from_their_streams(
             assert few.feed(size=size, limit=limit) == whole.feed(size=size, limit=limit)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_whole_log_feed_finds_the_expiring_items_every_company_feed_finds(seed: int) -> None:
-    """The whole log's expiring items come from an index of the newest verdicts, not from every
-    company's record: at every size they are the newest of all the company feeds' own."""
+def _claims_and_expiring_verdicts(seed: int) -> LogBuilder:
+    """Two companies' claims, new versions, withdrawals and verdicts of many validities, with
+    jumps of days in log time."""
     rnd = random.Random(seed)
     b = base()
     live: dict[str, list[str]] = {P: [], Q: []}
@@ -1110,7 +1119,20 @@ def test_the_whole_log_feed_finds_the_expiring_items_every_company_feed_finds(se
             until = b.time_ms + jump + rnd.randrange(1, 60) * DAY
             body["validUntil"] = format_timestamp(until // 1000 * 1000)
             b.append("verdict.issue", provider, V, body, log_time_ms=b.time_ms + jump)
-    views = views_of(b)
+    return b
+
+
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_whole_log_feed_finds_the_expiring_items_every_company_feed_finds(
+    seed: int, paged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole log's expiring items come from an index of the newest verdicts, not from every
+    company's record: at every size they are the newest of all the company feeds' own (also
+    when the log index is read back a chunk at a time: only the newest are looked up there)."""
+    small_log_chunks(monkeypatch)
+    b = _claims_and_expiring_verdicts(seed)
+    views = views_of(b, paged=paged)
     seen = 0
     for size in range(1, len(b.entries) + 1, 3):
         for limit in (2, 1000):
@@ -1149,3 +1171,185 @@ def test_a_company_record_s_views_have_gaps_and_read_as_the_whole_log_s() -> Non
     for size in range(1, len(b.entries) + 1):
         assert mine.replay(P, size=size, at_ms=at) == whole.replay(P, size=size, at_ms=at)
         assert mine.feed(P, size=size).items == whole.feed(P, size=size).items
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_log_index_read_back_in_chunks_reads_as_one_in_memory(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held to one chunk of four entries in memory, the views' log index reads the others back
+    from the log's leaves: every read that goes through it — the log at a time, the time of a
+    size or an entry, the whole log's search and feed, a verifier's record — is the same as
+    with the whole index in memory, at every size."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    b = _claims_and_expiring_verdicts(seed)
+    whole, paged = views_of(b), views_of(b, paged=True)
+    index = paged._all
+    assert sum(c is None for c in index._chunks) >= len(index._chunks) - 2  # dropped as fed
+    times = sorted({r.log_time_ms for r in b.entries})
+    for t in [0, *times, *(t + 1 for t in times), *(t - 1 for t in times)]:
+        assert paged.size_at(t) == whole.size_at(t), t
+    n = len(b.entries)
+    at = b.time_ms
+    for size in range(0, n + 1, 2):
+        assert paged.time_at(size) == whole.time_at(size)
+        assert paged.feed(size=size, limit=3) == whole.feed(size=size, limit=3)
+        assert paged.verifier(V, at_ms=at, size=size) == whole.verifier(V, at_ms=at, size=size)
+    for i in range(n + 1):
+        assert paged.log_time(i) == whole.log_time(i)
+    for kind in (None, "verdict.issue", "claim.publish"):
+        for after in (None, 0, n // 3, n - 2):
+            got = paged.search(kind=kind, after_index=after, limit=5)
+            assert got == whole.search(kind=kind, after_index=after, limit=5)
+    assert len(index._resident) <= 1  # still one chunk, however much was read back
+
+
+def test_a_snapshot_of_a_paged_log_index_holds_its_newest_chunk_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given the log's reader, the index pickles its newest chunk and each chunk's first log
+    time, not 16 bytes an entry; restored, it reads the rest from the log, and says so when it
+    has no reader, or when the log's leaves are not the entries it indexed."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    b = _claims_and_expiring_verdicts(0)
+    whole, paged = views_of(b), views_of(b, paged=True)
+    chunks = -(-len(b.entries) // 4)
+    assert len(whole._all.__getstate__()[3]) == chunks > 10
+    state = paged._all.__getstate__()
+    assert len(state[3]) == 1
+
+    def restored() -> views_module._LogIndex:
+        index = views_module._LogIndex.__new__(views_module._LogIndex)
+        index.__setstate__(state)
+        return index
+
+    index = restored()
+    with pytest.raises(RuntimeError, match="no reader"):
+        index.time_of(0)
+    numbers = whole._numbers
+    index.read_from(
+        lambda s, e: [(r.log_time_ms, r.stream, r.position) for r in b.entries[s:e]], numbers
+    )
+    for n in range(len(b.entries)):
+        assert (index.time_of(n), index.where(n)) == (whole._all.time_of(n), whole._all.where(n))
+    # A log whose leaves are not what was indexed: shifted by one, or naming another stream.
+    shifted = restored()
+    shifted.read_from(
+        lambda s, e: [(r.log_time_ms, r.stream, r.position) for r in b.entries[s + 1 : e + 1]],
+        numbers,
+    )
+    with pytest.raises(CorruptionError, match="not the entries the views applied"):
+        shifted.time_of(4)
+    renamed = restored()
+    renamed.read_from(lambda s, e: [(b.entries[s].log_time_ms, "nobody", 0)] * (e - s), numbers)
+    with pytest.raises(CorruptionError, match="name stream 'nobody'"):
+        renamed.where(0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_log_index_finds_times_and_streams_as_a_flat_list_would(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the entries logged before (or at) a time, bounding that count without a read,
+    and the streams from an entry on: the same as on flat lists, with many entries at one
+    time, across chunk edges, with one chunk in memory."""
+    small_log_chunks(monkeypatch, chunk=8, resident=1)
+    rnd = random.Random(seed)
+    times: list[int] = []
+    streams: list[int] = []
+    t = 1000
+    index = views_module._LogIndex()
+    index.read_from(
+        lambda s, e: [(times[n], str(streams[n]), 0) for n in range(s, e)],
+        {str(i): i for i in range(5)},
+    )
+    index.keep(1)
+    for n in range(150):
+        t += rnd.choice((0, 0, 0, 1, 7))
+        times.append(t)
+        streams.append(rnd.randrange(5))
+        fact: Any = SimpleNamespace(index=n, log_time_ms=t)
+        index.append(fact, streams[-1], 0)
+    for q in range(990, t + 3):
+        assert index.count_before(q) == bisect.bisect_left(times, q), q
+        assert index.count_at_or_before(q) == bisect.bisect_right(times, q), q
+        assert index.chunk_bound(q) >= index.count_before(q)
+    for n in range(0, 151, 3):
+        assert index.streams_from(n) == set(streams[n:])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_newest_expiring_verdicts_are_found_without_looking_up_every_one(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole log's expiring items, at most ``limit``: the newest of all of them, exactly,
+    though only those that can be among them are looked up in a paged log index."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    b = _claims_and_expiring_verdicts(seed)
+    views = views_of(b, paged=True)
+    tested = 0
+    for cut in range(1, len(b.entries) + 1):
+        time_ms = views.time_at(cut)
+        every = views._expiring_all(cut, time_ms, 30 * DAY, 10**9)
+        if len(every) < 3:
+            continue
+        tested += 1
+
+        def newest(items: list[views_module.FeedItem], n: int) -> list[views_module.FeedItem]:
+            return sorted(items, key=lambda i: (i.index, i.fact.index), reverse=True)[:n]
+
+        for limit in (1, 2, 3):
+            got = views._expiring_all(cut, time_ms, 30 * DAY, limit)
+            assert newest(got, limit) == newest(every, limit), (cut, limit)
+    assert tested > 10
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_expiring_verdicts_whose_window_opens_long_after_them_are_ordered_exactly(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim logged every few hours for 50 days, and verdicts on some of them valid for
+    20 to 60 days and some hours: most verdicts' items are at the first entry inside their
+    30-day window, well after the verdict, several at one entry; the newest ``limit`` of them
+    are exactly the newest of all, though only those that can be among them are looked up."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    rnd = random.Random(seed)
+    b = base()
+    for _ in range(150):
+        c = digest(
+            b.append(
+                "claim.publish",
+                P,
+                P,
+                example_claim_body("age.assurance"),
+                log_time_ms=b.time_ms + rnd.choice((1, 4, 9)) * 3600_000,
+            )
+        )
+        if rnd.random() < 0.3:
+            body = example_verdict_body(c, [b.test(V, P, c)], result="CONFIRMED")
+            valid = rnd.randrange(20, 60) * DAY + rnd.randrange(24) * 3600_000
+            body["validUntil"] = format_timestamp((b.time_ms + valid) // 1000 * 1000)
+            b.append("verdict.issue", P, V, body)
+    # Judged as each entry arrives: at the log's own size, every stream's verdicts are in the
+    # index of due ones (at an older size, the streams written since are read in full).
+    state, views = LogState(), Views()
+    views.read_log(lambda s, e: [(r.log_time_ms, r.stream, r.position) for r in b.entries[s:e]])
+    views.keep_resident(10**9, lambda key: False)
+    late = 0
+    for raw in b.entries:
+        placed = state.open(raw)
+        state.admit(placed)
+        views.apply(placed)
+        cut = raw.index + 1
+        time_ms = views.time_at(cut)
+        every = sorted(
+            views._expiring_all(cut, time_ms, 30 * DAY, 10**9),
+            key=lambda i: (i.index, i.fact.index),
+            reverse=True,
+        )
+        late += sum(i.index > i.fact.index for i in every)  # opened after the verdict
+        for limit in (1, 2, 3, 5):
+            got = views._expiring_all(cut, time_ms, 30 * DAY, limit)
+            newest = sorted(got, key=lambda i: (i.index, i.fact.index), reverse=True)
+            assert newest == every[:limit], (cut, limit)
+    assert late > 50

@@ -39,6 +39,7 @@ from tests.attest.examples import (
     example_party_register_body,
 )
 from tests.attest.logbuilder import key
+from tests.conftest import small_log_chunks
 from tests.ledger.actors import mirrored_ledger
 from tests.ledger.conftest import pg_schema, store_url
 
@@ -943,10 +944,14 @@ def test_every_claim_says_what_a_parent_can_do_next(demo: Demo) -> None:
     assert {"confirmed", "contradicted", "expired", "unverified"} <= seen
 
 
-def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(tmp_path: Path) -> None:
+def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every public page and company record served by a server that drops each company's state
-    as soon as it reads another's (``resident_entries=1``), twice over, is byte for byte what a
-    server that replayed the log serves."""
+    as soon as it reads another's (``resident_entries=1``), and keeps one chunk of eight
+    entries of its log index, twice over, is byte for byte what a server that replayed the log
+    serves."""
+    small_log_chunks(monkeypatch, chunk=8, resident=1)
     info, today = make_demo(tmp_path)
     log_key = PrivateKey.load(info.keys_dir / "log.key", None)
     with Ledger.open(info.url, log_key=log_key) as ledger:
@@ -960,7 +965,7 @@ def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(tmp_path
         paths += [f"/providers/{p}", f"/companies/{p}/case-file", f"/v1/streams/{p}/state?{pin}"]
     paths += [f"/verifiers/{v}" for v in verifiers]
 
-    def serve(resident: int | None, rounds: int) -> tuple[list[bytes], int]:
+    def serve(resident: int | None, rounds: int) -> tuple[list[bytes], int, int]:
         # Without a budget: replayed from genesis, no part read from the snapshot.
         kw: dict[str, Any] = {"resident_entries": resident} if resident else {"snapshots": False}
         with Ledger.open(info.url, log_key=log_key, **kw) as ledger:
@@ -974,11 +979,14 @@ def test_pages_under_a_memory_budget_of_one_entry_are_the_pages_without(tmp_path
                         r = client.get(path)
                         assert r.status_code == 200, path
                         bodies.append(r.content)
-            return bodies[-len(paths) :], ledger.views.loaded_parts()
+            chunks = ledger.views._all._chunks
+            return bodies[-len(paths) :], ledger.views.loaded_parts(), chunks.count(None)
 
-    kept, everything = serve(None, 1)
-    dropped, left = serve(1, 2)
+    kept, everything, paged = serve(None, 1)
+    dropped, left, paged_out = serve(1, 2)
     assert everything == len(providers) > 1  # all in memory, replayed
     assert left < everything  # the budget did drop parts
+    assert paged == 0
+    assert paged_out > 5  # and chunks of the log index
     for path, a, b in zip(paths, kept, dropped, strict=True):
         assert a == b, path
