@@ -59,6 +59,7 @@ from ledger._snapshot import (
     SnapshotRefused,
     StoredSnapshot,
     named_parts,
+    read_core,
     read_snapshot,
     take_snapshot,
 )
@@ -455,7 +456,49 @@ class Ledger:
             self._catch_up()
             if self.state.size > before:
                 self._others_append()
+            self._adopt_snapshot()
             return self.state.size
+
+    def _adopt_snapshot(self) -> None:
+        """A read-only server takes on the writer's newest snapshot once it has read as far: the
+        parts of that snapshot hold the state of every stream not written since, so it may drop
+        them under its budget and read them back from there, as if it had opened from it. (Else
+        the streams it applied entries to would stay in memory until it restarts, and a part of
+        the snapshot it opened from, which the writer keeps for one more snapshot only, could be
+        gone when it reads it.)"""
+        if self._private or not self._parts or self.views_error is not None:
+            return
+        signature = self._store.snapshot_signature()
+        if signature is None or signature == self._snap_signature:
+            return
+        row = self._store.latest_snapshot()
+        if row is None or row[0] > self.state.size:
+            return  # not read that far yet: a later refresh takes it on
+        stored = StoredSnapshot(*row)
+        core = read_core(stored, origin=self.origin, log_key=self.state.log_key_at(stored.size))
+        self._snap_signature = stored.signature  # taken on or not, judged once
+        if core is None or stored.root != subtree_hash(0, stored.size, self._node):
+            _log.warning("the snapshot of %d entries is not taken on: unreadable", stored.size)
+            return
+        heads = self.state.heads
+        unchanged = [
+            name
+            for kind, name in core.parts
+            if kind == "s" and core.state.heads.get(name) == heads.get(name)
+        ]
+        with self.views.lock:
+            for name in unchanged:
+                for key in (("s", name), ("r", name)):
+                    if key in core.parts:
+                        self._parts[key] = core.parts[key]
+            self.views.mark_stored(("s", name) for name in unchanged)
+        self._snap_size = stored.size
+        _log.info(
+            "took on the snapshot of %d entries (%d streams unchanged since)",
+            stored.size,
+            len(unchanged),
+        )
+        self._keep_resident()
 
     # -- snapshots ------------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ __all__ = [
     "TakenSnapshot",
     "layout_tag",
     "named_parts",
+    "read_core",
     "read_snapshot",
     "take_snapshot",
 ]
@@ -200,16 +201,25 @@ def named_parts(
     them for the servers that opened from it; ``None`` when it cannot be read here (another
     version's layout, or not signed by ``log_key``, the key in force at its size): then every
     stored part is kept."""
+    core = read_core(stored, origin=origin, log_key=log_key)
+    return None if core is None else frozenset(core.parts.values())
+
+
+def read_core(stored: StoredSnapshot, *, origin: str, log_key: PublicKey | None) -> Derived | None:
+    """The core of the snapshot ``stored`` (its parts unread), if this version can read it and
+    ``log_key`` (the key in force at its size) signed it; else ``None``."""
     if stored.tag != layout_tag() or log_key is None:
         return None
     try:
         _binding(stored, origin).verify(stored.signature, log_key)
         derived = _loads(stored.data)
-    except Exception:  # unreadable or unsigned: keep every part rather than guess
+    except Exception:  # unreadable or unsigned: say so rather than guess
         return None
     if not isinstance(derived, Derived) or not isinstance(derived.parts, dict):
         return None
-    return frozenset(d for d in derived.parts.values() if isinstance(d, bytes))
+    if not all(isinstance(d, bytes) for d in derived.parts.values()):
+        return None
+    return derived
 
 
 def _binding(stored: StoredSnapshot, origin: str) -> SnapshotBinding:

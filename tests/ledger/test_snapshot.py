@@ -645,6 +645,15 @@ def test_a_read_only_server_over_its_budget_drops_parts_and_follows_the_writer(
         for stream in (P, Q, P):
             assert ro.views.replay(stream, **at) == writer.views.replay(stream, **at)
         assert ro.views.loaded_parts() == 2  # Q's, changed since its snapshot, cannot go
+        assert ro.state.deferred == 1  # nor its rules' state
+        # Once it has read as far as the writer's newest snapshot, it takes that one on: Q is
+        # unchanged since, so it goes too, and is read back from there.
+        assert ro.refresh() == writer.size
+        assert ro.views.loaded_parts() == 0  # a budget of one entry: none is in use
+        for stream in (Q, P, Q):
+            assert ro.views.replay(stream, **at) == writer.views.replay(stream, **at)
+            assert ro.views.loaded_parts() == 1
+        assert ro.state.deferred == 2  # the rules' state of both too (reads never need it)
 
 
 def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> None:
