@@ -656,6 +656,48 @@ def test_a_read_only_server_over_its_budget_drops_parts_and_follows_the_writer(
         assert ro.state.deferred == 2  # the rules' state of both too (reads never need it)
 
 
+@pytest.mark.parametrize("column", ["signature", "root"])
+def test_a_read_only_server_takes_on_no_snapshot_it_cannot_trust(
+    tmp_path: Path, column: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newer snapshot that its signature does not cover, or whose root is not the server's
+    own tree at its size (signed, yet of another log), is not taken on: the server says so,
+    keeps the parts it has, and judges that snapshot once."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    _two_companies(url)
+    with _open(url, key(LOG_KEY)) as writer, _open(url, None, resident_entries=1) as ro:
+        writer.submit(claim(writer, Q))
+        assert ro.refresh() == writer.size
+        writer.snapshot()
+        before = dict(ro._parts)
+        row = StoredSnapshot(*writer.store.latest_snapshot())  # type: ignore[misc]
+    if column == "root":
+        binding = SnapshotBinding(
+            origin=writer.origin,
+            size=row.size,
+            root=bytes(32),
+            state_root=row.state_root,
+            digest=hashlib.sha256(row.data).digest(),
+            tag=row.tag,
+        )
+        forged = bytes(32), binding.sign(key(LOG_KEY))
+        con = sqlite3.connect(tmp_path / "ledger.db")
+        with con:
+            con.execute("UPDATE claimledger_snapshots SET root = ?, signature = ?", forged)
+        con.close()
+    else:
+        _corrupt(tmp_path / "ledger.db", column)
+    with _open(url, None, resident_entries=1, snapshots=False) as ro:
+        ro._parts.update(before)  # as a server that opened from the first one
+        ro._snap_signature = b"the first"
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            ro.refresh()
+            ro.refresh()
+        assert ro._parts == before
+    assert caplog.text.count("is not taken on") == 1
+    assert "took on the snapshot" not in caplog.text
+
+
 def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> None:
     """Threads reading companies while the writer appends, every read dropping the other
     company's part: no read fails or sees a torn state, and the end is a replay's."""
