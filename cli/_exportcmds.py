@@ -5,8 +5,9 @@ Statements in DSSE, re-signed with its key) and ``open-data DIR`` (the open-data
 from __future__ import annotations
 
 import re
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -202,7 +203,7 @@ def open_data_cmd(
     backend = with_backend(db, server, log_key)
     if isinstance(backend, LocalBackend):
         cut = open_data_cut(backend.ledger(), at_ms)
-        files = {n: open_data_file(backend.ledger(), n, cut) for n in OPEN_DATA_FILES}
+        fetched = {n: open_data_file(backend.ledger(), n, cut) for n in OPEN_DATA_FILES}
         size, root, note = cut.size, cut.root, cut.note
     else:
         note = backend.checkpoint()
@@ -210,16 +211,33 @@ def open_data_cmd(
         size = int(size_text)
         http = httpx.Client(base_url=backend.source, timeout=60.0)
         click.get_current_context().call_on_close(http.close)
-        files = {n: _download(http, n, size, root, at_ms) for n in OPEN_DATA_FILES}
-    sums = write_open_data(directory, {**files, "checkpoint": iter([note])})
-    click.echo(
+        fetched = {n: _download(http, n, size, root, at_ms) for n in OPEN_DATA_FILES}
+    files: dict[str, Iterable[bytes]] = {**fetched, "checkpoint": [note]}
+    if not (publish and key_file is not None and signer is not None):  # both checked above
+        sums = write_open_data(directory, files)
+        click.echo(_wrote(sums, directory, size, root))
+        return
+    # Published, the files go into DIRECTORY only once the dump is logged: a refused dump (one
+    # is already logged for that date, say) leaves the directory as it was, the dump there too.
+    staging = directory / f".publishing-{day}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        sums = write_open_data(staging, files)
+        body = dump_body(staging, day, size, sums)
+        signing = Signing(key_file, signer, None, None, False)
+        append(lambda: backend, signing, kind=Kind.DUMP_PUBLISH, body=body)
+        for name in [*sums, "SHA256SUMS"]:
+            (staging / name).replace(directory / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    click.echo(_wrote(sums, directory, size, root))
+
+
+def _wrote(sums: dict[str, str], directory: Path, size: int, root: str) -> str:
+    return (
         f"Wrote {len(sums)} files and SHA256SUMS to {directory} at the checkpoint of size {size} "
         f"(root {root})."
     )
-    if publish and key_file is not None and signer is not None:  # both checked above
-        body = dump_body(directory, day, size, sums)
-        signing = Signing(key_file, signer, None, None, False)
-        append(lambda: backend, signing, kind=Kind.DUMP_PUBLISH, body=body)
 
 
 @click.command("open-data-verify")

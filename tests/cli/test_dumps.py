@@ -84,6 +84,39 @@ def test_publish_then_verify_and_a_changed_file_is_caught(world: World) -> None:
     assert "must be a date YYYY-MM-DD" in line, line
 
 
+def test_a_refused_publish_leaves_the_directory_as_it_was(world: World) -> None:
+    """The files go into the directory only once the dump is logged: publishing again for a
+    date already logged (after the log grew, so every file would differ) is refused, and the
+    directory still holds the logged dump, with nothing left over."""
+    cli, db = world.cli, world.db()
+    dump = world.keys.parent / "daily"
+    cli("open-data", dump, *db, "--publish", "--date", "2026-12-07", *_authority(world))
+    before = {p.name: p.read_bytes() for p in dump.iterdir()}
+    cli(
+        "open-data",
+        world.keys.parent / "other",
+        *db,
+        "--publish",
+        "--date",
+        "2026-12-08",
+        *_authority(world),
+    )
+    line = one_line_error(
+        cli(
+            "open-data", dump, *db, "--publish", "--date", "2026-12-07", *_authority(world), code=1
+        ).stderr
+    )
+    assert "the dump of 2026-12-07 is already logged" in line, line
+    assert {p.name: p.read_bytes() for p in dump.iterdir()} == before
+    ok = cli("open-data-verify", dump, *db).stdout
+    assert "is the dump the authority logged for 2026-12-07" in ok, ok
+    # Not published, the files are written in place, as always.
+    out = cli("open-data", dump, *db).stdout
+    assert f"Wrote 5 files and SHA256SUMS to {dump}" in out
+    assert {p.name for p in dump.iterdir()} == set(before)
+    assert (dump / "checkpoint").read_bytes() != before["checkpoint"]
+
+
 @pytest.fixture
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with chromium_context(tmp_path_factory, "chromium-dumps") as context:
