@@ -466,7 +466,7 @@ class Ledger:
         the streams it applied entries to would stay in memory until it restarts, and a part of
         the snapshot it opened from, which the writer keeps for one more snapshot only, could be
         gone when it reads it.)"""
-        if self._private or not self._parts or self.views_error is not None:
+        if self._private or not self._snapshots or self.views_error is not None:
             return
         signature = self._store.snapshot_signature()
         if signature is None or signature == self._snap_signature:

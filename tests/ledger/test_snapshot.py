@@ -669,7 +669,6 @@ def test_a_read_only_server_takes_on_no_snapshot_it_cannot_trust(
         writer.submit(claim(writer, Q))
         assert ro.refresh() == writer.size
         writer.snapshot()
-        before = dict(ro._parts)
         row = StoredSnapshot(*writer.store.latest_snapshot())  # type: ignore[misc]
     if column == "root":
         binding = SnapshotBinding(
@@ -687,15 +686,37 @@ def test_a_read_only_server_takes_on_no_snapshot_it_cannot_trust(
         con.close()
     else:
         _corrupt(tmp_path / "ledger.db", column)
-    with _open(url, None, resident_entries=1, snapshots=False) as ro:
-        ro._parts.update(before)  # as a server that opened from the first one
-        ro._snap_signature = b"the first"
-        with caplog.at_level(logging.INFO, logger=LOGGER):
-            ro.refresh()
-            ro.refresh()
-        assert ro._parts == before
+    with (
+        caplog.at_level(logging.INFO, logger=LOGGER),
+        _open(url, None, resident_entries=1) as ro,  # refuses it, and replays the log
+    ):
+        ro.refresh()
+        ro.refresh()
+        assert ro._parts == {}
+        assert ro.views.loaded_parts() == 2  # nothing to read them back from: they stay
+    assert caplog.text.count("is refused") == 1
     assert caplog.text.count("is not taken on") == 1
     assert "took on the snapshot" not in caplog.text
+
+
+def test_a_read_only_server_that_replayed_the_log_takes_on_the_writer_s_first_snapshot(
+    store_url: str,
+) -> None:
+    """On SQLite and PostgreSQL: a read-only server started before any snapshot was saved holds
+    every company's state; once the writer saves one, it takes it on and keeps to its budget."""
+    with init_ledger(store_url) as writer:
+        register_story(writer)
+        writer.submit(claim(writer, P))
+        writer.submit(claim(writer, Q))
+        with _open(store_url, None, resident_entries=1) as ro:
+            assert ro.views.loaded_parts() == 2
+            writer.snapshot()
+            writer.submit(claim(writer, P))
+            assert ro.refresh() == writer.size
+            assert ro.views.loaded_parts() == 1  # Q's went; P's has an entry since
+            at = {"at_ms": writer.state.last_log_time_ms}
+            for stream in (Q, P):
+                assert ro.views.replay(stream, **at) == writer.views.replay(stream, **at)
 
 
 def test_readers_and_the_writer_share_a_budget_of_one_entry(tmp_path: Path) -> None:
