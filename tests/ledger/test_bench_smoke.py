@@ -88,7 +88,12 @@ def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
     bench_open.main(["--quick", "--backends", "sqlite", "--repeat", "1"])
     out = capsys.readouterr().out
     assert re.search(r"300 entries \(grown in \d+ s", out)
-    for label in ("replaying every entry", "save a snapshot", "open from it, read-only"):
+    for label in (
+        "replaying every entry",
+        "the writer's close (a snapshot when due)",
+        "a snapshot with nothing new",
+        "open from it, read-only",
+    ):
         assert out.count(label) == 2, label
     assert "open from it + 50 new entries" in out
     assert out.count("read-only open + 1 company's replay") == 2
