@@ -486,6 +486,28 @@ def test_a_snapshot_holds_the_newest_chunk_of_the_log_index_and_the_log_the_rest
             assert held == (2 if budget else chunks)  # the newest, and one other under a budget
 
 
+def test_the_log_index_is_read_back_from_the_leaves_on_both_backends(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite and PostgreSQL: a server opened from a snapshot, with a budget, reads the log
+    index's chunks back from the store's leaves and answers as the writer that applied them."""
+    small_log_chunks(monkeypatch, chunk=4, resident=1)
+    _two_companies(store_url)
+    with _open(store_url, key(LOG_KEY)) as writer:
+        for i in range(20):
+            writer.submit(claim(writer, (P, Q)[i % 2]))
+        writer.snapshot()
+        with _open(store_url, None, resident_entries=1) as ro:
+            index = ro.views._all
+            assert index._chunks.count(None) == len(index._chunks) - 1 > 4
+            for i in range(writer.size):
+                t = writer.views.log_time(i)
+                assert ro.views.log_time(i) == t
+                assert ro.views.size_at(t or 0) == writer.views.size_at(t or 0)
+            assert ro.views.search(limit=1000) == writer.views.search(limit=1000)
+            assert len(index._resident) == 1
+
+
 def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) -> None:
     """On SQLite and PostgreSQL: streams written since the last snapshot stay in memory over
     the budget; the snapshot then lets the writer drop them, views and rules, and the next
