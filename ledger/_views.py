@@ -1656,8 +1656,7 @@ class _LogIndex:
 
     def count_at_or_before(self, time_ms: int) -> int:
         """How many entries were logged at or before ``time_ms`` (log times never decrease)."""
-        k = bisect_right(self._firsts, time_ms)
-        return (k - 1) * LOG_CHUNK + bisect_right(self._chunk(k - 1)[0], time_ms) if k else 0
+        return self._count(time_ms, bisect_right)
 
     def chunk_bound(self, time_ms: int) -> int:
         """At least :meth:`count_before` ``(time_ms)``, found without reading a chunk."""
@@ -1665,8 +1664,12 @@ class _LogIndex:
 
     def count_before(self, time_ms: int) -> int:
         """How many entries were logged before ``time_ms``."""
-        k = bisect_left(self._firsts, time_ms)
-        return (k - 1) * LOG_CHUNK + bisect_left(self._chunk(k - 1)[0], time_ms) if k else 0
+        return self._count(time_ms, bisect_left)
+
+    def _count(self, time_ms: int, find: Callable[[Sequence[int], int], int]) -> int:
+        """``find`` (a bisection) over the chunks' first times, then within one chunk."""
+        k = find(self._firsts, time_ms)
+        return (k - 1) * LOG_CHUNK + find(self._chunk(k - 1)[0], time_ms) if k else 0
 
     def streams_from(self, n: int) -> set[int]:
         """The numbers of the streams of entries ``n`` and later."""
@@ -1698,9 +1701,14 @@ class _LogIndex:
         self._keep = chunks
         self._register()
 
+    @property
+    def _in_log(self) -> bool:
+        """Whether the chunks can be read back from the log (a reader, and a dense index)."""
+        return self._read is not None and self._index is None
+
     def _register(self) -> None:
         """Count the whole chunks in memory (oldest first), once they can be read back."""
-        if self._read is None or self._index is not None:
+        if not self._in_log:
             return
         for k in range(len(self._chunks) - 1):
             if self._chunks[k] is not None and k not in self._resident:
@@ -1732,7 +1740,7 @@ class _LogIndex:
 
     def _touch(self, k: int) -> None:
         """Chunk ``k``, whole and in memory, was just read or completed."""
-        if self._read is None or self._index is not None:
+        if not self._in_log:
             return  # nothing to read it back from: it stays
         self._resident[k] = None
         self._shrink()
@@ -1746,9 +1754,8 @@ class _LogIndex:
 
     def __getstate__(self) -> tuple[Any, ...]:
         # With a reader, a dense index is in the log: only its newest chunk is pickled.
-        paged = self._read is not None and self._index is None
         numbers = range(len(self._chunks))
-        chunks = [self._chunk(k) for k in (numbers[-1:] if paged else numbers)]
+        chunks = [self._chunk(k) for k in (numbers[-1:] if self._in_log else numbers)]
         return (
             None if self._index is None else self._index.tobytes(),
             self._n,
