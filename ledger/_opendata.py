@@ -21,7 +21,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -352,13 +352,14 @@ def write_open_data(directory: Path, files: dict[str, Iterable[bytes]]) -> dict[
     return sums
 
 
-def dump_body(directory: Path, day: str, size: int, names: Iterable[str]) -> dict[str, Any]:
-    """The ``dump.publish`` body pinning the files ``names`` of ``directory`` (SPEC §3.3): the
-    date, the checkpoint size the dump was cut at, each file's name, SHA-256 and size."""
-    files = []
-    for name in names:
-        data = (directory / name).read_bytes()
-        files.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+def dump_body(directory: Path, day: str, size: int, sums: Mapping[str, str]) -> dict[str, Any]:
+    """The ``dump.publish`` body pinning the files of ``directory`` whose SHA-256 ``sums``
+    (:func:`write_open_data`'s, hex, by name) gives (SPEC §3.3): the date, the checkpoint size the
+    dump was cut at, each file's name, SHA-256 and size (the files are not read again)."""
+    files = [
+        {"name": name, "sha256": sha256, "size": (directory / name).stat().st_size}
+        for name, sha256 in sums.items()
+    ]
     return {"date": day, "checkpointSize": size, "files": files}
 
 
