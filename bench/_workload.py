@@ -60,12 +60,6 @@ def _now() -> str:
     return format_timestamp(time.time_ns() // 1_000_000 // 1000 * 1000)
 
 
-def _sign(
-    kind: str, stream: str, prev: str, signer: str, body: Mapping[str, Any], k: PrivateKey
-) -> bytes:
-    return signed_envelope(kind, stream, prev, signer, body, k).to_bytes()
-
-
 def signed_envelope(
     kind: str, stream: str, prev: str, signer: str, body: Mapping[str, Any], k: PrivateKey
 ) -> Envelope:
@@ -89,7 +83,10 @@ def init_ledger(url: str) -> Ledger:
 
 
 def register_parties(ledger: Ledger, providers: int) -> None:
-    """Register ``providers`` providers and one accredited verifier (setup, not timed)."""
+    """Register ``providers`` providers and one accredited verifier (setup, not timed).
+
+    The registry entries are chained here (each ``prev`` is the entry hash of the one before)
+    and appended 4,096 at a time: 100,000 providers take about a minute."""
     bodies: list[dict[str, Any]] = [
         example_party_register_body(VERIFIER, "verifier", keys=[VERIFIER_KEY]),
         example_accreditation_grant_body(VERIFIER, list(MEASURES)),
@@ -98,11 +95,18 @@ def register_parties(ledger: Ledger, providers: int) -> None:
         body = example_party_register_body(provider(i), "provider", keys=[])
         body["keys"] = [provider_key(i).public_key.b64()]
         bodies.append(body)
-    for body in bodies:
+    prev = ledger.head(REGISTRY_STREAM)[0]
+    batch: list[bytes] = []
+    for n, body in enumerate(bodies, 1):
         kind = "accreditation.grant" if "measures" in body else "party.register"
-        prev = ledger.head(REGISTRY_STREAM)[0]
-        envelope = _sign(kind, REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
-        ledger.submit(envelope)
+        envelope = signed_envelope(kind, REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
+        prev = entry_hash(envelope).hex()
+        batch.append(envelope.to_bytes())
+        if len(batch) == 4096 or n == len(bodies):
+            for receipt in ledger.submit_many(batch):
+                if isinstance(receipt, Exception):
+                    raise receipt
+            batch = []
 
 
 @dataclass
