@@ -244,10 +244,11 @@ class Ledger:
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
-        if snapshots:
-            given = () if log_key is None else (log_key, *next_log_keys)
-            self._restore_snapshot([*(k.public_key for k in given), *snapshot_keys])
-        self._catch_up()
+        with collector_paused():  # what an open builds lives as long as this object
+            if snapshots:
+                given = () if log_key is None else (log_key, *next_log_keys)
+                self._restore_snapshot([*(k.public_key for k in given), *snapshot_keys])
+            self._catch_up()
         origin = self.state.origin
         if origin is None:
             raise CorruptionError("the ledger has no genesis entry")
@@ -265,7 +266,8 @@ class Ledger:
         self._check_published()  # before anything is signed
         if self._private:
             self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
-        self._keep_resident()
+        with collector_paused():
+            self._keep_resident()
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
         self._thread: threading.Thread | None = None

@@ -402,6 +402,8 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
+        if cls is PublicKey:
+            return _RestoredKey, (obj.raw,)
         names = _init_fields(cls)
         if names is not None:
             return cls, tuple(getattr(obj, n) for n in names)
@@ -458,6 +460,16 @@ class _Restored:
         for name, value in zip(names, values, strict=True):
             object.__setattr__(obj, name, value)
         return obj
+
+
+class _RestoredKey:
+    """Unpickles a :class:`PublicKey` of the snapshot without checking its point again: every
+    key in a snapshot passed the KEY rule (SPEC §2.1) when the entry that named it was decided,
+    and the snapshot's data is what the log key signed. (A key's own ``__reduce__`` checks it
+    again: ≈ 50 µs, five seconds for a regime of 100,000 companies.)"""
+
+    def __new__(cls, raw: bytes) -> Any:
+        return PublicKey._checked_before(raw)  # the one caller it is for
 
 
 class _Unpickler(pickle.Unpickler):

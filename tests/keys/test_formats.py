@@ -102,6 +102,16 @@ def test_public_key_pickles_and_copies() -> None:
         clone.verify(PrivateKey.from_seed(RFC8032_SEED).sign(b"m"), b"m")
 
 
+def test_a_key_checked_before_is_the_same_key_and_still_refuses_a_wrong_length() -> None:
+    """The snapshot reader's constructor (ledger/_snapshot.py) skips only the point check."""
+    key = PublicKey._checked_before(RFC8032_PUBLIC)
+    assert key == PublicKey.from_raw(RFC8032_PUBLIC)
+    assert key.key_id == PublicKey.from_raw(RFC8032_PUBLIC).key_id
+    key.verify(PrivateKey.from_seed(RFC8032_SEED).sign(b"m"), b"m")
+    with pytest.raises(KeyFormatError, match="32 bytes, got 31"):
+        PublicKey._checked_before(RFC8032_PUBLIC[:31])
+
+
 def test_b64_round_trip() -> None:
     key = PublicKey.from_b64(RFC8032_B64)
     assert key.raw == RFC8032_PUBLIC
