@@ -44,7 +44,7 @@ from bench._workload import (
     signed_envelope,
 )
 from bench.bench_verify import _peak_rss_kb
-from ledger import Ledger
+from ledger import Ledger, open_store
 from tests.attest.examples import example_claim_body
 from tests.attest.logbuilder import LOG_KEY, key
 
@@ -96,7 +96,7 @@ def step(name: str, url: str, providers: int, companies: int, more: int) -> dict
     with Ledger.open(url, **({} if name in ("open-reader", "one-company") else writer)) as led:
         out["opened_s"] = time.perf_counter() - t0
         out["size"] = led.size
-        out["from_snapshot"] = led._snap_size  # what the open started from
+        out["snapshot"] = led._snap_size  # the snapshot it opened from, or saved
         if name == "one-company":
             out["items"] = len(led.views.replay(provider(providers // 2)).timeline)
         elif name == "companies":
@@ -107,10 +107,10 @@ def step(name: str, url: str, providers: int, companies: int, more: int) -> dict
             out["new"] = led.size - before
     out["s"] = time.perf_counter() - t0  # the close included (first-open: its last snapshot)
     out["rss_mb"] = _peak_rss_kb() / 1024
-    if name == "first-open":
-        with Ledger.open(url) as led:
-            row = led.store.latest_snapshot()
-            out["snapshot_size"] = None if row is None else row[0]
+    if name == "first-open":  # the snapshot its close left
+        with open_store(url) as store:
+            row = store.latest_snapshot()
+            out["snapshot"] = None if row is None else row[0]
             out["core_mb"] = None if row is None else len(row[5]) / 1e6
     return out
 
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--step", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
-        args.size, args.providers, args.more = 3_000, 100, 20
+        args.size, args.providers, args.more = 11_000, 100, 20  # past the first snapshot
     companies = args.providers if args.companies is None else args.companies
     if args.step is not None:
         url = f"sqlite:///{args.db}"
@@ -172,15 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             what = STEPS[name].format(companies=companies, more=args.more)
             extra = "".join(
                 f", {k} {r[k]:,.1f}" if isinstance(r[k], float) else f", {k} {r[k]}"
-                for k in (
-                    "size",
-                    "from_snapshot",
-                    "items",
-                    "left",
-                    "new",
-                    "snapshot_size",
-                    "core_mb",
-                )
+                for k in ("size", "snapshot", "items", "left", "new", "core_mb")
                 if k in r and r[k] is not None
             )
             print(

@@ -16,6 +16,7 @@ from bench import (
     bench_ingest,
     bench_open,
     bench_proofs,
+    bench_server,
     bench_verify,
 )
 
@@ -103,6 +104,18 @@ def test_bench_open_quick(capsys: pytest.CaptureFixture[str]) -> None:
     budget = re.findall(r"budget of 20 entries \+ all 50 companies'.* (\d+) of 50 companies'", out)
     assert len(budget) == 2
     assert all(int(left) < 50 for left in budget)  # the budget dropped some parts
+
+
+def test_bench_server_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_server.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "built 11,000 entries for 100 companies" in out
+    assert "first open (replays the bulk log, snapshots as it goes) + close" in out
+    # The first open saved a snapshot at its close; every later open started from it.
+    assert out.count("snapshot 11000") == 6, out
+    assert "100 companies' records: " in out
+    assert "left 100" in out
+    assert "size 11020, snapshot 11000, new 20" in out
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
