@@ -1,15 +1,17 @@
 """A server over a national regime's log (issue 10 §2): ``python -m bench.bench_server``.
 
 A national regime has about 100,000 services. This benchmark builds a log of ``--size`` entries
-for ``--providers`` companies (default 10^7 and 100,000: a hundred entries each — claims, tests
-and verdicts, the bench_verify workload) through the rules alone (:mod:`bench._bulk`; the
-registry through the ledger), once, into a SQLite file it reuses. The bulk log holds entries
-only: no Merkle nodes, no snapshot. Then, each in a fresh process (peak memory is that process's
+for ``--providers`` companies (default 10^6 and 100,000: ten entries each — claims, tests and
+verdicts, the bench_verify workload) through the rules alone (:mod:`bench._bulk`; the registry
+through the ledger), once, into a SQLite file it reuses. The bulk log holds entries only: no
+Merkle nodes, no snapshot. (10^7 entries build in about 90 minutes, but a server's first open
+of them holds every stream written since the last snapshot, ≈ 2.5 KB an entry: more than this
+24 GiB machine; docs/BENCHMARKS.md.) Then, each in a fresh process (peak memory is that process's
 ``VmHWM``; the catch-up's worker processes are not counted), it measures:
 
 * ``first-open``: a writer's first open (``Ledger.open`` with the log key and the default memory
-  budget): it verifies every entry again and builds the Merkle nodes and the views, saving
-  snapshots as it goes once the streams it holds pass the budget, then its close;
+  budget): it verifies every entry again and builds the Merkle nodes and the views, then saves
+  the first snapshot (a long open does), then closes;
 * ``open-reader`` / ``open-writer``: an open from the snapshot that left;
 * ``one-company``: a read-only open, then one company's whole record (the views' replay);
 * ``companies``: a writer with the default budget, then ``--companies`` companies' records
@@ -126,7 +128,7 @@ def _run_step(name: str, db: Path, providers: int, companies: int, more: int) ->
 
 
 STEPS = {
-    "first-open": "a writer's first open (replays the bulk log, snapshots as it goes) + close",
+    "first-open": "a writer's first open (replays the bulk log, saves a snapshot) + close",
     "open-reader": "open from the snapshot, read-only",
     "open-writer": "open from the snapshot, writer",
     "one-company": "read-only open + one company's record",
@@ -137,7 +139,7 @@ STEPS = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="a server over a national regime's log")
-    ap.add_argument("--size", type=int, default=10_000_000)
+    ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--providers", type=int, default=100_000)
     ap.add_argument("--companies", type=int, default=None, help="default: all")
     ap.add_argument("--more", type=int, default=MORE)

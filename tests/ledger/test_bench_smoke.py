@@ -110,7 +110,7 @@ def test_bench_server_quick(capsys: pytest.CaptureFixture[str]) -> None:
     bench_server.main(["--quick"])
     out = capsys.readouterr().out
     assert "built 11,000 entries for 100 companies" in out
-    assert "first open (replays the bulk log, snapshots as it goes) + close" in out
+    assert "first open (replays the bulk log, saves a snapshot) + close" in out
     # The first open saved a snapshot at its close; every later open started from it.
     assert out.count("snapshot 11000") == 6, out
     assert "100 companies' records: " in out
