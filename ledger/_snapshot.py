@@ -28,13 +28,10 @@ replays the log and writes a fresh snapshot.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gc
 import hashlib
 import importlib
-import io
-import pickle
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,6 +45,7 @@ from attest.rules import LogState
 from attest.snapshot import SnapshotBinding
 from keys import PrivateKey, PublicKey
 from ledger._gc import collector_paused, heap_frozen
+from ledger._pickling import PACKAGES, dumps, loads
 from ledger._views import PartKey, Views
 from ledger.errors import CorruptionError
 
@@ -65,10 +63,8 @@ __all__ = [
     "take_snapshot",
 ]
 
-SNAPSHOT_PACKAGES: Final = ("attest", "keys", "ledger")
+SNAPSHOT_PACKAGES: Final = PACKAGES
 """The packages whose classes a snapshot may hold; their source makes the layout tag."""
-
-_BUILTINS: Final = frozenset({"frozenset", "set", "bytearray", "complex", "slice", "range"})
 
 
 class SnapshotRefused(Exception):
@@ -234,15 +230,12 @@ def _binding(stored: StoredSnapshot, origin: str) -> SnapshotBinding:
     )
 
 
-def _dumps(obj: object) -> bytes:
-    out = io.BytesIO()
-    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
-    return out.getvalue()
+_dumps = dumps
 
 
 def _loads(data: bytes) -> Any:
     with collector_paused():
-        return _Unpickler(io.BytesIO(data)).load()
+        return loads(data)
 
 
 _SHAPES: Final = {"r": 5, "s": 4}
@@ -387,99 +380,3 @@ def _check_parts(derived: Derived, stored: Iterable[tuple[bytes, bytes]]) -> Non
             wanted.discard(digest)
     if wanted:
         raise SnapshotRefused(f"{len(wanted)} of its parts are missing or altered")
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles slotted dataclasses as a call of the class with their fields.
-
-    The default for a dataclass with ``slots=True`` restores each object through
-    ``dataclasses._dataclass_setstate``, which looks the fields up again per object: most of the
-    time of reading a snapshot (8 of 11 s for 100,000 entries). Calling the class runs its
-    generated ``__init__`` instead. Classes with their own ``__reduce__`` (``PublicKey``), with
-    fields outside ``__init__``, or with a ``__post_init__`` (own or inherited: statement bodies
-    validate themselves there) keep the default.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        cls = type(obj)
-        if cls is PublicKey:
-            return _RestoredKey, (obj.raw,)
-        names = _init_fields(cls)
-        if names is not None:
-            return cls, tuple(getattr(obj, n) for n in names)
-        names = _slot_fields(cls)
-        if names is not None:
-            return _Restored, (cls, tuple(getattr(obj, n) for n in names))
-        return NotImplemented
-
-
-_SLOT_FIELDS: dict[type, tuple[str, ...] | None] = {}
-_INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
-
-
-def _slot_fields(cls: type) -> tuple[str, ...] | None:
-    """Every field of a slotted dataclass without its own ``__reduce__``, or None for other
-    classes (pickled by default)."""
-    if cls not in _SLOT_FIELDS:
-        own = cls.__dict__
-        _SLOT_FIELDS[cls] = (
-            tuple(f.name for f in dataclasses.fields(cls))
-            if dataclasses.is_dataclass(cls)
-            and "__slots__" in own
-            and not {"__reduce__", "__reduce_ex__"} & own.keys()
-            else None
-        )
-    return _SLOT_FIELDS[cls]
-
-
-def _init_fields(cls: type) -> tuple[str, ...] | None:
-    """The field names to call a slotted dataclass with (all of them, when all are ``__init__``
-    arguments and no ``__post_init__``, own or inherited, would validate the object again: a
-    statement body's takes ≈ 1 ms), or None."""
-    if cls not in _INIT_FIELDS:
-        names = _slot_fields(cls)
-        callable_ = (
-            names is not None
-            and not hasattr(cls, "__post_init__")
-            and all(f.init for f in dataclasses.fields(cls))
-        )
-        _INIT_FIELDS[cls] = names if callable_ else None
-    return _INIT_FIELDS[cls]
-
-
-class _Restored:
-    """Unpickles a slotted dataclass with a ``__post_init__`` from its fields, without calling
-    it: a statement body's validates it again (≈ 1 ms each), though the rules accepted it once.
-    The default (``dataclasses._dataclass_setstate``) looks the fields up again per object."""
-
-    def __new__(cls, target: type, values: tuple[Any, ...]) -> Any:
-        names = _slot_fields(target)
-        if names is None or len(names) != len(values):
-            raise pickle.UnpicklingError(f"{target.__name__} is not restored from its fields")
-        obj: Any = object.__new__(target)
-        for name, value in zip(names, values, strict=True):
-            object.__setattr__(obj, name, value)
-        return obj
-
-
-class _RestoredKey:
-    """Unpickles a :class:`PublicKey` of the snapshot without checking its point again: every
-    key in a snapshot passed the KEY rule (SPEC §2.1) when the entry that named it was decided,
-    and the snapshot's data is what the log key signed. (A key's own ``__reduce__`` checks it
-    again: ≈ 50 µs, five seconds for a regime of 100,000 companies.)"""
-
-    def __new__(cls, raw: bytes) -> Any:
-        return PublicKey._checked_before(raw)  # the one caller it is for
-
-
-class _Unpickler(pickle.Unpickler):
-    """Resolves only classes of :data:`SNAPSHOT_PACKAGES` (and a few plain builtins)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _BUILTINS:
-            return super().find_class(module, name)
-        if module.partition(".")[0] in SNAPSHOT_PACKAGES:
-            found = super().find_class(module, name)
-            if isinstance(found, type):
-                return found
-        raise pickle.UnpicklingError(f"{module}.{name} may not be in a snapshot")
