@@ -45,16 +45,13 @@ from bench._workload import (
     register_parties,
     signed_envelope,
 )
+from bench.bench_verify import _paths as _notes
 from bench.bench_verify import _peak_rss_kb
 from ledger import Ledger, open_store
 from tests.attest.examples import example_claim_body
 from tests.attest.logbuilder import LOG_KEY, key
 
 MORE = 1_000
-
-
-def _notes(db: Path) -> Path:
-    return db.with_suffix(".notes.json")
 
 
 def build(db: Path, size: int, providers: int) -> float:
