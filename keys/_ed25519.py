@@ -129,7 +129,7 @@ class PublicKey:
         """The key ``raw``, which passed the KEY rule once already in data this code wrote and the
         log key signed (a ledger snapshot, ledger/_pickling.py), built without the point check
         again: ≈ 50 µs a key, 5 of the 13 s an open from a snapshot of 100,000 companies took.
-        Nothing read from elsewhere comes through here (worker processes use ``__reduce__``)."""
+        A key pickled by default (``__reduce__``) is checked again as it is rebuilt."""
         _check_bytes("raw", raw)
         if len(raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError(

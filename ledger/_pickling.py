@@ -52,9 +52,10 @@ class _Pickler(pickle.Pickler):
     The default for a dataclass with ``slots=True`` restores each object through
     ``dataclasses._dataclass_setstate``, which looks the fields up again per object: most of the
     time of reading a snapshot (8 of 11 s for 100,000 entries). Calling the class runs its
-    generated ``__init__`` instead. Classes with their own ``__reduce__`` (``PublicKey``), with
-    fields outside ``__init__``, or with a ``__post_init__`` (own or inherited: statement bodies
-    validate themselves there) keep the default.
+    generated ``__init__`` instead; a class with a ``__post_init__`` (own or inherited: statement
+    bodies validate themselves there) is restored from its fields without it (:class:`_Restored`),
+    and a ``PublicKey`` without its point check (:class:`_RestoredKey`). Other classes with their
+    own ``__reduce__`` keep the default.
     """
 
     def reducer_override(self, obj: Any) -> Any:
@@ -120,10 +121,11 @@ class _Restored:
 
 
 class _RestoredKey:
-    """Unpickles a :class:`PublicKey` of the snapshot without checking its point again: every
-    key in a snapshot passed the KEY rule (SPEC §2.1) when the entry that named it was decided,
-    and the snapshot's data is what the log key signed. (A key's own ``__reduce__`` checks it
-    again: ≈ 50 µs, five seconds for a regime of 100,000 companies.)"""
+    """Unpickles a :class:`PublicKey` without checking its point again: every key in a snapshot
+    passed the KEY rule (SPEC §2.1) when the entry that named it was decided, and the snapshot's
+    data is what the log key signed. (A key's own ``__reduce__``, which the default pickle uses,
+    checks it again: ≈ 50 µs, five seconds for a regime of 100,000 companies.) The workers'
+    results carry no keys; the keys sent to a worker go as raw bytes and are checked there."""
 
     def __new__(cls, raw: bytes) -> Any:
         return PublicKey._checked_before(raw)  # the one caller it is for

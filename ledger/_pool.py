@@ -69,9 +69,9 @@ Opened = Signed | VerificationError
 
 _KEYID_RE = re.compile(rb'"keyid"\s*:\s*"([0-9a-f]{64})"')
 _MAX_CACHED_KEYS = 1 << 18
-"""Keys a worker keeps built (a few hundred bytes each): a national regime registers ≈ 100,000 (a key
-is checked against the KEY rule as it is built, ≈ 50 µs; below the number of keys a log's
-round-robin entries name, a worker would clear and rebuild them over and over)."""
+"""Keys a worker keeps built (a few hundred bytes each): a national regime registers ≈ 100,000.
+A key is checked against the KEY rule as it is built (≈ 50 µs); with fewer than a log's entries
+name, a worker would clear and rebuild them over and over."""
 
 
 class WorkerError(LedgerError):
