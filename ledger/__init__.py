@@ -7,7 +7,7 @@ Open a ledger with :meth:`Ledger.init` (new) or :meth:`Ledger.open` (existing), 
 from ledger._backup import BackupResult, backup_sqlite
 from ledger._bundle import export_bundle, record_views
 from ledger._following import DEFAULT_FOLLOW_S, Following, FollowingStats
-from ledger._gc import freeze_heap, tune_gc
+from ledger._gc import collector_paused, freeze_heap, tune_gc
 from ledger._ledger import RESIDENT_ENTRIES, Clock, Ledger, Receipt, system_clock
 from ledger._opendata import (
     OPEN_DATA_FILES,
@@ -137,6 +137,7 @@ __all__ = [
     "build_report",
     "check_dump",
     "check_published_checkpoint",
+    "collector_paused",
     "dump_body",
     "export_bundle",
     "export_tiles",
