@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import api
 import ledger._ledger as ledger_module
 from api import app_from_env
 from bench._workload import init_ledger, register_parties
-from ledger import Ledger
+from ledger import Ledger, freeze_heap
 from ledger._gc import GC_THRESHOLD
 
 pytestmark = pytest.mark.usefixtures("restore_gc")
@@ -56,23 +55,23 @@ def test_the_open_runs_no_collection_before_freezing_what_it_built(
     monkeypatch.setattr(ledger_module, "CATCH_UP_POOL_FROM", 10**9)  # all in this process
     events: list[int] = []
     opening = threading.Event()
-    real_open, real_freeze = Ledger.open, api.freeze_heap
+    real_open = Ledger.open
 
     def watched_open(*args: Any, **kwargs: Any) -> Ledger:
         opening.set()
         return real_open(*args, **kwargs)
 
     def watched_freeze() -> None:
-        real_freeze()
+        freeze_heap()
         opening.clear()
 
     def record(phase: str, info: dict[str, int]) -> None:
         if phase == "start" and opening.is_set():
             events.append(info["generation"])
 
-    monkeypatch.setattr(api.Ledger, "open", watched_open)
-    monkeypatch.setattr(api, "freeze_heap", watched_freeze)
-    monkeypatch.setattr(api, "tune_gc", lambda: None)  # CPython's threshold: collections are due
+    monkeypatch.setattr(Ledger, "open", watched_open)  # the class api opens with
+    monkeypatch.setattr("api.freeze_heap", watched_freeze)
+    monkeypatch.setattr("api.tune_gc", lambda: None)  # CPython's threshold: collections are due
     gc.set_threshold(700, 10, 10)
     gc.unfreeze()
     gc.callbacks.append(record)
