@@ -107,12 +107,28 @@ class PublicKey:
     _key_id: KeyId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._build(check_point=True)
+
+    @classmethod
+    def _checked_before(cls, raw: bytes) -> PublicKey:
+        """The key ``raw``, which passed the KEY rule once already in data this code wrote and the
+        log key signed (a ledger snapshot, ledger/_pickling.py), built without the point check
+        again: ≈ 50 µs a key, 5 of the 13 s an open from a snapshot of 100,000 companies took.
+        A key pickled by default (``__reduce__``) is checked again as it is rebuilt."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "raw", raw)
+        obj._build(check_point=False)
+        return obj
+
+    def _build(self, *, check_point: bool) -> None:
+        """Check ``raw`` (its type and length; with ``check_point``, the rest of the KEY rule) and
+        set the derived fields."""
         _check_bytes("raw", self.raw)
         if len(self.raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError(
                 f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(self.raw)}"
             )
-        if not _is_prime_order_point(self.raw):
+        if check_point and not _is_prime_order_point(self.raw):
             raise WeakKeyError(
                 f"public key {self.raw.hex()} is not a canonically encoded curve point of prime "
                 "order (it is small-order, mixed-order, non-canonical or not on the curve)"
@@ -123,23 +139,6 @@ class PublicKey:
             raise KeyFormatError(f"public key {self.raw.hex()} was refused: {exc}") from exc
         object.__setattr__(self, "_key", key)
         object.__setattr__(self, "_key_id", key_id(self.raw))
-
-    @classmethod
-    def _checked_before(cls, raw: bytes) -> PublicKey:
-        """The key ``raw``, which passed the KEY rule once already in data this code wrote and the
-        log key signed (a ledger snapshot, ledger/_pickling.py), built without the point check
-        again: ≈ 50 µs a key, 5 of the 13 s an open from a snapshot of 100,000 companies took.
-        A key pickled by default (``__reduce__``) is checked again as it is rebuilt."""
-        _check_bytes("raw", raw)
-        if len(raw) != PUBLIC_KEY_SIZE:
-            raise KeyFormatError(
-                f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(raw)}"
-            )
-        obj = object.__new__(cls)
-        object.__setattr__(obj, "raw", raw)
-        object.__setattr__(obj, "_key", ed25519.Ed25519PublicKey.from_public_bytes(raw))
-        object.__setattr__(obj, "_key_id", key_id(raw))
-        return obj
 
     def __repr__(self) -> str:
         return f"PublicKey.from_b64({self.b64()!r})"
