@@ -244,29 +244,29 @@ class Ledger:
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
-        with collector_paused():  # what an open builds lives as long as this object
+        # What an open builds lives as long as this object: no collection walks it meanwhile.
+        with collector_paused():
             if snapshots:
                 given = () if log_key is None else (log_key, *next_log_keys)
                 self._restore_snapshot([*(k.public_key for k in given), *snapshot_keys])
             self._catch_up()
-        origin = self.state.origin
-        if origin is None:
-            raise CorruptionError("the ledger has no genesis entry")
-        if log_key is not None:
-            held = {k.public_key.raw: k for k in (log_key, *next_log_keys)}
-            in_force = self.state.log_key
-            if in_force is None or in_force.raw not in held:
-                raise LedgerError(
-                    "this log key is not the one in force at size "
-                    f"{self.state.size} (the genesis names it, or a log.key.rotate): "
-                    f"{log_note_verifier(self.state).vkey()}"
-                )
-            self._private = held
-        self._check_kept_checkpoint(kept)
-        self._check_published()  # before anything is signed
-        if self._private:
-            self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
-        with collector_paused():
+            origin = self.state.origin
+            if origin is None:
+                raise CorruptionError("the ledger has no genesis entry")
+            if log_key is not None:
+                held = {k.public_key.raw: k for k in (log_key, *next_log_keys)}
+                in_force = self.state.log_key
+                if in_force is None or in_force.raw not in held:
+                    raise LedgerError(
+                        "this log key is not the one in force at size "
+                        f"{self.state.size} (the genesis names it, or a log.key.rotate): "
+                        f"{log_note_verifier(self.state).vkey()}"
+                    )
+                self._private = held
+            self._check_kept_checkpoint(kept)
+            self._check_published()  # before anything is signed
+            if self._private:
+                self._try_persist_nodes(keep_checkpoint=True, snapshot=True)
             self._keep_resident()
         self._queue: list[_Pending] = []
         self._queue_cv = threading.Condition()
