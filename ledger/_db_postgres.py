@@ -286,7 +286,7 @@ class PostgresBackend(Backend):
                 sql.SQL(
                     "INSERT INTO {} (digest, data) VALUES (%s, %s) ON CONFLICT DO NOTHING"
                 ).format(self._parts),
-                list(parts.items()),
+                parts.items(),  # read one at a time (spilled parts are read as written)
             )
             if keep is not None:
                 c.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import random
@@ -51,6 +52,7 @@ from attest.statements import REGISTRY_STREAM, Kind, LogKeyRotate, format_timest
 from attest.verify import log_note_verifier, verify_log_checkpoint
 from keys import PrivateKey, PublicKey
 from ledger._gc import collector_paused
+from ledger._pickling import dumps
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
 from ledger._snapshot import (
@@ -63,6 +65,7 @@ from ledger._snapshot import (
     read_snapshot,
     take_snapshot,
 )
+from ledger._spill import PartSpill
 from ledger._store import EntryStore, StoredEntry, open_store
 from ledger._views import PartKey, Views
 from ledger.errors import (
@@ -241,6 +244,11 @@ class Ledger:
         self._resident = resident_entries
         self._dropped: set[str] = set()  # streams whose state this object dropped
         self._reader: PartReader | None = None  # reads parts back (once something is dropped)
+        # Parts of streams written since the last snapshot, spilled to leave memory under the
+        # budget (ledger/_spill.py), and their SHA-256 (shared with the views, which forget a
+        # stream's when an entry is applied to it).
+        self._spill: PartSpill | None = None
+        self._spilled: dict[PartKey, bytes] = {}
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -249,6 +257,7 @@ class Ledger:
             if snapshots:
                 given = () if log_key is None else (log_key, *next_log_keys)
                 self._restore_snapshot([*(k.public_key for k in given), *snapshot_keys])
+            self._keep_resident()  # a long catch-up too holds the budget
             self._catch_up()
             origin = self.state.origin
             if origin is None:
@@ -397,6 +406,8 @@ class Ledger:
             self._try_persist_nodes(snapshot=True)  # what the sequencer had not written yet
         if self._pool is not None:
             self._pool.close()
+        if self._spill is not None:
+            self._spill.close()
         self._store.close()
 
     def __enter__(self) -> Ledger:
@@ -491,6 +502,7 @@ class Ledger:
         with self.views.lock:
             for name in unchanged:
                 for key in (("s", name), ("r", name)):
+                    self._spilled.pop(key, None)
                     if key in core.parts:
                         self._parts[key] = core.parts[key]
             self.views.mark_stored(("s", name) for name in unchanged)
@@ -574,7 +586,13 @@ class Ledger:
                 self.state, self.views, self._frontier, self._about, self._index_of, self._parts
             )
             try:
-                taken = take_snapshot(derived, self.origin, private)
+                taken = take_snapshot(
+                    derived,
+                    self.origin,
+                    private,
+                    spilled=self._spilled,
+                    read_spilled=self._read_spilled,
+                )
             except ValueError as exc:
                 raise LedgerError(str(exc)) from exc
             snap = taken.stored
@@ -600,6 +618,11 @@ class Ledger:
                 self._parts.clear()
                 self._parts.update(taken.digests)
                 self.views.mark_stored(taken.taken)
+                # Every spilled part is now stored as it was spilled (those of streams that
+                # were dropped are read from the store from here on).
+                self._spilled.clear()
+                if self._spill is not None:
+                    self._spill.clear()
             self._snap_size = snap.size
             self._snap_signature = snap.signature
             self._keep_resident()
@@ -611,39 +634,71 @@ class Ledger:
         return [(e.log_time_ms, e.stream, e.position) for e in self._store.leaves(start, end)]
 
     def _keep_resident(self) -> None:
-        """Hold this object to its memory budget (:data:`RESIDENT_ENTRIES`) once a snapshot
-        is stored or read: the views drop the parts the snapshot holds unchanged, least recently
-        used first, and the rules drop the state of the streams the views dropped.
+        """Hold this object to its memory budget (:data:`RESIDENT_ENTRIES`): the views drop
+        the parts of the streams least recently used — those a snapshot holds unchanged, and
+        those written since that are worth spilling (:meth:`Views.spill_to`: written out to this
+        process's scratch file, ledger/_spill.py) — and the rules drop the state of the streams
+        the views dropped.
 
-        A part dropped stays in the database: a writer's snapshots name every part it dropped
-        (unchanged), and keep the parts of the snapshot they replace; a read-only server drops
-        only parts of streams unchanged since the snapshot it opened from, which every later
-        snapshot names too (a part's key is the SHA-256 of its bytes)."""
-        if self._resident is None or not self._parts:
+        A part dropped unchanged stays in the database: a writer's snapshots name every part it
+        dropped (unchanged), and keep the parts of the snapshot they replace; a read-only server
+        drops only parts of streams unchanged since the snapshot it opened from, which every
+        later snapshot names too (a part's key is the SHA-256 of its bytes). A spilled part is
+        this process's own until a snapshot stores it."""
+        if self._resident is None or not self._snapshots:
             return
         if self._reader is None:  # self._parts, changed in place from here on, is its view
-            self._reader = PartReader(self._parts, self._store.snapshot_part)
-            self.views.attach(self._reader)
+            self._reader = PartReader(self._parts, lambda _key, d: self._store.snapshot_part(d))
+            self.views.attach(self._read_part)
+            self.views.spill_to(self._spill_part, self._spilled)
         self.views.keep_resident(self._resident, self._parts.__contains__)
         self._drop_rules(every=True)
 
+    def _read_part(self, key: PartKey) -> tuple[Any, ...]:
+        """Part ``key``'s values: spilled, or else from the newest snapshot's parts."""
+        if key in self._spilled:
+            return PartReader(self._spilled, lambda k, _d: self._read_spilled(k))(key)
+        assert self._reader is not None  # noqa: S101 - set before anything is dropped
+        return self._reader(key)
+
+    def _read_spilled(self, key: PartKey) -> bytes | None:
+        return None if self._spill is None else self._spill.get(key)
+
+    def _spill_part(self, key: PartKey, values: tuple[Any, ...]) -> None:
+        """Write part ``key`` (its values now) to the scratch file and keep its SHA-256."""
+        if self._spill is None:
+            self._spill = PartSpill()
+        data = dumps(values)
+        self._spill.put(key, data)
+        self._spilled[key] = hashlib.sha256(data).digest()
+
     def _drop_rules(self, *, every: bool = False) -> None:
-        """Drop the rules' state of the streams whose views were dropped (unchanged since the
-        snapshot: the views drop only those, and nothing is written while the lock is held);
-        with ``every``, of every stream whose views are not in memory (the rules also read the
-        streams of entries they refused, which the views never see)."""
+        """Drop the rules' state of the streams whose views were dropped; with ``every``, of
+        every stream whose views are not in memory (the rules also read the streams of entries
+        they refused, which the views never see). A stream the views read back since (and may
+        have written) keeps it. One written since the last snapshot (its views were spilled)
+        has its rules' state spilled too, unless it was already, unchanged since."""
         if self.views_error is not None:
             return  # the views missed an entry the rules took: their marks say nothing
         dropped = self.views.take_dropped()
         if every:
-            resident = self.views.resident_streams()
-            dropped.update(n for k, n in self._parts if k == "r" and n not in resident)
+            dropped.update(n for k, n in self._parts if k == "r")
+        if not dropped:
+            return
+        spilled = self._spilled
+        with self.views.lock:
+            dropped -= self.views.resident_streams()
+            new = [n for n in dropped if ("s", n) in spilled and ("r", n) not in spilled]
+            for n, rules in self.state.stream_rules(new).items():
+                self._spill_part(("r", n), rules)
+            readers: dict[str, Callable[[], Any]] = {
+                n: functools.partial(self._read_part, ("r", n))
+                for n in dropped
+                if ("r", n) in spilled or (("s", n) not in spilled and ("r", n) in self._parts)
+            }
         self._dropped |= dropped
-        reader = self._reader
-        if dropped and reader is not None:
-            self.state.evict(
-                {n: functools.partial(reader, ("r", n)) for n in dropped if ("r", n) in self._parts}
-            )
+        if readers:
+            self.state.evict(readers)
 
     def _others_append(self) -> None:
         """Another process appends to this log: stop dropping parts, and read back those
@@ -749,6 +804,8 @@ class Ledger:
             )
         self._integrate(raw, placed.signed.entry_hash)
         self._apply_views(placed)
+        if self.views.dropped_any:
+            self._drop_rules()
         if len(self._unsaved) >= 2 * _CATCH_UP_CHUNK:
             self._try_persist_nodes()  # bounded memory while reading a large log
 

@@ -32,7 +32,7 @@ import functools
 import gc
 import hashlib
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,14 +108,44 @@ class Derived:
 
 @dataclass(frozen=True, slots=True)
 class TakenSnapshot:
-    """A snapshot to store: the core row, the parts it stores anew (SHA-256 -> bytes), every
-    part's SHA-256, and the views' parts it took anew (whose change marks to clear once
-    stored)."""
+    """A snapshot to store: the core row, the parts it stores anew (SHA-256 -> bytes; a
+    spilled part's bytes are read when its item is), every part's SHA-256, and the views' parts
+    it took anew (whose change marks to clear once stored)."""
 
     stored: StoredSnapshot
-    parts: dict[bytes, bytes]
+    parts: Mapping[bytes, bytes]
     digests: dict[PartKey, bytes]
     taken: frozenset[PartKey]
+
+
+class _NewParts(Mapping[bytes, bytes]):
+    """The parts a snapshot stores anew: those pickled now, and those spilled (read, and
+    checked against the SHA-256 kept for them, one at a time as the store writes them)."""
+
+    def __init__(
+        self,
+        pickled: dict[bytes, bytes],
+        spilled: dict[bytes, PartKey],
+        read: Callable[[PartKey], bytes | None],
+    ) -> None:
+        self._pickled, self._spilled, self._read = pickled, spilled, read
+
+    def __getitem__(self, digest: bytes) -> bytes:
+        data = self._pickled.get(digest)
+        if data is not None:
+            return data
+        key = self._spilled[digest]
+        data = self._read(key)
+        if data is None or hashlib.sha256(data).digest() != digest:
+            raise CorruptionError(f"the spilled part of {key[1]!r} is gone or altered")
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._pickled
+        yield from self._spilled
+
+    def __len__(self) -> int:
+        return len(self._pickled) + len(self._spilled)
 
 
 @cache
@@ -132,9 +162,20 @@ def layout_tag() -> bytes:
     return h.digest()
 
 
-def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> TakenSnapshot:
+def take_snapshot(
+    derived: Derived,
+    origin: str,
+    log_key: PrivateKey,
+    *,
+    spilled: Mapping[PartKey, bytes] | None = None,
+    read_spilled: Callable[[PartKey], bytes | None] = lambda _: None,
+) -> TakenSnapshot:
     """A signed snapshot of ``derived`` (at ``derived.state.size`` entries), with the parts
     that changed since ``derived.parts`` was stored (every part, when it is empty).
+
+    A part in ``spilled`` (its SHA-256 by key) is the one ``read_spilled`` returns: its bytes
+    are copied as they are, read when the store writes them (so keep the writer's lock until
+    then), and it is not read back into memory.
 
     Call it with the writer's lock held (no entry applied meanwhile); it holds the views' lock.
 
@@ -147,20 +188,29 @@ def take_snapshot(derived: Derived, origin: str, log_key: PrivateKey) -> TakenSn
             f"cannot snapshot: rules at {state.size} entries, tree at {derived.frontier.size}"
         )
     views, known = derived.views, derived.parts
+    spilled = spilled or {}
     with views.lock, collector_paused():
         taken = views.take_parts(known.__contains__)
         streams = {n for k, n in views.part_keys() if k == "s"}
         fresh = {n for k, n in taken if k == "s"} | {n for n in streams if ("r", n) not in known}
-        objects: dict[PartKey, Any] = dict(taken)
-        objects.update((("r", n), rules) for n, rules in state.stream_rules(fresh).items())
-        if not known and sum(len(objects[("r", n)][0]) for n in streams) != len(state.claims):
+        objects: dict[PartKey, Any] = {k: v for k, v in taken.items() if v is not None}
+        rules = state.stream_rules({n for n in fresh if ("r", n) not in spilled})
+        objects.update((("r", n), r) for n, r in rules.items())
+        copied = {k: spilled[k] for k in taken.keys() | {("r", n) for n in fresh} if k in spilled}
+        if (
+            not known
+            and not copied
+            and sum(len(objects[("r", n)][0]) for n in streams) != len(state.claims)
+        ):
             raise ValueError("cannot snapshot: a claim is on no provider stream")
-        parts: dict[bytes, bytes] = {}
-        digests = {k: d for k, d in known.items() if k not in objects}
+        pickled: dict[bytes, bytes] = {}
+        digests = {k: d for k, d in known.items() if k not in objects and k not in copied}
         for key, obj in objects.items():
             data = _dumps(obj)
             digests[key] = digest = hashlib.sha256(data).digest()
-            parts[digest] = data
+            pickled[digest] = data
+        digests.update(copied)
+        parts = _NewParts(pickled, {d: k for k, d in copied.items()}, read_spilled)
         core = Derived(
             state.without_stream_rules(),
             views,
@@ -248,11 +298,11 @@ class PartReader:
 
     Args:
         digests: every part's SHA-256, from the core.
-        fetch: the stored bytes of the part with this SHA-256, or ``None``.
+        fetch: the stored bytes of the part with this key and SHA-256, or ``None``.
     """
 
     def __init__(
-        self, digests: dict[PartKey, bytes], fetch: Callable[[bytes], bytes | None]
+        self, digests: dict[PartKey, bytes], fetch: Callable[[PartKey, bytes], bytes | None]
     ) -> None:
         self._digests = digests
         self._fetch = fetch
@@ -265,7 +315,7 @@ class PartReader:
                 digest says (the database changed under a running ledger).
         """
         digest = self._digests[key]
-        data = self._fetch(digest)
+        data = self._fetch(key, digest)
         if data is None or hashlib.sha256(data).digest() != digest:
             raise CorruptionError(
                 f"the snapshot part of {key[1]!r} is {'gone' if data is None else 'altered'} "
@@ -355,7 +405,7 @@ def read_snapshot(
     if state.origin != origin or state.log_key != signer or state.sparse:
         raise SnapshotRefused("data is the state of another log")
     _check_parts(derived, parts)
-    reader = PartReader(derived.parts, fetch)
+    reader = PartReader(derived.parts, lambda _key, digest: fetch(digest))
     derived.views.attach(reader)
     state.defer({n: functools.partial(reader, (k, n)) for k, n in derived.parts if k == "r"})
     return derived

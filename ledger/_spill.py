@@ -14,6 +14,10 @@ The file is the verifier's scratch space, written and read only by this process:
 trusted input (it holds values the verifier itself decided), so values are plain pickles. The
 rules never change a stored value in place (they put a changed copy, ``LogState._replace``), so
 a value read back is always the current one.
+
+:class:`PartSpill` is the same kind of scratch file for a server under a memory budget: the
+snapshot parts (ledger/_snapshot.py) of streams written since the last snapshot, so that they
+may leave memory before a snapshot holds them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import pickle
 import sqlite3
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
@@ -29,11 +34,31 @@ from typing import Any, Final
 
 from attest.rules import STREAM_FIELDS
 
-__all__ = ["SpillIndex"]
+__all__ = ["PartSpill", "SpillIndex"]
 
 _DELETED: Final = object()
 _MISSING: Final = object()
 _BUFFER: Final = 20_000
+
+
+def _scratch(directory: Path | None, prefix: str, cache_mb: int) -> sqlite3.Connection:
+    """A new SQLite file for this process alone, unlinked as soon as it is open (its space is
+    freed when the connection closes, even when the process is killed)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".db", dir=directory)
+    os.close(fd)
+    try:
+        # One thread at a time, though not always the one that made it.
+        db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "journal_mode=OFF",  # scratch: no journal, no second file to name
+            "synchronous=OFF",
+            "locking_mode=EXCLUSIVE",
+            f"cache_size=-{cache_mb * 1024}",
+        ):
+            db.execute(f"PRAGMA {pragma}")
+    finally:
+        Path(name).unlink()
+    return db
 
 
 class SpillIndex:
@@ -48,23 +73,10 @@ class SpillIndex:
     def __init__(
         self, directory: Path | None = None, *, buffer: int = _BUFFER, cache_mb: int = 32
     ) -> None:
-        fd, name = tempfile.mkstemp(prefix="claimledger-verify-", suffix=".db", dir=directory)
-        os.close(fd)
-        try:
-            # One thread at a time (the verifier's), though not always the one that made it.
-            self._db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
-            for pragma in (
-                "journal_mode=OFF",  # scratch: no journal, no second file to name
-                "synchronous=OFF",
-                "locking_mode=EXCLUSIVE",
-                f"cache_size=-{cache_mb * 1024}",
-            ):
-                self._db.execute(f"PRAGMA {pragma}")
-            for table in STREAM_FIELDS:
-                self._db.execute(f"CREATE TABLE {table} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
-            self._db.execute("CREATE TABLE signed (keyid TEXT, idx INTEGER, ms INTEGER)")
-        finally:
-            Path(name).unlink()  # the open connection keeps the file's space until it closes
+        self._db = _scratch(directory, "claimledger-verify-", cache_mb)
+        for table in STREAM_FIELDS:
+            self._db.execute(f"CREATE TABLE {table} (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
+        self._db.execute("CREATE TABLE signed (keyid TEXT, idx INTEGER, ms INTEGER)")
         self._finalizer = weakref.finalize(self, self._db.close)
         self._buffer = buffer
         self._maps: dict[str, _SpillMap] = {}
@@ -167,3 +179,45 @@ class _SpillMap(MutableMapping[Any, Any]):
             self._db.executemany(self._put, puts)
             self._db.executemany(self._del, gone)
         self._pending.clear()
+
+
+class PartSpill:
+    """Snapshot parts (pickled as a snapshot pickles them) of streams written since the last
+    snapshot, in a temporary SQLite file of this process's, one row per part key: putting a key
+    again replaces its row. Thread-safe (the views and the sequencer both put and read).
+
+    The file is scratch, like :class:`SpillIndex`'s: what reads a row back checks it against the
+    SHA-256 its writer kept in memory (ledger/_ledger.py).
+    """
+
+    def __init__(self, directory: Path | None = None, *, cache_mb: int = 16) -> None:
+        self._db = _scratch(directory, "claimledger-parts-", cache_mb)
+        self._db.execute(
+            "CREATE TABLE parts (kind TEXT, name TEXT, data BLOB, PRIMARY KEY (kind, name))"
+        )
+        self._finalizer = weakref.finalize(self, self._db.close)
+        self._lock = threading.Lock()
+        self.written = 0  # bytes put, for metrics and tests
+
+    def put(self, key: tuple[str, str], data: bytes) -> None:
+        """Store ``data`` as the part ``key`` (replacing what it held)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO parts VALUES (?, ?, ?)", (*key, data))
+        self.written += len(data)
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        """The bytes last put as ``key``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM parts WHERE kind = ? AND name = ?", key
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def clear(self) -> None:
+        """Forget every part (a snapshot now holds them)."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM parts")
+
+    def close(self) -> None:
+        """Close the file (its space is freed)."""
+        self._finalizer()

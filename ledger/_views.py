@@ -1579,6 +1579,14 @@ class _Stream:
         return (self.facts, self.live, self.signers, self.reports)
 
 
+SPILL_MAX_SHARE = 64
+"""A stream written since the last snapshot is spilled (:meth:`Views.spill_to`) only if it holds
+at most a this-th of the memory budget (3,906 entries of the default 250,000): spilling a stream
+costs its length, and so does reading it back at its next entry; a longer one stays, and a
+snapshot lets it go."""
+
+_SHRINK_EVERY = 256  # entries applied between two checks of the budget by apply
+
 LOG_CHUNK = 4096
 """Entries per chunk of the views' log index (:class:`_LogIndex`): what it reads back at once."""
 
@@ -1861,6 +1869,11 @@ class Views:
         self._loader: Callable[[PartKey], tuple[Any, ...]] = _unattached
         self._stored: Callable[[PartKey], bool] = _never
         self._dropped: set[str] = set()  # streams dropped since take_dropped
+        # Streams written since a snapshot took them may be dropped too once spilled (spill_to):
+        # the spiller, and the SHA-256 of every part it holds (shared with the ledger).
+        self._spill: Callable[[PartKey, tuple[Any, ...]], None] | None = None
+        self._spilled: dict[PartKey, bytes] = {}
+        self._unshrunk = 0  # entries applied since apply last held the budget
 
     _RUNTIME = (
         "_lock",
@@ -1871,6 +1884,9 @@ class Views:
         "_loader",
         "_stored",
         "_dropped",
+        "_spill",
+        "_spilled",
+        "_unshrunk",
     )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -1913,12 +1929,14 @@ class Views:
         return self._lock
 
     @_locked
-    def take_parts(self, known: Callable[[PartKey], bool]) -> dict[PartKey, tuple[Any, ...]]:
+    def take_parts(self, known: Callable[[PartKey], bool]) -> dict[PartKey, tuple[Any, ...] | None]:
         """The parts a snapshot must store anew: those changed since they were last stored
         (:meth:`mark_stored`) and those ``known`` does not hold (every part, for views fed from
-        genesis)."""
+        genesis); ``None`` for a part spilled as it is now (:meth:`spill_to`: its bytes are
+        the spiller's, and it is not read back)."""
+        spilled = self._spilled
         return {
-            key: self._streams[key[1]].part()
+            key: None if key in spilled else self._streams[key[1]].part()
             for key in self.part_keys()
             if key in self._touched or not known(key)
         }
@@ -1952,25 +1970,45 @@ class Views:
     def keep_resident(self, entries: int | None, stored: Callable[[PartKey], bool]) -> None:
         """From now on keep provider streams' parts of about ``entries`` entries in memory
         (``None``: every part read or written stays): past it, the parts of the streams least
-        recently read or written are dropped — only those unchanged since
-        ``stored`` says a snapshot holds them — down to three quarters of it, and read again
-        with :meth:`attach`'s reader when next touched."""
+        recently read or written are dropped — those unchanged since ``stored`` says a
+        snapshot holds them, and those written since that :meth:`spill_to`'s spiller takes —
+        down to three quarters of it, and read again with :meth:`attach`'s reader when next
+        touched."""
         self._budget, self._stored = entries, stored
         self._all.keep(None if entries is None else LOG_CHUNKS_RESIDENT)
         self._shrink()
+
+    @_locked
+    def spill_to(
+        self, spill: Callable[[PartKey, tuple[Any, ...]], None], spilled: dict[PartKey, bytes]
+    ) -> None:
+        """Let :meth:`keep_resident` drop streams written since a snapshot took them too: such
+        a stream's part is first handed to ``spill(key, values)``, which stores it and puts its
+        SHA-256 in ``spilled`` (the caller's dict, shared). An entry applied to a stream takes
+        both its keys out of ``spilled`` (what was spilled is no longer its state).
+
+        Only a stream of at most a :data:`SPILL_MAX_SHARE`-th of the budget is spilled: a few
+        long streams written round and round stay in memory until a snapshot lets them go,
+        rather than being written out and read back whole at every entry."""
+        self._spill, self._spilled = spill, spilled
 
     def _shrink(self, spare: str | None = None) -> None:
         budget = self._budget
         if budget is None or self._resident_total <= budget:
             return
         target = budget * 3 // 4
+        spill, spilled = self._spill, self._spilled
         for name, n in list(self._resident.items()):
             if self._resident_total <= target:
                 break
             key = ("s", name)
-            if name == spare or key in self._touched or not self._stored(key):
+            if name == spare:
                 continue
             s = self._streams[name]
+            if (key in self._touched or not self._stored(key)) and key not in spilled:
+                if spill is None or n * SPILL_MAX_SHARE > budget:
+                    continue
+                spill(key, s.part())
             for slot in _Stream._PART:
                 object.__delattr__(s, slot)
             s._load = functools.partial(self._load_part, key)
@@ -2001,6 +2039,12 @@ class Views:
         rules' state the ledger then drops too)."""
         dropped, self._dropped = self._dropped, set()
         return dropped
+
+    @property
+    def dropped_any(self) -> bool:
+        """Whether :meth:`keep_resident` dropped a stream since :meth:`take_dropped` last
+        took them (read without the lock: a hint for the writer, which then takes them)."""
+        return bool(self._dropped)
 
     def loaded_parts(self) -> int:
         """How many parts are in memory (for metrics and tests)."""
@@ -2043,6 +2087,9 @@ class Views:
             resident = self._resident  # the stream is now the most recently written
             resident[fact.stream] = resident.pop(fact.stream, 0) + 1
             self._resident_total += 1
+            if self._spill is not None:
+                self._spilled.pop(("s", fact.stream), None)
+                self._spilled.pop(("r", fact.stream), None)
         self._kinds[fact.kind] = self._kinds.get(fact.kind, 0) + 1
         if st.stream == REGISTRY_STREAM:
             self._apply_registry(placed, fact)
@@ -2057,6 +2104,12 @@ class Views:
             if fact.kind in _VERIFIER_KINDS and fact.signer not in stream.signers:
                 stream.signers[fact.signer] = fact.index
             self._index_verifier(fact)
+            if self._spill is not None:
+                # Entries written hold memory too: past the budget, spill now and then.
+                self._unshrunk += 1
+                if self._unshrunk >= _SHRINK_EVERY:
+                    self._unshrunk = 0
+                    self._shrink(spare=fact.stream)
 
     def _track_due(self, record: _Record, fact: EntryFact) -> None:
         """Keep :attr:`_due` for the claim version ``fact`` (just applied to ``record``)

@@ -205,11 +205,11 @@ def _read(
     **kw: object,
 ) -> Derived:
     """read_snapshot of ``stored`` (default: the taken one) with the taken parts (or these)."""
-    parts = taken.parts if parts is None else parts
+    given = taken.parts if parts is None else parts
     return read_snapshot(
         stored or taken.stored,
-        parts=[(d, hashlib.sha256(b).digest()) for d, b in parts.items()],
-        fetch=parts.get,
+        parts=[(d, hashlib.sha256(b).digest()) for d, b in given.items()],
+        fetch=given.get,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -575,6 +575,23 @@ def test_a_writer_drops_only_parts_a_snapshot_holds_unchanged(store_url: str) ->
         assert ro.size == size + 1
         assert ro.views.replay(Q, **at) == kept[1]
         assert ro.state.stream_rules([Q])[Q] == kept[2][Q]
+
+
+def test_a_stream_read_back_and_written_after_a_read_dropped_it_keeps_its_rules(
+    store_url: str,
+) -> None:
+    """A read drops P's part (Q's is read under a budget of one entry); the next entry is P's,
+    which reads P's views back and changes its rules: the writer must not then drop P's rules
+    as the read dropped them — the test record on P's new claim is decided from them."""
+    _two_companies(store_url)
+    with _open(store_url, key(LOG_KEY), resident_entries=1) as led:
+        led.views.replay(P)
+        led.views.replay(Q)  # drops P's part
+        led.submit(claim(led, P))
+        new = led.views.replay(P).claims[-1]
+        body = example_test_record_body(new.digest.hex())
+        led.submit(envelope(led, "test.record", P, V, body))  # refused if P's rules are stale
+        assert [c.digest for c in led.views.replay(P).claims if c.tests] == [new.digest]
 
 
 def test_a_writer_over_its_budget_saves_a_snapshot_before_the_log_grew_a_quarter(
