@@ -222,6 +222,12 @@ GAUGES: tuple[Gauge, ...] = (
         lambda s: None if (led := _ledger(s)) is None else float(led.views.resident_entries),
     ),
     Gauge(
+        "claimledger_spilled_parts",
+        "Parts of provider streams written since the last snapshot that this server spilled "
+        "to its scratch file to hold its memory budget (a snapshot stores them)",
+        lambda s: None if (led := _ledger(s)) is None else float(led.spilled_parts),
+    ),
+    Gauge(
         "claimledger_follower_stopped",
         "1 if this server stopped following its database (an entry there fails the rules)",
         lambda s: None if (f := _following(s)) is None else float(f.stopped),

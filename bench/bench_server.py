@@ -103,6 +103,8 @@ def step(name: str, url: str, providers: int, companies: int, more: int) -> dict
             for p in range(companies):
                 led.views.replay(provider(p))
             out["left"] = led.views.loaded_parts()
+        spill = led._spill
+        out["spilled_mb"] = None if spill is None else spill.written / 1e6
     out["s"] = time.perf_counter() - t0  # the close included (first-open: its last snapshot)
     out["rss_mb"] = _peak_rss_kb() / 1024
     if name == "first-open":  # the snapshot its close left
@@ -175,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             what = STEPS[name].format(companies=companies, more=args.more)
             extra = "".join(
                 f", {k} {r[k]:,.1f}" if isinstance(r[k], float) else f", {k} {r[k]}"
-                for k in ("size", "snapshot", "items", "left", "new", "core_mb")
+                for k in ("size", "snapshot", "items", "left", "new", "core_mb", "spilled_mb")
                 if k in r and r[k] is not None
             )
             print(

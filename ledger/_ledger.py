@@ -127,10 +127,11 @@ entries' worth of changed streams per entry the log grew by since the last one."
 
 RESIDENT_ENTRIES = 250_000
 """How many entries' worth of provider streams' state (views and rules, ≈ 1.6 KB an entry) a
-ledger keeps in memory by default once a snapshot holds it: past it, the streams least recently
-read or written are dropped and read from the snapshot's parts again when next touched, and a
-snapshot falls due when the streams written since the last one pass it (see
-:data:`DIRTY_PER_ENTRY`; issue 10 §2)."""
+ledger keeps in memory by default: past it, the streams least recently read or written are
+dropped — read again when next touched from the snapshot's parts, or, for those written since
+the last snapshot, from the scratch file they were spilled to (ledger/_spill.py); a stream too
+long to spill (``ledger._views.SPILL_MAX_SHARE``) stays, and a snapshot falls due when such
+streams pass the budget (see :data:`DIRTY_PER_ENTRY`; issue 10 §2)."""
 
 _log = logging.getLogger(__name__)
 
@@ -361,8 +362,10 @@ class Ledger:
         recorded there before it leaves this object, and a database that does not reach the
         checkpoint recorded there (restored from an older backup) is refused.
         ``resident_entries``: the memory budget for provider streams' state, counted in their
-        entries (:data:`RESIDENT_ENTRIES`; ``None``: keep all it reads or writes), held once
-        a snapshot was read or saved.
+        entries (:data:`RESIDENT_ENTRIES`; ``None``: keep all it reads or writes), held with
+        snapshots on, from the open (its catch-up too) on: past it, streams a snapshot holds
+        unchanged are dropped and read back from it, and those written since are spilled to a
+        scratch file of this process's (ledger/_spill.py) and read back from there.
 
         Raises:
             LedgerNotFoundError: the database holds no ledger (or an ``init`` that never finished).
@@ -452,6 +455,12 @@ class Ledger:
     def size(self) -> int:
         """Entries in the log as this object knows it."""
         return self.state.size
+
+    @property
+    def spilled_parts(self) -> int:
+        """Parts of streams written since the last snapshot now in the scratch file (views and
+        rules, ledger/_spill.py), for metrics."""
+        return len(self._spilled)
 
     @property
     def writable(self) -> bool:

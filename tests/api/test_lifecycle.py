@@ -130,6 +130,7 @@ def test_the_memory_budget_setting_reaches_the_ledger_and_its_gauge(
     with TestClient(app_from_env()) as client:
         assert _until(client, "/healthz", 200).status_code == 200
         assert scrape(client)[("claimledger_resident_entries", ())] == 0  # no provider entry
+        assert scrape(client)[("claimledger_spilled_parts", ())] == 0
     assert seen["resident_entries"] == expected
 
 
