@@ -191,8 +191,11 @@ class Backend(abc.ABC):
         transaction."""
 
     @abc.abstractmethod
-    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
-        """Every stored part as (its key, the SHA-256 of its bytes as stored)."""
+    def snapshot_parts(
+        self, wanted: Collection[bytes] | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored part (or only those whose key is in ``wanted``) as (its key, the
+        SHA-256 of its bytes as stored)."""
 
     @abc.abstractmethod
     def snapshot_part(self, digest: bytes) -> bytes | None:
@@ -428,11 +431,15 @@ class SQLiteBackend(Backend):
                 gone,
             )
 
-    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+    def snapshot_parts(
+        self, wanted: Collection[bytes] | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         with self._cursor(commit=False) as c:
             c.execute(f"SELECT digest, data FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
             for d, data in c:  # one part in memory at a time (a part may be megabytes)
-                yield bytes(d), hashlib.sha256(data).digest()
+                key = bytes(d)
+                if wanted is None or key in wanted:
+                    yield key, hashlib.sha256(data).digest()
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         with self._cursor(commit=False) as c:

@@ -294,10 +294,16 @@ class PostgresBackend(Backend):
                     (list(keep),),
                 )
 
-    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
+    def snapshot_parts(
+        self, wanted: Collection[bytes] | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         # The server hashes: 64 bytes a part cross the wire, not the parts.
+        query = sql.SQL("SELECT digest, sha256(data) AS h FROM {}").format(self._parts)
         with self._ds.transaction(commit=False) as c:
-            c.execute(sql.SQL("SELECT digest, sha256(data) AS h FROM {}").format(self._parts))
+            if wanted is None:
+                c.execute(query)
+            else:
+                c.execute(query + sql.SQL(" WHERE digest = ANY(%s)"), (list(wanted),))
             rows = c.fetchall()
         for r in rows:
             yield bytes(r["digest"]), bytes(r["h"])

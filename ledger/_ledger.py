@@ -557,7 +557,7 @@ class Ledger:
                 log_key=genesis.log_key,
                 last=last,
                 held=held,
-                parts=self._store.snapshot_parts(),
+                parts=self._store.snapshot_parts,
                 fetch=self._store.snapshot_part,
             )
         except SnapshotRefused as exc:

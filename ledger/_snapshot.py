@@ -343,7 +343,7 @@ def read_snapshot(
     log_key: PublicKey,
     last: LogEntry,
     held: Sequence[PublicKey] = (),
-    parts: Iterable[tuple[bytes, bytes]] = (),
+    parts: Callable[[frozenset[bytes]], Iterable[tuple[bytes, bytes]]] = lambda _: (),
     fetch: Callable[[bytes], bytes | None] = lambda _: None,
 ) -> Derived:
     """Check ``stored`` and return the state it holds, its parts to be read on first touch.
@@ -356,8 +356,10 @@ def read_snapshot(
             must then be the one its state puts in force there.
         last: the stored entry at index ``stored.size - 1`` (its leaf's state root must be the
             snapshot's).
-        parts: every stored part, as (its key, the SHA-256 of its stored bytes): each part the
-            core names must be there, unaltered (hashed here, not unpickled).
+        parts: given the keys of the parts the core names, those stored (at least), as (its
+            key, the SHA-256 of its stored bytes): each must be there, unaltered (hashed, not
+            unpickled; the previous snapshot's parts, kept for the servers that opened from it,
+            are not read).
         fetch: the stored bytes of one part by SHA-256 (to read it when first touched).
 
     Raises:
@@ -411,7 +413,9 @@ def read_snapshot(
     return derived
 
 
-def _check_parts(derived: Derived, stored: Iterable[tuple[bytes, bytes]]) -> None:
+def _check_parts(
+    derived: Derived, stored: Callable[[frozenset[bytes]], Iterable[tuple[bytes, bytes]]]
+) -> None:
     """Refuse a snapshot whose parts do not match its core: each part the views and the rules
     need must be named, and each named must be stored with its SHA-256."""
     digests = derived.parts
@@ -425,7 +429,7 @@ def _check_parts(derived: Derived, stored: Iterable[tuple[bytes, bytes]]) -> Non
     if views | rules != digests.keys():
         raise SnapshotRefused("data lists other parts than its views hold")
     wanted = set(digests.values())
-    for digest, actual in stored:
+    for digest, actual in stored(frozenset(wanted)):
         if actual == digest:
             wanted.discard(digest)
     if wanted:

@@ -978,10 +978,13 @@ class EntryStore:
         with _db_errors("cannot store a snapshot"):
             self._db.put_snapshot(row, parts, None if keep is None else {*keep, *parts})
 
-    def snapshot_parts(self) -> Iterator[tuple[bytes, bytes]]:
-        """Every stored snapshot part as (its key, the SHA-256 of its stored bytes)."""
+    def snapshot_parts(
+        self, wanted: Collection[bytes] | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored snapshot part (or those whose key is in ``wanted``) as (its key, the
+        SHA-256 of its stored bytes)."""
         with _db_errors("cannot read the snapshot's parts"):
-            yield from self._db.snapshot_parts()
+            yield from self._db.snapshot_parts(wanted)
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         """The stored snapshot part with this key (its SHA-256 when written), if any."""
