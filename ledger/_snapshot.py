@@ -359,7 +359,7 @@ def read_snapshot(
         parts: given the keys of the parts the core names, those stored (at least), as (its
             key, the SHA-256 of its stored bytes): each must be there, unaltered (hashed, not
             unpickled; the previous snapshot's parts, kept for the servers that opened from it,
-            are not read).
+            need not be hashed).
         fetch: the stored bytes of one part by SHA-256 (to read it when first touched).
 
     Raises:

@@ -459,10 +459,10 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
         assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == replayed
 
 
-def test_an_open_reads_only_the_parts_its_snapshot_names(store_url: str) -> None:
-    """The previous snapshot's parts, kept for the servers that opened from it, are not read
-    (nor hashed) by an open from the newest: the store yields only the parts asked for, on
-    both backends."""
+def test_an_open_hashes_only_the_parts_its_snapshot_names(store_url: str) -> None:
+    """The previous snapshot's parts, kept for the servers that opened from it, are not hashed
+    by an open from the newest: the store yields only the parts asked for, on both
+    backends."""
     first = _two_companies(store_url)
     with _open(store_url, key(LOG_KEY)) as led:
         led.submit(claim(led, P))
