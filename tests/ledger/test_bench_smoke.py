@@ -112,10 +112,12 @@ def test_bench_server_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "built 11,000 entries for 100 companies" in out
     assert "first open (replays the bulk log, saves a snapshot) + close" in out
     # The first open saved a snapshot at its close; every later open started from it.
-    assert out.count("snapshot 11000") == 6, out
+    assert out.count("snapshot 11000") == 7, out
     assert "100 companies' records: " in out
     assert "left 100" in out
     assert "size 11020, snapshot 11000, new 20" in out
+    assert "one claim each by 100 companies: " in out
+    assert "size 11120, snapshot 11000, new 100, resident " in out
 
 
 def test_bench_proofs_quick(capsys: pytest.CaptureFixture[str]) -> None:
