@@ -133,6 +133,10 @@ the last snapshot, from the scratch file they were spilled to (ledger/_spill.py)
 long to spill (``ledger._views.SPILL_MAX_SHARE``) stays, and a snapshot falls due when such
 streams pass the budget (see :data:`DIRTY_PER_ENTRY`; issue 10 §2)."""
 
+RELEASE_SHARE = 4
+"""A snapshot first drops the streams' parts from memory (spilling those written since the last
+one) when they hold more than a this-th of the budget."""
+
 _log = logging.getLogger(__name__)
 
 
@@ -591,6 +595,15 @@ class Ledger:
             if private is None or not self._snapshots:
                 raise LedgerError("only a ledger opened with its log key saves snapshots")
             self._persist_nodes()  # a snapshot never covers nodes that are not stored
+            budget = self._resident
+            if self._reader is not None and budget is not None:
+                # Under a budget, the streams' parts leave memory first (those written since
+                # the last snapshot are spilled, then copied as they are): pickling the core
+                # reuses the memory they held, rather than adding to it. (Not worth it for a
+                # few: they would only be read back.)
+                if self.views.resident_entries * RELEASE_SHARE > budget:
+                    self.views.release()
+                self._drop_rules()
             derived = Derived(
                 self.state, self.views, self._frontier, self._about, self._index_of, self._parts
             )

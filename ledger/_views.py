@@ -1992,11 +1992,20 @@ class Views:
         rather than being written out and read back whole at every entry."""
         self._spill, self._spilled = spill, spilled
 
-    def _shrink(self, spare: str | None = None) -> None:
+    @_locked
+    def release(self) -> None:
+        """Drop every provider stream's part that :meth:`keep_resident` may drop, whatever the
+        budget (a snapshot is about to pickle the core: the memory they held is reused)."""
+        self._shrink(target=0)
+
+    def _shrink(self, spare: str | None = None, *, target: int | None = None) -> None:
         budget = self._budget
-        if budget is None or self._resident_total <= budget:
+        if budget is None:
             return
-        target = budget * 3 // 4
+        if target is None:
+            if self._resident_total <= budget:
+                return
+            target = budget * 3 // 4
         spill, spilled = self._spill, self._spilled
         for name, n in list(self._resident.items()):
             if self._resident_total <= target:

@@ -116,7 +116,7 @@ def test_bench_server_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "100 companies' records: " in out
     assert "left 100" in out
     assert "size 11020, snapshot 11000, new 20" in out
-    assert "one claim each by 100 companies: " in out
+    assert "one claim each by 100 companies + snapshot: " in out
     assert "size 11120, snapshot 11000, new 100, resident " in out
 
 

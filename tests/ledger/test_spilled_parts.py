@@ -87,8 +87,10 @@ def test_a_writer_spills_streams_written_since_the_snapshot_and_answers_as_a_rep
         assert led.state.deferred > COMPANIES // 2  # the rules' state went with the views
         answers = _answers(led)
         assert led.spilled_parts > COMPANIES  # views and rules, of most companies
-        led.snapshot()  # copies the spilled parts
+        led.snapshot()  # spills what is in memory too, then copies the spilled parts
         assert led.spilled_parts == 0
+        assert led.views.resident_entries == 0  # before the core was pickled
+        assert led.state.deferred == COMPANIES
         assert _answers(led) == answers
     assert _replayed(store_url) == answers
     with Ledger.open(store_url, resident_entries=None) as ro:  # from the snapshot
