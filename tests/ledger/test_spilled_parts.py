@@ -160,6 +160,50 @@ def test_readers_meanwhile_see_whole_companies_while_the_writer_spills(tmp_path:
     assert _replayed(url) == answers
 
 
+@pytest.mark.usefixtures("spill_all")
+def test_a_read_only_server_spills_what_it_follows_and_takes_on_the_writer_s_snapshot(
+    store_url: str,
+) -> None:
+    """A read-only server applies the writer's entries (every company written since the
+    snapshot it opened from) within its budget, spilling them; once it takes on the writer's
+    newer snapshot, the streams unchanged since are read from there, not from its spill."""
+    entries = _ledger(store_url)
+    half = len(entries) // 2
+    with Ledger.open(store_url, log_key=key(LOG_KEY)) as writer:
+        list(_grow(writer, entries[:half]))
+        writer.snapshot()
+        with Ledger.open(store_url, resident_entries=BUDGET) as ro:
+            list(_grow(writer, entries[half:]))
+            assert ro.refresh() == writer.size
+            assert ro.views.resident_entries <= BUDGET
+            assert ro.spilled_parts > COMPANIES
+            assert _answers(ro) == _answers(writer)
+            writer.snapshot()
+            assert ro.refresh() == writer.size  # takes the snapshot on
+            assert ro.spilled_parts == 0  # every stream is unchanged since it
+            assert _answers(ro) == _answers(writer)
+    with Ledger.open(store_url, resident_entries=None) as led:
+        assert _replayed(store_url) == _answers(led)
+
+
+@pytest.mark.usefixtures("spill_all")
+def test_a_writer_that_sees_another_writer_reads_back_what_it_spilled(store_url: str) -> None:
+    """A writer that sees another process's entries drops no more: the parts it spilled are
+    read back (its own scratch file, which no other process deletes) and it decides on."""
+    entries = _ledger(store_url)
+    with Ledger.open(store_url, log_key=key(LOG_KEY), resident_entries=BUDGET) as a:
+        list(_grow(a, entries[:-1]))
+        assert a.spilled_parts > 0
+        with Ledger.open(store_url, log_key=key(LOG_KEY)) as b:
+            list(_grow(b, entries[-1:]))
+        assert a.refresh() == a.store.size()
+        assert a.state.deferred == 0
+        assert a.views.loaded_parts() == COMPANIES
+        a.snapshot()
+        answers = _answers(a)
+    assert _replayed(store_url) == answers
+
+
 def test_the_scratch_file_replaces_a_part_put_again_and_forgets_all_at_once() -> None:
     spill = PartSpill()
     spill.put(("s", "a"), b"one")
