@@ -4,20 +4,20 @@ A national regime has about 100,000 services. This benchmark builds a log of ``-
 for ``--providers`` companies (default 10^6 and 100,000: ten entries each — claims, tests and
 verdicts, the bench_verify workload) through the rules alone (:mod:`bench._bulk`; the registry
 through the ledger), once, into a SQLite file it reuses. The bulk log holds entries only: no
-Merkle nodes, no snapshot. (10^7 entries build in about 90 minutes, but a server's first open
-of them holds every stream written since the last snapshot, ≈ 2.5 KB an entry: more than this
-24 GiB machine; docs/BENCHMARKS.md.) Then, each in a fresh process (peak memory is that process's
-``VmHWM``; the catch-up's worker processes are not counted), it measures:
+Merkle nodes, no snapshot. (10^6 entries build in ≈ 5 minutes, 10^7 in ≈ 45; a first open of
+10^7 would take hours: docs/BENCHMARKS.md.) Then, each in a fresh process (peak memory is that
+process's ``VmHWM``; the catch-up's worker processes are not counted), with the ledger's default
+memory budget or ``--budget`` entries, it measures:
 
-* ``first-open``: a writer's first open (``Ledger.open`` with the log key and the default memory
-  budget): it verifies every entry again and builds the Merkle nodes and the views, then saves
-  the first snapshot (a long open does), then closes;
+* ``first-open``: a writer's first open (``Ledger.open`` with the log key): it verifies every
+  entry again and builds the Merkle nodes and the views, then saves the first snapshot (a long
+  open does), then closes;
 * ``open-reader`` / ``open-writer``: an open from the snapshot that left;
 * ``one-company``: a read-only open, then one company's whole record (the views' replay);
-* ``companies``: a writer with the default budget, then ``--companies`` companies' records
+* ``companies``: a writer, then ``--companies`` companies' records
   (default all), with how many companies' parts are left in memory;
 * ``restart``: a writer's open after ``--more`` entries were appended since the snapshot;
-* ``writes``: a writer with the default budget, then one claim each by ``--companies``
+* ``writes``: a writer, then one claim each by ``--companies``
   companies (default all), appended 4,096 at a time, then a snapshot: the streams written since
   the snapshot (every company's) are spilled past the budget (it appends to the log: later runs
   reuse it).
@@ -91,10 +91,13 @@ def append_more(led: Ledger, providers: int, more: int) -> None:
             batch = []
 
 
-def step(name: str, url: str, providers: int, companies: int, more: int) -> dict[str, Any]:
+def step(
+    name: str, url: str, providers: int, companies: int, more: int, budget: int | None = None
+) -> dict[str, Any]:
     """Run one measurement (in a fresh process); return what it measured."""
     run_like_the_shells()
     writer: dict[str, Any] = {"log_key": key(LOG_KEY)}
+    given: dict[str, Any] = {} if budget is None else {"resident_entries": budget}
     out: dict[str, Any] = {}
     if name == "append":  # not measured: the entries a restart reads (in a process of its own)
         with Ledger.open(url, **writer) as led:
@@ -102,7 +105,8 @@ def step(name: str, url: str, providers: int, companies: int, more: int) -> dict
             append_more(led, providers, more)
         return out
     t0 = time.perf_counter()
-    with Ledger.open(url, **({} if name in ("open-reader", "one-company") else writer)) as led:
+    opener = {} if name in ("open-reader", "one-company") else writer
+    with Ledger.open(url, **opener, **given) as led:
         out["opened_s"] = time.perf_counter() - t0
         out["size"] = led.size
         out["snapshot"] = led._snap_size  # the snapshot it opened from, or saved
@@ -130,9 +134,13 @@ def step(name: str, url: str, providers: int, companies: int, more: int) -> dict
     return out
 
 
-def _run_step(name: str, db: Path, providers: int, companies: int, more: int) -> dict[str, Any]:
+def _run_step(
+    name: str, db: Path, providers: int, companies: int, more: int, budget: int | None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.bench_server", "--step", name, "--db", str(db)]
     cmd += ["--providers", str(providers), "--companies", str(companies), "--more", str(more)]
+    if budget is not None:
+        cmd += ["--budget", str(budget)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)  # noqa: S603
     if done.returncode:
@@ -146,9 +154,9 @@ STEPS = {
     "open-reader": "open from the snapshot, read-only",
     "open-writer": "open from the snapshot, writer",
     "one-company": "read-only open + one company's record",
-    "companies": "writer (default budget) + {companies:,} companies' records",
+    "companies": "writer + {companies:,} companies' records",
     "restart": "writer's open after {more:,} entries appended since the snapshot",
-    "writes": "writer (default budget) + one claim each by {companies:,} companies + snapshot",
+    "writes": "writer + one claim each by {companies:,} companies + snapshot",
 }
 
 
@@ -158,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--providers", type=int, default=100_000)
     ap.add_argument("--companies", type=int, default=None, help="default: all")
     ap.add_argument("--more", type=int, default=MORE)
+    ap.add_argument(
+        "--budget", type=int, default=None, help="memory budget, in entries (default: ledger's)"
+    )
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="a tiny log in a temporary directory")
     ap.add_argument("--build-only", action="store_true")
@@ -169,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     companies = args.providers if args.companies is None else args.companies
     if args.step is not None:
         url = f"sqlite:///{args.db}"
-        print(json.dumps(step(args.step, url, args.providers, companies, args.more)))
+        print(json.dumps(step(args.step, url, args.providers, companies, args.more, args.budget)))
         return
     with tempfile.TemporaryDirectory(prefix="claimledger-bench-") as tmp:
         name = f"claimledger-bench-server-{args.providers}-{args.size}.db"
@@ -186,8 +197,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in args.steps.split(","):
             before = None
             if name == "restart":
-                before = _run_step("append", db, args.providers, companies, args.more)["before"]
-            r = _run_step(name, db, args.providers, companies, args.more)
+                before = _run_step("append", db, args.providers, companies, args.more, None)
+                before = before["before"]
+            r = _run_step(name, db, args.providers, companies, args.more, args.budget)
             if before is not None:
                 r["new"] = r["size"] - before
             what = STEPS[name].format(companies=companies, more=args.more)
