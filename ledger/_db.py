@@ -20,7 +20,6 @@ PostgreSQL is opened: psycopg and eventsourcing's PostgreSQL module are a fifth 
 from __future__ import annotations
 
 import abc
-import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -191,11 +190,13 @@ class Backend(abc.ABC):
         transaction."""
 
     @abc.abstractmethod
-    def snapshot_parts(
-        self, wanted: Collection[bytes] | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Every stored part (or only those whose key is in ``wanted``) as (its key, the
-        SHA-256 of its bytes as stored)."""
+    def snapshot_parts(self, wanted: Collection[bytes] | None = None) -> set[bytes]:
+        """The keys of the stored parts (of those in ``wanted``), without reading the parts."""
+
+    @abc.abstractmethod
+    def drop_snapshot(self, signature: bytes) -> None:
+        """Delete the stored snapshot if it is the one with this signature (its parts stay,
+        for the servers that opened from it, until a writer's next snapshot)."""
 
     @abc.abstractmethod
     def snapshot_part(self, digest: bytes) -> bytes | None:
@@ -431,15 +432,19 @@ class SQLiteBackend(Backend):
                 gone,
             )
 
-    def snapshot_parts(
-        self, wanted: Collection[bytes] | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
+    def snapshot_parts(self, wanted: Collection[bytes] | None = None) -> set[bytes]:
         with self._cursor(commit=False) as c:
-            c.execute(f"SELECT digest, data FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
-            for d, data in c:  # one part in memory at a time (a part may be megabytes)
-                key = bytes(d)
-                if wanted is None or key in wanted:
-                    yield key, hashlib.sha256(data).digest()
+            # The primary key's index alone: the parts' bytes are not read.
+            c.execute(f"SELECT digest FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
+            keys = {bytes(d) for (d,) in c}
+        return keys if wanted is None else keys & set(wanted)
+
+    def drop_snapshot(self, signature: bytes) -> None:
+        with self._cursor(commit=True) as c:
+            c.execute(
+                f"DELETE FROM {SNAPSHOTS_TABLE} WHERE signature = ?",  # noqa: S608
+                (signature,),
+            )
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         with self._cursor(commit=False) as c:

@@ -8,7 +8,7 @@ psycopg.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -294,19 +294,21 @@ class PostgresBackend(Backend):
                     (list(keep),),
                 )
 
-    def snapshot_parts(
-        self, wanted: Collection[bytes] | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        # The server hashes: 64 bytes a part cross the wire, not the parts.
-        query = sql.SQL("SELECT digest, sha256(data) AS h FROM {}").format(self._parts)
+    def snapshot_parts(self, wanted: Collection[bytes] | None = None) -> set[bytes]:
+        query = sql.SQL("SELECT digest FROM {}").format(self._parts)  # the parts are not read
         with self._ds.transaction(commit=False) as c:
             if wanted is None:
                 c.execute(query)
             else:
                 c.execute(query + sql.SQL(" WHERE digest = ANY(%s)"), (list(wanted),))
-            rows = c.fetchall()
-        for r in rows:
-            yield bytes(r["digest"]), bytes(r["h"])
+            return {bytes(r["digest"]) for r in c.fetchall()}
+
+    def drop_snapshot(self, signature: bytes) -> None:
+        with self._ds.transaction(commit=True) as c:
+            c.execute(
+                sql.SQL("DELETE FROM {} WHERE signature = %s").format(self._snapshots),
+                (signature,),
+            )
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         with self._ds.transaction(commit=False) as c:

@@ -13,6 +13,7 @@ on the true log prefix — exactly the prefix an offline verifier replays.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -563,6 +564,7 @@ class Ledger:
                 held=held,
                 parts=self._store.snapshot_parts,
                 fetch=self._store.snapshot_part,
+                on_corrupt=self._snapshot_corrupt,
             )
         except SnapshotRefused as exc:
             _log.warning(
@@ -670,7 +672,9 @@ class Ledger:
         if self._resident is None or not self._snapshots:
             return
         if self._reader is None:  # self._parts, changed in place from here on, is its view
-            self._reader = PartReader(self._parts, lambda _key, d: self._store.snapshot_part(d))
+            self._reader = PartReader(
+                self._parts, lambda _key, d: self._store.snapshot_part(d), self._snapshot_corrupt
+            )
             self.views.attach(self._read_part)
             self.views.spill_to(self._spill_part, self._spilled)
         self.views.keep_resident(self._resident, self._parts.__contains__)
@@ -682,6 +686,20 @@ class Ledger:
             return PartReader(self._spilled, lambda k, _d: self._read_spilled(k))(key)
         assert self._reader is not None  # noqa: S101 - set before anything is dropped
         return self._reader(key)
+
+    def _snapshot_corrupt(self) -> None:
+        """A part of the snapshot this object read or saved is gone or altered in the database
+        (an open checks only that each is there; each is hashed when read): drop that snapshot,
+        so that the next open replays the log, and save none from this state (it names the
+        part)."""
+        _log.error(
+            "a part of the snapshot of %d entries is gone or altered in the database: the "
+            "snapshot is dropped, and the next open replays the log",
+            self._snap_size,
+        )
+        self._snapshots = False
+        with contextlib.suppress(StoreError):  # the refusal that follows says enough
+            self._store.drop_snapshot(self._snap_signature)
 
     def _read_spilled(self, key: PartKey) -> bytes | None:
         return None if self._spill is None else self._spill.get(key)

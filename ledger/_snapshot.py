@@ -32,7 +32,7 @@ import functools
 import gc
 import hashlib
 import importlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -299,13 +299,19 @@ class PartReader:
     Args:
         digests: every part's SHA-256, from the core.
         fetch: the stored bytes of the part with this key and SHA-256, or ``None``.
+        on_corrupt: called before a part that fails its check is refused (the ledger then
+            drops the stored snapshot, so that the next open replays the log).
     """
 
     def __init__(
-        self, digests: dict[PartKey, bytes], fetch: Callable[[PartKey, bytes], bytes | None]
+        self,
+        digests: dict[PartKey, bytes],
+        fetch: Callable[[PartKey, bytes], bytes | None],
+        on_corrupt: Callable[[], None] = lambda: None,
     ) -> None:
         self._digests = digests
         self._fetch = fetch
+        self._on_corrupt = on_corrupt
 
     def __call__(self, key: PartKey) -> tuple[Any, ...]:
         """The values of part ``key``.
@@ -317,6 +323,7 @@ class PartReader:
         digest = self._digests[key]
         data = self._fetch(key, digest)
         if data is None or hashlib.sha256(data).digest() != digest:
+            self._on_corrupt()
             raise CorruptionError(
                 f"the snapshot part of {key[1]!r} is {'gone' if data is None else 'altered'} "
                 "in the database; restart the server to replay the log"
@@ -324,10 +331,12 @@ class PartReader:
         try:
             values = _loads(data)
         except Exception as exc:  # a part the log key signed, yet unreadable: still refused
+            self._on_corrupt()
             raise CorruptionError(
                 f"the snapshot part of {key[1]!r} is unreadable ({type(exc).__name__})"
             ) from None
         if not isinstance(values, tuple) or len(values) != _SHAPES[key[0]]:
+            self._on_corrupt()
             raise CorruptionError(f"the snapshot part of {key[1]!r} is not a part")
         if heap_frozen():
             # The process froze the state its open built (ledger.freeze_heap: the server does);
@@ -343,8 +352,9 @@ def read_snapshot(
     log_key: PublicKey,
     last: LogEntry,
     held: Sequence[PublicKey] = (),
-    parts: Callable[[frozenset[bytes]], Iterable[tuple[bytes, bytes]]] = lambda _: (),
+    parts: Callable[[frozenset[bytes]], Collection[bytes]] = lambda _: (),
     fetch: Callable[[bytes], bytes | None] = lambda _: None,
+    on_corrupt: Callable[[], None] = lambda: None,
 ) -> Derived:
     """Check ``stored`` and return the state it holds, its parts to be read on first touch.
 
@@ -356,10 +366,10 @@ def read_snapshot(
             must then be the one its state puts in force there.
         last: the stored entry at index ``stored.size - 1`` (its leaf's state root must be the
             snapshot's).
-        parts: given the keys of the parts the core names, those stored (at least), as (its
-            key, the SHA-256 of its stored bytes): each must be there, unaltered (hashed, not
-            unpickled; the previous snapshot's parts, kept for the servers that opened from it,
-            need not be hashed).
+        parts: given the keys of the parts the core names, those of them stored: each must be
+            there. Their bytes are not read here (that would be O(log), not O(companies)): a
+            part is checked against its SHA-256 when first read, and one that fails then calls
+            ``on_corrupt`` and is refused.
         fetch: the stored bytes of one part by SHA-256 (to read it when first touched).
 
     Raises:
@@ -407,17 +417,15 @@ def read_snapshot(
     if state.origin != origin or state.log_key != signer or state.sparse:
         raise SnapshotRefused("data is the state of another log")
     _check_parts(derived, parts)
-    reader = PartReader(derived.parts, lambda _key, digest: fetch(digest))
+    reader = PartReader(derived.parts, lambda _key, digest: fetch(digest), on_corrupt)
     derived.views.attach(reader)
     state.defer({n: functools.partial(reader, (k, n)) for k, n in derived.parts if k == "r"})
     return derived
 
 
-def _check_parts(
-    derived: Derived, stored: Callable[[frozenset[bytes]], Iterable[tuple[bytes, bytes]]]
-) -> None:
+def _check_parts(derived: Derived, stored: Callable[[frozenset[bytes]], Collection[bytes]]) -> None:
     """Refuse a snapshot whose parts do not match its core: each part the views and the rules
-    need must be named, and each named must be stored with its SHA-256."""
+    need must be named, and each named must be stored."""
     digests = derived.parts
     if not isinstance(digests, dict) or not all(
         isinstance(k, tuple) and len(k) == 2 and k[0] in _SHAPES and isinstance(d, bytes)
@@ -428,9 +436,7 @@ def _check_parts(
     rules = {("r", n) for k, n in views if k == "s"}
     if views | rules != digests.keys():
         raise SnapshotRefused("data lists other parts than its views hold")
-    wanted = set(digests.values())
-    for digest, actual in stored(frozenset(wanted)):
-        if actual == digest:
-            wanted.discard(digest)
-    if wanted:
-        raise SnapshotRefused(f"{len(wanted)} of its parts are missing or altered")
+    wanted = frozenset(digests.values())
+    missing = wanted - set(stored(wanted))
+    if missing:
+        raise SnapshotRefused(f"{len(missing)} of its parts are missing")

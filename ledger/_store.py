@@ -978,13 +978,17 @@ class EntryStore:
         with _db_errors("cannot store a snapshot"):
             self._db.put_snapshot(row, parts, None if keep is None else {*keep, *parts})
 
-    def snapshot_parts(
-        self, wanted: Collection[bytes] | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Every stored snapshot part (or those whose key is in ``wanted``) as (its key, the
-        SHA-256 of its stored bytes)."""
+    def snapshot_parts(self, wanted: Collection[bytes] | None = None) -> set[bytes]:
+        """The keys (SHA-256 when written) of the stored snapshot parts, or of those of
+        ``wanted`` stored, without reading the parts."""
         with _db_errors("cannot read the snapshot's parts"):
-            yield from self._db.snapshot_parts(wanted)
+            return self._db.snapshot_parts(wanted)
+
+    def drop_snapshot(self, signature: bytes) -> None:
+        """Delete the stored snapshot if it is the one with this signature (one of its parts
+        was found altered: the next open replays the log)."""
+        with _db_errors("cannot drop the snapshot"):
+            self._db.drop_snapshot(signature)
 
     def snapshot_part(self, digest: bytes) -> bytes | None:
         """The stored snapshot part with this key (its SHA-256 when written), if any."""

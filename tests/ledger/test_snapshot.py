@@ -40,7 +40,7 @@ from ledger._snapshot import (
     take_snapshot,
 )
 from ledger._views import PartKey
-from ledger.errors import CorruptionError
+from ledger.errors import CorruptionError, LedgerError
 from tests.attest.examples import example_test_record_body
 from tests.attest.logbuilder import key
 from tests.conftest import reading_meanwhile, small_log_chunks
@@ -208,7 +208,7 @@ def _read(
     given = taken.parts if parts is None else parts
     return read_snapshot(
         stored or taken.stored,
-        parts=lambda _wanted: [(d, hashlib.sha256(b).digest()) for d, b in given.items()],
+        parts=lambda _wanted: given.keys(),
         fetch=given.get,
         **kw,  # type: ignore[arg-type]
     )
@@ -238,11 +238,12 @@ def test_a_snapshot_of_other_code_or_another_log_is_refused(
         _read(forged, **ours)
 
 
-def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
+def test_a_part_missing_refuses_the_snapshot_and_one_altered_is_refused_when_read(
     demo: tuple[Path, Path, int], db: Path
 ) -> None:
-    """The core names each part by its SHA-256 and is signed: a part altered in the database,
-    or gone, refuses the whole snapshot at open, before anything is unpickled."""
+    """The core names each part by its SHA-256 and is signed: a part gone from the database
+    refuses the whole snapshot at open; one altered (by a byte) is refused when read, never
+    unpickled, and the reader is told (the ledger then drops the snapshot)."""
     taken, origin, last, key_ = _taken(demo, db)
     ours: dict[str, Any] = {"origin": origin, "log_key": key_.public_key, "last": last}
     # Every part is new (nothing stored yet): each provider's rules and views.
@@ -251,16 +252,55 @@ def test_a_part_missing_or_changed_by_one_byte_refuses_the_snapshot(
     some = next(iter(taken.parts))
     flipped = bytearray(taken.parts[some])
     flipped[len(flipped) // 2] ^= 1
-    with pytest.raises(SnapshotRefused, match="1 of its parts are missing or altered"):
-        _read(taken, parts={**taken.parts, some: bytes(flipped)}, **ours)
-    with pytest.raises(SnapshotRefused, match="1 of its parts are missing or altered"):
+    with pytest.raises(SnapshotRefused, match="1 of its parts are missing"):
         _read(taken, parts={d: b for d, b in taken.parts.items() if d != some}, **ours)
-    # Altered after the open (the database changed under a running server): refused when read.
+    told: list[None] = []
+    derived = _read(
+        taken,
+        parts={**taken.parts, some: bytes(flipped)},
+        on_corrupt=lambda: told.append(None),
+        **ours,
+    )
+    with pytest.raises(CorruptionError, match="altered in the database"):
+        _touch_everything(derived)
+    assert told == [None]
+    # Altered after the open (the database changed under a running server): the same.
     parts = dict(taken.parts)
     derived = _read(taken, parts=parts, **ours)
     parts[some] = bytes(flipped)
     with pytest.raises(CorruptionError, match="altered in the database"):
         _touch_everything(derived)
+
+
+def test_a_part_altered_in_the_database_drops_the_snapshot_when_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An open checks only that the parts are there (reading them all would cost the log's
+    size); a part altered is found when read: that read fails, the snapshot is dropped, no
+    snapshot is saved from that state, and the next open replays the log."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    digests = _two_companies(url)
+    with sqlite3.connect(tmp_path / "ledger.db") as con:
+        (data,) = con.execute(
+            "SELECT data FROM claimledger_snapshot_parts WHERE digest = ?", (digests[("s", P)],)
+        ).fetchone()
+        con.execute(
+            "UPDATE claimledger_snapshot_parts SET data = ? WHERE digest = ?",
+            (data[:-1] + bytes([data[-1] ^ 1]), digests[("s", P)]),
+        )
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, key(LOG_KEY)) as led:
+        assert f"opened from the snapshot of {led.size} entries" in caplog.text
+        assert led.views.replay(Q).claims  # an unaltered part reads
+        with pytest.raises(CorruptionError, match="altered in the database"):
+            led.views.replay(P)
+        assert "the snapshot is dropped" in caplog.text
+        assert led.store.latest_snapshot() is None
+        with pytest.raises(LedgerError):
+            led.snapshot()  # it would name the altered part again
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, key(LOG_KEY)) as led:
+        assert "opened from the snapshot" not in caplog.text
+        assert len(led.views.replay(P).claims) == 1
 
 
 def _touch_everything(derived: Derived) -> None:
@@ -423,7 +463,7 @@ def _two_companies(url: str) -> dict[PartKey, bytes]:
 
 
 def _stored_parts(led: Ledger) -> set[bytes]:
-    return {d for d, _ in led.store.snapshot_parts()}
+    return led.store.snapshot_parts()
 
 
 def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_ones(
@@ -459,10 +499,9 @@ def test_a_snapshot_writes_only_the_parts_that_changed_and_keeps_the_previous_on
         assert (ro.views.replay(P), ro.views.replay(Q), ro.state.stream_rules([P, Q])) == replayed
 
 
-def test_an_open_hashes_only_the_parts_its_snapshot_names(store_url: str) -> None:
-    """The previous snapshot's parts, kept for the servers that opened from it, are not hashed
-    by an open from the newest: the store yields only the parts asked for, on both
-    backends."""
+def test_the_store_says_which_parts_are_there_without_reading_them(store_url: str) -> None:
+    """An open asks the store which of the parts its core names are there (on both backends:
+    their keys only, not their bytes, which are checked when read)."""
     first = _two_companies(store_url)
     with _open(store_url, key(LOG_KEY)) as led:
         led.submit(claim(led, P))
@@ -472,10 +511,8 @@ def test_an_open_hashes_only_the_parts_its_snapshot_names(store_url: str) -> Non
         assert old not in second.values()
         assert old in _stored_parts(led)
         wanted = frozenset(second.values())
-        assert {d for d, _ in led.store.snapshot_parts(wanted)} == wanted
-        assert dict(led.store.snapshot_parts(frozenset({old}))) == {
-            old: hashlib.sha256(led.store.snapshot_part(old) or b"").digest()
-        }
+        assert led.store.snapshot_parts(wanted) == wanted
+        assert led.store.snapshot_parts({old, bytes(32)}) == {old}
 
 
 def test_a_writer_over_its_memory_budget_drops_stored_parts_and_reads_them_again(
