@@ -365,6 +365,11 @@ class LogState:
         """How many streams' per-stream state is not in memory yet."""
         return len(self._deferred or ())
 
+    def in_memory(self, streams: Iterable[str]) -> set[str]:
+        """Those of ``streams`` whose per-stream state is in memory (not deferred)."""
+        deferred = self._deferred or {}
+        return {s for s in streams if s not in deferred}
+
     def _touch(self, stream: str) -> None:
         deferred = self._deferred
         if deferred is None or stream not in deferred:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from attest import canonical
@@ -95,18 +96,26 @@ def register_parties(ledger: Ledger, providers: int) -> None:
         body = example_party_register_body(provider(i), "provider", keys=[])
         body["keys"] = [provider_key(i).public_key.b64()]
         bodies.append(body)
-    prev = ledger.head(REGISTRY_STREAM)[0]
-    batch: list[bytes] = []
-    for n, body in enumerate(bodies, 1):
-        kind = "accreditation.grant" if "measures" in body else "party.register"
-        envelope = signed_envelope(kind, REGISTRY_STREAM, prev, AUTHORITY, body, key(AUTHORITY_KEY))
-        prev = entry_hash(envelope).hex()
-        batch.append(envelope.to_bytes())
-        if len(batch) == 4096 or n == len(bodies):
-            for receipt in ledger.submit_many(batch):
-                if isinstance(receipt, Exception):
-                    raise receipt
-            batch = []
+
+    def chained() -> Iterator[bytes]:
+        prev = ledger.head(REGISTRY_STREAM)[0]
+        for body in bodies:
+            kind = "accreditation.grant" if "measures" in body else "party.register"
+            signer = key(AUTHORITY_KEY)
+            envelope = signed_envelope(kind, REGISTRY_STREAM, prev, AUTHORITY, body, signer)
+            prev = entry_hash(envelope).hex()
+            yield envelope.to_bytes()
+
+    submit_all(ledger, chained())
+
+
+def submit_all(ledger: Ledger, envelopes: Iterable[bytes], chunk: int = 4096) -> None:
+    """Submit ``envelopes`` with ``submit_many``, ``chunk`` at a time; raise the first refusal."""
+    it = iter(envelopes)
+    while batch := list(islice(it, chunk)):
+        for receipt in ledger.submit_many(batch):
+            if isinstance(receipt, Exception):
+                raise receipt
 
 
 @dataclass

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from bench._workload import (
     provider_key,
     register_parties,
     signed_envelope,
+    submit_all,
 )
 from bench.bench_verify import _paths as _notes
 from bench.bench_verify import _peak_rss_kb
@@ -76,19 +77,17 @@ def build(db: Path, size: int, providers: int) -> float:
 def append_more(led: Ledger, providers: int, more: int) -> None:
     """Append one claim each for ``more`` companies spread over all, chained to their heads,
     4,096 at a time."""
-    batch: list[bytes] = []
-    chosen = range(0, providers, max(1, providers // more))[:more]
-    for n, p in enumerate(chosen, 1):
-        name = provider(p)
-        body = example_claim_body("report.authority")
-        prev = led.head(name)[0]
-        envelope = signed_envelope("claim.publish", name, prev, name, body, provider_key(p))
-        batch.append(envelope.to_bytes())
-        if len(batch) == 4096 or n == len(chosen):
-            for receipt in led.submit_many(batch):
-                if isinstance(receipt, Exception):
-                    raise receipt
-            batch = []
+
+    def claims() -> Iterator[bytes]:
+        for p in range(0, providers, max(1, providers // more))[:more]:
+            name = provider(p)
+            body = example_claim_body("report.authority")
+            prev = led.head(name)[0]
+            yield signed_envelope(
+                "claim.publish", name, prev, name, body, provider_key(p)
+            ).to_bytes()
+
+    submit_all(led, claims())
 
 
 def step(

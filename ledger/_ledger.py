@@ -721,8 +721,8 @@ class Ledger:
         if self.views_error is not None:
             return  # the views missed an entry the rules took: their marks say nothing
         dropped = self.views.take_dropped()
-        if every:
-            dropped.update(n for k, n in self._parts if k == "r")
+        if every:  # those whose rules' state is in memory (never read: nothing to drop)
+            dropped.update(self.state.in_memory(n for k, n in self._parts if k == "r"))
         if not dropped:
             return
         spilled = self._spilled
