@@ -28,8 +28,8 @@ BUDGET = 48  # entries: about five companies' of the 24
 @pytest.fixture
 def spill_all(monkeypatch: pytest.MonkeyPatch) -> None:
     """Spill any stream written since the snapshot, however long, at every entry past the
-    budget (the defaults spare streams longer than a sixteenth of it, and check it every 256
-    entries: too coarse for a log of a few hundred)."""
+    budget (the defaults spare streams longer than a 64th of it, and check it every 256 entries:
+    too coarse for a log of a few hundred)."""
     monkeypatch.setattr(views_module, "SPILL_MAX_SHARE", 1)
     monkeypatch.setattr(views_module, "_SHRINK_EVERY", 1)
 
@@ -96,6 +96,25 @@ def test_a_writer_spills_streams_written_since_the_snapshot_and_answers_as_a_rep
     with Ledger.open(store_url, resident_entries=None) as ro:  # from the snapshot
         assert ro.views.loaded_parts() == 0
         assert _answers(ro) == answers
+
+
+def test_streams_too_long_to_spill_stay_until_a_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream longer than a SPILL_MAX_SHARE-th of the budget is not spilled (reading it back
+    at its next entry would cost its length each time): written round and round, such streams
+    stay in memory past the budget, and the snapshot lets them go."""
+    monkeypatch.setattr(views_module, "SPILL_MAX_SHARE", BUDGET // 6)  # streams of 6 at most
+    monkeypatch.setattr(views_module, "_SHRINK_EVERY", 1)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    entries = _ledger(url)
+    with Ledger.open(url, log_key=key(LOG_KEY), resident_entries=BUDGET) as led:
+        held = list(_grow(led, entries))
+        assert held[-1] > 2 * BUDGET  # streams of 10: none spilled once past 6
+        led.snapshot()  # stores them: the budget may drop them now
+        assert led.views.resident_entries <= BUDGET
+        answers = _answers(led)
+    assert _replayed(url) == answers
 
 
 @pytest.mark.usefixtures("spill_all")
