@@ -370,9 +370,9 @@ def app_from_env() -> FastAPI:
     )
 
     def open_ledger() -> Ledger:
-        # No collection until freeze_heap's own: once the open let the collector run again, its
-        # first collection walked every object the open built (≈ 1 s for 100,000 companies),
-        # only for freeze_heap to walk them all once more.
+        # No collection from the open to the frozen heap: once the open let the collector run
+        # again, its first collection walked every object the open built (≈ 1.5 s for 100,000
+        # companies), to find nothing to free.
         with collector_paused():
             ledger = Ledger.open(
                 url,

@@ -37,9 +37,11 @@ def freeze_heap() -> None:
     """Move every live object to the permanent generation (e.g. after ``Ledger.open``).
 
     The state an open rebuilt lives as long as the ledger; later collections no longer walk it.
+    No collection runs first: an open's garbage is freed by reference counting (a full
+    collection after the server's open of 10^6 entries for 100,000 companies found no
+    unreachable object, and took 1.5 s), so at most a few cycles an open left would stay, once.
     """
     global _frozen
-    gc.collect()
     gc.freeze()
     _frozen = True
 
