@@ -255,6 +255,7 @@ class Ledger:
         # stream's when an entry is applied to it).
         self._spill: PartSpill | None = None
         self._spilled: dict[PartKey, bytes] = {}
+        self._corrupt_part = False  # a snapshot part failed its check when read
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
         kept = store.latest_checkpoint()
@@ -594,6 +595,11 @@ class Ledger:
         with self._lock:
             key = self.state.log_key
             private = None if key is None else self._private.get(key.raw)
+            if self._corrupt_part:
+                raise LedgerError(
+                    "a part of this ledger's snapshot was found altered in the database: it "
+                    "saves no snapshot from this state; restart it to replay the log"
+                )
             if private is None or not self._snapshots:
                 raise LedgerError("only a ledger opened with its log key saves snapshots")
             self._persist_nodes()  # a snapshot never covers nodes that are not stored
@@ -698,6 +704,7 @@ class Ledger:
             self._snap_size,
         )
         self._snapshots = False
+        self._corrupt_part = True
         with contextlib.suppress(StoreError):  # the refusal that follows says enough
             self._store.drop_snapshot(self._snap_signature)
 

@@ -295,7 +295,7 @@ def test_a_part_altered_in_the_database_drops_the_snapshot_when_read(
             led.views.replay(P)
         assert "the snapshot is dropped" in caplog.text
         assert led.store.latest_snapshot() is None
-        with pytest.raises(LedgerError):
+        with pytest.raises(LedgerError, match=r"found altered.*restart it to replay the log"):
             led.snapshot()  # it would name the altered part again
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, key(LOG_KEY)) as led:
