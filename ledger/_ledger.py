@@ -255,6 +255,7 @@ class Ledger:
         # stream's when an entry is applied to it).
         self._spill: PartSpill | None = None
         self._spilled: dict[PartKey, bytes] = {}
+        self._spill_reader = PartReader(self._spilled, lambda key, _d: self._read_spilled(key))
         self._corrupt_part = False  # a snapshot part failed its check when read
         # Read before the entries: a kept checkpoint is written after the entries it covers, so
         # the entries read next must reach its size unless some were removed.
@@ -689,7 +690,7 @@ class Ledger:
     def _read_part(self, key: PartKey) -> tuple[Any, ...]:
         """Part ``key``'s values: spilled, or else from the newest snapshot's parts."""
         if key in self._spilled:
-            return PartReader(self._spilled, lambda k, _d: self._read_spilled(k))(key)
+            return self._spill_reader(key)
         assert self._reader is not None  # noqa: S101 - set before anything is dropped
         return self._reader(key)
 
