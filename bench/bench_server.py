@@ -17,10 +17,9 @@ memory budget or ``--budget`` entries, it measures:
 * ``companies``: a writer, then ``--companies`` companies' records
   (default all), with how many companies' parts are left in memory;
 * ``restart``: a writer's open after ``--more`` entries were appended since the snapshot;
-* ``writes``: a writer, then one claim each by ``--companies``
-  companies (default all), appended 4,096 at a time, then a snapshot: the streams written since
-  the snapshot (every company's) are spilled past the budget (it appends to the log: later runs
-  reuse it).
+* ``writes``: a writer, then one claim each by ``--companies`` companies (default all),
+  appended 4,096 at a time, then a snapshot: the streams written since the snapshot (every
+  company's) are spilled past the budget (it appends to the log: later runs reuse it).
 
 Peak memory at two sizes for the same companies says whether a server holds memory flat as the
 log grows (target: at most 1.2 times, issue 10 §2).
