@@ -288,7 +288,7 @@ class LogState:
     _journal: list[Callable[[], object]] | None = None
     # Provider streams whose per-stream state (STREAM_FIELDS) is not in memory yet, each with
     # the reader of it: a ledger opened from a snapshot reads a stream's when first touched.
-    _deferred: dict[str, Callable[[], StreamRules]] | None = None
+    _deferred: dict[str, Callable[[str], StreamRules]] | None = None
 
     # -- per-stream state, kept apart by a snapshot (issue 10 §1) --------------------------------
 
@@ -333,12 +333,12 @@ class LogState:
             _deferred=None,
         )
 
-    def defer(self, readers: dict[str, Callable[[], StreamRules]]) -> None:
-        """Read each stream's per-stream state with its reader when first touched (by
-        :meth:`check`, :meth:`apply` or :meth:`stream_rules`)."""
+    def defer(self, readers: dict[str, Callable[[str], StreamRules]]) -> None:
+        """Read each stream's per-stream state with its reader (called with the stream's name)
+        when first touched (by :meth:`check`, :meth:`apply` or :meth:`stream_rules`)."""
         self._deferred = dict(readers) or None
 
-    def evict(self, readers: dict[str, Callable[[], StreamRules]]) -> None:
+    def evict(self, readers: dict[str, Callable[[str], StreamRules]]) -> None:
         """Drop the per-stream state of each stream in ``readers`` from memory, to be read
         with its reader when next touched (as after :meth:`defer`). The caller vouches that
         each reader returns exactly the state dropped (a snapshot's part of it, unchanged
@@ -365,16 +365,16 @@ class LogState:
         """How many streams' per-stream state is not in memory yet."""
         return len(self._deferred or ())
 
-    def in_memory(self, streams: Iterable[str]) -> set[str]:
-        """Those of ``streams`` whose per-stream state is in memory (not deferred)."""
-        deferred = self._deferred or {}
-        return {s for s in streams if s not in deferred}
+    def in_memory(self) -> set[str]:
+        """The streams whose per-stream state is in memory (not deferred): those with a head
+        (a stream has per-stream state only once an entry was applied to it)."""
+        return self.heads.keys() - (self._deferred or {}).keys()
 
     def _touch(self, stream: str) -> None:
         deferred = self._deferred
         if deferred is None or stream not in deferred:
             return
-        claims, tests, verdicts, findings, engagements = deferred[stream]()
+        claims, tests, verdicts, findings, engagements = deferred[stream](stream)
         del deferred[stream]
         self.claims.update(claims)
         self.tests.update(tests)

@@ -138,7 +138,8 @@ def _deep_size(obj: object) -> int:
         elif isinstance(o, list | tuple | set | frozenset):
             stack.extend(o)
         elif dataclasses.is_dataclass(o) and not isinstance(o, type):
-            stack.extend(getattr(o, f.name) for f in dataclasses.fields(o))
+            # (a field derived on first use may be unset: PublicKey's)
+            stack.extend(getattr(o, f.name, None) for f in dataclasses.fields(o))
     return total
 
 

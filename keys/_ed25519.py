@@ -103,26 +103,28 @@ class PublicKey:
     """
 
     raw: bytes
+    # Derived from ``raw`` on first use (OpenSSL's key object only for PEM export and the
+    # differential reference; the id for messages and look-ups): an open from a snapshot
+    # rebuilds every registered key, ≈ 100,000 of them for a national regime.
     _key: ed25519.Ed25519PublicKey = field(init=False, repr=False, compare=False)
     _key_id: KeyId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._build(check_point=True)
+        self._check(check_point=True)
 
     @classmethod
     def _checked_before(cls, raw: bytes) -> PublicKey:
         """The key ``raw``, which passed the KEY rule once already in data this code wrote and the
         log key signed (a ledger snapshot, ledger/_pickling.py), built without the point check
-        again: ≈ 50 µs a key, 5 of the 13 s an open from a snapshot of 100,000 companies took.
+        again (≈ 50 µs a key: 5 of the 13 s an open from a snapshot of 100,000 companies took).
         A key pickled by default (``__reduce__``) is checked again as it is rebuilt."""
         obj = object.__new__(cls)
         object.__setattr__(obj, "raw", raw)
-        obj._build(check_point=False)
+        obj._check(check_point=False)
         return obj
 
-    def _build(self, *, check_point: bool) -> None:
-        """Check ``raw`` (its type and length; with ``check_point``, the rest of the KEY rule) and
-        set the derived fields."""
+    def _check(self, *, check_point: bool) -> None:
+        """Check ``raw``: its type and length; with ``check_point``, the rest of the KEY rule."""
         _check_bytes("raw", self.raw)
         if len(self.raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError(
@@ -133,12 +135,15 @@ class PublicKey:
                 f"public key {self.raw.hex()} is not a canonically encoded curve point of prime "
                 "order (it is small-order, mixed-order, non-canonical or not on the curve)"
             )
+
+    def _openssl(self) -> ed25519.Ed25519PublicKey:
+        """OpenSSL's object for this key, built on first use."""
         try:
-            key = ed25519.Ed25519PublicKey.from_public_bytes(self.raw)
-        except ValueError as exc:  # unreachable after the point check; kept as a guard
-            raise KeyFormatError(f"public key {self.raw.hex()} was refused: {exc}") from exc
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_key_id", key_id(self.raw))
+            return self._key
+        except AttributeError:
+            key = ed25519.Ed25519PublicKey.from_public_bytes(self.raw)  # a checked point
+            object.__setattr__(self, "_key", key)
+            return key
 
     def __repr__(self) -> str:
         return f"PublicKey.from_b64({self.b64()!r})"
@@ -234,7 +239,12 @@ class PublicKey:
     @property
     def key_id(self) -> KeyId:
         """This key's id (docs/SPEC.md §2.3)."""
-        return self._key_id
+        try:
+            return self._key_id
+        except AttributeError:
+            kid = key_id(self.raw)
+            object.__setattr__(self, "_key_id", kid)
+            return kid
 
     def b64(self) -> str:
         """The raw key as standard base64 with padding (44 characters)."""
@@ -242,7 +252,7 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         """The key as a SubjectPublicKeyInfo PEM block."""
-        return self._key.public_bytes(
+        return self._openssl().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
@@ -273,14 +283,14 @@ class PublicKey:
             crypto_sign_open(signature + message, self.raw)
         except BadSignatureError as exc:
             raise InvalidSignatureError(
-                f"signature does not verify under key {self._key_id}"
+                f"signature does not verify under key {self.key_id}"
             ) from exc
 
     def verify_openssl(self, signature: bytes, message: bytes) -> bool:
         """Rule 4 alone by OpenSSL (through ``cryptography``): the reference the libsodium path
         is held to (differential tests and benchmarks); not used to accept anything."""
         try:
-            self._key.verify(signature, message)
+            self._openssl().verify(signature, message)
         except InvalidSignature:
             return False
         return True

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import logging
 import os
@@ -694,6 +693,10 @@ class Ledger:
         assert self._reader is not None  # noqa: S101 - set before anything is dropped
         return self._reader(key)
 
+    def _read_rules(self, stream: str) -> tuple[Any, ...]:
+        """The rules' state of ``stream``: spilled, or else from the newest snapshot's parts."""
+        return self._read_part(("r", stream))
+
     def _snapshot_corrupt(self) -> None:
         """A part of the snapshot this object read or saved is gone or altered in the database
         (an open checks only that each is there; each is hashed when read): drop that snapshot,
@@ -730,7 +733,8 @@ class Ledger:
             return  # the views missed an entry the rules took: their marks say nothing
         dropped = self.views.take_dropped()
         if every:  # those whose rules' state is in memory (never read: nothing to drop)
-            dropped.update(self.state.in_memory(n for k, n in self._parts if k == "r"))
+            parts = self._parts
+            dropped.update(n for n in self.state.in_memory() if ("r", n) in parts)
         if not dropped:
             return
         spilled = self._spilled
@@ -739,8 +743,8 @@ class Ledger:
             new = [n for n in dropped if ("s", n) in spilled and ("r", n) not in spilled]
             for n, rules in self.state.stream_rules(new).items():
                 self._spill_part(("r", n), rules)
-            readers: dict[str, Callable[[], Any]] = {
-                n: functools.partial(self._read_part, ("r", n))
+            readers: dict[str, Callable[[str], Any]] = {
+                n: self._read_rules
                 for n in dropped
                 if ("r", n) in spilled or (("s", n) not in spilled and ("r", n) in self._parts)
             }

@@ -20,6 +20,7 @@ from keys import (
     KeyFileError,
     KeyFormatError,
     KeyId,
+    InvalidSignatureError,
     KeysError,
     PassphraseError,
     PrivateKey,
@@ -106,8 +107,14 @@ def test_a_key_checked_before_is_the_same_key_and_still_refuses_a_wrong_length()
     """The snapshot reader's constructor (ledger/_snapshot.py) skips only the point check."""
     key = PublicKey._checked_before(RFC8032_PUBLIC)
     assert key == PublicKey.from_raw(RFC8032_PUBLIC)
-    assert key.key_id == PublicKey.from_raw(RFC8032_PUBLIC).key_id
-    key.verify(PrivateKey.from_seed(RFC8032_SEED).sign(b"m"), b"m")
+    signature = PrivateKey.from_seed(RFC8032_SEED).sign(b"m")
+    key.verify(signature, b"m")
+    # What it derives from the raw bytes on first use (the id, OpenSSL's object) is the same.
+    with pytest.raises(InvalidSignatureError, match=key_id(RFC8032_PUBLIC)):
+        key.verify(signature, b"n")
+    assert key.key_id == PublicKey.from_raw(RFC8032_PUBLIC).key_id == key_id(RFC8032_PUBLIC)
+    assert key.to_pem() == PublicKey.from_raw(RFC8032_PUBLIC).to_pem()
+    assert key.verify_openssl(signature, b"m") and not key.verify_openssl(signature, b"n")
     with pytest.raises(KeyFormatError, match="32 bytes, got 31"):
         PublicKey._checked_before(RFC8032_PUBLIC[:31])
 
