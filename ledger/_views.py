@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 import sys
 import threading
 from array import array
@@ -64,9 +63,7 @@ from attest.statements import (
 )
 from keys import PublicKey
 from ledger._engagements import Engagement, EngagementFact, engagement_fact, engagements_of
-from ledger._gc import collector_paused, heap_frozen
-from ledger._pickling import dumps, loads
-from ledger._search import NameHit, NameIndex, SortedKeys, fold
+from ledger._search import LazyNames, NameHit, SortedKeys, fold
 from ledger.errors import CorruptionError
 
 __all__ = [
@@ -1839,7 +1836,7 @@ class Views:
         # of the services their claims name; providers and (provider, service) keys in order;
         # every service by provider (name -> index of the claim that first named it); each
         # jurisdiction a claim names (-> first index); party ids by role; entries by kind.
-        self._names: NameIndex | bytes = NameIndex()  # bytes: a snapshot's, unread
+        self._names = LazyNames()
         self._provider_keys = SortedKeys()
         self._service_keys = SortedKeys()
         self._services: dict[str, dict[str, int]] = {}
@@ -1900,15 +1897,10 @@ class Views:
         state = self.__dict__.copy()
         for name in Views._RUNTIME:
             del state[name]
-        # Sorted now, so that an open from the snapshot need not sort them (settle); the name
-        # index pickled apart (as it was read, if no search or new name needed it since), so
-        # that an open reads it only at the first search.
+        # Sorted now, so that an open from the snapshot need not sort them (settle). The name
+        # index pickles itself apart (LazyNames).
         self._provider_keys.settle()
         self._service_keys.settle()
-        names = self._names
-        if isinstance(names, NameIndex):
-            names.settle()
-            state["_names"] = dumps(names)
         state["_streams"] = {
             name: (s.part() if name == REGISTRY_STREAM else None)
             for name, s in self._streams.items()
@@ -2291,7 +2283,7 @@ class Views:
             self._roles.setdefault(body.role.value, []).append(body.party)
             if body.role.value == "provider":
                 self._provider_keys.add((body.party,))
-                self._name_index().add("company", body.party, body.name, i)
+                self._names.add("company", body.party, body.name, i)
         elif isinstance(body, KeyAdd):
             party = self._parties.get(body.party)
             if party is not None:
@@ -2364,7 +2356,7 @@ class Views:
             if service not in named:
                 named[service] = index
                 self._service_keys.add((provider, service))
-                self._name_index().add("service", provider, service, index)
+                self._names.add("service", provider, service, index)
         for j in scope.jurisdictions:
             self._jurisdictions.setdefault(j, index)
 
@@ -2712,7 +2704,7 @@ class Views:
         offset = 0
         if after is None or after[0] == "p":
             prefix_after = None if after is None else (after[1], after[2])
-            found, more = self._name_index().prefix(q, after=prefix_after, limit=limit)
+            found, more = self._names.index().prefix(q, after=prefix_after, limit=limit)
             hits = [h for h in found if h.item.first_index < cut]
             if more:
                 return NameResults(q, tuple(hits), ("p", found[-1].key[0], found[-1].key[1]))
@@ -2722,7 +2714,7 @@ class Views:
             offset = after[2]
         else:
             raise ValueError("not a cursor of this search")
-        similar = self._name_index().fuzzy(q)
+        similar = self._names.index().fuzzy(q)
         take = similar[offset : offset + limit - len(hits)]
         hits.extend(h for h in take if h.item.first_index < cut)
         end = offset + len(take)
@@ -2744,28 +2736,9 @@ class Views:
         (the next read would): a server calls it once after its open, before freezing the heap,
         so that its first visitor does not wait for the sort (≈ 0.5 s at 100,000 services).
         A snapshot holds them sorted; its name index is read at the first search."""
-        if isinstance(self._names, NameIndex):
-            self._names.settle()
+        self._names.settle()
         self._provider_keys.settle()
         self._service_keys.settle()
-
-    def _name_index(self) -> NameIndex:
-        """The name index; a snapshot's is read here, when first used (a third of the time
-        an open from a snapshot of 100,000 companies took went to it)."""
-        names = self._names
-        if isinstance(names, NameIndex):
-            return names
-        try:
-            with collector_paused():
-                names = loads(names)
-        except Exception as exc:  # the core's bytes, which the log key signed: yet unreadable
-            raise CorruptionError(f"the snapshot's name index is unreadable ({exc})") from None
-        if not isinstance(names, NameIndex):
-            raise CorruptionError("the snapshot's name index is not a name index")
-        self._names = names
-        if heap_frozen():  # as a snapshot part read later (ledger/_snapshot.py, PartReader)
-            gc.freeze()
-        return names
 
     @_locked
     def provider_ids(self, *, after: str | None = None, limit: int = 100) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from attest.entry import LogEntry
@@ -501,3 +503,35 @@ def test_rollback_restores_keys_and_parties() -> None:
     state.rollback()
     assert state.parties[P].retired_at is None
     assert state.parties[PROVIDER2].retired_at is not None  # the log's own retirement stays
+
+
+def test_a_stream_s_deferred_state_is_read_by_name_when_first_touched() -> None:
+    """What a snapshot's open does (ledger/_snapshot.py): each stream's own state dropped and
+    read back with its reader, called with the stream's name, at the first touch."""
+    b, claim, _, _ = _story()
+    b.claim(Q)
+    whole = replay(b.entries)
+    state = replay(b.entries)
+    kept = state.stream_rules([P, Q])
+    assert state.in_memory() == set(state.heads)  # every stream with an entry
+    read: list[str] = []
+
+    def reader(stream: str) -> Any:
+        read.append(stream)
+        return kept[stream]
+
+    state.evict({P: reader, Q: reader})
+    assert bytes.fromhex(claim) not in state.claims
+    assert state.deferred == 2
+    assert state.in_memory() == set(state.heads) - {P, Q}
+    assert state.head(P) == whole.head(P)  # heads are not per-stream state: still there
+    assert state.stream_rules([Q]) == {Q: kept[Q]}
+    assert read == [Q]
+    assert state.in_memory() == set(state.heads) - {P}
+    state.defer({P: reader})  # as an open from a snapshot: the rest never read
+    assert state.in_memory() == set(state.heads) - {P}
+    b.test(V, P, claim)  # deciding an entry on P reads P's state first
+    state.admit(state.open(b.entries[-1]))
+    assert read == [Q, P]
+    assert state.deferred == 0
+    assert bytes.fromhex(claim) in state.claims

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from attest.statements import REGISTRY_STREAM
-from ledger._search import NameIndex, SortedKeys, fold, prefix_distance
+from ledger._pickling import dumps, loads
+from ledger._search import LazyNames, NameIndex, SortedKeys, fold, prefix_distance
 from ledger._views import ScorecardRow, Views
+from ledger.errors import CorruptionError
 from tests.attest.examples import AUTHORITY, example_claim_body, example_party_register_body
 from tests.attest.logbuilder import LogBuilder
 from tests.ledger.test_views import MEASURES6, V, views_of
@@ -208,17 +210,47 @@ def test_summary_and_jurisdictions_are_counted_as_entries_come(
 def test_the_search_state_survives_a_pickle(story: tuple[LogBuilder, Views]) -> None:
     # Another part of the ledger snapshots the views: the index is plain data.
     _, views = story
-    index = views._names
+    index = views._names.index()
     copy = pickle.loads(pickle.dumps(index))  # noqa: S301 - our own bytes
     assert names(copy.prefix("acme", after=None, limit=10)[0]) == names(
         index.prefix("acme", after=None, limit=10)[0]
     )
 
 
+def test_a_snapshot_s_name_index_is_read_at_the_first_search_with_the_names_added_since(
+    story: tuple[LogBuilder, Views],
+) -> None:
+    _, views = story
+    data = dumps(views._names)
+    lazy = loads(data)
+    assert isinstance(lazy, LazyNames) and not lazy.loaded
+    assert dumps(lazy) == data  # unread and unchanged: the same bytes, not pickled again
+    lazy.add("service", Q, "Globex Kids", 99)  # waits for the read
+    assert not lazy.loaded
+    again = loads(dumps(lazy))  # a snapshot taken now reads it, and keeps the new name
+    for each in (lazy, again):
+        assert names(each.index().prefix("globex", after=None, limit=10)[0]) == [
+            ("service", "Globex Kids"),
+            ("service", "Globex Video"),
+            ("company", "Globex Video Inc"),
+        ]
+        assert each.loaded
+    assert names(views._names.index().prefix("globex", after=None, limit=10)[0]) == [
+        ("service", "Globex Video"),
+        ("company", "Globex Video Inc"),
+    ]
+
+
+@pytest.mark.parametrize("data", [b"not a pickle", dumps(SortedKeys())])
+def test_a_name_index_that_does_not_read_back_is_a_corruption(data: bytes) -> None:
+    with pytest.raises(CorruptionError, match="the snapshot's name index is"):
+        LazyNames(data).index()
+
+
 def test_settle_sorts_what_the_views_gathered(story: tuple[LogBuilder, Views]) -> None:
     _, views = story
     views.settle()
-    assert views._names._keys.pending == []
+    assert views._names.index()._keys.pending == []
     assert views._service_keys.pending == []
     assert views._provider_keys.keys == [(P,), (Q,)]
 

@@ -90,6 +90,8 @@ def _fingerprint(led: Ledger, today: int) -> tuple[object, ...]:
         views.parties(),
         [views.verifier(p.id, at_ms=today) for p in views.parties(role="verifier")],
         views.feed(limit=1000),
+        [views.find_names(p.name) for p in views.parties(role="provider")],
+        views.find_names("acme socail"),  # a typing error: the fuzzy match
         led.inclusion_proof(1, led.size),
         led.consistency_proof(2, led.size),
     )
@@ -114,6 +116,9 @@ def test_an_open_from_a_snapshot_rebuilds_what_a_replay_rebuilds(
         # Nothing per stream is read until something touches it (issue 10 §1) ...
         assert led.state.deferred == len(led.views.streams()) - 1
         assert led.views.loaded_parts() == 0
+        # The name index is read at the first search; the search's keys were pickled sorted.
+        assert not led.views._names.loaded
+        assert led.views._provider_keys.pending == led.views._service_keys.pending == []
         # The whole log's feed reads no stream's part but those of the verdicts it says are
         # expiring: the newest entries and the newest verdicts are in the views' core.
         feed = led.views.feed()
@@ -143,6 +148,11 @@ def test_entries_after_the_snapshot_are_replayed_and_checked(tmp_path: Path) -> 
         size, note = led.size, led.checkpoint()
     with _open(url, key(LOG_KEY)) as led:
         assert (led.size, led.checkpoint()) == (size, note)
+        # Q's first claim, after the snapshot, named its service: added when the index is read.
+        assert not led.views._names.loaded
+        (service,) = led.views.services(Q)
+        hits = led.views.find_names(service).hits
+        assert {h.item.provider for h in hits if h.item.kind == "service"} == {P, Q}
         assert led.head(Q)[1] == 1
         assert led.head(P)[1] == 2
         led.submit(claim(led, Q, "report.authority"))  # the sequencer goes on from there
