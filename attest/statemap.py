@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,22 +218,59 @@ class MapProof:
 
 
 class StateMap:
-    """An immutable sparse Merkle map; :meth:`set` returns a new map sharing unchanged nodes."""
+    """An immutable sparse Merkle map; :meth:`set` returns a new map sharing unchanged nodes.
 
-    __slots__ = ("_root", "size")
+    A map may also be *deferred* (:meth:`deferred`): its nodes are read when first needed, and
+    its root and size are known before (a ledger's snapshot: 40 MB of nodes at 100,000
+    companies, which a server need not read until its first append or evidence bundle).
+    """
+
+    __slots__ = ("_hash", "_load", "_root", "size")
 
     def __init__(self, _root: _Tree = None, size: int = 0) -> None:
         self._root = _root
         self.size = size
+        self._load: Callable[[], _Tree] | None = None
+        self._hash = b""
+
+    @classmethod
+    def deferred(cls, root: bytes, size: int, load: Callable[[], _Tree]) -> StateMap:
+        """A map of ``size`` keys with root hash ``root``, whose nodes ``load`` returns when
+        first needed (checked then against ``root``)."""
+        m = cls(None, size)
+        m._hash, m._load = root, load
+        return m
+
+    @property
+    def loader(self) -> Callable[[], _Tree] | None:
+        """What reads this map's nodes, if they were not read yet."""
+        return self._load
+
+    def nodes(self) -> _Tree:
+        """The root node (read now, if deferred).
+
+        Raises:
+            EncodingError: the nodes read have another root hash than the one given.
+        """
+        load = self._load
+        if load is not None:
+            tree = load()
+            if (EMPTY if tree is None else bytes(tree[0])) != self._hash:
+                raise EncodingError("the state map's nodes do not have the map's root hash")
+            self._root = tree  # before the loader goes: another thread then sees the nodes
+            self._load = None
+        return self._root
 
     def root(self) -> bytes:
         """The map's root hash (:data:`EMPTY` when it holds nothing)."""
+        if self._load is not None:
+            return self._hash
         return EMPTY if self._root is None else bytes(self._root[0])
 
     def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, if any."""
         ikey = int.from_bytes(key, "big")
-        node, shift = self._root, 255
+        node, shift = self.nodes(), 255
         while node is not None and len(node) == 3:
             node = node[2] if (ikey >> shift) & 1 else node[1]
             shift -= 1
@@ -250,7 +287,7 @@ class StateMap:
         leaf = _leaf(key, value)
         ikey: int = leaf[3]
         path: list[tuple[Any, ...]] = []
-        node, shift = self._root, 255
+        node, shift = self.nodes(), 255
         while node is not None and len(node) == 3:
             path.append(node)
             node = node[2] if (ikey >> shift) & 1 else node[1]
@@ -280,7 +317,7 @@ class StateMap:
         """The proof of ``key``'s value, or of its absence."""
         ikey = int.from_bytes(key, "big")
         siblings: list[bytes] = []
-        node, shift = self._root, 255
+        node, shift = self.nodes(), 255
         while node is not None and len(node) == 3:
             if (ikey >> shift) & 1:
                 sib, node = node[1], node[2]

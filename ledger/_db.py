@@ -437,7 +437,7 @@ class SQLiteBackend(Backend):
             # The primary key's index alone: the parts' bytes are not read.
             c.execute(f"SELECT digest FROM {SNAPSHOT_PARTS_TABLE}")  # noqa: S608
             keys = {bytes(d) for (d,) in c}
-        return keys if wanted is None else keys & set(wanted)
+        return keys if wanted is None else keys.intersection(wanted)
 
     def drop_snapshot(self, signature: bytes) -> None:
         with self._cursor(commit=True) as c:

@@ -440,6 +440,6 @@ def _check_parts(derived: Derived, stored: Callable[[frozenset[bytes]], Collecti
     if digests.keys() != {*views, *rules}:
         raise SnapshotRefused("data lists other parts than its views hold")
     wanted = frozenset(digests.values())
-    missing = wanted - set(stored(wanted))
+    missing = wanted.difference(stored(wanted))
     if missing:
         raise SnapshotRefused(f"{len(missing)} of its parts are missing")

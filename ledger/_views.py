@@ -1542,14 +1542,16 @@ class _VerifierIndex:
 class _Stream:
     """One stream's views. A snapshot stores each provider stream's as a part of its own (issue
     10 §1), so that an open reads O(streams + parties), not O(entries): a stream read from a
-    snapshot has the :data:`_PART` slots unset and ``_load`` set to the part's reader, which the
-    first read of one of them calls, once. A stream fed entries has them set and ``_load``
-    ``None``."""
+    snapshot has the :data:`_PART` slots unset and ``_load`` set to the views' reader of parts,
+    which the first read of one of them calls with the part's key, once. A stream fed entries has
+    them set and ``_load`` ``None``. (One reader for all, not one closure each: 300,000 fewer
+    objects for an open from a snapshot of 100,000 companies.)"""
 
-    __slots__ = ("_load", "facts", "live", "reports", "signers")
+    __slots__ = ("_load", "_name", "facts", "live", "reports", "signers")
     _PART = ("facts", "live", "signers", "reports")
 
-    def __init__(self, load: Callable[[], tuple[Any, ...]] | None = None) -> None:
+    def __init__(self, name: str, load: Callable[[PartKey], tuple[Any, ...]] | None = None) -> None:
+        self._name = name
         self._load = load
         if load is None:
             self.facts: list[EntryFact] = []
@@ -1564,7 +1566,7 @@ class _Stream:
         load = object.__getattribute__(self, "_load")
         if name not in _Stream._PART or load is None:
             raise AttributeError(name)
-        for k, v in zip(_Stream._PART, load(), strict=True):
+        for k, v in zip(_Stream._PART, load(("s", self._name)), strict=True):
             object.__setattr__(self, k, v)
         self._load = None
         return object.__getattribute__(self, name)
@@ -1916,11 +1918,12 @@ class Views:
         self._touched = set()
         self._init_resident()
         self._streams = {}
+        load = self._load_part
         for name, part in streams.items():
             if part is None:  # read by attach's reader when first touched
-                self._streams[name] = _Stream(functools.partial(self._load_part, ("s", name)))
+                self._streams[name] = _Stream(name, load)
             else:
-                s = self._streams[name] = _Stream()
+                s = self._streams[name] = _Stream(name)
                 s.facts, s.live, s.signers, s.reports = part
 
     def part_keys(self) -> list[PartKey]:
@@ -2024,7 +2027,7 @@ class Views:
                 spill(key, s.part())
             for slot in _Stream._PART:
                 object.__delattr__(s, slot)
-            s._load = functools.partial(self._load_part, key)
+            s._load = self._load_part
             del self._resident[name]
             self._resident_total -= n
             self._dropped.add(name)
@@ -2088,7 +2091,7 @@ class Views:
         stream = self._streams.get(st.stream)
         if stream is None:
             name = _intern(st.stream)
-            stream = self._streams[name] = _Stream()
+            stream = self._streams[name] = _Stream(name)
             self._numbers[name] = len(self._all.streams)
             self._all.streams.append(name)
         fact = self._fact(placed, stream.live)

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 import keys
 from keys import (
+    InvalidSignatureError,
     KeyFileError,
     KeyFormatError,
     KeyId,
-    InvalidSignatureError,
     KeysError,
     PassphraseError,
     PrivateKey,
@@ -114,7 +114,8 @@ def test_a_key_checked_before_is_the_same_key_and_still_refuses_a_wrong_length()
         key.verify(signature, b"n")
     assert key.key_id == PublicKey.from_raw(RFC8032_PUBLIC).key_id == key_id(RFC8032_PUBLIC)
     assert key.to_pem() == PublicKey.from_raw(RFC8032_PUBLIC).to_pem()
-    assert key.verify_openssl(signature, b"m") and not key.verify_openssl(signature, b"n")
+    assert key.verify_openssl(signature, b"m")
+    assert not key.verify_openssl(signature, b"n")
     with pytest.raises(KeyFormatError, match="32 bytes, got 31"):
         PublicKey._checked_before(RFC8032_PUBLIC[:31])
 

@@ -223,7 +223,8 @@ def test_a_snapshot_s_name_index_is_read_at_the_first_search_with_the_names_adde
     _, views = story
     data = dumps(views._names)
     lazy = loads(data)
-    assert isinstance(lazy, LazyNames) and not lazy.loaded
+    assert isinstance(lazy, LazyNames)
+    assert not lazy.loaded
     assert dumps(lazy) == data  # unread and unchanged: the same bytes, not pickled again
     lazy.add("service", Q, "Globex Kids", 99)  # waits for the read
     assert not lazy.loaded

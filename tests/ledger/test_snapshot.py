@@ -23,8 +23,9 @@ import pytest
 
 import ledger._ledger as ledger_module
 from attest.entry import LogEntry
-from attest.errors import VerificationError
+from attest.errors import EncodingError, VerificationError
 from attest.snapshot import SnapshotBinding
+from attest.statemap import StateMap
 from attest.statements import REGISTRY_STREAM
 from keys import PrivateKey
 from ledger import Ledger, verify_ledger
@@ -94,6 +95,7 @@ def _fingerprint(led: Ledger, today: int) -> tuple[object, ...]:
         views.find_names("acme socail"),  # a typing error: the fuzzy match
         led.inclusion_proof(1, led.size),
         led.consistency_proof(2, led.size),
+        led.state_proof(led.size, [(kind, s) for s in streams for kind in ("stream", "party")]),
     )
 
 
@@ -119,6 +121,8 @@ def test_an_open_from_a_snapshot_rebuilds_what_a_replay_rebuilds(
         # The name index is read at the first search; the search's keys were pickled sorted.
         assert not led.views._names.loaded
         assert led.views._provider_keys.pending == led.views._service_keys.pending == []
+        # ... nor the state map's nodes until a proof or an append needs them.
+        assert led.state.state_map.loader is not None
         # The whole log's feed reads no stream's part but those of the verdicts it says are
         # expiring: the newest entries and the newest verdicts are in the views' core.
         feed = led.views.feed()
@@ -339,6 +343,26 @@ def _signed(
         tag=tag,
     )
     return StoredSnapshot(good.size, good.root, good.state_root, tag, binding.sign(signer), data)
+
+
+def test_a_snapshot_s_state_map_reads_its_nodes_when_first_needed() -> None:
+    m = StateMap.build((hashlib.sha256(bytes([i])).digest(), bytes(48)) for i in range(40))
+    data = _dumps(m)
+    read = _loads(data)
+    assert isinstance(read, StateMap)
+    assert read.loader is not None
+    assert (read.root(), read.size) == (m.root(), m.size)  # known before the nodes are read
+    assert _dumps(read) == data
+    assert read.loader is not None
+    key = hashlib.sha256(bytes([7])).digest()
+    assert read.prove(key) == m.prove(key)
+    assert read.loader is None
+    assert read.set(key, bytes(47) + b"\x01").root() == m.set(key, bytes(47) + b"\x01").root()
+    assert _loads(_dumps(read)).get(key) == bytes(48)  # read, it is pickled from its nodes
+    other = StateMap.deferred(bytes(32), m.size, _loads(data).loader or (lambda: None))
+    assert other.root() == bytes(32)
+    with pytest.raises(EncodingError, match="do not have the map's root hash"):
+        other.get(key)
 
 
 def test_the_unpickler_resolves_nothing_outside_the_core_packages(
