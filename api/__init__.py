@@ -70,8 +70,6 @@ from ledger import (
     Ledger,
     LedgerError,
     Witnessing,
-    collector_paused,
-    freeze_heap,
     tune_gc,
 )
 
@@ -370,21 +368,14 @@ def app_from_env() -> FastAPI:
     )
 
     def open_ledger() -> Ledger:
-        # No collection from the open to the frozen heap: once the open let the collector run
-        # again, its first collection walked every object the open built (≈ 1.5 s for 100,000
-        # companies), to find nothing to free.
-        with collector_paused():
-            ledger = Ledger.open(
-                url,
-                log_key=log_key,
-                next_log_keys=() if next_log_key is None else (next_log_key,),
-                snapshot_keys=snapshot_keys,
-                published_checkpoint=published,
-                resident_entries=resident,
-            )
-            ledger.views.settle()  # the search's sorted keys, before the first visitor
-            freeze_heap()  # the state the open rebuilt lives as long as the server
-        return ledger
+        return Ledger.open_to_serve(
+            url,
+            log_key=log_key,
+            next_log_keys=() if next_log_key is None else (next_log_key,),
+            snapshot_keys=snapshot_keys,
+            published_checkpoint=published,
+            resident_entries=resident,
+        )
 
     @asynccontextmanager
     async def serving(app: FastAPI, ledger: Ledger) -> AsyncIterator[None]:

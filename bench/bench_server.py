@@ -13,6 +13,10 @@ memory budget or ``--budget`` entries, it measures:
   entry again and builds the Merkle nodes and the views, then saves the first snapshot (a long
   open does), then closes;
 * ``open-reader`` / ``open-writer``: an open from the snapshot that left;
+* ``serve-reader`` / ``serve-writer``: a server's start from it (``Ledger.open_to_serve``: the
+  open, ``settle`` and the heap frozen, with no collection between); the writer then times its
+  first search and its first state proof (the name index and the state map's nodes are read
+  when first needed);
 * ``one-company``: a read-only open, then one company's whole record (the views' replay);
 * ``companies``: a writer, then ``--companies`` companies' records
   (default all), with how many companies' parts are left in memory;
@@ -103,11 +107,19 @@ def step(
             append_more(led, providers, more)
         return out
     t0 = time.perf_counter()
-    opener = {} if name in ("open-reader", "one-company") else writer
-    with Ledger.open(url, **opener, **given) as led:
+    opener = {} if name in ("open-reader", "one-company", "serve-reader") else writer
+    open_ = Ledger.open_to_serve if name.startswith("serve-") else Ledger.open
+    with open_(url, **opener, **given) as led:
         out["opened_s"] = time.perf_counter() - t0
         out["size"] = led.size
         out["snapshot"] = led._snap_size  # the snapshot it opened from, or saved
+        if name == "serve-writer":  # what waits for the first visitor: read when first needed
+            t1 = time.perf_counter()
+            led.views.find_names(provider(providers // 3)[:-2])
+            out["first_search_s"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            led.state_proof(led.size, [("stream", provider(providers // 3))])
+            out["first_proof_s"] = time.perf_counter() - t1
         if name == "one-company":
             out["items"] = len(led.views.replay(provider(providers // 2)).timeline)
         elif name == "companies":
@@ -151,6 +163,8 @@ STEPS = {
     "first-open": "a writer's first open (replays the bulk log, saves a snapshot) + close",
     "open-reader": "open from the snapshot, read-only",
     "open-writer": "open from the snapshot, writer",
+    "serve-reader": "a read-only server's start from the snapshot (Ledger.open_to_serve)",
+    "serve-writer": "a writer server's start from the snapshot, then its first search and proof",
     "one-company": "read-only open + one company's record",
     "companies": "writer + {companies:,} companies' records",
     "restart": "writer's open after {more:,} entries appended since the snapshot",
@@ -202,7 +216,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 r["new"] = r["size"] - before
             what = STEPS[name].format(companies=companies, more=args.more)
             extra = "".join(
-                f", {k} {r[k]:,.1f}" if isinstance(r[k], float) else f", {k} {r[k]}"
+                (f", {k} {r[k]:,.2f}" if k.endswith("_s") else f", {k} {r[k]:,.1f}")
+                if isinstance(r[k], float)
+                else f", {k} {r[k]}"
                 for k in (
                     "size",
                     "snapshot",
@@ -212,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "resident",
                     "core_mb",
                     "spilled_mb",
+                    "first_search_s",
+                    "first_proof_s",
                 )
                 if k in r and r[k] is not None
             )

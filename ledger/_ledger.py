@@ -51,7 +51,7 @@ from attest.statemap import Commitment, StateMap, party_key, stream_key, subject
 from attest.statements import REGISTRY_STREAM, Kind, LogKeyRotate, format_timestamp
 from attest.verify import log_note_verifier, verify_log_checkpoint
 from keys import PrivateKey, PublicKey
-from ledger._gc import collector_paused
+from ledger._gc import collector_paused, freeze_heap
 from ledger._pickling import dumps
 from ledger._pool import Opened, SignaturePool, WorkerError, open_log
 from ledger._published import PublishedCheckpoint, check_against_published
@@ -402,6 +402,20 @@ class Ledger:
         except BaseException:
             store.close()
             raise
+
+    @classmethod
+    def open_to_serve(cls, url: str, **options: Any) -> Ledger:
+        """:meth:`open` as a server opens (``options`` are :meth:`open`'s): then
+        :meth:`Views.settle` (so that the first search sorts nothing) and :func:`freeze_heap`
+        (what the open built lives as long as the server: later collections need not walk it),
+        with no collection from the open to the freeze (the first one after an open walked
+        every object it had built, ≈ 1.5 s at 100,000 companies, to find nothing to free).
+        It changes process-wide collector state: for a process that serves one ledger."""
+        with collector_paused():
+            ledger = cls.open(url, **options)
+            ledger.views.settle()
+            freeze_heap()
+        return ledger
 
     def close(self) -> None:
         """Stop the sequencer (after the queued entries) and close the store."""

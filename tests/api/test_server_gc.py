@@ -70,7 +70,7 @@ def test_the_open_runs_no_collection_before_freezing_what_it_built(
             events.append(info["generation"])
 
     monkeypatch.setattr(Ledger, "open", watched_open)  # the class api opens with
-    monkeypatch.setattr("api.freeze_heap", watched_freeze)
+    monkeypatch.setattr(ledger_module, "freeze_heap", watched_freeze)  # Ledger.open_to_serve
     monkeypatch.setattr("api.tune_gc", lambda: None)  # CPython's threshold: collections are due
     gc.set_threshold(700, 10, 10)
     gc.unfreeze()
