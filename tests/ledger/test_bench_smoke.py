@@ -112,7 +112,10 @@ def test_bench_server_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "built 11,000 entries for 100 companies" in out
     assert "first open (replays the bulk log, saves a snapshot) + close" in out
     # The first open saved a snapshot at its close; every later open started from it.
-    assert out.count("snapshot 11000") == 7, out
+    assert out.count("snapshot 11000") == 9, out
+    assert "a writer server's start from the snapshot, then its first search and proof: " in out
+    assert "first_search_s " in out
+    assert "first_proof_s " in out
     assert "100 companies' records: " in out
     assert "left 100" in out
     assert "size 11020, snapshot 11000, new 20" in out
