@@ -30,6 +30,8 @@ processes (:mod:`api.opener`), started and stopped with the application's lifesp
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +71,7 @@ from ledger import (
     Following,
     Ledger,
     LedgerError,
+    StoreError,
     Witnessing,
     tune_gc,
 )
@@ -82,6 +85,8 @@ __all__ = [
     "app_from_env",
     "create_app",
 ]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = MAX_ENVELOPE_BYTES
 """Largest request body (one envelope): the same limit :mod:`attest` applies to an envelope."""
@@ -215,6 +220,26 @@ async def _opening(app: FastAPI, ledger: Ledger, settings: Settings) -> AsyncIte
     finally:
         app.state.opener = None
         await opener.close()
+
+
+@asynccontextmanager
+async def _checking_parts(ledger: Ledger) -> AsyncIterator[None]:
+    """Check, in a thread while the application serves, that every part of the snapshot the
+    server opened from is stored (``Ledger.open_to_serve`` leaves it for then: ≈ 0.3 s at
+    100,000 companies). A missing one drops the snapshot with an error line
+    (``Ledger.check_snapshot_parts``)."""
+
+    def check() -> None:
+        try:
+            ledger.check_snapshot_parts()
+        except StoreError as exc:  # the server goes on: each part is hashed when read
+            _log.warning("could not check that the snapshot's parts are stored: %s", exc)
+
+    task = asyncio.create_task(asyncio.to_thread(check))
+    try:
+        yield
+    finally:
+        await task  # before the ledger closes
 
 
 def _policy(data: bytes | None) -> Policy | None:
@@ -383,6 +408,7 @@ def app_from_env() -> FastAPI:
         ledger is closed)."""
         app.state.metrics.watch(ledger)
         async with (
+            _checking_parts(ledger),
             _opening(app, ledger, settings),
             _witnessing(app, ledger, settings, policy),
             _following(app, ledger, settings),

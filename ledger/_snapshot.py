@@ -356,7 +356,7 @@ def read_snapshot(
     log_key: PublicKey,
     last: LogEntry,
     held: Sequence[PublicKey] = (),
-    parts: Callable[[frozenset[bytes]], Collection[bytes]] = lambda _: (),
+    parts: Callable[[frozenset[bytes]], Collection[bytes]] | None = None,
     fetch: Callable[[bytes], bytes | None] = lambda _: None,
     on_corrupt: Callable[[], None] = lambda: None,
 ) -> Derived:
@@ -371,9 +371,10 @@ def read_snapshot(
         last: the stored entry at index ``stored.size - 1`` (its leaf's state root must be the
             snapshot's).
         parts: given the keys of the parts the core names, those of them stored: each must be
-            there. Their bytes are not read here (that would be O(log), not O(companies)): a
-            part is checked against its SHA-256 when first read, and one that fails then calls
-            ``on_corrupt`` and is refused.
+            there (``None``: not checked here; the caller checks later). Their bytes are not
+            read here (that would be O(log), not O(companies)): a part is checked against its
+            SHA-256 when first read, and one that fails then calls ``on_corrupt`` and is
+            refused.
         fetch: the stored bytes of one part by SHA-256 (to read it when first touched).
 
     Raises:
@@ -427,9 +428,11 @@ def read_snapshot(
     return derived
 
 
-def _check_parts(derived: Derived, stored: Callable[[frozenset[bytes]], Collection[bytes]]) -> None:
+def _check_parts(
+    derived: Derived, stored: Callable[[frozenset[bytes]], Collection[bytes]] | None
+) -> None:
     """Refuse a snapshot whose parts do not match its core: each part the views and the rules
-    need must be named, and each named must be stored."""
+    need must be named, and (unless ``stored`` is ``None``) each named must be stored."""
     digests = derived.parts
     # Its keys equal to the views' and rules' part keys (below) are well formed; its values
     # must be bytes (a type check in C, not a pass in Python: 200,000 parts).
@@ -439,6 +442,8 @@ def _check_parts(derived: Derived, stored: Callable[[frozenset[bytes]], Collecti
     rules = zip(repeat("r"), (n for _, n in views))
     if digests.keys() != {*views, *rules}:
         raise SnapshotRefused("data lists other parts than its views hold")
+    if stored is None:
+        return
     wanted = frozenset(digests.values())
     missing = wanted.difference(stored(wanted))
     if missing:

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+import ledger._gc
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_VECTORS = REPO.parent / "shared" / "vectors"
 OWN_VECTORS = REPO / "tests" / "vectors"
@@ -110,11 +112,13 @@ def vectors_dir() -> Path:
 
 @pytest.fixture
 def restore_gc() -> Iterator[None]:
-    """Put the collector's thresholds back and unfreeze, for tests that change them."""
+    """Put the collector's thresholds back and unfreeze, for tests that change them (a server's
+    open, ``Ledger.open_to_serve``, freezes the heap)."""
     saved = gc.get_threshold()
     yield
     gc.set_threshold(*saved)
     gc.unfreeze()
+    ledger._gc._frozen = False  # parts read later would freeze the heap again
 
 
 def revalidated(get: Callable[..., Any], url: str, headers: dict[str, str] | None = None) -> Any:

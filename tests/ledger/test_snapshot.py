@@ -317,6 +317,42 @@ def test_a_part_altered_in_the_database_drops_the_snapshot_when_read(
         assert len(led.views.replay(P).claims) == 1
 
 
+@pytest.mark.usefixtures("restore_gc")
+def test_a_server_opens_before_checking_its_parts_and_drops_the_snapshot_if_one_is_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server's open (Ledger.open_to_serve) leaves the check that every part is stored to a
+    thread of its own once it serves: a part missing then drops the snapshot as one altered
+    does, and a read of it fails; the next open replays the log."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    digests = _two_companies(url)
+    with _open(url, None) as led:  # all there: nothing to say
+        assert led.check_snapshot_parts() == 0
+    with sqlite3.connect(tmp_path / "ledger.db") as con:
+        con.execute("DELETE FROM claimledger_snapshot_parts WHERE digest = ?", (digests[("s", P)],))
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, None) as led:
+        assert "refused (1 of its parts are missing)" in caplog.text  # Ledger.open checks
+    caplog.clear()
+    with (
+        caplog.at_level(logging.INFO, logger=LOGGER),
+        Ledger.open_to_serve(url, log_key=key(LOG_KEY)) as led,
+    ):
+        assert f"opened from the snapshot of {led.size} entries" in caplog.text
+        assert "the snapshot is dropped" not in caplog.text
+        assert led.check_snapshot_parts() == 1
+        assert "the snapshot is dropped" in caplog.text
+        assert led.store.latest_snapshot() is None
+        assert led.views.replay(Q).claims  # a part still there reads
+        with pytest.raises(CorruptionError, match="gone in the database"):
+            led.views.replay(P)
+        with pytest.raises(LedgerError, match="restart it to replay the log"):
+            led.snapshot()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER), _open(url, key(LOG_KEY)) as led:
+        assert "opened from the snapshot" not in caplog.text
+        assert len(led.views.replay(P).claims) == 1
+
+
 def _touch_everything(derived: Derived) -> None:
     """Read every part of a snapshot's views and rules."""
     for k in derived.views.part_keys():
