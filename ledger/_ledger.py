@@ -742,9 +742,9 @@ class Ledger:
 
     def _snapshot_corrupt(self) -> None:
         """A part of the snapshot this object read or saved is gone or altered in the database
-        (an open checks only that each is there; each is hashed when read): drop that snapshot,
-        so that the next open replays the log, and save none from this state (it names the
-        part)."""
+        (an open, or :meth:`check_snapshot_parts`, checks only that each is there; each is
+        hashed when read): drop that snapshot, so that the next open replays the log, and save
+        none from this state (it names the part)."""
         _log.error(
             "a part of the snapshot of %d entries is gone or altered in the database: the "
             "snapshot is dropped, and the next open replays the log",

@@ -33,7 +33,7 @@ from ledger._gc import collector_paused, heap_frozen
 from ledger._pickling import dumps, loads
 from ledger.errors import CorruptionError
 
-__all__ = ["NameHit", "NameIndex", "SearchItem", "SortedKeys", "fold"]
+__all__ = ["LazyNames", "NameHit", "NameIndex", "SearchItem", "SortedKeys", "fold"]
 
 # Letters that compatibility decomposition leaves whole but a reader types without the stroke.
 _LETTERS = str.maketrans(
@@ -335,8 +335,8 @@ class LazyNames:
         """The index, read now if it was not.
 
         Raises:
-            CorruptionError: the bytes do not hold a name index (they are signed with the
-                core: only a database changed under a running server gets here).
+            CorruptionError: the bytes do not hold a name index (they came with the core the
+                log key signed, and stayed in memory since: only a bug gets here).
         """
         if self._index is None:
             try:
