@@ -24,7 +24,7 @@ from attest.statemap import StateMap
 from keys import PublicKey
 from ledger._gc import collector_paused, heap_frozen
 
-__all__ = ["PACKAGES", "dumps", "loads"]
+__all__ = ["PACKAGES", "dumps", "loads", "loads_lasting"]
 
 PACKAGES: Final = ("attest", "keys", "ledger")
 """The packages whose classes :func:`loads` resolves."""
@@ -47,6 +47,23 @@ def loads(data: bytes) -> Any:
             failure to read it (whatever the unpickler raises).
     """
     return _Unpickler(io.BytesIO(data)).load()
+
+
+def loads_lasting(data: bytes) -> Any:
+    """:func:`loads` for state read after an open that lives as long as the ledger (a snapshot's
+    part, name index or state map nodes, read when first needed): no collection walks the
+    objects while they are built, and they join the permanent generation if the process froze
+    its heap after its open (:func:`ledger._gc.freeze_heap`, as a server does), so that later
+    collections need not walk them either.
+
+    Raises:
+        pickle.UnpicklingError: as :func:`loads`.
+    """
+    with collector_paused():
+        value = loads(data)
+    if heap_frozen():
+        gc.freeze()
+    return value
 
 
 class _Pickler(pickle.Pickler):
@@ -160,12 +177,9 @@ class _MapNodes:
         self.data = data
 
     def __call__(self) -> Any:
-        with collector_paused():
-            nodes = loads(self.data)
+        nodes = loads_lasting(self.data)
         if nodes is not None and not isinstance(nodes, tuple):
             raise pickle.UnpicklingError("a state map's nodes are a tuple")
-        if heap_frozen():  # as a snapshot part read later (ledger/_snapshot.py)
-            gc.freeze()
         return nodes
 
 

@@ -22,15 +22,13 @@ snapshot of the views can serialise it.
 
 from __future__ import annotations
 
-import gc
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ledger._gc import collector_paused, heap_frozen
-from ledger._pickling import dumps, loads
+from ledger._pickling import dumps, loads_lasting
 from ledger.errors import CorruptionError
 
 __all__ = ["LazyNames", "NameHit", "NameIndex", "SearchItem", "SortedKeys", "fold"]
@@ -340,8 +338,7 @@ class LazyNames:
         """
         if self._index is None:
             try:
-                with collector_paused():
-                    index = loads(self._data or b"")
+                index = loads_lasting(self._data or b"")
             except Exception as exc:  # any failure to read is the same refusal
                 raise CorruptionError(f"the snapshot's name index is unreadable ({exc})") from None
             if not isinstance(index, NameIndex):
@@ -349,8 +346,6 @@ class LazyNames:
             for added in self._adds:
                 index.add(*added)
             self._index, self._data, self._adds = index, None, []
-            if heap_frozen():  # as a snapshot part read later (ledger/_snapshot.py)
-                gc.freeze()
         return self._index
 
     def settle(self) -> None:

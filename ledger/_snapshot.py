@@ -28,7 +28,6 @@ replays the log and writes a fresh snapshot.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -44,8 +43,8 @@ from attest.merkle import MerkleFrontier
 from attest.rules import LogState
 from attest.snapshot import SnapshotBinding
 from keys import PrivateKey, PublicKey
-from ledger._gc import collector_paused, heap_frozen
-from ledger._pickling import PACKAGES, dumps, loads
+from ledger._gc import collector_paused
+from ledger._pickling import PACKAGES, dumps, loads, loads_lasting
 from ledger._views import PartKey, Views
 from ledger.errors import CorruptionError
 
@@ -333,7 +332,7 @@ class PartReader:
                 "in the database; restart the server to replay the log"
             )
         try:
-            values = _loads(data)
+            values = loads_lasting(data)  # lives as long as the ledger: frozen if its heap is
         except Exception as exc:  # a part the log key signed, yet unreadable: still refused
             self._on_corrupt()
             raise CorruptionError(
@@ -342,10 +341,6 @@ class PartReader:
         if not isinstance(values, tuple) or len(values) != _SHAPES[key[0]]:
             self._on_corrupt()
             raise CorruptionError(f"the snapshot part of {key[1]!r} is not a part")
-        if heap_frozen():
-            # The process froze the state its open built (ledger.freeze_heap: the server does);
-            # a part read later lives as long, so later collections need not walk it either.
-            gc.freeze()
         return values
 
 
